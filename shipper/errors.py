@@ -1,0 +1,20 @@
+"""The exception tree: errors meant for the user, shown as one line without a traceback.
+
+    ShipperError
+    ├── InputError       a log file is missing, unreadable or not decompressible
+    └── ConfigError      a setting is invalid
+"""
+
+from __future__ import annotations
+
+
+class ShipperError(Exception):
+    """Base of every error reported to the user as one clear line."""
+
+
+class InputError(ShipperError):
+    """A log file cannot be opened or read."""
+
+
+class ConfigError(ShipperError):
+    """A setting has an invalid value."""

@@ -1,0 +1,1 @@
+"""I/O edge: finding, opening and reading log files."""

@@ -1,0 +1,75 @@
+"""Complete log entries from a byte stream: physical lines joined into logical Exim entries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
+
+# A physical line opens a new entry when it starts with Exim's timestamp; every other line
+# (header dumps, "Suggested action:", blank lines) continues the entry before it.
+_ENTRY_START = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+
+CHUNK_SIZE = 1 << 20
+# Exim caps an entry at 8 KiB, so anything far larger is not Exim's own: bound memory by
+# cutting runaway entries and lines into pieces (every byte is still emitted, in order).
+MAX_ENTRY_BYTES = 1 << 20
+MAX_LINE_BYTES = 8 << 20
+
+
+class RawEntry(NamedTuple):
+    """One logical entry: its bytes (without the final newline) and where it sits in the stream."""
+
+    offset: int
+    """Byte offset of the entry's first byte in the (decompressed) stream."""
+    data: bytes
+    """The entry's physical lines joined by b"\\n"; CR bytes and invalid UTF-8 are kept as read."""
+    end: int
+    """Offset just past the entry's terminating newline (or its last byte when unterminated)."""
+    terminated: bool
+    """False when the stream ended before the entry's final newline (a truncated last line)."""
+
+
+def _physical_lines(stream: BinaryIO, start: int) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield (offset, line without b"\\n", terminated) for every physical line of the stream."""
+    offset = start
+    pending = b""
+    while True:
+        chunk = stream.read(CHUNK_SIZE)
+        if not chunk:
+            break
+        buf = pending + chunk if pending else chunk
+        lines = buf.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            yield offset, line, True
+            offset += len(line) + 1
+        while len(pending) > MAX_LINE_BYTES:
+            piece, pending = pending[:MAX_LINE_BYTES], pending[MAX_LINE_BYTES:]
+            yield offset, piece, False
+            offset += len(piece)
+    if pending:
+        yield offset, pending, False
+
+
+def iter_entries(stream: BinaryIO, start: int = 0) -> Iterator[RawEntry]:
+    """Group a stream's physical lines into logical entries, in order, losing no byte."""
+    cur_offset = -1
+    parts: list[bytes] = []
+    size = 0
+    cur_end = 0
+    cur_term = True
+    is_start = _ENTRY_START.match
+    for offset, line, terminated in _physical_lines(stream, start):
+        line_end = offset + len(line) + (1 if terminated else 0)
+        if parts and (is_start(line) is None) and cur_term and size + len(line) < MAX_ENTRY_BYTES:
+            parts.append(line)
+            size += len(line) + 1
+            cur_end = line_end
+            cur_term = terminated
+            continue
+        if parts:
+            yield RawEntry(cur_offset, b"\n".join(parts), cur_end, cur_term)
+        cur_offset, parts, size, cur_end, cur_term = offset, [line], len(line), line_end, terminated
+    if parts:
+        yield RawEntry(cur_offset, b"\n".join(parts), cur_end, cur_term)
