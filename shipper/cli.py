@@ -40,7 +40,7 @@ def _open(name: str) -> BinaryIO:
     if name == "-":
         raw = sys.stdin.buffer
         head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
-        return wrap_decompressor(raw, head)  # type: ignore[arg-type]
+        return wrap_decompressor(raw, head)
     try:
         return open_log(name)
     except FileNotFoundError:

@@ -1,8 +1,8 @@
 """The exception tree: errors meant for the user, shown as one line without a traceback.
 
-    ShipperError
-    ├── InputError       a log file is missing, unreadable or not decompressible
-    └── ConfigError      a setting is invalid
+ShipperError
+├── InputError       a log file is missing, unreadable or not decompressible
+└── ConfigError      a setting is invalid
 """
 
 from __future__ import annotations

@@ -167,15 +167,19 @@ TAXONOMY: tuple[ErrorClass, ...] = (
         "greylisted",
         "Greylisting: the remote server wants a retry later; this resolves itself, act only if the "
         "same message keeps being deferred for hours.",
-        text=_rx(r"grey.?list|gray.?list|greylisted|please try again later \(#4\.|try again in \d+ (?:sec|min)"),
+        text=_rx(
+            r"grey.?list|gray.?list|greylisted|please try again later \(#4\.|try again in \d+ (?:sec|min)"
+        ),
         temporary=True,
     ),
     ErrorClass(
         "client_host_rejected",
         "The remote server refuses this sending host for now, typically because its IP has no or a "
         "mismatching reverse DNS (PTR) name; fix the PTR record of the sending IP.",
-        text=_rx(r"client host rejected|cannot find your (?:host ?name|reverse)|reverse (?:dns|lookup)|"
-                 r"\bno ptr\b|ptr record|rdns"),
+        text=_rx(
+            r"client host rejected|cannot find your (?:host ?name|reverse)|reverse (?:dns|lookup)|"
+            r"\bno ptr\b|ptr record|rdns"
+        ),
         temporary=None,
     ),
     ErrorClass(
@@ -225,27 +229,32 @@ TAXONOMY: tuple[ErrorClass, ...] = (
     ),
     ErrorClass(
         "mailbox_full",
-        "The recipient's mailbox is over quota: the recipient must free space or have the quota "
-        "raised.",
+        "The recipient's mailbox is over quota: the recipient must free space or have the quota raised.",
         enhanced=_rx(r"^[45]\.2\.2$"),
-        text=_rx(r"mailbox (?:is )?full|over ?quota|quota (?:exceeded|full)|exceeded (?:storage|quota)|"
-                 r"mailbox size limit|user.{0,20}quota"),
+        text=_rx(
+            r"mailbox (?:is )?full|over ?quota|quota (?:exceeded|full)|exceeded (?:storage|quota)|"
+            r"mailbox size limit|user.{0,20}quota"
+        ),
     ),
     ErrorClass(
         "storage_limit_exceeded",
         "The destination refuses more mail for the mailbox or domain (size/storage limit); the "
         "recipient side must free space, retrying later may succeed.",
         enhanced=_rx(r"^4\.3\.1$"),
-        text=_rx(r"(?:domain|storage) size limit|size limit exceeded|insufficient (?:system )?storage|"
-                 r"out of (?:disk|storage)"),
+        text=_rx(
+            r"(?:domain|storage) size limit|size limit exceeded|insufficient (?:system )?storage|"
+            r"out of (?:disk|storage)"
+        ),
     ),
     ErrorClass(
         "message_too_big",
         "The message exceeds a size limit: reduce attachments, or raise message_size_limit if the "
         "limit is local.",
         enhanced=_rx(r"^[45]\.3\.4$|^5\.2\.3$"),
-        text=_rx(r"message (?:size )?(?:is )?too (?:big|large)|message size exceeds|exceeds (?:the )?"
-                 r"(?:maximum|size)|size exceeds|message too big|too big for"),
+        text=_rx(
+            r"message (?:size )?(?:is )?too (?:big|large)|message size exceeds|exceeds (?:the )?"
+            r"(?:maximum|size)|size exceeds|message too big|too big for"
+        ),
     ),
     ErrorClass(
         "virus_content",
@@ -257,16 +266,20 @@ TAXONOMY: tuple[ErrorClass, ...] = (
         "The content was judged spam; check the message body, links and authentication "
         "(SPF/DKIM/DMARC) and whether the sending account is compromised.",
         enhanced=_rx(r"^5\.7\.(?:350|509)$"),
-        text=_rx(r"spam|junk|content (?:restriction|rejected|filter)|rejected due to content|"
-                 r"suspicious|phish|unsolicited|bulk mail"),
+        text=_rx(
+            r"spam|junk|content (?:restriction|rejected|filter)|rejected due to content|"
+            r"suspicious|phish|unsolicited|bulk mail"
+        ),
     ),
     ErrorClass(
         "authentication_failed",
         "SMTP AUTH failed: wrong user name or password, or the account is suspended; repeated "
         "failures from one IP are a brute-force attempt.",
         enhanced=_rx(r"^5\.7\.8$|^4\.7\.8$"),
-        text=_rx(r"authentication (?:failed|unsuccessful|credentials invalid)|incorrect authentication|"
-                 r"authenticator failed|invalid credentials|\b535\b"),
+        text=_rx(
+            r"authentication (?:failed|unsuccessful|credentials invalid)|incorrect authentication|"
+            r"authenticator failed|invalid credentials|\b535\b"
+        ),
     ),
     ErrorClass(
         "connection_refused",
@@ -287,8 +300,10 @@ TAXONOMY: tuple[ErrorClass, ...] = (
         "The network path failed (reset, unreachable, closed connection); usually transient, look "
         "for a pattern by destination.",
         errnos=frozenset({"-18", "101", "104", "113"}),
-        text=_rx(r"network is unreachable|no route to host|connection reset|closed connection|"
-                 r"broken pipe|network error|remote host closed"),
+        text=_rx(
+            r"network is unreachable|no route to host|connection reset|closed connection|"
+            r"broken pipe|network error|remote host closed"
+        ),
     ),
     ErrorClass(
         "tls_failure",
@@ -306,16 +321,20 @@ TAXONOMY: tuple[ErrorClass, ...] = (
         "local_delivery_failure",
         "Delivery on this server failed: check ownership and permissions of the mailbox path, the "
         "account's disk quota, and tainted-path errors in the transport configuration.",
-        text=_rx(r"permission denied|tainted|not owned|failed to (?:lock|open|create)|no such file or "
-                 r"directory|operation not permitted|disk quota|input/output error|mkdir|appendfile|"
-                 r"transport process returned|read-only file system|quota"),
+        text=_rx(
+            r"permission denied|tainted|not owned|failed to (?:lock|open|create)|no such file or "
+            r"directory|operation not permitted|disk quota|input/output error|mkdir|appendfile|"
+            r"transport process returned|read-only file system|quota"
+        ),
     ),
     ErrorClass(
         "temporary_local_problem",
         "The remote server reported a temporary problem on its side; retrying usually succeeds "
         "within minutes.",
-        text=_rx(r"local problem|local error|try (?:again )?later|temporar(?:y|ily) (?:error|failure|"
-                 r"unavailable)|service (?:temporarily )?unavailable|system (?:busy|overload)"),
+        text=_rx(
+            r"local problem|local error|try (?:again )?later|temporar(?:y|ily) (?:error|failure|"
+            r"unavailable)|service (?:temporarily )?unavailable|system (?:busy|overload)"
+        ),
         temporary=True,
     ),
     ErrorClass(
@@ -336,12 +355,23 @@ _GENERIC_HINTS = {
     GENERIC_PERMANENT: "A permanent failure the taxonomy does not recognise; read the error text.",
 }
 # When nothing more specific matched, the basic code alone still says something.
-_CODE_DEFAULTS = {450: "client_host_rejected", 451: "temporary_local_problem", 452: "storage_limit_exceeded",
-                  535: "authentication_failed", 554: "policy_rejection"}
+_CODE_DEFAULTS = {
+    450: "client_host_rejected",
+    451: "temporary_local_problem",
+    452: "storage_limit_exceeded",
+    535: "authentication_failed",
+    554: "policy_rejection",
+}
 # Context classes decided by the line itself, not its text (e.g. a `sender verify` line).
-_CONTEXT_CLASSES = {"sender_verify": "sender_verify_failed", "recipient_verify": "recipient_verify_failed",
-                    "auth": "authentication_failed", "tls": "tls_failure", "helo": "bad_helo",
-                    "size": "message_too_big", "relay": "relay_denied"}
+_CONTEXT_CLASSES = {
+    "sender_verify": "sender_verify_failed",
+    "recipient_verify": "recipient_verify_failed",
+    "auth": "authentication_failed",
+    "tls": "tls_failure",
+    "helo": "bad_helo",
+    "size": "message_too_big",
+    "relay": "relay_denied",
+}
 
 
 def hint_for(name: str) -> str:

@@ -125,8 +125,15 @@ class Event:
                 err["errno"] = int(errno)
             except ValueError:
                 err["errno_raw"] = errno
-        name, temp = classify(text or message, smtp_code=code, enhanced=enhanced, errno=errno,
-                              temporary=temporary, context=context, default=default)
+        name, temp = classify(
+            text or message,
+            smtp_code=code,
+            enhanced=enhanced,
+            errno=errno,
+            temporary=temporary,
+            context=context,
+            default=default,
+        )
         err["class"] = name
         err["temporary"] = temp
         err["hint"] = hint_for(name)

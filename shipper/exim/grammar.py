@@ -31,11 +31,13 @@ HOST_RE = re.compile(
 )
 # Fallback for mangled groups (unbalanced parentheses, junk HELOs): everything up to the last
 # bracketed address of the group still yields the address, as Exim's spec advises.
-HOST_LOOSE_RE = re.compile(r"H=(?P<raw>[^\[\]]{0,300}?)\[(?P<ip>[0-9A-Fa-f:.]+)\](?::(?P<port>\w+))?(?P<reuse>\*)?")
+HOST_LOOSE_RE = re.compile(
+    r"H=(?P<raw>[^\[\]]{0,300}?)\[(?P<ip>[0-9A-Fa-f:.]+)\](?::(?P<port>\w+))?(?P<reuse>\*)?"
+)
 
 # `TAG=value`: quoted values are lexed first so look-alike tags inside them are never seen.
 FIELD_RE = re.compile(
-    r'(?P<tag>[A-Za-z][A-Za-z0-9]*\*?)='
+    r"(?P<tag>[A-Za-z][A-Za-z0-9]*\*?)="
     r'(?P<val>"[^"\\]*(?:\\.[^"\\]*)*"|<[^>]*>|\S*)'
 )
 # An address token: a quoted local part may hold spaces.

@@ -95,16 +95,26 @@ def _h_reason_host(ev: Event, m: re.Match[str]) -> None:
 def _h_refused(ev: Event, m: re.Match[str]) -> None:
     _h_reason_host(ev, m)
     reason = ev.exim.get("reason", "")
-    ev.error(reason, temporary=bool(_g(m, "temp")) or "too many" in reason or "load" in reason,
-             stage="connect", side="source", default="policy_rejection")
+    ev.error(
+        reason,
+        temporary=bool(_g(m, "temp")) or "too many" in reason or "load" in reason,
+        stage="connect",
+        side="source",
+        default="policy_rejection",
+    )
 
 
 def _h_helo(ev: Event, m: re.Match[str]) -> None:
     _h_reason_host(ev, m)
     if _g(m, "helo") is not None:
         ev.exim["helo"] = m.group("helo")
-    ev.error(_g(m, "reason") or "HELO rejected", temporary=bool(_g(m, "temp")), stage="helo",
-             context="helo", side="source")
+    ev.error(
+        _g(m, "reason") or "HELO rejected",
+        temporary=bool(_g(m, "temp")),
+        stage="helo",
+        context="helo",
+        side="source",
+    )
 
 
 def _h_mail_reject(ev: Event, m: re.Match[str]) -> None:
@@ -115,8 +125,14 @@ def _h_mail_reject(ev: Event, m: re.Match[str]) -> None:
     if _g(m, "size"):
         ev.exim["size"] = int(m.group("size"))
         ev.exim["size_limit"] = int(m.group("max"))
-    ev.error(_g(m, "reason") or m.group(0), temporary=False, stage="mail", context=ctx, side="source",
-             default="policy_rejection")
+    ev.error(
+        _g(m, "reason") or m.group(0),
+        temporary=False,
+        stage="mail",
+        context=ctx,
+        side="source",
+        default="policy_rejection",
+    )
 
 
 def _h_tls_in(ev: Event, m: re.Match[str]) -> None:
@@ -164,7 +180,7 @@ def _h_daemon(ev: Event, m: re.Match[str]) -> None:
     if pid.isdigit():
         ev.sec("process")["pid"] = int(pid)
     ev.exim["daemon"] = {"options": m.group("rest")}
-    qm = re.search(r"(?:^|, )(-q\S*(?: -q\S*)*)", m.group("rest"))
+    qm = re.search(r"(?:^|, )(-q[^\s,]*(?: -q[^\s,]*)*)", m.group("rest"))
     if qm is not None:
         ev.exim["daemon"]["queue_interval"] = qm.group(1)
     ev.exim["daemon"]["ports"] = sorted({int(p) for p in re.findall(r"(?:port |\]:)(\d+)", m.group("rest"))})
@@ -262,8 +278,12 @@ def _h_prdr(ev: Event, m: re.Match[str]) -> None:
 
 
 def _h_rewrite(ev: Event, m: re.Match[str]) -> None:
-    ev.exim["rewrite"] = {"from": m.group("old"), "where": m.group("where"), "to": m.group("new"),
-                          "rule": m.group("rule")}
+    ev.exim["rewrite"] = {
+        "from": m.group("old"),
+        "where": m.group("where"),
+        "to": m.group("new"),
+        "rule": m.group("rule"),
+    }
 
 
 def _h_text_error(ev: Event, m: re.Match[str]) -> None:
@@ -307,8 +327,12 @@ def _h_transport_failed(ev: Event, m: re.Match[str]) -> None:
 
 
 def _h_verify(ev: Event, m: re.Match[str]) -> None:
-    ev.error(m.group("detail") or m.group(0), temporary=m.group("r") == "defer",
-             context=f"{m.group('who')}_verify", side="destination")
+    ev.error(
+        m.group("detail") or m.group(0),
+        temporary=m.group("r") == "defer",
+        context=f"{m.group('who')}_verify",
+        side="destination",
+    )
     if _g(m, "t"):
         ev.exim["transport"] = m.group("t")
 
@@ -329,96 +353,181 @@ _HOST = r"(?P<host>.*?)"
 _CI = r"(?: Ci=(?P<ci>\S+))?"
 RULES: tuple[Rule, ...] = (
     Rule("message_completed", _rx(r"Completed(?: QT=(?P<qt>\S+))?\s*\Z"), _h_completed),
-    Rule("smtp_connection_opened",
-         _rx(rf"SMTP connection from {_HOST}(?: I=(?P<iface>\S+))?{_CI} \(TCP/IP connection count = "
-             r"(?P<count>\d+)\)"), _h_conn_open),
-    Rule("smtp_connection_closed",
-         _rx(rf"SMTP connection{_CI} from {_HOST}(?: I=(?P<iface>\S+))?(?: D=(?P<d>\S+))? closed "
-             r"(?P<reason>.*)"), _h_conn_end),
-    Rule("smtp_connection_lost",
-         _rx(rf"SMTP connection{_CI} from {_HOST} (?:TFO\*? )?lost(?P<reason>(?: while reading message "
-             r"data(?: \([^)]*\))?)?)(?: \(error: (?P<err>[^)]*)\))?(?: D=(?P<d>\S+))?\s*\Z"), _h_conn_end),
-    Rule("smtp_connection_outbound",
-         _rx(r"SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<sender>\S+)"),
-         _h_outbound),
+    Rule(
+        "smtp_connection_opened",
+        _rx(
+            rf"SMTP connection from {_HOST}(?: I=(?P<iface>\S+))?{_CI} \(TCP/IP connection count = "
+            r"(?P<count>\d+)\)"
+        ),
+        _h_conn_open,
+    ),
+    Rule(
+        "smtp_connection_closed",
+        _rx(
+            rf"SMTP connection{_CI} from {_HOST}(?: I=(?P<iface>\S+))?(?: D=(?P<d>\S+))? closed "
+            r"(?P<reason>.*)"
+        ),
+        _h_conn_end,
+    ),
+    Rule(
+        "smtp_connection_lost",
+        _rx(
+            rf"SMTP connection{_CI} from {_HOST} (?:TFO\*? )?lost(?P<reason>(?: while reading message "
+            r"data(?: \([^)]*\))?)?)(?: \(error: (?P<err>[^)]*)\))?(?: D=(?P<d>\S+))?\s*\Z"
+        ),
+        _h_conn_end,
+    ),
+    Rule(
+        "smtp_connection_outbound",
+        _rx(r"SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<sender>\S+)"),
+        _h_outbound,
+    ),
     Rule("smtp_connection_lost", _rx(r"SMTP connection lost after final dot(?P<rest>.*)"), _h_lost_dot),
-    Rule("smtp_connection_opened", _rx(rf"SMTP connection{_CI} from {_HOST}(?: \(via inetd\))?\s*\Z"),
-         _h_conn_open),
-    Rule("smtp_connection_lost",
-         _rx(rf"unexpected (?:disconnection|EOF) while reading SMTP command from (?:TFO\*? )?{_HOST}"
-             r"(?: \(error: (?P<err>[^)]*)\))?(?: D=(?P<d>\S+))?\s*\Z"), _h_conn_end),
-    Rule("smtp_timeout",
-         _rx(rf"SMTP command timeout on(?: TLS)? connection from {_HOST}(?: D=(?P<d>\S+))?\s*\Z"),
-         _h_reason_host),
-    Rule("smtp_timeout",
-         _rx(rf"SMTP data timeout \(message abandoned\) on connection from {_HOST}(?: F=<(?P<f>[^>]*)>)?"
-             r"(?: D=(?P<d>\S+))?\s*\Z"), _h_reason_host),
-    Rule("smtp_no_mail",
-         _rx(rf"no MAIL in (?:TFO\*? )?SMTP connection from {_HOST} D=(?P<d>\S+)(?P<rest>.*)"), None),
-    Rule("smtp_sync_error",
-         _rx(r"SMTP protocol synchronization error \((?P<reason>[^)]*)\): rejected (?:connection from |"
-             r"\"(?P<cmd>[^\"]*)\" )(?P<rest>.*)"), None),
+    Rule(
+        "smtp_connection_opened",
+        _rx(rf"SMTP connection{_CI} from {_HOST}(?: \(via inetd\))?\s*\Z"),
+        _h_conn_open,
+    ),
+    Rule(
+        "smtp_connection_lost",
+        _rx(
+            rf"unexpected (?:disconnection|EOF) while reading SMTP command from (?:TFO\*? )?{_HOST}"
+            r"(?: \(error: (?P<err>[^)]*)\))?(?: D=(?P<d>\S+))?\s*\Z"
+        ),
+        _h_conn_end,
+    ),
+    Rule(
+        "smtp_timeout",
+        _rx(rf"SMTP command timeout on(?: TLS)? connection from {_HOST}(?: D=(?P<d>\S+))?\s*\Z"),
+        _h_reason_host,
+    ),
+    Rule(
+        "smtp_timeout",
+        _rx(
+            rf"SMTP data timeout \(message abandoned\) on connection from {_HOST}(?: F=<(?P<f>[^>]*)>)?"
+            r"(?: D=(?P<d>\S+))?\s*\Z"
+        ),
+        _h_reason_host,
+    ),
+    Rule(
+        "smtp_no_mail",
+        _rx(rf"no MAIL in (?:TFO\*? )?SMTP connection from {_HOST} D=(?P<d>\S+)(?P<rest>.*)"),
+        None,
+    ),
+    Rule(
+        "smtp_sync_error",
+        _rx(
+            r"SMTP protocol synchronization error \((?P<reason>[^)]*)\): rejected (?:connection from |"
+            r"\"(?P<cmd>[^\"]*)\" )(?P<rest>.*)"
+        ),
+        None,
+    ),
     Rule("smtp_syntax_error", _rx(r"SMTP syntax error in \"(?P<cmd>.*?)\" (?P<rest>.*)"), None),
     Rule("smtp_protocol_error", _rx(r"SMTP protocol error in \"(?P<cmd>.*?)\" (?P<rest>.*)"), None),
     Rule("smtp_call_dropped", _rx(rf"SMTP call from {_HOST} dropped: (?P<reason>.*)"), _h_reason_host),
     Rule("smtp_input_error", _rx(r"Error or EOF on input from (?P<rest>.*)"), None),
-    Rule("connection_refused",
-         _rx(r"Connection from (?P<host>\[[^\]]*\](?::\w+)?)(?: I=(?P<iface>\S+))? refused: (?P<reason>.*)"),
-         _h_refused),
-    Rule("connection_refused",
-         _rx(rf"(?P<temp>temporarily )?refused connection from {_HOST}(?: \((?P<why>[^)]*)\)|: (?P<reason>.*))"
-             r"\s*\Z"), _h_refused),
+    Rule(
+        "connection_refused",
+        _rx(r"Connection from (?P<host>\[[^\]]*\](?::\w+)?)(?: I=(?P<iface>\S+))? refused: (?P<reason>.*)"),
+        _h_refused,
+    ),
+    Rule(
+        "connection_refused",
+        _rx(
+            rf"(?P<temp>temporarily )?refused connection from {_HOST}(?: \((?P<why>[^)]*)\)|: (?P<reason>.*))"
+            r"\s*\Z"
+        ),
+        _h_refused,
+    ),
     Rule("connection_refused", _rx(rf"connection from {_HOST} refused \((?P<why>[^)]*)\)"), _h_refused),
     Rule("host_lookup_failed", _rx(r"no host name found for IP address (?P<ip>\S+)"), None),
     Rule("host_lookup_failed", _rx(r"no IP address found for host (?P<name>\S+)(?P<rest>.*)"), None),
-    Rule("helo_rejected",
-         _rx(rf"(?P<temp>temporarily )?rejected (?:HELO|EHLO) from {_HOST}: (?P<reason>.*)"), _h_helo),
-    Rule("helo_rejected",
-         _rx(rf"(?P<temp>temporarily )?rejected \"(?:HELO|EHLO) (?P<helo>[^\"]*)\" from {_HOST}\s*\Z"),
-         _h_helo),
-    Rule("mail_rejected", _rx(rf"rejected MAIL from {_HOST}: (?P<reason>no HELO/EHLO given)"), _h_mail_reject),
-    Rule("mail_rejected",
-         _rx(r"rejected MAIL command (?P<host>.*?): (?P<reason>too many messages in one connection)"),
-         _h_mail_reject),
-    Rule("size_rejected",
-         _rx(r"rejected MAIL FROM:<(?P<s>[^>]*)> (?P<host>.*?): (?P<reason>message too big: "
-             r"size>?=(?P<size>\d+) max=(?P<max>\d+))"), _h_mail_reject),
-    Rule("mail_rejected", _rx(r"unqualified (?:sender|recipient) rejected: <(?P<s>[^>]*)> (?P<host>.*)"),
-         _h_mail_reject),
+    Rule(
+        "helo_rejected",
+        _rx(rf"(?P<temp>temporarily )?rejected (?:HELO|EHLO) from {_HOST}: (?P<reason>.*)"),
+        _h_helo,
+    ),
+    Rule(
+        "helo_rejected",
+        _rx(rf"(?P<temp>temporarily )?rejected \"(?:HELO|EHLO) (?P<helo>[^\"]*)\" from {_HOST}\s*\Z"),
+        _h_helo,
+    ),
+    Rule(
+        "mail_rejected", _rx(rf"rejected MAIL from {_HOST}: (?P<reason>no HELO/EHLO given)"), _h_mail_reject
+    ),
+    Rule(
+        "mail_rejected",
+        _rx(r"rejected MAIL command (?P<host>.*?): (?P<reason>too many messages in one connection)"),
+        _h_mail_reject,
+    ),
+    Rule(
+        "size_rejected",
+        _rx(
+            r"rejected MAIL FROM:<(?P<s>[^>]*)> (?P<host>.*?): (?P<reason>message too big: "
+            r"size>?=(?P<size>\d+) max=(?P<max>\d+))"
+        ),
+        _h_mail_reject,
+    ),
+    Rule(
+        "mail_rejected",
+        _rx(r"unqualified (?:sender|recipient) rejected: <(?P<s>[^>]*)> (?P<host>.*)"),
+        _h_mail_reject,
+    ),
     Rule("too_many_recipients", _rx(r"[Tt]oo many recipients(?P<rest>.*)"), None),
-    Rule("tls_error",
-         _rx(rf"TLS error on(?: TLS)? connection{_CI} (?:from|to) {_HOST} \((?P<fn>[^)]*)\): (?P<err>.*)"),
-         _h_tls_in),
+    Rule(
+        "tls_error",
+        _rx(rf"TLS error on(?: TLS)? connection{_CI} (?:from|to) {_HOST} \((?P<fn>[^)]*)\): (?P<err>.*)"),
+        _h_tls_in,
+    ),
     Rule("tls_error", _rx(r"TLS error \((?P<fn>[^)]*)\):? (?P<err>.*)"), _h_tls_in),
     Rule("tls_verify_error", _rx(r"\[(?P<ip>[^\]]*)\] SSL verify error: (?P<err>.*)"), _h_ssl_verify),
-    Rule("smtp_connection_lost",
-         _rx(r"\[(?P<host>[^\]]*)\] (?P<reason>after QUIT, client reset TCP before SMTP response.*)"),
-         _h_reason_host),
+    Rule(
+        "smtp_connection_lost",
+        _rx(r"\[(?P<host>[^\]]*)\] (?P<reason>after QUIT, client reset TCP before SMTP response.*)"),
+        _h_reason_host,
+    ),
     Rule("etrn_received", _rx(r"(?P<cmd>ETRN|ATRN) (?P<arg>.*?) received from (?P<host>.*)"), _h_etrn),
-    Rule("vrfy_failed", _rx(r"VRFY failed for <(?P<a>[^>]*)> ?(?P<rest>.*)"), _h_vrfy),
-    Rule("auth_failed",
-         _rx(r"(?P<auth>\S+) authenticator failed for (?P<who>.*?): (?P<resp>\d{3}\b.*)"), _h_auth_failed),
-    Rule("remote_auth_failed",
-         _rx(r"(?P<auth>\S+) (?:authenticator failed|cancelled authentication) (?P<rest>H=.*)"),
-         _h_remote_auth),
+    Rule("vrfy_failed", _rx(r"VRFY failed for <?(?P<a>[^>\s]*)>? ?(?P<rest>.*)"), _h_vrfy),
+    Rule("command_rejected", _rx(rf"rejected XCLIENT from {_HOST}: (?P<reason>.*)"), _h_reason_host),
+    Rule("auth_failed", _rx(r"(?P<auth>\S+) authenticator \((?P<mech>[^)]*)\):\s*(?P<resp>.*)"), None),
+    Rule(
+        "auth_failed",
+        _rx(r"(?P<auth>\S+) authenticator failed for (?P<who>.*?): (?P<resp>\d{3}\b.*)"),
+        _h_auth_failed,
+    ),
+    Rule(
+        "remote_auth_failed",
+        _rx(r"(?P<auth>\S+) (?:authenticator failed|cancelled authentication) (?P<rest>H=.*)"),
+        _h_remote_auth,
+    ),
     Rule("auth_ignored", _rx(r"ignoring AUTH=(?P<a>\S*) from (?P<rest>.*)"), _h_auth_ignored),
     Rule("ident_timeout", _rx(r"ident connection to (?P<ip>\S+) timed out"), None),
     Rule("listen_backlog", _rx(r"listen backlog (?P<n>\d+) I=(?P<iface>\S+)"), _h_reason_host),
     Rule("daemon_started", _rx(r"exim (?P<v>\S+) daemon started: pid=(?P<pid>\w+), (?P<rest>.*)"), _h_daemon),
     Rule("daemon_sighup", _rx(r"pid (?P<pid>\d+): SIGHUP received"), _h_sighup),
     Rule("daemon_stopped", _rx(r"exim (?P<v>\S+) daemon (?:terminating|shutting down)(?P<why>.*)"), _h_who),
-    Rule("queue_run_started",
-         _rx(r"Start (?:ODMR )?(?:'(?P<q>[^']*)' )?queue run: pid=(?P<pid>\w+)(?P<args>.*)"), _h_pid),
-    Rule("queue_run_ended",
-         _rx(r"End (?:ODMR )?(?:'(?P<q>[^']*)' )?queue run: pid=(?P<pid>\w+)(?P<args>.*)"), _h_pid),
+    Rule(
+        "queue_run_started",
+        _rx(r"Start (?:ODMR )?(?:'(?P<q>[^']*)' )?queue run: pid=(?P<pid>\w+)(?P<args>.*)"),
+        _h_pid,
+    ),
+    Rule(
+        "queue_run_ended",
+        _rx(r"End (?:ODMR )?(?:'(?P<q>[^']*)' )?queue run: pid=(?P<pid>\w+)(?P<args>.*)"),
+        _h_pid,
+    ),
     Rule("queue_run_abandoned", _rx(r"Abandon queue run: pid=(?P<pid>\w+)(?P<args>.*)"), _h_pid),
     Rule("queue_run_triggered", _rx(r"notify triggered queue run"), None),
     Rule("process_started", _rx(r"cwd=(?P<cwd>.*?) (?P<n>\d+) args: (?P<args>.*)"), _h_cwd),
-    Rule("daemon_error",
-         _rx(r"(?:\d+ (?:accept|select)\(\) failures?|socket bind\(\) to port \d+|daemon: fork of|"
-             r"fork of (?:delivery|queue-runner) process|failed to (?:open|bind|listen)|bind of \S+ failed)"
-             r"(?P<rest>.*)"),
-         _h_text_error),
+    Rule(
+        "daemon_error",
+        _rx(
+            r"(?:\d+ (?:accept|select)\(\) failures?|socket bind\(\) to port \d+|daemon: fork of|"
+            r"fork of (?:delivery|queue-runner) process|failed to (?:open|bind|listen)|bind of \S+ failed)"
+            r"(?P<rest>.*)"
+        ),
+        _h_text_error,
+    ),
     Rule("message_frozen", _rx(r"Frozen(?: (?P<why>.*))?\s*\Z"), _h_who),
     Rule("message_frozen", _rx(r"frozen by (?P<who>.*)"), _h_who),
     Rule("message_frozen_skipped", _rx(r"Message is frozen"), None),
@@ -427,75 +536,149 @@ RULES: tuple[Rule, ...] = (
     Rule("message_cancelled", _rx(r"cancelled by (?P<who>.*)"), _h_who),
     Rule("message_queued", _rx(r"no immediate delivery: (?P<why>.*)"), _h_who),
     Rule("spool_locked", _rx(r"Spool file (?:for \S+ )?is locked"), None),
-    Rule("error_ignored", _rx(r"(?P<addr>\S+)(?: <[^>]*>)?: error ignored(?:: (?P<why>.*))?"),
-         _h_error_ignored),
-    Rule("transport_output", _rx(r"(?P<addr>.*?): (?P<t>\S+) transport output: (?P<out>.*)"),
-         _h_transport_output),
-    Rule("remote_smtp_error", _rx(r"SMTP error from remote (?:mail server|mailer) after .*"),
-         _h_remote_error),
+    Rule(
+        "error_ignored", _rx(r"(?P<addr>\S+)(?: <[^>]*>)?: error ignored(?:: (?P<why>.*))?"), _h_error_ignored
+    ),
+    Rule(
+        "transport_output",
+        _rx(r"(?P<addr>.*?): (?P<t>\S+) transport output: (?P<out>.*)"),
+        _h_transport_output,
+    ),
+    Rule(
+        "remote_smtp_error", _rx(r"SMTP error from remote (?:mail server|mailer) after .*"), _h_remote_error
+    ),
     Rule("tls_fallback", _rx(r"TLS session: .*"), _h_tls_out),
-    Rule("tls_error",
-         _rx(r"(?:DANE attempt failed|DANE error|Required TLS certificate status not received|Server "
-             r"certificate revoked|TLS (?:negotiation )?failed|OCSP dates invalid|\(SSL_CTX_\w+).*"), _h_tls_out),
+    Rule(
+        "tls_error",
+        _rx(
+            r"(?:DANE attempt failed|DANE error|Required TLS certificate status not received|Server "
+            r"certificate revoked|TLS (?:negotiation )?failed|OCSP dates invalid|\(SSL_CTX_\w+).*"
+        ),
+        _h_tls_out,
+    ),
     Rule("prdr_result", _rx(r"PRDR (?:R=<(?P<r>[^>]*)> )?(?P<res>.*)"), _h_prdr),
-    Rule("queue_admin",
-         _rx(r"(?:address <[^>]*> marked delivered|recipient <[^>]*> added|sender address changed to "
-             r"<[^>]*>|message marked (?:delivered|frozen)|all recipients marked delivered)(?: by (?P<who>.*))?"),
-         _h_who),
+    Rule(
+        "queue_admin",
+        _rx(
+            r"(?:address <[^>]*> marked delivered|recipient <[^>]*> added|sender address changed to "
+            r"<[^>]*>|message marked (?:delivered|frozen)|all recipients marked delivered)"
+            r"(?: by (?P<who>.*))?"
+        ),
+        _h_who,
+    ),
     Rule("message_moved", _rx(r"moved from .*"), None),
-    Rule("system_filter",
-         _rx(r"(?:original recipients ignored \(system filter\)|Delivery deferred by system filter|Error in "
-             r"system filter: |=> discarded \(system filter\)).*"), None),
-    Rule("address_rewritten",
-         _rx(r"\"(?P<old>[^\"]*)\" from (?P<where>.*?) rewritten (?:as|with) (?:\(address part of\) )?"
-             r"\"(?P<new>[^\"]*)\" by (?P<rule>.*)"), _h_rewrite),
+    Rule(
+        "system_filter",
+        _rx(
+            r"(?:original recipients ignored \(system filter\)|Delivery deferred by system filter|Error in "
+            r"system filter: |=> discarded \(system filter\)).*"
+        ),
+        None,
+    ),
+    Rule(
+        "address_rewritten",
+        _rx(
+            r"\"(?P<old>[^\"]*)\" from (?P<where>.*?) rewritten (?:as|with) (?:\(address part of\) )?"
+            r"\"(?P<new>[^\"]*)\" by (?P<rule>.*)"
+        ),
+        _h_rewrite,
+    ),
     Rule("router_error", _rx(r"\S+ router: skipped error: .*"), _h_text_error),
     Rule("rewrite_error", _rx(r"qualify/rewrite: .*"), _h_text_error),
     Rule("dkim_verify", _rx(r"DKIM: (?P<tags>d=.*?) \[(?P<res>[^\]]*)\]\s*\Z"), _h_dkim),
     Rule("dkim_error", _rx(r"DKIM: .*"), None),
     Rule("arc_error", _rx(r"ARC: .*"), None),
     Rule("dmarc_result", _rx(r"DMARC results: .*"), None),
-    Rule("message_rejected",
-         _rx(r"rejected from <(?P<s>[^>]*)> ?(?P<rest>.*?): (?P<m>.*)"), _h_rejected_from),
-    Rule("message_abandoned",
-         _rx(r"(?:Message abandoned|Error while reading message with no usable sender address|ridiculously "
-             r"long message header received|timed out while reading local message|local_scan\(\) function "
-             r"(?:crashed|timed out)).*"), _h_abandoned),
-    Rule("config_error",
-         _rx(r"(?:Exim configuration error|ACL \"warn\" with \"message\" setting found|configured error "
-             r"code starts with|Daemon cannot be run when|\S+ (?:router|transport|authenticator): "
-             r"(?:option|unknown)|WARNING: deprecated).*"), None),
+    Rule(
+        "message_rejected", _rx(r"rejected from <(?P<s>[^>]*)> ?(?P<rest>.*?): (?P<m>.*)"), _h_rejected_from
+    ),
+    Rule(
+        "message_abandoned",
+        _rx(
+            r"(?:Message abandoned|Error while reading message with no usable sender address|ridiculously "
+            r"long message header received|timed out while reading local message|local_scan\(\) function "
+            r"(?:crashed|timed out)).*"
+        ),
+        _h_abandoned,
+    ),
+    Rule(
+        "config_error",
+        _rx(
+            r"(?:Exim configuration error|ACL \"warn\" with \"message\" setting found|configured error "
+            r"code starts with|Daemon cannot be run when|\S+ (?:router|transport|authenticator): "
+            r"(?:option|unknown)|WARNING: deprecated).*"
+        ),
+        None,
+    ),
     Rule("transport_failed", _rx(r"Tainted (?:filename|path|file) .*"), _h_text_error),
-    Rule("expansion_failed",
-         _rx(r"(?:[Ff]ailed to expand|[Ee]xpansion of .*failed|[Ee]xpansion of \".*\" \(|failure to expand|"
-             r"unable to expand).*"), None),
+    Rule(
+        "expansion_failed",
+        _rx(
+            r"(?:.*[Ff]ailed to expand|[Ee]xpansion of .*failed|[Ee]xpansion of \".*\" \(|failure to expand|"
+            r"unable to expand).*"
+        ),
+        None,
+    ),
+    Rule("message_rejected", _rx(r"no recipients found in headers"), None),
+    Rule("process_crashed", _rx(r"(?:re-)?exec of .* failed.*|failed to read delivery status.*"), None),
     Rule("process_crashed", _rx(r"(?:.* crashed with signal|process \d+ crashed|SIGSEGV|backtrace).*"), None),
-    Rule("transport_failed",
-         _rx(r"(?P<t>\S+) transport process returned non-zero status.*"), _h_transport_failed),
-    Rule("resource_error",
-         _rx(r"(?:(?:spool|log) directory space check failed|Spool (?:write )?error|Spool read error|"
-             r"failed to write to|No space left).*"), _h_text_error),
+    Rule(
+        "transport_failed",
+        _rx(r"(?P<t>\S+) transport process returned non-zero status.*"),
+        _h_transport_failed,
+    ),
+    Rule(
+        "resource_error",
+        _rx(
+            r"(?:(?:spool|log) directory space check failed|Spool (?:write )?error|Spool read error|"
+            r"failed to write to|No space left).*"
+        ),
+        _h_text_error,
+    ),
     Rule("slow_lookup", _rx(r"Long \S+ lookup for .*"), None),
-    Rule("scanner_error",
-         _rx(r"(?:malware acl condition: |spam acl condition: |regex acl condition warning|Temporary error "
-             r"with DCC|spamd: |clamd: ).*"), _h_text_error),
+    Rule(
+        "scanner_error",
+        _rx(
+            r"(?:malware acl condition: |spam acl condition: |regex acl condition warning|Temporary error "
+            r"with DCC|spamd: |clamd: ).*"
+        ),
+        _h_text_error,
+    ),
     Rule("dnslist_defer", _rx(r"DNS list lookup defer.*"), None),
     Rule("dnslist_result", _rx(r"DNS list lookup for .*"), None),
-    Rule("recipient_verify_failed",
-         _rx(r"(?P<who>sender|recipient) verify (?P<r>fail|defer) \(making callout connection\): "
-             r"(?:T=(?P<t>\S+) )?(?P<detail>.*)"), _h_verify),
+    Rule(
+        "recipient_verify_failed",
+        _rx(
+            r"(?P<who>sender|recipient) verify (?P<r>fail|defer) \(making callout connection\): "
+            r"(?:T=(?P<t>\S+) )?(?P<detail>.*)"
+        ),
+        _h_verify,
+    ),
     Rule("tls_config_warning", _rx(r"Warning: No server certificate defined.*"), _h_warning),
     Rule("warning", _rx(r"Warning: (?P<w>.*)"), _h_warning),
-    Rule("panic", _rx(r"(?:PANIC|[Pp]anic|internal error|Unexpected|unable to set gid|unable to set uid|"
-                      r"User \d+ set for .* never_users|failed to open|Cannot open).*"), None),
+    Rule(
+        "panic",
+        _rx(
+            r"(?:PANIC|[Pp]anic|internal error|Unexpected|unable to set gid|unable to set uid|"
+            r"User \d+ set for .* never_users|failed to open|Cannot open).*"
+        ),
+        None,
+    ),
     # Pre-4.85 per-host delivery errors: `name [ip] error` without H= (only on message lines).
-    Rule("remote_host_error", _rx(r"(?P<name>[^\s\[]+) \[(?P<ip>[^\]\s]+)\](?::\w+)? (?P<err>.+)"),
-         _h_old_host_error, needs_id=True),
+    Rule(
+        "remote_host_error",
+        _rx(r"(?P<name>[^\s\[]+) \[(?P<ip>[^\]\s]+)\](?::\w+)? (?P<err>.+)"),
+        _h_old_host_error,
+        needs_id=True,
+    ),
 )
 # Verify lines share the rule above; its action depends on who/result.
-_VERIFY_ACTIONS = {("sender", "fail"): "sender_verify_failed", ("sender", "defer"): "sender_verify_deferred",
-                   ("recipient", "fail"): "recipient_verify_failed",
-                   ("recipient", "defer"): "recipient_verify_deferred"}
+_VERIFY_ACTIONS = {
+    ("sender", "fail"): "sender_verify_failed",
+    ("sender", "defer"): "sender_verify_deferred",
+    ("recipient", "fail"): "recipient_verify_failed",
+    ("recipient", "defer"): "recipient_verify_deferred",
+}
 
 # --- lines that start with the remote host and/or identity (host_and_ident) ----------------------
 
@@ -507,11 +690,15 @@ _SPAMASSASSIN_RE = re.compile(
     r"(?P<not>NOT )?spam \((?P<score>-?\d+(?:\.\d+)?)\)"
 )
 _SPAM_SCORE_RE = re.compile(r"(?i)\bspam\b.*?\bscore[=: ]+(?P<score>-?\d+(?:\.\d+)?)")
-_SENDER_VERIFY_RE = _rx(r"(?P<who>sender|recipient) verify (?P<r>fail|defer) for <(?P<a>[^>]*)>(?:: (?P<d>.*))?")
+_SENDER_VERIFY_RE = _rx(
+    r"(?P<who>sender|recipient) verify (?P<r>fail|defer) for <(?P<a>[^>]*)>(?:: (?P<d>.*))?"
+)
 _DROPPED_RE = _rx(r"dropped by '(?P<acl>[^']*)' ACL(?:: (?P<m>.*))?")
 _DISCARDED_RE = _rx(r"RCPT <(?P<r>[^>]*)>: discarded by (?P<acl>\S+) ACL(?:: (?P<m>.*))?")
 _INCOMPLETE_RE = _rx(r"incomplete transaction \((?P<why>[^)]*)\) from <(?P<s>[^>]*)>(?: for (?P<r>.*))?")
-_CUTTHROUGH_RE = _rx(r"(?P<addr>\S+) (?P<mid>.*?)(?P<tmp>tmp-reject from cutthrough|rejected) after DATA: ?(?P<tail>.*)")
+_CUTTHROUGH_RE = _rx(
+    r"(?P<addr>\S+) (?P<mid>.*?)(?P<tmp>tmp-reject from cutthrough|rejected) after DATA: ?(?P<tail>.*)"
+)
 _STAGE_OF_WHAT: tuple[tuple[str, str, str], ...] = (
     ("RCPT ", "rcpt_rejected", "rcpt"),
     ("connection", "connection_rejected", "connect"),
@@ -604,12 +791,16 @@ def _host_line(ev: Event, body: str, msgid: str | None) -> str | None:
             ev.sender(vm.group("a"))
         else:
             ev.recipients([vm.group("a")])
-        ev.error(vm.group("d") or "", temporary=result == "defer", context=f"{who}_verify", side="destination")
+        ev.error(
+            vm.group("d") or "", temporary=result == "defer", context=f"{who}_verify", side="destination"
+        )
         return _VERIFY_ACTIONS[(who, result)]
     dm = _DROPPED_RE.match(rest)
     if dm is not None:
         ev.exim["acl"] = {"name": dm.group("acl")}
-        ev.error(dm.group("m") or "", temporary=False, stage="connect", side="source", default="policy_rejection")
+        ev.error(
+            dm.group("m") or "", temporary=False, stage="connect", side="source", default="policy_rejection"
+        )
         return "connection_dropped"
     dc = _DISCARDED_RE.match(rest)
     if dc is not None:

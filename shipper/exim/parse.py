@@ -134,7 +134,7 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
             ex[key] = d
         else:
             ex.setdefault("fields", {})[tag] = val
-    elif tag == "id" or tag == "id*":
+    elif tag in {"id", "id*"}:
         ev.sec("email")["message_id"] = F.unescape(val)
         if tag == "id*":
             ex["message_id_generated"] = True
@@ -277,8 +277,7 @@ def _deferral(ev: Event, rest: str) -> None:
         before = tail[pos:]
     parts = [p.strip() for p in (before.lstrip(":"), after.lstrip(":")) if p.strip(" :")]
     message = ": ".join(parts)
-    ev.error(message, temporary=True, errno=m.group("errno"),
-             stage="local" if m.group("routing") else None)
+    ev.error(message, temporary=True, errno=m.group("errno"), stage="local" if m.group("routing") else None)
 
 
 def _delivery(ev: Event, flag: str, rest: str) -> None:
@@ -305,7 +304,7 @@ class EntryParser:
         ev = Event()
         try:
             action = self._parse_text(ev, text)
-        except Exception as exc:  # noqa: BLE001 - a parser bug must cost one entry, not the run
+        except Exception as exc:
             ev = Event()
             ev.exim["parse_error"] = f"{type(exc).__name__}: {exc}"
             action = "unrecognized"

@@ -38,7 +38,7 @@ def wrap_decompressor(raw: BinaryIO, head: bytes) -> BinaryIO:
         return lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
     if kind == "zstd":
         # read_across_frames: zstd CLI output of concatenated runs holds several frames
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     return raw
 
 

@@ -1,0 +1,68 @@
+"""Entry splitting and compression detected by content, not by file name."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from shipper.files import reader
+from shipper.files.archive import open_log
+from shipper.files.reader import iter_entries
+
+LOG = b"2025-01-31 10:00:00 a\n2025-01-31 10:00:01 b\n continued\n\n2025-01-31 10:00:02 c\n"
+
+
+def test_continuations_join_their_entry_with_offsets() -> None:
+    """Lines without a timestamp, blank ones included, continue the previous entry."""
+    entries = list(iter_entries(io.BytesIO(LOG)))
+    assert [e.data for e in entries] == [
+        b"2025-01-31 10:00:00 a",
+        b"2025-01-31 10:00:01 b\n continued\n",
+        b"2025-01-31 10:00:02 c",
+    ]
+    assert [e.offset for e in entries] == [0, 22, 56]
+    assert entries[-1].end == len(LOG)
+    assert all(e.terminated for e in entries)
+
+
+def test_small_chunks_give_the_same_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries do not depend on where read() chunk boundaries fall."""
+    expected = list(iter_entries(io.BytesIO(LOG)))
+    monkeypatch.setattr(reader, "CHUNK_SIZE", 3)
+    assert list(iter_entries(io.BytesIO(LOG))) == expected
+
+
+def test_runaway_entry_is_cut_but_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A huge entry of continuation lines is cut into pieces, every byte kept in order."""
+    monkeypatch.setattr(reader, "MAX_ENTRY_BYTES", 100)
+    data = b"2025-01-31 10:00:00 x\n" + b"continuation line\n" * 50
+    entries = list(iter_entries(io.BytesIO(data)))
+    assert len(entries) > 5
+    assert b"".join(e.data + b"\n" for e in entries) == data
+
+
+@pytest.mark.parametrize(
+    "compress",
+    [gzip.compress, bz2.compress, lzma.compress, lambda b: zstandard.ZstdCompressor().compress(b)],
+    ids=["gzip", "bzip2", "xz", "zstd"],
+)
+def test_compressed_files_detected_by_content(tmp_path: Path, compress: object) -> None:
+    """A compressed log opens whatever its name says (here: a misleading .log name)."""
+    path = tmp_path / "exim_mainlog-20250101.log"
+    path.write_bytes(compress(LOG))  # type: ignore[operator]
+    with open_log(path) as fh:
+        assert fh.read() == LOG
+
+
+def test_plain_file_with_gz_name(tmp_path: Path) -> None:
+    """A plain log named .gz is read as plain text."""
+    path = tmp_path / "mainlog.1.gz"
+    path.write_bytes(LOG)
+    with open_log(path) as fh:
+        assert fh.read() == LOG
