@@ -135,7 +135,11 @@ def interface(value: str) -> dict[str, Any]:
     out: dict[str, Any] = {"address": m.group("ip") if m.group("bare") is None else m.group("bare")}
     port = m.group("port")
     if port:
-        out["port"] = int(port) if port.isdigit() else port
+        # A service name (`:smtp`) or test placeholder must not land in the numeric port field.
+        if port.isdigit():
+            out["port"] = int(port)
+        else:
+            out["port_name"] = port
     return out
 
 

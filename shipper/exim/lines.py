@@ -28,14 +28,11 @@ def _fullhost(ev: Event, text: str, side: str = "source") -> None:
     text = text.strip()
     if not text:
         return
-    probe = text if text.startswith("H=") else "H=" + text
-    hg = F.host_group(probe, 0)
-    if hg is not None and hg[1] >= len(probe) - 1:
-        ev.host(side, hg[0])
-    elif text.startswith("U="):
-        ev.exim["ident"] = text[2:]
-    else:
-        ev.exim["ident"] = text
+    probe = text if text.startswith(("H=", "U=")) else "H=" + text
+    # The host may be followed by ` I=[ip]:port`, ` U=ident`, ` Ci=N` (host_and_ident).
+    if F.host_group(probe, 0) is not None and _scan_host_ident(ev, probe, side) >= len(probe):
+        return
+    ev.exim["ident"] = text[2:] if text.startswith("U=") else text
 
 
 def _dur(ev: Event, value: str | None, key: str = "duration") -> None:
@@ -73,8 +70,9 @@ def _h_conn_end(ev: Event, m: re.Match[str]) -> None:
 
 def _h_outbound(ev: Event, m: re.Match[str]) -> None:
     ev.exim["outbound_epoch"] = int(m.group("epoch"))
+    # cPanel's tracking line: one per recipient, with the sending domain before the recipient.
     ev.exim["outbound_domain"] = m.group("domain")
-    ev.sender(m.group("sender"))
+    ev.recipients([m.group("rcpt")])
 
 
 def _h_reason_host(ev: Event, m: re.Match[str]) -> None:
@@ -379,7 +377,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "smtp_connection_outbound",
-        _rx(r"SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<sender>\S+)"),
+        _rx(r"SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<rcpt>\S+)"),
         _h_outbound,
     ),
     Rule("smtp_connection_lost", _rx(r"SMTP connection lost after final dot(?P<rest>.*)"), _h_lost_dot),

@@ -16,7 +16,7 @@ from shipper.exim.grammar import (
     DT_TAIL_RE,
     FIELD_RE,
     MARKERS,
-    MSGID_FULL_RE,
+    MSGID,
     PARENTS_RE,
     PIPE_ADDRESS_RE,
     PREFIX_RE,
@@ -38,6 +38,8 @@ FLAG_ACTIONS = {
 _ARRIVAL = frozenset({"<=", "(="})
 # Reject-log header dumps: `Envelope-from: <…>` then `<type-char> Header: value` lines.
 _HEADER_LINE_RE = re.compile(r"(?P<type>[A-Z* ]) (?P<name>[A-Za-z][A-Za-z0-9-]*): ?(?P<value>.*)\Z")
+# The receiving Exim's own id in its `250 OK id=…` reply: links this delivery to the next hop.
+REMOTE_ID_RE = re.compile(rf"\bid=({MSGID})(?![0-9A-Za-z-])")
 _FAILURE_SPLIT_RE = re.compile(r"(?P<head>.*?): (?P<msg>.*)", re.S)
 
 
@@ -100,11 +102,9 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
         if val.startswith('"'):
             conf = F.unescape(F.unquote(val))
             ex["smtp_confirmation"] = conf
-            idx = conf.find("id=")
-            if idx >= 0:
-                rid = conf[idx + 3 : idx + 26].split()[0] if conf[idx + 3 :].strip() else ""
-                if MSGID_FULL_RE.match(rid) or MSGID_FULL_RE.match(rid[:16]):
-                    ex["remote_id"] = rid if MSGID_FULL_RE.match(rid) else rid[:16]
+            rm = REMOTE_ID_RE.search(conf)
+            if rm is not None:
+                ex["remote_id"] = rm.group(1)
         else:
             ex["smtp_commands"] = val.split(",")
     elif tag == "X":
@@ -144,7 +144,7 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
         peer = "client" if side == "source" else "server"
         ev.sec("tls").setdefault(peer, {})["subject"] = F.unquote(val)
     elif tag == "SNI":
-        ev.sec("tls").setdefault("client", {})["server_name"] = F.unescape(val)
+        ev.sec("tls").setdefault("client", {})["server_name"] = F.unquote(val)
     elif tag == "Ci":
         ex["connection_id"] = val
     elif tag == "M8S":
@@ -304,11 +304,29 @@ class EntryParser:
         ev = Event()
         try:
             action = self._parse_text(ev, text)
-        except Exception as exc:
-            ev = Event()
+        except Exception as exc:  # a parser bug must cost one entry's detail, never the run
+            ev = self._prefix_only(text)
             ev.exim["parse_error"] = f"{type(exc).__name__}: {exc}"
             action = "unrecognized"
         return self._finish(ev, action, text, b64)
+
+    def _prefix_only(self, text: str) -> Event:
+        """Time, pid and id of an entry whose body broke the parser, so it still lands in place."""
+        ev = Event()
+        m = PREFIX_RE.match(text)
+        ts = None
+        if m is not None:
+            ts = self.times.convert(
+                m.group("date"), m.group("hm"), m.group("sec"), m.group("ms"), m.group("tz")
+            )
+            if m.group("pid"):
+                ev.doc["process"] = {"pid": int(m.group("pid"))}
+            if m.group("id"):
+                ev.sec("email")["local_id"] = m.group("id")
+        ts = ts or self.last_timestamp
+        if ts is not None:
+            ev.doc["@timestamp"] = ts
+        return ev
 
     def _parse_text(self, ev: Event, text: str) -> str:
         first, nl, more = text.partition("\n")

@@ -459,3 +459,49 @@ def test_reject_log_header_dump() -> None:
     assert get(doc, "email.subject") == "Cheap pills"
     assert get(doc, "email.message_id") == "abc@x.example"
     assert get(doc, "exim.error.class") == "spam_content"
+
+
+def test_cpanel_outbound_line_names_the_recipient() -> None:
+    """cPanel's `SMTP connection outbound` line: sending domain, then one recipient per line."""
+    doc = parse(f"{T} {ID} SMTP connection outbound 1710152403 {ID} shop.example.com bob@gmail.com")
+    assert get(doc, "email.to.address") == ["bob@gmail.com"]
+    assert get(doc, "email.from.address") is None
+    assert get(doc, "exim.outbound_domain") == "shop.example.com"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "no MAIL in SMTP connection from (User) [141.98.10.61]:52100 I=[198.51.100.10]:25 D=3s",
+        "SMTP command timeout on connection from (User) [141.98.10.61]:52100 I=[198.51.100.10]:25 D=5m",
+        "unexpected disconnection while reading SMTP command from (User) [141.98.10.61]:52100 I=[198.51.100.10]:25 D=1s",
+        "SMTP call from (User) [141.98.10.61]:52100 I=[198.51.100.10]:25 dropped: too many nonmail commands",
+        "TLS error on connection from (User) [141.98.10.61]:52100 I=[198.51.100.10]:465 (SSL_accept): timed out",
+    ],
+)
+def test_client_host_survives_incoming_interface(line: str) -> None:
+    """With +incoming_interface (cPanel) the client host is still split out before ` I=`."""
+    doc = parse(f"{T} {line}")
+    assert get(doc, "source.ip") == "141.98.10.61"
+    assert get(doc, "source.port") == 52100
+    assert get(doc, "exim.helo") == "User"
+    assert get(doc, "exim.interface.address") == "198.51.100.10"
+    assert get(doc, "exim.ident") is None
+
+
+def test_confirmation_with_odd_id_text_does_not_break_the_line() -> None:
+    """`id=` followed by spaces in C= once raised inside the parser; the line must parse fully."""
+    doc = parse(f'{T} {ID} => a@b.example R=r T=t C="250 id=                         x"')
+    assert get(doc, "event.action") == "delivered"
+    assert get(doc, "exim.remote_id") is None
+    assert get(doc, "exim.parse_error") is None
+
+
+def test_quoted_sni_and_named_port() -> None:
+    """Older Exims quote SNI=; a service-name port stays out of the numeric port field."""
+    doc = parse(
+        f'{T} {ID} <= a@b.example H=x [192.0.2.1] I=[192.0.2.2]:smtp P=esmtps SNI="mx.example.net" S=5'
+    )
+    assert get(doc, "tls.client.server_name") == "mx.example.net"
+    assert get(doc, "exim.interface.port") is None
+    assert get(doc, "exim.interface.port_name") == "smtp"

@@ -386,7 +386,7 @@ SEED_LINES: list[tuple[str, str, dict[str, Any]]] = [
         {
             "exim.outbound_epoch": 1410368816,
             "exim.outbound_domain": "domain.com",
-            "email.from.address": "me@domain.com",
+            "email.to.address": ["me@domain.com"],
         },
     ),
     (
