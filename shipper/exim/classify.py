@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from shipper.exim.fields import unescape
@@ -380,6 +381,7 @@ def hint_for(name: str) -> str:
     return cls.hint if cls is not None else _GENERIC_HINTS.get(name, _GENERIC_HINTS[GENERIC_PERMANENT])
 
 
+@lru_cache(maxsize=16384)
 def classify(
     text: str,
     *,
@@ -390,7 +392,11 @@ def classify(
     context: str | None = None,
     default: str | None = None,
 ) -> tuple[str, bool]:
-    """Decide (class, temporary) for an error. `temporary` is the line's own verdict, if any."""
+    """Decide (class, temporary) for an error. `temporary` is the line's own verdict, if any.
+
+    Memoised: remote replies and ACL messages repeat across a log, and the taxonomy is a chain
+    of case-insensitive searches.
+    """
     if smtp_code is not None:
         temporary = smtp_code < 500
     elif enhanced:

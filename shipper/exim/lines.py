@@ -21,6 +21,7 @@ class Rule(NamedTuple):
     pattern: re.Pattern[str]
     handler: Handler | None = None
     needs_id: bool | None = None  # True: only on lines with a message id; False: only without
+    needles: tuple[str, ...] = ()  # one of these must occur in the body: skips costly misses
 
 
 def _fullhost(ev: Event, text: str, side: str = "source") -> None:
@@ -347,7 +348,12 @@ def _rx(p: str) -> re.Pattern[str]:
     return re.compile(p, re.S)
 
 
-_HOST = r"(?P<host>.*?)"
+# A client as Exim writes it after `from`: `name (helo) [ip]:port`, `[ip]`, or a local login.
+# Structured, not `.*?`: a lazy capture followed by optional groups backtracks over the whole line.
+_HOST = (
+    r"(?P<host>(?:H=)?(?:[^\s(\[]+ )?(?:\([^)]*\) )?\[[^\]]*\](?::\w+)?(?: I=\S+)?(?: U=\S+)?"
+    r"|U=\S+|local process|\S+)"
+)
 _CI = r"(?: Ci=(?P<ci>\S+))?"
 RULES: tuple[Rule, ...] = (
     Rule("message_completed", _rx(r"Completed(?: QT=(?P<qt>\S+))?\s*\Z"), _h_completed),
@@ -436,6 +442,7 @@ RULES: tuple[Rule, ...] = (
             r"\s*\Z"
         ),
         _h_refused,
+        needles=("refused connection",),
     ),
     Rule("connection_refused", _rx(rf"connection from {_HOST} refused \((?P<why>[^)]*)\)"), _h_refused),
     Rule("host_lookup_failed", _rx(r"no host name found for IP address (?P<ip>\S+)"), None),
@@ -444,11 +451,13 @@ RULES: tuple[Rule, ...] = (
         "helo_rejected",
         _rx(rf"(?P<temp>temporarily )?rejected (?:HELO|EHLO) from {_HOST}: (?P<reason>.*)"),
         _h_helo,
+        needles=("rejected",),
     ),
     Rule(
         "helo_rejected",
         _rx(rf"(?P<temp>temporarily )?rejected \"(?:HELO|EHLO) (?P<helo>[^\"]*)\" from {_HOST}\s*\Z"),
         _h_helo,
+        needles=("rejected",),
     ),
     Rule(
         "mail_rejected", _rx(rf"rejected MAIL from {_HOST}: (?P<reason>no HELO/EHLO given)"), _h_mail_reject
@@ -471,32 +480,55 @@ RULES: tuple[Rule, ...] = (
         _rx(r"unqualified (?:sender|recipient) rejected: <(?P<s>[^>]*)> (?P<host>.*)"),
         _h_mail_reject,
     ),
-    Rule("too_many_recipients", _rx(r"[Tt]oo many recipients(?P<rest>.*)"), None),
+    Rule(
+        "too_many_recipients",
+        _rx(r"[Tt]oo many recipients(?P<rest>.*)"),
+        None,
+        needles=("oo many recipients",),
+    ),
     Rule(
         "tls_error",
         _rx(rf"TLS error on(?: TLS)? connection{_CI} (?:from|to) {_HOST} \((?P<fn>[^)]*)\): (?P<err>.*)"),
         _h_tls_in,
     ),
     Rule("tls_error", _rx(r"TLS error \((?P<fn>[^)]*)\):? (?P<err>.*)"), _h_tls_in),
-    Rule("tls_verify_error", _rx(r"\[(?P<ip>[^\]]*)\] SSL verify error: (?P<err>.*)"), _h_ssl_verify),
+    Rule(
+        "tls_verify_error",
+        _rx(r"\[(?P<ip>[^\]]*)\] SSL verify error: (?P<err>.*)"),
+        _h_ssl_verify,
+        needles=("SSL verify error",),
+    ),
     Rule(
         "smtp_connection_lost",
         _rx(r"\[(?P<host>[^\]]*)\] (?P<reason>after QUIT, client reset TCP before SMTP response.*)"),
         _h_reason_host,
+        needles=("after QUIT",),
     ),
-    Rule("etrn_received", _rx(r"(?P<cmd>ETRN|ATRN) (?P<arg>.*?) received from (?P<host>.*)"), _h_etrn),
+    Rule(
+        "etrn_received",
+        _rx(r"(?P<cmd>ETRN|ATRN) (?P<arg>.*?) received from (?P<host>.*)"),
+        _h_etrn,
+        needles=(" received from ",),
+    ),
     Rule("vrfy_failed", _rx(r"VRFY failed for <?(?P<a>[^>\s]*)>? ?(?P<rest>.*)"), _h_vrfy),
     Rule("command_rejected", _rx(rf"rejected XCLIENT from {_HOST}: (?P<reason>.*)"), _h_reason_host),
-    Rule("auth_failed", _rx(r"(?P<auth>\S+) authenticator \((?P<mech>[^)]*)\):\s*(?P<resp>.*)"), None),
+    Rule(
+        "auth_failed",
+        _rx(r"(?P<auth>\S+) authenticator \((?P<mech>[^)]*)\):\s*(?P<resp>.*)"),
+        None,
+        needles=("authenticator (",),
+    ),
     Rule(
         "auth_failed",
         _rx(r"(?P<auth>\S+) authenticator failed for (?P<who>.*?): (?P<resp>\d{3}\b.*)"),
         _h_auth_failed,
+        needles=("authenticator failed for ",),
     ),
     Rule(
         "remote_auth_failed",
         _rx(r"(?P<auth>\S+) (?:authenticator failed|cancelled authentication) (?P<rest>H=.*)"),
         _h_remote_auth,
+        needles=(" H=",),
     ),
     Rule("auth_ignored", _rx(r"ignoring AUTH=(?P<a>\S*) from (?P<rest>.*)"), _h_auth_ignored),
     Rule("ident_timeout", _rx(r"ident connection to (?P<ip>\S+) timed out"), None),
@@ -529,18 +561,22 @@ RULES: tuple[Rule, ...] = (
     Rule("message_frozen", _rx(r"Frozen(?: (?P<why>.*))?\s*\Z"), _h_who),
     Rule("message_frozen", _rx(r"frozen by (?P<who>.*)"), _h_who),
     Rule("message_frozen_skipped", _rx(r"Message is frozen"), None),
-    Rule("message_unfrozen", _rx(r"[Uu]nfrozen by (?P<who>.*)"), _h_who),
+    Rule("message_unfrozen", _rx(r"[Uu]nfrozen by (?P<who>.*)"), _h_who, needles=("nfrozen by ",)),
     Rule("message_removed", _rx(r"removed by (?P<who>.*)"), _h_who),
     Rule("message_cancelled", _rx(r"cancelled by (?P<who>.*)"), _h_who),
     Rule("message_queued", _rx(r"no immediate delivery: (?P<why>.*)"), _h_who),
     Rule("spool_locked", _rx(r"Spool file (?:for \S+ )?is locked"), None),
     Rule(
-        "error_ignored", _rx(r"(?P<addr>\S+)(?: <[^>]*>)?: error ignored(?:: (?P<why>.*))?"), _h_error_ignored
+        "error_ignored",
+        _rx(r"(?P<addr>\S+)(?: <[^>]*>)?: error ignored(?:: (?P<why>.*))?"),
+        _h_error_ignored,
+        needles=(": error ignored",),
     ),
     Rule(
         "transport_output",
         _rx(r"(?P<addr>.*?): (?P<t>\S+) transport output: (?P<out>.*)"),
         _h_transport_output,
+        needles=(" transport output: ",),
     ),
     Rule(
         "remote_smtp_error", _rx(r"SMTP error from remote (?:mail server|mailer) after .*"), _h_remote_error
@@ -580,8 +616,14 @@ RULES: tuple[Rule, ...] = (
             r"\"(?P<new>[^\"]*)\" by (?P<rule>.*)"
         ),
         _h_rewrite,
+        needles=(" rewritten ",),
     ),
-    Rule("router_error", _rx(r"\S+ router: skipped error: .*"), _h_text_error),
+    Rule(
+        "router_error",
+        _rx(r"\S+ router: skipped error: .*"),
+        _h_text_error,
+        needles=(" router: skipped error",),
+    ),
     Rule("rewrite_error", _rx(r"qualify/rewrite: .*"), _h_text_error),
     Rule("dkim_verify", _rx(r"DKIM: (?P<tags>d=.*?) \[(?P<res>[^\]]*)\]\s*\Z"), _h_dkim),
     Rule("dkim_error", _rx(r"DKIM: .*"), None),
@@ -616,14 +658,26 @@ RULES: tuple[Rule, ...] = (
             r"unable to expand).*"
         ),
         None,
+        needles=("xpan",),
     ),
     Rule("message_rejected", _rx(r"no recipients found in headers"), None),
-    Rule("process_crashed", _rx(r"(?:re-)?exec of .* failed.*|failed to read delivery status.*"), None),
-    Rule("process_crashed", _rx(r"(?:.* crashed with signal|process \d+ crashed|SIGSEGV|backtrace).*"), None),
+    Rule(
+        "process_crashed",
+        _rx(r"(?:re-)?exec of .* failed.*|failed to read delivery status.*"),
+        None,
+        needles=("exec of ", "failed to read delivery status"),
+    ),
+    Rule(
+        "process_crashed",
+        _rx(r"(?:.* crashed with signal|process \d+ crashed|SIGSEGV|backtrace).*"),
+        None,
+        needles=("crashed", "SIGSEGV", "backtrace"),
+    ),
     Rule(
         "transport_failed",
         _rx(r"(?P<t>\S+) transport process returned non-zero status.*"),
         _h_transport_failed,
+        needles=(" transport process returned ",),
     ),
     Rule(
         "resource_error",
@@ -854,14 +908,51 @@ def _generic(ev: Event, action: str, m: re.Match[str]) -> str:
     return action
 
 
+_KEY_LEN = 3
+_META = frozenset("\\.^$*+?{}[]|()")
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The literal text every match of `pattern` starts with (empty when it starts with a class)."""
+    out: list[str] = []
+    for i, ch in enumerate(pattern):
+        if ch in _META:
+            # `x?`, `x*`, `x{0,…}` make the character before optional: drop it.
+            if ch in "?*{" and out:
+                out.pop()
+            break
+        if i + 1 < len(pattern) and pattern[i + 1] in "?*{":
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+_RULE_KEYS = tuple(_literal_prefix(r.pattern.pattern)[:_KEY_LEN] for r in RULES)
+_CANDIDATES: dict[str, tuple[Rule, ...]] = {}
+
+
+def _candidates(key: str) -> tuple[Rule, ...]:
+    """The rules that can match a body starting with `key`, in table order (cached per key)."""
+    found = _CANDIDATES.get(key)
+    if found is None:
+        found = tuple(
+            r for r, k in zip(RULES, _RULE_KEYS, strict=True) if len(k) < _KEY_LEN or key.startswith(k)
+        )
+        if len(_CANDIDATES) < 4096:  # bodies are attacker-controlled: bound the cache
+            _CANDIDATES[key] = found
+    return found
+
+
 def parse_other(ev: Event, body: str, msgid: str | None) -> str:
     """Classify a non-flag body, fill its fields and return its event.action."""
     if body.startswith(_HOST_START):
         action = _host_line(ev, body, msgid)
         if action is not None:
             return action
-    for rule in RULES:
+    for rule in _candidates(body[:_KEY_LEN]):
         if rule.needs_id is not None and rule.needs_id != (msgid is not None):
+            continue
+        if rule.needles and not any(n in body for n in rule.needles):
             continue
         m = rule.pattern.match(body)
         if m is None:
