@@ -352,7 +352,7 @@ def _rx(p: str) -> re.Pattern[str]:
 # Structured, not `.*?`: a lazy capture followed by optional groups backtracks over the whole line.
 _HOST = (
     r"(?P<host>(?:H=)?(?:[^\s(\[]+ )?(?:\([^)]*\) )?\[[^\]]*\](?::\w+)?(?: I=\S+)?(?: U=\S+)?"
-    r"|U=\S+|local process|\S+)"
+    r"(?: Ci=\S+)?|U=\S+|local process|\S+)"
 )
 _CI = r"(?: Ci=(?P<ci>\S+))?"
 RULES: tuple[Rule, ...] = (

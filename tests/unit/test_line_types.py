@@ -477,6 +477,11 @@ def test_cpanel_outbound_line_names_the_recipient() -> None:
         "unexpected disconnection while reading SMTP command from (User) [141.98.10.61]:52100 I=[198.51.100.10]:25 D=1s",
         "SMTP call from (User) [141.98.10.61]:52100 I=[198.51.100.10]:25 dropped: too many nonmail commands",
         "TLS error on connection from (User) [141.98.10.61]:52100 I=[198.51.100.10]:465 (SSL_accept): timed out",
+        # +all adds the connection id after the interface
+        "no MAIL in SMTP connection from (User) [141.98.10.61]:52100 I=[198.51.100.10]:25 Ci=330478 D=8s "
+        "C=EHLO,AUTH,AUTH,QUIT",
+        "unexpected disconnection while reading SMTP command from (User) [141.98.10.61]:52100 "
+        "I=[198.51.100.10]:25 Ci=330877 D=5s",
     ],
 )
 def test_client_host_survives_incoming_interface(line: str) -> None:
