@@ -10,7 +10,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 import pydantic
@@ -18,10 +18,14 @@ import zstandard
 
 from shipper import __version__
 from shipper.errors import ConfigError, InputError, ShipperError
+from shipper.exim.enrich import enrich
+from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
+from shipper.messages import Correlator, Partial, merge, summary
 from shipper.settings import Settings
+from shipper.trace import render_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
@@ -61,42 +65,72 @@ def _entries(name: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         raise InputError(f"{name}: cannot read: {exc}") from None
 
 
-def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
-    """Write one JSON document per entry to stdout and a summary to stderr."""
-    names: list[str] = args.files or ["-"]
+def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator[dict[str, Any]]:
+    """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`."""
     zone = settings.effective_timezone()
     server = settings.effective_server_name()
-    out = sys.stdout.buffer
-    actions: Counter[str] = Counter()
-    failed = 0
     for name in names:
         try:
             stream = _open(name)
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
-            failed += 1
+            errors.append(name)
             continue
         parser = EntryParser(zone, server, dataset=_dataset_for(name))
         path = "-" if name == "-" else str(Path(name).resolve())
-        buf: list[bytes] = []
         try:
             for offset, data in _entries(name, stream):
-                doc = parser.parse(data)
+                doc = enrich(parser.parse(data))
                 doc["log"] = {"file": {"path": path}, "offset": offset}
-                actions[doc["event"]["action"]] += 1
-                buf.append(orjson.dumps(doc))
-                if len(buf) >= 512:
-                    out.write(b"\n".join(buf) + b"\n")
-                    buf.clear()
+                yield doc
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
-            failed += 1
+            errors.append(name)
         finally:
-            if buf:
-                out.write(b"\n".join(buf) + b"\n")
             if stream is not sys.stdin.buffer:
                 stream.close()
-    out.flush()
+
+
+class _Writer:
+    """Buffered JSON-lines output (one write per 512 documents)."""
+
+    def __init__(self) -> None:
+        self.out = sys.stdout.buffer
+        self.buf: list[bytes] = []
+
+    def write(self, doc: dict[str, Any]) -> None:
+        self.buf.append(orjson.dumps(doc))
+        if len(self.buf) >= 512:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buf:
+            self.out.write(b"\n".join(self.buf) + b"\n")
+            self.buf.clear()
+        self.out.flush()
+
+
+def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
+    """Write one JSON document per entry (or per message with --messages); a summary to stderr."""
+    names: list[str] = args.files or ["-"]
+    actions: Counter[str] = Counter()
+    errors: list[str] = []
+    writer = _Writer()
+    correlator = Correlator(max_open=args.max_open) if args.messages else None
+    try:
+        for doc in _events(names, settings, errors):
+            actions[doc["event"]["action"]] += 1
+            if correlator is None:
+                writer.write(doc)
+                continue
+            for evicted in correlator.add(doc):
+                writer.write(summary(evicted))
+        if correlator is not None:
+            for part in correlator.drain():
+                writer.write(summary(part))
+    finally:
+        writer.flush()
+    failed = len(errors)
     total = sum(actions.values())
     unrecognized = actions.get("unrecognized", 0)
     share = f"{100 * unrecognized / total:.2f}%" if total else "0%"
@@ -104,6 +138,67 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     for action, count in sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {count:>9}  {action}", file=sys.stderr)
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the story of a message (or of every message involving an address), exigrep-style."""
+    needle: str = args.target
+    is_id = MSGID_FULL_RE.match(needle) is not None
+    low = needle.lower()
+    errors: list[str] = []
+    # Pass 1: which messages match (and the messages they bounce or are bounced by).
+    wanted: set[str] = set()
+    links: dict[str, set[str]] = {}
+    for doc in _events(args.files, settings, errors):
+        local_id = doc.get("email", {}).get("local_id")
+        if not local_id:
+            continue
+        exim = doc.get("exim", {})
+        if exim.get("bounce_of"):
+            links.setdefault(local_id, set()).add(exim["bounce_of"])
+            links.setdefault(exim["bounce_of"], set()).add(local_id)
+        if is_id:
+            if local_id == needle:
+                wanted.add(local_id)
+        elif low in _addresses(doc):
+            wanted.add(local_id)
+    if is_id:
+        wanted |= links.get(needle, set())
+    if not wanted:
+        print(f"exim-shipper: no message matches {needle!r}", file=sys.stderr)
+        return EXIT_ERROR
+    # Pass 2: their lines and summaries, in first-seen order.
+    lines: dict[str, list[str]] = {}
+    merged: dict[str, Partial] = {}
+    correlator = Correlator(max_open=len(wanted) + 1)
+    for doc in _events(args.files, settings, errors):
+        local_id = doc.get("email", {}).get("local_id")
+        if local_id in wanted:
+            lines.setdefault(local_id, []).append(doc["event"]["original"])
+            for part in correlator.add(doc):
+                merged[part["id"]] = merge(merged[part["id"]], part) if part["id"] in merged else part
+    for part in correlator.drain():
+        merged[part["id"]] = merge(merged[part["id"]], part) if part["id"] in merged else part
+    out = sys.stdout
+    for local_id, story in lines.items():
+        out.write("\n".join(story) + "\n")
+        if local_id in merged:
+            out.write(render_summary(summary(merged[local_id])) + "\n")
+        out.write("\n")
+    return EXIT_ERROR if errors else EXIT_OK
+
+
+def _addresses(doc: dict[str, Any]) -> set[str]:
+    email = doc.get("email", {})
+    found = {a.lower() for a in email.get("to", {}).get("address", [])}
+    sender = email.get("from", {}).get("address")
+    if sender:
+        found.add(sender.lower())
+    exim = doc.get("exim", {})
+    for key in ("original_address", "address", "return_path", "original_sender"):
+        if exim.get(key):
+            found.add(str(exim[key]).lower())
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", metavar="FILE", help="log files (plain/gz/bz2/xz/zst) or - for stdin")
     p.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
     p.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    p.add_argument("--messages", action="store_true", help="print one summary per message instead of events")
+    p.add_argument(
+        "--max-open",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="messages held in memory with --messages; older ones are printed as partial summaries",
+    )
     p.set_defaults(func=cmd_parse)
+    t = sub.add_parser("trace", help="the story of a message id, or of every message involving an address")
+    t.add_argument("target", metavar="ID|ADDRESS")
+    t.add_argument("files", nargs="+", metavar="FILE", help="log files (plain/gz/bz2/xz/zst)")
+    t.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
+    t.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    t.set_defaults(func=cmd_trace)
     return top
 
 

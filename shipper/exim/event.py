@@ -7,6 +7,8 @@ from typing import Any
 from shipper.exim.classify import classify, hint_for, response_codes, smtp_error
 from shipper.exim.fields import ip_facts, strip_angle
 
+_CONNECT_CLASSES = frozenset({"connection_refused", "timeout", "network_error"})
+
 # Documents are JSON objects built field by field; their schema is docs/fields.md.
 Document = dict[str, Any]
 
@@ -134,6 +136,11 @@ class Event:
             context=context,
             default=default,
         )
+        if "stage" not in err:
+            if name in _CONNECT_CLASSES:
+                err["stage"] = "connect"
+            elif side == "destination" and "destination" not in self.doc:
+                err["stage"] = "local"  # no remote host involved: routing or local delivery
         err["class"] = name
         err["temporary"] = temp
         err["hint"] = hint_for(name)

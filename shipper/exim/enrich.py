@@ -1,0 +1,108 @@
+"""Enrichment of a parsed event: remote-host facts, HELO checks, address parts, provider, related.*."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipper.exim.event import Document
+from shipper.exim.fields import address_parts
+from shipper.exim.hosts import ip_kind, provider, registered_domain
+
+_DELIVERY_FLAGS = frozenset({"=>", "->", ">>", "*>", "**", "=="})
+
+
+def _host_facts(side: dict[str, Any], facts: dict[str, Any]) -> None:
+    address = side.get("ip") or side.get("address")
+    if address:
+        kind = ip_kind(address)
+        if kind is not None:
+            facts["ip_version"], facts["ip_kind"] = kind
+    name = side.get("domain")
+    if name:
+        reg = registered_domain(name)
+        if reg:
+            side["registered_domain"] = reg
+
+
+def enrich(doc: Document) -> Document:
+    """Add facts derivable from the document alone (pure: no DNS, no GeoIP, no clock)."""
+    exim: dict[str, Any] = doc.setdefault("exim", {})
+    source, destination = doc.get("source"), doc.get("destination")
+    remote: dict[str, Any] = {}
+    related_ip: list[str] = []
+    hosts: list[str] = []
+    if source is not None:
+        _host_facts(source, remote)
+        name, helo = source.get("domain"), exim.get("helo")
+        # Exim shows a host name only when reverse DNS verified it (`name [ip]`, `name (helo) [ip]`).
+        exim["reverse_verified"] = bool(name)
+        if helo is not None:
+            exim["helo_is_ip"] = helo.startswith("[") or ip_kind(helo) is not None
+            if name:
+                exim["helo_mismatch"] = helo.lower() != name.lower()
+            hosts.append(helo)
+    if destination is not None:
+        _host_facts(destination, remote)
+    for side in (source, destination):
+        if side is not None:
+            if "ip" in side:
+                related_ip.append(side["ip"])
+            if side.get("domain"):
+                hosts.append(side["domain"])
+
+    email = doc.get("email")
+    users: list[str] = []
+    sender_domain = None
+    rcpt_domains: list[str] = []
+    if email is not None:
+        sender = email.get("from", {}).get("address")
+        if sender:
+            parts = address_parts(sender)
+            if parts is not None:
+                exim["sender_local_part"], sender_domain = parts
+                exim["sender_domain"] = sender_domain
+                hosts.append(sender_domain)
+        to = email.get("to", {}).get("address")
+        if to:
+            for rcpt in to:
+                parts = address_parts(rcpt)
+                if parts is not None and parts[1] not in rcpt_domains:
+                    rcpt_domains.append(parts[1])
+            if rcpt_domains:
+                exim["recipient_domains"] = rcpt_domains
+                hosts.extend(rcpt_domains)
+
+    # The remote side's provider: its host name first, else the mail domain on that side.
+    outbound = destination is not None or exim.get("flag") in _DELIVERY_FLAGS
+    family = None
+    for candidate in (
+        (destination or {}).get("domain"),
+        (source or {}).get("domain"),
+        rcpt_domains[0] if outbound and rcpt_domains else None,
+        sender_domain if exim.get("flag") == "<=" and source is not None else None,
+    ):
+        if candidate:
+            family = provider(candidate)
+            if family:
+                break
+    if family:
+        remote["provider"] = family
+    if remote:
+        exim["remote"] = remote
+
+    user = doc.get("user", {}).get("name")
+    for value in (user, exim.get("ident"), exim.get("cpanel_user"), exim.get("auth", {}).get("id")):
+        if value and value not in users:
+            users.append(value)
+    related: dict[str, list[str]] = {}
+    if related_ip:
+        related["ip"] = related_ip
+    if users:
+        related["user"] = users
+    if hosts:
+        related["hosts"] = list(dict.fromkeys(h.lower() for h in hosts))
+    if related:
+        doc["related"] = related
+    if not exim:
+        del doc["exim"]
+    return doc

@@ -1,0 +1,145 @@
+"""Facts about hosts with no DNS or GeoIP: IP kind and version, registered domain, mail provider family."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from publicsuffixlist import PublicSuffixList
+
+_PSL = PublicSuffixList()  # the package's bundled snapshot: nothing is fetched
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_DOCUMENTATION = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+
+
+@lru_cache(maxsize=65536)
+def ip_kind(text: str) -> tuple[int, str] | None:
+    """(version, kind) of an address; kind is public, private, loopback, link_local, cgnat,
+    ipv4_mapped, documentation, multicast, unspecified or reserved. None when not an IP."""
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return 6, "ipv4_mapped"
+    if addr.is_loopback:
+        kind = "loopback"
+    elif addr.is_link_local:
+        kind = "link_local"
+    elif addr.version == 4 and addr in _CGNAT:
+        kind = "cgnat"
+    elif any(addr in net for net in _DOCUMENTATION if net.version == addr.version):
+        kind = "documentation"
+    elif addr.is_multicast:
+        kind = "multicast"
+    elif addr.is_unspecified:
+        kind = "unspecified"
+    elif addr.is_private:
+        kind = "private"
+    elif addr.is_global:
+        kind = "public"
+    else:
+        kind = "reserved"
+    return addr.version, kind
+
+
+@lru_cache(maxsize=65536)
+def registered_domain(name: str) -> str | None:
+    """The registrable domain of a host or mail domain (`mx1.mail.example.co.uk` -> `example.co.uk`)."""
+    name = name.strip(".").lower()
+    if not name or "." not in name or ip_kind(name) is not None or name.startswith("["):
+        return None
+    result: str | None = _PSL.privatesuffix(name)
+    return result
+
+
+# Host-name suffixes of the big mailbox providers and mail gateways, by family.
+PROVIDERS: dict[str, str] = {
+    "google.com": "gmail",
+    "googlemail.com": "gmail",
+    "gmail.com": "gmail",
+    "yahoodns.net": "yahoo",
+    "yahoo.com": "yahoo",
+    "yahoo.net": "yahoo",
+    "ymail.com": "yahoo",
+    "yahoo.co.uk": "yahoo",
+    "yahoo.co.jp": "yahoo",
+    "yahoo.fr": "yahoo",
+    "yahoo.de": "yahoo",
+    "outlook.com": "microsoft",
+    "hotmail.com": "microsoft",
+    "live.com": "microsoft",
+    "msn.com": "microsoft",
+    "office365.com": "microsoft",
+    "microsoft.com": "microsoft",
+    "outlook.office365.com": "microsoft",
+    "icloud.com": "apple",
+    "me.com": "apple",
+    "mac.com": "apple",
+    "apple.com": "apple",
+    "aol.com": "aol",
+    "aol.net": "aol",
+    "verizon.net": "aol",
+    "aim.com": "aol",
+    "zoho.com": "zoho",
+    "zoho.eu": "zoho",
+    "zohomail.com": "zoho",
+    "zoho.in": "zoho",
+    "protonmail.ch": "proton",
+    "protonmail.com": "proton",
+    "proton.me": "proton",
+    "pm.me": "proton",
+    "yandex.net": "yandex",
+    "yandex.ru": "yandex",
+    "yandex.com": "yandex",
+    "ya.ru": "yandex",
+    "gmx.net": "gmx",
+    "gmx.de": "gmx",
+    "gmx.com": "gmx",
+    "web.de": "gmx",
+    "mail.ru": "mailru",
+    "list.ru": "mailru",
+    "bk.ru": "mailru",
+    "inbox.ru": "mailru",
+    "comcast.net": "comcast",
+    "att.net": "att",
+    "sbcglobal.net": "att",
+    "qq.com": "qq",
+    "163.com": "netease",
+    "126.com": "netease",
+    "orange.fr": "orange",
+    "wanadoo.fr": "orange",
+    "t-online.de": "t-online",
+    "fastmail.com": "fastmail",
+    "messagingengine.com": "fastmail",
+    "mimecast.com": "mimecast",
+    "pphosted.com": "proofpoint",
+    "ppe-hosted.com": "proofpoint",
+    "barracudanetworks.com": "barracuda",
+    "amazonses.com": "amazon_ses",
+    "sendgrid.net": "sendgrid",
+    "mailgun.org": "mailgun",
+    "ionos.com": "ionos",
+    "1and1.com": "ionos",
+    "secureserver.net": "godaddy",
+}
+# AOL's MX hosts live in Yahoo's zone: `mx-aol.mail.gm0.yahoodns.net`.
+_HOST_PREFIXES = (("mx-aol.", "aol"),)
+
+
+@lru_cache(maxsize=65536)
+def provider(name: str) -> str | None:
+    """The mail provider family of a host or mail domain, from its name alone."""
+    name = name.strip(".").lower()
+    for prefix, family in _HOST_PREFIXES:
+        if name.startswith(prefix):
+            return family
+    labels = name.split(".")
+    for i in range(len(labels) - 1):
+        found = PROVIDERS.get(".".join(labels[i:]))
+        if found is not None:
+            return found
+    return None
