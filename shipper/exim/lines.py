@@ -796,7 +796,7 @@ def _acl_reject(ev: Event, temp: bool, what_msg: str) -> str:
     elif action == "mail_rejected" and what.startswith("MAIL <"):
         ev.sender(what[5:])
     elif action == "helo_rejected":
-        ev.exim["helo"] = what[13:]
+        ev.exim.setdefault("helo", what[13:])
     ctx = "sender_verify" if "sender verify" in msg.lower() and "could not complete" in msg.lower() else None
     ev.error(msg, temporary=temp, stage=stage, context=ctx, side="source", default="policy_rejection")
     return action

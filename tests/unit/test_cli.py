@@ -79,3 +79,50 @@ def test_bad_timezone_is_one_line() -> None:
         res.stderr.decode().strip()
         == "exim-shipper: invalid setting timezone: unknown time zone 'Mars/Olympus'"
     )
+
+
+SAMPLE = str(Path(__file__).resolve().parents[2] / "shipper" / "samples" / "exim_mainlog")
+
+
+def test_parse_messages_one_summary_per_id_in_first_seen_order() -> None:
+    """`parse --messages` prints one summary per message id, first-seen order, with its state."""
+    res = run("parse", "--messages", SAMPLE, "--timezone", "Europe/Berlin", "--server-name", "mx9")
+    assert res.returncode == 0, res.stderr
+    docs = [orjson.loads(line) for line in res.stdout.splitlines()]
+    assert [(d["email"]["local_id"], d["exim"]["state"]) for d in docs] == [
+        ("1tgXJ4-00000000ZYx-0Aa1", "deferred"),
+        ("1tgXKW-00000000aBc-0Bb2", "bounced"),
+        ("1tgXKY-00000000aBd-0Cc3", "delivered"),
+        ("1XO5PX-0006SC-Qa", "frozen"),
+    ]
+    assert docs[1]["exim"]["bounced_by"] == ["1tgXKY-00000000aBd-0Cc3"]
+    assert {d["host"]["name"] for d in docs} == {"mx9"}
+
+
+def test_trace_id_prints_story_then_summary() -> None:
+    """`trace ID` prints the message's lines (and its bounce's), each followed by a readable summary."""
+    res = run("trace", "1tgXKW-00000000aBc-0Bb2", SAMPLE, "--timezone", "UTC")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.decode()
+    assert out.index("** dave@nonexistent-domain-xyz.example : Unrouteable address") < out.index(
+        "state       bounced"
+    )
+    assert "<= <> R=1tgXKW-00000000aBc-0Bb2" in out
+    assert "recipient   dave@nonexistent-domain-xyz.example  failed  unroutable_domain" in out
+
+
+def test_trace_address_finds_every_message() -> None:
+    """`trace ADDRESS` shows every message that involves the address, any case."""
+    res = run("trace", "Carol@Yahoo.com", SAMPLE, "--timezone", "UTC")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.decode()
+    assert "1tgXJ4-00000000ZYx-0Aa1 == carol@yahoo.com" in out
+    assert "state           deferred" in out
+    assert "1tgXKW" not in out
+
+
+def test_trace_no_match_is_one_line() -> None:
+    """No matching message: one line, exit 1."""
+    res = run("trace", "nobody@nowhere.example", SAMPLE)
+    assert res.returncode == 1
+    assert res.stderr.decode().strip() == "exim-shipper: no message matches 'nobody@nowhere.example'"

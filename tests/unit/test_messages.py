@@ -1,0 +1,212 @@
+"""Message correlation: states, arrival time from the id, bounded memory, and an order-free merge."""
+
+from __future__ import annotations
+
+import io
+import random
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipper.exim.enrich import enrich
+from shipper.exim.parse import EntryParser
+from shipper.files.reader import iter_entries
+from shipper.messages import Correlator, Partial, id_time, merge, partials, summary
+from tests.conftest import SHARED
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shipper" / "samples" / "exim_mainlog"
+
+
+def _docs(text: str) -> list[dict[str, Any]]:
+    parser = EntryParser("UTC", "mx1")
+    return [enrich(parser.parse(e.data)) for e in iter_entries(io.BytesIO(text.encode()))]
+
+
+def _summaries(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    c = Correlator()
+    for d in docs:
+        c.add(d)
+    return {p["id"]: summary(p) for p in c.drain()}
+
+
+ID = "1tXaaa-00000001abc-0ABC"
+A = f"2025-01-31 10:00:00 {ID} <= s@x.example H=h [192.0.2.1] P=esmtp S=100 for a@y.example b@z.example\n"
+DA = f"2025-01-31 10:00:01 {ID} => a@y.example R=r T=t H=mx.y.example [192.0.2.2]\n"
+DB = f"2025-01-31 10:00:01 {ID} => b@z.example R=r T=t H=mx.z.example [192.0.2.3]\n"
+FB = f"2025-01-31 10:00:01 {ID} ** b@z.example R=r T=t H=mx.z.example [192.0.2.3] : SMTP error from remote mail server after RCPT TO:<b@z.example>: 550 5.1.1 no such user\n"
+QB = f"2025-01-31 10:00:01 {ID} == b@z.example R=r T=t defer (-44) H=mx.z.example [192.0.2.3]: SMTP error from remote mail server after RCPT TO:<b@z.example>: 451 4.7.1 greylisted, try again\n"
+FA = f"2025-01-31 10:00:01 {ID} ** a@y.example : Unrouteable address\n"
+C = f"2025-01-31 10:05:00 {ID} Completed\n"
+
+
+@pytest.mark.parametrize(
+    ("log", "state"),
+    [
+        (A, "received"),
+        (A + DA + QB, "deferred"),
+        (A + DA + DB + C, "delivered"),
+        (A + DA + FB + C, "partially_delivered"),
+        (A + FA + FB + C, "bounced"),
+        (
+            A + QB + DA + QB.replace("10:00:01", "10:30:00") + DB.replace("10:00:01", "11:00:00") + C,
+            "delivered",
+        ),
+        (
+            f"2025-01-31 10:00:00 {ID} H=(x) [192.0.2.9] F=<s@x.example> rejected after DATA: spam detected\n",
+            "rejected",
+        ),
+        (A + FA + f"2025-01-31 10:00:02 {ID} Frozen (delivery error message)\n", "frozen"),
+        (
+            A
+            + f"2025-01-31 10:00:02 {ID} Frozen\n2025-01-31 10:01:00 {ID} Unfrozen by forced delivery\n"
+            + DA
+            + DB
+            + C,
+            "delivered",
+        ),
+        (
+            A + QB + f"2025-01-31 10:02:00 {ID} removed by root\n2025-01-31 10:02:00 {ID} Completed\n",
+            "removed",
+        ),
+    ],
+    ids=[
+        "received",
+        "deferred",
+        "delivered",
+        "partial",
+        "bounced",
+        "retried",
+        "rejected",
+        "frozen",
+        "thawed",
+        "removed",
+    ],
+)
+def test_states(log: str, state: str) -> None:
+    """Each of the eight states from a small message history."""
+    assert _summaries(_docs(log))[ID]["exim"]["state"] == state
+
+
+def test_summary_fields() -> None:
+    """Attempts, first/last deferral, delay, per-recipient outcome and the last error class."""
+    s = _summaries(
+        _docs(A + QB + DA + QB.replace("10:00:01", "10:30:00") + FB.replace("10:00:01", "11:00:00") + C)
+    )[ID]
+    ex = s["exim"]
+    assert ex["attempts"] == 3  # 10:00:01, 10:30:00, 11:00:00
+    assert ex["first_deferral"]["time"] == "2025-01-31T10:00:01.000Z"
+    assert ex["last_deferral"]["time"] == "2025-01-31T10:30:00.000Z"
+    assert ex["first_deferral"]["class"] == "greylisted"
+    assert ex["last_error_class"] == "unknown_user"
+    assert ex["total_delay"] == 300.0
+    assert ex["first_seen"] == "2025-01-31T10:00:00.000Z"
+    assert ex["last_seen"] == "2025-01-31T11:00:00.000Z"
+    assert ex["completed_time"] == "2025-01-31T10:05:00.000Z"
+    assert {r["address"]: r["outcome"] for r in ex["recipients"]} == {
+        "a@y.example": "delivered",
+        "b@z.example": "failed",
+    }
+    assert s["email"]["from"]["address"] == "s@x.example"
+    assert s["@timestamp"] == "2025-01-31T10:00:00.000Z"
+
+
+def test_id_time_and_arrival_in_another_file() -> None:
+    """Without its `<=` line, the arrival time is decoded from the id's first six characters."""
+    assert id_time("1XGVPd-000707-4Y") == "2014-08-10T15:52:01.000Z"
+    s = _summaries(_docs("2014-08-10 15:53:00 1XGVPd-000707-4Y => a@b.example R=r T=t\n"))["1XGVPd-000707-4Y"]
+    assert s["exim"]["arrival_time"] == "2014-08-10T15:52:01.000Z"
+    assert s["exim"]["arrival_time_source"] == "message_id"
+
+
+def test_bounce_links_both_ways() -> None:
+    """A locally generated bounce names the message it bounces, and that message names it."""
+    bounce = "1tXbbb-00000002abc-0DEF"
+    log = A + FA + f"2025-01-31 10:00:02 {bounce} <= <> R={ID} U=mailnull P=local S=1 for s@x.example\n"
+    sums = _summaries(_docs(log))
+    assert sums[bounce]["exim"]["bounce_of"] == ID
+    assert sums[ID]["exim"]["bounced_by"] == [bounce]
+    assert "from" not in sums[bounce]["email"]
+
+
+def test_cap_flushes_oldest_and_partials_merge_back() -> None:
+    """With a cap of one open message, evicted partials merge to the uncapped summary."""
+    other = "1tXccc-00000003abc-0GHI"
+    log = A + f"2025-01-31 10:00:00 {other} <= o@x.example U=o P=local S=1 for z@z.example\n" + DA + DB + C
+    docs = _docs(log)
+    full = _summaries(docs)
+    capped = Correlator(max_open=1)
+    pieces: dict[str, Partial] = {}
+    for d in docs:
+        for p in capped.add(d):
+            pieces[p["id"]] = merge(pieces[p["id"]], p) if p["id"] in pieces else p
+        assert len(capped.open) <= 1
+    for p in capped.drain():
+        pieces[p["id"]] = merge(pieces[p["id"]], p) if p["id"] in pieces else p
+    assert {k: summary(v) for k, v in pieces.items()} == full
+
+
+def _histories() -> list[list[dict[str, Any]]]:
+    """Real message histories: the bundled sample, plus Exim's test-suite logs when ../shared exists."""
+    texts = [SAMPLE.read_text()]
+    corpus = SHARED / "corpus" / "exim-testsuite" / "mainlog"
+    if corpus.exists():
+        texts += [p.read_text(errors="replace") for p in sorted(corpus.iterdir())[:120]]
+    out = []
+    for text in texts:
+        docs = [d for d in _docs(text) if d.get("email", {}).get("local_id")]
+        if docs:
+            out.append(docs)
+    return out
+
+
+HISTORIES = _histories()
+
+
+def _fold(parts: list[Partial]) -> dict[tuple[str, str], Partial]:
+    acc: dict[tuple[str, str], Partial] = {}
+    for p in parts:
+        key = (p["server"], p["id"])
+        acc[key] = merge(acc[key], p) if key in acc else p
+    return acc
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(range(len(HISTORIES))), st.randoms(use_true_random=False), st.integers(1, 6))
+def test_merge_is_order_free(index: int, rnd: random.Random, chunks: int) -> None:
+    """Shuffled, duplicated and split into runs merged in any order: the same summaries."""
+    docs = HISTORIES[index]
+    reference = {k: summary(v) for k, v in _fold([p for d in docs for p in partials(d)]).items()}
+    mixed = docs + rnd.sample(docs, k=min(len(docs), rnd.randint(0, len(docs))))  # duplicates
+    rnd.shuffle(mixed)
+    cuts = (
+        sorted(rnd.sample(range(1, len(mixed)), k=min(chunks - 1, len(mixed) - 1))) if len(mixed) > 1 else []
+    )
+    runs = [mixed[i:j] for i, j in zip([0, *cuts], [*cuts, len(mixed)], strict=True)]
+    run_partials = [_fold([p for d in run for p in partials(d)]) for run in runs]  # e.g. one per file / run
+    rnd.shuffle(run_partials)
+    combined = reduce(
+        lambda a, b: {
+            k: merge(a[k], b[k]) if k in a and k in b else a.get(k) or b[k] for k in a.keys() | b.keys()
+        },
+        run_partials,
+    )
+    assert {k: summary(v) for k, v in combined.items()} == reference
+
+
+@given(st.sampled_from(range(len(HISTORIES))), st.randoms(use_true_random=False))
+@settings(max_examples=60, deadline=None)
+def test_merge_laws_pairwise(index: int, rnd: random.Random) -> None:
+    """merge is commutative, associative and idempotent on real partials of one message."""
+    parts = [p for d in HISTORIES[index] for p in partials(d)]
+    by_id: dict[str, list[Partial]] = {}
+    for p in parts:
+        by_id.setdefault(p["id"], []).append(p)
+    group = max(by_id.values(), key=len)
+    a, b, c = (rnd.choice(group) for _ in range(3))
+    assert merge(a, b) == merge(b, a)
+    assert merge(merge(a, b), c) == merge(a, merge(b, c))
+    assert merge(a, a) == a
