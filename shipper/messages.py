@@ -274,7 +274,7 @@ def state_of(p: Partial) -> str:
     delivered = outcomes.count("delivered")
     failed = outcomes.count("failed")
     open_ = len(outcomes) - delivered - failed
-    if "cancelled" in p:
+    if "cancelled" in p or (not outcomes and "arrival" not in p and "bounced_by" in p):
         return "partially_delivered" if delivered else "bounced"
     if not completed and "deferred" in outcomes:
         return "deferred"
@@ -291,7 +291,11 @@ def summary(p: Partial) -> Document:
     """The message-summary document of a (merged) partial."""
     arrival = p.get("arrival", {})
     arrival_time = arrival.get("time")
-    exim: dict[str, Any] = {"state": state_of(p), "first_seen": p["first_seen"], "last_seen": p["last_seen"]}
+    exim: dict[str, Any] = {"state": state_of(p)}
+    # A message may be known only from a bounce naming it (its own lines in another file).
+    for key in ("first_seen", "last_seen"):
+        if key in p:
+            exim[key] = p[key]
     if arrival_time is not None:
         exim["arrival_time"], exim["arrival_time_source"] = arrival_time, "log"
     else:
@@ -348,11 +352,10 @@ def summary(p: Partial) -> Document:
     for key in ("subject", "message_id"):
         if key in arrival:
             email[key] = arrival[key]
-    doc: Document = {
-        "@timestamp": arrival_time or p["first_seen"],
-        "host": {"name": p["server"]},
-        "email": email,
-    }
+    doc: Document = {"host": {"name": p["server"]}, "email": email}
+    timestamp = arrival_time or p.get("first_seen")
+    if timestamp is not None:
+        doc["@timestamp"] = timestamp
     if "user" in arrival:
         doc["user"] = {"name": arrival["user"]}
     if "tls_version" in arrival or "tls_cipher" in arrival:

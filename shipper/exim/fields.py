@@ -89,9 +89,27 @@ def strip_angle(value: str) -> str:
     return value
 
 
+def ipv4_octets(text: str) -> tuple[int, int, int, int] | None:
+    """The four octets of a dotted-quad IPv4 address (strict: no leading zeros), else None."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    octets = []
+    for part in parts:
+        if not part.isdigit() or len(part) > 3 or (part[0] == "0" and part != "0"):
+            return None
+        value = int(part)
+        if value > 255:
+            return None
+        octets.append(value)
+    return octets[0], octets[1], octets[2], octets[3]
+
+
 @lru_cache(maxsize=65536)
 def ip_facts(text: str) -> tuple[str, int] | None:
     """The canonical form and version of an IP address, or None when `text` is not one."""
+    if ipv4_octets(text) is not None:
+        return text, 4  # a strict dotted quad is already canonical
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:

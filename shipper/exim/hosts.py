@@ -7,6 +7,8 @@ from functools import lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
+from shipper.exim.fields import ipv4_octets
+
 _PSL = PublicSuffixList()  # the package's bundled snapshot: nothing is fetched
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -19,6 +21,9 @@ _DOCUMENTATION = tuple(
 def ip_kind(text: str) -> tuple[int, str] | None:
     """(version, kind) of an address; kind is public, private, loopback, link_local, cgnat,
     ipv4_mapped, documentation, multicast, unspecified or reserved. None when not an IP."""
+    octets = ipv4_octets(text)
+    if octets is not None:
+        return 4, _ipv4_kind(*octets)
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:
@@ -37,6 +42,8 @@ def ip_kind(text: str) -> tuple[int, str] | None:
         kind = "multicast"
     elif addr.is_unspecified:
         kind = "unspecified"
+    elif addr.is_reserved:  # before is_private, which also claims 240.0.0.0/4
+        kind = "reserved"
     elif addr.is_private:
         kind = "private"
     elif addr.is_global:
@@ -44,6 +51,27 @@ def ip_kind(text: str) -> tuple[int, str] | None:
     else:
         kind = "reserved"
     return addr.version, kind
+
+
+def _ipv4_kind(a: int, b: int, c: int, d: int) -> str:
+    # Integer tests instead of ipaddress's network scans: most client IPs are seen once.
+    if a == 10 or (a == 172 and 16 <= b <= 31) or (a == 192 and b == 168):
+        return "private"
+    if a == 127:
+        return "loopback"
+    if a == 169 and b == 254:
+        return "link_local"
+    if a == 100 and 64 <= b <= 127:
+        return "cgnat"
+    if (a, b, c) in ((192, 0, 2), (198, 51, 100), (203, 0, 113)):
+        return "documentation"
+    if 224 <= a <= 239:
+        return "multicast"
+    if a == 0:
+        return "unspecified" if (b, c, d) == (0, 0, 0) else "reserved"
+    if a >= 240 or (a == 192 and b == 0 and c == 0) or (a == 198 and b in (18, 19)):
+        return "reserved"
+    return "public"
 
 
 @lru_cache(maxsize=65536)

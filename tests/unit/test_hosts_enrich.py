@@ -27,6 +27,14 @@ from tests.conftest import get, parse
         ("::ffff:192.0.2.1", (6, "ipv4_mapped")),
         ("2a00:1450:4001:80b::200e", (6, "public")),
         ("224.0.0.1", (4, "multicast")),
+        ("240.1.2.3", (4, "reserved")),
+        ("0.1.2.3", (4, "reserved")),
+        ("0.0.0.0", (4, "unspecified")),
+        ("198.18.0.9", (4, "reserved")),
+        ("172.32.0.1", (4, "public")),
+        ("100.128.0.1", (4, "public")),
+        ("01.2.3.4", None),  # leading zeros are not an address (ipaddress agrees)
+        ("256.1.1.1", None),
         ("ip4.ip4.ip4.ip4", None),
     ],
 )

@@ -210,3 +210,16 @@ def test_merge_laws_pairwise(index: int, rnd: random.Random) -> None:
     assert merge(a, b) == merge(b, a)
     assert merge(merge(a, b), c) == merge(a, merge(b, c))
     assert merge(a, a) == a
+
+
+def test_message_known_only_from_its_bounce() -> None:
+    """A bounce naming a message whose own lines are elsewhere still yields a summary of it."""
+    bounce = "1tXbbb-00000002abc-0DEF"
+    sums = _summaries(
+        _docs(f"2025-01-31 10:00:02 {bounce} <= <> R={ID} U=mailnull P=local S=1 for s@x.example\n")
+    )
+    original = sums[ID]
+    assert original["exim"]["state"] == "bounced"
+    assert original["exim"]["bounced_by"] == [bounce]
+    assert original["exim"]["arrival_time_source"] == "message_id"
+    assert original["@timestamp"] == original["exim"]["arrival_time"]
