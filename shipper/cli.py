@@ -7,7 +7,7 @@ import gzip
 import lzma
 import sys
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,7 +23,7 @@ from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, merge, summary
+from shipper.messages import Correlator, Partial, key_of, merge, partials, summary
 from shipper.settings import Settings
 from shipper.trace import render_summary
 
@@ -99,7 +99,10 @@ class _Writer:
         self.buf: list[bytes] = []
 
     def write(self, doc: dict[str, Any]) -> None:
-        self.buf.append(orjson.dumps(doc))
+        self.write_bytes(orjson.dumps(doc))
+
+    def write_bytes(self, data: bytes) -> None:
+        self.buf.append(data)
         if len(self.buf) >= 512:
             self.flush()
 
@@ -110,24 +113,70 @@ class _Writer:
         self.out.flush()
 
 
+class _FirstSeenOrder:
+    """Message summaries written in first-seen order with bounded memory.
+
+    Finished messages leave the correlator at once and wait here as JSON bytes until every
+    earlier message is written; past `max_open` waiting messages the oldest is written as it
+    stands (a partial summary, like an eviction).
+    """
+
+    def __init__(self, writer: _Writer, max_open: int) -> None:
+        self.writer = writer
+        self.max_open = max_open
+        self.correlator = Correlator(max_open=max_open)
+        self.order: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
+
+    def add(self, doc: dict[str, Any]) -> None:
+        parts = partials(doc)
+        for part in parts:
+            self.order.setdefault(key_of(part), None)
+        for done in self.correlator.add_partials(parts):
+            self._ready(done)
+        self._flush_head(self.max_open)
+
+    def _ready(self, part: Partial) -> None:
+        key = key_of(part)
+        data = orjson.dumps(summary(part))
+        if self.order.get(key, b"") is None:
+            self.order[key] = data
+        else:  # a late line of a message already written: its own partial summary
+            self.writer.write_bytes(data)
+
+    def _flush_head(self, limit: int) -> None:
+        while self.order:
+            key, data = next(iter(self.order.items()))
+            if data is None:
+                if len(self.order) <= limit:
+                    return
+                part = self.correlator.pop(key)
+                data = orjson.dumps(summary(part)) if part is not None else None
+            self.order.popitem(last=False)
+            if data is not None:
+                self.writer.write_bytes(data)
+
+    def finish(self) -> None:
+        for part in self.correlator.drain():
+            self._ready(part)
+        self._flush_head(0)
+
+
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     """Write one JSON document per entry (or per message with --messages); a summary to stderr."""
     names: list[str] = args.files or ["-"]
     actions: Counter[str] = Counter()
     errors: list[str] = []
     writer = _Writer()
-    correlator = Correlator(max_open=args.max_open) if args.messages else None
+    summaries = _FirstSeenOrder(writer, args.max_open) if args.messages else None
     try:
         for doc in _events(names, settings, errors):
             actions[doc["event"]["action"]] += 1
-            if correlator is None:
+            if summaries is None:
                 writer.write(doc)
-                continue
-            for evicted in correlator.add(doc):
-                writer.write(summary(evicted))
-        if correlator is not None:
-            for part in correlator.drain():
-                writer.write(summary(part))
+            else:
+                summaries.add(doc)
+        if summaries is not None:
+            summaries.finish()
     finally:
         writer.flush()
     failed = len(errors)

@@ -372,26 +372,50 @@ def summary(p: Partial) -> Document:
 # --- the bounded correlator ---------------------------------------------------------------------
 
 
+def finished(p: Partial) -> bool:
+    """True once Exim will write nothing more about the message: completed, removed, or rejected."""
+    return "completed" in p or "removed" in p or ("rejected" in p and "arrival" not in p)
+
+
+def key_of(p: Partial) -> tuple[str, str]:
+    """The identity of a message: (server, Exim message id)."""
+    return p["server"], p["id"]
+
+
 class Correlator:
-    """Merges events into per-message partials, holding at most `max_open` messages in memory."""
+    """Merges events into per-message partials; hands out finished messages at once and holds at most
+    `max_open` unfinished ones, evicting the oldest (as partial summaries that merge later)."""
 
     def __init__(self, max_open: int = 100_000) -> None:
         self.max_open = max_open
         self.open: OrderedDict[tuple[str, str], Partial] = OrderedDict()
 
     def add(self, doc: Document) -> list[Partial]:
-        """Fold one event in; returns the partials evicted to respect the cap (oldest first)."""
-        evicted: list[Partial] = []
-        for part in partials(doc):
-            key = (part["server"], part["id"])
+        """Fold one event in; returns the partials that leave memory now (finished or evicted)."""
+        return self.add_partials(partials(doc))
+
+    def add_partials(self, parts: list[Partial]) -> list[Partial]:
+        """Fold partials in; returns those that leave memory now (finished, or evicted for the cap)."""
+        out: list[Partial] = []
+        for part in parts:
+            key = key_of(part)
             cur = self.open.get(key)
             if cur is None:
                 if len(self.open) >= self.max_open:
-                    evicted.append(self.open.popitem(last=False)[1])
-                self.open[key] = part
+                    out.append(self.open.popitem(last=False)[1])
+                merged = part
             else:
-                self.open[key] = merge(cur, part)
-        return evicted
+                merged = merge(cur, part)
+            if finished(merged):
+                self.open.pop(key, None)
+                out.append(merged)
+            else:
+                self.open[key] = merged
+        return out
+
+    def pop(self, key: tuple[str, str]) -> Partial | None:
+        """Take one message out of memory (finished or not)."""
+        return self.open.pop(key, None)
 
     def drain(self) -> Iterator[Partial]:
         """Every open partial, in first-seen order, emptying the correlator."""

@@ -126,3 +126,14 @@ def test_trace_no_match_is_one_line() -> None:
     res = run("trace", "nobody@nowhere.example", SAMPLE)
     assert res.returncode == 1
     assert res.stderr.decode().strip() == "exim-shipper: no message matches 'nobody@nowhere.example'"
+
+
+def test_parse_messages_cap_bounds_memory_not_order() -> None:
+    """A cap covering the overlap changes nothing; a smaller one adds partial summaries, same order."""
+    full = run("parse", "--messages", SAMPLE, "--timezone", "UTC").stdout.splitlines()
+    two = run("parse", "--messages", "--max-open", "2", SAMPLE, "--timezone", "UTC").stdout.splitlines()
+    one = run("parse", "--messages", "--max-open", "1", SAMPLE, "--timezone", "UTC").stdout.splitlines()
+    assert two == full
+    ids = [orjson.loads(x)["email"]["local_id"] for x in one]
+    assert len(one) > len(full)
+    assert list(dict.fromkeys(ids)) == [orjson.loads(x)["email"]["local_id"] for x in full]

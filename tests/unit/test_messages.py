@@ -26,11 +26,14 @@ def _docs(text: str) -> list[dict[str, Any]]:
     return [enrich(parser.parse(e.data)) for e in iter_entries(io.BytesIO(text.encode()))]
 
 
-def _summaries(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    c = Correlator()
-    for d in docs:
-        c.add(d)
-    return {p["id"]: summary(p) for p in c.drain()}
+def _summaries(docs: list[dict[str, Any]], max_open: int = 100) -> dict[str, dict[str, Any]]:
+    """Summaries by id, merging whatever the correlator hands out (finished, evicted, drained)."""
+    c = Correlator(max_open=max_open)
+    out: dict[str, Partial] = {}
+    for part in [p for d in docs for p in c.add(d)] + list(c.drain()):
+        out[part["id"]] = merge(out[part["id"]], part) if part["id"] in out else part
+    assert not c.open
+    return {k: summary(v) for k, v in out.items()}
 
 
 ID = "1tXaaa-00000001abc-0ABC"
@@ -140,13 +143,26 @@ def test_cap_flushes_oldest_and_partials_merge_back() -> None:
     full = _summaries(docs)
     capped = Correlator(max_open=1)
     pieces: dict[str, Partial] = {}
+    handed_out = 0
     for d in docs:
         for p in capped.add(d):
+            handed_out += 1
             pieces[p["id"]] = merge(pieces[p["id"]], p) if p["id"] in pieces else p
         assert len(capped.open) <= 1
     for p in capped.drain():
         pieces[p["id"]] = merge(pieces[p["id"]], p) if p["id"] in pieces else p
+    assert handed_out >= 2  # the eviction and the completed message
     assert {k: summary(v) for k, v in pieces.items()} == full
+
+
+def test_finished_messages_leave_memory_at_once() -> None:
+    """After `Completed` a message is handed out and no longer held; unfinished ones stay."""
+    c = Correlator()
+    done = [p for d in _docs(A + DA + DB + C) for p in c.add(d)]
+    assert [p["id"] for p in done] == [ID]
+    assert not c.open
+    c.add(_docs(A)[0])
+    assert list(c.open) == [("mx1", ID)]
 
 
 def _histories() -> list[list[dict[str, Any]]]:
