@@ -64,10 +64,16 @@ def enrich(doc: Document) -> Document:
                 hosts.append(sender_domain)
         to = email.get("to", {}).get("address")
         if to:
+            locals_: list[str] = []
             for rcpt in to:
                 parts = address_parts(rcpt)
-                if parts is not None and parts[1] not in rcpt_domains:
-                    rcpt_domains.append(parts[1])
+                if parts is not None:
+                    if parts[0] not in locals_:
+                        locals_.append(parts[0])
+                    if parts[1] not in rcpt_domains:
+                        rcpt_domains.append(parts[1])
+            if locals_:
+                exim["recipient_local_parts"] = locals_
             if rcpt_domains:
                 exim["recipient_domains"] = rcpt_domains
                 hosts.extend(rcpt_domains)

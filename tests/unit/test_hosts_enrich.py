@@ -101,6 +101,7 @@ def test_inbound_facts_and_related() -> None:
     assert get(doc, "exim.sender_local_part") == "Alice"
     assert get(doc, "exim.sender_domain") == "shop.example"
     assert get(doc, "exim.recipient_domains") == ["example.net", "example.org"]
+    assert get(doc, "exim.recipient_local_parts") == ["bob", "carol"]
     assert get(doc, "related.ip") == ["209.85.222.96"]
     assert get(doc, "related.user") == ["alice"]
     assert "198.51.100.23" not in get(doc, "related.ip")  # the local interface stays apart
