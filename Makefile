@@ -23,8 +23,8 @@ test: install lint
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check shipper tests bench
-	$(BIN)/ruff format --check shipper tests bench
+	$(BIN)/ruff check shipper tests bench tools
+	$(BIN)/ruff format --check shipper tests bench tools
 	$(BIN)/mypy
 
 bench: install

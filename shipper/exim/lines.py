@@ -182,7 +182,9 @@ def _h_daemon(ev: Event, m: re.Match[str]) -> None:
     qm = re.search(r"(?:^|, )(-q[^\s,]*(?: -q[^\s,]*)*)", m.group("rest"))
     if qm is not None:
         ev.exim["daemon"]["queue_interval"] = qm.group(1)
-    ev.exim["daemon"]["ports"] = sorted({int(p) for p in re.findall(r"(?:port |\]:)(\d+)", m.group("rest"))})
+    ports = sorted({int(p) for p in re.findall(r"(?:port |\]:)(\d+)", m.group("rest"))})
+    if ports:
+        ev.exim["daemon"]["ports"] = ports
 
 
 def _h_pid(ev: Event, m: re.Match[str]) -> None:
@@ -292,13 +294,15 @@ def _h_text_error(ev: Event, m: re.Match[str]) -> None:
 def _h_dkim(ev: Event, m: re.Match[str]) -> None:
     tags = dict(re.findall(r"(\w)=(\S+)", m.group("tags")))
     res = m.group("res")
-    ev.exim["dkim_verify"] = {
+    verify = {
         "domain": tags.get("d"),
         "selector": tags.get("s"),
         "algorithm": tags.get("a"),
         "result": res,
         "status": "pass" if res == "verification succeeded" else res.split(" ")[0],
     }
+    # A field that does not apply is left out, never null.
+    ev.exim["dkim_verify"] = {k: v for k, v in verify.items() if v is not None}
 
 
 def _h_rejected_from(ev: Event, m: re.Match[str]) -> None:

@@ -98,6 +98,8 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
         size = F.integer(val)
         if size is not None:
             ex["size"] = size
+        else:
+            ex.setdefault("fields", {})[tag] = val
     elif tag == "C":
         if val.startswith('"'):
             conf = F.unescape(F.unquote(val))
@@ -360,7 +362,9 @@ class EntryParser:
                 if action != "unrecognized":
                     return action
                 # Wrapped text did not help (e.g. a test-harness separator glued on): first line only.
+                kept = {k: ev.exim[k] for k in ("timestamp_raw",) if k in ev.exim}
                 ev.exim.clear()
+                ev.exim.update(kept)
                 for key in ("email", "source", "destination", "tls", "user"):
                     ev.doc.pop(key, None)
                 if msgid:
