@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOG    ?= shipper/samples/exim_mainlog
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean opensearch opensearch-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job. Until shipping lands it parses a log (default: the bundled sample) into JSON events.
+## The main job: ship a log (default: the bundled sample) into OpenSearch: EXIM_SHIPPER_OPENSEARCH_URL if set,
+## else a local single-node OpenSearch started here (fetched from Maven Central on first use).
 run: install
-	$(BIN)/exim-shipper parse $(LOG) > /dev/null
+	@url="$${EXIM_SHIPPER_OPENSEARCH_URL:-$$($(BIN)/python tools/local_opensearch.py start)}" && \
+	echo "shipping $(LOG) into $$url" && \
+	$(BIN)/exim-shipper backfill $(LOG) --opensearch-url "$$url"
+
+## A local OpenSearch on 127.0.0.1:9200 for development (stop it with `make opensearch-stop`).
+opensearch:
+	$(PYTHON) tools/local_opensearch.py start
+
+opensearch-stop:
+	$(PYTHON) tools/local_opensearch.py stop
 
 test: install lint
 	$(BIN)/pytest -q

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 import orjson
 import pydantic
 import zstandard
+from opensearchpy.exceptions import OpenSearchException
 
 from shipper import __version__
 from shipper.errors import ConfigError, InputError, ShipperError
@@ -24,6 +25,9 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, key_of, merge, partials, summary
+from shipper.opensearch import provision
+from shipper.opensearch.connection import make_client, translate
+from shipper.pipeline import Shipper, expand, print_table
 from shipper.settings import Settings
 from shipper.trace import render_summary
 
@@ -250,6 +254,49 @@ def _addresses(doc: dict[str, Any]) -> set[str]:
     return found
 
 
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    """Install or update index templates and the lifecycle policy; print what changed."""
+    client = make_client(settings)
+    try:
+        lines = provision.setup(client, settings.index_prefix, settings.retention)
+    except OpenSearchException as exc:
+        raise translate(exc, "setup") from None
+    for line in lines:
+        print(line)
+    return EXIT_OK
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    """Ship archived logs, oldest first, each read once; a closing table per file."""
+    paths = expand(args.files)
+    client = make_client(settings)
+    shipper = Shipper(settings, client)
+    reports = []
+    try:
+        provision.setup(client, settings.index_prefix, settings.retention)
+        for path in paths:
+            reports.append(shipper.backfill(path))
+    except OpenSearchException as exc:
+        raise translate(exc, "backfill") from None
+    finally:
+        print_table(reports, shipper.dead.path)
+    return EXIT_OK
+
+
+def _add_connection_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--opensearch-url",
+        action="append",
+        metavar="URL",
+        help="node URL (repeat for several; default: EXIM_SHIPPER_OPENSEARCH_URL)",
+    )
+    p.add_argument("--index-prefix", help="index name prefix (default: exim)")
+    p.add_argument("--state-dir", help="where checkpoints and dead letters live")
+    p.add_argument("--username", help="basic-auth user (password: EXIM_SHIPPER_PASSWORD)")
+    p.add_argument("--ca-certs", help="CA bundle to verify the cluster's TLS certificate")
+    p.add_argument("--retention", help="age after which daily event indices are deleted (default 30d)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="exim-shipper", description="Parse and ship Exim logs.")
     top.add_argument("--version", action="version", version=f"exim-shipper {__version__}")
@@ -273,11 +320,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
     t.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
     t.set_defaults(func=cmd_trace)
+    su = sub.add_parser("setup", help="install or update index templates and the lifecycle policy")
+    _add_connection_flags(su)
+    su.set_defaults(func=cmd_setup)
+    b = sub.add_parser("backfill", help="ship archived logs (plain/gz/bz2/xz/zst), oldest first, each once")
+    b.add_argument("files", nargs="+", metavar="PATH|GLOB")
+    b.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
+    b.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    _add_connection_flags(b)
+    b.set_defaults(func=cmd_backfill)
     return top
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k in ("timezone", "server_name") if (v := getattr(args, k, None)) is not None}
+    keys = (
+        "timezone",
+        "server_name",
+        "opensearch_url",
+        "index_prefix",
+        "state_dir",
+        "username",
+        "ca_certs",
+        "retention",
+    )
+    overrides = {k: v for k in keys if (v := getattr(args, k, None)) is not None}
     try:
         return Settings(**overrides)
     except pydantic.ValidationError as exc:

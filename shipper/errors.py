@@ -18,3 +18,11 @@ class InputError(ShipperError):
 
 class ConfigError(ShipperError):
     """A setting has an invalid value."""
+
+
+class OpenSearchUnavailable(ShipperError):
+    """OpenSearch could not be reached or kept failing after the retries allowed."""
+
+
+class OpenSearchRejected(ShipperError):
+    """OpenSearch refused a request for good (authentication, a malformed template, …)."""

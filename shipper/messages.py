@@ -117,6 +117,39 @@ def merge(a: Partial, b: Partial) -> Partial:
     return _merge_map(_RULES, a, b)
 
 
+def to_state(p: Partial) -> dict[str, Any]:
+    """A partial as plain JSON (sets as sorted lists), to be stored with the summary and merged again."""
+    out: dict[str, Any] = {}
+    for key, value in p.items():
+        if key == "rcpt":
+            out[key] = {a: to_state_rcpt(r) for a, r in value.items()}
+        elif isinstance(value, frozenset):
+            out[key] = sorted(value)
+        else:
+            out[key] = value
+    return out
+
+
+def to_state_rcpt(r: Partial) -> dict[str, Any]:
+    return {k: sorted(v) if isinstance(v, frozenset) else v for k, v in r.items()}
+
+
+def from_state(state: dict[str, Any]) -> Partial:
+    """The inverse of to_state."""
+    out: Partial = {}
+    for key, value in state.items():
+        if key == "rcpt":
+            out[key] = {
+                a: {k: frozenset(v) if _RCPT_RULES.get(k) == "union" else v for k, v in r.items()}
+                for a, r in value.items()
+            }
+        elif _RULES.get(key) == "union":
+            out[key] = frozenset(value)
+        else:
+            out[key] = value
+    return out
+
+
 # --- one event -> partials ----------------------------------------------------------------------
 
 

@@ -1,12 +1,22 @@
-"""The one settings root: environment (EXIM_SHIPPER_*), then command-line overrides."""
+"""The one settings root: defaults, then an optional TOML file, then EXIM_SHIPPER_* variables, then flags."""
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "EXIM_SHIPPER_CONFIG"
 
 
 def local_zone_name() -> str:
@@ -26,6 +36,12 @@ def local_zone_name() -> str:
     return target.split(marker, 1)[1] if marker in target else "UTC"
 
 
+def _default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/exim-shipper")
+    return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "exim-shipper"
+
+
 class Settings(BaseSettings):
     """Everything configurable, with the defaults a cPanel server needs."""
 
@@ -35,6 +51,49 @@ class Settings(BaseSettings):
     """IANA zone of timestamps without `±hhmm`; empty means the machine's zone."""
     server_name: str = ""
     """host.name of the Exim server; empty means this machine's host name."""
+
+    opensearch_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """One or more node URLs (comma-separated in the environment)."""
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    request_timeout: float = 30.0
+    index_prefix: str = "exim"
+    retention: str = "30d"
+    """Age after which daily event indices are deleted by the ISM/ILM policy."""
+
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    batch_max_docs: int = 2000
+    batch_max_bytes: int = 5 * 1024 * 1024
+    batch_max_age: float = 2.0
+    """Seconds a half-full batch may wait before it is sent (so a quiet sidecar still ships)."""
+    max_open_messages: int = 100_000
+    backfill_max_retries: int = 8
+    """Per-request retries in backfill mode (the sidecar retries for ever)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_ENV)
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        return tuple(sources)
+
+    @field_validator("opensearch_url", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [u.strip() for u in value.split(",") if u.strip()]
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -46,6 +105,13 @@ class Settings(BaseSettings):
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("index_prefix")
+    @classmethod
+    def _prefix_is_index_safe(cls, value: str) -> str:
+        if not value or value != value.lower() or any(c in value for c in ' \\/*?"<>|,#:'):
+            raise ValueError(f"{value!r} is not a valid lower-case index prefix")
         return value
 
     def effective_timezone(self) -> str:

@@ -65,7 +65,7 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start(port: int, data: Path, timeout: float = 120.0) -> str:
+def start(port: int, data: Path, timeout: float = 120.0, transport_port: int | None = None) -> str:
     """Start a node (unless one already answers on the port) and return its URL once healthy."""
     url = f"http://127.0.0.1:{port}"
     if healthy(url):
@@ -85,7 +85,7 @@ def start(port: int, data: Path, timeout: float = 120.0) -> str:
         "-Ediscovery.type=single-node",
         "-Enetwork.host=127.0.0.1",
         f"-Ehttp.port={port}",
-        f"-Etransport.port={port + 100}",
+        f"-Etransport.port={transport_port or port + 100}",
         f"-Epath.data={data / 'data'}",
         f"-Epath.logs={data / 'logs'}",
         "-Ecluster.name=exim-shipper-dev",
@@ -94,7 +94,9 @@ def start(port: int, data: Path, timeout: float = 120.0) -> str:
     if os.geteuid() == 0:
         # OpenSearch refuses to run as root (CI and sandboxes run as root): drop to a system user.
         cmd = [*_as_service_user(home, data), *cmd]
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    # The daemon must not inherit our stdout/stderr: a caller reading them (CI, `$(…)`) would wait for ever.
+    with (data / "console.log").open("ab") as console:
+        subprocess.run(cmd, env=env, check=True, stdout=console, stderr=console, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if healthy(url):

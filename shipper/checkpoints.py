@@ -1,0 +1,54 @@
+"""The registry of acknowledged offsets per file identity, written atomically (tmp, fsync, rename)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+VERSION = 1
+
+
+class Registry:
+    """`{file key: {"path", "offset", "complete", "updated"}}`; offsets only ever move forward."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "registry.json"
+        self.files: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            data = orjson.loads(self.path.read_bytes())
+            if data.get("version") == VERSION:
+                self.files = data.get("files", {})
+
+    def offset(self, key: str) -> int:
+        return int(self.files.get(key, {}).get("offset", 0))
+
+    def complete(self, key: str) -> bool:
+        return bool(self.files.get(key, {}).get("complete", False))
+
+    def advance(self, key: str, path: str, offset: int, *, complete: bool = False) -> None:
+        """Record that every entry before `offset` is acknowledged, and persist it."""
+        entry = self.files.setdefault(key, {"path": path, "offset": 0})
+        entry["path"] = path
+        entry["offset"] = max(offset, int(entry.get("offset", 0)))
+        entry["complete"] = complete or bool(entry.get("complete", False))
+        entry["updated"] = time.time()
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp.{os.getpid()}")
+        with tmp.open("wb") as fh:
+            fh.write(orjson.dumps({"version": VERSION, "files": self.files}, option=orjson.OPT_INDENT_2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(self.path)
+        # The rename itself must survive a crash: fsync the directory too.
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,30 @@
+"""File identity: device + inode confirmed by a hash of the head bytes, never the path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+HEAD_BYTES = 1024
+
+
+class FileId(NamedTuple):
+    """Who a file is, whatever it is called now: rotation renames it, truncation empties it."""
+
+    dev: int
+    inode: int
+    head: str  # hash of the first HEAD_BYTES raw bytes ("" while the file is shorter than that)
+
+    def key(self) -> str:
+        return f"{self.dev}:{self.inode}:{self.head}"
+
+
+def identify(path: str | Path) -> FileId:
+    """The identity of the file at `path` (raw bytes: a .gz is identified by its compressed head)."""
+    with Path(path).open("rb") as fh:
+        st = os.fstat(fh.fileno())
+        head = fh.read(HEAD_BYTES)
+    digest = hashlib.blake2b(head, digest_size=8).hexdigest() if len(head) == HEAD_BYTES else ""
+    return FileId(st.st_dev, st.st_ino, digest)

@@ -1,0 +1,1 @@
+"""I/O edge: everything that talks to OpenSearch (or Elasticsearch)."""

@@ -1,0 +1,79 @@
+"""Bulk requests: one NDJSON body in, one outcome per item out; per-item retries of 429/503 only."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from shipper.errors import OpenSearchUnavailable
+from shipper.opensearch import retry
+
+_FILTER = "errors,items.*.status,items.*._id,items.*.error.type,items.*.error.reason"
+
+
+@dataclass(slots=True)
+class Item:
+    """One bulk item: its action line and body, kept as bytes so retries re-send them unchanged."""
+
+    action: bytes
+    body: bytes
+    ref: Any = None  # the caller's handle (e.g. the entry) carried back with the outcome
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Per-item result: delivered (incl. 409 already there), rejected for good, with the reason."""
+
+    delivered: list[Item] = field(default_factory=list)
+    existed: list[Item] = field(default_factory=list)
+    conflicts: list[Item] = field(default_factory=list)
+    rejected: list[tuple[Item, str]] = field(default_factory=list)
+
+
+def send(
+    client: OpenSearch,
+    items: list[Item],
+    *,
+    max_attempts: int | None,
+    conflict_is_delivered: bool = True,
+) -> Outcome:
+    """Send items until each is delivered or rejected; transient item failures are retried alone."""
+    outcome = Outcome()
+    pending = items
+    attempt = 0
+    while pending:
+        body = b"".join(i.action + b"\n" + i.body + b"\n" for i in pending)
+
+        def request(b: bytes = body) -> dict[str, Any]:
+            result: dict[str, Any] = client.bulk(body=b, filter_path=_FILTER)
+            return result
+
+        resp = retry.call(request, max_attempts)
+        retry_items: list[Item] = []
+        for item, result in zip(pending, resp.get("items", []), strict=True):
+            res = next(iter(result.values()))
+            status = res.get("status", 0)
+            if status < 300:
+                outcome.delivered.append(item)
+            elif status == 409:
+                (outcome.existed if conflict_is_delivered else outcome.conflicts).append(item)
+            elif status in retry.RETRYABLE_STATUS:
+                retry_items.append(item)
+            else:
+                err = res.get("error", {})
+                outcome.rejected.append(
+                    (item, f"HTTP {status} {err.get('type', '')}: {err.get('reason', '')}")
+                )
+        attempt += 1
+        if retry_items and max_attempts is not None and attempt >= max_attempts:
+            # Throttling is not a rejection: never dead-letter it; the caller keeps its checkpoint.
+            raise OpenSearchUnavailable(
+                f"{len(retry_items)} documents still throttled (429/503) after retries"
+            )
+        if retry_items:
+            time.sleep(min(30.0, 0.5 * 2**attempt))
+        pending = retry_items
+    return outcome

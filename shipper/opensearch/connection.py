@@ -1,0 +1,78 @@
+"""The OpenSearch client built from settings, and translation of its exceptions into ours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
+from opensearchpy.serializer import JSONSerializer
+
+from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable, ShipperError
+from shipper.settings import Settings
+
+
+class OrjsonSerializer(JSONSerializer):
+    """orjson for request bodies; opensearch-py wants `str` back, not bytes."""
+
+    def dumps(self, data: Any) -> str:
+        if isinstance(data, str | bytes):
+            return data if isinstance(data, str) else data.decode()
+        return orjson.dumps(data).decode()
+
+    def loads(self, s: str) -> Any:
+        return orjson.loads(s)
+
+
+def make_client(settings: Settings) -> OpenSearch:
+    """A client for the configured hosts, auth and TLS; raises ConfigError when none is configured."""
+    if not settings.opensearch_url:
+        raise ConfigError("no OpenSearch URL configured (--opensearch-url or EXIM_SHIPPER_OPENSEARCH_URL)")
+    kwargs: dict[str, Any] = {
+        "hosts": settings.opensearch_url,
+        "serializer": OrjsonSerializer(),
+        "timeout": settings.request_timeout,
+        "max_retries": 0,  # retries are ours (shipper.opensearch.retry), per request and per item
+        "http_compress": True,
+    }
+    if settings.username is not None:
+        password = settings.password.get_secret_value() if settings.password is not None else ""
+        kwargs["http_auth"] = (settings.username, password)
+    if settings.api_key is not None:
+        kwargs["headers"] = {"Authorization": f"ApiKey {settings.api_key.get_secret_value()}"}
+    if any(u.startswith("https") for u in settings.opensearch_url):
+        kwargs["use_ssl"] = True
+        kwargs["verify_certs"] = settings.verify_certs
+        if settings.ca_certs is not None:
+            kwargs["ca_certs"] = str(settings.ca_certs)
+        if not settings.verify_certs:
+            kwargs["ssl_show_warn"] = False
+    return OpenSearch(**kwargs)
+
+
+def translate(exc: Exception, what: str) -> ShipperError:
+    """One clear line for the user, never a secret: the URL's credentials are not repeated."""
+    if isinstance(exc, os_exc.SSLError):
+        return OpenSearchRejected(f"{what}: TLS failed ({_short(exc)}); check --ca-certs / verify settings")
+    if isinstance(exc, os_exc.ConnectionTimeout):
+        return OpenSearchUnavailable(f"{what}: timed out talking to OpenSearch")
+    if isinstance(exc, os_exc.ConnectionError):
+        return OpenSearchUnavailable(f"{what}: cannot connect to OpenSearch ({_short(exc)})")
+    if isinstance(exc, os_exc.AuthenticationException | os_exc.AuthorizationException):
+        return OpenSearchRejected(f"{what}: OpenSearch refused the credentials (HTTP {exc.status_code})")
+    if isinstance(exc, os_exc.TransportError):
+        return OpenSearchRejected(f"{what}: OpenSearch answered HTTP {exc.status_code}: {_short(exc)}")
+    return OpenSearchUnavailable(f"{what}: {type(exc).__name__}")
+
+
+def _short(exc: Exception) -> str:
+    info = getattr(exc, "info", None)
+    if isinstance(info, dict):
+        reason = info.get("error", {})
+        if isinstance(reason, dict):
+            return str(reason.get("reason") or reason.get("type") or "")[:200]
+    err = getattr(exc, "error", None)
+    text = str(err if err else exc)
+    # urllib3 messages embed the URL; strip anything that could carry user:password@
+    return text.split("://", maxsplit=1)[0][:200] if "@" in text else text[:200]

@@ -1,0 +1,57 @@
+"""Documents to bulk actions: index names from the documents' own times, and deterministic ids."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import orjson
+
+from shipper.messages import Partial, id_time, summary, to_state
+
+
+def event_index(prefix: str, doc: dict[str, Any]) -> str:
+    """`<prefix>-events-YYYY.MM.DD` from the event's @timestamp (undatable entries: `-undated`)."""
+    ts = doc.get("@timestamp")
+    if not ts:
+        return f"{prefix}-events-undated"
+    return f"{prefix}-events-{ts[0:4]}.{ts[5:7]}.{ts[8:10]}"
+
+
+def event_id(server: str, data: bytes, occurrence: int) -> str:
+    """A content id: the same entry yields the same id from the live file and from its rotated copy.
+
+    `occurrence` tells apart byte-identical entries written in the same second.
+    """
+    h = hashlib.blake2b(digest_size=15)
+    h.update(server.encode())
+    h.update(b"\0")
+    h.update(data)
+    h.update(b"\0%d" % occurrence)
+    return base64.urlsafe_b64encode(h.digest()).decode()
+
+
+def message_index(prefix: str, server: str, local_id: str) -> str:
+    """`<prefix>-messages-YYYY.MM` by the arrival month encoded in the id, stable for the message."""
+    ts = id_time(local_id)
+    month = f"{ts[0:4]}.{ts[5:7]}" if ts else "undated"
+    return f"{prefix}-messages-{month}"
+
+
+def message_id(server: str, local_id: str) -> str:
+    return base64.urlsafe_b64encode(
+        hashlib.blake2b(f"{server}\0{local_id}".encode(), digest_size=15).digest()
+    ).decode()
+
+
+def summary_body(p: Partial) -> bytes:
+    """The stored summary: the readable document plus the mergeable state it was derived from."""
+    doc = summary(p)
+    doc["exim"]["merge_state"] = to_state(p)
+    return orjson.dumps(doc)
+
+
+def action_line(op: str, index: str, doc_id: str, **extra: Any) -> bytes:
+    meta: dict[str, Any] = {"_index": index, "_id": doc_id, **extra}
+    return orjson.dumps({op: meta})

@@ -1,0 +1,115 @@
+"""Install the index templates and lifecycle policy, idempotently, and say what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
+
+from shipper.errors import ConfigError
+
+_REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "index_templates"
+COMPONENTS = ("ecs-base", "events", "messages")
+INDEX_TEMPLATES = ("events", "messages")
+
+
+def templates_dir() -> Path:
+    path = Path(os.environ.get("EXIM_SHIPPER_TEMPLATES", _REPO_TEMPLATES))
+    if not (path / "events.json").exists():
+        raise ConfigError(f"index templates not found in {path} (set EXIM_SHIPPER_TEMPLATES)")
+    return path
+
+
+def _load(path: Path, prefix: str, retention: str) -> dict[str, Any]:
+    text = path.read_text().replace("{prefix}", prefix).replace("{retention}", retention)
+    body: dict[str, Any] = orjson.loads(text)
+    # Clusters return templates normalised, so change is judged by a hash of what we sent.
+    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    body.setdefault("_meta", {})["exim_shipper_hash"] = digest
+    return body
+
+
+def _get(client: OpenSearch, path: str) -> Any:
+    try:
+        return client.transport.perform_request("GET", path)
+    except os_exc.NotFoundError:
+        return None
+
+
+def _put_if_changed(client: OpenSearch, path: str, body: dict[str, Any], current_meta: Any) -> str:
+    if (
+        isinstance(current_meta, dict)
+        and current_meta.get("exim_shipper_hash") == body["_meta"]["exim_shipper_hash"]
+    ):
+        return "unchanged"
+    client.transport.perform_request("PUT", path, body=body)
+    return "updated" if current_meta is not None else "created"
+
+
+def setup(client: OpenSearch, prefix: str, retention: str) -> list[str]:
+    """Install or update everything; returns one line per object: `<kind> <name>: <what happened>`."""
+    base = templates_dir()
+    info = client.info()
+    is_opensearch = info.get("version", {}).get("distribution") == "opensearch"
+    report: list[str] = []
+    for name in COMPONENTS:
+        body = _load(base / "component" / f"{name}.json", prefix, retention)
+        full = f"{prefix}-{name}"
+        cur = _get(client, f"/_component_template/{full}")
+        meta = cur["component_templates"][0]["component_template"].get("_meta", {}) if cur else None
+        outcome = _put_if_changed(client, f"/_component_template/{full}", body, meta)
+        report.append(f"component template {full}: {outcome}")
+    policy_note = _lifecycle(client, base, prefix, retention, is_opensearch=is_opensearch, report=report)
+    for name in INDEX_TEMPLATES:
+        body = _load(base / f"{name}.json", prefix, retention)
+        if not is_opensearch and name == "events" and policy_note == "ilm":
+            body["template"].setdefault("settings", {})["index.lifecycle.name"] = f"{prefix}-events"
+        full = f"{prefix}-{name}"
+        cur = _get(client, f"/_index_template/{full}")
+        meta = cur["index_templates"][0]["index_template"].get("_meta", {}) if cur else None
+        report.append(
+            f"index template {full}: {_put_if_changed(client, f'/_index_template/{full}', body, meta)}"
+        )
+    return report
+
+
+def _lifecycle(
+    client: OpenSearch, base: Path, prefix: str, retention: str, *, is_opensearch: bool, report: list[str]
+) -> str:
+    name = f"{prefix}-events"
+    if is_opensearch:
+        plugins = client.transport.perform_request("GET", "/_cat/plugins", params={"format": "json"})
+        if not any(p.get("component") == "opensearch-index-management" for p in plugins):
+            report.append(f"ISM policy {name}: skipped (the cluster has no index-management plugin)")
+            return "none"
+        body = _load(base / "ism-policy.json", prefix, retention)
+        cur = _get(client, f"/_plugins/_ism/policies/{name}")
+        want = body["_meta"]["exim_shipper_hash"]
+        # ISM policies have no _meta: the hash rides in the description.
+        body["policy"]["description"] = f"{body['policy'].get('description', '')} [{want}]".strip()
+        body.pop("_meta")
+        if cur is not None and want in cur.get("policy", {}).get("description", ""):
+            report.append(f"ISM policy {name}: unchanged")
+            return "ism"
+        params = {}
+        if cur is not None:
+            params = {"if_seq_no": cur["_seq_no"], "if_primary_term": cur["_primary_term"]}
+        client.transport.perform_request("PUT", f"/_plugins/_ism/policies/{name}", body=body, params=params)
+        report.append(f"ISM policy {name}: {'updated' if cur is not None else 'created'}")
+        return "ism"
+    body = _load(base / "ilm-policy.json", prefix, retention)
+    meta = body.pop("_meta")
+    cur = _get(client, f"/_ilm/policy/{name}")
+    desc = f"[{meta['exim_shipper_hash']}]"
+    if cur is not None and desc in orjson.dumps(cur).decode():
+        report.append(f"ILM policy {name}: unchanged")
+        return "ilm"
+    body["policy"].setdefault("_meta", {})["exim_shipper"] = desc
+    client.transport.perform_request("PUT", f"/_ilm/policy/{name}", body=body)
+    report.append(f"ILM policy {name}: {'updated' if cur is not None else 'created'}")
+    return "ilm"

@@ -1,0 +1,37 @@
+"""Retry policy: which failures are transient, and how long to wait (bounded in backfill)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from opensearchpy import exceptions as os_exc
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_never, wait_random_exponential
+
+T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+def transient(exc: BaseException) -> bool:
+    """Connection errors, timeouts, 429 and 5xx are worth another try; the rest is final."""
+    if isinstance(exc, os_exc.ConnectionError | os_exc.ConnectionTimeout):
+        return True
+    if isinstance(exc, os_exc.TransportError):
+        status = exc.status_code
+        return isinstance(status, int) and (status in RETRYABLE_STATUS or status >= 500)
+    return False
+
+
+def call(fn: Callable[[], T], max_attempts: int | None, max_wait: float = 30.0) -> T:
+    """Run `fn`, retrying transient failures with exponential backoff and jitter.
+
+    `max_attempts=None` retries for ever (the sidecar waits out an outage); backfill passes a bound.
+    """
+    stop = stop_never if max_attempts is None else stop_after_attempt(max_attempts)
+    retrying = Retrying(
+        retry=retry_if_exception(transient),
+        wait=wait_random_exponential(multiplier=0.5, max=max_wait),
+        stop=stop,
+        reraise=True,
+    )
+    return retrying(fn)

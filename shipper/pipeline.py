@@ -1,0 +1,186 @@
+"""The loop: files, entries, parse, enrich, correlate, batch, send, acknowledge, checkpoint."""
+
+from __future__ import annotations
+
+import glob
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from opensearchpy import OpenSearch
+
+from shipper.checkpoints import Registry
+from shipper.deadletter import DeadLetters
+from shipper.errors import InputError
+from shipper.exim.enrich import enrich
+from shipper.exim.parse import EntryParser
+from shipper.files.archive import detect_compression, open_log
+from shipper.files.identity import identify
+from shipper.files.reader import RawEntry, iter_entries
+from shipper.messages import Correlator, Partial, partials
+from shipper.opensearch import bulk, summaries
+from shipper.opensearch.documents import action_line, event_id, event_index
+from shipper.settings import Settings
+
+
+@dataclass(slots=True)
+class FileReport:
+    """The closing table's row for one file."""
+
+    path: str
+    entries: int = 0
+    indexed: int = 0
+    already: int = 0
+    dead: int = 0
+    summaries: int = 0
+    skipped: bool = False
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    """Paths and globs to existing files, oldest (by modification time) first, each once."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        # Absolute, user-given globs: Path.glob only takes patterns relative to a directory.
+        matches = glob.glob(pattern) if any(c in pattern for c in "*?[") else [pattern]  # noqa: PTH207
+        if not matches:
+            raise InputError(f"{pattern}: no such file")
+        for m in matches:
+            path = Path(m)
+            if not path.is_file():
+                raise InputError(f"{m}: not a regular file")
+            found[path.resolve()] = None
+    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+
+
+class _Occurrences:
+    """Counts byte-identical entries within one second, so each gets its own deterministic id."""
+
+    def __init__(self) -> None:
+        self.second = b""
+        self.seen: dict[bytes, int] = {}
+
+    def next(self, data: bytes) -> int:
+        second = data[:19]
+        if second != self.second:
+            self.second, self.seen = second, {}
+        n = self.seen.get(data, 0)
+        self.seen[data] = n + 1
+        return n
+
+
+class Shipper:
+    """Ships files into OpenSearch with checkpoints: run twice, or after a crash, adds nothing."""
+
+    def __init__(self, settings: Settings, client: OpenSearch) -> None:
+        self.settings = settings
+        self.client = client
+        self.registry = Registry(settings.state_dir)
+        self.dead = DeadLetters(settings.state_dir)
+        self.server = settings.effective_server_name()
+        self.zone = settings.effective_timezone()
+        self.attempts = settings.backfill_max_retries
+
+    def backfill(self, path: Path) -> FileReport:
+        report = FileReport(str(path))
+        fid = identify(path)
+        key = fid.key()
+        if self.registry.complete(key):
+            report.skipped = True
+            return report
+        start = self.registry.offset(key)
+        size_before = path.stat().st_size
+        parser = EntryParser(self.zone, self.server, dataset=_dataset_for(path))
+        correlator = Correlator(max_open=self.settings.max_open_messages)
+        batch: list[bulk.Item] = []
+        ready: list[Partial] = []
+        batch_bytes = 0
+        last_end = start
+        occurrences = _Occurrences()
+        file_path = str(path)
+        terminated = True
+        for entry in self._entries(path, start):
+            occ = occurrences.next(entry.data)
+            if entry.end <= start:
+                continue
+            report.entries += 1
+            doc = enrich(parser.parse(entry.data))
+            doc["log"] = {"file": {"path": file_path}, "offset": entry.offset}
+            body = orjson.dumps(doc)
+            action = action_line(
+                "create", event_index(self.settings.index_prefix, doc), event_id(self.server, entry.data, occ)
+            )
+            batch.append(bulk.Item(action, body))
+            batch_bytes += len(body) + len(action)
+            ready.extend(correlator.add_partials(partials(doc)))
+            last_end = entry.end
+            terminated = entry.terminated
+            if len(batch) >= self.settings.batch_max_docs or batch_bytes >= self.settings.batch_max_bytes:
+                self._flush(batch, ready, correlator, report)
+                self.registry.advance(key, file_path, last_end)
+                batch, ready, batch_bytes = [], [], 0
+        self._flush(batch, ready, correlator, report)
+        # An archive is done for good; a file still growing (or ending mid-line) is only done so far.
+        done = terminated and path.stat().st_size == size_before
+        self.registry.advance(key, file_path, last_end, complete=done and _is_archive(path))
+        return report
+
+    def _entries(self, path: Path, start: int) -> Iterator[RawEntry]:
+        with open_log(path) as stream:
+            if start and detect_compression(path.open("rb").read(8)) is None:
+                # Plain files resume by seeking; entries before the checkpoint are not re-read.
+                stream.seek(start)
+                yield from iter_entries(stream, start)
+            else:
+                yield from iter_entries(stream)
+
+    def _flush(
+        self, batch: list[bulk.Item], ready: list[Partial], correlator: Correlator, report: FileReport
+    ) -> None:
+        if batch:
+            outcome = bulk.send(self.client, batch, max_attempts=self.attempts)
+            report.indexed += len(outcome.delivered)
+            report.already += len(outcome.existed)
+            for item, reason in outcome.rejected:
+                self.dead.add(reason, item.action, item.body)
+            report.dead += len(outcome.rejected)
+        # Before the checkpoint moves, every line's share of its message summary must be stored too.
+        parts = ready + list(correlator.drain())
+        if parts:
+            report.summaries += summaries.upsert(
+                self.client, self.settings.index_prefix, parts, self.dead, max_attempts=self.attempts
+            )
+
+
+def _dataset_for(path: Path) -> str:
+    low = path.name.lower()
+    return "exim.reject" if "reject" in low else "exim.panic" if "panic" in low else "exim.main"
+
+
+def _is_archive(path: Path) -> bool:
+    """A rotated or compressed file that Exim no longer writes to."""
+    name = path.name
+    return detect_compression(path.open("rb").read(8)) is not None or name[-1:].isdigit()
+
+
+def print_table(reports: list[FileReport], dead_path: Path, out: Any = sys.stderr) -> None:
+    rows = [("file", "entries", "indexed", "already there", "dead-lettered", "summaries")]
+    for r in reports:
+        if r.skipped:
+            rows.append((r.path, "-", "-", "already shipped", "-", "-"))
+        else:
+            rows.append(
+                (r.path, str(r.entries), str(r.indexed), str(r.already), str(r.dead), str(r.summaries))
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ),
+            file=out,
+        )
+    if any(r.dead for r in reports):
+        print(f"rejected documents were written to {dead_path}", file=out)

@@ -1,0 +1,58 @@
+"""A real OpenSearch node for the integration tests: started once per session, stopped afterwards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import local_opensearch  # noqa: E402 - tools/ is a folder of scripts
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    """EXIM_SHIPPER_TEST_OPENSEARCH_URL if given, else a node of our own on a free loopback port."""
+    given = os.environ.get("EXIM_SHIPPER_TEST_OPENSEARCH_URL")
+    if given:
+        yield given
+        return
+    # Not under pytest's tmp root (mode 700): as root the node runs as a service user that must reach it.
+    data = Path(tempfile.mkdtemp(prefix="exim-shipper-opensearch-"))
+    url = local_opensearch.start(_free_port(), data, transport_port=_free_port())
+    try:
+        yield url
+    finally:
+        local_opensearch.stop(data)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest, opensearch_url: str) -> Iterator[str]:
+    """A fresh index prefix per test, removed afterwards, so tests never see each other's documents."""
+    name = "t" + request.node.name.lower().replace("[", "-").replace("]", "").replace("_", "-")[:40]
+    client = OpenSearch([opensearch_url])
+    yield name
+    client.indices.delete(index=f"{name}-*", ignore_unavailable=True)
+    for kind in ("events", "messages"):
+        client.transport.perform_request("DELETE", f"/_index_template/{name}-{kind}", params={"ignore": 404})
+    for kind in ("ecs-base", "events", "messages"):
+        client.transport.perform_request(
+            "DELETE", f"/_component_template/{name}-{kind}", params={"ignore": 404}
+        )
