@@ -29,14 +29,25 @@ class Registry:
     def complete(self, key: str) -> bool:
         return bool(self.files.get(key, {}).get("complete", False))
 
-    def advance(self, key: str, path: str, offset: int, *, complete: bool = False) -> None:
-        """Record that every entry before `offset` is acknowledged, and persist it."""
+    def head(self, key: str) -> str:
+        return str(self.files.get(key, {}).get("head", ""))
+
+    def forget(self, key: str) -> None:
+        self.files.pop(key, None)
+
+    def advance(
+        self, key: str, path: str, offset: int, *, complete: bool = False, head: str = "", save: bool = True
+    ) -> None:
+        """Record that every entry before `offset` is acknowledged, and (by default) persist it."""
         entry = self.files.setdefault(key, {"path": path, "offset": 0})
         entry["path"] = path
         entry["offset"] = max(offset, int(entry.get("offset", 0)))
         entry["complete"] = complete or bool(entry.get("complete", False))
+        if head:
+            entry["head"] = head
         entry["updated"] = time.time()
-        self.save()
+        if save:
+            self.save()
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

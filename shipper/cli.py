@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import lzma
+import signal
 import sys
+import threading
 import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
@@ -25,7 +27,7 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, key_of, merge, partials, summary
-from shipper.opensearch import provision
+from shipper.opensearch import provision, retry
 from shipper.opensearch.connection import make_client, translate
 from shipper.pipeline import Shipper, expand, print_table
 from shipper.settings import Settings
@@ -283,6 +285,38 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """The sidecar: follow the logs until SIGTERM/SIGINT, then drain, checkpoint and exit 0."""
+    paths: list[str] = args.paths or settings.paths
+    client = make_client(settings)
+    stop = threading.Event()
+    retry.STOP = stop
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    shipper = Shipper(settings, client)
+    shipper.attempts = None  # wait out any outage; a stop request still ends the wait
+    try:
+        provision.setup(client, settings.index_prefix, settings.retention)
+        print(f"exim-shipper: following {', '.join(paths)}", file=sys.stderr, flush=True)
+        report = shipper.run(
+            paths, stop, scan_interval=settings.scan_interval, close_inactive=settings.close_inactive
+        )
+    except retry.Interrupted:
+        print(
+            "exim-shipper: stopped while OpenSearch was unavailable; unacknowledged lines will be re-read",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    except OpenSearchException as exc:
+        raise translate(exc, "run") from None
+    print(
+        f"exim-shipper: stopped after {report.entries} entries ({report.indexed} indexed, "
+        f"{report.already} already there, {report.dead} dead-lettered)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def _add_connection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--opensearch-url",
@@ -329,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
     _add_connection_flags(b)
     b.set_defaults(func=cmd_backfill)
+    r = sub.add_parser("run", help="the sidecar: follow logs (default: cPanel's exim_*log) into OpenSearch")
+    r.add_argument("paths", nargs="*", metavar="PATH|GLOB")
+    r.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
+    r.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    _add_connection_flags(r)
+    r.set_defaults(func=cmd_run)
     return top
 
 

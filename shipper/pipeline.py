@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import glob
+import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,8 @@ from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import detect_compression, open_log
-from shipper.files.identity import identify
+from shipper.files.follow import Harvester, matching
+from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk, summaries
@@ -81,7 +85,7 @@ class Shipper:
         self.dead = DeadLetters(settings.state_dir)
         self.server = settings.effective_server_name()
         self.zone = settings.effective_timezone()
-        self.attempts = settings.backfill_max_retries
+        self.attempts: int | None = settings.backfill_max_retries
 
     def backfill(self, path: Path) -> FileReport:
         report = FileReport(str(path))
@@ -106,15 +110,10 @@ class Shipper:
             if entry.end <= start:
                 continue
             report.entries += 1
-            doc = enrich(parser.parse(entry.data))
-            doc["log"] = {"file": {"path": file_path}, "offset": entry.offset}
-            body = orjson.dumps(doc)
-            action = action_line(
-                "create", event_index(self.settings.index_prefix, doc), event_id(self.server, entry.data, occ)
-            )
-            batch.append(bulk.Item(action, body))
-            batch_bytes += len(body) + len(action)
-            ready.extend(correlator.add_partials(partials(doc)))
+            item, parts = self._item(parser, file_path, entry, occ)
+            batch.append(item)
+            batch_bytes += len(item.body) + len(item.action)
+            ready.extend(correlator.add_partials(parts))
             last_end = entry.end
             terminated = entry.terminated
             if len(batch) >= self.settings.batch_max_docs or batch_bytes >= self.settings.batch_max_bytes:
@@ -152,6 +151,123 @@ class Shipper:
             report.summaries += summaries.upsert(
                 self.client, self.settings.index_prefix, parts, self.dead, max_attempts=self.attempts
             )
+
+    # --- tail mode (the sidecar) -------------------------------------------------------------
+
+    def run(
+        self,
+        patterns: list[str],
+        stop: threading.Event,
+        *,
+        scan_interval: float = 1.0,
+        close_inactive: float = 300.0,
+        linger: float = 1.0,
+    ) -> FileReport:
+        """Follow `patterns` until `stop` is set; then drain, checkpoint and return the totals."""
+        report = FileReport(",".join(patterns))
+        harvesters: dict[str, Harvester] = {}
+        batch: list[bulk.Item] = []
+        ready: list[Partial] = []
+        marks: dict[str, tuple[str, int, str]] = {}  # file key -> (path, end of last entry batched, head)
+        correlator = Correlator(max_open=self.settings.max_open_messages)
+        parsers: dict[str, EntryParser] = {}
+        occurrences: dict[str, _Occurrences] = {}
+        batch_bytes = 0
+        batch_started = 0.0
+
+        def flush() -> None:
+            nonlocal batch, ready, batch_bytes
+            self._flush(batch, ready, correlator, report)
+            for key, (path, end, head) in marks.items():
+                self.registry.advance(key, path, end, head=head, save=False)
+            if marks:
+                self.registry.save()
+            batch, ready, batch_bytes = [], [], 0
+            marks.clear()
+
+        last_scan = 0.0
+        while True:
+            now = time.monotonic()
+            stopping = stop.is_set()
+            if now - last_scan >= scan_interval and not stopping:
+                self._scan(patterns, harvesters)
+                last_scan = now
+            got = 0
+            for key, h in list(harvesters.items()):
+                entries = h.poll(now, 0.0 if stopping else linger)
+                if stopping:
+                    entries += h.flush_pending()
+                parser = parsers.setdefault(
+                    h.path, EntryParser(self.zone, self.server, dataset=_dataset_for(Path(h.path)))
+                )
+                occ = occurrences.setdefault(key, _Occurrences())
+                for entry in entries:
+                    if not batch:
+                        batch_started = now
+                    item, parts = self._item(parser, h.path, entry, occ.next(entry.data))
+                    batch.append(item)
+                    batch_bytes += len(item.action) + len(item.body)
+                    ready.extend(correlator.add_partials(parts))
+                    marks[key] = (h.path, entry.end, h.head)
+                    report.entries += 1
+                    got += 1
+                    if (
+                        len(batch) >= self.settings.batch_max_docs
+                        or batch_bytes >= self.settings.batch_max_bytes
+                    ):
+                        flush()
+                if h.renamed and now - h.last_activity >= close_inactive:
+                    h.close()
+                    del harvesters[key]
+            if batch and (stopping or time.monotonic() - batch_started >= self.settings.batch_max_age):
+                flush()
+            if stopping:
+                if batch or ready:
+                    flush()
+                for h in harvesters.values():
+                    h.close()
+                return report
+            if not got:
+                stop.wait(min(scan_interval, self.settings.batch_max_age, 0.25))
+
+    def _item(
+        self, parser: EntryParser, path: str, entry: RawEntry, occ: int
+    ) -> tuple[bulk.Item, list[Partial]]:
+        doc = enrich(parser.parse(entry.data))
+        doc["log"] = {"file": {"path": path}, "offset": entry.offset}
+        body = orjson.dumps(doc)
+        index = event_index(self.settings.index_prefix, doc)
+        action = action_line("create", index, event_id(self.server, entry.data, occ))
+        return bulk.Item(action, body), partials(doc)
+
+    def _scan(self, patterns: list[str], harvesters: dict[str, Harvester]) -> None:
+        current: dict[str, str] = {}
+        for path in matching(patterns):
+            try:
+                st = Path(path).stat()
+            except OSError:
+                continue
+            key = f"{st.st_dev}:{st.st_ino}"
+            current[path] = key
+            if key in harvesters:
+                harvesters[key].path = path
+                continue
+            try:
+                fh = Path(path).open("rb")  # noqa: SIM115 - held open across polls, closed by the harvester
+            except OSError:
+                continue
+            head = head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0))
+            offset = self.registry.offset(key)
+            stored_head = self.registry.head(key)
+            if stored_head and head and stored_head != head:
+                offset = 0  # the inode was reused by a different file
+            if offset > os.fstat(fh.fileno()).st_size:
+                offset = 0  # truncated while we were away
+            fh.seek(offset)
+            harvesters[key] = Harvester(path, fh, st.st_dev, st.st_ino, offset, head=head)
+        for key, h in harvesters.items():
+            # Renamed away (rotation): keep reading the old file until it has been quiet for a while.
+            h.renamed = current.get(h.path) != key
 
 
 def _dataset_for(path: Path) -> str:

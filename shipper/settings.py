@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     batch_max_age: float = 2.0
     """Seconds a half-full batch may wait before it is sent (so a quiet sidecar still ships)."""
     max_open_messages: int = 100_000
+    paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/var/log/exim_mainlog", "/var/log/exim_rejectlog", "/var/log/exim_paniclog"]
+    )
+    """Files or globs the sidecar follows (comma-separated in the environment); cPanel's by default."""
+    scan_interval: float = 1.0
+    close_inactive: float = 300.0
+    """Seconds a rotated-away file is still read after its last growth (Exim may still append to it)."""
     backfill_max_retries: int = 8
     """Per-request retries in backfill mode (the sidecar retries for ever)."""
 
@@ -88,7 +95,7 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
         return tuple(sources)
 
-    @field_validator("opensearch_url", mode="before")
+    @field_validator("opensearch_url", "paths", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -26,5 +26,9 @@ def identify(path: str | Path) -> FileId:
     with Path(path).open("rb") as fh:
         st = os.fstat(fh.fileno())
         head = fh.read(HEAD_BYTES)
-    digest = hashlib.blake2b(head, digest_size=8).hexdigest() if len(head) == HEAD_BYTES else ""
-    return FileId(st.st_dev, st.st_ino, digest)
+    return FileId(st.st_dev, st.st_ino, head_hash(head))
+
+
+def head_hash(head: bytes) -> str:
+    """Hash of a file's first HEAD_BYTES bytes; empty while the file is shorter (it may still grow)."""
+    return hashlib.blake2b(head, digest_size=8).hexdigest() if len(head) >= HEAD_BYTES else ""

@@ -8,7 +8,7 @@ from typing import BinaryIO, NamedTuple
 
 # A physical line opens a new entry when it starts with Exim's timestamp; every other line
 # (header dumps, "Suggested action:", blank lines) continues the entry before it.
-_ENTRY_START = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+ENTRY_START = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 CHUNK_SIZE = 1 << 20
 # Exim caps an entry at 8 KiB, so anything far larger is not Exim's own: bound memory by
@@ -59,7 +59,7 @@ def iter_entries(stream: BinaryIO, start: int = 0) -> Iterator[RawEntry]:
     size = 0
     cur_end = 0
     cur_term = True
-    is_start = _ENTRY_START.match
+    is_start = ENTRY_START.match
     for offset, line, terminated in _physical_lines(stream, start):
         line_end = offset + len(line) + (1 if terminated else 0)
         if parts and (is_start(line) is None) and cur_term and size + len(line) < MAX_ENTRY_BYTES:

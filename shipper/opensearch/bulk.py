@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +73,6 @@ def send(
                 f"{len(retry_items)} documents still throttled (429/503) after retries"
             )
         if retry_items:
-            time.sleep(min(30.0, 0.5 * 2**attempt))
+            retry._sleep(min(30.0, 0.5 * 2**attempt))
         pending = retry_items
     return outcome

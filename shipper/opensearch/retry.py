@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,6 +24,21 @@ def transient(exc: BaseException) -> bool:
     return False
 
 
+class Interrupted(Exception):
+    """The process was asked to stop while waiting to retry."""
+
+
+# Set by the sidecar: a stop request ends a retry wait at once instead of after the backoff.
+STOP: threading.Event | None = None
+
+
+def _sleep(seconds: float) -> None:
+    if STOP is None:
+        time.sleep(seconds)
+    elif STOP.wait(seconds):
+        raise Interrupted
+
+
 def call(fn: Callable[[], T], max_attempts: int | None, max_wait: float = 30.0) -> T:
     """Run `fn`, retrying transient failures with exponential backoff and jitter.
 
@@ -33,5 +50,6 @@ def call(fn: Callable[[], T], max_attempts: int | None, max_wait: float = 30.0) 
         wait=wait_random_exponential(multiplier=0.5, max=max_wait),
         stop=stop,
         reraise=True,
+        sleep=_sleep,
     )
     return retrying(fn)

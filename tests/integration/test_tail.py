@@ -1,0 +1,125 @@
+"""The sidecar (`exim-shipper run`) against a real OpenSearch: appends, restarts and rotation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.integration.test_backfill import ROOT, count
+
+
+def line(i: int) -> bytes:
+    """A distinct arrival line per i (distinct pid, size and sender)."""
+    ts = f"2025-02-01 10:{i // 60 % 60:02d}:{i % 60:02d}"
+    return f"{ts} [{1000 + i}] 1tXaaa-{i:011d}-0ABC <= a{i}@x.example U=u P=local S={i} for b@y.example\n".encode()
+
+
+def start(path: Path, state: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "EXIM_SHIPPER_BATCH_MAX_AGE": "0.3",
+        "EXIM_SHIPPER_SCAN_INTERVAL": "0.2",
+        "EXIM_SHIPPER_CLOSE_INACTIVE": "2",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "shipper",
+        "run",
+        str(path),
+        "--opensearch-url",
+        url,
+        "--index-prefix",
+        prefix,
+        "--state-dir",
+        str(state),
+        "--timezone",
+        "UTC",
+        "--server-name",
+        "mx1",
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return err.decode()
+
+
+def wait_for(url: str, index: str, n: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    got = count(url, index)
+    while got < n and time.monotonic() < deadline:
+        time.sleep(0.3)
+        got = count(url, index)
+    time.sleep(1.0)  # anything beyond n would show up now
+    return count(url, index)
+
+
+def test_follows_appends_and_resumes_after_restart(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
+    """Lines appended while running and while stopped are each indexed exactly once."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(b"".join(line(i) for i in range(50)))
+    proc = start(log, tmp_path / "state", opensearch_url, prefix)
+    with log.open("ab") as fh:
+        for i in range(50, 120):
+            fh.write(line(i))
+            fh.flush()
+            time.sleep(0.01)
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 120) == 120
+    stop(proc)
+    with log.open("ab") as fh:  # written while the sidecar is down
+        fh.write(b"".join(line(i) for i in range(120, 200)))
+    proc = start(log, tmp_path / "state", opensearch_url, prefix)
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 200) == 200
+    err = stop(proc)
+    assert "stopped after 80 entries" in err  # the restart read only what was new
+
+
+def test_rename_and_create_rotation_under_a_writer(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
+    """exicyclog-style rotation while Exim still appends to the renamed file: every line exactly once."""
+    log = tmp_path / "exim_mainlog"
+    proc = start(log, tmp_path / "state", opensearch_url, prefix)
+    old = log.open("ab")
+    for i in range(100):
+        old.write(line(i))
+        old.flush()
+    time.sleep(0.5)
+    log.rename(tmp_path / "exim_mainlog.1")
+    for i in range(100, 130):  # a long-running delivery still holds the old file open
+        old.write(line(i))
+        old.flush()
+    new = log.open("ab")
+    for i in range(130, 250):
+        new.write(line(i))
+        new.flush()
+        if i == 180:
+            old.write(line(1000))  # and writes once more, late
+            old.flush()
+    old.close()
+    new.close()
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 251) == 251
+    stop(proc)
+
+
+def test_copytruncate(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
+    """logrotate copytruncate: the emptied file is read again from its start."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(b"".join(line(i) for i in range(60)))
+    proc = start(log, tmp_path / "state", opensearch_url, prefix)
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 60) == 60
+    shutil.copy(log, tmp_path / "exim_mainlog.1")
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+    time.sleep(0.5)
+    with log.open("ab") as fh:
+        fh.write(b"".join(line(i) for i in range(60, 90)))
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 90) == 90
+    stop(proc)
