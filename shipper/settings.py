@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     scan_interval: float = 1.0
     close_inactive: float = 300.0
     """Seconds a rotated-away file is still read after its last growth (Exim may still append to it)."""
+    retry_initial_wait: float = 0.5
+    retry_max_wait: float = 30.0
     backfill_max_retries: int = 8
     """Per-request retries in backfill mode (the sidecar retries for ever)."""
 

@@ -10,6 +10,7 @@ from opensearchpy import exceptions as os_exc
 from opensearchpy.serializer import JSONSerializer
 
 from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable, ShipperError
+from shipper.opensearch import retry
 from shipper.settings import Settings
 
 
@@ -27,6 +28,7 @@ class OrjsonSerializer(JSONSerializer):
 
 def make_client(settings: Settings) -> OpenSearch:
     """A client for the configured hosts, auth and TLS; raises ConfigError when none is configured."""
+    retry.configure(settings.retry_initial_wait, settings.retry_max_wait)
     if not settings.opensearch_url:
         raise ConfigError("no OpenSearch URL configured (--opensearch-url or EXIM_SHIPPER_OPENSEARCH_URL)")
     kwargs: dict[str, Any] = {

@@ -30,6 +30,19 @@ class Interrupted(Exception):
 
 # Set by the sidecar: a stop request ends a retry wait at once instead of after the backoff.
 STOP: threading.Event | None = None
+# Backoff bounds (seconds), from settings: the first wait and the cap of the exponential growth.
+INITIAL_WAIT = 0.5
+MAX_WAIT = 30.0
+
+
+def configure(initial_wait: float, max_wait: float) -> None:
+    global INITIAL_WAIT, MAX_WAIT
+    INITIAL_WAIT, MAX_WAIT = initial_wait, max_wait
+
+
+def backoff(attempt: int) -> float:
+    """The wait before retry number `attempt` (1-based) of throttled items."""
+    return float(min(MAX_WAIT, INITIAL_WAIT * 2 ** (attempt - 1)))
 
 
 def _sleep(seconds: float) -> None:
@@ -39,7 +52,7 @@ def _sleep(seconds: float) -> None:
         raise Interrupted
 
 
-def call(fn: Callable[[], T], max_attempts: int | None, max_wait: float = 30.0) -> T:
+def call(fn: Callable[[], T], max_attempts: int | None) -> T:
     """Run `fn`, retrying transient failures with exponential backoff and jitter.
 
     `max_attempts=None` retries for ever (the sidecar waits out an outage); backfill passes a bound.
@@ -47,7 +60,7 @@ def call(fn: Callable[[], T], max_attempts: int | None, max_wait: float = 30.0) 
     stop = stop_never if max_attempts is None else stop_after_attempt(max_attempts)
     retrying = Retrying(
         retry=retry_if_exception(transient),
-        wait=wait_random_exponential(multiplier=0.5, max=max_wait),
+        wait=wait_random_exponential(multiplier=INITIAL_WAIT, max=MAX_WAIT),
         stop=stop,
         reraise=True,
         sleep=_sleep,
