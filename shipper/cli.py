@@ -281,7 +281,8 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     except OpenSearchException as exc:
         raise translate(exc, "backfill") from None
     finally:
-        print_table(reports, shipper.dead.path)
+        if reports:
+            print_table(reports, shipper.dead.path)
     return EXIT_OK
 
 
@@ -296,7 +297,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     shipper = Shipper(settings, client)
     shipper.attempts = None  # wait out any outage; a stop request still ends the wait
     try:
-        provision.setup(client, settings.index_prefix, settings.retention)
+        # A sidecar may start before the cluster (compose, pods): wait for it rather than exit.
+        retry.call(lambda: provision.setup(client, settings.index_prefix, settings.retention), None)
         print(f"exim-shipper: following {', '.join(paths)}", file=sys.stderr, flush=True)
         report = shipper.run(
             paths, stop, scan_interval=settings.scan_interval, close_inactive=settings.close_inactive

@@ -137,3 +137,19 @@ def test_parse_messages_cap_bounds_memory_not_order() -> None:
     ids = [orjson.loads(x)["email"]["local_id"] for x in one]
     assert len(one) > len(full)
     assert list(dict.fromkeys(ids)) == [orjson.loads(x)["email"]["local_id"] for x in full]
+
+
+def test_unreachable_cluster_is_one_line_without_secrets(tmp_path: Path) -> None:
+    """No cluster: one error line, exit 1, and the URL's password is not repeated."""
+    res = run(
+        "backfill",
+        SAMPLE,
+        "--opensearch-url",
+        "http://shipper:s3cr3t-pw@127.0.0.1:1",
+        "--state-dir",
+        str(tmp_path),
+    )
+    err = res.stderr.decode()
+    assert res.returncode == 1
+    assert err.count("\n") == 1 and err.startswith("exim-shipper: backfill: cannot connect to OpenSearch")
+    assert "s3cr3t-pw" not in err
