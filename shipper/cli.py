@@ -24,7 +24,7 @@ from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import open_log, wrap_decompressor
+from shipper.files.archive import dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, key_of, merge, partials, summary
 from shipper.opensearch import provision, retry
@@ -35,15 +35,6 @@ from shipper.trace import render_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
-
-
-def _dataset_for(name: str) -> str:
-    low = Path(name).name.lower()
-    if "reject" in low:
-        return "exim.reject"
-    if "panic" in low:
-        return "exim.panic"
-    return "exim.main"
 
 
 def _open(name: str) -> BinaryIO:
@@ -82,7 +73,7 @@ def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator
             print(f"exim-shipper: {exc}", file=sys.stderr)
             errors.append(name)
             continue
-        parser = EntryParser(zone, server, dataset=_dataset_for(name))
+        parser = EntryParser(zone, server, dataset=dataset_for(name))
         path = "-" if name == "-" else str(Path(name).resolve())
         try:
             for offset, data in _entries(name, stream):

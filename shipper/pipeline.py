@@ -20,7 +20,7 @@ from shipper.deadletter import DeadLetters
 from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import detect_compression, open_log
+from shipper.files.archive import dataset_for, detect_compression, open_log
 from shipper.files.follow import Harvester, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries
@@ -96,7 +96,7 @@ class Shipper:
             return report
         start = self.registry.offset(key)
         size_before = path.stat().st_size
-        parser = EntryParser(self.zone, self.server, dataset=_dataset_for(path))
+        parser = EntryParser(self.zone, self.server, dataset=dataset_for(path))
         correlator = Correlator(max_open=self.settings.max_open_messages)
         batch: list[bulk.Item] = []
         ready: list[Partial] = []
@@ -198,7 +198,7 @@ class Shipper:
                 if stopping:
                     entries += h.flush_pending()
                 parser = parsers.setdefault(
-                    h.path, EntryParser(self.zone, self.server, dataset=_dataset_for(Path(h.path)))
+                    h.path, EntryParser(self.zone, self.server, dataset=dataset_for(h.path))
                 )
                 occ = occurrences.setdefault(key, _Occurrences())
                 for entry in entries:
@@ -268,11 +268,6 @@ class Shipper:
         for key, h in harvesters.items():
             # Renamed away (rotation): keep reading the old file until it has been quiet for a while.
             h.renamed = current.get(h.path) != key
-
-
-def _dataset_for(path: Path) -> str:
-    low = path.name.lower()
-    return "exim.reject" if "reject" in low else "exim.panic" if "panic" in low else "exim.main"
 
 
 def _is_archive(path: Path) -> bool:

@@ -36,6 +36,14 @@ FLAG_ACTIONS = {
     "==": "delivery_deferred",
 }
 _ARRIVAL = frozenset({"<=", "(="})
+# Tags stored as logged, under these exim.* names.
+_PLAIN_TAGS = {
+    "Ci": "connection_id",
+    "M8S": "m8s",
+    "Q": "queue",
+    "ST": "shadow_transport",
+    "PS": "protocol_detail",
+}
 # Reject-log header dumps: `Envelope-from: <…>` then `<type-char> Header: value` lines.
 _HEADER_LINE_RE = re.compile(r"(?P<type>[A-Z* ]) (?P<name>[A-Za-z][A-Za-z0-9-]*): ?(?P<value>.*)\Z")
 # The receiving Exim's own id in its `250 OK id=…` reply: links this delivery to the next hop.
@@ -147,16 +155,8 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
         ev.sec("tls").setdefault(peer, {})["subject"] = F.unquote(val)
     elif tag == "SNI":
         ev.sec("tls").setdefault("client", {})["server_name"] = F.unquote(val)
-    elif tag == "Ci":
-        ex["connection_id"] = val
-    elif tag == "M8S":
-        ex["m8s"] = val
-    elif tag == "Q":
-        ex["queue"] = val
-    elif tag == "ST":
-        ex["shadow_transport"] = val
-    elif tag == "PS":
-        ex["protocol_detail"] = val
+    elif tag in _PLAIN_TAGS:
+        ex[_PLAIN_TAGS[tag]] = val
     elif tag == "PRX":
         ex["proxy"] = F.interface(val)
     elif tag == "DKIM":

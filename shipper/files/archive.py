@@ -42,6 +42,16 @@ def wrap_decompressor(raw: BinaryIO, head: bytes) -> BinaryIO:
     return raw
 
 
+def dataset_for(name: str | Path) -> str:
+    """Which Exim log a file is, from its name: `exim.reject`, `exim.panic` or `exim.main`."""
+    low = Path(name).name.lower()
+    if "reject" in low:
+        return "exim.reject"
+    if "panic" in low:
+        return "exim.panic"
+    return "exim.main"
+
+
 def open_log(path: str | Path) -> BinaryIO:
     """Open a log file for binary reading, transparently decompressing gzip/bzip2/xz/zstd."""
     raw: BinaryIO = Path(path).open("rb")  # noqa: SIM115 - the caller owns and closes the stream

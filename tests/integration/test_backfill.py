@@ -56,6 +56,22 @@ def summaries(url: str, prefix: str) -> dict[str, dict[str, Any]]:
     return {h["_source"]["email"]["local_id"]: h["_source"] for h in res["hits"]["hits"]}
 
 
+def generated_log(path: Path, *, lines: int, seed: int) -> tuple[Path, int]:
+    """A realistic log from the bench generator, and its number of logical entries."""
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "generate_mainlog.py"),
+        str(path),
+        "--lines",
+        str(lines),
+        "--seed",
+        str(seed),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True)
+    with path.open("rb") as fh:
+        return path, sum(1 for _ in iter_entries(fh))
+
+
 def local_summaries(path: Path) -> dict[str, dict[str, Any]]:
     """What the correlation makes of the file in one pass, to compare with what OpenSearch holds."""
     parser = EntryParser("UTC", "mx1")
@@ -156,21 +172,7 @@ def test_rejected_document_goes_to_dead_letter(opensearch_url: str, prefix: str,
 
 def test_kill_9_at_random_moments_then_exact_counts(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """Backfill killed with SIGKILL five times at random moments, then run to the end: exact counts."""
-    log = tmp_path / "mainlog"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "generate_mainlog.py"),
-            str(log),
-            "--lines",
-            "12000",
-            "--seed",
-            "5",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    entries = sum(1 for _ in iter_entries(log.open("rb")))
+    log, entries = generated_log(tmp_path / "mainlog", lines=12000, seed=5)
     expected_messages = len(local_summaries(log))
     rnd = random.Random(9)
     cmd = [

@@ -16,7 +16,7 @@ import pytest
 
 from tests.integration.conftest import local_opensearch
 from tests.integration.faultproxy import FaultProxy
-from tests.integration.test_backfill import ROOT, count
+from tests.integration.test_backfill import ROOT, count, generated_log
 from tests.integration.test_tail import line, start, stop, wait_for
 
 
@@ -83,23 +83,7 @@ def test_node_stopped_for_30s_while_tailing(tmp_path: Path) -> None:
 
 def test_fault_injecting_proxy_exact_counts(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """20% of bulk items answered 429/503, 10% of bulk requests 503, 5% connections dropped: exact counts."""
-    log = tmp_path / "mainlog.1"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "generate_mainlog.py"),
-            str(log),
-            "--lines",
-            "6000",
-            "--seed",
-            "11",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    from shipper.files.reader import iter_entries
-
-    entries = sum(1 for _ in iter_entries(log.open("rb")))
+    log, entries = generated_log(tmp_path / "mainlog.1", lines=6000, seed=11)
     with FaultProxy(opensearch_url, item_fault=0.2, request_503=0.1, drop=0.05) as proxy:
         env = {
             **os.environ,
