@@ -172,7 +172,8 @@ def test_rejected_document_goes_to_dead_letter(opensearch_url: str, prefix: str,
 
 def test_kill_9_at_random_moments_then_exact_counts(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """Backfill killed with SIGKILL five times at random moments, then run to the end: exact counts."""
-    log, entries = generated_log(tmp_path / "mainlog", lines=12000, seed=5)
+    # Enough work (30,000 lines) that every one of the five kills lands in the middle of a run.
+    log, entries = generated_log(tmp_path / "mainlog", lines=30000, seed=5)
     expected_messages = len(local_summaries(log))
     rnd = random.Random(9)
     cmd = [
@@ -196,13 +197,13 @@ def test_kill_9_at_random_moments_then_exact_counts(opensearch_url: str, prefix:
     kills = 0
     for _ in range(5):
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.8, 3.0))
+        time.sleep(rnd.uniform(0.7, 2.0))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
     final = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert final.returncode == 0, final.stderr
-    assert kills >= 3  # most kills really interrupted a run
+    assert kills == 5  # every kill really interrupted a run
     assert count(opensearch_url, f"{prefix}-events-*") == entries
     assert count(opensearch_url, f"{prefix}-messages-*") == expected_messages
