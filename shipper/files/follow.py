@@ -41,8 +41,10 @@ class Harvester:
         """Read what was appended; returns the entries known to be complete."""
         out: list[RawEntry] = []
         size = os.fstat(self.fh.fileno()).st_size
-        if size < self.offset + len(self._partial):
-            # copytruncate: the same file emptied under us; start again from its beginning.
+        rewritten = bool(self.head) and head_hash(self.path_fd_head()) != self.head
+        if size < self.offset + len(self._partial) or rewritten:
+            # copytruncate: emptied (and perhaps already refilled past our offset): start again.
+            self.head = ""
             self.fh.seek(0)
             self.offset, self._partial, self._entry, self._entry_size = 0, b"", [], 0
         read = 0

@@ -91,7 +91,9 @@ def test_rename_and_create_rotation_under_a_writer(opensearch_url: str, prefix: 
     for i in range(100):
         old.write(line(i))
         old.flush()
-    time.sleep(0.5)
+    # Rotate only once the sidecar is following the file (a file renamed before it was ever seen
+    # under the followed name is backfill's job, not tail's).
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 100) == 100
     log.rename(tmp_path / "exim_mainlog.1")
     for i in range(100, 130):  # a long-running delivery still holds the old file open
         old.write(line(i))
@@ -122,4 +124,17 @@ def test_copytruncate(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     with log.open("ab") as fh:
         fh.write(b"".join(line(i) for i in range(60, 90)))
     assert wait_for(opensearch_url, f"{prefix}-events-*", 90) == 90
+    stop(proc)
+
+
+def test_copytruncate_refilled_past_the_old_offset(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
+    """Truncated and refilled beyond the old size between two polls: the new head gives it away."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(b"".join(line(i) for i in range(30)))
+    proc = start(log, tmp_path / "state", opensearch_url, prefix)
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 30) == 30
+    with log.open("r+b") as fh:  # truncate and refill with more than before, in one go
+        fh.truncate(0)
+        fh.write(b"".join(line(i) for i in range(1000, 1100)))
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 130) == 130
     stop(proc)
