@@ -1,0 +1,127 @@
+"""End-to-end benchmark: backfill into a real OpenSearch vs. a raw `_bulk` loader of the same documents."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import local_opensearch  # noqa: E402 - tools/ and bench/ are folders of scripts
+import parse_speed  # noqa: E402
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def raw_loader(url: str, ndjson: Path, batch: int) -> tuple[float, int]:
+    """Send prebuilt action+document lines in `batch`-sized `_bulk` requests; the baseline."""
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch([url], timeout=120)
+    lines = ndjson.read_bytes().splitlines(keepends=True)
+    t0 = time.perf_counter()
+    sent = 0
+    for i in range(0, len(lines), 2 * batch):
+        body = b"".join(lines[i : i + 2 * batch])
+        resp = client.bulk(body=body, filter_path="errors")
+        assert not resp.get("errors"), "raw loader rejected documents"
+        sent += len(lines[i : i + 2 * batch]) // 2
+    return time.perf_counter() - t0, sent
+
+
+def prebuild(log: Path, out: Path, prefix: str) -> None:
+    """The same event documents the shipper sends, as action+document NDJSON (built outside the timing)."""
+    import orjson
+
+    from shipper.exim.enrich import enrich
+    from shipper.exim.parse import EntryParser
+    from shipper.files.reader import iter_entries
+    from shipper.opensearch.documents import action_line, event_id, event_index
+
+    parser = EntryParser("UTC", "bench")
+    with log.open("rb") as fh, out.open("wb") as w:
+        for n, entry in enumerate(iter_entries(fh)):
+            doc = enrich(parser.parse(entry.data))
+            w.write(action_line("create", event_index(prefix, doc), event_id("bench", entry.data, n)) + b"\n")
+            w.write(orjson.dumps(doc) + b"\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--url", default=os.environ.get("EXIM_SHIPPER_BENCH_URL"), help="use this node instead")
+    args = ap.parse_args(argv)
+    log, _ = parse_speed.ensure_log(args.lines, args.seed)
+    data = None
+    url = args.url
+    if url is None:
+        data = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-"))
+        url = local_opensearch.start(_port(), data, transport_port=_port())
+    work = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-state-"))
+    try:
+        env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / "state")}
+        cmd = [
+            sys.executable,
+            "-m",
+            "shipper",
+            "backfill",
+            str(log),
+            "--opensearch-url",
+            url,
+            "--index-prefix",
+            "benchship",
+            "--timezone",
+            "UTC",
+            "--server-name",
+            "bench",
+        ]
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        ours = time.perf_counter() - t0
+        if res.returncode != 0:
+            print(res.stderr)
+            return 1
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        row = next(line for line in res.stderr.splitlines() if str(log) in line).split()
+        entries, indexed = int(row[1]), int(row[2])
+        ndjson = work / "docs.ndjson"
+        prebuild(log, ndjson, "benchraw")
+        raw_s, raw_n = raw_loader(url, ndjson, 2000)
+        print(f"log: {log} ({args.lines:,} lines, {entries:,} entries); node {url}")
+        print(
+            f"exim-shipper backfill (parse+enrich+correlate+bulk+summaries): {indexed:,} docs in {ours:.1f} s "
+            f"= {indexed / ours:,.0f} docs/s, peak RSS {rss:.1f} MiB"
+        )
+        print(
+            f"raw NDJSON _bulk loader of the same documents:               {raw_n:,} docs in {raw_s:.1f} s "
+            f"= {raw_n / raw_s:,.0f} docs/s"
+        )
+        print(f"ratio ours / raw loader: {(indexed / ours) / (raw_n / raw_s):.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if data is not None:
+            local_opensearch.stop(data)
+            shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
