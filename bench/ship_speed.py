@@ -106,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         prebuild(log, ndjson, "benchraw")
         raw_s, raw_n = raw_loader(url, ndjson, 2000)
         print(f"log: {log} ({args.lines:,} lines, {entries:,} entries); node {url}")
+        label = "exim-shipper backfill (parse+enrich+correlate+bulk+summaries):"
         print(
-            f"exim-shipper backfill (parse+enrich+correlate+bulk+summaries): {indexed:,} docs in {ours:.1f} s "
-            f"= {indexed / ours:,.0f} docs/s, peak RSS {rss:.1f} MiB"
+            f"{label} {indexed:,} docs in {ours:.1f} s = {indexed / ours:,.0f} docs/s, peak RSS {rss:.1f} MiB"
         )
         print(
             f"raw NDJSON _bulk loader of the same documents:               {raw_n:,} docs in {raw_s:.1f} s "
