@@ -26,7 +26,7 @@ from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, key_of, merge, partials, summary
+from shipper.messages import Correlator, Partial, accumulate, key_of, partials, summary
 from shipper.opensearch import provision, retry
 from shipper.opensearch.connection import make_client, translate
 from shipper.pipeline import Shipper, expand, print_table
@@ -222,9 +222,9 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
         if local_id in wanted:
             lines.setdefault(local_id, []).append(doc["event"]["original"])
             for part in correlator.add(doc):
-                merged[part["id"]] = merge(merged[part["id"]], part) if part["id"] in merged else part
+                accumulate(merged, part)
     for part in correlator.drain():
-        merged[part["id"]] = merge(merged[part["id"]], part) if part["id"] in merged else part
+        accumulate(merged, part)
     out = sys.stdout
     for local_id, story in lines.items():
         out.write("\n".join(story) + "\n")
@@ -310,6 +310,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _add_source_flags(p: argparse.ArgumentParser) -> None:
+    """What the parser needs to know about the server the logs come from."""
+    p.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
+    p.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+
+
 def _add_connection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--opensearch-url",
@@ -330,8 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("parse", help="parse Exim logs to JSON events on stdout")
     p.add_argument("files", nargs="*", metavar="FILE", help="log files (plain/gz/bz2/xz/zst) or - for stdin")
-    p.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
-    p.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    _add_source_flags(p)
     p.add_argument("--messages", action="store_true", help="print one summary per message instead of events")
     p.add_argument(
         "--max-open",
@@ -344,22 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("trace", help="the story of a message id, or of every message involving an address")
     t.add_argument("target", metavar="ID|ADDRESS")
     t.add_argument("files", nargs="+", metavar="FILE", help="log files (plain/gz/bz2/xz/zst)")
-    t.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
-    t.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    _add_source_flags(t)
     t.set_defaults(func=cmd_trace)
     su = sub.add_parser("setup", help="install or update index templates and the lifecycle policy")
     _add_connection_flags(su)
     su.set_defaults(func=cmd_setup)
     b = sub.add_parser("backfill", help="ship archived logs (plain/gz/bz2/xz/zst), oldest first, each once")
     b.add_argument("files", nargs="+", metavar="PATH|GLOB")
-    b.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
-    b.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    _add_source_flags(b)
     _add_connection_flags(b)
     b.set_defaults(func=cmd_backfill)
     r = sub.add_parser("run", help="the sidecar: follow logs (default: cPanel's exim_*log) into OpenSearch")
     r.add_argument("paths", nargs="*", metavar="PATH|GLOB")
-    r.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
-    r.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+    _add_source_flags(r)
     _add_connection_flags(r)
     r.set_defaults(func=cmd_run)
     return top

@@ -117,6 +117,12 @@ def merge(a: Partial, b: Partial) -> Partial:
     return _merge_map(_RULES, a, b)
 
 
+def accumulate(acc: dict[str, Partial], part: Partial) -> None:
+    """Merge `part` into `acc`, a map of message id to merged partial (one server)."""
+    key = part["id"]
+    acc[key] = merge(acc[key], part) if key in acc else part
+
+
 def to_state(p: Partial) -> dict[str, Any]:
     """A partial as plain JSON (sets as sorted lists), to be stored with the summary and merged again."""
     out: dict[str, Any] = {}
@@ -351,7 +357,7 @@ def summary(p: Partial) -> Document:
         exim["last_error_class"] = p["last_error"]["class"]
     for key in ("spam", "rejected", "removed", "cancelled"):
         if key in p:
-            exim[key] = {k: v for k, v in p[key].items() if k != "time"} | {"time": p[key]["time"]}
+            exim[key] = dict(p[key])
     if "frozen" in p:
         exim["frozen_time"] = p["frozen"]
     if "bounce_of" in p:

@@ -20,7 +20,7 @@ from shipper.deadletter import DeadLetters
 from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import dataset_for, detect_compression, open_log
+from shipper.files.archive import dataset_for, open_log
 from shipper.files.follow import Harvester, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries
@@ -105,7 +105,7 @@ class Shipper:
         occurrences = _Occurrences()
         file_path = str(path)
         terminated = True
-        for entry in self._entries(path, start):
+        for entry in self._entries(path, start, compressed=fid.compression is not None):
             occ = occurrences.next(entry.data)
             if entry.end <= start:
                 continue
@@ -123,12 +123,12 @@ class Shipper:
         self._flush(batch, ready, correlator, report)
         # An archive is done for good; a file still growing (or ending mid-line) is only done so far.
         done = terminated and path.stat().st_size == size_before
-        self.registry.advance(key, file_path, last_end, complete=done and _is_archive(path))
+        self.registry.advance(key, file_path, last_end, complete=done and _is_archive(path, fid.compression))
         return report
 
-    def _entries(self, path: Path, start: int) -> Iterator[RawEntry]:
+    def _entries(self, path: Path, start: int, *, compressed: bool) -> Iterator[RawEntry]:
         with open_log(path) as stream:
-            if start and detect_compression(path.open("rb").read(8)) is None:
+            if start and not compressed:
                 # Plain files resume by seeking; entries before the checkpoint are not re-read.
                 stream.seek(start)
                 yield from iter_entries(stream, start)
@@ -270,10 +270,9 @@ class Shipper:
             h.renamed = current.get(h.path) != key
 
 
-def _is_archive(path: Path) -> bool:
+def _is_archive(path: Path, compression: str | None) -> bool:
     """A rotated or compressed file that Exim no longer writes to."""
-    name = path.name
-    return detect_compression(path.open("rb").read(8)) is not None or name[-1:].isdigit()
+    return compression is not None or path.name[-1:].isdigit()
 
 
 def print_table(reports: list[FileReport], dead_path: Path, out: Any = sys.stderr) -> None:

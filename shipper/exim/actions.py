@@ -128,6 +128,5 @@ ACTIONS: dict[str, ActionMeta] = {
     "tls_config_warning": ActionMeta(_C, ("info",), UNK),
     "warning": ActionMeta(_P, ("info",), UNK),
     "panic": ActionMeta(_P, ("error",), FAIL),
-    "free_text": ActionMeta(_E, ("info",), UNK),
     "unrecognized": ActionMeta((), ("info",), UNK),
 }

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from shipper.exim import fields as F
-
-if TYPE_CHECKING:
-    from shipper.exim.event import Event
+from shipper.exim.event import Event
+from shipper.exim.tags import scan
 
 Handler = Callable[["Event", re.Match[str]], str | None]
 
@@ -771,8 +770,6 @@ _STAGE_OF_WHAT: tuple[tuple[str, str, str], ...] = (
 
 
 def _scan_host_ident(ev: Event, text: str, side: str = "source") -> int:
-    from shipper.exim.parse import scan  # noqa: PLC0415 - parse imports this module
-
     return scan(ev, text, 0, "<=", side)
 
 
@@ -877,8 +874,6 @@ def _host_line(ev: Event, body: str, msgid: str | None) -> str | None:
         ev.recipients([cm.group("addr")])
         tail = cm.group("tail")
         _scan_host_ident(ev, cm.group("mid"))
-        from shipper.exim.parse import scan  # noqa: PLC0415
-
         scan(ev, tail, 0, "=>", "destination")
         conf = ev.exim.pop("smtp_confirmation", "")
         ev.error(conf, temporary=cm.group("tmp").startswith("tmp"), stage="data")

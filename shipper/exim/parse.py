@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,15 +15,13 @@ from shipper.exim.grammar import (
     ADDRESS_RE,
     DEFER_RE,
     DT_TAIL_RE,
-    FIELD_RE,
-    MARKERS,
-    MSGID,
     PARENTS_RE,
     PIPE_ADDRESS_RE,
     PREFIX_RE,
     TOP_RE,
 )
 from shipper.exim.lines import parse_other
+from shipper.exim.tags import ARRIVAL, scan
 from shipper.exim.timestamps import TimestampConverter
 
 FLAG_ACTIONS = {
@@ -35,136 +34,9 @@ FLAG_ACTIONS = {
     "**": "delivery_failed",
     "==": "delivery_deferred",
 }
-_ARRIVAL = frozenset({"<=", "(="})
-# Tags stored as logged, under these exim.* names.
-_PLAIN_TAGS = {
-    "Ci": "connection_id",
-    "M8S": "m8s",
-    "Q": "queue",
-    "ST": "shadow_transport",
-    "PS": "protocol_detail",
-}
 # Reject-log header dumps: `Envelope-from: <…>` then `<type-char> Header: value` lines.
 _HEADER_LINE_RE = re.compile(r"(?P<type>[A-Z* ]) (?P<name>[A-Za-z][A-Za-z0-9-]*): ?(?P<value>.*)\Z")
-# The receiving Exim's own id in its `250 OK id=…` reply: links this delivery to the next hop.
-REMOTE_ID_RE = re.compile(rf"\bid=({MSGID})(?![0-9A-Za-z-])")
 _FAILURE_SPLIT_RE = re.compile(r"(?P<head>.*?): (?P<msg>.*)", re.S)
-
-
-def scan(ev: Event, s: str, pos: int, flag: str, side: str) -> int:
-    """Apply `TAG=value` fields and bare markers from `pos`; stop at the first other word."""
-    n = len(s)
-    markers: list[str] | None = None
-    while pos < n:
-        if s[pos] == " ":
-            pos += 1
-            continue
-        if s.startswith("H=", pos):
-            hg = F.host_group(s, pos)
-            if hg is not None:
-                ev.host(side, hg[0])
-                pos = hg[1]
-                continue
-        m = FIELD_RE.match(s, pos)
-        if m is not None:
-            apply_field(ev, m.group("tag"), m.group("val"), flag, side)
-            pos = m.end()
-            continue
-        end = s.find(" ", pos)
-        if end < 0:
-            end = n
-        word = s[pos:end]
-        if word not in MARKERS:
-            break
-        if markers is None:
-            markers = ev.exim.setdefault("markers", [])
-        markers.append(word)
-        pos = end
-    return pos
-
-
-def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
-    """Store one tagged field; T=, P=, R=, C=, DN=, A= mean different things per flag."""
-    ex = ev.exim
-    arrival = flag in _ARRIVAL
-    if tag == "T":
-        if arrival:
-            ev.sec("email")["subject"] = F.unquote(val)
-        else:
-            ex["transport"] = val
-    elif tag == "R":
-        if arrival:
-            ex["bounce_of"] = val
-        else:
-            ex["router"] = val
-    elif tag == "P":
-        if arrival:
-            ex["protocol"] = val
-        else:
-            ex["return_path"] = F.strip_angle(val)
-    elif tag == "S":
-        size = F.integer(val)
-        if size is not None:
-            ex["size"] = size
-        else:
-            ex.setdefault("fields", {})[tag] = val
-    elif tag == "C":
-        if val.startswith('"'):
-            conf = F.unescape(F.unquote(val))
-            ex["smtp_confirmation"] = conf
-            rm = REMOTE_ID_RE.search(conf)
-            if rm is not None:
-                ex["remote_id"] = rm.group(1)
-        else:
-            ex["smtp_commands"] = val.split(",")
-    elif tag == "X":
-        tls = F.tls_cipher(val)
-        t = ev.sec("tls")
-        for key in ("version", "version_protocol", "cipher"):
-            if key in tls:
-                t[key] = tls[key]
-        extra = {k: v for k, v in tls.items() if k not in ("version", "version_protocol", "cipher")}
-        if extra:
-            ev.sub("tls").update(extra)
-    elif tag == "A":
-        a = F.auth(val)
-        ex["auth"] = a
-        if side == "source" and "id" in a:
-            ev.sec("user")["name"] = a["id"]
-    elif tag == "I":
-        ex["interface"] = F.interface(val)
-    elif tag == "U":
-        ex["ident"] = val
-    elif tag == "F":
-        ev.sender(val)
-    elif tag in ("QT", "DT", "RT", "D"):
-        d = F.duration(val)
-        key = {"QT": "queue_time", "DT": "delivery_time", "RT": "receive_time", "D": "duration"}[tag]
-        if d is not None:
-            ex[key] = d
-        else:
-            ex.setdefault("fields", {})[tag] = val
-    elif tag in {"id", "id*"}:
-        ev.sec("email")["message_id"] = F.unescape(val)
-        if tag == "id*":
-            ex["message_id_generated"] = True
-    elif tag == "CV":
-        ev.sub("tls")["certificate_verified"] = val
-    elif tag == "DN":
-        peer = "client" if side == "source" else "server"
-        ev.sec("tls").setdefault(peer, {})["subject"] = F.unquote(val)
-    elif tag == "SNI":
-        ev.sec("tls").setdefault("client", {})["server_name"] = F.unquote(val)
-    elif tag in _PLAIN_TAGS:
-        ex[_PLAIN_TAGS[tag]] = val
-    elif tag == "PRX":
-        ex["proxy"] = F.interface(val)
-    elif tag == "DKIM":
-        ex["dkim"] = val.split(":") if not arrival else [val]
-    elif tag in ("DMARC", "SPF"):
-        ex[tag.lower()] = val
-    else:
-        ex.setdefault("fields", {})[tag] = val
 
 
 def _arrival(ev: Event, flag: str, rest: str) -> None:
@@ -356,19 +228,15 @@ class EntryParser:
             ev.sec("email")["local_id"] = msgid
         body = first[m.end() :]
         if nl:
+            # Multi-line entries are rare: snapshot the prefix fields so a failed try leaves no trace.
+            snapshot = copy.deepcopy((ev.doc, ev.exim))
             joined = self._continuation(ev, body, more)
             if joined != body:
                 action = self._body(ev, joined.lstrip(" "), msgid)
                 if action != "unrecognized":
                     return action
                 # Wrapped text did not help (e.g. a test-harness separator glued on): first line only.
-                kept = {k: ev.exim[k] for k in ("timestamp_raw",) if k in ev.exim}
-                ev.exim.clear()
-                ev.exim.update(kept)
-                for key in ("email", "source", "destination", "tls", "user"):
-                    ev.doc.pop(key, None)
-                if msgid:
-                    ev.sec("email")["local_id"] = msgid
+                ev.doc, ev.exim = snapshot
         return self._body(ev, body.lstrip(" "), msgid)
 
     def _continuation(self, ev: Event, body: str, more: str) -> str:
@@ -408,7 +276,7 @@ class EntryParser:
         if action is not None and (len(body) == 2 or body[2] == " " or flag == "<="):
             ev.exim["flag"] = flag
             rest = body[3:] if body[2:3] == " " else body[2:]
-            if flag in _ARRIVAL:
+            if flag in ARRIVAL:
                 _arrival(ev, flag, rest)
             elif flag == "**":
                 _failure(ev, rest)

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from shipper.files.archive import detect_compression
+
 HEAD_BYTES = 1024
 
 
@@ -16,6 +18,7 @@ class FileId(NamedTuple):
     dev: int
     inode: int
     head: str  # hash of the first HEAD_BYTES raw bytes ("" while the file is shorter than that)
+    compression: str | None = None  # from the same head bytes: gzip, bzip2, xz, zstd or None
 
     def key(self) -> str:
         return f"{self.dev}:{self.inode}:{self.head}"
@@ -26,7 +29,7 @@ def identify(path: str | Path) -> FileId:
     with Path(path).open("rb") as fh:
         st = os.fstat(fh.fileno())
         head = fh.read(HEAD_BYTES)
-    return FileId(st.st_dev, st.st_ino, head_hash(head))
+    return FileId(st.st_dev, st.st_ino, head_hash(head), detect_compression(head))
 
 
 def head_hash(head: bytes) -> str:

@@ -73,6 +73,6 @@ def send(
                 f"{len(retry_items)} documents still throttled (429/503) after retries"
             )
         if retry_items:
-            retry._sleep(retry.backoff(attempt))
+            retry.sleep(retry.backoff(attempt))
         pending = retry_items
     return outcome

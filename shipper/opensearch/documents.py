@@ -32,7 +32,7 @@ def event_id(server: str, data: bytes, occurrence: int) -> str:
     return base64.urlsafe_b64encode(h.digest()).decode()
 
 
-def message_index(prefix: str, server: str, local_id: str) -> str:
+def message_index(prefix: str, local_id: str) -> str:
     """`<prefix>-messages-YYYY.MM` by the arrival month encoded in the id, stable for the message."""
     ts = id_time(local_id)
     month = f"{ts[0:4]}.{ts[5:7]}" if ts else "undated"

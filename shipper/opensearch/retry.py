@@ -45,7 +45,8 @@ def backoff(attempt: int) -> float:
     return float(min(MAX_WAIT, INITIAL_WAIT * 2 ** (attempt - 1)))
 
 
-def _sleep(seconds: float) -> None:
+def sleep(seconds: float) -> None:
+    """Wait `seconds`, or raise Interrupted as soon as a stop is requested."""
     if STOP is None:
         time.sleep(seconds)
     elif STOP.wait(seconds):
@@ -63,6 +64,6 @@ def call(fn: Callable[[], T], max_attempts: int | None) -> T:
         wait=wait_random_exponential(multiplier=INITIAL_WAIT, max=MAX_WAIT),
         stop=stop,
         reraise=True,
-        sleep=_sleep,
+        sleep=sleep,
     )
     return retrying(fn)

@@ -32,7 +32,7 @@ def upsert(
         if not pending:
             return written
         keys = list(pending)
-        targets = [(message_index(prefix, s, i), message_id(s, i)) for s, i in keys]
+        targets = [(message_index(prefix, i), message_id(s, i)) for s, i in keys]
         docs = [
             {"_index": ix, "_id": did, "_source": {"includes": ["exim.merge_state"]}} for ix, did in targets
         ]

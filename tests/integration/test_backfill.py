@@ -18,27 +18,23 @@ from opensearchpy import OpenSearch
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, merge, summary
+from shipper.messages import Correlator, accumulate, summary
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
 
 
-def shipper(*args: str, state: Path, url: str, prefix: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "shipper",
-        *args,
-        "--opensearch-url",
-        url,
-        "--index-prefix",
-        prefix,
-        "--state-dir",
-        str(state),
-    ]
-    if args[0] == "backfill":
+def command(*args: str, url: str, prefix: str, state: Path) -> list[str]:
+    """`python -m shipper ARGS` against `url` with a test prefix and state dir (+ source flags for shipping)."""
+    cmd = [sys.executable, "-m", "shipper", *args, "--opensearch-url", url, "--index-prefix", prefix]
+    cmd += ["--state-dir", str(state)]
+    if args[0] in ("backfill", "run"):
         cmd += ["--timezone", "UTC", "--server-name", "mx1"]
+    return cmd
+
+
+def shipper(*args: str, state: Path, url: str, prefix: str) -> subprocess.CompletedProcess[str]:
+    cmd = command(*args, url=url, prefix=prefix, state=state)
     return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
 
 
@@ -80,7 +76,7 @@ def local_summaries(path: Path) -> dict[str, dict[str, Any]]:
     with path.open("rb") as fh:
         parts = [p for e in iter_entries(fh) for p in c.add(enrich(parser.parse(e.data)))]
     for p in parts + list(c.drain()):
-        out[p["id"]] = merge(out[p["id"]], p) if p["id"] in out else p
+        accumulate(out, p)
     return {k: summary(v) for k, v in out.items()}
 
 
@@ -176,23 +172,7 @@ def test_kill_9_at_random_moments_then_exact_counts(opensearch_url: str, prefix:
     log, entries = generated_log(tmp_path / "mainlog", lines=30000, seed=5)
     expected_messages = len(local_summaries(log))
     rnd = random.Random(9)
-    cmd = [
-        sys.executable,
-        "-m",
-        "shipper",
-        "backfill",
-        str(log),
-        "--opensearch-url",
-        opensearch_url,
-        "--index-prefix",
-        prefix,
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--timezone",
-        "UTC",
-        "--server-name",
-        "mx1",
-    ]
+    cmd = command("backfill", str(log), url=opensearch_url, prefix=prefix, state=tmp_path / "state")
     env = {**os.environ, "EXIM_SHIPPER_BATCH_MAX_DOCS": "500"}
     kills = 0
     for _ in range(5):

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from tests.integration.conftest import local_opensearch
 from tests.integration.faultproxy import FaultProxy
-from tests.integration.test_backfill import ROOT, count, generated_log
+from tests.integration.test_backfill import ROOT, command, count, generated_log
 from tests.integration.test_tail import line, start, stop, wait_for
 
 
@@ -92,23 +91,7 @@ def test_fault_injecting_proxy_exact_counts(opensearch_url: str, prefix: str, tm
             "EXIM_SHIPPER_RETRY_INITIAL_WAIT": "0.01",
             "EXIM_SHIPPER_RETRY_MAX_WAIT": "0.2",
         }
-        cmd = [
-            sys.executable,
-            "-m",
-            "shipper",
-            "backfill",
-            str(log),
-            "--opensearch-url",
-            proxy.url,
-            "--index-prefix",
-            prefix,
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--timezone",
-            "UTC",
-            "--server-name",
-            "mx1",
-        ]
+        cmd = command("backfill", str(log), url=proxy.url, prefix=prefix, state=tmp_path / "state")
         res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
         assert res.returncode == 0, res.stderr
     assert proxy.stats["items_faulted"] > 100

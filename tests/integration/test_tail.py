@@ -6,11 +6,10 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.integration.test_backfill import ROOT, count
+from tests.integration.test_backfill import ROOT, command, count
 
 
 def line(i: int) -> bytes:
@@ -26,23 +25,7 @@ def start(path: Path, state: Path, url: str, prefix: str) -> subprocess.Popen[by
         "EXIM_SHIPPER_SCAN_INTERVAL": "0.2",
         "EXIM_SHIPPER_CLOSE_INACTIVE": "2",
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "shipper",
-        "run",
-        str(path),
-        "--opensearch-url",
-        url,
-        "--index-prefix",
-        prefix,
-        "--state-dir",
-        str(state),
-        "--timezone",
-        "UTC",
-        "--server-name",
-        "mx1",
-    ]
+    cmd = command("run", str(path), url=url, prefix=prefix, state=state)
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, id_time, merge, partials, summary
+from shipper.messages import Correlator, Partial, accumulate, id_time, merge, partials, summary
 from tests.conftest import SHARED
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shipper" / "samples" / "exim_mainlog"
@@ -31,7 +31,7 @@ def _summaries(docs: list[dict[str, Any]], max_open: int = 100) -> dict[str, dic
     c = Correlator(max_open=max_open)
     out: dict[str, Partial] = {}
     for part in [p for d in docs for p in c.add(d)] + list(c.drain()):
-        out[part["id"]] = merge(out[part["id"]], part) if part["id"] in out else part
+        accumulate(out, part)
     assert not c.open
     return {k: summary(v) for k, v in out.items()}
 
@@ -147,10 +147,10 @@ def test_cap_flushes_oldest_and_partials_merge_back() -> None:
     for d in docs:
         for p in capped.add(d):
             handed_out += 1
-            pieces[p["id"]] = merge(pieces[p["id"]], p) if p["id"] in pieces else p
+            accumulate(pieces, p)
         assert len(capped.open) <= 1
     for p in capped.drain():
-        pieces[p["id"]] = merge(pieces[p["id"]], p) if p["id"] in pieces else p
+        accumulate(pieces, p)
     assert handed_out >= 2  # the eviction and the completed message
     assert {k: summary(v) for k, v in pieces.items()} == full
 
@@ -182,11 +182,10 @@ def _histories() -> list[list[dict[str, Any]]]:
 HISTORIES = _histories()
 
 
-def _fold(parts: list[Partial]) -> dict[tuple[str, str], Partial]:
-    acc: dict[tuple[str, str], Partial] = {}
+def _fold(parts: list[Partial]) -> dict[str, Partial]:
+    acc: dict[str, Partial] = {}
     for p in parts:
-        key = (p["server"], p["id"])
-        acc[key] = merge(acc[key], p) if key in acc else p
+        accumulate(acc, p)
     return acc
 
 
