@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from opensearchpy import OpenSearch
 
 from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
+from shipper.delivery import Batch, Delivery, Mark, Sender
 from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
@@ -25,8 +25,8 @@ from shipper.files.follow import Harvester, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries
 from shipper.messages import Correlator, Partial, partials
-from shipper.opensearch import bulk, summaries
-from shipper.opensearch.documents import action_line, event_id, event_index
+from shipper.opensearch import bulk
+from shipper.opensearch.documents import action_line, dumps, event_id, event_index
 from shipper.settings import Settings
 
 
@@ -85,7 +85,29 @@ class Shipper:
         self.dead = DeadLetters(settings.state_dir)
         self.server = settings.effective_server_name()
         self.zone = settings.effective_timezone()
-        self.attempts: int | None = settings.backfill_max_retries
+        self.delivery = Delivery(
+            client, settings.index_prefix, self.registry, self.dead, settings.backfill_max_retries
+        )
+        self._sender: Sender | None = None
+
+    @property
+    def attempts(self) -> int | None:
+        """Tries per request before giving up; None waits out any outage (the sidecar)."""
+        return self.delivery.attempts
+
+    @attempts.setter
+    def attempts(self, value: int | None) -> None:
+        self.delivery.attempts = value
+
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            self._sender = Sender(self.delivery)
+        return self._sender
+
+    def close(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
 
     def backfill(self, path: Path) -> FileReport:
         report = FileReport(str(path))
@@ -117,13 +139,13 @@ class Shipper:
             last_end = entry.end
             terminated = entry.terminated
             if len(batch) >= self.settings.batch_max_docs or batch_bytes >= self.settings.batch_max_bytes:
-                self._flush(batch, ready, correlator, report)
-                self.registry.advance(key, file_path, last_end)
+                self._submit(batch, ready, correlator, [Mark(key, file_path, last_end)], report)
                 batch, ready, batch_bytes = [], [], 0
-        self._flush(batch, ready, correlator, report)
         # An archive is done for good; a file still growing (or ending mid-line) is only done so far.
         done = terminated and path.stat().st_size == size_before
-        self.registry.advance(key, file_path, last_end, complete=done and _is_archive(path, fid.compression))
+        complete = done and _is_archive(path, fid.compression)
+        self._submit(batch, ready, correlator, [Mark(key, file_path, last_end, complete=complete)], report)
+        self.sender.wait()
         return report
 
     def _entries(self, path: Path, start: int, *, compressed: bool) -> Iterator[RawEntry]:
@@ -135,22 +157,18 @@ class Shipper:
             else:
                 yield from iter_entries(stream)
 
-    def _flush(
-        self, batch: list[bulk.Item], ready: list[Partial], correlator: Correlator, report: FileReport
+    def _submit(
+        self,
+        batch: list[bulk.Item],
+        ready: list[Partial],
+        correlator: Correlator,
+        marks: list[Mark],
+        report: FileReport,
     ) -> None:
-        if batch:
-            outcome = bulk.send(self.client, batch, max_attempts=self.attempts)
-            report.indexed += len(outcome.delivered)
-            report.already += len(outcome.existed)
-            for item, reason in outcome.rejected:
-                self.dead.add(reason, item.action, item.body)
-            report.dead += len(outcome.rejected)
-        # Before the checkpoint moves, every line's share of its message summary must be stored too.
+        # Before the checkpoint moves, every line's share of its message summary must be stored too:
+        # the open messages go along as partial summaries that merge with their later lines.
         parts = ready + list(correlator.drain())
-        if parts:
-            report.summaries += summaries.upsert(
-                self.client, self.settings.index_prefix, parts, self.dead, max_attempts=self.attempts
-            )
+        self.sender.submit(Batch(batch, parts, marks, report))
 
     # --- tail mode (the sidecar) -------------------------------------------------------------
 
@@ -177,11 +195,8 @@ class Shipper:
 
         def flush() -> None:
             nonlocal batch, ready, batch_bytes
-            self._flush(batch, ready, correlator, report)
-            for key, (path, end, head) in marks.items():
-                self.registry.advance(key, path, end, head=head, save=False)
-            if marks:
-                self.registry.save()
+            done = [Mark(key, path, end, head=head) for key, (path, end, head) in marks.items()]
+            self._submit(batch, ready, correlator, done, report)
             batch, ready, batch_bytes = [], [], 0
             marks.clear()
 
@@ -226,6 +241,7 @@ class Shipper:
                     flush()
                 for h in harvesters.values():
                     h.close()
+                self.sender.wait()
                 return report
             if not got:
                 stop.wait(min(scan_interval, self.settings.batch_max_age, 0.25))
@@ -235,7 +251,7 @@ class Shipper:
     ) -> tuple[bulk.Item, list[Partial]]:
         doc = enrich(parser.parse(entry.data))
         doc["log"] = {"file": {"path": path}, "offset": entry.offset}
-        body = orjson.dumps(doc)
+        body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
         action = action_line("create", index, event_id(self.server, entry.data, occ))
         return bulk.Item(action, body), partials(doc)

@@ -19,12 +19,14 @@ class Item:
 
     action: bytes
     body: bytes
-    ref: Any = None  # the caller's handle (e.g. the entry) carried back with the outcome
+    ref: Any = None  # the caller's handle (e.g. a message key) carried back with the outcome
+    merge_on_conflict: bool = False
+    """A 409 means "read, merge and write again" (summaries), not "already there" (events)."""
 
 
 @dataclass(slots=True)
 class Outcome:
-    """Per-item result: delivered (incl. 409 already there), rejected for good, with the reason."""
+    """Per-item result: delivered, already there (409), to merge (409), or rejected with the reason."""
 
     delivered: list[Item] = field(default_factory=list)
     existed: list[Item] = field(default_factory=list)
@@ -37,7 +39,6 @@ def send(
     items: list[Item],
     *,
     max_attempts: int | None,
-    conflict_is_delivered: bool = True,
 ) -> Outcome:
     """Send items until each is delivered or rejected; transient item failures are retried alone."""
     outcome = Outcome()
@@ -58,7 +59,7 @@ def send(
             if status < 300:
                 outcome.delivered.append(item)
             elif status == 409:
-                (outcome.existed if conflict_is_delivered else outcome.conflicts).append(item)
+                (outcome.conflicts if item.merge_on_conflict else outcome.existed).append(item)
             elif status in retry.RETRYABLE_STATUS:
                 retry_items.append(item)
             else:

@@ -1,7 +1,9 @@
-"""Message-summary upserts: read the stored mergeable state, merge, write back with optimistic locking."""
+"""Message-summary upserts: create when new, else read the stored mergeable state, merge, write back with
+optimistic locking."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -13,20 +15,62 @@ from shipper.opensearch import bulk, retry
 from shipper.opensearch.documents import action_line, message_id, message_index, summary_body
 
 MAX_ROUNDS = 20
+Key = tuple[str, str]
+
+
+def by_message(parts: list[Partial]) -> dict[Key, Partial]:
+    """One merged partial per message key (a batch often holds several lines of one message)."""
+    pending: dict[Key, Partial] = {}
+    for p in parts:
+        key = key_of(p)
+        pending[key] = merge(pending[key], p) if key in pending else p
+    return pending
+
+
+def create_item(prefix: str, key: Key, part: Partial) -> bulk.Item:
+    """A `create` of the summary, for a message probably not stored yet: a 409 sends it down the merge path.
+
+    It lets a new message cost no read at all, and rides in the same `_bulk` request as its events.
+    """
+    server, local_id = key
+    action = action_line("create", message_index(prefix, local_id), message_id(server, local_id))
+    return bulk.Item(action, summary_body(part), ref=key, merge_on_conflict=True)
+
+
+class Recent:
+    """Keys of messages whose summary this process stored lately: those go straight to read-merge-write.
+
+    Bounded, because only a message still being logged matters; forgetting one costs a 409, not data.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self.keys: OrderedDict[Key, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def add(self, keys: list[Key]) -> None:
+        for key in keys:
+            self.keys[key] = None
+            self.keys.move_to_end(key)
+        while len(self.keys) > self.size:
+            self.keys.popitem(last=False)
 
 
 def upsert(
-    client: OpenSearch, prefix: str, parts: list[Partial], dead: DeadLetters, *, max_attempts: int | None
+    client: OpenSearch,
+    prefix: str,
+    pending: dict[Key, Partial],
+    dead: DeadLetters,
+    *,
+    max_attempts: int | None,
 ) -> int:
-    """Merge `parts` into the stored summaries; returns how many summary documents were written.
+    """Merge each pending partial into its stored summary; returns how many summary documents were written.
 
     Equivalent to a scripted upsert but with the one merge implementation (shipper.messages): a
     concurrent writer makes our write fail with 409, and that message is simply read and merged again.
     """
-    pending: dict[tuple[str, str], Partial] = {}
-    for p in parts:
-        key = key_of(p)
-        pending[key] = merge(pending[key], p) if key in pending else p
     written = 0
     for _ in range(MAX_ROUNDS):
         if not pending:
@@ -43,7 +87,7 @@ def upsert(
 
         resp = retry.call(request, max_attempts)
         items: list[bulk.Item] = []
-        retry_keys: list[tuple[str, str]] = []
+        retry_keys: list[Key] = []
         for key, (ix, did), found in zip(keys, targets, resp["docs"], strict=True):
             new = pending[key]
             if found.get("found"):
@@ -60,8 +104,8 @@ def upsert(
             else:  # not found, or its monthly index does not exist yet
                 merged = new
                 action = action_line("create", ix, did)
-            items.append(bulk.Item(action, summary_body(merged), ref=key))
-        outcome = bulk.send(client, items, max_attempts=max_attempts, conflict_is_delivered=False)
+            items.append(bulk.Item(action, summary_body(merged), ref=key, merge_on_conflict=True))
+        outcome = bulk.send(client, items, max_attempts=max_attempts)
         written += len(outcome.delivered)
         for item, reason in outcome.rejected:
             dead.add(reason, item.action, item.body)

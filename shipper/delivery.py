@@ -1,0 +1,155 @@
+"""Delivering batches in a background thread: events and their message summaries, then checkpoints."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from opensearchpy import OpenSearch
+
+from shipper.checkpoints import Registry
+from shipper.deadletter import DeadLetters
+from shipper.messages import Partial
+from shipper.opensearch import bulk, summaries
+
+
+class Tally(Protocol):
+    """The counters a batch's outcome is added to (a file's row of the closing table)."""
+
+    indexed: int
+    already: int
+    dead: int
+    summaries: int
+
+
+@dataclass(slots=True)
+class Mark:
+    """After the batch is acknowledged: every entry of `path` (file `key`) before `end` is stored."""
+
+    key: str
+    path: str
+    end: int
+    head: str = ""
+    complete: bool = False
+
+
+@dataclass(slots=True)
+class Batch:
+    events: list[bulk.Item]
+    parts: list[Partial]
+    marks: list[Mark]
+    tally: Tally
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Delivery:
+    """Sends one batch: events plus optimistic `create`s of new summaries in one `_bulk` request, then the
+    read-merge-write of summaries already stored, then the checkpoints. Nothing moves a checkpoint before
+    OpenSearch has acknowledged every document the entries before it produced."""
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        prefix: str,
+        registry: Registry,
+        dead: DeadLetters,
+        attempts: int | None,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.registry = registry
+        self.dead = dead
+        self.attempts = attempts
+        self.recent = summaries.Recent()
+
+    def deliver(self, batch: Batch) -> None:
+        tally = batch.tally
+        pending = summaries.by_message(batch.parts)
+        new = [(k, p) for k, p in pending.items() if k not in self.recent]
+        creates = [summaries.create_item(self.prefix, k, p) for k, p in new]
+        later = {k: p for k, p in pending.items() if k in self.recent}
+        items = batch.events + creates
+        if items:
+            outcome = bulk.send(self.client, items, max_attempts=self.attempts)
+            for item in outcome.delivered:
+                if item.merge_on_conflict:
+                    tally.summaries += 1
+                else:
+                    tally.indexed += 1
+            tally.already += len(outcome.existed)
+            for item, reason in outcome.rejected:
+                self.dead.add(reason, item.action, item.body)
+                if not item.merge_on_conflict:
+                    tally.dead += 1
+            for item in outcome.conflicts:
+                later[item.ref] = pending[item.ref]
+        if later:
+            tally.summaries += summaries.upsert(
+                self.client, self.prefix, later, self.dead, max_attempts=self.attempts
+            )
+        self.recent.add(list(pending))
+        for m in batch.marks:
+            self.registry.advance(m.key, m.path, m.end, complete=m.complete, head=m.head, save=False)
+        if batch.marks:
+            self.registry.save()
+
+
+class Sender:
+    """Runs `Delivery.deliver` on a thread so that reading and parsing the next batch overlaps the
+    request in flight. At most `depth` batches wait, which bounds memory while OpenSearch is away.
+
+    A failure in the thread (an outage beyond the retries, a stop request) is raised again to the
+    submitter at its next call; batches after it are dropped undelivered, so their checkpoints stay.
+    """
+
+    def __init__(self, delivery: Delivery, depth: int = 1) -> None:
+        self.delivery = delivery
+        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=depth)
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="exim-shipper-sender", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = self.queue.get()
+            try:
+                if batch is None:
+                    return
+                if self.failure is None:
+                    self.delivery.deliver(batch)
+            except BaseException as exc:  # handed to the submitting thread, not lost
+                self.failure = exc
+            finally:
+                if batch is not None:
+                    batch.done.set()
+                self.queue.task_done()
+
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def submit(self, batch: Batch) -> None:
+        """Queue a batch for delivery; blocks while the queue is full."""
+        while True:
+            self._check()
+            try:
+                self.queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def wait(self) -> None:
+        """Until every submitted batch is delivered (or the sender failed: then raise that)."""
+        self.queue.join()
+        self._check()
+
+    def close(self) -> None:
+        """Stop the thread once the queue is empty; never hang an exit on a sender stuck in retries
+        (Ctrl-C during an outage): it is a daemon thread, and what it holds is not checkpointed."""
+        try:
+            self.queue.put_nowait(None)
+        except queue.Full:
+            return
+        self.thread.join(timeout=5)
