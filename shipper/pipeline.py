@@ -20,13 +20,14 @@ from shipper.delivery import Batch, Delivery, Mark, Sender
 from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import dataset_for, open_log
+from shipper.files.archive import dataset_for, wrap_decompressor
 from shipper.files.follow import Harvester, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
+from shipper.progress import Progress
 from shipper.settings import Settings
 
 
@@ -109,7 +110,7 @@ class Shipper:
         if self._sender is not None:
             self._sender.close()
 
-    def backfill(self, path: Path) -> FileReport:
+    def backfill(self, path: Path, progress: Progress | None = None) -> FileReport:
         report = FileReport(str(path))
         fid = identify(path)
         key = fid.key()
@@ -127,7 +128,7 @@ class Shipper:
         occurrences = _Occurrences()
         file_path = str(path)
         terminated = True
-        for entry in self._entries(path, start, compressed=fid.compression is not None):
+        for entry, position in self._entries(path, start, compressed=fid.compression is not None):
             occ = occurrences.next(entry.data)
             if entry.end <= start:
                 continue
@@ -141,6 +142,8 @@ class Shipper:
             if len(batch) >= self.settings.batch_max_docs or batch_bytes >= self.settings.batch_max_bytes:
                 self._submit(batch, ready, correlator, [Mark(key, file_path, last_end)], report)
                 batch, ready, batch_bytes = [], [], 0
+                if progress is not None:
+                    progress.update(report.entries, position)
         # An archive is done for good; a file still growing (or ending mid-line) is only done so far.
         done = terminated and path.stat().st_size == size_before
         complete = done and _is_archive(path, fid.compression)
@@ -148,14 +151,21 @@ class Shipper:
         self.sender.wait()
         return report
 
-    def _entries(self, path: Path, start: int, *, compressed: bool) -> Iterator[RawEntry]:
-        with open_log(path) as stream:
+    def _entries(self, path: Path, start: int, *, compressed: bool) -> Iterator[tuple[RawEntry, int]]:
+        """Entries after `start`, each with how far into the file as stored (compressed) reading got."""
+        with path.open("rb") as raw:
+            head = raw.read(8)
+            raw.seek(0)
+            stream = wrap_decompressor(raw, head)
             if start and not compressed:
                 # Plain files resume by seeking; entries before the checkpoint are not re-read.
                 stream.seek(start)
-                yield from iter_entries(stream, start)
+                entries = iter_entries(stream, start)
             else:
-                yield from iter_entries(stream)
+                entries = iter_entries(stream)
+            for entry in entries:
+                # The reader buffers ahead: a plain file's true position is the entry's end.
+                yield entry, (raw.tell() if compressed else entry.end)
 
     def _submit(
         self,

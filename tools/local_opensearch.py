@@ -1,6 +1,6 @@
 """A real single-node OpenSearch on loopback for development and tests, fetched from Maven Central.
 
-    python tools/local_opensearch.py start [--port 9200] [--data DIR]   # prints the URL when healthy
+    python tools/local_opensearch.py start [--port 9200] [--data DIR] [--plugin SPEC …]   # prints the URL
     python tools/local_opensearch.py stop  [--data DIR]
     python tools/local_opensearch.py status [--port 9200]
 
@@ -8,11 +8,18 @@ The integ-test distribution (`org.opensearch.distribution.integ-test-zip:opensea
 fetched with `mvn` into the local Maven repository and unpacked under ~/.cache/exim-shipper/ (as root:
 /var/cache/exim-shipper/, since the node then runs as an unprivileged user) — never into the work tree.
 It runs on the machine's JDK with a 512 MB heap.
+
+That distribution carries no plugins. `--plugin` (or EXIM_SHIPPER_OPENSEARCH_PLUGINS, comma-separated)
+installs plugin zips into a separate copy of it, one per plugin set, so the plain one is never touched:
+a Maven coordinate `group:artifact[:version]` (version defaults to `<opensearch version>.0`), or the path
+of a zip. Note: of what the index-management (ISM) plugin needs, only opensearch-job-scheduler is on
+Maven Central; opensearch-index-management itself is not (see index_templates/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pwd
 import shutil
@@ -23,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 VERSION = os.environ.get("EXIM_SHIPPER_OPENSEARCH_VERSION", "2.19.1")
@@ -32,29 +40,59 @@ _USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
 _DEFAULT_CACHE = Path("/var/cache") if os.geteuid() == 0 else _USER_CACHE
 CACHE = Path(os.environ.get("EXIM_SHIPPER_CACHE", _DEFAULT_CACHE / "exim-shipper"))
 M2 = Path(os.environ.get("MAVEN_REPO", Path.home() / ".m2" / "repository"))
+PLUGINS = tuple(p for p in os.environ.get("EXIM_SHIPPER_OPENSEARCH_PLUGINS", "").split(",") if p)
 
 
-def distribution() -> Path:
-    """The unpacked distribution's home, fetching and unpacking it on first use."""
-    home = CACHE / f"opensearch-{VERSION}"
-    if (home / "bin" / "opensearch").exists():
-        return home
-    folder = M2 / "org/opensearch/distribution/integ-test-zip/opensearch" / VERSION
-    zip_path = folder / f"opensearch-{VERSION}.zip"
-    if not zip_path.exists():
-        cmd = ["mvn", "-q", "-B", "dependency:get", f"-Dartifact={ARTIFACT}", "-Dtransitive=false"]
+def maven_file(coordinate: str) -> Path:
+    """`group:artifact:version:packaging` from the local Maven repository, fetched with mvn if absent."""
+    group, artifact, version, packaging = coordinate.split(":")
+    path = M2 / group.replace(".", "/") / artifact / version / f"{artifact}-{version}.{packaging}"
+    if not path.exists():
+        cmd = ["mvn", "-q", "-B", "dependency:get", f"-Dartifact={coordinate}", "-Dtransitive=false"]
         subprocess.run(cmd, check=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = CACHE / f".unpack-{os.getpid()}"
+    return path
+
+
+def unpack(zip_path: Path, home: Path) -> Path:
+    """Unpack a distribution zip (one top folder) beside `home`; the caller renames it into place when
+    ready, so a half-prepared home never exists."""
+    home.parent.mkdir(parents=True, exist_ok=True)
+    tmp = home.parent / f".unpack-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(tmp)
     inner = next(tmp.iterdir())
     for script in (inner / "bin").iterdir():
-        script.chmod(0o755)
+        script.chmod(0o755)  # zipfile drops the mode bits
+    return inner
+
+
+def distribution(plugins: Sequence[str] = ()) -> Path:
+    """The unpacked distribution's home (with `plugins` installed), fetching and unpacking on first use."""
+    home = CACHE / f"opensearch-{VERSION}"
+    if plugins:
+        # One copy per plugin set: installing into the plain home would change a node others may run.
+        key = hashlib.sha256("\n".join(sorted(plugins)).encode()).hexdigest()[:10]
+        home = CACHE / f"opensearch-{VERSION}-plugins-{key}"
+    if (home / "bin" / "opensearch").exists():
+        return home
+    inner = unpack(maven_file(ARTIFACT), home)
+    for spec in plugins:
+        zip_path = _plugin_zip(spec)
+        cmd = [str(inner / "bin" / "opensearch-plugin"), "install", "--batch", zip_path.resolve().as_uri()]
+        subprocess.run(cmd, check=True, env=java_env(), stdout=subprocess.DEVNULL)
     inner.rename(home)
-    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(inner.parent, ignore_errors=True)
     return home
+
+
+def _plugin_zip(spec: str) -> Path:
+    if spec.endswith(".zip"):
+        return Path(spec.removeprefix("file://"))
+    parts = spec.split(":")
+    group, artifact = parts[0], parts[1]
+    version = parts[2] if len(parts) > 2 else f"{VERSION}.0"
+    return maven_file(f"{group}:{artifact}:{version}:zip")
 
 
 def healthy(url: str) -> bool:
@@ -65,35 +103,60 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start(port: int, data: Path, timeout: float = 120.0, transport_port: int | None = None) -> str:
+def java_env() -> dict[str, str]:
+    """Our environment with JAVA_HOME set from the `java` on PATH when it is not set already."""
+    env = dict(os.environ)
+    if "JAVA_HOME" not in env and shutil.which("java"):
+        env["JAVA_HOME"] = str(Path(shutil.which("java") or "").resolve().parents[1])
+    return env
+
+
+def start(
+    port: int,
+    data: Path,
+    timeout: float = 120.0,
+    transport_port: int | None = None,
+    plugins: Sequence[str] = PLUGINS,
+) -> str:
     """Start a node (unless one already answers on the port) and return its URL once healthy."""
     url = f"http://127.0.0.1:{port}"
     if healthy(url):
         return url
-    home = distribution()
-    data.mkdir(parents=True, exist_ok=True)
-    pidfile = data / "opensearch.pid"
-    env = dict(os.environ)
+    home = distribution(plugins)
+    env = java_env()
     env.setdefault("OPENSEARCH_JAVA_OPTS", "-Xms512m -Xmx512m")
-    if "JAVA_HOME" not in env and shutil.which("java"):
-        env["JAVA_HOME"] = str(Path(shutil.which("java") or "").resolve().parents[1])
-    cmd = [
-        str(home / "bin" / "opensearch"),
-        "-d",
-        "-p",
-        str(pidfile),
-        "-Ediscovery.type=single-node",
-        "-Enetwork.host=127.0.0.1",
-        f"-Ehttp.port={port}",
-        f"-Etransport.port={transport_port or port + 100}",
-        f"-Epath.data={data / 'data'}",
-        f"-Epath.logs={data / 'logs'}",
-        "-Ecluster.name=exim-shipper-dev",
-        "-Eaction.auto_create_index=true",
-    ]
+    settings = {
+        "discovery.type": "single-node",
+        "network.host": "127.0.0.1",
+        "http.port": str(port),
+        "transport.port": str(transport_port or port + 100),
+        "path.data": str(data / "data"),
+        "path.logs": str(data / "logs"),
+        "cluster.name": "exim-shipper-dev",
+        "action.auto_create_index": "true",
+    }
+    return launch(
+        home / "bin" / "opensearch", settings, data, "opensearch.pid", env=env, url=url, timeout=timeout
+    )
+
+
+def launch(
+    executable: Path,
+    settings: dict[str, str],
+    data: Path,
+    pidfile_name: str,
+    *,
+    env: dict[str, str],
+    url: str,
+    timeout: float,
+) -> str:
+    """Run an OpenSearch/Elasticsearch-style node as a daemon and wait until `url` is healthy."""
+    data.mkdir(parents=True, exist_ok=True)
+    pidfile = data / pidfile_name
+    cmd = [str(executable), "-d", "-p", str(pidfile), *(f"-E{k}={v}" for k, v in settings.items())]
     if os.geteuid() == 0:
-        # OpenSearch refuses to run as root (CI and sandboxes run as root): drop to a system user.
-        cmd = [*_as_service_user(home, data), *cmd]
+        # Both refuse to run as root (CI and sandboxes run as root): drop to a system user.
+        cmd = [*_as_service_user(executable.parents[1], data), *cmd]
     # The daemon must not inherit our stdout/stderr: a caller reading them (CI, `$(…)`) would wait for ever.
     with (data / "console.log").open("ab") as console:
         subprocess.run(cmd, env=env, check=True, stdout=console, stderr=console, stdin=subprocess.DEVNULL)
@@ -103,10 +166,12 @@ def start(port: int, data: Path, timeout: float = 120.0, transport_port: int | N
             return url
         if time.monotonic() > deadline - timeout + 10 and not _alive(pidfile):
             break
-        time.sleep(1)
-    log = data / "logs" / "exim-shipper-dev.log"
+        time.sleep(0.5)
+    log = data / "logs" / f"{settings['cluster.name']}.log"
     tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
-    raise SystemExit(f"OpenSearch did not become healthy on {url}; last log lines:\n" + "\n".join(tail))
+    raise SystemExit(
+        f"{executable.name} did not become healthy on {url}; last log lines:\n" + "\n".join(tail)
+    )
 
 
 SERVICE_USER = "exim-shipper-os"
@@ -133,9 +198,9 @@ def _alive(pidfile: Path) -> bool:
     return True
 
 
-def stop(data: Path) -> None:
+def stop(data: Path, pidfile_name: str = "opensearch.pid") -> None:
     """Stop the node whose pid file lives in `data` and wait for it to exit."""
-    pidfile = data / "opensearch.pid"
+    pidfile = data / pidfile_name
     if not pidfile.exists():
         return
     pid = int(pidfile.read_text().strip())
@@ -157,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", choices=["start", "stop", "status"])
     ap.add_argument("--port", type=int, default=9200)
     ap.add_argument("--data", type=Path, default=CACHE / "node")
+    ap.add_argument("--plugin", action="append", default=list(PLUGINS), help="Maven coordinate or zip path")
     args = ap.parse_args(argv)
     if args.command == "start":
-        print(start(args.port, args.data))
+        print(start(args.port, args.data, plugins=[p for p in args.plugin if p]))
     elif args.command == "stop":
         stop(args.data)
     else:

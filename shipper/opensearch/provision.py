@@ -54,8 +54,7 @@ def _put_if_changed(client: OpenSearch, path: str, body: dict[str, Any], current
 def setup(client: OpenSearch, prefix: str, retention: str) -> list[str]:
     """Install or update everything; returns one line per object: `<kind> <name>: <what happened>`."""
     base = templates_dir()
-    info = client.info()
-    is_opensearch = info.get("version", {}).get("distribution") == "opensearch"
+    is_opensearch = _is_opensearch(client)
     report: list[str] = []
     for name in COMPONENTS:
         body = _load(base / "component" / f"{name}.json", prefix, retention)
@@ -76,6 +75,28 @@ def setup(client: OpenSearch, prefix: str, retention: str) -> list[str]:
             f"index template {full}: {_put_if_changed(client, f'/_index_template/{full}', body, meta)}"
         )
     return report
+
+
+def _is_opensearch(client: OpenSearch) -> bool:
+    try:
+        info = client.info()
+    except os_exc.TransportError as exc:
+        # OpenSearch always serves `GET /`; a minimal Elasticsearch (no rest-root module) answers 405.
+        if exc.status_code not in (404, 405):
+            raise
+        return False
+    return bool(info.get("version", {}).get("distribution") == "opensearch")
+
+
+def _has_ilm(client: OpenSearch) -> bool:
+    """Elasticsearch without x-pack (OSS builds, integ-test distributions) has no `_ilm` endpoints."""
+    try:
+        client.transport.perform_request("GET", "/_ilm/status")
+    except os_exc.TransportError as exc:
+        if exc.status_code not in (400, 404, 405):
+            raise
+        return False
+    return True
 
 
 def _lifecycle(
@@ -102,6 +123,9 @@ def _lifecycle(
         client.transport.perform_request("PUT", f"/_plugins/_ism/policies/{name}", body=body, params=params)
         report.append(f"ISM policy {name}: {'updated' if cur is not None else 'created'}")
         return "ism"
+    if not _has_ilm(client):
+        report.append(f"ILM policy {name}: skipped (the cluster has no index lifecycle management)")
+        return "none"
     body = _load(base / "ilm-policy.json", prefix, retention)
     meta = body.pop("_meta")
     cur = _get(client, f"/_ilm/policy/{name}")
