@@ -76,5 +76,9 @@ def _short(exc: Exception) -> str:
             return str(reason.get("reason") or reason.get("type") or "")[:200]
     err = getattr(exc, "error", None)
     text = str(err if err else exc)
+    if isinstance(info, str) and "<title>" in info:
+        # A proxy's HTML error page: its title is the message.
+        text = info.split("<title>", 1)[1].split("</title>", 1)[0]
+    text = " ".join(text.split())  # one line, whatever the server sent
     # urllib3 messages embed the URL; strip anything that could carry user:password@
     return text.split("://", maxsplit=1)[0][:200] if "@" in text else text[:200]

@@ -16,6 +16,8 @@ RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
 def transient(exc: BaseException) -> bool:
     """Connection errors, timeouts, 429 and 5xx are worth another try; the rest is final."""
+    if isinstance(exc, os_exc.SSLError) and "certificate" in str(exc).lower():
+        return False  # an unverifiable certificate stays so: waiting would hide a configuration error
     if isinstance(exc, os_exc.ConnectionError | os_exc.ConnectionTimeout):
         return True
     if isinstance(exc, os_exc.TransportError):
