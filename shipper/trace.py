@@ -1,19 +1,33 @@
-"""Readable rendering of a message summary for `exim-shipper trace`."""
+"""`exim-shipper trace`: the readable story of a message, and its look-up across the fleet's index.
+
+Local traces read files (shipper.cli); `fleet()` finds the same story in OpenSearch: the message's event
+lines on every server, its summary, and the messages it is linked to on other servers (an outbound
+delivery's `C="… id=…"` names the receiving Exim's id; arrivals with the same Message-ID header).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from opensearchpy import OpenSearch
+
+from shipper.errors import ShipperError
+from shipper.exim.grammar import MSGID_FULL_RE
+from shipper.opensearch import retry
 
 
 def _fmt_delay(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.3f}s"
     s = int(seconds)
     parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
-    text = "".join(f"{v}{u}" for v, u in parts if v)
-    return text or f"{seconds:.3f}s"
+    return "".join(f"{v}{u}" for v, u in parts if v)
 
 
-def render_summary(doc: dict[str, Any]) -> str:
-    """A few aligned lines: state, sender, subject, timing, and one line per recipient."""
+def render_summary(doc: dict[str, Any], extra: Sequence[tuple[str, str]] = ()) -> str:
+    """A few aligned lines: state, sender, subject, timing, one line per recipient, then `extra` rows."""
     exim, email = doc["exim"], doc["email"]
     rows: list[tuple[str, str]] = [
         ("message", f"{email['local_id']} on {doc['host']['name']}"),
@@ -45,5 +59,309 @@ def render_summary(doc: dict[str, Any]) -> str:
         if "last_error" in r and r["outcome"] != "delivered":
             detail = f"{r['last_error']['class']}: {r['last_error'].get('text', '')}"
         rows.append(("recipient", f"{r['address']}  {r['outcome']}  {detail}".rstrip()))
+    rows.extend(extra)
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+
+
+# --- fleet-wide trace (OpenSearch) ----------------------------------------------------------------
+
+Key = tuple[str, str]
+"""A message's identity in the fleet: (server, Exim message id)."""
+
+# The address fields the local trace matches (shipper.cli._addresses), searched case-blind.
+ADDRESS_FIELDS = (
+    "email.to.address",
+    "email.from.address",
+    "exim.address",
+    "exim.original_address",
+    "exim.return_path",
+    "exim.original_sender",
+)
+MAX_MESSAGES = 500
+MAX_ROUNDS = 10
+PAGE = 1000
+# Pairs per query: each is a two-clause bool, well under the default 1024-clause limit.
+KEYS_PER_QUERY = 200
+_LINE_FIELDS = ["@timestamp", "host.name", "email.local_id", "event.original", "log.file.path", "log.offset"]
+_SORT = [
+    {"@timestamp": {"order": "asc", "missing": "_last"}},
+    {"host.name": {"order": "asc"}},
+    {"log.file.path": {"order": "asc", "missing": "_last"}},
+    {"log.offset": {"order": "asc", "missing": "_last"}},
+]
+T = TypeVar("T")
+
+
+class NoEventIndex(ShipperError):
+    """The prefix has no events index on the cluster."""
+
+
+@dataclass(slots=True)
+class Story:
+    """One message of a fleet trace: its lines in time order, its summary, its links to other servers."""
+
+    key: Key
+    lines: list[str] = field(default_factory=list)
+    first: str = ""
+    summary: dict[str, Any] | None = None
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FleetTrace:
+    stories: list[Story]
+    truncated: bool = False
+
+
+def is_message_id(needle: str) -> bool:
+    return MSGID_FULL_RE.match(needle) is not None
+
+
+def seed_query(needle: str) -> dict[str, Any]:
+    """Events of the messages a trace starts from: the id itself, or any address field equal to it."""
+    if is_message_id(needle):
+        match: dict[str, Any] = {"term": {"email.local_id": needle}}
+    else:
+        match = {
+            "bool": {
+                "should": [
+                    {"term": {name: {"value": needle, "case_insensitive": True}}} for name in ADDRESS_FIELDS
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+    return {"bool": {"filter": [match, {"exists": {"field": "email.local_id"}}]}}
+
+
+def keys_query(keys: Iterable[Key]) -> dict[str, Any]:
+    """Documents of exactly these (server, id) messages."""
+    return {
+        "bool": {
+            "should": [
+                {"bool": {"filter": [{"term": {"host.name": s}}, {"term": {"email.local_id": i}}]}}
+                for s, i in keys
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def _composite(sources: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "composite": {
+            "size": PAGE,
+            "sources": [{name: {"terms": {"field": path}}} for name, path in sources],
+        }
+    }
+
+
+_KEY_SOURCES = (("server", "host.name"), ("id", "email.local_id"))
+
+
+def links_request(
+    remote_ids: Sequence[str], ids: Sequence[str], message_ids: Sequence[str], *, bounces: bool
+) -> dict[str, Any]:
+    """Messages linked to the current ones: where their deliveries went (by the remote id), which
+    deliveries came into them, their bounces, and arrivals elsewhere with the same Message-ID."""
+    aggs: dict[str, Any] = {}
+    wanted: list[dict[str, Any]] = []
+
+    def add(name: str, query: dict[str, Any], via: str | None) -> None:
+        sources = [*_KEY_SOURCES, *([("via", via)] if via else [])]
+        aggs[name] = {"filter": query, "aggs": {"keys": _composite(sources)}}
+        wanted.append(query)
+
+    if remote_ids:
+        add("sent_to", {"terms": {"email.local_id": sorted(remote_ids)}}, None)
+    if ids:
+        add("came_from", {"terms": {"exim.remote_id": sorted(ids)}}, "exim.remote_id")
+        if bounces:
+            add("bounces", {"terms": {"exim.bounce_of": sorted(ids)}}, "exim.bounce_of")
+    if message_ids:
+        add("same_message_id", {"terms": {"email.message_id": sorted(message_ids)}}, "email.message_id")
+    return {"size": 0, "query": {"bool": {"should": wanted, "minimum_should_match": 1}}, "aggs": aggs}
+
+
+def _buckets(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    agg = response.get("aggregations", {}).get(name, {})
+    buckets: list[dict[str, Any]] = agg.get("keys", {}).get("buckets", [])
+    return [b["key"] for b in buckets]
+
+
+class _Searcher:
+    """Searches with the shipper's retry policy over whichever daily/monthly indices exist."""
+
+    def __init__(self, client: OpenSearch, prefix: str, max_attempts: int | None) -> None:
+        self.client = client
+        self.events = f"{prefix}-events-*"
+        self.messages = f"{prefix}-messages-*"
+        self.max_attempts = max_attempts
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        def call() -> dict[str, Any]:
+            result: dict[str, Any] = self.client.search(
+                index=index, body=body, params={"ignore_unavailable": "true", "allow_no_indices": "true"}
+            )
+            return result
+
+        return self._retry(call)
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        return retry.call(fn, self.max_attempts)
+
+    def seed(self, needle: str, limit: int) -> tuple[list[Key], bool]:
+        """The (server, id) keys whose events match `needle`, oldest-named first, at most `limit`."""
+        body: dict[str, Any] = {
+            "size": 0,
+            "query": seed_query(needle),
+            "aggs": {"keys": _composite(_KEY_SOURCES)},
+        }
+        keys: list[Key] = []
+        while True:
+            response = self.search(self.events, body)
+            if response.get("_shards", {}).get("total", 0) == 0:
+                raise NoEventIndex(f"no {self.events} index on the cluster (wrong --index-prefix?)")
+            agg = response.get("aggregations", {}).get("keys", {})
+            for b in agg.get("buckets", []):
+                keys.append((b["key"]["server"], b["key"]["id"]))
+                if len(keys) >= limit:
+                    return keys, True
+            after = agg.get("after_key")
+            if not after or len(agg.get("buckets", [])) < PAGE:
+                return keys, False
+            body["aggs"]["keys"]["composite"]["after"] = after
+
+    def lines(self, keys: Sequence[Key]) -> list[dict[str, Any]]:
+        """Every event of these messages, in time order (then file order)."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            body: dict[str, Any] = {
+                "size": PAGE,
+                "query": keys_query(keys[start : start + KEYS_PER_QUERY]),
+                "_source": [*_LINE_FIELDS, "exim.remote_id", "exim.bounce_of", "email.message_id"],
+                "sort": _SORT,
+            }
+            while True:
+                hits = self.search(self.events, body).get("hits", {}).get("hits", [])
+                out.extend(h["_source"] for h in hits)
+                if len(hits) < PAGE:
+                    break
+                body["search_after"] = hits[-1]["sort"]
+        return out
+
+    def summaries(self, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
+        out: dict[Key, dict[str, Any]] = {}
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = keys[start : start + KEYS_PER_QUERY]
+            body = {
+                "size": len(chunk) * 2,
+                "query": keys_query(chunk),
+                "_source": {"excludes": ["exim.merge_state"]},
+            }
+            for h in self.search(self.messages, body).get("hits", {}).get("hits", []):
+                doc = h["_source"]
+                out[(doc["host"]["name"], doc["email"]["local_id"])] = doc
+        return out
+
+
+class _Links:
+    """Cross-server links, noted on both messages (each once), and the messages still to trace."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, list[tuple[str, str]]] = {}
+        self.found: list[Key] = []
+
+    def add(self, src: Key, dst: Key, there: str, back: str) -> None:
+        self.found += [src, dst]
+        for key, label, other in ((src, there, dst), (dst, back, src)):
+            row = (label, f"{other[1]} on {other[0]}")
+            rows = self.rows.setdefault(key, [])
+            if row not in rows:
+                rows.append(row)
+
+
+def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: int | None) -> FleetTrace:
+    """The stories of the messages matching `needle` (an id or an address) on every server, following
+    bounces (for an id, as the local trace does) and deliveries or Message-IDs that cross servers."""
+    searcher = _Searcher(client, prefix, max_attempts)
+    by_id = is_message_id(needle)
+    seeds, truncated = searcher.seed(needle, MAX_MESSAGES)
+    stories: dict[Key, Story] = {k: Story(k) for k in seeds}
+    links = _Links()
+    frontier = list(seeds)
+    for _ in range(MAX_ROUNDS):
+        if not frontier:
+            break
+        remote: dict[str, list[Key]] = {}  # remote id -> our messages that delivered to it
+        message_ids: dict[str, list[Key]] = {}
+        for doc in searcher.lines(frontier):
+            key = (doc["host"]["name"], doc["email"]["local_id"])
+            story = stories[key]
+            story.lines.append(doc["event"]["original"])
+            story.first = story.first or doc.get("@timestamp", "")
+            exim = doc.get("exim", {})
+            if exim.get("remote_id"):
+                _add(remote, exim["remote_id"], key)
+            if by_id and exim.get("bounce_of"):
+                links.found.append((key[0], exim["bounce_of"]))
+            if doc.get("email", {}).get("message_id"):
+                _add(message_ids, doc["email"]["message_id"], key)
+        ids = sorted({i for _, i in frontier})
+        body = links_request(sorted(remote), ids, sorted(message_ids), bounces=by_id)
+        response = searcher.search(searcher.events, body) if body["aggs"] else {}
+        for k in _buckets(response, "sent_to"):
+            for origin in remote.get(k["id"], []):
+                if origin[0] != k["server"]:
+                    links.add(origin, (k["server"], k["id"]), "sent to", "came from")
+        for k in _buckets(response, "came_from"):
+            for target in frontier:
+                if target[1] == k["via"] and target[0] != k["server"]:
+                    links.add((k["server"], k["id"]), target, "sent to", "came from")
+        for k in _buckets(response, "bounces"):
+            links.found.append((k["server"], k["id"]))
+        for k in _buckets(response, "same_message_id"):
+            for origin in message_ids.get(k["via"], []):
+                if origin[0] != k["server"]:
+                    links.add(origin, (k["server"], k["id"]), "same Message-ID", "same Message-ID")
+        frontier = []
+        for key in dict.fromkeys(links.found):
+            if key in stories:
+                continue
+            if len(stories) >= MAX_MESSAGES:
+                truncated = True
+                break
+            stories[key] = Story(key)
+            frontier.append(key)
+        links.found.clear()
+    shown = [s for s in stories.values() if s.lines]
+    summaries = searcher.summaries([s.key for s in shown])
+    for s in shown:
+        s.summary = summaries.get(s.key)
+        s.links = links.rows.get(s.key, [])
+    shown.sort(key=lambda s: (s.first or "~", s.key))
+    return FleetTrace(shown, truncated)
+
+
+def _add(index: dict[str, list[Key]], value: str, key: Key) -> None:
+    keys = index.setdefault(value, [])
+    if key not in keys:
+        keys.append(key)
+
+
+def render_fleet(trace: FleetTrace) -> str:
+    """Each message's lines, prefixed by their server, then its summary and its links to other servers."""
+    width = max((len(s.key[0]) for s in trace.stories), default=0)
+    out: list[str] = []
+    for story in trace.stories:
+        pad = " " * (width + 2)
+        for line in story.lines:
+            first, *rest = line.split("\n")
+            out.append(f"{story.key[0]:<{width}}  {first}")
+            out.extend(pad + more for more in rest)
+        if story.summary is not None:
+            out.append(render_summary(story.summary, story.links))
+        else:
+            out.extend(f"  {label}  {value}" for label, value in story.links)
+        out.append("")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,265 @@
+"""`exim-shipper report` on a real node: its figures equal what the local parse of the same files predicts."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from opensearchpy import OpenSearch
+
+from shipper.exim.enrich import enrich
+from shipper.exim.parse import EntryParser
+from shipper.files.archive import dataset_for
+from shipper.files.reader import iter_entries
+from shipper.messages import Correlator, Partial, accumulate, summary
+from shipper.report import DELIVERY_ACTIONS
+from tests.integration.test_backfill import SAMPLE, command, generated_log, shipper
+
+PREFIX = "treport-fleet"
+
+
+def backfill(*paths: Path, server: str, url: str, prefix: str, state: Path) -> None:
+    """Ship files as server `server` (its own state dir: the same file is new to every server)."""
+    cmd = command("backfill", *map(str, paths), url=url, prefix=prefix, state=state / server)
+    res = subprocess.run([*cmd, "--server-name", server], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+
+
+def drop(client: OpenSearch, prefix: str) -> None:
+    """Remove a test prefix's indices and templates."""
+    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+    for kind in ("events", "messages"):
+        client.transport.perform_request(
+            "DELETE", f"/_index_template/{prefix}-{kind}", params={"ignore": 404}
+        )
+    for kind in ("ecs-base", "events", "messages"):
+        client.transport.perform_request(
+            "DELETE", f"/_component_template/{prefix}-{kind}", params={"ignore": 404}
+        )
+
+
+@pytest.fixture(scope="module")
+def fleet(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[Path]]]:
+    """Server a ships a generated log; server b the same log plus the bundled sample (January, months earlier)."""
+    tmp = tmp_path_factory.mktemp("report")
+    gen, _ = generated_log(tmp / "gen.log", lines=2500, seed=5)
+    files = {"a": [gen], "b": [gen, SAMPLE]}
+    client = OpenSearch([opensearch_url])
+    drop(client, PREFIX)
+    for server, paths in files.items():
+        backfill(*paths, server=server, url=opensearch_url, prefix=PREFIX, state=tmp)
+    client.indices.refresh(index=f"{PREFIX}-*")
+    yield files
+    drop(client, PREFIX)
+
+
+def local(files: dict[str, list[Path]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Events and message summaries the project's own parser and correlator make of the files."""
+    events: list[dict[str, Any]] = []
+    summaries: list[dict[str, Any]] = []
+    for server, paths in files.items():
+        acc: dict[str, Partial] = {}
+        correlator = Correlator()
+        for path in paths:
+            parser = EntryParser("UTC", server, dataset=dataset_for(path))
+            with path.open("rb") as fh:
+                for entry in iter_entries(fh):
+                    doc = enrich(parser.parse(entry.data))
+                    events.append(doc)
+                    for part in correlator.add(doc):
+                        accumulate(acc, part)
+        for part in correlator.drain():
+            accumulate(acc, part)
+        summaries += [summary(p) for p in acc.values()]
+    return events, summaries
+
+
+def predict(
+    files: dict[str, list[Path]], since: str = "", until: str = "~", servers: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The report's figures computed from the local parse, in the JSON's shape."""
+
+    def inside(doc: dict[str, Any]) -> bool:
+        ts = doc.get("@timestamp")
+        host = doc["host"]["name"]
+        return ts is not None and since <= ts < until and (not servers or host in servers)
+
+    events, summaries = local(files)
+    events = [e for e in events if inside(e)]
+    summaries = [s for s in summaries if inside(s)]
+    received = [s for s in summaries if s["exim"].get("arrival_time_source") == "log"]
+
+    def kind(e: dict[str, Any]) -> str | None:
+        action, types = e["event"]["action"], e["event"]["type"]
+        temporary = e.get("exim", {}).get("error", {}).get("temporary") is True
+        if action in DELIVERY_ACTIONS:
+            return "deliveries"
+        if action == "delivery_deferred":
+            return "deferrals"
+        if action == "delivery_failed":
+            return "failures"
+        if "denied" in types:
+            return "temp_rejects" if temporary else "rejects"
+        return None
+
+    kinds = Counter((e["host"]["name"], kind(e)) for e in events)
+    hosts = sorted({e["host"]["name"] for e in events} | {s["host"]["name"] for s in summaries})
+    errors = Counter(e["host"]["name"] for e in events if "class" in e.get("exim", {}).get("error", {}))
+    senders = Counter(s["email"].get("from", {}).get("address", "<>") for s in received)
+    return {
+        "received": {
+            "messages": len(received),
+            "volume_bytes": sum(s["exim"].get("size", 0) for s in received),
+            "addresses": sum(len(s["exim"].get("recipients", [])) for s in received),
+        },
+        "deliveries": {
+            "lines": sum(n for (_, k), n in kinds.items() if k == "deliveries"),
+            "messages": len(
+                {(e["host"]["name"], e["email"]["local_id"]) for e in events if kind(e) == "deliveries"}
+            ),
+        },
+        "deferrals": sum(n for (_, k), n in kinds.items() if k == "deferrals"),
+        "failures": sum(n for (_, k), n in kinds.items() if k == "failures"),
+        "rejects": sum(n for (_, k), n in kinds.items() if k == "rejects"),
+        "temp_rejects": sum(n for (_, k), n in kinds.items() if k == "temp_rejects"),
+        "errors": sum(errors.values()),
+        "states": dict(Counter(s["exim"]["state"] for s in summaries)),
+        "servers": [
+            {
+                "name": h,
+                "received_messages": sum(1 for s in received if s["host"]["name"] == h),
+                "deliveries": kinds[(h, "deliveries")],
+                "deferrals": kinds[(h, "deferrals")],
+                "failures": kinds[(h, "failures")],
+                "rejects": kinds[(h, "rejects")],
+                "errors": errors[h],
+            }
+            for h in hosts
+        ],
+        "error_classes": dict(
+            Counter(
+                e["exim"]["error"]["class"] for e in events if "class" in e.get("exim", {}).get("error", {})
+            )
+        ),
+        "senders": sorted(senders.items(), key=lambda kv: (-kv[1], kv[0]))[:5],
+    }
+
+
+def report(url: str, *args: str) -> dict[str, Any]:
+    res = shipper("report", "--json", *args, state=Path("/nonexistent"), url=url, prefix=PREFIX)
+    assert res.returncode == 0, res.stderr
+    data: dict[str, Any] = orjson.loads(res.stdout)
+    return data
+
+
+def figures(got: dict[str, Any]) -> dict[str, Any]:
+    """The measured counterpart of predict()."""
+    return {
+        "received": {k: got["received"][k] for k in ("messages", "volume_bytes", "addresses")},
+        "deliveries": {k: got["deliveries"][k] for k in ("lines", "messages")},
+        "deferrals": got["deferrals"]["lines"],
+        "failures": got["failures"]["lines"],
+        "rejects": got["rejects"]["lines"],
+        "temp_rejects": got["temp_rejects"]["lines"],
+        "errors": got["errors"]["lines"],
+        "states": {k: v for k, v in got["states"].items() if k != "source"},
+        "servers": [
+            {
+                k: s[k]
+                for k in (
+                    "name",
+                    "received_messages",
+                    "deliveries",
+                    "deferrals",
+                    "failures",
+                    "rejects",
+                    "errors",
+                )
+            }
+            for s in got["servers"]
+        ],
+        "error_classes": {row["class"]: row["events"] for row in got["error_classes"]["rows"]},
+        "senders": [(row["key"], row["messages"]) for row in got["top"]["senders_by_messages"]["rows"]],
+    }
+
+
+def test_totals_and_split_equal_the_local_parse(opensearch_url: str, fleet: dict[str, list[Path]]) -> None:
+    """All time, both servers: every total, the per-server split and the top senders match the local parse."""
+    got = report(opensearch_url, "--since", "all", "--top", "5")
+    want = predict(fleet)
+    assert figures(got) == want
+    # Not vacuous: the fixture exercises every row of the grand total.
+    rows = ("deferrals", "failures", "rejects", "temp_rejects", "errors")
+    assert all(want[k] > 0 for k in rows) and want["received"]["messages"] > 50
+    assert [s["name"] for s in got["servers"]] == ["a", "b"]
+    arrivals_in_sample = SAMPLE.read_text().count(" <= ")
+    assert (
+        got["servers"][1]["received_messages"] == got["servers"][0]["received_messages"] + arrivals_in_sample
+    )
+    assert got["received"]["source"] == "message summaries" and got["deliveries"]["source"] == "events"
+
+
+def test_server_filter(opensearch_url: str, fleet: dict[str, list[Path]]) -> None:
+    """--server keeps one host.name: its figures alone, and no row for the other server."""
+    got = report(opensearch_url, "--since", "all", "--server", "b", "--top", "5")
+    assert figures(got) == predict(fleet, servers=("b",))
+    assert [s["name"] for s in got["servers"]] == ["b"]
+    assert got["window"]["servers"] == ["b"]
+
+
+def test_since_until_window(opensearch_url: str, fleet: dict[str, list[Path]]) -> None:
+    """An absolute --since/--until keeps documents whose @timestamp is inside (the sample's January is out)."""
+    since, until = "2025-03-29T00:00:00.000Z", "2025-03-30T12:00:00.000Z"
+    got = report(
+        opensearch_url, "--since", "2025-03-29", "--until", "2025-03-30T13:00:00+01:00", "--top", "5"
+    )
+    assert got["window"] == {"since": since, "until": until, "servers": "all"}
+    want = predict(fleet, since=since, until=until)
+    assert figures(got) == want
+    assert 0 < want["received"]["messages"] < predict(fleet)["received"]["messages"]
+
+
+def test_table_output_and_empty_window(opensearch_url: str, fleet: dict[str, list[Path]]) -> None:
+    """The table has its headings and the same numbers as the JSON; a window with no data is all zeros."""
+    want = predict(fleet)
+    res = shipper("report", "--since", "all", state=Path("/nonexistent"), url=opensearch_url, prefix=PREFIX)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    for heading in (
+        "Grand total",
+        "Per server",
+        "Top 10 senders by messages (message summaries: email.from.address)",
+        "Top 10 recipient domains by deliveries (events, delivery lines: exim.recipient_domains)",
+        "Error classes (events: exim.error.class)",
+        "Delays",
+    ):
+        assert heading in out
+    received = next(line for line in out.splitlines() if line.strip().startswith("Received (summaries)"))
+    assert str(want["received"]["messages"]) in received.split()
+    deliveries = next(line for line in out.splitlines() if line.strip().startswith("Deliveries"))
+    assert deliveries.split()[4] == str(want["deliveries"]["lines"])
+    server_b = next(line for line in out.splitlines() if line.startswith("  b "))
+    assert server_b.split()[1] == str(want["servers"][1]["received_messages"])
+
+    empty = shipper(
+        "report", "--since", "2030-01-01", state=Path("/nonexistent"), url=opensearch_url, prefix=PREFIX
+    )
+    assert empty.returncode == 0, empty.stderr
+    lines = empty.stdout.splitlines()
+    zero = next(line for line in lines if line.strip().startswith("Received (summaries)")).split()[2:]
+    assert zero == ["0B", "0", "0", "0", "0", "0"]
+    assert next(line for line in lines if line.strip().startswith("Deliveries")).split()[4:] == ["0"] * 4
+    assert "(none)" in empty.stdout
+
+
+def test_no_index_is_one_line(opensearch_url: str, tmp_path: Path) -> None:
+    """A prefix with no index: one clear line, exit 1."""
+    res = shipper("report", state=tmp_path, url=opensearch_url, prefix="treport-nothing-here")
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1
+    assert "no treport-nothing-here-events-* or treport-nothing-here-messages-* index" in res.stderr

@@ -1,0 +1,191 @@
+"""`exim-shipper trace` without files: a message's story across servers, from a real node's index.
+
+Fixtures: server a (tests/fixtures/fleet_a.log) sends order 1 (no Message-ID header) to server b, whose
+reply `C="250 OK id=…"` names b's id, and order 2 through a relay that gives no Exim id (b's arrival
+carries the same Message-ID); a's third message bounces locally.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch
+
+from shipper.trace import ADDRESS_FIELDS, FleetTrace, Story, render_fleet
+from tests.integration.test_backfill import ROOT, shipper
+from tests.integration.test_report import backfill, drop
+
+PREFIX = "ttrace-fleet"
+FIXTURES = ROOT / "tests" / "fixtures"
+A1, B1 = "1thPe4-00000000Aa1-0Aa1", "1thPe5-00000000Bb1-0Bb1"  # order 1 on a, then on b
+A2, B2 = "1thPiu-00000000Aa2-0Aa2", "1thPix-00000000Bb2-0Bb2"  # order 2 on a, then on b (via a relay)
+A3, A4 = "1thPnk-00000000Aa3-0Aa3", "1thPnk-00000000Aa4-0Aa4"  # a bounced message on a, and its bounce
+
+
+@pytest.fixture(scope="module")
+def url(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("trace")
+    client = OpenSearch([opensearch_url])
+    drop(client, PREFIX)
+    for server in ("a", "b"):
+        backfill(
+            FIXTURES / f"fleet_{server}.log", server=server, url=opensearch_url, prefix=PREFIX, state=tmp
+        )
+    client.indices.refresh(index=f"{PREFIX}-*")
+    yield opensearch_url
+    drop(client, PREFIX)
+
+
+def trace(url: str, target: str) -> subprocess.CompletedProcess[str]:
+    return shipper("trace", target, state=Path("/nonexistent"), url=url, prefix=PREFIX)
+
+
+def servers_of(out: str, local_id: str) -> set[str]:
+    """The server column of every event line of `local_id` in the output."""
+    return {
+        line.split()[0] for line in out.splitlines() if f"] {local_id} " in line and not line.startswith(" ")
+    }
+
+
+def test_id_follows_the_delivery_to_the_other_server(url: str) -> None:
+    """Tracing a's id shows b's copy too (its id is in a's C= reply), each line under its server, in time order."""
+    res = trace(url, A1)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert servers_of(out, A1) == {"a"}
+    assert servers_of(out, B1) == {"b"}
+    assert out.index(f"{A1} <= alice@shop.example") < out.index(f"{A1} => bob@corp.example")
+    assert out.index(f"{A1} Completed") < out.index(f"{B1} <= alice@shop.example")
+    assert f"sent to    {B1} on b" in out
+    assert f"came from  {A1} on a" in out
+    assert "Message-ID" not in out
+    assert f"message    {B1} on b" in out
+    assert A2 not in out and A3 not in out
+
+
+def test_id_on_the_receiving_server_finds_the_delivery_into_it(url: str) -> None:
+    """Tracing b's id finds a's message whose delivery reply named it."""
+    res = trace(url, B1)
+    assert res.returncode == 0, res.stderr
+    assert servers_of(res.stdout, A1) == {"a"}
+    assert servers_of(res.stdout, B1) == {"b"}
+    assert f"came from  {A1} on a" in res.stdout
+    assert res.stdout.index(f"{A1} <= ") < res.stdout.index(f"{B1} <= ")
+
+
+def test_message_id_links_when_no_exim_id_was_logged(url: str) -> None:
+    """Tracing b's id of order 2 finds a's message by the shared Message-ID (the relay logged no Exim id)."""
+    res = trace(url, B2)
+    assert res.returncode == 0, res.stderr
+    assert servers_of(res.stdout, A2) == {"a"}
+    assert servers_of(res.stdout, B2) == {"b"}
+    assert f"same Message-ID  {A2} on a" in res.stdout
+    assert A1 not in res.stdout
+
+
+def test_address_any_case_on_both_servers(url: str) -> None:
+    """An address is matched case-blind in every address field, on every server."""
+    res = trace(url, "Dan@Corp.Example")
+    assert res.returncode == 0, res.stderr
+    assert servers_of(res.stdout, A2) == {"a"}
+    assert servers_of(res.stdout, B2) == {"b"}
+    assert "=> dan <dan@corp.example> R=virtual_user" in res.stdout
+
+
+def test_id_follows_its_bounce_like_the_local_trace(url: str) -> None:
+    """As with files, an id brings its bounce along; the story and summary match the local trace's."""
+    res = trace(url, A3)
+    assert res.returncode == 0, res.stderr
+    assert servers_of(res.stdout, A3) == servers_of(res.stdout, A4) == {"a"}
+    assert (
+        "recipient   erin@nonexistent.example  failed  unroutable_domain: Unrouteable address" in res.stdout
+    )
+    local = subprocess.run(
+        [sys.executable, "-m", "shipper", "trace", A3, str(FIXTURES / "fleet_a.log"), "--server-name", "a"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert local.returncode == 0, local.stderr
+    fleet_lines = [line.removeprefix("a  ") for line in res.stdout.splitlines()]
+    assert fleet_lines == local.stdout.splitlines()
+
+
+def test_no_match_is_one_line(url: str) -> None:
+    res = trace(url, "nobody@nowhere.example")
+    assert res.returncode == 1
+    assert res.stderr == "exim-shipper: no message matches 'nobody@nowhere.example'\n"
+
+
+def test_neither_files_nor_url_is_one_line() -> None:
+    """No files and no cluster configured: one line saying what is missing."""
+    env = {"PATH": "/usr/bin:/bin"}
+    res = subprocess.run(
+        [sys.executable, "-m", "shipper", "trace", A1],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=ROOT,
+    )
+    assert res.returncode == 1
+    assert res.stderr == (
+        "exim-shipper: trace needs log FILEs, or --opensearch-url to trace across the fleet's index\n"
+    )
+
+
+def test_no_event_index_is_one_line(opensearch_url: str, tmp_path: Path) -> None:
+    res = shipper("trace", A1, state=tmp_path, url=opensearch_url, prefix="ttrace-nothing-here")
+    assert res.returncode == 1
+    assert (
+        res.stderr
+        == "exim-shipper: no ttrace-nothing-here-events-* index on the cluster (wrong --index-prefix?)\n"
+    )
+
+
+def test_render_keeps_continuation_lines_under_their_entry() -> None:
+    """Several servers: a server column as wide as the longest name; a multi-line entry stays one block."""
+    stories = [
+        Story(
+            ("mx1", A1), lines=[f"2025-02-10 09:00:00 {A1} <= a@b.example", "2025-02-10 09:00:01 x\n more"]
+        ),
+        Story(
+            ("relay-long", B1),
+            lines=[f"2025-02-10 09:00:02 {B1} Completed"],
+            links=[("came from", f"{A1} on mx1")],
+        ),
+    ]
+    assert render_fleet(FleetTrace(stories)).splitlines() == [
+        f"mx1         2025-02-10 09:00:00 {A1} <= a@b.example",
+        "mx1         2025-02-10 09:00:01 x",
+        "             more",
+        "",
+        f"relay-long  2025-02-10 09:00:02 {B1} Completed",
+        f"  came from  {A1} on mx1",
+        "",
+    ]
+
+
+def test_address_fields_are_keywords_in_the_events_mapping() -> None:
+    """A case-blind term query only works on keyword fields: every address field the trace searches is one."""
+    import json
+
+    mapping: dict[str, object] = {}
+    for name in ("ecs-base", "events"):
+        template = json.loads((ROOT / "index_templates" / "component" / f"{name}.json").read_text())
+        mapping.update(template["template"]["mappings"]["properties"])
+
+    def type_of(path: str) -> object:
+        node: object = {"properties": mapping}
+        for part in path.split("."):
+            assert isinstance(node, dict)
+            node = node["properties"][part]
+        assert isinstance(node, dict)
+        return node["type"]
+
+    assert {f: type_of(f) for f in ADDRESS_FIELDS} == dict.fromkeys(ADDRESS_FIELDS, "keyword")
+    assert type_of("exim.remote_id") == type_of("email.message_id") == type_of("exim.bounce_of") == "keyword"
