@@ -1,0 +1,227 @@
+"""Import the kibana/ saved objects into OpenSearch Dashboards (or Kibana) through its saved-objects API."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable
+from shipper.settings import Settings
+
+SAVED_OBJECTS_ENV = "EXIM_SHIPPER_SAVED_OBJECTS"
+_REPO_FILE = Path(__file__).resolve().parents[2] / "kibana" / "exim-shipper.ndjson"
+IMPORT_PATH = "/api/saved_objects/_import"
+# The index prefix the committed objects were written for (see tools/build_saved_objects.py).
+DEFAULT_PREFIX = "exim"
+_KINDS = ("events", "messages")
+
+
+class ImportReport(NamedTuple):
+    """What the import did, as lines for the user; `ok` is False when any object failed."""
+
+    lines: list[str]
+    ok: bool
+
+
+def saved_objects_path() -> Path:
+    path = Path(os.environ.get(SAVED_OBJECTS_ENV, _REPO_FILE))
+    if not path.is_file():
+        raise ConfigError(f"saved objects not found at {path} (set {SAVED_OBJECTS_ENV})")
+    return path
+
+
+def retarget(ndjson: bytes, prefix: str) -> bytes:
+    """The same objects aimed at `<prefix>-events-*` / `<prefix>-messages-*` instead of the default prefix.
+
+    Only index-pattern titles and TSVB's index name change: everything else refers to index patterns by
+    id, so the ids (and a later re-import) stay the same whatever the prefix.
+    """
+    if prefix == DEFAULT_PREFIX:
+        return ndjson
+    renames = {f"{DEFAULT_PREFIX}-{kind}-*": f"{prefix}-{kind}-*" for kind in _KINDS}
+    out: list[bytes] = []
+    for line in ndjson.splitlines():
+        if not line.strip():
+            continue
+        obj = orjson.loads(line)
+        attrs = obj.get("attributes", {})
+        if obj.get("type") == "index-pattern" and attrs.get("title") in renames:
+            attrs["title"] = renames[attrs["title"]]
+        elif obj.get("type") == "visualization" and "visState" in attrs:
+            vis = orjson.loads(attrs["visState"])
+            params = vis.get("params", {})
+            if vis.get("type") == "metrics" and params.get("index_pattern") in renames:
+                params["index_pattern"] = renames[params["index_pattern"]]
+                attrs["visState"] = orjson.dumps(vis).decode()
+        out.append(orjson.dumps(obj))
+    return b"\n".join(out) + b"\n"
+
+
+def _split_url(url: str) -> tuple[str, str | None, str | None]:
+    """(URL without credentials, user, password): credentials in the URL become basic auth, never output."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"invalid dashboards URL {_safe(url)!r}: expected http(s)://host[:port][/base-path]"
+        )
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    user = urllib.parse.unquote(parts.username) if parts.username else None
+    password = urllib.parse.unquote(parts.password) if parts.password else None
+    return clean, user, password
+
+
+def _safe(url: str) -> str:
+    return url.split("@", 1)[1] if "@" in url else url
+
+
+def _multipart(filename: str, data: bytes) -> tuple[bytes, str]:
+    boundary = f"exim-shipper-{uuid.uuid4().hex}"
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/ndjson\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _headers(settings: Settings, user: str | None, password: str | None) -> dict[str, str]:
+    # Dashboards wants osd-xsrf, Kibana kbn-xsrf; each ignores the other's, so one request suits both.
+    headers = {"osd-xsrf": "true", "kbn-xsrf": "true", "Accept": "application/json"}
+    if settings.api_key is not None:
+        headers["Authorization"] = f"ApiKey {settings.api_key.get_secret_value()}"
+    elif settings.username is not None or user is not None:
+        name = settings.username if settings.username is not None else user or ""
+        secret = settings.password.get_secret_value() if settings.password is not None else password or ""
+        token = base64.b64encode(f"{name}:{secret}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    return headers
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(settings.ca_certs) if settings.ca_certs else None)
+    if not settings.verify_certs:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode(errors="replace").strip()[:200]
+    if isinstance(data, dict):
+        return str(data.get("message") or data.get("error") or "")[:200]
+    return ""
+
+
+def import_saved_objects(settings: Settings, path: Path | None = None) -> ImportReport:
+    """POST the NDJSON to `<dashboards_url>/api/saved_objects/_import?overwrite=true`; report per object."""
+    if not settings.dashboards_url:
+        raise ConfigError("no Dashboards URL configured (--dashboards-url or EXIM_SHIPPER_DASHBOARDS_URL)")
+    base, user, password = _split_url(settings.dashboards_url)
+    source = path or saved_objects_path()
+    try:
+        data = retarget(source.read_bytes(), settings.index_prefix)
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read saved objects ({exc.strerror or exc})") from None
+    body, content_type = _multipart(source.name, data)
+    headers = _headers(settings, user, password)
+    headers["Content-Type"] = content_type
+    request = urllib.request.Request(
+        f"{base}{IMPORT_PATH}?overwrite=true", data=body, headers=headers, method="POST"
+    )
+    context = _ssl_context(settings) if base.startswith("https:") else None
+    what = f"dashboards {base}"
+    try:
+        with urllib.request.urlopen(request, timeout=settings.request_timeout, context=context) as resp:
+            answer = resp.read()
+    except urllib.error.HTTPError as exc:
+        detail = _error_message(exc.read())
+        if exc.code == 401:
+            raise OpenSearchRejected(f"{what}: the credentials were refused (HTTP 401)") from None
+        if exc.code == 403:
+            raise OpenSearchRejected(f"{what}: this user may not import saved objects (HTTP 403)") from None
+        if exc.code == 404:
+            raise OpenSearchRejected(
+                f"{what}: HTTP 404, no saved-objects API there "
+                "(is this the Dashboards URL, with its base path?)"
+            ) from None
+        raise OpenSearchRejected(f"{what}: HTTP {exc.code}: {detail or exc.reason}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, ssl.SSLError):
+            raise OpenSearchRejected(
+                f"{what}: TLS failed ({reason.reason or reason}); check --ca-certs"
+            ) from None
+        if isinstance(reason, TimeoutError):
+            raise OpenSearchUnavailable(f"{what}: timed out") from None
+        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
+        raise OpenSearchUnavailable(f"{what}: cannot connect ({text})") from None
+    except TimeoutError:
+        raise OpenSearchUnavailable(f"{what}: timed out") from None
+    except OSError as exc:  # e.g. the connection reset while the answer was read
+        raise OpenSearchUnavailable(
+            f"{what}: connection failed ({exc.strerror or type(exc).__name__})"
+        ) from None
+    except http.client.HTTPException as exc:
+        raise OpenSearchUnavailable(f"{what}: not an HTTP answer ({type(exc).__name__})") from None
+    try:
+        result = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        result = None
+    if not isinstance(result, dict) or "successCount" not in result:
+        raise OpenSearchRejected(f"{what}: unexpected answer (not the saved-objects import API?)")
+    return describe(result)
+
+
+def describe(result: dict[str, Any]) -> ImportReport:
+    """Report lines for an import response (`success`, `successCount`, `successResults`, `errors`)."""
+    done = int(result.get("successCount") or 0)
+    results = [r for r in result.get("successResults") or [] if isinstance(r, dict)]
+    errors = [e for e in result.get("errors") or [] if isinstance(e, dict)]
+    kinds = Counter(str(r.get("type")) for r in results)
+    by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    how = "overwrite"
+    if results:  # Dashboards marks `overwrite: true` only on objects that already existed
+        replaced = sum(1 for r in results if r.get("overwrite"))
+        how = f"overwrite: {len(results) - replaced} new, {replaced} replaced"
+    failed = f", {len(errors)} failed" if errors else ""
+    lines = [f"saved objects: {done} imported{failed} ({how})" + (f": {by_kind}" if by_kind else "")]
+    lines += [_error_line(e) for e in errors]
+    ok = bool(result.get("success")) and not errors
+    return ImportReport(lines, ok)
+
+
+def _error_line(err: dict[str, Any]) -> str:
+    meta = err.get("meta")
+    title = (meta.get("title") if isinstance(meta, dict) else None) or err.get("title")
+    name = f"{err.get('type')} {err.get('id')}" + (f" ({title})" if title else "")
+    raw = err.get("error")
+    detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    kind = detail.get("type")
+    if kind == "missing_references":
+        refs = ", ".join(f"{r.get('type')} {r.get('id')}" for r in detail.get("references") or [])
+        reason = f"missing references: {refs}"
+    elif kind == "unsupported_type":
+        reason = "type not supported by this Dashboards (a plugin is disabled?)"
+    elif kind in ("conflict", "ambiguous_conflict"):
+        reason = f"{kind.replace('_', ' ')} with an existing object"
+    elif kind == "unknown":
+        reason = f"{detail.get('message') or 'unknown error'} (HTTP {detail.get('statusCode')})"
+    else:
+        reason = str(kind or "failed")
+    return f"saved object {name}: {reason}"
