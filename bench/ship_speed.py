@@ -83,6 +83,58 @@ def prebuild(log: Path, out: Path, prefix: str) -> int:
     return len(merged)
 
 
+def node_cpu(data: Path | None) -> float | None:
+    """CPU seconds the local node has used so far (None for a node we did not start)."""
+    if data is None:
+        return None
+    pid = int((data / "opensearch.pid").read_text())
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def capture_bodies(log: Path, url: str, work: Path, out: Path) -> None:
+    """Run the same backfill in this process (untimed) and keep every `_bulk` body it sends."""
+    from opensearchpy import OpenSearch
+
+    from shipper.cli import main as shipper_main
+
+    original = OpenSearch.bulk
+
+    def recording(self: OpenSearch, *a: Any, **kw: Any) -> Any:
+        body = kw["body"]
+        with out.open("ab") as fh:
+            data = body if isinstance(body, bytes) else body.encode()
+            fh.write(len(data).to_bytes(8, "big") + data)
+        return original(self, *a, **kw)
+
+    OpenSearch.bulk = recording  # type: ignore[method-assign]
+    os.environ["EXIM_SHIPPER_STATE_DIR"] = str(work / "capture-state")
+    try:
+        args = ["backfill", str(log), "--opensearch-url", url, "--index-prefix", "benchcap"]
+        shipper_main([*args, "--timezone", "UTC", "--server-name", "bench", "--quiet"])
+    finally:
+        OpenSearch.bulk = original  # type: ignore[method-assign]
+
+
+def replay(url: str, bodies: Path) -> float:
+    """Send the captured bodies again, one request at a time, into fresh indices; returns seconds."""
+    from opensearchpy import OpenSearch
+
+    from shipper.opensearch import provision
+
+    client = OpenSearch([url], timeout=120)
+    provision.setup(client, "benchrep", "30d")
+    blob = bodies.read_bytes()
+    t0 = time.perf_counter()
+    i = 0
+    while i < len(blob):
+        n = int.from_bytes(blob[i : i + 8], "big")
+        body = blob[i + 8 : i + 8 + n].replace(b'"benchcap-', b'"benchrep-')
+        client.bulk(body=body, filter_path="errors")
+        i += 8 + n
+    return time.perf_counter() - t0
+
+
 def stored(url: str, index: str) -> int:
     from opensearchpy import OpenSearch
 
@@ -105,6 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         url = local_opensearch.start(_port(), data, transport_port=_port())
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-state-"))
     try:
+        ndjson = work / "docs.ndjson"
+        n_summaries = prebuild(log, ndjson, "benchraw")
+        # A fresh JVM runs slowly until its JIT has warmed up: whoever went first would be penalised.
+        warm = work / "warm.ndjson"
+        with ndjson.open("rb") as src, warm.open("wb") as dst:
+            for n, line in enumerate(src):
+                if n >= 200_000:
+                    break
+                dst.write(line.replace(b'"benchraw-', b'"benchwarm-'))
+        raw_loader(url, warm, 2000, "benchwarm")
         env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / "state")}
         cmd = [
             sys.executable,
@@ -121,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             "--server-name",
             "bench",
         ]
+        cpu0 = node_cpu(data)
         t0 = time.perf_counter()
         err = work / "stderr.txt"
         with err.open("w") as err_fh:
@@ -130,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.returncode = os.waitstatus_to_exitcode(status)
         stderr = err.read_text()
         ours = time.perf_counter() - t0
+        cpu_ours = node_cpu(data)
         if proc.returncode != 0:
             print(stderr)
             return 1
@@ -137,14 +201,19 @@ def main(argv: list[str] | None = None) -> int:
         row = next(line for line in stderr.splitlines() if str(log) in line).split()
         entries, indexed = int(row[1]), int(row[2])
         ours_docs = indexed + stored(url, "benchship-messages-*")
-        ndjson = work / "docs.ndjson"
-        n_summaries = prebuild(log, ndjson, "benchraw")
         raw_s, raw_n = raw_loader(url, ndjson, 2000, "benchraw")
+        cpu_raw = node_cpu(data)
+        bodies = work / "bodies.bin"
+        capture_bodies(log, url, work, bodies)
+        cpu_cap = node_cpu(data)
+        rep_s = replay(url, bodies)
+        cpu_rep = node_cpu(data)
         print(f"log: {log} ({args.lines:,} lines, {entries:,} entries, {n_summaries:,} messages); node {url}")
         label = "exim-shipper backfill (parse+enrich+correlate+bulk+summaries):"
         print(
             f"{label} {ours_docs:,} docs ({indexed:,} events + summaries) in {ours:.1f} s "
-            f"= {ours_docs / ours:,.0f} docs/s, peak RSS {rss:.1f} MiB"
+            f"= {ours_docs / ours:,.0f} docs/s, peak RSS {rss:.1f} MiB, "
+            f"shipper CPU {usage.ru_utime + usage.ru_stime:.1f} s"
         )
         print(
             f"raw NDJSON _bulk loader of the same documents (prebuilt): {raw_n:,} docs in {raw_s:.1f} s "
@@ -153,6 +222,15 @@ def main(argv: list[str] | None = None) -> int:
         if raw_n != ours_docs:
             print(f"WARNING: the loader sent {raw_n:,} documents but the shipper stored {ours_docs:,}")
         print(f"ratio ours / raw loader: {(ours_docs / ours) / (raw_n / raw_s):.2f}")
+        print(
+            f"replay of the shipper's own _bulk bodies, nothing else running: {rep_s:.1f} s "
+            f"= {ours_docs / rep_s:,.0f} docs/s (ratio to raw {(ours_docs / rep_s) / (raw_n / raw_s):.2f})"
+        )
+        if None not in (cpu0, cpu_ours, cpu_raw, cpu_cap, cpu_rep):
+            print(
+                f"node CPU: {cpu_ours - cpu0:.1f} s during the backfill (beside the shipper's parsing), "  # type: ignore[operator]
+                f"{cpu_raw - cpu_ours:.1f} s for the raw loader, {cpu_rep - cpu_cap:.1f} s for the replay"  # type: ignore[operator]
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if data is not None:

@@ -11,6 +11,7 @@ import threading
 import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,7 +20,7 @@ import pydantic
 import zstandard
 from opensearchpy.exceptions import OpenSearchException
 
-from shipper import __version__
+from shipper import __version__, health
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
@@ -27,11 +28,13 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, accumulate, key_of, partials, summary
-from shipper.opensearch import provision, retry
+from shipper.opensearch import dashboards, provision, retry
 from shipper.opensearch.connection import make_client, translate
 from shipper.pipeline import Shipper, expand, print_table
+from shipper.progress import Progress
+from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
 from shipper.settings import Settings
-from shipper.trace import render_summary
+from shipper.trace import fleet_trace, render_fleet, render_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
@@ -188,6 +191,10 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     """Print the story of a message (or of every message involving an address), exigrep-style."""
+    if not args.files:
+        if not settings.opensearch_url:
+            raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
+        return _trace_fleet(args.target, settings)
     needle: str = args.target
     is_id = MSGID_FULL_RE.match(needle) is not None
     low = needle.lower()
@@ -234,6 +241,46 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_ERROR if errors else EXIT_OK
 
 
+def _trace_fleet(needle: str, settings: Settings) -> int:
+    """`trace` without files: the message's lines on every server, from the events index."""
+    client = make_client(settings)
+    try:
+        found = fleet_trace(client, settings.index_prefix, needle, max_attempts=INTERACTIVE_ATTEMPTS)
+    except OpenSearchException as exc:
+        raise translate(exc, "trace") from None
+    if not found.stories:
+        print(f"exim-shipper: no message matches {needle!r}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(render_fleet(found))
+    if found.truncated:
+        print("exim-shipper: too many messages match; showing the first ones only", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """An eximstats-style summary of the fleet from OpenSearch aggregations: tables, or JSON."""
+    if args.top < 1:
+        raise ConfigError("--top must be at least 1")
+    window = report_window(args.since, args.until, datetime.now(UTC))
+    client = make_client(settings)
+    try:
+        result = run_report(
+            client,
+            settings.index_prefix,
+            window,
+            servers=args.server or [],
+            top=args.top,
+            max_attempts=INTERACTIVE_ATTEMPTS,
+        )
+    except OpenSearchException as exc:
+        raise translate(exc, "report") from None
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(report_json(result), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        sys.stdout.write(render_report(result))
+    return EXIT_OK
+
+
 def _addresses(doc: dict[str, Any]) -> set[str]:
     email = doc.get("email", {})
     found = {a.lower() for a in email.get("to", {}).get("address", [])}
@@ -248,14 +295,22 @@ def _addresses(doc: dict[str, Any]) -> set[str]:
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    """Install or update index templates and the lifecycle policy; print what changed."""
-    client = make_client(settings)
-    try:
-        lines = provision.setup(client, settings.index_prefix, settings.retention)
-    except OpenSearchException as exc:
-        raise translate(exc, "setup") from None
-    for line in lines:
-        print(line)
+    """Install or update index templates and the lifecycle policy, then (with a Dashboards URL) import the
+    saved objects; print what changed. With only a Dashboards URL, only the import runs."""
+    if settings.opensearch_url or not settings.dashboards_url:
+        client = make_client(settings)
+        try:
+            lines = provision.setup(client, settings.index_prefix, settings.retention)
+        except OpenSearchException as exc:
+            raise translate(exc, "setup") from None
+        for line in lines:
+            print(line)
+    if settings.dashboards_url:
+        imported = dashboards.import_saved_objects(settings)
+        for line in imported.lines:
+            print(line)
+        if not imported.ok:
+            return EXIT_ERROR
     return EXIT_OK
 
 
@@ -267,11 +322,20 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     reports = []
     try:
         provision.setup(client, settings.index_prefix, settings.retention)
-        for path in paths:
-            reports.append(shipper.backfill(path))
+        for n, path in enumerate(paths, 1):
+            progress = None
+            if not args.quiet:
+                name = path.name if len(paths) == 1 else f"[{n}/{len(paths)}] {path.name}"
+                progress = Progress(name, path.stat().st_size, sys.stderr, tty=sys.stderr.isatty())
+            try:
+                reports.append(shipper.backfill(path, progress))
+            finally:
+                if progress is not None:
+                    progress.close()
     except OpenSearchException as exc:
         raise translate(exc, "backfill") from None
     finally:
+        shipper.close()
         if reports:
             print_table(reports, shipper.dead.path)
     return EXIT_OK
@@ -302,11 +366,22 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     except OpenSearchException as exc:
         raise translate(exc, "run") from None
+    finally:
+        shipper.close()
     print(
         f"exim-shipper: stopped after {report.entries} entries ({report.indexed} indexed, "
         f"{report.already} already there, {report.dead} dead-lettered)",
         file=sys.stderr,
     )
+    return EXIT_OK
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """The container health check: exit 0 unless lines wait and the checkpoint has stopped moving."""
+    verdict = health.check(args.paths or settings.paths, settings.state_dir, args.max_stall)
+    if not verdict.healthy:
+        raise health.Unhealthy(f"unhealthy: {verdict.message}")
+    print(verdict.message)
     return EXIT_OK
 
 
@@ -348,14 +423,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_parse)
     t = sub.add_parser("trace", help="the story of a message id, or of every message involving an address")
     t.add_argument("target", metavar="ID|ADDRESS")
-    t.add_argument("files", nargs="+", metavar="FILE", help="log files (plain/gz/bz2/xz/zst)")
+    t.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="log files (plain/gz/bz2/xz/zst); none: search every server's events in OpenSearch",
+    )
     _add_source_flags(t)
+    _add_connection_flags(t)
     t.set_defaults(func=cmd_trace)
+    rp = sub.add_parser("report", help="eximstats-style summary of the fleet from OpenSearch (or --json)")
+    rp.add_argument(
+        "--since",
+        default="24h",
+        help="start: a duration back from now (30m, 24h, 7d, 2w), an ISO date or time (UTC unless it has "
+        "an offset), or 'all' (default 24h)",
+    )
+    rp.add_argument("--until", help="end, in the same forms (default: now)")
+    rp.add_argument("--server", action="append", metavar="NAME", help="only this host.name (repeat for more)")
+    rp.add_argument("--top", type=int, default=10, metavar="N", help="rows per top-N table (default 10)")
+    rp.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_connection_flags(rp)
+    rp.set_defaults(func=cmd_report)
     su = sub.add_parser("setup", help="install or update index templates and the lifecycle policy")
     _add_connection_flags(su)
+    su.add_argument(
+        "--dashboards-url",
+        metavar="URL",
+        help="also import kibana/ saved objects into OpenSearch Dashboards (or Kibana) at URL, overwriting",
+    )
     su.set_defaults(func=cmd_setup)
     b = sub.add_parser("backfill", help="ship archived logs (plain/gz/bz2/xz/zst), oldest first, each once")
     b.add_argument("files", nargs="+", metavar="PATH|GLOB")
+    b.add_argument(
+        "--quiet", action="store_true", help="no progress (a bar on a terminal, else a line every 10 s)"
+    )
     _add_source_flags(b)
     _add_connection_flags(b)
     b.set_defaults(func=cmd_backfill)
@@ -364,6 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_flags(r)
     _add_connection_flags(r)
     r.set_defaults(func=cmd_run)
+    h = sub.add_parser("health", help="the sidecar's health check: are its logs shipped or advancing?")
+    h.add_argument("paths", nargs="*", metavar="PATH|GLOB", help="followed logs (default: as `run`)")
+    h.add_argument("--state-dir", help="the sidecar's state directory (checkpoints)")
+    h.add_argument(
+        "--max-stall",
+        type=float,
+        default=health.DEFAULT_MAX_STALL,
+        metavar="SECONDS",
+        help="how long unshipped lines may wait without the checkpoint moving (default 300)",
+    )
+    h.set_defaults(func=cmd_health)
     return top
 
 
@@ -377,6 +490,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
         "username",
         "ca_certs",
         "retention",
+        "dashboards_url",
     )
     overrides = {k: v for k in keys if (v := getattr(args, k, None)) is not None}
     try:

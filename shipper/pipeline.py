@@ -136,18 +136,25 @@ class Shipper:
             item, parts = self._item(parser, file_path, entry, occ)
             batch.append(item)
             batch_bytes += len(item.body) + len(item.action)
-            ready.extend(correlator.add_partials(parts))
+            ready.extend(correlator.add_partials(parts, entry.offset))
             last_end = entry.end
             terminated = entry.terminated
             if len(batch) >= self.settings.batch_max_docs or batch_bytes >= self.settings.batch_max_bytes:
-                self._submit(batch, ready, correlator, [Mark(key, file_path, last_end)], report)
+                # A message still being logged stays in memory, so its summary is written once, whole;
+                # the checkpoint waits at its first line. One that has lasted over `summary_window`
+                # bytes of log is written as it stands, so neither memory nor a re-read grows with it.
+                ready += correlator.older_than(last_end - self.settings.summary_window)
+                oldest = correlator.oldest()
+                safe = last_end if oldest is None else min(oldest, last_end)
+                self.sender.submit(Batch(batch, ready, [Mark(key, file_path, safe)], report))
                 batch, ready, batch_bytes = [], [], 0
                 if progress is not None:
                     progress.update(report.entries, position)
         # An archive is done for good; a file still growing (or ending mid-line) is only done so far.
         done = terminated and path.stat().st_size == size_before
         complete = done and _is_archive(path, fid.compression)
-        self._submit(batch, ready, correlator, [Mark(key, file_path, last_end, complete=complete)], report)
+        ready += correlator.drain()
+        self.sender.submit(Batch(batch, ready, [Mark(key, file_path, last_end, complete=complete)], report))
         self.sender.wait()
         return report
 

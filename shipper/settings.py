@@ -60,9 +60,13 @@ class Settings(BaseSettings):
     ca_certs: Path | None = None
     verify_certs: bool = True
     request_timeout: float = 30.0
+    http_compress: bool = True
+    """gzip request bodies: a fleet ships across networks; off saves CPU when the cluster is on loopback."""
     index_prefix: str = "exim"
     retention: str = "30d"
     """Age after which daily event indices are deleted by the ISM/ILM policy."""
+    dashboards_url: str | None = None
+    """OpenSearch Dashboards (or Kibana) base URL; `setup` imports the kibana/ saved objects there."""
 
     state_dir: Path = Field(default_factory=_default_state_dir)
     batch_max_docs: int = 2000
@@ -70,6 +74,9 @@ class Settings(BaseSettings):
     batch_max_age: float = 2.0
     """Seconds a half-full batch may wait before it is sent (so a quiet sidecar still ships)."""
     max_open_messages: int = 100_000
+    summary_window: int = 64 * 1024 * 1024
+    """Backfill: bytes of log a message may span before its summary is written as it stands (it merges
+    with the rest later); bounds what a resume re-reads. Shorter messages are written once, whole."""
     paths: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["/var/log/exim_mainlog", "/var/log/exim_rejectlog", "/var/log/exim_paniclog"]
     )

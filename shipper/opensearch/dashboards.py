@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable
+from shipper.opensearch.provision import INSTALLED_DATA
 from shipper.settings import Settings
 
 SAVED_OBJECTS_ENV = "EXIM_SHIPPER_SAVED_OBJECTS"
@@ -35,10 +36,14 @@ class ImportReport(NamedTuple):
 
 
 def saved_objects_path() -> Path:
-    path = Path(os.environ.get(SAVED_OBJECTS_ENV, _REPO_FILE))
-    if not path.is_file():
-        raise ConfigError(f"saved objects not found at {path} (set {SAVED_OBJECTS_ENV})")
-    return path
+    """EXIM_SHIPPER_SAVED_OBJECTS, else the repository's kibana/ file, else the installed copy."""
+    given = os.environ.get(SAVED_OBJECTS_ENV)
+    installed = INSTALLED_DATA / "kibana" / _REPO_FILE.name
+    candidates = [Path(given)] if given else [_REPO_FILE, installed]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(f"saved objects not found at {candidates[0]} (set {SAVED_OBJECTS_ENV})")
 
 
 def retarget(ndjson: bytes, prefix: str) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,18 @@ COMPONENTS = ("ecs-base", "events", "messages")
 INDEX_TEMPLATES = ("events", "messages")
 
 
+# Where `make install-runtime` (and so the container image) puts the repository's data folders.
+INSTALLED_DATA = Path(sys.prefix) / "share" / "exim-shipper"
+
+
 def templates_dir() -> Path:
-    path = Path(os.environ.get("EXIM_SHIPPER_TEMPLATES", _REPO_TEMPLATES))
-    if not (path / "events.json").exists():
-        raise ConfigError(f"index templates not found in {path} (set EXIM_SHIPPER_TEMPLATES)")
-    return path
+    """EXIM_SHIPPER_TEMPLATES, else the repository's index_templates/, else the installed copy."""
+    given = os.environ.get("EXIM_SHIPPER_TEMPLATES")
+    candidates = [Path(given)] if given else [_REPO_TEMPLATES, INSTALLED_DATA / "index_templates"]
+    for path in candidates:
+        if (path / "events.json").exists():
+            return path
+    raise ConfigError(f"index templates not found in {candidates[0]} (set EXIM_SHIPPER_TEMPLATES)")
 
 
 def _load(path: Path, prefix: str, retention: str) -> dict[str, Any]:

@@ -165,6 +165,27 @@ def test_finished_messages_leave_memory_at_once() -> None:
     assert list(c.open) == [("mx1", ID)]
 
 
+def test_correlator_knows_where_the_oldest_held_share_begins() -> None:
+    """The checkpoint may not pass the first line of a message still held in memory."""
+    other = "1tXccc-00000003abc-0GHI"
+    c = Correlator()
+    assert c.oldest() is None
+    (a,) = _docs(A)
+    (o,) = _docs(f"2025-01-31 10:00:01 {other} <= o@x.example U=o P=local S=1 for z@z.example\n")
+    c.add_partials(partials(a), at=100)
+    c.add_partials(partials(o), at=250)
+    c.add_partials(partials(_docs(DA)[0]), at=300)  # a later line of the first message: still held from 100
+    assert c.oldest() == 100
+    assert [p["id"] for p in c.older_than(100)] == []
+    taken = c.older_than(251)
+    assert [p["id"] for p in taken] == [ID, other]
+    assert c.oldest() is None and not c.since
+    # Finished messages leave, and their start no longer holds anything back.
+    for d, at in zip(_docs(A + DA + DB + C), (400, 500, 600, 700), strict=True):
+        c.add_partials(partials(d), at=at)
+    assert c.oldest() is None and not c.since
+
+
 def _histories() -> list[list[dict[str, Any]]]:
     """Real message histories: the bundled sample, plus Exim's test-suite logs when ../shared exists."""
     texts = [SAMPLE.read_text()]

