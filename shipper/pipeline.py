@@ -23,7 +23,7 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for, wrap_decompressor
 from shipper.files.follow import Harvester, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
-from shipper.files.reader import RawEntry, iter_entries
+from shipper.files.reader import RawEntry, iter_entries, same_second_start
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
@@ -128,6 +128,8 @@ class Shipper:
         occurrences = _Occurrences()
         file_path = str(path)
         terminated = True
+        if progress is not None and fid.compression is None:
+            progress.resume_at(start)
         for entry, position in self._entries(path, start, compressed=fid.compression is not None):
             occ = occurrences.next(entry.data)
             if entry.end <= start:
@@ -165,9 +167,11 @@ class Shipper:
             raw.seek(0)
             stream = wrap_decompressor(raw, head)
             if start and not compressed:
-                # Plain files resume by seeking; entries before the checkpoint are not re-read.
-                stream.seek(start)
-                entries = iter_entries(stream, start)
+                # Plain files resume by seeking: only the checkpoint's own second is read again (the
+                # caller skips it, but counts its entries for their content ids).
+                begin = same_second_start(raw, start)
+                stream.seek(begin)
+                entries = iter_entries(stream, begin)
             else:
                 entries = iter_entries(stream)
             for entry in entries:
@@ -234,9 +238,12 @@ class Shipper:
                 )
                 occ = occurrences.setdefault(key, _Occurrences())
                 for entry in entries:
+                    n = occ.next(entry.data)
+                    if entry.end <= h.resume:
+                        continue
                     if not batch:
                         batch_started = now
-                    item, parts = self._item(parser, h.path, entry, occ.next(entry.data))
+                    item, parts = self._item(parser, h.path, entry, n)
                     batch.append(item)
                     batch_bytes += len(item.action) + len(item.body)
                     ready.extend(correlator.add_partials(parts))
@@ -296,8 +303,9 @@ class Shipper:
                 offset = 0  # the inode was reused by a different file
             if offset > os.fstat(fh.fileno()).st_size:
                 offset = 0  # truncated while we were away
-            fh.seek(offset)
-            harvesters[key] = Harvester(path, fh, st.st_dev, st.st_ino, offset, head=head)
+            begin = same_second_start(fh, offset)
+            fh.seek(begin)
+            harvesters[key] = Harvester(path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset)
         for key, h in harvesters.items():
             # Renamed away (rotation): keep reading the old file until it has been quiet for a while.
             h.renamed = current.get(h.path) != key

@@ -39,13 +39,18 @@ class Progress:
         self.shown = self.start
         self.lines = 0
         self.done_bytes = 0
+        self.base = 0  # bytes already shipped before this run (a resumed file): not part of the rate
         self.drawn = False
+
+    def resume_at(self, offset: int) -> None:
+        """The run starts `offset` bytes into the file (a checkpoint): count them done, but not as speed."""
+        self.base = self.done_bytes = offset
 
     def line(self) -> str:
         elapsed = max(self.now() - self.start, 1e-9)
         rate = self.lines / elapsed
         frac = min(self.done_bytes / self.total, 1.0)
-        byte_rate = self.done_bytes / elapsed
+        byte_rate = (self.done_bytes - self.base) / elapsed
         eta = _clock((self.total - self.done_bytes) / byte_rate) if byte_rate > 0 and frac < 1 else "-"
         mb = f"{self.done_bytes / 1e6:,.1f}/{self.total / 1e6:,.1f} MB"
         return f"{frac:4.0%} {mb}  {self.lines:,} lines  {rate:,.0f} lines/s  ETA {eta}"

@@ -26,6 +26,9 @@ class Harvester:
     inode: int
     offset: int  # bytes consumed from the file (end of the last complete line)
     head: str = ""
+    resume: int = 0
+    """Entries ending at or before this were shipped before a restart: read again only so that their
+    content ids are counted (see reader.same_second_start), not shipped."""
     renamed: bool = False
     last_activity: float = field(default_factory=time.monotonic)
     _partial: bytes = b""  # an incomplete last line
@@ -47,6 +50,7 @@ class Harvester:
             self.head = ""
             self.fh.seek(0)
             self.offset, self._partial, self._entry, self._entry_size = 0, b"", [], 0
+            self.resume = 0
         read = 0
         got = False
         while read < MAX_READ_PER_POLL:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
@@ -73,3 +74,43 @@ def iter_entries(stream: BinaryIO, start: int = 0) -> Iterator[RawEntry]:
         cur_offset, parts, size, cur_end, cur_term = offset, [line], len(line), line_end, terminated
     if parts:
         yield RawEntry(cur_offset, b"\n".join(parts), cur_end, cur_term)
+
+
+REWIND_LIMIT = 16 << 20
+REWIND_CHUNK = 1 << 16
+
+
+def same_second_start(fh: BinaryIO, offset: int) -> int:
+    """Where the entries of the second that `offset` is in begin (a line start at or before `offset`).
+
+    Resuming at a checkpoint must first count the byte-identical entries written earlier in the same
+    second, or an entry after it would take the id of its twin before it and be lost as "already there".
+    Reads backwards in chunks, at most REWIND_LIMIT bytes; positional reads leave `fh` where it was.
+    """
+    if offset <= 0:
+        return 0
+    fd = fh.fileno()
+    second = os.pread(fd, 19, offset)
+    if not ENTRY_START.match(second):
+        return offset  # at the end, or not at an entry: nothing after it shares a second with the past
+    begin = offset
+    pos = offset
+    while pos > 0 and offset - pos < REWIND_LIMIT:
+        size = min(REWIND_CHUNK, pos)
+        pos -= size
+        block = os.pread(fd, size, pos)
+        # Each newline opens a line; a line opening at `pos` itself is seen with the block before.
+        nl = block.rfind(b"\n")
+        while nl != -1:
+            line_start = pos + nl + 1
+            head = block[nl + 1 : nl + 20]
+            if len(head) < 19:
+                head = os.pread(fd, 19, line_start)
+            if ENTRY_START.match(head):
+                if head != second:
+                    return begin
+                begin = line_start
+            nl = block.rfind(b"\n", 0, nl)
+    if pos == 0 and os.pread(fd, 19, 0) == second:
+        begin = 0
+    return begin

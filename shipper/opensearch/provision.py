@@ -142,6 +142,15 @@ def _lifecycle(
         report.append(f"ILM policy {name}: unchanged")
         return "ilm"
     body["policy"].setdefault("_meta", {})["exim_shipper"] = desc
-    client.transport.perform_request("PUT", f"/_ilm/policy/{name}", body=body)
-    report.append(f"ILM policy {name}: {'updated' if cur is not None else 'created'}")
+    note = ""
+    try:
+        client.transport.perform_request("PUT", f"/_ilm/policy/{name}", body=body)
+    except os_exc.RequestError as exc:
+        # Elasticsearch before 7.14 has no `_meta` in ILM policies (elastic/elasticsearch#73515).
+        if "_meta" not in str(exc.info):
+            raise
+        body["policy"].pop("_meta")
+        client.transport.perform_request("PUT", f"/_ilm/policy/{name}", body=body)
+        note = " (this Elasticsearch keeps no _meta in policies, so it is rewritten on every setup)"
+    report.append(f"ILM policy {name}: {'updated' if cur is not None else 'created'}{note}")
     return "ilm"

@@ -187,3 +187,27 @@ def test_kill_9_at_random_moments_then_exact_counts(opensearch_url: str, prefix:
     assert kills == 5  # every kill really interrupted a run
     assert count(opensearch_url, f"{prefix}-events-*") == entries
     assert count(opensearch_url, f"{prefix}-messages-*") == expected_messages
+
+
+def test_resume_counts_identical_lines_of_the_checkpoints_second(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """A plain file resumed at its checkpoint: an entry byte-identical to one before the checkpoint in
+    the same second still gets its own id (it is not taken for its twin and lost as "already there")."""
+    twin = b"2025-02-01 11:00:00 [4242] SMTP connection from [192.0.2.7] lost\n"
+    arrival = (
+        b"2025-02-01 11:00:00 [4243] 1tXtwn-00000000001-0ABC <= t@x.example U=u P=local S=5 for b@y.example\n"
+    )
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(twin + arrival)
+    assert (
+        shipper("backfill", str(log), state=tmp_path / "state", url=opensearch_url, prefix=prefix).returncode
+        == 0
+    )
+    with log.open("ab") as fh:
+        fh.write(twin)
+    res = shipper("backfill", str(log), state=tmp_path / "state", url=opensearch_url, prefix=prefix)
+    assert res.returncode == 0, res.stderr
+    row = next(r for r in res.stderr.splitlines() if str(log) in r).split()
+    assert row[1:5] == ["1", "1", "0", "0"], res.stderr  # one new entry, indexed
+    assert count(opensearch_url, f"{prefix}-events-*") == 3

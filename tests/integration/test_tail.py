@@ -121,3 +121,26 @@ def test_copytruncate_refilled_past_the_old_offset(opensearch_url: str, prefix: 
         fh.write(b"".join(line(i) for i in range(1000, 1100)))
     assert wait_for(opensearch_url, f"{prefix}-events-*", 130) == 130
     stop(proc)
+
+
+TWIN = b"2025-02-01 11:00:00 [4242] SMTP connection from [192.0.2.7] lost\n"
+ARRIVAL = (
+    b"2025-02-01 11:00:00 [4243] 1tXtwn-00000000001-0ABC <= t@x.example U=u P=local S=5 for b@y.example\n"
+)
+
+
+def test_identical_line_in_the_checkpoints_second_after_a_restart(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """A line byte-identical to one shipped before a restart, in the same second, is a new entry."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(TWIN + ARRIVAL)
+    proc = start(log, tmp_path / "state", opensearch_url, prefix)
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 2) == 2
+    stop(proc)
+    with log.open("ab") as fh:
+        fh.write(TWIN)
+    proc = start(log, tmp_path / "state", opensearch_url, prefix)
+    assert wait_for(opensearch_url, f"{prefix}-events-*", 3) == 3
+    err = stop(proc)
+    assert "stopped after 1 entries (1 indexed, 0 already there" in err

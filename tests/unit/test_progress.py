@@ -54,3 +54,13 @@ def test_empty_file_does_not_divide_by_zero() -> None:
     p = Progress("empty", 0, out, tty=False, clock=clock, every=0)
     p.update(0, 0)
     assert "0 lines" in out.getvalue() and "ETA -" in out.getvalue()
+
+
+def test_a_resumed_file_counts_its_shipped_bytes_as_done_but_not_as_speed() -> None:
+    clock, out = Clock(), io.StringIO()
+    p = Progress("mainlog", 10_000_000, out, tty=False, clock=clock)
+    p.resume_at(8_000_000)
+    clock.t += 10
+    p.update(1000, 9_000_000)
+    # 1 MB read in 10 s since the resume: 1 MB left takes 10 s more (not 1.25 s from 9 MB / 10 s).
+    assert "90% 9.0/10.0 MB" in out.getvalue() and "ETA 0:00:10" in out.getvalue()

@@ -66,3 +66,42 @@ def test_plain_file_with_gz_name(tmp_path: Path) -> None:
     path.write_bytes(LOG)
     with open_log(path) as fh:
         assert fh.read() == LOG
+
+
+def _rewind(tmp_path: Path, text: bytes, offset: int) -> int:
+    from shipper.files.reader import same_second_start
+
+    path = tmp_path / "mainlog"
+    path.write_bytes(text)
+    with path.open("rb") as fh:
+        fh.seek(5)
+        got = same_second_start(fh, offset)
+        assert fh.tell() == 5, "positional reads only: the handle is left where it was"
+    return got
+
+
+@pytest.mark.parametrize("block", [1 << 16, 7])
+def test_resume_rewinds_to_the_first_entry_of_the_checkpoints_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from shipper.files import reader
+
+    lines = [
+        b"2025-01-31 09:59:59 before\n",
+        b"2025-01-31 10:00:00 SMTP connection from [192.0.2.1] lost\n",
+        b"  a continuation line\n",
+        b"2025-01-31 10:00:00.250 1tXaaa-00000001abc-0ABC <= s@x.example\n",
+        b"2025-01-31 10:00:00 SMTP connection from [192.0.2.1] lost\n",
+        b"2025-01-31 10:00:01 later\n",
+    ]
+    text = b"".join(lines)
+    at = [sum(len(x) for x in lines[:i]) for i in range(len(lines) + 1)]
+    monkeypatch.setattr(reader, "REWIND_CHUNK", block)  # 7: lines straddle the backward reads
+    assert _rewind(tmp_path, text, at[4]) == at[1], "back to the first entry of 10:00:00"
+    assert _rewind(tmp_path, text, at[3]) == at[1]
+    assert _rewind(tmp_path, text, at[1]) == at[1], "already the first of its second"
+    assert _rewind(tmp_path, text, at[5]) == at[5], "a new second: nothing to count before it"
+    assert _rewind(tmp_path, text, at[6]) == at[6], "at the end"
+    assert _rewind(tmp_path, text, 0) == 0
+    same = b"2025-01-31 10:00:00 x\n" * 3
+    assert _rewind(tmp_path, same, 44) == 0, "the whole file is one second"
