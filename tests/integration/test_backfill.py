@@ -211,3 +211,28 @@ def test_resume_counts_identical_lines_of_the_checkpoints_second(
     row = next(r for r in res.stderr.splitlines() if str(log) in r).split()
     assert row[1:5] == ["1", "1", "0", "0"], res.stderr  # one new entry, indexed
     assert count(opensearch_url, f"{prefix}-events-*") == 3
+
+
+def test_long_lived_messages_written_as_they_stand_still_converge(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """With a summary window of a few kilobytes, messages spanning it are written in pieces that merge
+    in the index; the checkpoint lags at most that window and ends at the file's end."""
+    log, entries = generated_log(tmp_path / "exim_mainlog", lines=3000, seed=7)
+    env = {**os.environ, "EXIM_SHIPPER_SUMMARY_WINDOW": "4000", "EXIM_SHIPPER_BATCH_MAX_DOCS": "50"}
+    cmd = command("backfill", str(log), url=opensearch_url, prefix=prefix, state=tmp_path / "state")
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stderr
+    row = next(r for r in res.stderr.splitlines() if str(log) in r).split()
+    written, stored = int(row[5]), summaries(opensearch_url, prefix)
+    expected = local_summaries(log)
+    # About one write per message with the default window; the tiny one must have split many.
+    assert written > 2 * len(expected), "the window did not split messages: this would prove nothing"
+    assert set(stored) == set(expected)
+    for local_id, want in expected.items():
+        got = dict(stored[local_id])
+        got["exim"] = {k: v for k, v in got["exim"].items() if k != "merge_state"}
+        assert got == orjson.loads(orjson.dumps(want)), local_id
+    registry = orjson.loads((tmp_path / "state" / "registry.json").read_bytes())
+    assert [f["offset"] for f in registry["files"].values()] == [log.stat().st_size]
+    assert count(opensearch_url, f"{prefix}-events-*") == entries
