@@ -7,7 +7,11 @@
 #   entrypoint.sh setup [ARG…]   setup with retries, then exit (compose's one-shot `setup` service)
 #   entrypoint.sh COMMAND [ARG…] exec `exim-shipper COMMAND ARG…` (backfill, parse, trace, health, …)
 #
-# The program is configured by its EXIM_SHIPPER_* variables; this script also reads
+# The container is configured by the program's EXIM_SHIPPER_* variables, not by flags: `run` and the
+# setup before it must use the same cluster, index prefix, credentials and retention, so for `run` and
+# `setup` those flags (--opensearch-url --index-prefix --username --ca-certs --retention) are refused
+# with a line naming the variable to set. Other flags pass through (`run --server-name mx1 PATH`,
+# `setup --dashboards-url URL`). This script also reads
 #   EXIM_SHIPPER_SETUP_TIMEOUT      whole seconds to keep retrying setup while the cluster is unreachable
 #                                   (default 300; 0 skips this step: `run` installs the templates itself
 #                                   and waits for the cluster for ever)
@@ -29,6 +33,21 @@ run | setup)
 "" | -*) ;; # no command, or only flags: they are `run`'s
 *) exec exim-shipper "$@" ;;
 esac
+
+# Flags of the settings setup and run share, each with its variable; argparse also takes any unique
+# abbreviation (--index-p), so a prefix of one of these names is refused too. Only the name is
+# printed: the value may be a URL with a password in it.
+shared_flags=(opensearch-url index-prefix username ca-certs retention)
+for arg in "$@"; do
+	[[ $arg != -- ]] || break
+	[[ $arg == --?* ]] || continue
+	for flag in "${shared_flags[@]}"; do
+		if [[ --$flag == "${arg%%=*}"* ]]; then
+			name=${flag//-/_}
+			die "--$flag: the container takes this setting from the environment, set EXIM_SHIPPER_${name^^} instead (setup and run must agree on it)"
+		fi
+	done
+done
 
 timeout=${EXIM_SHIPPER_SETUP_TIMEOUT:-300}
 delay=${EXIM_SHIPPER_SETUP_RETRY_DELAY:-3}

@@ -9,7 +9,14 @@ from typing import Any
 
 import orjson
 
+from shipper.errors import ShipperError
+
 VERSION = 1
+
+
+class RegistryUnreadable(ShipperError):
+    """registry.json exists but cannot be read or is not a registry: starting over from offset 0 would
+    re-ship every log, so it is reported rather than replaced."""
 
 
 class Registry:
@@ -19,9 +26,22 @@ class Registry:
         self.path = state_dir / "registry.json"
         self.files: dict[str, dict[str, Any]] = {}
         if self.path.exists():
+            self.files = self._load()
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        what = f"checkpoint registry {self.path}"
+        try:
             data = orjson.loads(self.path.read_bytes())
-            if data.get("version") == VERSION:
-                self.files = data.get("files", {})
+        except OSError as exc:
+            raise RegistryUnreadable(f"{what}: cannot read ({exc.strerror or exc})") from None
+        except orjson.JSONDecodeError as exc:
+            raise RegistryUnreadable(f"{what}: not JSON ({exc}); move it away to start over") from None
+        if isinstance(data, dict) and data.get("version") != VERSION:
+            return {}  # another version's registry: its offsets may not mean what ours do
+        files = data.get("files", {}) if isinstance(data, dict) else None
+        if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+            raise RegistryUnreadable(f"{what}: not a registry of files; move it away to start over")
+        return files
 
     def offset(self, key: str) -> int:
         return int(self.files.get(key, {}).get("offset", 0))

@@ -1,4 +1,4 @@
-"""Command line: `exim-shipper parse` (and later run/backfill/setup); settings in, exit codes out."""
+"""The `exim-shipper` command line: its subcommands, flags into Settings, ShipperErrors out as one line."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from shipper.pipeline import Shipper, expand, print_table
 from shipper.progress import Progress
 from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
 from shipper.settings import Settings
-from shipper.trace import fleet_trace, render_fleet, render_summary
+from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet, render_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
@@ -253,7 +253,11 @@ def _trace_fleet(needle: str, settings: Settings) -> int:
         return EXIT_ERROR
     sys.stdout.write(render_fleet(found))
     if found.truncated:
-        print("exim-shipper: too many messages match; showing the first ones only", file=sys.stderr)
+        print(
+            f"exim-shipper: the trace stops at {MAX_MESSAGES} messages or {MAX_ROUNDS} hops; "
+            "more are linked than shown",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from shipper.checkpoints import Registry
+from shipper.checkpoints import Registry, RegistryUnreadable
 from shipper.errors import ShipperError
 from shipper.files.follow import matching
 from shipper.files.identity import HEAD_BYTES, head_hash
@@ -44,8 +44,8 @@ def check(patterns: list[str], state_dir: Path, max_stall: float, now: float | N
         return Verdict(False, f"no log file matches {', '.join(patterns)} (is the log directory mounted?)")
     try:
         registry = Registry(state_dir)
-    except (OSError, orjson.JSONDecodeError) as exc:
-        return Verdict(False, f"checkpoint registry in {state_dir} unreadable: {exc}")
+    except RegistryUnreadable as exc:
+        return Verdict(False, str(exc))
     seen = _load(state_dir / OBSERVATIONS)
     noted: dict[str, dict[str, Any]] = {}
     problems: list[str] = []

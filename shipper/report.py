@@ -69,28 +69,36 @@ def parse_when(text: str, now: datetime, flag: str) -> datetime | None:
     if value.lower() in ("all", ""):
         return None
     seconds = duration(value)
-    if seconds is not None and seconds >= 0:
-        return now - timedelta(seconds=seconds)
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise ConfigError(
-            f"{flag} {text!r}: expected a duration (30m, 24h, 7d, 2w), an ISO date (2025-03-30, "
-            "2025-03-30T12:00:00+01:00) or 'all'"
-        ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        if seconds is not None and seconds >= 0:
+            return now - timedelta(seconds=seconds)
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:
+            raise ConfigError(
+                f"{flag} {text!r}: expected a duration (30m, 24h, 7d, 2w), an ISO date (2025-03-30, "
+                "2025-03-30T12:00:00+01:00) or 'all'"
+            ) from None
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # before year 1 or after 9999 once counted back or moved to UTC
+        raise ConfigError(f"{flag} {text!r}: outside the years 1 to 9999") from None
 
 
 def report_window(since: str, until: str | None, now: datetime) -> Window:
+    """The window `since <= @timestamp < until`; without --until it ends now, as the header says, so that
+    events dated in the future (a server's clock ahead) are not counted."""
     start = parse_when(since, now, "--since")
-    end = parse_when(until, now, "--until") if until else None
+    end = parse_when(until, now, "--until") if until is not None else now
     if start is not None and end is not None and end <= start:
-        raise ConfigError("--until must be later than --since")
+        raise ConfigError(
+            "--until must be later than --since"
+            + ("" if until is not None else f" (--until is now, {_iso(now)}, when not given)")
+        )
     return Window(start, end)
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- the request --------------------------------------------------------------------------------
@@ -723,7 +731,7 @@ def _hour(iso: str) -> str:
 def render_report(r: Report) -> str:
     """The readable report: grand totals, per server, top N tables, error classes, delays, histogram."""
     since = r.since or "the beginning"
-    until = r.until or "now"
+    until = r.until or "the end"
     scope = ", ".join(r.servers_filter) if r.servers_filter else f"all ({len(r.servers)})"
     out = [f"Exim fleet report  {since} .. {until}  servers: {scope}", ""]
     rc, dv = r.received, r.delivered

@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -42,6 +43,15 @@ def _default_state_dir() -> Path:
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "exim-shipper"
 
 
+def url_without_userinfo(url: str) -> str:
+    """The URL as it may be shown: everything up to the last `@` after the scheme goes, since a password
+    may itself hold `@`, `/` or `:` and then no parser can tell where it ends."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, rest = "", scheme
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}"
+
+
 class Settings(BaseSettings):
     """Everything configurable, with the defaults a cPanel server needs."""
 
@@ -74,7 +84,7 @@ class Settings(BaseSettings):
     batch_max_age: float = 2.0
     """Seconds a half-full batch may wait before it is sent (so a quiet sidecar still ships)."""
     max_open_messages: int = 100_000
-    summary_window: int = 64 * 1024 * 1024
+    summary_window: int = 4 * 1024 * 1024
     """Backfill: bytes of log a message may span before its summary is written as it stands (it merges
     with the rest later); bounds what a resume re-reads. Shorter messages are written once, whole."""
     paths: Annotated[list[str], NoDecode] = Field(
@@ -109,6 +119,34 @@ class Settings(BaseSettings):
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [u.strip() for u in value.split(",") if u.strip()]
+        return value
+
+    @field_validator("opensearch_url", "dashboards_url")
+    @classmethod
+    def _urls_are_http(cls, value: list[str] | str | None) -> list[str] | str | None:
+        """http(s)://host[:port][/path], checked here so that a bad URL is one line naming the setting,
+        not an exception from the client; the message never repeats user:password@."""
+        for url in [value] if isinstance(value, str) else value or []:
+            if not url.strip():  # an empty dashboards URL means none
+                continue
+            shown = repr(url_without_userinfo(url))
+            try:
+                parts = urlsplit(url.strip())
+            except ValueError:  # an unclosed [IPv6 literal
+                raise ValueError(f"{shown}: not a URL, expected http(s)://host[:port][/path]") from None
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{shown}: expected http(s)://host[:port][/path]")
+            if "@" in url.strip()[len(parts.scheme) + 3 + len(parts.netloc) :]:
+                # `http://user:pa/ss@host`: the host parsed is part of the password
+                raise ValueError(
+                    f"{shown}: '@' after the host; percent-encode / ? # @ in the user and password"
+                )
+            try:
+                port = parts.port
+            except ValueError:
+                port = 0
+            if port == 0:
+                raise ValueError(f"{shown}: the port must be a number from 1 to 65535")
         return value
 
     @field_validator("timezone")

@@ -211,7 +211,8 @@ class _Searcher:
         return retry.call(fn, self.max_attempts)
 
     def seed(self, needle: str, limit: int) -> tuple[list[Key], bool]:
-        """The (server, id) keys whose events match `needle`, oldest-named first, at most `limit`."""
+        """The (server, id) keys whose events match `needle`, oldest-named first, at most `limit`; and
+        whether there were more (one more is fetched to know: exactly `limit` matches is not a cut)."""
         body: dict[str, Any] = {
             "size": 0,
             "query": seed_query(needle),
@@ -225,8 +226,8 @@ class _Searcher:
             agg = response.get("aggregations", {}).get("keys", {})
             for b in agg.get("buckets", []):
                 keys.append((b["key"]["server"], b["key"]["id"]))
-                if len(keys) >= limit:
-                    return keys, True
+                if len(keys) > limit:
+                    return keys[:limit], True
             after = agg.get("after_key")
             if not after or len(agg.get("buckets", [])) < PAGE:
                 return keys, False
@@ -334,6 +335,8 @@ def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: i
             stories[key] = Story(key)
             frontier.append(key)
         links.found.clear()
+    # Rounds ran out with messages found but not followed: the list is cut as surely as by the cap.
+    truncated = truncated or bool(frontier)
     shown = [s for s in stories.values() if s.lines]
     summaries = searcher.summaries([s.key for s in shown])
     for s in shown:

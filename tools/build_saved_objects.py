@@ -38,7 +38,9 @@ EXAMPLE_SERVER = "mx1"
 
 # --- queries (Lucene) -------------------------------------------------------------------------------
 
-RECEIVED = "event.action:message_arrived"
+# `<=` and `(=` (fakereject: accepted, though the sender was told it was refused), as the report counts them.
+ARRIVAL_ACTIONS = ("message_arrived", "message_arrived_fakereject")
+RECEIVED = f"event.action:({' OR '.join(ARRIVAL_ACTIONS)})"
 DELIVERED = "event.action:(delivered OR delivered_additional OR delivered_cutthrough)"
 DEFERRED = "event.action:delivery_deferred"
 BOUNCED = "event.action:delivery_failed"

@@ -105,7 +105,7 @@ def ipv4_octets(text: str) -> tuple[int, int, int, int] | None:
     return octets[0], octets[1], octets[2], octets[3]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def ip_facts(text: str) -> tuple[str, int] | None:
     """The canonical form and version of an IP address, or None when `text` is not one."""
     if ipv4_octets(text) is not None:

@@ -17,7 +17,7 @@ _DOCUMENTATION = tuple(
 )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def ip_kind(text: str) -> tuple[int, str] | None:
     """(version, kind) of an address; kind is public, private, loopback, link_local, cgnat,
     ipv4_mapped, documentation, multicast, unspecified or reserved. None when not an IP."""
@@ -74,7 +74,7 @@ def _ipv4_kind(a: int, b: int, c: int, d: int) -> str:
     return "public"
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def registered_domain(name: str) -> str | None:
     """The registrable domain of a host or mail domain (`mx1.mail.example.co.uk` -> `example.co.uk`)."""
     name = name.strip(".").lower()
@@ -158,7 +158,7 @@ PROVIDERS: dict[str, str] = {
 _HOST_PREFIXES = (("mx-aol.", "aol"),)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def provider(name: str) -> str | None:
     """The mail provider family of a host or mail domain, from its name alone."""
     name = name.strip(".").lower()

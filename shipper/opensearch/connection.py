@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from typing import Any
 
 import orjson
@@ -80,6 +81,17 @@ def translate(exc: Exception, what: str) -> ShipperError:
     return OpenSearchUnavailable(f"{what}: {type(exc).__name__}")
 
 
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def answer_line(body: bytes, limit: int = 200) -> str:
+    """What a server answered, as one line: an HTML page's <title> (a proxy's 502 page says it all
+    there), else the text with its whitespace folded; at most `limit` characters."""
+    title = _TITLE.search(body)
+    text = (title.group(1) if title else body).decode(errors="replace")
+    return " ".join(text.split())[:limit]
+
+
 def _short(exc: Exception) -> str:
     info = getattr(exc, "info", None)
     if isinstance(info, dict):
@@ -88,9 +100,8 @@ def _short(exc: Exception) -> str:
             return str(reason.get("reason") or reason.get("type") or "")[:200]
     err = getattr(exc, "error", None)
     text = str(err if err else exc)
-    if isinstance(info, str) and "<title>" in info:
-        # A proxy's HTML error page: its title is the message.
-        text = info.split("<title>", 1)[1].split("</title>", 1)[0]
-    text = " ".join(text.split())  # one line, whatever the server sent
+    if isinstance(info, str) and "<title>" in info.lower():
+        text = info  # a proxy's HTML error page: its title is the message
+    text = answer_line(text.encode(), limit=10_000)  # one line, whatever the server sent
     # urllib3 messages embed the URL; strip anything that could carry user:password@
     return text.split("://", maxsplit=1)[0][:200] if "@" in text else text[:200]

@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 import orjson
 
 from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable
+from shipper.opensearch.connection import answer_line
 from shipper.opensearch.provision import INSTALLED_DATA
-from shipper.settings import Settings
+from shipper.settings import Settings, url_without_userinfo
 
 SAVED_OBJECTS_ENV = "EXIM_SHIPPER_SAVED_OBJECTS"
 _REPO_FILE = Path(__file__).resolve().parents[2] / "kibana" / "exim-shipper.ndjson"
@@ -50,16 +51,25 @@ def retarget(ndjson: bytes, prefix: str) -> bytes:
     """The same objects aimed at `<prefix>-events-*` / `<prefix>-messages-*` instead of the default prefix.
 
     Only index-pattern titles and TSVB's index name change: everything else refers to index patterns by
-    id, so the ids (and a later re-import) stay the same whatever the prefix.
+    id, so the ids (and a later re-import) stay the same whatever the prefix. ValueError names the first
+    line that is not a saved object (a JSON object), whatever the prefix: such a file is not sent.
     """
+    objects: list[dict[str, Any]] = []
+    for number, line in enumerate(ndjson.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            raise ValueError(f"line {number} is not a saved object (one JSON object per line expected)")
+        objects.append(obj)
     if prefix == DEFAULT_PREFIX:
         return ndjson
     renames = {f"{DEFAULT_PREFIX}-{kind}-*": f"{prefix}-{kind}-*" for kind in _KINDS}
     out: list[bytes] = []
-    for line in ndjson.splitlines():
-        if not line.strip():
-            continue
-        obj = orjson.loads(line)
+    for obj in objects:
         attrs = obj.get("attributes", {})
         if obj.get("type") == "index-pattern" and attrs.get("title") in renames:
             attrs["title"] = renames[attrs["title"]]
@@ -74,22 +84,18 @@ def retarget(ndjson: bytes, prefix: str) -> bytes:
 
 
 def _split_url(url: str) -> tuple[str, str | None, str | None]:
-    """(URL without credentials, user, password): credentials in the URL become basic auth, never output."""
+    """(URL without credentials, user, password): credentials in the URL become basic auth, never output.
+
+    The URL is one Settings has validated (http or https, a host, a port that parses).
+    """
     parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"invalid dashboards URL {_safe(url)!r}: expected http(s)://host[:port][/base-path]"
-        )
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    hostname = parts.hostname or ""
+    host = f"[{hostname}]" if ":" in hostname else hostname
     netloc = f"{host}:{parts.port}" if parts.port else host
     clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
     user = urllib.parse.unquote(parts.username) if parts.username else None
     password = urllib.parse.unquote(parts.password) if parts.password else None
     return clean, user, password
-
-
-def _safe(url: str) -> str:
-    return url.split("@", 1)[1] if "@" in url else url
 
 
 def _multipart(filename: str, data: bytes) -> tuple[bytes, str]:
@@ -116,7 +122,12 @@ def _headers(settings: Settings, user: str | None, password: str | None) -> dict
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(settings.ca_certs) if settings.ca_certs else None)
+    cafile = settings.ca_certs
+    try:
+        ctx = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    except OSError as exc:  # ssl.SSLError is one: a file without a certificate in it
+        reason = exc.reason if isinstance(exc, ssl.SSLError) else exc.strerror
+        raise ConfigError(f"CA bundle {cafile} (--ca-certs): cannot use it ({reason or exc})") from None
     if not settings.verify_certs:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -127,10 +138,18 @@ def _error_message(body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return body.decode(errors="replace").strip()[:200]
+        return answer_line(body)
     if isinstance(data, dict):
-        return str(data.get("message") or data.get("error") or "")[:200]
+        return answer_line(str(data.get("message") or data.get("error") or "").encode())
     return ""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would send the credentials on to wherever the answer points
+    (and turn the import's POST into a GET). Returning None leaves the 3xx to end as an HTTPError."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
 
 
 def import_saved_objects(settings: Settings, path: Path | None = None) -> ImportReport:
@@ -143,19 +162,32 @@ def import_saved_objects(settings: Settings, path: Path | None = None) -> Import
         data = retarget(source.read_bytes(), settings.index_prefix)
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read saved objects ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     body, content_type = _multipart(source.name, data)
     headers = _headers(settings, user, password)
     headers["Content-Type"] = content_type
     request = urllib.request.Request(
         f"{base}{IMPORT_PATH}?overwrite=true", data=body, headers=headers, method="POST"
     )
-    context = _ssl_context(settings) if base.startswith("https:") else None
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+    if base.startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=_ssl_context(settings)))
+    opener = urllib.request.build_opener(*handlers)
     what = f"dashboards {base}"
     try:
-        with urllib.request.urlopen(request, timeout=settings.request_timeout, context=context) as resp:
+        with opener.open(request, timeout=settings.request_timeout) as resp:
             answer = resp.read()
     except urllib.error.HTTPError as exc:
-        detail = _error_message(exc.read())
+        if 300 <= exc.code < 400 and exc.headers.get("Location"):
+            target = urllib.parse.urljoin(request.full_url, exc.headers["Location"])
+            raise OpenSearchRejected(
+                f"{what}: redirected to {url_without_userinfo(target)}; give the final URL"
+            ) from None
+        try:
+            detail = _error_message(exc.read())
+        except (OSError, http.client.HTTPException):  # the error page itself was cut off
+            detail = ""
         if exc.code == 401:
             raise OpenSearchRejected(f"{what}: the credentials were refused (HTTP 401)") from None
         if exc.code == 403:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
+from tests.integration.prefixes import drop as drop_prefix
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -49,10 +51,4 @@ def prefix(request: pytest.FixtureRequest, opensearch_url: str) -> Iterator[str]
     name = "t" + request.node.name.lower().replace("[", "-").replace("]", "").replace("_", "-")[:40]
     client = OpenSearch([opensearch_url])
     yield name
-    client.indices.delete(index=f"{name}-*", ignore_unavailable=True)
-    for kind in ("events", "messages"):
-        client.transport.perform_request("DELETE", f"/_index_template/{name}-{kind}", params={"ignore": 404})
-    for kind in ("ecs-base", "events", "messages"):
-        client.transport.perform_request(
-            "DELETE", f"/_component_template/{name}-{kind}", params={"ignore": 404}
-        )
+    drop_prefix(client, name)

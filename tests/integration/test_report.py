@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from shipper.files.archive import dataset_for
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, accumulate, summary
 from shipper.report import DELIVERY_ACTIONS
+from tests.integration.prefixes import drop
 from tests.integration.test_backfill import SAMPLE, command, generated_log, shipper
 
 PREFIX = "treport-fleet"
@@ -28,19 +30,6 @@ def backfill(*paths: Path, server: str, url: str, prefix: str, state: Path) -> N
     cmd = command("backfill", *map(str, paths), url=url, prefix=prefix, state=state / server)
     res = subprocess.run([*cmd, "--server-name", server], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
-
-
-def drop(client: OpenSearch, prefix: str) -> None:
-    """Remove a test prefix's indices and templates."""
-    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
-    for kind in ("events", "messages"):
-        client.transport.perform_request(
-            "DELETE", f"/_index_template/{prefix}-{kind}", params={"ignore": 404}
-        )
-    for kind in ("ecs-base", "events", "messages"):
-        client.transport.perform_request(
-            "DELETE", f"/_component_template/{prefix}-{kind}", params={"ignore": 404}
-        )
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +236,11 @@ def test_table_output_and_empty_window(opensearch_url: str, fleet: dict[str, lis
     assert server_b.split()[1] == str(want["servers"][1]["received_messages"])
 
     empty = shipper(
-        "report", "--since", "2030-01-01", state=Path("/nonexistent"), url=opensearch_url, prefix=PREFIX
+        "report",
+        *("--since", "2020-01-01", "--until", "2020-02-01"),
+        state=Path("/nonexistent"),
+        url=opensearch_url,
+        prefix=PREFIX,
     )
     assert empty.returncode == 0, empty.stderr
     lines = empty.stdout.splitlines()
@@ -255,6 +248,34 @@ def test_table_output_and_empty_window(opensearch_url: str, fleet: dict[str, lis
     assert zero == ["0B", "0", "0", "0", "0", "0"]
     assert next(line for line in lines if line.strip().startswith("Deliveries")).split()[4:] == ["0"] * 4
     assert "(none)" in empty.stdout
+
+
+def test_until_defaults_to_now(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
+    """A message dated in the future (a server's clock ahead) is outside the default window, which ends
+    now as the header says; `--until all` counts it."""
+    log = tmp_path / "exim_mainlog"
+    log.write_text(
+        "2025-03-30 10:00:00 1tPast-00000000001-0001 <= a@shop.example U=u P=local S=100 for b@corp.example\n"
+        "2099-01-01 10:00:00 1tLate-00000000002-0002 <= a@shop.example U=u P=local S=200 for b@corp.example\n"
+    )
+    backfill(log, server="mx1", url=opensearch_url, prefix=prefix, state=tmp_path)
+    OpenSearch([opensearch_url]).indices.refresh(index=f"{prefix}-*")
+
+    def run(*args: str) -> dict[str, Any]:
+        res = shipper("report", "--json", *args, state=tmp_path, url=opensearch_url, prefix=prefix)
+        assert res.returncode == 0, res.stderr
+        data: dict[str, Any] = orjson.loads(res.stdout)
+        return data
+
+    before = datetime.now(UTC)
+    default = run("--since", "all")
+    after = datetime.now(UTC)
+    until = datetime.fromisoformat(default["window"]["until"])
+    assert before - timedelta(seconds=1) <= until <= after
+    assert (default["received"]["messages"], default["received"]["volume_bytes"]) == (1, 100)
+    open_ended = run("--since", "all", "--until", "all")
+    assert open_ended["window"]["until"] is None
+    assert (open_ended["received"]["messages"], open_ended["received"]["volume_bytes"]) == (2, 300)
 
 
 def test_no_index_is_one_line(opensearch_url: str, tmp_path: Path) -> None:

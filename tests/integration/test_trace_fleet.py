@@ -11,11 +11,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
 
-from shipper.trace import ADDRESS_FIELDS, FleetTrace, Story, render_fleet
+from shipper.opensearch import provision
+from shipper.trace import (
+    ADDRESS_FIELDS,
+    MAX_MESSAGES,
+    MAX_ROUNDS,
+    FleetTrace,
+    Story,
+    fleet_trace,
+    render_fleet,
+)
 from tests.integration.test_backfill import ROOT, shipper
 from tests.integration.test_report import backfill, drop
 
@@ -145,6 +155,92 @@ def test_no_event_index_is_one_line(opensearch_url: str, tmp_path: Path) -> None
         res.stderr
         == "exim-shipper: no ttrace-nothing-here-events-* index on the cluster (wrong --index-prefix?)\n"
     )
+
+
+def _event(server: str, local_id: str, n: int, line: str, **extra: Any) -> dict[str, Any]:
+    """An event document with the fields the fleet trace reads, as the shipper would index it."""
+    return {
+        "@timestamp": f"2025-02-10T09:{n // 60:02d}:{n % 60:02d}.000Z",
+        "host.name": server,
+        "email.local_id": local_id,
+        "event.original": f"2025-02-10 09:{n // 60:02d}:{n % 60:02d} {local_id} {line}",
+        "log.file.path": "/var/log/exim_mainlog",
+        "log.offset": n,
+        **extra,
+    }
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """`{"a.b": 1}` as `{"a": {"b": 1}}`: the shape the shipper indexes and the trace reads back."""
+    out: dict[str, Any] = {}
+    for path, value in flat.items():
+        *parents, last = path.split(".")
+        node = out
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = value
+    return out
+
+
+def _index(client: OpenSearch, prefix: str, docs: list[dict[str, Any]]) -> None:
+    """Index the documents into one day's events index of the prefix, with the shipper's templates."""
+    provision.setup(client, prefix, "30d")
+    body = [part for doc in docs for part in ({"index": {}}, _nested(doc))]
+    result = client.bulk(index=f"{prefix}-events-2025.02.10", body=body, refresh=True)
+    assert not result["errors"]
+
+
+def _msgid(chain: int, n: int) -> str:
+    return f"1t{chain}{n:03d}-00000000000-{n:04d}"
+
+
+def test_a_chain_longer_than_the_hops_followed_is_said_to_be_cut(opensearch_url: str, prefix: str) -> None:
+    """Server i delivers to server i+1 (C="250 OK id=…"): a chain of MAX_ROUNDS messages is shown whole;
+    one more message and the last round finds a message it will not follow, so the trace says it is cut."""
+    client = OpenSearch([opensearch_url])
+    docs = []
+    for chain, length in ((0, MAX_ROUNDS), (1, MAX_ROUNDS + 1)):
+        for n in range(length):
+            me, server = _msgid(chain, n), f"mx{chain}-{n:02d}"
+            docs.append(_event(server, me, 2 * n, "<= alice@shop.example"))
+            if n + 1 < length:
+                nxt = _msgid(chain, n + 1)
+                docs.append(
+                    _event(
+                        server,
+                        me,
+                        2 * n + 1,
+                        f'=> bob@corp.example C="250 OK id={nxt}"',
+                        **{"exim.remote_id": nxt},
+                    )
+                )
+    _index(client, prefix, docs)
+
+    whole = fleet_trace(client, prefix, _msgid(0, 0), max_attempts=1)
+    assert [s.key[1] for s in whole.stories] == [_msgid(0, n) for n in range(MAX_ROUNDS)]
+    assert not whole.truncated
+    cut = fleet_trace(client, prefix, _msgid(1, 0), max_attempts=1)
+    assert [s.key[1] for s in cut.stories] == [_msgid(1, n) for n in range(MAX_ROUNDS)]
+    assert cut.truncated
+
+
+def test_exactly_the_message_cap_is_not_a_cut(opensearch_url: str, prefix: str) -> None:
+    """MAX_MESSAGES messages matching an address are all shown without a note; one more is a cut."""
+    client = OpenSearch([opensearch_url])
+    docs = [
+        _event("mx1", _msgid(who, n), n, f"<= {address}", **{"email.from.address": address})
+        for who, address, count in (
+            (0, "exact@shop.example", MAX_MESSAGES),
+            (1, "more@shop.example", MAX_MESSAGES + 1),
+        )
+        for n in range(count)
+    ]
+    _index(client, prefix, docs)
+
+    exact = fleet_trace(client, prefix, "exact@shop.example", max_attempts=1)
+    assert (len(exact.stories), exact.truncated) == (MAX_MESSAGES, False)
+    more = fleet_trace(client, prefix, "more@shop.example", max_attempts=1)
+    assert (len(more.stories), more.truncated) == (MAX_MESSAGES, True)
 
 
 def test_render_keeps_continuation_lines_under_their_entry() -> None:

@@ -12,7 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,95 @@ def test_other_commands_are_passed_through(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert '"action":"message_arrived"' in res.stdout
     assert '"name":"mx9"' in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["run", "--opensearch-url", "http://admin:s3cret@x:9200"], "opensearch-url"),
+        (["--index-prefix", "foo"], "index-prefix"),  # no command: run's flags
+        (["run", "--server-name", "mx9", "--index-prefix=foo"], "index-prefix"),
+        (["run", "--index-p", "foo"], "index-prefix"),  # argparse would take the abbreviation
+        (["run", "--username", "u"], "username"),
+        (["setup", "--ca-certs", "/ca.pem"], "ca-certs"),
+        (["setup", "--dashboards-url", "http://d:5601", "--retention", "7d"], "retention"),
+    ],
+)
+def test_settings_setup_and_run_share_are_refused_as_flags(args: list[str], flag: str) -> None:
+    """`run --index-prefix foo` used to install the `exim` templates, then ship to `foo-*`; and
+    `run --opensearch-url URL` stopped on the missing variable. Both now say what to set, in one line,
+    before anything runs (with or without the variable), and never echo the value."""
+    for extra in ({}, {"EXIM_SHIPPER_OPENSEARCH_URL": f"http://127.0.0.1:{closed_port()}"}):
+        res = entrypoint(*args, **extra)
+        variable = "EXIM_SHIPPER_" + flag.replace("-", "_").upper()
+        assert (res.returncode, res.stdout) == (1, "")
+        assert res.stderr == (
+            f"exim-shipper: --{flag}: the container takes this setting from the environment, "
+            f"set {variable} instead (setup and run must agree on it)\n"
+        )
+
+
+def test_flags_after_double_dash_and_of_other_commands_pass() -> None:
+    """Only run/setup options are checked: a path after `--` and other commands' flags go through."""
+    res = entrypoint("report", "--index-prefix", "x")
+    assert res.stderr == (
+        "exim-shipper: no OpenSearch URL configured (--opensearch-url or EXIM_SHIPPER_OPENSEARCH_URL)\n"
+    )
+    res = entrypoint("run", "--", "--index-prefix")
+    assert res.stderr.startswith("exim-shipper: EXIM_SHIPPER_OPENSEARCH_URL is not set")
+
+
+PROXY_502 = b"""<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>nginx/1.22.1</center>
+</body>
+</html>
+"""
+
+
+def test_setup_retries_a_dashboards_behind_a_proxy_answering_502(tmp_path: Path) -> None:
+    """Dashboards still starting behind nginx: its HTML 502 page is one line (its title), which the
+    script sees as transient and retries until the import goes through."""
+    answers = [(502, PROXY_502, "text/html")] * 2 + [
+        (200, b'{"success":true,"successCount":0}', "application/json")
+    ]
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            asked.append(self.path)
+            status, body, kind = answers[min(len(asked), len(answers)) - 1]
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    config = tmp_path / "shipper.toml"  # only Dashboards: setup imports and installs nothing else
+    config.write_text(f'dashboards_url = "{url}"\n')
+    try:
+        res = entrypoint(
+            "setup",
+            EXIM_SHIPPER_CONFIG=str(config),
+            EXIM_SHIPPER_SETUP_TIMEOUT="30",
+            EXIM_SHIPPER_SETUP_RETRY_DELAY="0.1",
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "saved objects: 0 imported (overwrite)\n"
+    assert (
+        res.stderr.splitlines()
+        == [f"exim-shipper: waiting for OpenSearch (dashboards {url}: HTTP 502: 502 Bad Gateway)"] * 2
+    )
+    assert asked == ["/api/saved_objects/_import?overwrite=true"] * 3

@@ -104,6 +104,28 @@ def test_no_matching_log_or_unwritable_state_is_unhealthy(tmp_path: Path) -> Non
     assert f"state directory {blocker / 'state'} not writable" in verdict.message
 
 
+def test_a_registry_that_is_not_one_is_unhealthy_like_a_corrupt_one(tmp_path: Path) -> None:
+    """Valid JSON of the wrong shape is reported as corrupt JSON is: an unhealthy verdict naming the
+    file, never an exception out of the check."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(LINE)
+    state = tmp_path / "state"
+    state.mkdir()
+    registry = state / "registry.json"
+    for content, problem in (
+        (b"{bad", "not JSON ("),
+        (b"[1]", "not a registry of files;"),
+        (b"null", "not a registry of files;"),
+        (b'{"version": 1, "files": {"1:2": [3]}}', "not a registry of files;"),
+    ):
+        registry.write_bytes(content)
+        verdict = health.check([str(log)], state, max_stall=60)
+        assert not verdict.healthy
+        assert verdict.message.startswith(f"checkpoint registry {registry}: {problem}"), verdict.message
+    registry.write_bytes(b'{"version": 0, "files": [1]}')  # another version's: ignored, as before
+    assert health.check([str(log)], state, max_stall=60).healthy
+
+
 def test_command_exit_status_and_one_line(tmp_path: Path) -> None:
     """The HEALTHCHECK's view: exit 0 with a line on stdout, or exit 1 with one line on stderr."""
     log = tmp_path / "exim_mainlog"

@@ -9,6 +9,7 @@ sample shipped as server b. Regenerate it (after changing the request) against a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -62,6 +63,42 @@ def test_since_forms(text: str, expected: datetime | None) -> None:
 def test_bad_since_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match=r"^--since '.*': expected a duration \(30m, 24h, 7d, 2w\)"):
         parse_when(text, NOW, "--since")
+
+
+@pytest.mark.parametrize(
+    ("flag", "text"),
+    [
+        ("--since", "100000000d"),  # counted back from now: before year 1
+        ("--since", "0001-01-01T00:00:00+01:00"),  # year 0 in UTC
+        ("--until", "9999-12-31T23:59:59-01:00"),  # year 10000 in UTC
+    ],
+)
+def test_dates_beyond_the_calendar_are_a_config_error(flag: str, text: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{flag} '{re.escape(text)}': outside the years 1 to 9999$"):
+        parse_when(text, NOW, flag)
+
+
+def test_the_calendar_s_ends_are_written_as_four_digit_years() -> None:
+    """OpenSearch's date format wants four-digit years: year 1 is 0001, not 1."""
+    body = build_request(report_window("0001-01-01", "9999-12-31", NOW), [], 3)
+    assert body["query"]["bool"]["filter"] == [
+        {"range": {"@timestamp": {"gte": "0001-01-01T00:00:00.000Z", "lt": "9999-12-31T00:00:00.000Z"}}}
+    ]
+
+
+def test_until_defaults_to_now_and_all_leaves_it_open() -> None:
+    """Without --until the window ends now (events dated in the future are out); `--until all` is open."""
+    assert report_window("24h", None, NOW) == Window(datetime(2025, 3, 30, 12, tzinfo=UTC), NOW)
+    assert report_window("all", None, NOW) == Window(None, NOW)
+    assert report_window("all", "all", NOW) == Window(None, None)
+    assert build_request(report_window("all", None, NOW), [], 3)["query"]["bool"]["filter"] == [
+        {"range": {"@timestamp": {"lt": "2025-03-31T12:00:00.000Z"}}}
+    ]
+    with pytest.raises(ConfigError) as refused:
+        report_window("2025-04-01", None, NOW)
+    assert str(refused.value) == (
+        "--until must be later than --since (--until is now, 2025-03-31T12:00:00.000Z, when not given)"
+    )
 
 
 def test_until_before_since_is_refused() -> None:
@@ -196,7 +233,7 @@ def test_table_shows_headings_sources_and_numbers() -> None:
     want = predict(FILES)
     text = render_report(parse_response(captured(), Window(None, None), [], 10))
     lines = text.splitlines()
-    assert lines[0] == "Exim fleet report  the beginning .. now  servers: all (2)"
+    assert lines[0] == "Exim fleet report  the beginning .. the end  servers: all (2)"
     received = next(line for line in lines if line.strip().startswith("Received (summaries)"))
     assert received.split()[2:5] == [
         volume(want["received"]["volume_bytes"]),
@@ -263,15 +300,9 @@ def _capture(url: str) -> None:
     response = fetch(client, prefix, build_request(Window(None, None), [], 10), 3)
     response.pop("took", None)
     CAPTURED.write_bytes(orjson.dumps(response, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
-    for kind in ("events", "messages"):
-        client.transport.perform_request(
-            "DELETE", f"/_index_template/{prefix}-{kind}", params={"ignore": 404}
-        )
-    for kind in ("ecs-base", "events", "messages"):
-        client.transport.perform_request(
-            "DELETE", f"/_component_template/{prefix}-{kind}", params={"ignore": 404}
-        )
+    from tests.integration.prefixes import drop as drop_prefix
+
+    drop_prefix(client, prefix)
 
 
 if __name__ == "__main__":

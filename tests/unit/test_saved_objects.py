@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from shipper.opensearch.dashboards import DEFAULT_PREFIX, retarget
+from shipper.report import ARRIVAL_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 NDJSON = ROOT / "kibana" / "exim-shipper.ndjson"
@@ -422,3 +423,15 @@ def test_docs_describe_every_dashboard_panel_and_saved_object() -> None:
     for obj in objects():
         if obj["type"] != "index-pattern":
             assert obj["attributes"]["title"] in text, f"docs/dashboards.md does not describe {obj['id']}"
+
+
+def test_received_counts_the_arrivals_the_report_counts() -> None:
+    """Every query of the file that counts arrivals names exactly the report's arrival actions (`<=` and
+    the fakereject `(=`), so a dashboard and `exim-shipper report` agree on what was received."""
+    text = NDJSON.read_text(encoding="utf-8").replace('\\"', '"')
+    groups = [g for g in re.findall(r"event\.action:(\([^)]*\)|[\w]+)", text) if "message_arrived" in g]
+    assert len(groups) >= 5
+    for group in groups:
+        assert set(group.strip("()").split(" OR ")) == set(ARRIVAL_ACTIONS), group
+    received = build_saved_objects.RECEIVED
+    assert received in DOCS.read_text(encoding="utf-8")  # the docs' table of action groups
