@@ -12,7 +12,7 @@ import orjson
 
 from shipper.checkpoints import Registry, RegistryUnreadable
 from shipper.errors import ShipperError
-from shipper.files.follow import matching
+from shipper.files.follow import follow_key, matching
 from shipper.files.identity import HEAD_BYTES, head_hash
 
 OBSERVATIONS = "health.json"
@@ -82,14 +82,9 @@ def _backlog(path: str, registry: Registry) -> tuple[str, int, int]:
     """(registry key, checkpoint offset, bytes of complete lines after it) for a followed file."""
     with Path(path).open("rb") as fh:
         st = os.fstat(fh.fileno())
-        # The sidecar's own key and resume rules (Shipper._scan): dev:inode, a new head or a
-        # shorter file means it starts again from 0.
-        key = f"{st.st_dev}:{st.st_ino}"
-        offset = registry.offset(key)
-        stored_head = registry.head(key)
-        head = head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0))
-        if (stored_head and head and stored_head != head) or offset > st.st_size:
-            offset = 0
+        # The sidecar's own key and resume rule (Shipper._scan).
+        key = follow_key(st.st_dev, st.st_ino)
+        offset = registry.resume(key, head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0)), st.st_size)
         end = _last_line_end(fh.fileno(), offset, st.st_size)
     return key, offset, end - offset
 

@@ -21,7 +21,7 @@ from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for, wrap_decompressor
-from shipper.files.follow import Harvester, matching
+from shipper.files.follow import Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries, same_second_start
 from shipper.messages import Correlator, Partial, partials
@@ -287,7 +287,7 @@ class Shipper:
                 st = Path(path).stat()
             except OSError:
                 continue
-            key = f"{st.st_dev}:{st.st_ino}"
+            key = follow_key(st.st_dev, st.st_ino)
             current[path] = key
             if key in harvesters:
                 harvesters[key].path = path
@@ -297,12 +297,7 @@ class Shipper:
             except OSError:
                 continue
             head = head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0))
-            offset = self.registry.offset(key)
-            stored_head = self.registry.head(key)
-            if stored_head and head and stored_head != head:
-                offset = 0  # the inode was reused by a different file
-            if offset > os.fstat(fh.fileno()).st_size:
-                offset = 0  # truncated while we were away
+            offset = self.registry.resume(key, head, os.fstat(fh.fileno()).st_size)
             begin = same_second_start(fh, offset)
             fh.seek(begin)
             harvesters[key] = Harvester(path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset)

@@ -16,6 +16,11 @@ READ_CHUNK = 1 << 20
 MAX_READ_PER_POLL = 4 << 20  # fairness between files, and a bound on what one poll holds in memory
 
 
+def follow_key(dev: int, inode: int) -> str:
+    """A followed file's registry key: the inode, whatever the file is called after rotation."""
+    return f"{dev}:{inode}"
+
+
 @dataclass
 class Harvester:
     """One open file: complete lines become entries; the last entry waits for its successor or linger."""
@@ -38,7 +43,7 @@ class Harvester:
 
     @property
     def key(self) -> str:
-        return f"{self.dev}:{self.inode}"
+        return follow_key(self.dev, self.inode)
 
     def poll(self, now: float, linger: float) -> list[RawEntry]:
         """Read what was appended; returns the entries known to be complete."""

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.integration.test_backfill import count
+from tests.integration.test_tail import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docker" / "entrypoint.sh"
@@ -113,15 +113,6 @@ def health(log: Path, state: Path, *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
-def wait_count(url: str, index: str, n: int, timeout: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout
-    got = count(url, index)
-    while got < n and time.monotonic() < deadline:
-        time.sleep(0.3)
-        got = count(url, index)
-    return got
-
-
 def test_waits_for_the_cluster_ships_reports_health_and_stops_cleanly(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -156,7 +147,7 @@ def test_waits_for_the_cluster_ships_reports_health_and_stops_cleanly(
         gate.open()
         out.wait_for(lambda ls: f"index template {prefix}-events: created" in ls)
         err.wait_for(lambda ls: any(x.startswith("exim-shipper: following") for x in ls))
-        assert wait_count(opensearch_url, f"{prefix}-events-*", 40) == 40
+        assert wait_for(opensearch_url, f"{prefix}-events-*", 40) == 40
 
         deadline = time.monotonic() + 20  # the checkpoint follows the acknowledgement
         while (ok := health(log, state)).stdout != "ok: 1 file(s) followed, all shipped\n":
@@ -175,7 +166,7 @@ def test_waits_for_the_cluster_ships_reports_health_and_stops_cleanly(
         assert f"{log}: {20 * len(line(50))} bytes not shipped" in stalled.stderr
 
         gate.open()
-        assert wait_count(opensearch_url, f"{prefix}-events-*", 60) == 60
+        assert wait_for(opensearch_url, f"{prefix}-events-*", 60) == 60
         proc.send_signal(signal.SIGTERM)  # the entrypoint's pid is the sidecar's now
         assert proc.wait(timeout=30) == 0
         err.wait_for(lambda ls: any(x.startswith("exim-shipper: stopped after 60 entries") for x in ls))

@@ -27,6 +27,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from shipper.opensearch.dashboards import retarget
+from tests.conftest import get
 from tests.integration.prefixes import drop as drop_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,15 +49,6 @@ Doc = dict[str, Any]
 
 
 # --- what each query means ----------------------------------------------------------------------------
-
-
-def get(doc: Doc, path: str) -> Any:
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 def values(doc: Doc, path: str) -> list[Any]:
