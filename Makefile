@@ -31,10 +31,12 @@ install-runtime:
 	cp -R kibana $(RUNTIME)/share/exim-shipper/kibana
 
 ## The main job: ship a log (default: the bundled sample) into OpenSearch: EXIM_SHIPPER_OPENSEARCH_URL if set,
-## else a local single-node OpenSearch started here (fetched from Maven Central on first use).
+## else a local single-node OpenSearch started here (fetched from Maven Central on first use). The launcher's
+## stdout is only the URL (Maven's output goes to stderr); setup installs the templates the shippers need.
 run: install
 	@url="$${EXIM_SHIPPER_OPENSEARCH_URL:-$$($(BIN)/python tools/local_opensearch.py start)}" && \
 	echo "shipping $(LOG) into $$url" && \
+	$(BIN)/exim-shipper setup --opensearch-url "$$url" && \
 	$(BIN)/exim-shipper backfill $(LOG) --opensearch-url "$$url"
 
 ## A local OpenSearch on 127.0.0.1:9200 for development (stop it with `make opensearch-stop`).

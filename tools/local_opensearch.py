@@ -3,9 +3,11 @@
     python tools/local_opensearch.py start [--port 9200] [--data DIR] [--plugin SPEC …]   # prints the URL
     python tools/local_opensearch.py stop  [--data DIR]
     python tools/local_opensearch.py status [--port 9200]
+    python tools/local_opensearch.py fetch  [group:artifact:version:packaging]        # prints the file's path
 
 The integ-test distribution (`org.opensearch.distribution.integ-test-zip:opensearch:<version>:zip`) is
-fetched with `mvn` into the local Maven repository and unpacked under ~/.cache/exim-shipper/ (as root:
+fetched with `mvn` into the Maven repository $MAVEN_REPO (default ~/.m2/repository; mvn is told so, whatever
+its settings.xml says) and unpacked under ~/.cache/exim-shipper/ (as root:
 /var/cache/exim-shipper/, since the node then runs as an unprivileged user) — never into the work tree.
 It runs on the machine's JDK with a 512 MB heap.
 
@@ -39,6 +41,8 @@ ARTIFACT = f"org.opensearch.distribution.integ-test-zip:opensearch:{VERSION}:zip
 _USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
 _DEFAULT_CACHE = Path("/var/cache") if os.geteuid() == 0 else _USER_CACHE
 CACHE = Path(os.environ.get("EXIM_SHIPPER_CACHE", _DEFAULT_CACHE / "exim-shipper"))
+# The Maven repository the launcher reads, and tells mvn to write to (`-Dmaven.repo.local`), so that a
+# `localRepository` in settings.xml or a user.home other than $HOME cannot send the download elsewhere.
 M2 = Path(os.environ.get("MAVEN_REPO", Path.home() / ".m2" / "repository"))
 PLUGINS = tuple(p for p in os.environ.get("EXIM_SHIPPER_OPENSEARCH_PLUGINS", "").split(",") if p)
 
@@ -48,8 +52,26 @@ def maven_file(coordinate: str) -> Path:
     group, artifact, version, packaging = coordinate.split(":")
     path = M2 / group.replace(".", "/") / artifact / version / f"{artifact}-{version}.{packaging}"
     if not path.exists():
-        cmd = ["mvn", "-q", "-B", "dependency:get", f"-Dartifact={coordinate}", "-Dtransitive=false"]
-        subprocess.run(cmd, check=True)
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise SystemExit(f"cannot fetch {coordinate}: mvn (Apache Maven) is not on PATH")
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            f"-Dmaven.repo.local={M2}",
+            "dependency:get",
+            f"-Dartifact={coordinate}",
+            "-Dtransitive=false",
+        ]
+        # Maven's own output goes to stderr: this launcher's stdout carries only the node's URL, which
+        # callers capture (`url=$(… start)`), and a first download once printed ANSI codes into it.
+        done = subprocess.run(cmd, check=False, stdout=sys.stderr, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise SystemExit(f"cannot fetch {coordinate}: mvn exited with status {done.returncode}")
+        if not path.exists():
+            raise SystemExit(f"cannot fetch {coordinate}: mvn succeeded but {path} is not there")
     return path
 
 
@@ -219,13 +241,16 @@ def stop(data: Path, pidfile_name: str = "opensearch.pid") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["start", "stop", "status"])
+    ap.add_argument("command", choices=["start", "stop", "status", "fetch"])
+    ap.add_argument("coordinate", nargs="?", help="fetch: group:artifact:version:packaging (default: node)")
     ap.add_argument("--port", type=int, default=9200)
     ap.add_argument("--data", type=Path, default=CACHE / "node")
     ap.add_argument("--plugin", action="append", default=list(PLUGINS), help="Maven coordinate or zip path")
     args = ap.parse_args(argv)
     if args.command == "start":
         print(start(args.port, args.data, plugins=[p for p in args.plugin if p]))
+    elif args.command == "fetch":
+        print(maven_file(args.coordinate or ARTIFACT))
     elif args.command == "stop":
         stop(args.data)
     else:
