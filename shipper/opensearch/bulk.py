@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
 
 from shipper.errors import OpenSearchUnavailable
 from shipper.opensearch import retry
@@ -40,7 +41,9 @@ def send(
     *,
     max_attempts: int | None,
 ) -> Outcome:
-    """Send items until each is delivered or rejected; transient item failures are retried alone."""
+    """Send items until each is delivered or rejected; transient item failures (throttling, a cluster
+    block) are retried alone, and a request refused for its size is split in halves until it fits (one
+    document that alone is too large is rejected with that reason)."""
     outcome = Outcome()
     pending = items
     attempt = 0
@@ -51,7 +54,13 @@ def send(
             result: dict[str, Any] = client.bulk(body=b, filter_path=_FILTER)
             return result
 
-        resp = retry.call(request, max_attempts)
+        try:
+            resp = retry.call(request, max_attempts)
+        except os_exc.TransportError as exc:
+            if not retry.too_large(exc):
+                raise
+            _split(client, pending, len(body), exc, outcome, max_attempts=max_attempts)
+            return outcome
         retry_items: list[Item] = []
         for item, result in zip(pending, resp.get("items", []), strict=True):
             res = next(iter(result.values()))
@@ -60,7 +69,7 @@ def send(
                 outcome.delivered.append(item)
             elif status == 409:
                 (outcome.conflicts if item.merge_on_conflict else outcome.existed).append(item)
-            elif status in retry.RETRYABLE_STATUS:
+            elif status in retry.RETRYABLE_STATUS or res.get("error", {}).get("type") in retry.BLOCK_TYPES:
                 retry_items.append(item)
             else:
                 err = res.get("error", {})
@@ -71,9 +80,34 @@ def send(
         if retry_items and max_attempts is not None and attempt >= max_attempts:
             # Throttling is not a rejection: never dead-letter it; the caller keeps its checkpoint.
             raise OpenSearchUnavailable(
-                f"{len(retry_items)} documents still throttled (429/503) after retries"
+                f"{len(retry_items)} documents still throttled (429/503) or blocked (index write block, "
+                "disk flood stage) after retries"
             )
         if retry_items:
             retry.sleep(retry.backoff(attempt))
         pending = retry_items
     return outcome
+
+
+def _split(
+    client: OpenSearch,
+    items: list[Item],
+    size: int,
+    exc: os_exc.TransportError,
+    outcome: Outcome,
+    *,
+    max_attempts: int | None,
+) -> None:
+    if len(items) == 1:
+        item = items[0]
+        outcome.rejected.append(
+            (item, f"HTTP {exc.status_code} request too large: one document of {size} bytes")
+        )
+        return
+    half = len(items) // 2
+    for part in (items[:half], items[half:]):
+        got = send(client, part, max_attempts=max_attempts)
+        outcome.delivered += got.delivered
+        outcome.existed += got.existed
+        outcome.conflicts += got.conflicts
+        outcome.rejected += got.rejected

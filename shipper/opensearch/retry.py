@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,8 +15,31 @@ T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
 
+# Bulk item errors that a cluster block gives (index.blocks.write, the flood-stage disk watermark's
+# read_only_allow_delete, a cluster-wide read-only): an operator or the disk clears them, so they are waited
+# out like throttling, never dead-lettered.
+BLOCK_TYPES = frozenset({"cluster_block_exception", "index_create_block_exception"})
+_OPERATION_BYTES = re.compile(r"coordinating_operation_bytes=(\d+), max_coordinating_and_primary_bytes=(\d+)")
+
+
+def too_large(exc: BaseException) -> bool:
+    """A request the cluster refuses for its own size: HTTP 413 (http.max_content_length), or indexing
+    pressure's 429 when the one request is larger than the whole limit. Retrying it as it is can never
+    succeed; it has to be split."""
+    if not isinstance(exc, os_exc.TransportError):
+        return False
+    if exc.status_code == 413:
+        return True
+    if exc.status_code != 429:
+        return False
+    found = _OPERATION_BYTES.search(str(exc.info) if exc.info is not None else str(exc))
+    return found is not None and int(found.group(1)) > int(found.group(2))
+
+
 def transient(exc: BaseException) -> bool:
     """Connection errors, timeouts, 429 and 5xx are worth another try; the rest is final."""
+    if too_large(exc):
+        return False
     if isinstance(exc, os_exc.SSLError) and "certificate" in str(exc).lower():
         return False  # an unverifiable certificate stays so: waiting would hide a configuration error
     if isinstance(exc, os_exc.ConnectionError | os_exc.ConnectionTimeout):
