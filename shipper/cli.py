@@ -25,7 +25,7 @@ from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import dataset_for, open_log, wrap_decompressor
+from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, accumulate, key_of, partials, summary
 from shipper.opensearch import dashboards, provision, retry
@@ -63,6 +63,9 @@ def _entries(name: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
             yield entry.offset, entry.data
     except _DECOMPRESS_ERRORS as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
+    damage = damage_of(stream)
+    if damage is not None:
+        raise InputError(f"{name}: cannot read to the end, {damage}; the entries before it were read")
 
 
 def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator[dict[str, Any]]:

@@ -20,7 +20,7 @@ from shipper.delivery import Batch, Delivery, Mark, Sender
 from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import dataset_for, wrap_decompressor
+from shipper.files.archive import damage_of, dataset_for, wrap_decompressor
 from shipper.files.follow import Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries, same_second_start
@@ -42,6 +42,8 @@ class FileReport:
     dead: int = 0
     summaries: int = 0
     skipped: bool = False
+    damage: str | None = None
+    """Why a compressed file could not be read to its end; what came before it was shipped."""
 
 
 def expand(patterns: list[str]) -> list[Path]:
@@ -130,7 +132,7 @@ class Shipper:
         terminated = True
         if progress is not None and fid.compression is None:
             progress.resume_at(start)
-        for entry, position in self._entries(path, start, compressed=fid.compression is not None):
+        for entry, position in self._entries(path, start, report, compressed=fid.compression is not None):
             occ = occurrences.next(entry.data)
             if entry.end <= start:
                 continue
@@ -155,13 +157,20 @@ class Shipper:
         # An archive is done for good; a file still growing (or ending mid-line) is only done so far.
         done = terminated and path.stat().st_size == size_before
         complete = done and _is_archive(path, fid.compression)
+        if report.damage is not None:
+            # A damaged archive is read as far as it ever can be: its last, cut-off line was shipped as
+            # it stands, and reading it again would give nothing more.
+            complete = True
         ready += correlator.drain()
         self.sender.submit(Batch(batch, ready, [Mark(key, file_path, last_end, complete=complete)], report))
         self.sender.wait()
         return report
 
-    def _entries(self, path: Path, start: int, *, compressed: bool) -> Iterator[tuple[RawEntry, int]]:
-        """Entries after `start`, each with how far into the file as stored (compressed) reading got."""
+    def _entries(
+        self, path: Path, start: int, report: FileReport, *, compressed: bool
+    ) -> Iterator[tuple[RawEntry, int]]:
+        """Entries after `start`, each with how far into the file as stored (compressed) reading got;
+        damage that ends a compressed file early goes into `report`."""
         with path.open("rb") as raw:
             head = raw.read(8)
             raw.seek(0)
@@ -177,6 +186,7 @@ class Shipper:
             for entry in entries:
                 # The reader buffers ahead: a plain file's true position is the entry's end.
                 yield entry, (raw.tell() if compressed else entry.end)
+            report.damage = damage_of(stream)
 
     def _submit(
         self,
