@@ -21,7 +21,9 @@ _AFTER_RE = re.compile(
 )
 _CODE_RE = re.compile(r"(?P<code>[245]\d\d)(?:[-\s]+(?P<enh>[245]\.\d{1,3}\.\d{1,3})\b)?")
 _LEAD_CODE_RE = re.compile(r"^\s*[245]\d\d(?:[-\s]+[245]\.\d{1,3}\.\d{1,3})?[-\s]?", re.M)
-_ENH_RE = re.compile(r"\b(?P<enh>[245]\.\d{1,3}\.\d{1,3})\b")
+# An enhanced code stands where SMTP puts it: right after the basic code, or (in an ACL message that
+# carries no basic code) at the very start. One found in prose ("See RFC2821 4.1.1.1", an IP) is not one.
+_LEAD_ENH_RE = re.compile(r"\s*(?P<enh>[245]\.\d{1,3}\.\d{1,3})(?=\s|$)")
 
 _STAGES: tuple[tuple[str, str], ...] = (
     ("pipelined rcpt", "rcpt"),
@@ -96,7 +98,7 @@ def response_codes(text: str) -> dict[str, Any]:
         if cm.group("enh"):
             out["enhanced_code"] = cm.group("enh")
     else:
-        em = _ENH_RE.search(text[:80])
+        em = _LEAD_ENH_RE.match(text)
         if em is not None:
             out["enhanced_code"] = em.group("enh")
     return out

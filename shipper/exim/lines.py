@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from shipper.exim import fields as F
@@ -358,6 +358,56 @@ _HOST = (
     r"(?: Ci=\S+)?|U=\S+|local process|\S+)"
 )
 _CI = r"(?: Ci=(?P<ci>\S+))?"
+_QUOTE_THEN_HOST = re.compile(r'" (?=[HU]=)')
+_LOCAL_IDENT = re.compile(r"U=\S+(?= |$)")
+
+
+def _unescaped_quotes_before_host(text: str) -> Iterator[int]:
+    """Positions of `"` followed by ` H=` or ` U=` that are not escaped (`\\"` is, `\\\\"` is not)."""
+    for m in _QUOTE_THEN_HOST.finditer(text):
+        pos = m.start()
+        slashes = pos - len(text[:pos].rstrip("\\"))
+        if slashes % 2 == 0:
+            yield pos
+
+
+def _host_and_ident_end(text: str, pos: int) -> int | None:
+    """Where a well-formed `H=…` group or a local `U=ident` starting at `pos` ends, else None."""
+    if text.startswith("U=", pos):
+        lm = _LOCAL_IDENT.match(text, pos)
+        return lm.end() if lm is not None else None
+    hg = F.host_group(text, pos)
+    return hg[1] if hg is not None else None
+
+
+def _h_syntax_error(ev: Event, m: re.Match[str]) -> None:
+    """`SMTP syntax|protocol error in "<command>" H=… <reason>`: the command is the client's own text,
+    so a `" H=(x) [ip]` inside it must not be taken for the host. Newer Exim escapes quotes in it, which
+    makes the first unescaped `" H=` the real one; older Exim writes them as sent, and then the host is
+    the last well-formed `H=` group (Exim writes it after the command). When older Exim leaves two
+    well-formed candidates, `exim.source_ambiguous` says so."""
+    text = m.group("q")
+    valid: list[tuple[int, int]] = []
+    for quote in _unescaped_quotes_before_host(text):
+        end = _host_and_ident_end(text, quote + 2)
+        if end is not None and (end == len(text) or text[end] == " "):
+            valid.append((quote, quote + 2))
+    if not valid:
+        cmd, _, rest = text.partition('" ')
+        ev.exim["smtp_command"] = F.unescape(cmd)
+        ev.exim["reason"] = rest.strip()
+        return
+    escaped = '\\"' in text[: valid[0][0]]
+    quote, host_at = valid[0] if escaped else valid[-1]
+    if len(valid) > 1 and not escaped:
+        ev.exim["source_ambiguous"] = True
+    ev.exim["smtp_command"] = F.unescape(text[:quote])
+    end = _scan_host_ident(ev, text[host_at:])
+    reason = text[host_at + end :].strip()
+    if reason:
+        ev.exim["reason"] = reason
+
+
 RULES: tuple[Rule, ...] = (
     Rule("message_completed", _rx(r"Completed(?: QT=(?P<qt>\S+))?\s*\Z"), _h_completed),
     Rule(
@@ -429,8 +479,8 @@ RULES: tuple[Rule, ...] = (
         ),
         None,
     ),
-    Rule("smtp_syntax_error", _rx(r"SMTP syntax error in \"(?P<cmd>.*?)\" (?P<rest>.*)"), None),
-    Rule("smtp_protocol_error", _rx(r"SMTP protocol error in \"(?P<cmd>.*?)\" (?P<rest>.*)"), None),
+    Rule("smtp_syntax_error", _rx(r"SMTP syntax error in \"(?P<q>.*)"), _h_syntax_error),
+    Rule("smtp_protocol_error", _rx(r"SMTP protocol error in \"(?P<q>.*)"), _h_syntax_error),
     Rule("smtp_call_dropped", _rx(rf"SMTP call from {_HOST} dropped: (?P<reason>.*)"), _h_reason_host),
     Rule("smtp_input_error", _rx(r"Error or EOF on input from (?P<rest>.*)"), None),
     Rule(

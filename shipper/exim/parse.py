@@ -42,6 +42,8 @@ _FAILURE_SPLIT_RE = re.compile(r"(?P<head>.*?): (?P<msg>.*)", re.S)
 def _arrival(ev: Event, flag: str, rest: str) -> None:
     m = ADDRESS_RE.match(rest)
     if m is None:
+        if rest.strip():
+            ev.exim["unparsed"] = rest.strip()
         return
     ev.sender(m.group())
     pos = m.end()
@@ -76,6 +78,8 @@ def _recipient_head(ev: Event, flag: str, head: str) -> None:
     """`address [(parents)] [<top>] fields…` of delivery, failure and deferral lines."""
     m = PIPE_ADDRESS_RE.match(head) if head.startswith("|") else ADDRESS_RE.match(head)
     if m is None:
+        if head.strip():
+            ev.exim["unparsed"] = head.strip()
         return
     address = m.group()
     pos = m.end()
@@ -275,7 +279,8 @@ class EntryParser:
         action = FLAG_ACTIONS.get(flag)
         if action is not None and (len(body) == 2 or body[2] == " " or flag == "<="):
             ev.exim["flag"] = flag
-            rest = body[3:] if body[2:3] == " " else body[2:]
+            # Exim writes one space after the flag; some builds and hand-edited logs have two.
+            rest = body[2:].lstrip(" ")
             if flag in ARRIVAL:
                 _arrival(ev, flag, rest)
             elif flag == "**":

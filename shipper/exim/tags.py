@@ -57,6 +57,8 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
     """Store one tagged field; T=, P=, R=, C=, DN=, A= mean different things per flag."""
     ex = ev.exim
     arrival = flag in ARRIVAL
+    if val.endswith(":") and not val.startswith('"'):
+        val = val[:-1]  # `DT=0.000s: SMTP error …`: the colon opens the text after the field
     if tag == "T":
         if arrival:
             ev.sec("email")["subject"] = F.unquote(val)
