@@ -15,9 +15,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## A self-contained runtime for a server or an image: the package (not editable) and its dependencies,
-## no dev tools, in a venv at $(RUNTIME), with the data folders beside it in $(RUNTIME)/share/exim-shipper/,
-## where the package looks for them (EXIM_SHIPPER_TEMPLATES / EXIM_SHIPPER_SAVED_OBJECTS override).
+## A self-contained runtime for a server or an image: the package (not editable, its index templates and
+## saved objects inside it as package data) and its dependencies, no dev tools, in a venv at $(RUNTIME).
 ## docker/Dockerfile runs exactly this.
 RUNTIME ?= /opt/exim-shipper
 .PHONY: install-runtime
@@ -25,10 +24,6 @@ install-runtime:
 	$(PYTHON) -m venv $(RUNTIME)
 	$(RUNTIME)/bin/pip install --quiet --no-cache-dir --upgrade pip
 	$(RUNTIME)/bin/pip install --quiet --no-cache-dir .
-	rm -rf $(RUNTIME)/share/exim-shipper
-	mkdir -p $(RUNTIME)/share/exim-shipper
-	cp -R index_templates $(RUNTIME)/share/exim-shipper/index_templates
-	cp -R kibana $(RUNTIME)/share/exim-shipper/kibana
 
 ## The main job: ship a log (default: the bundled sample) into OpenSearch: EXIM_SHIPPER_OPENSEARCH_URL if set,
 ## else a local single-node OpenSearch started here (fetched from Maven Central on first use). The launcher's

@@ -1,6 +1,6 @@
-"""Generate kibana/exim-shipper.ndjson, the OpenSearch Dashboards saved objects for the exim-shipper indices.
+"""Generate shipper/kibana/exim-shipper.ndjson, the OpenSearch Dashboards saved objects for exim-shipper.
 
-    python tools/build_saved_objects.py           # rewrite kibana/exim-shipper.ndjson
+    python tools/build_saved_objects.py           # rewrite shipper/kibana/exim-shipper.ndjson
     python tools/build_saved_objects.py --check   # exit 1 when the committed file is not what this builds
 
 The objects are written in the shape OpenSearch Dashboards 2.x exports (Kibana 7.10 compatible): each one
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "kibana" / "exim-shipper.ndjson"
+# The package data file itself (kibana/ at the top is a link to shipper/kibana/).
+OUTPUT = ROOT / "shipper" / "kibana" / "exim-shipper.ndjson"
 
 Obj = dict[str, Any]
 

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
 import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, NamedTuple
 
 import orjson
 
 from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable
 from shipper.opensearch.connection import answer_line
-from shipper.opensearch.provision import INSTALLED_DATA
 from shipper.settings import Settings, url_without_userinfo
 
-SAVED_OBJECTS_ENV = "EXIM_SHIPPER_SAVED_OBJECTS"
-_REPO_FILE = Path(__file__).resolve().parents[2] / "kibana" / "exim-shipper.ndjson"
+# Package data, so an installed wheel carries it; the repository's kibana/ links here.
+SAVED_OBJECTS = resources.files("shipper") / "kibana" / "exim-shipper.ndjson"
 IMPORT_PATH = "/api/saved_objects/_import"
 # The index prefix the committed objects were written for (see tools/build_saved_objects.py).
 DEFAULT_PREFIX = "exim"
@@ -34,17 +33,6 @@ class ImportReport(NamedTuple):
 
     lines: list[str]
     ok: bool
-
-
-def saved_objects_path() -> Path:
-    """EXIM_SHIPPER_SAVED_OBJECTS, else the repository's kibana/ file, else the installed copy."""
-    given = os.environ.get(SAVED_OBJECTS_ENV)
-    installed = INSTALLED_DATA / "kibana" / _REPO_FILE.name
-    candidates = [Path(given)] if given else [_REPO_FILE, installed]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise ConfigError(f"saved objects not found at {candidates[0]} (set {SAVED_OBJECTS_ENV})")
 
 
 def retarget(ndjson: bytes, prefix: str) -> bytes:
@@ -152,12 +140,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def import_saved_objects(settings: Settings, path: Path | None = None) -> ImportReport:
-    """POST the NDJSON to `<dashboards_url>/api/saved_objects/_import?overwrite=true`; report per object."""
+def import_saved_objects(settings: Settings, source: Traversable | None = None) -> ImportReport:
+    """POST saved objects to `<dashboards_url>/api/saved_objects/_import?overwrite=true`; report per object.
+
+    `source` is the packaged SAVED_OBJECTS unless a caller names another file.
+    """
     if not settings.dashboards_url:
         raise ConfigError("no Dashboards URL configured (--dashboards-url or EXIM_SHIPPER_DASHBOARDS_URL)")
     base, user, password = _split_url(settings.dashboards_url)
-    source = path or saved_objects_path()
+    source = source or SAVED_OBJECTS
     try:
         data = retarget(source.read_bytes(), settings.index_prefix)
     except OSError as exc:

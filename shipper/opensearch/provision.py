@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import orjson
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
-from shipper.errors import ConfigError
-
-_REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "index_templates"
+# Package data, so an installed wheel carries its templates; the repository's index_templates/ links here.
+TEMPLATES = resources.files("shipper") / "index_templates"
 COMPONENTS = ("ecs-base", "events", "messages")
 INDEX_TEMPLATES = ("events", "messages")
 
 
-# Where `make install-runtime` (and so the container image) puts the repository's data folders.
-INSTALLED_DATA = Path(sys.prefix) / "share" / "exim-shipper"
-
-
-def templates_dir() -> Path:
-    """EXIM_SHIPPER_TEMPLATES, else the repository's index_templates/, else the installed copy."""
-    given = os.environ.get("EXIM_SHIPPER_TEMPLATES")
-    candidates = [Path(given)] if given else [_REPO_TEMPLATES, INSTALLED_DATA / "index_templates"]
-    for path in candidates:
-        if (path / "events.json").exists():
-            return path
-    raise ConfigError(f"index templates not found in {candidates[0]} (set EXIM_SHIPPER_TEMPLATES)")
-
-
-def _load(path: Path, prefix: str, retention: str) -> dict[str, Any]:
-    text = path.read_text().replace("{prefix}", prefix).replace("{retention}", retention)
+def _load(path: Traversable, prefix: str, retention: str) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8").replace("{prefix}", prefix).replace("{retention}", retention)
     body: dict[str, Any] = orjson.loads(text)
     # Clusters return templates normalised, so change is judged by a hash of what we sent.
     digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
@@ -61,19 +45,18 @@ def _put_if_changed(client: OpenSearch, path: str, body: dict[str, Any], current
 
 def setup(client: OpenSearch, prefix: str, retention: str) -> list[str]:
     """Install or update everything; returns one line per object: `<kind> <name>: <what happened>`."""
-    base = templates_dir()
     is_opensearch = _is_opensearch(client)
     report: list[str] = []
     for name in COMPONENTS:
-        body = _load(base / "component" / f"{name}.json", prefix, retention)
+        body = _load(TEMPLATES / "component" / f"{name}.json", prefix, retention)
         full = f"{prefix}-{name}"
         cur = _get(client, f"/_component_template/{full}")
         meta = cur["component_templates"][0]["component_template"].get("_meta", {}) if cur else None
         outcome = _put_if_changed(client, f"/_component_template/{full}", body, meta)
         report.append(f"component template {full}: {outcome}")
-    policy_note = _lifecycle(client, base, prefix, retention, is_opensearch=is_opensearch, report=report)
+    policy_note = _lifecycle(client, prefix, retention, is_opensearch=is_opensearch, report=report)
     for name in INDEX_TEMPLATES:
-        body = _load(base / f"{name}.json", prefix, retention)
+        body = _load(TEMPLATES / f"{name}.json", prefix, retention)
         if not is_opensearch and name == "events" and policy_note == "ilm":
             body["template"].setdefault("settings", {})["index.lifecycle.name"] = f"{prefix}-events"
         full = f"{prefix}-{name}"
@@ -108,7 +91,7 @@ def _has_ilm(client: OpenSearch) -> bool:
 
 
 def _lifecycle(
-    client: OpenSearch, base: Path, prefix: str, retention: str, *, is_opensearch: bool, report: list[str]
+    client: OpenSearch, prefix: str, retention: str, *, is_opensearch: bool, report: list[str]
 ) -> str:
     name = f"{prefix}-events"
     if is_opensearch:
@@ -116,7 +99,7 @@ def _lifecycle(
         if not any(p.get("component") == "opensearch-index-management" for p in plugins):
             report.append(f"ISM policy {name}: skipped (the cluster has no index-management plugin)")
             return "none"
-        body = _load(base / "ism-policy.json", prefix, retention)
+        body = _load(TEMPLATES / "ism-policy.json", prefix, retention)
         cur = _get(client, f"/_plugins/_ism/policies/{name}")
         want = body["_meta"]["exim_shipper_hash"]
         # ISM policies have no _meta: the hash rides in the description.
@@ -134,7 +117,7 @@ def _lifecycle(
     if not _has_ilm(client):
         report.append(f"ILM policy {name}: skipped (the cluster has no index lifecycle management)")
         return "none"
-    body = _load(base / "ilm-policy.json", prefix, retention)
+    body = _load(TEMPLATES / "ilm-policy.json", prefix, retention)
     meta = body.pop("_meta")
     cur = _get(client, f"/_ilm/policy/{name}")
     desc = f"[{meta['exim_shipper_hash']}]"

@@ -16,8 +16,9 @@ import pytest
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
+from shipper.opensearch.provision import TEMPLATES
 from tests.integration.conftest import _free_port
-from tests.integration.test_backfill import ROOT, SAMPLE, count, local_summaries, shipper, summaries
+from tests.integration.test_backfill import SAMPLE, count, local_summaries, shipper, summaries
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def fields(properties: dict[str, Any], parent: str = "") -> dict[str, str]:
 def template_fields(kind: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in ("ecs-base", kind):
-        body = orjson.loads((ROOT / "index_templates" / "component" / f"{name}.json").read_bytes())
+        body = orjson.loads((TEMPLATES / "component" / f"{name}.json").read_bytes())
         out.update(fields(body["template"]["mappings"]["properties"]))
     return out
 

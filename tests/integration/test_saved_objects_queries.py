@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from shipper.opensearch.dashboards import retarget
+from shipper.opensearch.dashboards import SAVED_OBJECTS, retarget
 from tests.conftest import get
 from tests.integration.prefixes import drop as drop_prefix
 
@@ -35,7 +35,7 @@ FIXTURES = {
     "mx1": ROOT / "tests/fixtures/dashboards_mx1.log",
     "mx2": ROOT / "tests/fixtures/dashboards_mx2.log",
 }
-NDJSON = ROOT / "kibana" / "exim-shipper.ndjson"
+NDJSON = SAVED_OBJECTS
 sys.path.insert(0, str(ROOT / "tools"))
 
 import build_saved_objects as so  # noqa: E402 - tools/ is a folder of scripts

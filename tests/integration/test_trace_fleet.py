@@ -272,7 +272,7 @@ def test_address_fields_are_keywords_in_the_events_mapping() -> None:
 
     mapping: dict[str, object] = {}
     for name in ("ecs-base", "events"):
-        template = json.loads((ROOT / "index_templates" / "component" / f"{name}.json").read_text())
+        template = json.loads((provision.TEMPLATES / "component" / f"{name}.json").read_text())
         mapping.update(template["template"]["mappings"]["properties"])
 
     def type_of(path: str) -> object:

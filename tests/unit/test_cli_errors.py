@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shipper import cli
+from shipper.opensearch import dashboards
 
 SECRET = "p@ss"
 RANGE = "the port must be a number from 1 to 65535"
@@ -132,9 +133,10 @@ def test_dashboards_ca_bundle_missing(capsys: pytest.CaptureFixture[str], tmp_pa
 def test_saved_objects_file_that_is_not_ndjson(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """A damaged install (the packaged NDJSON replaced by something else) is one line too."""
     passwd = tmp_path / "passwd"
     passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
-    monkeypatch.setenv("EXIM_SHIPPER_SAVED_OBJECTS", str(passwd))
+    monkeypatch.setattr(dashboards, "SAVED_OBJECTS", passwd)
     line = one_line(capsys, "setup", "--dashboards-url", "http://127.0.0.1:1", "--index-prefix", "foo")
     assert line == f"{passwd}: line 1 is not a saved object (one JSON object per line expected)"
 

@@ -28,11 +28,10 @@ import pytest
 from shipper import cli
 from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable
 from shipper.opensearch.connection import answer_line
-from shipper.opensearch.dashboards import describe, import_saved_objects
+from shipper.opensearch.dashboards import SAVED_OBJECTS, describe, import_saved_objects
 from shipper.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-NDJSON = ROOT / "kibana" / "exim-shipper.ndjson"
+NDJSON = SAVED_OBJECTS
 USER, PASSWORD = "admin", "s3cret-Pa55"
 
 
@@ -163,7 +162,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "INDEX_PREFIX",
     ):
         monkeypatch.delenv(f"EXIM_SHIPPER_{name}", raising=False)
-    monkeypatch.delenv("EXIM_SHIPPER_SAVED_OBJECTS", raising=False)
 
 
 def settings(url: str, **extra: Any) -> Settings:
@@ -258,20 +256,17 @@ def test_credentials_in_the_url_become_basic_auth_and_are_never_printed(fake: Fa
     assert PASSWORD not in str(caught.value)
 
 
-def test_api_errors_are_one_line(
-    fake: FakeDashboards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_api_errors_are_one_line(fake: FakeDashboards, tmp_path: Path) -> None:
     wrong = tmp_path / "objects.json"
     wrong.write_bytes(NDJSON.read_bytes())
-    monkeypatch.setenv("EXIM_SHIPPER_SAVED_OBJECTS", str(wrong))
     with pytest.raises(OpenSearchRejected, match=r"HTTP 400: Invalid file extension \.json$"):
-        import_saved_objects(settings(fake.url))
-    monkeypatch.delenv("EXIM_SHIPPER_SAVED_OBJECTS")
+        import_saved_objects(settings(fake.url), wrong)
     with pytest.raises(OpenSearchRejected, match="HTTP 404, no saved-objects API there"):
         import_saved_objects(settings(fake.url + "/wrong-base-path"))
-    monkeypatch.setenv("EXIM_SHIPPER_SAVED_OBJECTS", str(tmp_path / "missing.ndjson"))
-    with pytest.raises(ConfigError, match="saved objects not found"):
-        import_saved_objects(settings(fake.url))
+    missing = tmp_path / "missing.ndjson"
+    with pytest.raises(ConfigError) as caught:
+        import_saved_objects(settings(fake.url), missing)
+    assert str(caught.value) == f"{missing}: cannot read saved objects (No such file or directory)"
 
 
 def test_an_unreachable_dashboards_is_one_line() -> None:
@@ -430,17 +425,16 @@ def test_a_password_with_at_signs_is_used_whole_and_never_shown(fake: FakeDashbo
 
 @pytest.mark.parametrize("prefix", ["exim", "mail"])
 def test_a_saved_objects_file_that_is_not_ndjson_is_refused_before_sending(
-    fake: FakeDashboards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str
+    fake: FakeDashboards, tmp_path: Path, prefix: str
 ) -> None:
     """Whatever the prefix (the default one sends the file as it is), a line that is not a JSON object
     is one line naming the file and the line, and nothing is sent."""
     for content, line in ((b"root:x:0:0:root:/root:/bin/bash\n", 1), (NDJSON.read_bytes() + b"[1]\n", None)):
         wrong = tmp_path / "objects.ndjson"
         wrong.write_bytes(content)
-        monkeypatch.setenv("EXIM_SHIPPER_SAVED_OBJECTS", str(wrong))
         number = line or len(committed_objects()) + 1
         with pytest.raises(ConfigError) as caught:
-            import_saved_objects(settings(fake.url, index_prefix=prefix))
+            import_saved_objects(settings(fake.url, index_prefix=prefix), wrong)
         assert str(caught.value) == (
             f"{wrong}: line {number} is not a saved object (one JSON object per line expected)"
         )

@@ -1,4 +1,4 @@
-"""Index templates (index_templates/): shape, settings, portability, and every real document fits them.
+"""Index templates (shipper/index_templates/, the package data `setup` reads): shape, settings, portability, and every real document fits them.
 
 The component and index templates of each document kind are merged into the one mapping OpenSearch or
 Elasticsearch would build, then real documents (the bundled sample and, when ../shared is present,
@@ -23,10 +23,10 @@ from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, merge, summary
+from shipper.opensearch.provision import TEMPLATES
 from tests.conftest import shared_path
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "index_templates"
 SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
 FIELDS_DOC = ROOT / "docs" / "fields.md"
 KINDS = ("events", "messages")

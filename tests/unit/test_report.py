@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from shipper.errors import ConfigError
+from shipper.opensearch.provision import TEMPLATES
 from shipper.report import (
     Window,
     build_request,
@@ -139,7 +140,7 @@ def _mapped(kind: str) -> dict[str, str]:
                 out[f"{prefix}{name}"] = spec["type"]
 
     for name in ("ecs-base", kind):
-        template = json.loads((ROOT / "index_templates" / "component" / f"{name}.json").read_text())
+        template = json.loads((TEMPLATES / "component" / f"{name}.json").read_text())
         walk(template["template"]["mappings"]["properties"], "")
     return out
 

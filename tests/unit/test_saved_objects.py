@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from shipper.opensearch.dashboards import DEFAULT_PREFIX, retarget
+from shipper.opensearch import provision
+from shipper.opensearch.dashboards import DEFAULT_PREFIX, SAVED_OBJECTS, retarget
 from shipper.report import ARRIVAL_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
-NDJSON = ROOT / "kibana" / "exim-shipper.ndjson"
-TEMPLATES = ROOT / "index_templates" / "component"
+NDJSON = SAVED_OBJECTS
+TEMPLATES = provision.TEMPLATES / "component"
 DOCS = ROOT / "docs" / "dashboards.md"
 sys.path.insert(0, str(ROOT / "tools"))
 
