@@ -94,3 +94,24 @@ def test_the_whole_sample_uncommented_is_accepted_by_the_settings(
     settings = Settings()
     for name, value in uncommented().items():
         assert plain(getattr(settings, name)) == value, name
+
+
+def test_the_configuration_examples_of_docs_deploy_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ```toml block of docs/deploy.md is a file the settings take as it stands."""
+    for var in list(os.environ):
+        if var.startswith("EXIM_SHIPPER_"):
+            monkeypatch.delenv(var)
+    docs = (SAMPLE.parents[1] / "docs" / "deploy.md").read_text()
+    blocks = re.findall(r"^```toml\n(.*?)^```$", docs, re.M | re.S)
+    assert blocks
+    for block in blocks:
+        data = tomllib.loads(block)
+        assert set(data) <= set(Settings.model_fields), set(data) - set(Settings.model_fields)
+        config = tmp_path / "config.toml"
+        config.write_text(block)
+        monkeypatch.setenv(CONFIG_ENV, str(config))
+        settings = Settings()
+        for name, value in data.items():
+            assert plain(getattr(settings, name)) == value, name
