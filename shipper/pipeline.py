@@ -159,6 +159,8 @@ class Shipper:
         end = Mark(key, file_path, last_end, complete=complete, size=size_before if complete else None)
         self.sender.submit(Batch(batch, ready, [end], report))
         self.sender.wait()
+        if progress is not None:
+            progress.update(report.entries, size_before)  # the last batch's lines: the bar's closing figures
         return report
 
     def _entries(self, path: Path, start: int, *, compressed: bool) -> Iterator[tuple[RawEntry, int]]:

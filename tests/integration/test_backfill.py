@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -302,3 +303,54 @@ def test_a_finished_archive_that_changed_size_is_read_again(
     assert count(opensearch_url, f"{prefix}-events-*") == 25
     again = shipper("backfill", str(archive), state=tmp_path / "state", url=opensearch_url, prefix=prefix)
     assert f"{archive.name}: already shipped (checkpoint at end of file), skipped" in again.stderr
+
+
+def test_on_a_terminal_bars_then_a_table_within_80_columns(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """stderr a pseudo-terminal: rich bars (file and total, with rates), each finished file folded into
+    a line with its final count, then the closing table; nothing wider than 80 columns."""
+    import pty
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _, entries = generated_log(logs / "mainlog.1", lines=3000, seed=11)
+    (logs / "exim_mainlog").write_bytes(SAMPLE.read_bytes())
+    cmd = command("backfill", str(logs / "*"), url=opensearch_url, prefix=prefix, state=tmp_path / "state")
+    leader, follower = pty.openpty()
+    env = {
+        **os.environ,
+        "COLUMNS": "80",
+        "LINES": "24",
+        "TERM": "xterm-256color",
+        "EXIM_SHIPPER_BATCH_MAX_DOCS": "500",
+    }
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower
+    )
+    os.close(follower)
+    raw = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0, raw.decode(errors="replace")
+    text = raw.decode()
+    assert "\x1b[" in text, "drawn with control codes on a terminal"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    shown = [
+        line
+        for line in re.split(r"\r\n|\r|\n", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", plain))
+        if line.strip()
+    ]
+    assert all(len(line) <= 80 for line in shown), max(shown, key=len)
+    bars = [line for line in shown if "━" in line]
+    assert any(line.startswith("total: file ") and "lines/s" in line and "MB/s" in line for line in bars)
+    assert any(line.startswith("mainlog.1 ") and "ETA" in line for line in bars)
+    assert f"mainlog.1: {entries:,} lines," in plain, "the folded line has the file's final count"
+    assert re.search(r"^total \(2 files\) +" + f"{entries + 24:,}", plain, re.M), plain[-2000:]
