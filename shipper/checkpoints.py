@@ -20,7 +20,7 @@ class RegistryUnreadable(ShipperError):
 
 
 class Registry:
-    """`{file key: {"path", "offset", "complete", "updated"}}`; offsets only ever move forward."""
+    """`{file key: {"path", "offset", "complete", "size", "head", "updated"}}`; offsets only move forward."""
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "registry.json"
@@ -49,6 +49,17 @@ class Registry:
     def complete(self, key: str) -> bool:
         return bool(self.files.get(key, {}).get("complete", False))
 
+    def finished(self, key: str, size: int, *, plain: bool) -> bool:
+        """Whether the file (identified by `key`, `size` bytes as stored) was acknowledged to its end, so a
+        re-run has nothing to read: an archive marked complete at this very size, or a plain file whose
+        checkpoint is its size (a plain file's offsets are its own bytes; a compressed one's are not)."""
+        entry = self.files.get(key)
+        if entry is None:
+            return False
+        if entry.get("complete") and entry.get("size") == size:
+            return True
+        return plain and size > 0 and int(entry.get("offset", 0)) == size
+
     def head(self, key: str) -> str:
         return str(self.files.get(key, {}).get("head", ""))
 
@@ -65,7 +76,15 @@ class Registry:
         self.files.pop(key, None)
 
     def advance(
-        self, key: str, path: str, offset: int, *, complete: bool = False, head: str = "", save: bool = True
+        self,
+        key: str,
+        path: str,
+        offset: int,
+        *,
+        complete: bool = False,
+        head: str = "",
+        size: int | None = None,
+        save: bool = True,
     ) -> None:
         """Record that every entry before `offset` is acknowledged, and (by default) persist it."""
         entry = self.files.setdefault(key, {"path": path, "offset": 0})
@@ -74,6 +93,8 @@ class Registry:
         entry["complete"] = complete or bool(entry.get("complete", False))
         if head:
             entry["head"] = head
+        if size is not None:
+            entry["size"] = size
         entry["updated"] = time.time()
         if save:
             self.save()

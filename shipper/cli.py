@@ -20,7 +20,7 @@ import pydantic
 import zstandard
 from opensearchpy.exceptions import OpenSearchException
 
-from shipper import __version__, health
+from shipper import __version__, health, progress
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
@@ -30,10 +30,10 @@ from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, accumulate, key_of, partials, summary
 from shipper.opensearch import dashboards, provision, retry
 from shipper.opensearch.connection import make_client, translate
-from shipper.pipeline import Shipper, expand, print_table
-from shipper.progress import Progress
+from shipper.pipeline import Shipper, expand
 from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
 from shipper.settings import Settings
+from shipper.summary_table import print_summary
 from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet, render_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -329,22 +329,16 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     reports = []
     try:
         provision.setup(client, settings.index_prefix, settings.retention)
-        for n, path in enumerate(paths, 1):
-            progress = None
-            if not args.quiet:
-                name = path.name if len(paths) == 1 else f"[{n}/{len(paths)}] {path.name}"
-                progress = Progress(name, path.stat().st_size, sys.stderr, tty=sys.stderr.isatty())
-            try:
-                reports.append(shipper.backfill(path, progress))
-            finally:
-                if progress is not None:
-                    progress.close()
+        with progress.on_stderr(paths, quiet=args.quiet) as bars:
+            for n, path in enumerate(paths):
+                with bars.file(n) as shown:
+                    reports.append(shipper.backfill(path, shown))
     except OpenSearchException as exc:
         raise translate(exc, "backfill") from None
     finally:
         shipper.close()
         if reports:
-            print_table(reports, shipper.dead.path)
+            print_summary(reports, shipper.dead.path)
     return EXIT_OK
 
 

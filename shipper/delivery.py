@@ -33,6 +33,7 @@ class Mark:
     end: int
     head: str = ""
     complete: bool = False
+    size: int | None = None  # a complete file's size as stored, so that a re-run knows it unchanged
 
 
 @dataclass(slots=True)
@@ -91,7 +92,9 @@ class Delivery:
             )
         self.recent.add(list(pending))
         for m in batch.marks:
-            self.registry.advance(m.key, m.path, m.end, complete=m.complete, head=m.head, save=False)
+            self.registry.advance(
+                m.key, m.path, m.end, complete=m.complete, head=m.head, size=m.size, save=False
+            )
         if batch.marks:
             self.registry.save()
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import glob
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from opensearchpy import OpenSearch
 
@@ -27,7 +25,7 @@ from shipper.files.reader import RawEntry, iter_entries, same_second_start
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
-from shipper.progress import Progress
+from shipper.progress import FileProgress
 from shipper.settings import Settings
 
 
@@ -41,7 +39,7 @@ class FileReport:
     already: int = 0
     dead: int = 0
     summaries: int = 0
-    skipped: bool = False
+    skipped: str = ""  # why the file was not read at all ("" when it was)
     damage: str | None = None
     """Why a compressed file could not be read to its end; what came before it was shipped."""
 
@@ -112,15 +110,17 @@ class Shipper:
         if self._sender is not None:
             self._sender.close()
 
-    def backfill(self, path: Path, progress: Progress | None = None) -> FileReport:
+    def backfill(self, path: Path, progress: FileProgress | None = None) -> FileReport:
         report = FileReport(str(path))
         fid = identify(path)
         key = fid.key()
-        if self.registry.complete(key):
-            report.skipped = True
+        size_before = path.stat().st_size
+        if self.registry.finished(key, size_before, plain=fid.compression is None):
+            report.skipped = "already shipped (checkpoint at end of file)"
+            if progress is not None:
+                progress.skip(report.skipped)
             return report
         start = self.registry.offset(key)
-        size_before = path.stat().st_size
         parser = EntryParser(self.zone, self.server, dataset=dataset_for(path))
         correlator = Correlator(max_open=self.settings.max_open_messages)
         batch: list[bulk.Item] = []
@@ -162,8 +162,11 @@ class Shipper:
             # it stands, and reading it again would give nothing more.
             complete = True
         ready += correlator.drain()
-        self.sender.submit(Batch(batch, ready, [Mark(key, file_path, last_end, complete=complete)], report))
+        end = Mark(key, file_path, last_end, complete=complete, size=size_before if complete else None)
+        self.sender.submit(Batch(batch, ready, [end], report))
         self.sender.wait()
+        if progress is not None:
+            progress.update(report.entries, size_before)  # the last batch's lines: the bar's closing figures
         return report
 
     def _entries(
@@ -319,24 +322,3 @@ class Shipper:
 def _is_archive(path: Path, compression: str | None) -> bool:
     """A rotated or compressed file that Exim no longer writes to."""
     return compression is not None or path.name[-1:].isdigit()
-
-
-def print_table(reports: list[FileReport], dead_path: Path, out: Any = sys.stderr) -> None:
-    rows = [("file", "entries", "indexed", "already there", "dead-lettered", "summaries")]
-    for r in reports:
-        if r.skipped:
-            rows.append((r.path, "-", "-", "already shipped", "-", "-"))
-        else:
-            rows.append(
-                (r.path, str(r.entries), str(r.indexed), str(r.already), str(r.dead), str(r.summaries))
-            )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            ),
-            file=out,
-        )
-    if any(r.dead for r in reports):
-        print(f"rejected documents were written to {dead_path}", file=out)

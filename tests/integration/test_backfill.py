@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -36,6 +37,13 @@ def command(*args: str, url: str, prefix: str, state: Path) -> list[str]:
 def shipper(*args: str, state: Path, url: str, prefix: str) -> subprocess.CompletedProcess[str]:
     cmd = command(*args, url=url, prefix=prefix, state=state)
     return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def table_row(stderr: str, label: str) -> list[str]:
+    """The closing table's row for the file shown as `label`: its cells, figures without separators."""
+    row = next(line for line in stderr.splitlines() if line.startswith(label + " "))
+    assert "\x1b" not in stderr, "off a terminal the output is plain text"
+    return [cell.replace(",", "") for cell in row[len(label) :].split()]
 
 
 def count(url: str, index: str) -> int:
@@ -112,8 +120,8 @@ def test_rotated_compressed_copy_adds_nothing(opensearch_url: str, prefix: str, 
     rotated.write_bytes(gzip.compress(SAMPLE.read_bytes()))
     res = shipper("backfill", str(rotated), state=tmp_path, url=opensearch_url, prefix=prefix)
     assert res.returncode == 0, res.stderr
-    row = next(line for line in res.stderr.splitlines() if "exim_mainlog-20250201.gz" in line).split()
-    assert row[1:6] == ["24", "0", "24", "0", "0"]  # entries, indexed, already there, dead, summaries written
+    row = table_row(res.stderr, "exim_mainlog-20250201.gz")
+    assert row == ["24", "0", "24", "0", "0"]  # entries, indexed, already there, dead, summaries written
     assert count(opensearch_url, f"{prefix}-events-*") == 24
 
 
@@ -208,8 +216,8 @@ def test_resume_counts_identical_lines_of_the_checkpoints_second(
         fh.write(twin)
     res = shipper("backfill", str(log), state=tmp_path / "state", url=opensearch_url, prefix=prefix)
     assert res.returncode == 0, res.stderr
-    row = next(r for r in res.stderr.splitlines() if str(log) in r).split()
-    assert row[1:5] == ["1", "1", "0", "0"], res.stderr  # one new entry, indexed
+    row = table_row(res.stderr, "exim_mainlog")
+    assert row[:4] == ["1", "1", "0", "0"], res.stderr  # one new entry, indexed
     assert count(opensearch_url, f"{prefix}-events-*") == 3
 
 
@@ -223,8 +231,8 @@ def test_long_lived_messages_written_as_they_stand_still_converge(
     cmd = command("backfill", str(log), url=opensearch_url, prefix=prefix, state=tmp_path / "state")
     res = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT, env=env)
     assert res.returncode == 0, res.stderr
-    row = next(r for r in res.stderr.splitlines() if str(log) in r).split()
-    written, stored = int(row[5]), summaries(opensearch_url, prefix)
+    row = table_row(res.stderr, "exim_mainlog")
+    written, stored = int(row[4]), summaries(opensearch_url, prefix)
     expected = local_summaries(log)
     # About one write per message with the default window; the tiny one must have split many.
     assert written > 2 * len(expected), "the window did not split messages: this would prove nothing"
@@ -236,3 +244,113 @@ def test_long_lived_messages_written_as_they_stand_still_converge(
     registry = orjson.loads((tmp_path / "state" / "registry.json").read_bytes())
     assert [f["offset"] for f in registry["files"].values()] == [log.stat().st_size]
     assert count(opensearch_url, f"{prefix}-events-*") == entries
+
+
+def test_rerun_over_finished_files_says_already_shipped(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """A plain file whose checkpoint is its end and an archive marked complete at its size are not read
+    again: the re-run says so for each, the table marks them skipped, and nothing is added."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "exim_mainlog").write_bytes(SAMPLE.read_bytes())
+    archive = logs / "exim_mainlog-20250101.gz"
+    archive.write_bytes(gzip.compress(SAMPLE.read_bytes().replace(b"2025-", b"2024-")))
+    os.utime(archive, (time.time() - 100, time.time() - 100))  # older: shipped first
+    first = shipper("backfill", str(logs / "*"), state=tmp_path / "state", url=opensearch_url, prefix=prefix)
+    assert first.returncode == 0, first.stderr
+    assert "already shipped" not in first.stderr
+    assert table_row(first.stderr, "exim_mainlog-20250101.gz")[:2] == ["24", "24"]
+    assert table_row(first.stderr, "total (2 files)")[:2] == ["48", "48"]
+    assert count(opensearch_url, f"{prefix}-events-*") == 48
+
+    again = shipper("backfill", str(logs / "*"), state=tmp_path / "state", url=opensearch_url, prefix=prefix)
+    assert again.returncode == 0, again.stderr
+    for n, name in enumerate(["exim_mainlog-20250101.gz", "exim_mainlog"], 1):
+        notice = f"exim-shipper: [{n}/2] {name}: already shipped (checkpoint at end of file), skipped"
+        assert notice in again.stderr.splitlines(), again.stderr
+        assert table_row(again.stderr, name) == ["skipped", "-", "-", "-", "-"]
+    assert "skipped: already shipped (checkpoint at end of file)" in again.stderr
+    assert count(opensearch_url, f"{prefix}-events-*") == 48
+
+    quiet = shipper(
+        "backfill", str(archive), "--quiet", state=tmp_path / "state", url=opensearch_url, prefix=prefix
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert "exim-shipper:" not in quiet.stderr, "--quiet: no progress, not even the notice"
+    assert table_row(quiet.stderr, archive.name)[0] == "skipped"
+
+
+def test_a_finished_archive_that_changed_size_is_read_again(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """Complete at one size is not complete at another: a gzip member appended to a shipped archive (same
+    device, inode and head) is read from the checkpoint on, and its new entry indexed."""
+    archive = tmp_path / "exim_mainlog-20250101.gz"
+    archive.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    assert (
+        shipper(
+            "backfill", str(archive), state=tmp_path / "state", url=opensearch_url, prefix=prefix
+        ).returncode
+        == 0
+    )
+    with archive.open("ab") as fh:
+        fh.write(gzip.compress(b"2025-02-01 12:00:00 [4244] SMTP connection from [192.0.2.9] lost\n"))
+    res = shipper("backfill", str(archive), state=tmp_path / "state", url=opensearch_url, prefix=prefix)
+    assert res.returncode == 0, res.stderr
+    assert "already shipped" not in res.stderr
+    assert table_row(res.stderr, archive.name)[:3] == ["1", "1", "0"]  # the new entry, indexed
+    assert count(opensearch_url, f"{prefix}-events-*") == 25
+    again = shipper("backfill", str(archive), state=tmp_path / "state", url=opensearch_url, prefix=prefix)
+    assert f"{archive.name}: already shipped (checkpoint at end of file), skipped" in again.stderr
+
+
+def test_on_a_terminal_bars_then_a_table_within_80_columns(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """stderr a pseudo-terminal: rich bars (file and total, with rates), each finished file folded into
+    a line with its final count, then the closing table; nothing wider than 80 columns."""
+    import pty
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _, entries = generated_log(logs / "mainlog.1", lines=3000, seed=11)
+    (logs / "exim_mainlog").write_bytes(SAMPLE.read_bytes())
+    cmd = command("backfill", str(logs / "*"), url=opensearch_url, prefix=prefix, state=tmp_path / "state")
+    leader, follower = pty.openpty()
+    env = {
+        **os.environ,
+        "COLUMNS": "80",
+        "LINES": "24",
+        "TERM": "xterm-256color",
+        "EXIM_SHIPPER_BATCH_MAX_DOCS": "500",
+    }
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower
+    )
+    os.close(follower)
+    raw = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0, raw.decode(errors="replace")
+    text = raw.decode()
+    assert "\x1b[" in text, "drawn with control codes on a terminal"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    shown = [
+        line
+        for line in re.split(r"\r\n|\r|\n", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", plain))
+        if line.strip()
+    ]
+    assert all(len(line) <= 80 for line in shown), max(shown, key=len)
+    bars = [line for line in shown if "━" in line]
+    assert any(line.startswith("total: file ") and "lines/s" in line and "MB/s" in line for line in bars)
+    assert any(line.startswith("mainlog.1 ") and "ETA" in line for line in bars)
+    assert f"mainlog.1: {entries:,} lines," in plain, "the folded line has the file's final count"
+    assert re.search(r"^total \(2 files\) +" + f"{entries + 24:,}", plain, re.M), plain[-2000:]

@@ -18,7 +18,14 @@ from opensearchpy import exceptions as os_exc
 
 from shipper.opensearch.provision import TEMPLATES
 from tests.integration.conftest import _free_port
-from tests.integration.test_backfill import SAMPLE, count, local_summaries, shipper, summaries
+from tests.integration.test_backfill import (
+    SAMPLE,
+    count,
+    local_summaries,
+    shipper,
+    summaries,
+    table_row,
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +132,8 @@ def test_backfill_exact_counts_and_our_mappings(
     fresh = tmp_path / "fresh-state"
     again = shipper("backfill", str(SAMPLE), state=fresh, url=elasticsearch_url, prefix=es_prefix)
     assert again.returncode == 0, again.stderr
-    row = next(line for line in again.stderr.splitlines() if line.startswith(str(SAMPLE))).split()
-    assert row[1:6] == ["24", "0", "24", "0", "0"]  # entries, indexed, already there, dead, summaries written
+    row = table_row(again.stderr, SAMPLE.name)
+    assert row == ["24", "0", "24", "0", "0"]  # entries, indexed, already there, dead, summaries written
     assert count(elasticsearch_url, f"{es_prefix}-events-*") == 24
     assert len(summaries(elasticsearch_url, es_prefix)) == 4
     assert not (tmp_path / "deadletter.ndjson").exists()
