@@ -13,6 +13,7 @@ from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
 from shipper.messages import Partial
 from shipper.opensearch import bulk, summaries
+from shipper.status import Status
 
 
 class Tally(Protocol):
@@ -56,8 +57,11 @@ class Delivery:
         registry: Registry,
         dead: DeadLetters,
         attempts: int | None,
+        *,
+        status: Status | None = None,
     ) -> None:
         self.client = client
+        self.status = status or Status()
         self.prefix = prefix
         self.registry = registry
         self.dead = dead
@@ -72,28 +76,36 @@ class Delivery:
         later = {k: p for k, p in pending.items() if k in self.recent}
         items = batch.events + creates
         if items:
-            outcome = bulk.send(self.client, items, max_attempts=self.attempts)
+            status = self.status
+            outcome = bulk.send(self.client, items, max_attempts=self.attempts, timed=status.bulk_took)
             for item in outcome.delivered:
                 if item.merge_on_conflict:
                     tally.summaries += 1
+                    status.summaries_written(1)
                 else:
                     tally.indexed += 1
+                    status.counted(item.ref, "indexed")  # an event's ref is its file's key
             tally.already += len(outcome.existed)
+            for item in outcome.existed:
+                status.counted(item.ref, "already")
             for item, reason in outcome.rejected:
                 self.dead.add(reason, item.action, item.body)
                 if not item.merge_on_conflict:
                     tally.dead += 1
+                    status.counted(item.ref, "dead_lettered")
             for item in outcome.conflicts:
                 later[item.ref] = pending[item.ref]
         if later:
-            tally.summaries += summaries.upsert(
-                self.client, self.prefix, later, self.dead, max_attempts=self.attempts
-            )
+            merged = summaries.upsert(self.client, self.prefix, later, self.dead, max_attempts=self.attempts)
+            tally.summaries += merged
+            self.status.summaries_written(merged)
         self.recent.add(list(pending))
         for m in batch.marks:
             self.registry.advance(m.key, m.path, m.end, complete=m.complete, head=m.head, save=False)
         if batch.marks:
             self.registry.save()
+        for m in batch.marks:
+            self.status.acked(m.key, m.end)
 
 
 class Sender:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +41,10 @@ def send(
     items: list[Item],
     *,
     max_attempts: int | None,
+    timed: Callable[[float], None] | None = None,
 ) -> Outcome:
-    """Send items until each is delivered or rejected; transient item failures are retried alone."""
+    """Send items until each is delivered or rejected; transient item failures are retried alone.
+    `timed` is told how long each answered request took."""
     outcome = Outcome()
     pending = items
     attempt = 0
@@ -48,7 +52,10 @@ def send(
         body = b"".join(i.action + b"\n" + i.body + b"\n" for i in pending)
 
         def request(b: bytes = body) -> dict[str, Any]:
+            began = time.monotonic()
             result: dict[str, Any] = client.bulk(body=b, filter_path=_FILTER)
+            if timed is not None:
+                timed(time.monotonic() - began)
             return result
 
         resp = retry.call(request, max_attempts)
@@ -74,6 +81,8 @@ def send(
                 f"{len(retry_items)} documents still throttled (429/503) after retries"
             )
         if retry_items:
+            if retry.WATCHER is not None:
+                retry.WATCHER.throttled(len(retry_items))
             retry.sleep(retry.backoff(attempt))
         pending = retry_items
     return outcome
