@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipper import status
+from shipper.checkpoints import Registry, RegistryUnreadable
 from shipper.errors import ShipperError
 from shipper.files.follow import matching
 
@@ -40,6 +41,10 @@ def check(
     path = state_dir / status.STATUS_FILE
     snap = status.load(state_dir)
     if snap is None:
+        try:  # the likeliest reason a sidecar never started: it refused its registry
+            Registry(state_dir)
+        except RegistryUnreadable as exc:
+            return Verdict(False, str(exc))
         return Verdict(
             False, f"no sidecar status in {path} (is `exim-shipper run` using this state directory?)"
         )
