@@ -272,9 +272,8 @@ class Shipper:
             if stopping:
                 if batch or ready:
                     flush()
-                for key, h in harvesters.items():
-                    self.status.closed(key, quietly=True)
-                    h.close()
+                for h in harvesters.values():
+                    h.close()  # the status keeps its facts (and descriptor): its last words are written after
                 self.sender.wait()
                 return report
             if not got:
