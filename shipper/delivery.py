@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -78,27 +79,29 @@ class Delivery:
         if items:
             status = self.status
             outcome = bulk.send(self.client, items, max_attempts=self.attempts, timed=status.bulk_took)
+            counts: Counter[tuple[str | None, str]] = Counter()  # (file key, outcome): one lock per batch
             for item in outcome.delivered:
                 if item.merge_on_conflict:
                     tally.summaries += 1
-                    status.summaries_written(1)
+                    counts[None, "summaries"] += 1
                 else:
                     tally.indexed += 1
-                    status.counted(item.ref, "indexed")  # an event's ref is its file's key
+                    counts[item.ref, "indexed"] += 1  # an event's ref is its file's key
             tally.already += len(outcome.existed)
             for item in outcome.existed:
-                status.counted(item.ref, "already")
+                counts[item.ref, "already"] += 1
             for item, reason in outcome.rejected:
                 self.dead.add(reason, item.action, item.body)
                 if not item.merge_on_conflict:
                     tally.dead += 1
-                    status.counted(item.ref, "dead_lettered")
+                    counts[item.ref, "dead_lettered"] += 1
+            status.counted(counts)
             for item in outcome.conflicts:
                 later[item.ref] = pending[item.ref]
         if later:
             merged = summaries.upsert(self.client, self.prefix, later, self.dead, max_attempts=self.attempts)
             tally.summaries += merged
-            self.status.summaries_written(merged)
+            self.status.counted(Counter({(None, "summaries"): merged}))
         self.recent.add(list(pending))
         for m in batch.marks:
             self.registry.advance(m.key, m.path, m.end, complete=m.complete, head=m.head, save=False)

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,16 +160,17 @@ class Status:
 
     # --- the sender ---------------------------------------------------------------------------
 
-    def counted(self, key: str | None, outcome: str, n: int = 1) -> None:
+    def counted(self, counts: Mapping[tuple[str | None, str], int]) -> None:
+        """Add outcomes: `{(file key or None, outcome): n}`; the outcome `summaries` has no file."""
         with self.lock:
-            self.totals[outcome] += n
-            facts = self.files.get(key) if key is not None else None
-            if facts is not None:
-                facts.counts[outcome] += n
-
-    def summaries_written(self, n: int) -> None:
-        with self.lock:
-            self.summaries += n
+            for (key, outcome), n in counts.items():
+                if outcome == "summaries":
+                    self.summaries += n
+                    continue
+                self.totals[outcome] += n
+                facts = self.files.get(key) if key is not None else None
+                if facts is not None:
+                    facts.counts[outcome] += n
 
     def acked(self, key: str, end: int) -> None:
         now = self.clock()

@@ -51,9 +51,7 @@ def test_a_scrape_reports_the_status(tmp_path: Path, status: Status) -> None:
         status.opened("1:2", str(log), fh.fileno(), 0, None)
     for n in (1, 2, 3):
         status.read("1:2", n * len(LINE))
-    status.counted("1:2", "indexed", 2)
-    status.counted("1:2", "dead_lettered")
-    status.summaries_written(2)
+    status.counted({("1:2", "indexed"): 2, ("1:2", "dead_lettered"): 1, (None, "summaries"): 2})
     status.acked("1:2", 2 * len(LINE))
     status.throttled(4)
     for seconds in (0.003, 0.04, 0.04, 7.0):
@@ -64,7 +62,7 @@ def test_a_scrape_reports_the_status(tmp_path: Path, status: Status) -> None:
     server, _ = metrics.serve(f"127.0.0.1:{port}", status)
     try:
         got = scrape(port)
-        status.counted("1:2", "already", 5)
+        status.counted({("1:2", "already"): 5})
         again = scrape(port)  # read afresh at every scrape
     finally:
         server.shutdown()

@@ -143,9 +143,7 @@ def test_stats_line_counts_and_lag_per_file(
     for n in range(1, 5):
         status.read(k1, n * len(LINE))
     status.read(k2, len(LINE))
-    status.counted(k1, "indexed", 2)
-    status.counted(k1, "already")
-    status.counted(k2, "dead_lettered")
+    status.counted({(k1, "indexed"): 2, (k1, "already"): 1, (k2, "dead_lettered"): 1})
     status.acked(k1, 3 * len(LINE))
     status.acked(k2, len(LINE))
     caplog.clear()
