@@ -228,23 +228,23 @@ class Status:
     # --- the monitor --------------------------------------------------------------------------
 
     def measure(self) -> None:
-        """How far each file's complete lines reach now (the loop may be blocked: we look ourselves)."""
+        """How far each file's complete lines reach now (the loop may be blocked: we look ourselves).
+
+        Under the lock, so that `closed` cannot close (and the loop reuse) a descriptor being measured;
+        it is an fstat and usually one small read per file, once a second.
+        """
         now = self.clock()
         with self.lock:
-            files = list(self.files.values())
-        for facts in files:
-            try:
-                size = os.fstat(facts.fd).st_size
-                start = min(facts.acked, size)
-                end = last_line_end(facts.fd, start, size)
-            except OSError:
-                continue  # closed under us by `closed`: it is gone from the table anyway
-            with self.lock:
-                facts.line_end = end
-                if facts.backlog and facts.waiting_since is None:
-                    facts.waiting_since = now
-                elif not facts.backlog:
+            for facts in self.files.values():
+                try:
+                    size = os.fstat(facts.fd).st_size
+                    facts.line_end = last_line_end(facts.fd, min(facts.acked, size), size)
+                except OSError:
+                    continue
+                if not facts.backlog:
                     facts.waiting_since = None
+                elif facts.waiting_since is None:
+                    facts.waiting_since = now
 
     def snapshot(self) -> dict[str, Any]:
         """Every fact as plain data: what status.json holds and what a scrape reports."""
