@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -112,6 +112,7 @@ def serve(address: str, status: Status) -> tuple[WSGIServer, threading.Thread]:
     host, port = split_address(address)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatusCollector(status))
+    ProcessCollector(registry=registry)  # process_resident_memory_bytes, CPU, open fds: a sidecar's cost
     try:
         return start_http_server(port, addr=host, registry=registry)
     except OSError as exc:

@@ -89,6 +89,7 @@ def test_a_scrape_reports_the_status(tmp_path: Path, status: Status) -> None:
     assert got[("exim_shipper_file_lag_seconds", file)] == 0.0  # read just now (the fixed clock)
     assert got[("exim_shipper_cluster_up", ())] == 1
     assert got[("exim_shipper_info", (("version", "0.1.0"),))] == 1
+    assert got[("process_resident_memory_bytes", ())] > 1 << 20  # what the sidecar costs its host
 
 
 def test_addresses_are_checked_and_a_busy_port_is_one_line(status: Status) -> None:
