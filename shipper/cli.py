@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import lzma
 import signal
 import sys
@@ -20,7 +21,7 @@ import pydantic
 import zstandard
 from opensearchpy.exceptions import OpenSearchException
 
-from shipper import __version__, health, progress
+from shipper import __version__, health, logs, metrics, progress
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
@@ -32,11 +33,13 @@ from shipper.opensearch import dashboards, provision, retry
 from shipper.opensearch.connection import make_client, translate
 from shipper.pipeline import Shipper, expand
 from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
-from shipper.settings import Settings
+from shipper.settings import Settings, url_without_userinfo
+from shipper.status import Monitor
 from shipper.summary_table import print_summary
 from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet, render_summary
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger(__name__)
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
 
 
@@ -352,34 +355,69 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     shipper = Shipper(settings, client)
     shipper.attempts = None  # wait out any outage; a stop request still ends the wait
+    status = shipper.status
+    status.patterns = paths
+    if settings.metrics_address is not None:
+        metrics.serve(settings.metrics_address, status)
+    monitor = Monitor(
+        status,
+        settings.state_dir,
+        stats_interval=settings.stats_interval,
+        reminder_interval=settings.outage_reminder_interval,
+    )
+    cluster = ", ".join(url_without_userinfo(u) for u in settings.opensearch_url)
+    log.info(
+        "starting %s: following %s into %s (index prefix %s)",
+        __version__,
+        ", ".join(paths),
+        cluster,
+        settings.index_prefix,
+        extra={
+            "version": __version__,
+            "files": paths,
+            "cluster": cluster,
+            "prefix": settings.index_prefix,
+            "metrics_address": settings.metrics_address,
+        },
+    )
+    retry.WATCHER = status
+    monitor.start()
     try:
         # A sidecar may start before the cluster (compose, pods): wait for it rather than exit.
         retry.call(lambda: provision.setup(client, settings.index_prefix, settings.retention), None)
-        print(f"exim-shipper: following {', '.join(paths)}", file=sys.stderr, flush=True)
         report = shipper.run(
             paths, stop, scan_interval=settings.scan_interval, close_inactive=settings.close_inactive
         )
     except retry.Interrupted:
-        print(
-            "exim-shipper: stopped while OpenSearch was unavailable; unacknowledged lines will be re-read",
-            file=sys.stderr,
-        )
+        log.warning("stopped while OpenSearch was unavailable; unacknowledged lines will be re-read")
         return EXIT_OK
     except OpenSearchException as exc:
         raise translate(exc, "run") from None
     finally:
         shipper.close()
-    print(
-        f"exim-shipper: stopped after {report.entries} entries ({report.indexed} indexed, "
-        f"{report.already} already there, {report.dead} dead-lettered)",
-        file=sys.stderr,
+        retry.WATCHER = None
+        monitor.stop()
+    log.info(
+        "stopped after %d entries (%d indexed, %d already there, %d dead-lettered)",
+        report.entries,
+        report.indexed,
+        report.already,
+        report.dead,
+        extra={
+            "counts": {
+                "read": report.entries,
+                "indexed": report.indexed,
+                "already": report.already,
+                "dead_lettered": report.dead,
+            }
+        },
     )
     return EXIT_OK
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     """The container health check: exit 0 unless lines wait and the checkpoint has stopped moving."""
-    verdict = health.check(args.paths or settings.paths, settings.state_dir, args.max_stall)
+    verdict = health.check(settings.state_dir, args.max_stall, patterns=args.paths or None)
     if not verdict.healthy:
         raise health.Unhealthy(f"unhealthy: {verdict.message}")
     print(verdict.message)
@@ -466,6 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="*", metavar="PATH|GLOB")
     _add_source_flags(r)
     _add_connection_flags(r)
+    r.add_argument(
+        "--log-format", choices=["text", "json"], help="log lines on stderr: text (default) or JSON lines"
+    )
+    r.add_argument(
+        "--metrics-address", metavar="HOST:PORT", help="serve Prometheus metrics on http://HOST:PORT/metrics"
+    )
     r.set_defaults(func=cmd_run)
     h = sub.add_parser("health", help="the sidecar's health check: are its logs shipped or advancing?")
     h.add_argument("paths", nargs="*", metavar="PATH|GLOB", help="followed logs (default: as `run`)")
@@ -492,6 +536,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
         "ca_certs",
         "retention",
         "dashboards_url",
+        "log_format",
+        "metrics_address",
     )
     overrides = {k: v for k in keys if (v := getattr(args, k, None)) is not None}
     try:
@@ -506,6 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args)
+        logs.configure(settings.log_format)
         rc: int = args.func(args, settings)
     except ShipperError as exc:
         print(f"exim-shipper: {exc}", file=sys.stderr)

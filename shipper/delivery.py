@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -13,6 +14,7 @@ from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
 from shipper.messages import Partial
 from shipper.opensearch import bulk, summaries
+from shipper.status import Status
 
 
 class Tally(Protocol):
@@ -57,8 +59,11 @@ class Delivery:
         registry: Registry,
         dead: DeadLetters,
         attempts: int | None,
+        *,
+        status: Status | None = None,
     ) -> None:
         self.client = client
+        self.status = status or Status()
         self.prefix = prefix
         self.registry = registry
         self.dead = dead
@@ -73,23 +78,31 @@ class Delivery:
         later = {k: p for k, p in pending.items() if k in self.recent}
         items = batch.events + creates
         if items:
-            outcome = bulk.send(self.client, items, max_attempts=self.attempts)
+            status = self.status
+            outcome = bulk.send(self.client, items, max_attempts=self.attempts, timed=status.bulk_took)
+            counts: Counter[tuple[str | None, str]] = Counter()  # (file key, outcome): one lock per batch
             for item in outcome.delivered:
                 if item.merge_on_conflict:
                     tally.summaries += 1
+                    counts[None, "summaries"] += 1
                 else:
                     tally.indexed += 1
+                    counts[item.ref, "indexed"] += 1  # an event's ref is its file's key
             tally.already += len(outcome.existed)
+            for item in outcome.existed:
+                counts[item.ref, "already"] += 1
             for item, reason in outcome.rejected:
                 self.dead.add(reason, item.action, item.body)
                 if not item.merge_on_conflict:
                     tally.dead += 1
+                    counts[item.ref, "dead_lettered"] += 1
+            status.counted(counts)
             for item in outcome.conflicts:
                 later[item.ref] = pending[item.ref]
         if later:
-            tally.summaries += summaries.upsert(
-                self.client, self.prefix, later, self.dead, max_attempts=self.attempts
-            )
+            merged = summaries.upsert(self.client, self.prefix, later, self.dead, max_attempts=self.attempts)
+            tally.summaries += merged
+            self.status.counted(Counter({(None, "summaries"): merged}))
         self.recent.add(list(pending))
         for m in batch.marks:
             self.registry.advance(
@@ -97,6 +110,8 @@ class Delivery:
             )
         if batch.marks:
             self.registry.save()
+        for m in batch.marks:
+            self.status.acked(m.key, m.end)
 
 
 class Sender:

@@ -1,23 +1,20 @@
-"""The sidecar's health verdict: every followed log is shipped, or its checkpoint is still advancing."""
+"""The sidecar's health verdict, from the facts it writes (status.json): shipped, or still advancing."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import orjson
-
+from shipper import status
 from shipper.checkpoints import Registry, RegistryUnreadable
 from shipper.errors import ShipperError
-from shipper.files.follow import follow_key, matching
-from shipper.files.identity import HEAD_BYTES, head_hash
+from shipper.files.follow import matching
 
-OBSERVATIONS = "health.json"
 DEFAULT_MAX_STALL = 300.0
-_SCAN_CHUNK = 64 * 1024
+MIN_SILENCE = 30.0
+"""status.json is rewritten every second or so; older than this (and than max_stall) means the sidecar
+is stopped or hung, whatever its last facts said."""
 
 
 class Unhealthy(ShipperError):
@@ -30,92 +27,70 @@ class Verdict:
     message: str
 
 
-def check(patterns: list[str], state_dir: Path, max_stall: float, now: float | None = None) -> Verdict:
-    """Compare each followed file with its checkpoint; remember when a backlog was first seen.
+def check(
+    state_dir: Path, max_stall: float, *, patterns: list[str] | None = None, now: float | None = None
+) -> Verdict:
+    """Judge the sidecar by the facts it last wrote: the same numbers as its log lines and metrics.
 
-    A quiet server is healthy (nothing to ship), and so is a busy one whose checkpoint moves. Only a
-    backlog whose checkpoint stays put for `max_stall` seconds is not: the loop is stuck, the cluster
-    has been away that long, or the file cannot be read. The first sighting of each backlog is kept in
-    `<state_dir>/health.json`, because one look cannot tell an old backlog from one written a moment ago.
+    A quiet server is healthy (nothing to ship), and so is a busy one whose acknowledgements keep up.
+    Unhealthy: a followed file's oldest unacknowledged byte has waited over `max_stall` seconds (the
+    loop is stuck, or the cluster has been away that long), a log cannot be opened, no log matches, or
+    the sidecar has stopped writing its facts. `patterns`, when given, narrows the judgement to them.
     """
     now = time.time() if now is None else now
-    files = matching(patterns)
-    if not files:
-        return Verdict(False, f"no log file matches {', '.join(patterns)} (is the log directory mounted?)")
-    try:
-        registry = Registry(state_dir)
-    except RegistryUnreadable as exc:
-        return Verdict(False, str(exc))
-    seen = _load(state_dir / OBSERVATIONS)
-    noted: dict[str, dict[str, Any]] = {}
-    problems: list[str] = []
+    path = state_dir / status.STATUS_FILE
+    snap = status.load(state_dir)
+    if snap is None:
+        try:  # the likeliest reason a sidecar never started: it refused its registry
+            Registry(state_dir)
+        except RegistryUnreadable as exc:
+            return Verdict(False, str(exc))
+        return Verdict(
+            False, f"no sidecar status in {path} (is `exim-shipper run` using this state directory?)"
+        )
+    silent = now - float(snap["written"])
+    if silent > max(max_stall, MIN_SILENCE):
+        what = "stopped" if snap.get("stopped") else "has not updated its status"
+        return Verdict(False, f"the sidecar {what} {silent:.0f}s ago ({path})")
+    cluster = snap["cluster"]
+    down = None if cluster["up"] else now - float(cluster["down_since"])
+    if not snap.get("following"):
+        # Still waiting for the cluster before opening the logs (a sidecar may start first).
+        waited = now - float(snap["started"]) if down is None else down
+        why = (
+            f"OpenSearch unreachable for {waited:.0f}s: {cluster['error']}"
+            if down is not None
+            else "starting"
+        )
+        if waited > max_stall:
+            return Verdict(False, f"not following the logs yet after {waited:.0f}s ({why})")
+        return Verdict(True, f"ok: not following the logs yet ({why})")
+    files = dict(snap["files"])
+    unreadable: dict[str, str] = dict(snap.get("unreadable", {}))
+    if patterns:
+        wanted = set(matching(patterns))
+        files = {k: f for k, f in files.items() if f["path"] in wanted}
+        unreadable = {p: r for p, r in unreadable.items() if p in wanted}
+    problems = [f"{p}: cannot read ({reason})" for p, reason in sorted(unreadable.items())]
+    if not files and not problems:
+        shown = ", ".join(patterns or snap.get("patterns", []))
+        return Verdict(False, f"no log file matches {shown} (is the log directory mounted?)")
+    if down is None:
+        cause = "is OpenSearch reachable? see the sidecar's log"
+    else:
+        cause = f"OpenSearch unreachable for {down:.0f}s: {cluster['error']}"
     waiting = 0
-    for path in files:
-        try:
-            key, offset, backlog = _backlog(path, registry)
-        except OSError as exc:
-            problems.append(f"{path}: cannot read ({exc.strerror or exc})")
-            continue
-        if not backlog:
-            continue
+    for f in files.values():
+        backlog = int(f["backlog_bytes"])
         waiting += backlog
-        before = seen.get(key)
-        since = float(before["since"]) if before and before.get("offset") == offset else now
-        noted[key] = {"offset": offset, "since": since}
-        if now - since > max_stall:
+        since = f["waiting_since"]
+        if backlog and since is not None and now - float(since) > max_stall:
+            stalled = now - float(since)
             problems.append(
-                f"{path}: {backlog} bytes not shipped and no progress for {now - since:.0f}s "
-                "(is OpenSearch reachable? see the sidecar's log)"
+                f"{f['path']}: {backlog} bytes not shipped and no progress for {stalled:.0f}s ({cause})"
             )
-    try:
-        _save(state_dir / OBSERVATIONS, noted)
-    except OSError as exc:
-        problems.append(f"state directory {state_dir} not writable ({exc.strerror or exc})")
     if problems:
         return Verdict(False, "; ".join(problems))
     if waiting:
         return Verdict(True, f"ok: {len(files)} file(s) followed, {waiting} bytes on their way")
     return Verdict(True, f"ok: {len(files)} file(s) followed, all shipped")
-
-
-def _backlog(path: str, registry: Registry) -> tuple[str, int, int]:
-    """(registry key, checkpoint offset, bytes of complete lines after it) for a followed file."""
-    with Path(path).open("rb") as fh:
-        st = os.fstat(fh.fileno())
-        # The sidecar's own key and resume rule (Shipper._scan).
-        key = follow_key(st.st_dev, st.st_ino)
-        offset = registry.resume(key, head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0)), st.st_size)
-        end = _last_line_end(fh.fileno(), offset, st.st_size)
-    return key, offset, end - offset
-
-
-def _last_line_end(fd: int, start: int, size: int) -> int:
-    """Offset just past the last newline in [start, size); `start` if there is none.
-
-    An unterminated last line is not a backlog: the sidecar rightly waits for its end.
-    """
-    pos = size
-    while pos > start:
-        lo = max(start, pos - _SCAN_CHUNK)
-        chunk = os.pread(fd, pos - lo, lo)
-        nl = chunk.rfind(b"\n")
-        if nl >= 0:
-            return lo + nl + 1
-        pos = lo
-    return start
-
-
-def _load(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    files = data.get("files") if isinstance(data, dict) else None
-    return files if isinstance(files, dict) else {}
-
-
-def _save(path: Path, files: dict[str, dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp.{os.getpid()}")
-    tmp.write_bytes(orjson.dumps({"files": files}))
-    tmp.replace(path)

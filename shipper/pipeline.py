@@ -27,6 +27,7 @@ from shipper.opensearch import bulk
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
 from shipper.progress import FileProgress
 from shipper.settings import Settings
+from shipper.status import Status
 
 
 @dataclass(slots=True)
@@ -86,8 +87,14 @@ class Shipper:
         self.dead = DeadLetters(settings.state_dir)
         self.server = settings.effective_server_name()
         self.zone = settings.effective_timezone()
+        self.status = Status()
         self.delivery = Delivery(
-            client, settings.index_prefix, self.registry, self.dead, settings.backfill_max_retries
+            client,
+            settings.index_prefix,
+            self.registry,
+            self.dead,
+            settings.backfill_max_retries,
+            status=self.status,
         )
         self._sender: Sender | None = None
 
@@ -137,7 +144,7 @@ class Shipper:
             if entry.end <= start:
                 continue
             report.entries += 1
-            item, parts = self._item(parser, file_path, entry, occ)
+            item, parts = self._item(parser, file_path, key, entry, occ)
             batch.append(item)
             batch_bytes += len(item.body) + len(item.action)
             ready.extend(correlator.add_partials(parts, entry.offset))
@@ -256,7 +263,8 @@ class Shipper:
                         continue
                     if not batch:
                         batch_started = now
-                    item, parts = self._item(parser, h.path, entry, n)
+                    item, parts = self._item(parser, h.path, key, entry, n)
+                    self.status.read(key, entry.end)
                     batch.append(item)
                     batch_bytes += len(item.action) + len(item.body)
                     ready.extend(correlator.add_partials(parts))
@@ -269,6 +277,7 @@ class Shipper:
                     ):
                         flush()
                 if h.renamed and now - h.last_activity >= close_inactive:
+                    self.status.closed(key)
                     h.close()
                     del harvesters[key]
             if batch and (stopping or time.monotonic() - batch_started >= self.settings.batch_max_age):
@@ -277,21 +286,21 @@ class Shipper:
                 if batch or ready:
                     flush()
                 for h in harvesters.values():
-                    h.close()
+                    h.close()  # the status keeps its facts (and descriptor): its last words are written after
                 self.sender.wait()
                 return report
             if not got:
                 stop.wait(min(scan_interval, self.settings.batch_max_age, 0.25))
 
     def _item(
-        self, parser: EntryParser, path: str, entry: RawEntry, occ: int
+        self, parser: EntryParser, path: str, key: str, entry: RawEntry, occ: int
     ) -> tuple[bulk.Item, list[Partial]]:
         doc = enrich(parser.parse(entry.data))
         doc["log"] = {"file": {"path": path}, "offset": entry.offset}
         body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
         action = action_line("create", index, event_id(self.server, entry.data, occ))
-        return bulk.Item(action, body), partials(doc)
+        return bulk.Item(action, body, ref=key), partials(doc)
 
     def _scan(self, patterns: list[str], harvesters: dict[str, Harvester]) -> None:
         current: dict[str, str] = {}
@@ -307,16 +316,23 @@ class Shipper:
                 continue
             try:
                 fh = Path(path).open("rb")  # noqa: SIM115 - held open across polls, closed by the harvester
-            except OSError:
+            except OSError as exc:
+                self.status.cannot_open(path, exc)
                 continue
             head = head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0))
             offset = self.registry.resume(key, head, os.fstat(fh.fileno()).st_size)
             begin = same_second_start(fh, offset)
             fh.seek(begin)
             harvesters[key] = Harvester(path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset)
+            self.status.opened(
+                key, path, fh.fileno(), offset, self.registry.files.get(key, {}).get("updated")
+            )
         for key, h in harvesters.items():
             # Renamed away (rotation): keep reading the old file until it has been quiet for a while.
             h.renamed = current.get(h.path) != key
+            if h.renamed:
+                self.status.rotated(key, self.settings.close_inactive)
+        self.status.following = True
 
 
 def _is_archive(path: Path, compression: str | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -50,6 +50,16 @@ def url_without_userinfo(url: str) -> str:
     if not sep:
         scheme, rest = "", scheme
     return f"{scheme}{sep}{rest.rpartition('@')[2]}"
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """`HOST:PORT` (or `[IPv6]:PORT`, or `:PORT` for every interface) as (host, port)."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r}: expected HOST:PORT with a port from 1 to 65535")
+    return host.removeprefix("[").removesuffix("]") or "0.0.0.0", int(
+        port
+    )  # ":PORT" asks for every interface
 
 
 class Settings(BaseSettings):
@@ -99,6 +109,17 @@ class Settings(BaseSettings):
     backfill_max_retries: int = 8
     """Per-request retries in backfill mode (the sidecar retries for ever)."""
 
+    log_format: Literal["text", "json"] = "text"
+    """Log lines on stderr: `text` for people (`2026-12-01T10:00:00Z INFO exim-shipper: ...`), `json` for a
+    log collector (one object per line: time, level, logger, message and the line's fields)."""
+    metrics_address: str | None = None
+    """HOST:PORT where the sidecar serves Prometheus metrics on /metrics; none by default (opt-in)."""
+    stats_interval: float = Field(default=60.0, gt=0)
+    """Seconds between the sidecar's stats lines (counts, and lag per file in bytes and seconds)."""
+    outage_reminder_interval: float = Field(default=60.0, gt=0)
+    """Seconds between the reminders that the cluster is still unreachable (with the backlog's size and age);
+    the first failure is logged at once."""
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -147,6 +168,13 @@ class Settings(BaseSettings):
                 port = 0
             if port == 0:
                 raise ValueError(f"{shown}: the port must be a number from 1 to 65535")
+        return value
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_address(value)
         return value
 
     @field_validator("timezone")

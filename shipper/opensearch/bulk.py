@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +42,12 @@ def send(
     items: list[Item],
     *,
     max_attempts: int | None,
+    timed: Callable[[float], None] | None = None,
 ) -> Outcome:
     """Send items until each is delivered or rejected; transient item failures (throttling, a cluster
     block) are retried alone, and a request refused for its size is split in halves until it fits (one
-    document that alone is too large is rejected with that reason)."""
+    document that alone is too large is rejected with that reason).
+    `timed` is told how long each answered request took."""
     outcome = Outcome()
     pending = items
     attempt = 0
@@ -51,7 +55,10 @@ def send(
         body = b"".join(i.action + b"\n" + i.body + b"\n" for i in pending)
 
         def request(b: bytes = body) -> dict[str, Any]:
+            began = time.monotonic()
             result: dict[str, Any] = client.bulk(body=b, filter_path=_FILTER)
+            if timed is not None:
+                timed(time.monotonic() - began)
             return result
 
         try:
@@ -59,7 +66,7 @@ def send(
         except os_exc.TransportError as exc:
             if not retry.too_large(exc):
                 raise
-            _split(client, pending, len(body), exc, outcome, max_attempts=max_attempts)
+            _split(client, pending, len(body), exc, outcome, max_attempts=max_attempts, timed=timed)
             return outcome
         retry_items: list[Item] = []
         for item, result in zip(pending, resp.get("items", []), strict=True):
@@ -84,6 +91,8 @@ def send(
                 "disk flood stage) after retries"
             )
         if retry_items:
+            if retry.WATCHER is not None:
+                retry.WATCHER.throttled(len(retry_items))
             retry.sleep(retry.backoff(attempt))
         pending = retry_items
     return outcome
@@ -97,6 +106,7 @@ def _split(
     outcome: Outcome,
     *,
     max_attempts: int | None,
+    timed: Callable[[float], None] | None,
 ) -> None:
     if len(items) == 1:
         item = items[0]
@@ -106,7 +116,7 @@ def _split(
         return
     half = len(items) // 2
     for part in (items[:half], items[half:]):
-        got = send(client, part, max_attempts=max_attempts)
+        got = send(client, part, max_attempts=max_attempts, timed=timed)
         outcome.delivered += got.delivered
         outcome.existed += got.existed
         outcome.conflicts += got.conflicts

@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from opensearchpy import exceptions as os_exc
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_never, wait_random_exponential
@@ -61,6 +61,20 @@ INITIAL_WAIT = 0.5
 MAX_WAIT = 30.0
 
 
+class Watcher(Protocol):
+    """Told of every transient failure and of each success after one (the sidecar's Status)."""
+
+    def failed(self, exc: BaseException) -> None: ...
+
+    def succeeded(self) -> None: ...
+
+    def throttled(self, n: int) -> None: ...
+
+
+# Set by the sidecar, so that an outage is logged when it begins, not when the retries give up.
+WATCHER: Watcher | None = None
+
+
 def configure(initial_wait: float, max_wait: float) -> None:
     global INITIAL_WAIT, MAX_WAIT
     INITIAL_WAIT, MAX_WAIT = initial_wait, max_wait
@@ -85,6 +99,19 @@ def call(fn: Callable[[], T], max_attempts: int | None) -> T:
     `max_attempts=None` retries for ever (the sidecar waits out an outage); backfill passes a bound.
     """
     stop = stop_never if max_attempts is None else stop_after_attempt(max_attempts)
+    watcher = WATCHER
+
+    def attempt() -> T:
+        try:
+            result = fn()
+        except Exception as exc:
+            if watcher is not None and transient(exc):
+                watcher.failed(exc)
+            raise
+        if watcher is not None:
+            watcher.succeeded()
+        return result
+
     retrying = Retrying(
         retry=retry_if_exception(transient),
         wait=wait_random_exponential(multiplier=INITIAL_WAIT, max=MAX_WAIT),
@@ -92,4 +119,4 @@ def call(fn: Callable[[], T], max_attempts: int | None) -> T:
         reraise=True,
         sleep=sleep,
     )
-    return retrying(fn)
+    return retrying(attempt)

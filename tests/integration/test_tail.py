@@ -91,7 +91,12 @@ def test_rename_and_create_rotation_under_a_writer(opensearch_url: str, prefix: 
     old.close()
     new.close()
     assert wait_for(opensearch_url, f"{prefix}-events-*", 251) == 251
-    stop(proc)
+    time.sleep(2.5)  # past close_inactive: the old file is finished
+    err = stop(proc)
+    assert f"INFO exim-shipper: following {log} from byte 0\n" in err
+    assert f"INFO exim-shipper: {log} was rotated away; reading the old file until" in err
+    assert f"INFO exim-shipper: finished the rotated {log}: 131 entries read, closed\n" in err
+    assert err.count(f"following {log} from byte 0") == 2  # the old file, then the new one
 
 
 def test_copytruncate(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
