@@ -277,7 +277,8 @@ class Shipper:
         doc["log"] = {"file": {"path": path}, "offset": entry.offset}
         body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
-        action = action_line("create", index, event_id(self.server, entry.data, occ))
+        doc_id = event_id(self.server, entry.data, occ, second_pass=parser.second_pass)
+        action = action_line("create", index, doc_id)
         return bulk.Item(action, body), partials(doc)
 
     def _scan(self, patterns: list[str], harvesters: dict[str, Harvester]) -> None:
