@@ -90,6 +90,8 @@ class Delivery:
                 self.client, self.prefix, later, self.dead, max_attempts=self.attempts
             )
         self.recent.add(list(pending))
+        # A reject that could not be kept raised above, so no checkpoint below moves past it.
+        self.dead.sync()
         for m in batch.marks:
             self.registry.advance(m.key, m.path, m.end, complete=m.complete, head=m.head, save=False)
         if batch.marks:

@@ -14,7 +14,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from shipper.checkpoints import Registry
+from shipper.checkpoints import Registry, lock_state_dir, prepare_state_dir
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark, Sender
 from shipper.errors import InputError
@@ -82,6 +82,8 @@ class Shipper:
     def __init__(self, settings: Settings, client: OpenSearch) -> None:
         self.settings = settings
         self.client = client
+        prepare_state_dir(settings.state_dir)
+        self.state_lock = lock_state_dir(settings.state_dir)
         self.registry = Registry(settings.state_dir)
         self.dead = DeadLetters(settings.state_dir)
         self.server = settings.effective_server_name()
