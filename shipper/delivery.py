@@ -104,6 +104,8 @@ class Delivery:
             tally.summaries += merged
             self.status.counted(Counter({(None, "summaries"): merged}))
         self.recent.add(list(pending))
+        # A reject that could not be kept raised above, so no checkpoint below moves past it.
+        self.dead.sync()
         for m in batch.marks:
             self.registry.advance(
                 m.key, m.path, m.end, complete=m.complete, head=m.head, size=m.size, save=False

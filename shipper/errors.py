@@ -2,7 +2,8 @@
 
 ShipperError
 ├── InputError       a log file is missing, unreadable or not decompressible
-└── ConfigError      a setting is invalid
+├── ConfigError      a setting is invalid
+└── StateError       the state directory cannot be used (unwritable, full, corrupt, held by another shipper)
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ class InputError(ShipperError):
 
 class ConfigError(ShipperError):
     """A setting has an invalid value."""
+
+
+class StateError(ShipperError):
+    """Checkpoints or dead letters cannot be read, written or kept private; shipping stops rather than
+    lose track of what was shipped."""
 
 
 class OpenSearchUnavailable(ShipperError):

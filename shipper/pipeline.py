@@ -12,7 +12,7 @@ from pathlib import Path
 
 from opensearchpy import OpenSearch
 
-from shipper.checkpoints import Registry
+from shipper.checkpoints import Registry, lock_state_dir, prepare_state_dir
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark, Sender
 from shipper.errors import InputError
@@ -83,6 +83,8 @@ class Shipper:
     def __init__(self, settings: Settings, client: OpenSearch) -> None:
         self.settings = settings
         self.client = client
+        prepare_state_dir(settings.state_dir)
+        self.state_lock = lock_state_dir(settings.state_dir)
         self.registry = Registry(settings.state_dir)
         self.dead = DeadLetters(settings.state_dir)
         self.server = settings.effective_server_name()
@@ -299,7 +301,8 @@ class Shipper:
         doc["log"] = {"file": {"path": path}, "offset": entry.offset}
         body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
-        action = action_line("create", index, event_id(self.server, entry.data, occ))
+        doc_id = event_id(self.server, entry.data, occ, second_pass=parser.second_pass)
+        action = action_line("create", index, doc_id)
         return bulk.Item(action, body, ref=key), partials(doc)
 
     def _scan(self, patterns: list[str], harvesters: dict[str, Harvester]) -> None:

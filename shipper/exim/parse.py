@@ -171,8 +171,15 @@ class EntryParser:
         self.dataset = dataset
         self.last_timestamp: str | None = None
 
+    @property
+    def second_pass(self) -> bool:
+        """Whether the entry parsed last is stamped in the second pass of a DST fall-back's repeated
+        hour: its bytes may equal an entry of the first pass, so its content id must tell them apart."""
+        return self.times.second_pass
+
     def parse(self, raw: bytes) -> Document:
         """One document for one logical entry; any input yields a document, never an exception."""
+        self.times.second_pass = False  # an entry without a prefix is stamped by none of its own
         try:
             text = raw.decode("utf-8")
             b64 = None

@@ -25,16 +25,20 @@ def event_index(prefix: str, doc: dict[str, Any]) -> str:
     return f"{prefix}-events-{ts[0:4]}.{ts[5:7]}.{ts[8:10]}"
 
 
-def event_id(server: str, data: bytes, occurrence: int) -> str:
+def event_id(server: str, data: bytes, occurrence: int, *, second_pass: bool = False) -> str:
     """A content id: the same entry yields the same id from the live file and from its rotated copy.
 
-    `occurrence` tells apart byte-identical entries written in the same second.
+    `occurrence` tells apart byte-identical entries written in the same second, and `second_pass` those
+    written in the same local second an hour apart, in the repeated hour of a DST fall-back.
     """
     h = hashlib.blake2b(digest_size=15)
     h.update(server.encode())
     h.update(b"\0")
     h.update(data)
     h.update(b"\0%d" % occurrence)
+    if second_pass:
+        # Only then: every other id stays what it always was, so nothing stored before is re-sent.
+        h.update(b"\0dst-second-pass")
     return base64.urlsafe_b64encode(h.digest()).decode()
 
 
