@@ -30,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 VERSION = os.environ.get("EXIM_SHIPPER_OPENSEARCH_VERSION", "2.19.1")
@@ -149,8 +149,9 @@ def launch(
     env: dict[str, str],
     url: str,
     timeout: float,
+    probe: Callable[[str], bool] = healthy,
 ) -> str:
-    """Run an OpenSearch/Elasticsearch-style node as a daemon and wait until `url` is healthy."""
+    """Run an OpenSearch/Elasticsearch-style node as a daemon and wait until `probe(url)` says healthy."""
     data.mkdir(parents=True, exist_ok=True)
     pidfile = data / pidfile_name
     cmd = [str(executable), "-d", "-p", str(pidfile), *(f"-E{k}={v}" for k, v in settings.items())]
@@ -162,7 +163,7 @@ def launch(
         subprocess.run(cmd, env=env, check=True, stdout=console, stderr=console, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if healthy(url):
+        if probe(url):
             return url
         if time.monotonic() > deadline - timeout + 10 and not _alive(pidfile):
             break
