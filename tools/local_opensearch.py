@@ -14,6 +14,7 @@ installs plugin zips into a separate copy of it, one per plugin set, so the plai
 a Maven coordinate `group:artifact[:version]` (version defaults to `<opensearch version>.0`), or the path
 of a zip. Note: of what the index-management (ISM) plugin needs, only opensearch-job-scheduler is on
 Maven Central; opensearch-index-management itself is not (see index_templates/README.md).
+tools/secured_opensearch.py starts a node with the security plugin (TLS, users, roles) on top of this.
 """
 
 from __future__ import annotations
