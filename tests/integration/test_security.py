@@ -236,6 +236,13 @@ def wait_for(node: secured_opensearch.SecuredNode, index: str, n: int, timeout: 
     return count(node, index)
 
 
+@pytest.fixture(scope="module")
+def installed(node: secured_opensearch.SecuredNode, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Templates and an events index of prefix "secdelete", for the shipper to be refused changing them."""
+    setup_as_admin(node, "secdelete", tmp_path_factory.mktemp("secdelete"))
+    client(node).index(index="secdelete-events-2025.01.01", body={"a": 1}, refresh=True)
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -249,19 +256,18 @@ def wait_for(node: secured_opensearch.SecuredNode, index: str, n: int, timeout: 
     ids=lambda case: case[0].replace(" ", "-"),
 )
 def test_the_shipper_is_refused(
-    node: secured_opensearch.SecuredNode, tmp_path: Path, case: tuple[str, str, str, Any]
+    node: secured_opensearch.SecuredNode, installed: None, case: tuple[str, str, str, Any]
 ) -> None:
     what, method, path, body = case
-    setup_as_admin(node, "secdelete", tmp_path)
     admin = client(node)
-    admin.index(index="secdelete-events-2025.01.01", body={"a": 1}, refresh=True)
     shipper = client(node, "shipper", SHIPPER_PW)
     with pytest.raises(os_exc.AuthorizationException) as refused:
         shipper.transport.perform_request(method, path, body=body)
     assert "no permissions for" in str(refused.value.info), what
-    # Nothing changed: the templates are ours, the index and its document are still there.
-    assert admin.indices.exists(index="secdelete-events-2025.01.01")
+    # Nothing changed: no template of the shipper's, setup's still there, and the index with its document.
+    assert count(node, "secdelete-events-2025.01.01") == 1
     assert not admin.indices.exists_index_template(name="secevil")
+    assert not admin.cluster.exists_component_template(name="secevil")
     assert admin.indices.exists_index_template(name="secdelete-events")
     assert not admin.indices.exists(index="other-events-2025.01.01")
 
