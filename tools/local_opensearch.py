@@ -16,6 +16,7 @@ installs plugin zips into a separate copy of it, one per plugin set, so the plai
 a Maven coordinate `group:artifact[:version]` (version defaults to `<opensearch version>.0`), or the path
 of a zip. Note: of what the index-management (ISM) plugin needs, only opensearch-job-scheduler is on
 Maven Central; opensearch-index-management itself is not (see index_templates/README.md).
+tools/secured_opensearch.py starts a node with the security plugin (TLS, users, roles) on top of this.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 VERSION = os.environ.get("EXIM_SHIPPER_OPENSEARCH_VERSION", "2.19.1")
@@ -171,8 +172,9 @@ def launch(
     env: dict[str, str],
     url: str,
     timeout: float,
+    probe: Callable[[str], bool] = healthy,
 ) -> str:
-    """Run an OpenSearch/Elasticsearch-style node as a daemon and wait until `url` is healthy."""
+    """Run an OpenSearch/Elasticsearch-style node as a daemon and wait until `probe(url)` says healthy."""
     data.mkdir(parents=True, exist_ok=True)
     pidfile = data / pidfile_name
     cmd = [str(executable), "-d", "-p", str(pidfile), *(f"-E{k}={v}" for k, v in settings.items())]
@@ -184,7 +186,7 @@ def launch(
         subprocess.run(cmd, env=env, check=True, stdout=console, stderr=console, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if healthy(url):
+        if probe(url):
             return url
         if time.monotonic() > deadline - timeout + 10 and not _alive(pidfile):
             break

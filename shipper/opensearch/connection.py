@@ -74,7 +74,11 @@ def translate(exc: Exception, what: str) -> ShipperError:
         return OpenSearchUnavailable(f"{what}: timed out talking to OpenSearch")
     if isinstance(exc, os_exc.ConnectionError):
         return OpenSearchUnavailable(f"{what}: cannot connect to OpenSearch ({_short(exc)})")
-    if isinstance(exc, os_exc.AuthenticationException | os_exc.AuthorizationException):
+    if isinstance(exc, os_exc.AuthorizationException):
+        # Authenticated but not allowed: the reason names the missing permission (docs/security.md).
+        reason = _short(exc)
+        return OpenSearchRejected(f"{what}: OpenSearch denied this user the request (HTTP 403: {reason})")
+    if isinstance(exc, os_exc.AuthenticationException):
         return OpenSearchRejected(f"{what}: OpenSearch refused the credentials (HTTP {exc.status_code})")
     if isinstance(exc, os_exc.TransportError):
         return OpenSearchRejected(f"{what}: OpenSearch answered HTTP {exc.status_code}: {_short(exc)}")

@@ -29,3 +29,12 @@ def test_certificate_failures_are_final_not_retried() -> None:
     ssl = os_exc.SSLError("N/A", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", None)
     assert not transient(ssl), "a certificate that does not verify will not verify on the next try either"
     assert transient(os_exc.ConnectionError("N/A", "connection refused", None))
+
+
+def test_a_403_names_the_missing_permission_not_the_credentials() -> None:
+    reason = "no permissions for [cluster:admin/component_template/put] and User [name=shipper]"
+    info = {"error": {"type": "security_exception", "reason": reason}, "status": 403}
+    err = str(translate(os_exc.AuthorizationException(403, "security_exception", info), "setup"))
+    assert err == f"setup: OpenSearch denied this user the request (HTTP 403: {reason})"
+    unauthenticated = translate(os_exc.AuthenticationException(401, "security_exception", {}), "run")
+    assert str(unauthenticated) == "run: OpenSearch refused the credentials (HTTP 401)"
