@@ -31,7 +31,7 @@ from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, accumulate, key_of, partials, summary
 from shipper.opensearch import dashboards, provision, retry
 from shipper.opensearch.connection import make_client, translate
-from shipper.pipeline import Shipper, expand
+from shipper.pipeline import FileReport, Shipper, expand
 from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
 from shipper.settings import Settings, url_without_userinfo
 from shipper.status import Monitor
@@ -334,15 +334,32 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         provision.setup(client, settings.index_prefix, settings.retention)
         with progress.on_stderr(paths, quiet=args.quiet) as bars:
             for n, path in enumerate(paths):
-                with bars.file(n) as shown:
-                    reports.append(shipper.backfill(path, shown))
+                try:
+                    with bars.file(n) as shown:
+                        reports.append(shipper.backfill(path, shown))
+                except OSError as exc:
+                    # One unreadable file must not keep the others from shipping.
+                    reason = exc.strerror or type(exc).__name__
+                    reports.append(FileReport(str(path), skipped=f"cannot read: {reason}"))
     except OpenSearchException as exc:
         raise translate(exc, "backfill") from None
     finally:
         shipper.close()
         if reports:
             print_summary(reports, shipper.dead.path)
-    return EXIT_OK
+    failed = 0
+    for report in reports:
+        if report.damage is not None:
+            failed += 1
+            print(
+                f"exim-shipper: {report.path}: damaged, {report.damage}; its {report.entries} readable "
+                "entries were shipped",
+                file=sys.stderr,
+            )
+        elif report.skipped.startswith("cannot read"):
+            failed += 1
+            print(f"exim-shipper: {report.path}: {report.skipped}", file=sys.stderr)
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
