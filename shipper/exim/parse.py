@@ -54,7 +54,7 @@ def _arrival(ev: Event, flag: str, rest: str) -> None:
         if pos >= n:
             break
         if rest.startswith("for ", pos):
-            rcpts = rest[pos + 4 :].split()
+            rcpts = ADDRESS_RE.findall(rest, pos + 4)  # `"foo bar"@x` is one recipient
             if rcpts and rcpts[-1] == "<trunc>":
                 rcpts.pop()
                 ev.exim["recipients_truncated"] = True
@@ -142,6 +142,11 @@ def _deferral(ev: Event, rest: str) -> None:
     tail = m.group("tail")
     before, after = tail, ""
     hpos = tail.find(" H=")
+    reply = tail.find("SMTP error from remote")
+    if 0 <= reply < hpos:
+        hpos = (
+            -1
+        )  # Exim writes its host before the remote reply; an `H=` inside the reply is the remote's text
     if hpos >= 0:
         hg = F.host_group(tail, hpos + 1)
         if hg is not None:
