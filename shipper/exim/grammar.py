@@ -40,6 +40,7 @@ HOST_LOOSE_RE = re.compile(
 ADDRESS = r'(?:"(?:[^"\\]|\\.)*"|[^\s"])+'
 # `<address>`: a `>` inside a quoted local part does not close it.
 ANGLE_ADDRESS = r'<(?:"(?:[^"\\]|\\.)*"|[^>"])*>'
+ANGLE_ADDRESS_RE = re.compile(ANGLE_ADDRESS)
 # `TAG=value`: quoted values are lexed first so look-alike tags inside them are never seen.
 FIELD_RE = re.compile(
     r"(?P<tag>[A-Za-z][A-Za-z0-9]*\*?)="

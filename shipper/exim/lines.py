@@ -30,8 +30,13 @@ def _fullhost(ev: Event, text: str, side: str = "source") -> None:
     if not text:
         return
     probe = text if text.startswith(("H=", "U=")) else "H=" + text
-    # The host may be followed by ` I=[ip]:port`, ` U=ident`, ` Ci=N` (host_and_ident).
-    if F.host_group(probe, 0) is not None and _scan_host_ident(ev, probe, side) >= len(probe):
+    # The host may be followed by ` I=[ip]:port`, ` U=ident`, ` Ci=N` (host_and_ident). Only a group
+    # that runs to the end counts: a partial parse must leave no host behind.
+    scratch = Event()
+    if F.host_group(probe, 0) is not None and scan(scratch, probe, 0, "<=", side) >= len(probe):
+        for name, section in scratch.doc.items():
+            ev.sec(name).update(section)
+        ev.exim.update(scratch.exim)
         return
     ev.exim["ident"] = text[2:] if text.startswith("U=") else text
 
@@ -148,9 +153,23 @@ def _h_ssl_verify(ev: Event, m: re.Match[str]) -> None:
 
 
 def _h_etrn(ev: Event, m: re.Match[str]) -> None:
+    """`ETRN <argument> received from <host>`: the argument is the client's, so the host is the text
+    after the last ` received from ` that is a whole host group."""
     ev.exim["smtp_command"] = m.group("cmd")
-    ev.exim["etrn_argument"] = m.group("arg")
-    _fullhost(ev, m.group("host"))
+    sep = " received from "
+    text = m.group("arg") + sep + m.group("host")
+    pos = text.rfind(sep)
+    while pos > 0:
+        host = text[pos + len(sep) :]
+        probe = host if host.startswith(("H=", "U=")) else "H=" + host
+        end = _host_and_ident_end(probe, 0)
+        if end is not None and _ident_tail_ends(probe, end):
+            break
+        pos = text.rfind(sep, 0, pos)
+    if pos <= 0:
+        pos = len(m.group("arg"))
+    ev.exim["etrn_argument"] = text[:pos]
+    _fullhost(ev, text[pos + len(sep) :])
 
 
 def _h_vrfy(ev: Event, m: re.Match[str]) -> None:
@@ -189,7 +208,8 @@ def _h_auth_failed(ev: Event, m: re.Match[str]) -> None:
     ev.exim["auth"] = {"authenticator": m.group("auth")}
     _scan_host_ident(ev, m.group("who") if m.group("who").startswith(("H=", "U=")) else "H=" + m.group("who"))
     resp = m.group("resp")
-    sm = re.search(r"\(set_id=(?P<id>.*?)\)", resp)
+    # The id is the client's own text and may hold `)`: it runs to the line's last `)`.
+    sm = re.search(r"\(set_id=(?P<id>.*)\)\s*\Z", resp, re.S)
     if sm is not None:
         ev.exim["auth"]["id"] = sm.group("id")
         ev.sec("user")["name"] = sm.group("id")

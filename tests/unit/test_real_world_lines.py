@@ -342,3 +342,52 @@ def test_remote_replies_and_addresses_never_supply_the_destination(line: str) ->
     _never_framed(doc, side="destination", real=real)
     sender = get(doc, "email.from.address")
     assert sender is None or sender.endswith("@c.tld"), sender
+
+
+def test_an_etrn_argument_never_supplies_the_source() -> None:
+    doc = _enriched(f"{T} ETRN #x received from H=(y) [{FRAMED}] received from H=(x) [192.0.2.6]:123")
+    _never_framed(doc)
+    assert get(doc, "exim.etrn_argument") == f"#x received from H=(y) [{FRAMED}]"
+
+
+def test_a_partial_host_after_from_leaves_no_host_behind() -> None:
+    """`_fullhost` keeps a host only when the whole text is one host group."""
+    doc = _enriched(
+        f"{T} overlong message header line received from H=(y) [{FRAMED}] junk (more than 1024 characters): "
+        "message abandoned"
+    )
+    assert get(doc, "event.action") == "message_abandoned"
+    _never_framed(doc, real=None)
+    assert get(doc, "exim.ident") == f"H=(y) [{FRAMED}] junk"
+
+
+def test_a_junk_helo_rejection_keeps_the_clients_text_out_of_the_host() -> None:
+    doc = _enriched(
+        f"{T} rejected EHLO from [192.0.2.6]:123: syntactically invalid argument(s): x) [{FRAMED}]"
+    )
+    _never_framed(doc)
+
+
+def test_an_auth_id_holding_a_parenthesis_is_kept_whole() -> None:
+    doc = parse(
+        f"{T} login authenticator failed for (x) [192.0.2.6]:55379: 535 Incorrect authentication data "
+        f"(set_id=a) [{FRAMED}]: 535 (x)"
+    )
+    assert get(doc, "source.ip") == "192.0.2.6"
+    assert get(doc, "exim.auth.id") == f"a) [{FRAMED}]: 535 (x"
+
+
+def test_a_remote_reply_holding_space_colon_space_is_not_exims_separator() -> None:
+    doc = parse(
+        f"{T} {ID} ** x@y.tld R=r T=t H=mx.y.tld [192.0.2.6]: SMTP error from remote mail server after RCPT "
+        "TO:<x@y.tld>: 550 5.1.1 user unknown : see https://help"
+    )
+    assert get(doc, "exim.unparsed") is None
+    assert get(doc, "exim.error.smtp_code") == 550
+    assert get(doc, "exim.error.enhanced_code") == "5.1.1"
+
+
+def test_an_original_sender_holding_an_angle_bracket_is_kept_whole() -> None:
+    doc = parse(f'{T} {ID} <= a@b.tld H=(x) [192.0.2.6] P=esmtp S=1 from <"x> y"@z.tld> for c@d.tld')
+    assert get(doc, "exim.original_sender") == '"x> y"@z.tld'
+    assert get(doc, "email.to.address") == ["c@d.tld"]
