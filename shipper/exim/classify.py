@@ -11,7 +11,9 @@ from shipper.exim.fields import unescape
 # --- pulling the facts out of Exim's error texts -------------------------------------------
 
 _SMTP_ERROR_RE = re.compile(
-    r"SMTP error from remote (?:mail server|mailer) after (?P<after>.*?):\s"
+    # An address in `MAIL FROM:<…>` may hold `: host x [ip]: ` inside quotes: lexed as one unit.
+    r"SMTP error from remote (?:mail server|mailer) after "
+    r'(?P<after>(?:[^:<]|:(?!\s)|<(?:"[^"]*"|[^>"])*>)*?):\s'
     r"(?:host (?P<host>[^\s\[]+) ?\[(?P<ip>[^\]]*)\]:\s)?(?P<resp>.*)",
     re.S,
 )

@@ -11,6 +11,16 @@ from shipper.exim.hosts import ip_kind, provider, registered_domain
 _DELIVERY_FLAGS = frozenset({"=>", "->", ">>", "*>", "**", "=="})
 
 
+def _is_ip_literal(helo: str) -> bool:
+    """`[192.0.2.1]`, `[IPv6:2001:db8::1]` or a bare address; `[mail.host.tld]` and `[]` are not."""
+    if helo.startswith("[") and helo.endswith("]"):
+        inner = helo[1:-1]
+        if inner[:5].lower() == "ipv6:":
+            inner = inner[5:]
+        return ip_kind(inner) is not None
+    return ip_kind(helo) is not None
+
+
 def _host_facts(side: dict[str, Any], facts: dict[str, Any]) -> None:
     address = side.get("ip") or side.get("address")
     if address:
@@ -37,7 +47,7 @@ def enrich(doc: Document) -> Document:
         # Exim shows a host name only when reverse DNS verified it (`name [ip]`, `name (helo) [ip]`).
         exim["reverse_verified"] = bool(name)
         if helo is not None:
-            exim["helo_is_ip"] = helo.startswith("[") or ip_kind(helo) is not None
+            exim["helo_is_ip"] = _is_ip_literal(helo)
             if name:
                 exim["helo_mismatch"] = helo.lower() != name.lower()
             hosts.append(helo)

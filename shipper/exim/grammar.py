@@ -35,17 +35,22 @@ HOST_LOOSE_RE = re.compile(
     r"H=(?P<raw>[^\[\]]{0,300}?)\[(?P<ip>[0-9A-Fa-f:.]+)\](?::(?P<port>\w+))?(?P<reuse>\*)?"
 )
 
+# An address as Exim logs it: quoted parts of a local part (`"foo bar"@x`, `a."b c"@x`) may hold
+# spaces, `>` and look-alike fields, so they are lexed as one unit.
+ADDRESS = r'(?:"(?:[^"\\]|\\.)*"|[^\s"])+'
+# `<address>`: a `>` inside a quoted local part does not close it.
+ANGLE_ADDRESS = r'<(?:"(?:[^"\\]|\\.)*"|[^>"])*>'
+ANGLE_ADDRESS_RE = re.compile(ANGLE_ADDRESS)
 # `TAG=value`: quoted values are lexed first so look-alike tags inside them are never seen.
 FIELD_RE = re.compile(
     r"(?P<tag>[A-Za-z][A-Za-z0-9]*\*?)="
-    r'(?P<val>"[^"\\]*(?:\\.[^"\\]*)*"|<[^>]*>|\S*)'
+    rf'(?P<val>"[^"\\]*(?:\\.[^"\\]*)*"|{ANGLE_ADDRESS}|<[^>]*>|\S*)'
 )
-# An address token: a quoted local part may hold spaces.
-ADDRESS_RE = re.compile(r'"[^"]*"@\S*|\S+')
+ADDRESS_RE = re.compile(rf"{ADDRESS}(?!\S)|\S+")  # unbalanced quotes: the token as logged
 # Pipe/file "addresses" can hold spaces; they end before the parent `(…)`, `<top>` or first tag.
 PIPE_ADDRESS_RE = re.compile(r"\|.*?(?= \(| <| [A-Z][A-Za-z]*=|$)")
 PARENTS_RE = re.compile(r" \((?P<parents>[^)]*)\)")
-TOP_RE = re.compile(r" <(?P<top>[^>]*)>")
+TOP_RE = re.compile(r' <(?P<top>(?:"(?:[^"\\]|\\.)*"|[^>"])*)>')
 
 # Bare markers on arrival/delivery lines (spec "Summary of fields in log lines").
 MARKERS = frozenset({"K", "L", "L*", "L-", "L.", "L.-", "PRDR", "TFO", "TFO*", "ARC", "DS", "SPF", "DMARC"})

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from shipper.exim import fields as F
 from shipper.exim.event import Event
+from shipper.exim.grammar import ADDRESS, ANGLE_ADDRESS
 from shipper.exim.tags import scan
 
 Handler = Callable[["Event", re.Match[str]], str | None]
@@ -29,8 +30,13 @@ def _fullhost(ev: Event, text: str, side: str = "source") -> None:
     if not text:
         return
     probe = text if text.startswith(("H=", "U=")) else "H=" + text
-    # The host may be followed by ` I=[ip]:port`, ` U=ident`, ` Ci=N` (host_and_ident).
-    if F.host_group(probe, 0) is not None and _scan_host_ident(ev, probe, side) >= len(probe):
+    # The host may be followed by ` I=[ip]:port`, ` U=ident`, ` Ci=N` (host_and_ident). Only a group
+    # that runs to the end counts: a partial parse must leave no host behind.
+    scratch = Event()
+    if F.host_group(probe, 0) is not None and scan(scratch, probe, 0, "<=", side) >= len(probe):
+        for name, section in scratch.doc.items():
+            ev.sec(name).update(section)
+        ev.exim.update(scratch.exim)
         return
     ev.exim["ident"] = text[2:] if text.startswith("U=") else text
 
@@ -135,8 +141,9 @@ def _h_mail_reject(ev: Event, m: re.Match[str]) -> None:
 
 def _h_tls_in(ev: Event, m: re.Match[str]) -> None:
     _h_reason_host(ev, m)
-    if _g(m, "fn"):
-        ev.exim["tls_function"] = m.group("fn")
+    fn = _g(m, "fn") or _g(m, "fn2")
+    if fn:
+        ev.exim["tls_function"] = fn
     ev.error(_g(m, "err") or "", temporary=True, stage="tls", context="tls", side="source")
 
 
@@ -146,21 +153,63 @@ def _h_ssl_verify(ev: Event, m: re.Match[str]) -> None:
 
 
 def _h_etrn(ev: Event, m: re.Match[str]) -> None:
+    """`ETRN <argument> received from <host>`: the argument is the client's, so the host is the text
+    after the last ` received from ` that is a whole host group."""
     ev.exim["smtp_command"] = m.group("cmd")
-    ev.exim["etrn_argument"] = m.group("arg")
-    _fullhost(ev, m.group("host"))
+    sep = " received from "
+    text = m.group("arg") + sep + m.group("host")
+    pos = text.rfind(sep)
+    while pos > 0:
+        host = text[pos + len(sep) :]
+        probe = host if host.startswith(("H=", "U=")) else "H=" + host
+        end = _host_and_ident_end(probe, 0)
+        if end is not None and _ident_tail_ends(probe, end):
+            break
+        pos = text.rfind(sep, 0, pos)
+    if pos <= 0:
+        pos = len(m.group("arg"))
+    ev.exim["etrn_argument"] = text[:pos]
+    _fullhost(ev, text[pos + len(sep) :])
 
 
 def _h_vrfy(ev: Event, m: re.Match[str]) -> None:
-    ev.recipients([m.group("a")])
-    _scan_host_ident(ev, m.group("rest"))
+    """`VRFY failed for <argument> <host_and_ident>`: the argument is the client's own text, so the host
+    is the group that runs to the end of the line, never one inside the argument."""
+    text = m.group("q")
+    at = _trailing_host_at(text)
+    arg = text if at is None else text[:at].rstrip()
+    ev.exim["smtp_command"] = "VRFY " + arg
+    am = re.fullmatch(rf"<?({ADDRESS}?)>?", arg)
+    if am is not None and am.group(1):
+        ev.recipients([am.group(1)])
+    if at is not None:
+        _scan_host_ident(ev, text[at:])
+
+
+def _trailing_host_at(text: str) -> int | None:
+    """Start of the rightmost `H=…` (else `U=…`) group that Exim wrote last on the line, or None."""
+    for key in (" H=", " U="):
+        pos = text.rfind(key)
+        while pos >= 0:
+            end = _host_and_ident_end(text, pos + 1)
+            if end is not None and _ident_tail_ends(text, end):
+                return pos + 1
+            pos = text.rfind(key, 0, pos)
+    return None
+
+
+def _ident_tail_ends(text: str, end: int) -> bool:
+    """Whether only Exim's own ` I=…`, ` U=…`, ` Ci=…` tags follow a host group up to the line's end."""
+    tail = text[end:]
+    return re.fullmatch(r"(?: (?:I=\[[^\]\s]*\](?::\w+)?|U=\S+|Ci=\S+))*", tail) is not None
 
 
 def _h_auth_failed(ev: Event, m: re.Match[str]) -> None:
     ev.exim["auth"] = {"authenticator": m.group("auth")}
     _scan_host_ident(ev, m.group("who") if m.group("who").startswith(("H=", "U=")) else "H=" + m.group("who"))
     resp = m.group("resp")
-    sm = re.search(r"\(set_id=(?P<id>.*?)\)", resp)
+    # The id is the client's own text and may hold `)`: it runs to the line's last `)`.
+    sm = re.search(r"\(set_id=(?P<id>.*)\)\s*\Z", resp, re.S)
     if sm is not None:
         ev.exim["auth"]["id"] = sm.group("id")
         ev.sec("user")["name"] = sm.group("id")
@@ -169,7 +218,12 @@ def _h_auth_failed(ev: Event, m: re.Match[str]) -> None:
 
 def _h_auth_ignored(ev: Event, m: re.Match[str]) -> None:
     ev.exim["auth"] = {"sender": m.group("a")}
-    _scan_host_ident(ev, m.group("rest"))
+    rest = m.group("rest")
+    wm = _TRAILING_REASON_RE.search(rest)
+    if wm is not None:
+        ev.exim["reason"] = wm.group("why")
+        rest = rest[: wm.start()]
+    _scan_host_ident(ev, rest)
 
 
 def _h_daemon(ev: Event, m: re.Match[str]) -> None:
@@ -227,12 +281,25 @@ def _h_who(ev: Event, m: re.Match[str]) -> None:
         ev.exim["reason"] = why.strip()
 
 
+def _h_queue_admin(ev: Event, m: re.Match[str]) -> None:
+    _h_who(ev, m)
+    if _g(m, "new"):
+        ev.exim["new_sender"] = F.strip_angle(m.group("new"))
+    else:
+        rcpt = _g(m, "rcpt") or _g(m, "added")
+        if rcpt:
+            ev.recipients([F.strip_angle(rcpt)])
+
+
 def _h_completed(ev: Event, m: re.Match[str]) -> None:
     _dur(ev, _g(m, "qt"), "queue_time")
 
 
 def _h_error_ignored(ev: Event, m: re.Match[str]) -> None:
+    ev.exim["address"] = m.group("addr")
     ev.recipients([m.group("addr")])
+    if _g(m, "top"):
+        ev.exim["original_address"] = m.group("top")[1:-1]
     if _g(m, "why"):
         ev.exim["reason"] = m.group("why")
 
@@ -291,12 +358,18 @@ def _h_text_error(ev: Event, m: re.Match[str]) -> None:
 
 
 def _h_dkim(ev: Event, m: re.Match[str]) -> None:
-    tags = dict(re.findall(r"(\w)=(\S+)", m.group("tags")))
+    tags: dict[str, str] = {}
+    for tag, value in re.findall(r"(?:^| )(\w+)=(\S*)", m.group("tags")):
+        # Exim writes its own tags first; a repeated tag comes from the signer's i= text.
+        tags.setdefault(tag, value)
     res = m.group("res")
     verify = {
         "domain": tags.get("d"),
         "selector": tags.get("s"),
         "algorithm": tags.get("a"),
+        "identity": tags.get("i"),
+        "canonicalization": tags.get("c"),
+        "key_bits": int(tags["b"]) if tags.get("b", "").isdigit() else None,
         "result": res,
         "status": "pass" if res == "verification succeeded" else res.split(" ")[0],
     }
@@ -343,6 +416,25 @@ def _h_warning(ev: Event, m: re.Match[str]) -> None:
     ev.exim["warning"] = _g(m, "w") or m.group(0)
 
 
+def _h_overlong(ev: Event, m: re.Match[str]) -> None:
+    _fullhost(ev, m.group("who"))
+    ev.exim["reason"] = m.group("why")
+
+
+def _h_tainted_query(ev: Event, m: re.Match[str]) -> None:
+    ev.exim["lookup"] = {"where": m.group("where"), "query": m.group("query")}
+
+
+def _h_spool_missing(ev: Event, m: re.Match[str]) -> None:
+    ev.exim["spool_file"] = m.group("file")
+
+
+def _h_scanner_internal(ev: Event, m: re.Match[str]) -> None:
+    ev.exim["scanner_output"] = m.group("text")
+    if _g(m, "how"):
+        ev.exim["reason"] = m.group("how")
+
+
 def _h_sighup(ev: Event, m: re.Match[str]) -> None:
     ev.sec("process")["pid"] = int(m.group("pid"))
 
@@ -358,6 +450,9 @@ _HOST = (
     r"(?: Ci=\S+)?|U=\S+|local process|\S+)"
 )
 _CI = r"(?: Ci=(?P<ci>\S+))?"
+# The inside of `<address>`; a quoted local part may hold `>`.
+_IN_ANGLE = r'(?:"(?:[^"\\]|\\.)*"|[^>"])*'
+_TRAILING_REASON_RE = re.compile(r" \((?P<why>[^()]*)\)\Z")
 _QUOTE_THEN_HOST = re.compile(r'" (?=[HU]=)')
 _LOCAL_IDENT = re.compile(r"U=\S+(?= |$)")
 
@@ -406,6 +501,115 @@ def _h_syntax_error(ev: Event, m: re.Match[str]) -> None:
     reason = text[host_at + end :].strip()
     if reason:
         ev.exim["reason"] = reason
+
+
+_NEXT_INPUT = ' next input="'
+
+
+def _h_sync_error(ev: Event, m: re.Match[str]) -> None:
+    """`… rejected "<command>" <host> next input="<data>"`: both the command and the pipelined data are
+    the client's, so a host group counts only when it sits between them; when the client's text
+    makes two places qualify, no source is recorded and `exim.source_ambiguous` says so."""
+    ev.exim["reason"] = m.group("reason")
+    text = m.group("rest")
+    if text is not None:
+        _scan_host_ident(ev, text)  # Exim's host comes first; `input="…"` is a quoted tag after it
+        return
+    text = m.group("q")
+    valid: list[tuple[int, int]] = []
+    for quote in _unescaped_quotes_before_host(text):
+        end = _host_and_ident_end(text, quote + 2)
+        if end is None:
+            continue
+        while True:  # Exim's own I=/U=/Ci= may follow the host
+            tm = re.match(r" (?:I=\[[^\]\s]*\](?::\w+)?|U=\S+|Ci=\S+)(?= |\Z)", text[end:])
+            if tm is None:
+                break
+            end += tm.end()
+        if end == len(text) or text.startswith(_NEXT_INPUT, end):
+            valid.append((quote, end))
+    if len(valid) != 1:
+        ev.exim["smtp_command"] = F.unescape(text.partition('" ')[0])
+        if valid:
+            ev.exim["source_ambiguous"] = True
+        return
+    quote, end = valid[0]
+    ev.exim["smtp_command"] = F.unescape(text[:quote])
+    _scan_host_ident(ev, text[quote + 2 : end])
+    if end < len(text):
+        tail = text[end + len(_NEXT_INPUT) :]
+        ev.exim["smtp_input"] = F.unescape(tail[:-1] if tail.endswith('"') else tail)
+
+
+# sa-exim's local_scan verdicts (Debian's sa-exim): `SA: Action: <what>: <status> (scanned in a/b secs |
+# Message-Id: <id>). From <sender> (host=<name> [<ip>]) for <recipients>`.
+_SA_ACTION_RE = _rx(
+    r"SA: Action: (?P<what>[^:(]*?)(?:: (?P<status>(?:hits|score)=\S+(?: \w+=\S+)*))? "
+    r"\((?:scanned in|time:) (?P<scan>\d+)/(?P<full>\d+) secs \| Message-Id: (?P<mid>[^)]*)\)\. "
+    rf"From <(?P<from>{_IN_ANGLE})> \((?:host=(?P<name>\S*) \[(?P<ip>[^\]\s]*)\]|local)\) for (?P<rcpts>.*)"
+)
+_SA_SKIPPED_RE = _rx(
+    r"SA: Action: (?P<what>check skipped due to message size|Not running SA because SAEximRunCond "
+    r"expanded to false)[^(]*\((?:[^)]*\bbytes\)[^(]*\()?Message-Id: (?P<mid>[^)]*)\)\. "
+    rf"From <(?P<from>{_IN_ANGLE})> \((?:host=(?P<name>\S*) \[(?P<ip>[^\]\s]*)\]|local)\) for (?P<rcpts>.*)"
+)
+# Verdict and action of each sa-exim outcome, by the text's first words.
+_SA_OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("flagged as Spam but accepted", "spam", "accepted"),
+    ("permanently rejected", "spam", "rejected"),
+    ("temporarily rejected", "spam", "temporarily_rejected"),
+    ("silently tossed", "spam", "discarded"),
+    ("teergrubed", "spam", "teergrubed"),
+    ("scanned but message isn't spam", "ham", "accepted"),
+    ("spamd took more than", "unknown", "timed_out"),
+    ("SA didn't successfully run", "unknown", "failed"),
+    ("check skipped", "unknown", "skipped"),
+    ("Not running SA", "unknown", "skipped"),
+)
+
+
+def _h_sa_exim(ev: Event, m: re.Match[str]) -> str:
+    body = m.group(0)
+    am = _SA_ACTION_RE.match(body) or _SA_SKIPPED_RE.match(body)
+    if am is None:
+        if body.startswith("SA: Action: "):
+            ev.exim["spam"] = {"scanner": "sa-exim", "text": body[12:]}
+            return "spam_verdict"
+        kind = m.group("kind").lower()
+        ev.exim["sa_exim"] = {"level": kind.rstrip("0123456789"), "text": m.group("text")}
+        return "scanner_error" if kind == "panic" else "scanner_log"
+    what = am.group("what")
+    spam: dict[str, object] = {"scanner": "sa-exim"}
+    for prefix, verdict, action in _SA_OUTCOMES:
+        if what.startswith(prefix):
+            spam["verdict"], spam["action"] = verdict, action
+            break
+    status = am.groupdict().get("status")
+    if status:
+        for key, value in re.findall(r"(\w+)=(-?\d+(?:\.\d+)?)\b", status):
+            spam["score" if key in ("hits", "score") else key] = float(value)
+    if am.groupdict().get("scan"):
+        spam["scan_time"] = float(am.group("scan"))
+    spam["header_message_id"] = am.group("mid")
+    ev.exim["spam"] = spam
+    ev.sender(am.group("from"))
+    if am.group("ip"):
+        host: dict[str, object] = {"address": am.group("ip")}
+        # sa-exim prints Exim's sender_host_name, which is set only when reverse DNS was verified.
+        if am.group("name") and am.group("name") != "(null)":
+            host["name"] = am.group("name")
+        ev.host("source", host)
+    # sa-exim joins the recipients with ", ".
+    ev.recipients([r.rstrip(",") for r in re.findall(ADDRESS, am.group("rcpts")) if r.rstrip(",")])
+    return "spam_verdict"
+
+
+def _h_no_ip_for_host(ev: Event, m: re.Match[str]) -> None:
+    """The name is what reverse DNS claimed and forward DNS did not confirm: a failed look-up, so it is
+    kept as exim.reverse_name, never as a verified source.domain."""
+    ev.exim["reverse_name"] = m.group("name")
+    if _g(m, "host"):
+        _fullhost(ev, m.group("host"))
 
 
 RULES: tuple[Rule, ...] = (
@@ -474,10 +678,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "smtp_sync_error",
         _rx(
-            r"SMTP protocol synchronization error \((?P<reason>[^)]*)\): rejected (?:connection from |"
-            r"\"(?P<cmd>[^\"]*)\" )(?P<rest>.*)"
+            r"SMTP protocol synchronization error \((?P<reason>[^)]*)\): rejected (?:connection from "
+            r"(?P<rest>.*)|\"(?P<q>.*))"
         ),
-        None,
+        _h_sync_error,
     ),
     Rule("smtp_syntax_error", _rx(r"SMTP syntax error in \"(?P<q>.*)"), _h_syntax_error),
     Rule("smtp_protocol_error", _rx(r"SMTP protocol error in \"(?P<q>.*)"), _h_syntax_error),
@@ -499,7 +703,14 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("connection_refused", _rx(rf"connection from {_HOST} refused \((?P<why>[^)]*)\)"), _h_refused),
     Rule("host_lookup_failed", _rx(r"no host name found for IP address (?P<ip>\S+)"), None),
-    Rule("host_lookup_failed", _rx(r"no IP address found for host (?P<name>\S+)(?P<rest>.*)"), None),
+    Rule(
+        "host_lookup_failed",
+        _rx(
+            rf"no IP address found for host (?P<name>\S+)(?: \(during SMTP connection from {_HOST}\))?"
+            r"(?P<rest>.*)"
+        ),
+        _h_no_ip_for_host,
+    ),
     Rule(
         "helo_rejected",
         _rx(rf"(?P<temp>temporarily )?rejected (?:HELO|EHLO) from {_HOST}: (?P<reason>.*)"),
@@ -523,14 +734,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "size_rejected",
         _rx(
-            r"rejected MAIL FROM:<(?P<s>[^>]*)> (?P<host>.*?): (?P<reason>message too big: "
+            rf"rejected MAIL FROM:<(?P<s>{_IN_ANGLE})> (?P<host>.*?): (?P<reason>message too big: "
             r"size>?=(?P<size>\d+) max=(?P<max>\d+))"
         ),
         _h_mail_reject,
     ),
     Rule(
         "mail_rejected",
-        _rx(r"unqualified (?:sender|recipient) rejected: <(?P<s>[^>]*)> (?P<host>.*)"),
+        _rx(rf"unqualified (?:sender|recipient) rejected: <(?P<s>{_IN_ANGLE})> (?P<host>.*)"),
         _h_mail_reject,
     ),
     Rule(
@@ -541,7 +752,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "tls_error",
-        _rx(rf"TLS error on(?: TLS)? connection{_CI} (?:from|to) {_HOST} \((?P<fn>[^)]*)\): (?P<err>.*)"),
+        _rx(
+            rf"TLS error on(?: TLS)? connection{_CI} (?:from|to) {_HOST} "
+            r"(?:\((?P<fn>[^)]*)\)|(?P<fn2>[A-Za-z_]+)):"
+            r" (?P<err>.*)"
+        ),
         _h_tls_in,
     ),
     Rule("tls_error", _rx(r"TLS error \((?P<fn>[^)]*)\):? (?P<err>.*)"), _h_tls_in),
@@ -563,7 +778,7 @@ RULES: tuple[Rule, ...] = (
         _h_etrn,
         needles=(" received from ",),
     ),
-    Rule("vrfy_failed", _rx(r"VRFY failed for <?(?P<a>[^>\s]*)>? ?(?P<rest>.*)"), _h_vrfy),
+    Rule("vrfy_failed", _rx(r"VRFY failed for (?P<q>.*)"), _h_vrfy),
     Rule("command_rejected", _rx(rf"rejected XCLIENT from {_HOST}: (?P<reason>.*)"), _h_reason_host),
     Rule(
         "auth_failed",
@@ -621,7 +836,7 @@ RULES: tuple[Rule, ...] = (
     Rule("spool_locked", _rx(r"Spool file (?:for \S+ )?is locked"), None),
     Rule(
         "error_ignored",
-        _rx(r"(?P<addr>\S+)(?: <[^>]*>)?: error ignored(?:: (?P<why>.*))?"),
+        _rx(rf"(?P<addr>{ADDRESS})(?: (?P<top>{ANGLE_ADDRESS}))?: error ignored(?:: (?P<why>.*))?"),
         _h_error_ignored,
         needles=(": error ignored",),
     ),
@@ -647,11 +862,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "queue_admin",
         _rx(
-            r"(?:address <[^>]*> marked delivered|recipient <[^>]*> added|sender address changed to "
-            r"<[^>]*>|message marked (?:delivered|frozen)|all recipients marked delivered)"
-            r"(?: by (?P<who>.*))?"
+            rf"(?:address (?P<rcpt>{ANGLE_ADDRESS}) marked delivered|"
+            rf"recipient (?P<added>{ANGLE_ADDRESS}) added|"
+            rf"sender address changed to (?P<new>{ANGLE_ADDRESS})|message marked (?:delivered|frozen)|"
+            r"all recipients marked delivered)(?: by (?P<who>.*))?"
         ),
-        _h_who,
+        _h_queue_admin,
     ),
     Rule("message_moved", _rx(r"moved from .*"), None),
     Rule(
@@ -678,12 +894,37 @@ RULES: tuple[Rule, ...] = (
         needles=(" router: skipped error",),
     ),
     Rule("rewrite_error", _rx(r"qualify/rewrite: .*"), _h_text_error),
+    Rule(
+        "spam_verdict", _rx(r"SA: (?P<kind>Action|Debug\d?|Notice|Warning|PANIC): (?P<text>.*)"), _h_sa_exim
+    ),
+    Rule(
+        "message_abandoned",
+        _rx(
+            r"overlong message header line received from (?P<who>.*?) "
+            r"\((?P<why>more than \d+ characters)\)(?P<rest>.*)"
+        ),
+        _h_overlong,
+    ),
+    Rule(
+        "lookup_error",
+        _rx(r"tainted search query is not properly quoted \((?P<where>[^)]*)\): (?P<query>.*)"),
+        _h_tainted_query,
+    ),
+    Rule("spool_error", _rx(r"Spool file (?P<file>\S+) not found"), _h_spool_missing),
+    Rule(
+        "scanner_error",
+        _rx(r"internal scanner error(?: \((?P<how>[^)]*)\))?: (?P<text>.*)"),
+        _h_scanner_internal,
+        needles=("internal scanner error",),
+    ),
     Rule("dkim_verify", _rx(r"DKIM: (?P<tags>d=.*?) \[(?P<res>[^\]]*)\]\s*\Z"), _h_dkim),
     Rule("dkim_error", _rx(r"DKIM: .*"), None),
     Rule("arc_error", _rx(r"ARC: .*"), None),
     Rule("dmarc_result", _rx(r"DMARC results: .*"), None),
     Rule(
-        "message_rejected", _rx(r"rejected from <(?P<s>[^>]*)> ?(?P<rest>.*?): (?P<m>.*)"), _h_rejected_from
+        "message_rejected",
+        _rx(rf"rejected from <(?P<s>{_IN_ANGLE})> ?(?P<rest>.*?): (?P<m>.*)"),
+        _h_rejected_from,
     ),
     Rule(
         "message_abandoned",
@@ -800,7 +1041,9 @@ _SENDER_VERIFY_RE = _rx(
 )
 _DROPPED_RE = _rx(r"dropped by '(?P<acl>[^']*)' ACL(?:: (?P<m>.*))?")
 _DISCARDED_RE = _rx(r"RCPT <(?P<r>[^>]*)>: discarded by (?P<acl>\S+) ACL(?:: (?P<m>.*))?")
-_INCOMPLETE_RE = _rx(r"incomplete transaction \((?P<why>[^)]*)\) from <(?P<s>[^>]*)>(?: for (?P<r>.*))?")
+_INCOMPLETE_RE = _rx(
+    rf"incomplete transaction \((?P<why>[^)]*)\) from <(?P<s>{_IN_ANGLE})>(?: for (?P<r>.*))?"
+)
 _CUTTHROUGH_RE = _rx(
     r"(?P<addr>\S+) (?P<mid>.*?)(?P<tmp>tmp-reject from cutthrough|rejected) after DATA: ?(?P<tail>.*)"
 )
@@ -915,7 +1158,7 @@ def _host_line(ev: Event, body: str, msgid: str | None) -> str | None:
         ev.exim["reason"] = im.group("why")
         ev.sender(im.group("s"))
         if im.group("r"):
-            ev.recipients(im.group("r").split())
+            ev.recipients(re.findall(ADDRESS, im.group("r")))
         return "smtp_incomplete_transaction"
     if "SMTP connection lost after final dot" in rest or rest.startswith("SMTP connection"):
         return None

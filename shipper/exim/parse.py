@@ -13,6 +13,7 @@ from shipper.exim.actions import ACTIONS
 from shipper.exim.event import Document, Event
 from shipper.exim.grammar import (
     ADDRESS_RE,
+    ANGLE_ADDRESS_RE,
     DEFER_RE,
     DT_TAIL_RE,
     PARENTS_RE,
@@ -54,15 +55,15 @@ def _arrival(ev: Event, flag: str, rest: str) -> None:
         if pos >= n:
             break
         if rest.startswith("for ", pos):
-            rcpts = rest[pos + 4 :].split()
+            rcpts = ADDRESS_RE.findall(rest, pos + 4)  # `"foo bar"@x` is one recipient
             if rcpts and rcpts[-1] == "<trunc>":
                 rcpts.pop()
                 ev.exim["recipients_truncated"] = True
             ev.recipients(rcpts)
             break
         if rest.startswith("from <", pos):
-            end = rest.find(">", pos)
-            end = n if end < 0 else end + 1
+            am = ANGLE_ADDRESS_RE.match(rest, pos + 5)  # a quoted local part may hold `>`
+            end = am.end() if am is not None else n
             ev.exim["original_sender"] = rest[pos + 6 : end - 1]
             pos = end
             continue
@@ -116,6 +117,8 @@ def _recipient_head(ev: Event, flag: str, head: str) -> None:
 
 def _failure(ev: Event, rest: str) -> None:
     idx = rest.find(" : ")
+    if idx >= 0 and "SMTP error from remote" in rest[:idx]:
+        idx = -1  # that ` : ` is inside the remote server's reply, not Exim's separator
     if idx >= 0:
         head, msg = rest[:idx], rest[idx + 3 :]
     else:
@@ -142,6 +145,11 @@ def _deferral(ev: Event, rest: str) -> None:
     tail = m.group("tail")
     before, after = tail, ""
     hpos = tail.find(" H=")
+    reply = tail.find("SMTP error from remote")
+    if 0 <= reply < hpos:
+        hpos = (
+            -1
+        )  # Exim writes its host before the remote reply; an `H=` inside the reply is the remote's text
     if hpos >= 0:
         hg = F.host_group(tail, hpos + 1)
         if hg is not None:

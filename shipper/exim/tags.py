@@ -30,6 +30,10 @@ def scan(ev: Event, s: str, pos: int, flag: str, side: str) -> int:
             pos += 1
             continue
         if s.startswith("H=", pos):
+            # Exim writes one host group per line; a second one sits in text the remote side
+            # chose (an address, a reply) and must never replace the first.
+            if side in ev.doc:
+                break
             hg = F.host_group(s, pos)
             if hg is not None:
                 ev.host(side, hg[0])
@@ -133,6 +137,8 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
         ex["proxy"] = F.interface(val)
     elif tag == "DKIM":
         ex["dkim"] = val.split(":") if not arrival else [val]
+    elif tag == "input":
+        ex["smtp_input"] = F.unquote(val)  # what a client sent too early (synchronization errors)
     elif tag in ("DMARC", "SPF"):
         ex[tag.lower()] = val
     else:
