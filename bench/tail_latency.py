@@ -1,15 +1,15 @@
 """Tail-mode latency: how long after a line is appended to a followed log it can be found in OpenSearch.
 
-    .venv/bin/python bench/tail_latency.py [--url URL] [--rate 4] [--steady 30] [--sparse 8] [--bursts 3]
+    .venv/bin/python bench/tail_latency.py [--url URL] [--rate 4] [--steady 30] [--sparse 8] [--stored]
 
 Starts a real OpenSearch node on free loopback ports (tools/local_opensearch.py; or uses --url), runs
-`exim-shipper setup` and then `exim-shipper run` on a temporary log with the default settings (nothing is
-set but the URL, index prefix, state folder, zone and host name), appends Exim lines like Exim does (one
-`write` of a whole line, O_APPEND), each with a message id of its own, and polls `_search` every
---poll seconds for the ids not yet seen, without forcing a refresh. Phases: a steady rate, sparse lines
-(seconds apart, after the follower has gone idle) and bursts (many lines in one write). Then the
-sidecar's CPU use while the log is quiet. Everything it starts is stopped before it exits; each phase
-waits at most --timeout seconds for its last line.
+`exim-shipper setup` and then `exim-shipper run` on cPanel's three logs in a temporary folder with the
+default settings (nothing is set but the URL, index prefix, state folder, zone and host name), appends
+lines to the main log as Exim does (one `write` of whole lines, O_APPEND), each with a message id of
+its own, and polls `_search` every --poll seconds for the ids not yet seen, without forcing a refresh.
+Phases: a steady rate, sparse lines (seconds apart, after the follower has backed off) and bursts (many
+lines in one write). Then the sidecar's CPU use while the logs are quiet. Everything it starts is
+stopped before it exits; each phase waits at most --timeout seconds for its last line.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import local_opensearch  # noqa: E402 - tools/ is a folder of scripts
 from opensearchpy import OpenSearch, TransportError  # noqa: E402
+
+from shipper.files.follow import POLL_MAX, POLL_MIN  # noqa: E402
+from shipper.opensearch.documents import event_id  # noqa: E402
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PREFIX = "benchtail"
@@ -67,6 +70,7 @@ class Log:
         self.seq = 0
         self.nonce = random.randrange(62**4)
         self.appended: dict[str, float] = {}
+        self.docs: dict[str, tuple[str, str]] = {}  # message id -> (index, _id) the shipper will use
 
     def _line(self) -> tuple[str, bytes]:
         self.seq += 1
@@ -92,7 +96,9 @@ class Log:
             )
         else:
             text = f"{local_id} Completed"
-        return local_id, f"{stamp} [{pid}] {text}\n".encode()
+        line = f"{stamp} [{pid}] {text}"
+        self.docs[local_id] = (f"{PREFIX}-events-{now:%Y.%m.%d}", event_id("bench", line.encode(), 0))
+        return local_id, f"{line}\n".encode()
 
     def append(self, n: int = 1) -> list[str]:
         """`n` lines in one write (n > 1: a burst, as when Exim's queue runner delivers a batch)."""
@@ -112,13 +118,16 @@ class Log:
 
 
 class Watcher:
-    """Polls OpenSearch for the ids appended but not yet found; first sight is when it became searchable."""
+    """Polls OpenSearch for the ids appended but not yet found: first sight in `_search` is when a line
+    became searchable; in a (real-time) multi-get, when the shipper's request had stored it."""
 
-    def __init__(self, client: OpenSearch, log: Log, interval: float) -> None:
+    def __init__(self, client: OpenSearch, log: Log, interval: float, *, stored: bool) -> None:
         self.client = client
+        self.with_stored = stored
         self.log = log
         self.interval = interval
         self.seen: dict[str, float] = {}
+        self.stored: dict[str, float] = {}
         self.searches = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -126,6 +135,17 @@ class Watcher:
 
     def _loop(self) -> None:
         while not self.stop.is_set():
+            unstored = [i for i in list(self.log.appended) if i not in self.stored and self.with_stored]
+            if unstored:
+                docs = [{"_index": self.log.docs[i][0], "_id": self.log.docs[i][1]} for i in unstored]
+                try:
+                    got = self.client.mget(body={"docs": docs}, params={"_source": "false"})
+                except TransportError:
+                    got = {"docs": []}
+                t = time.monotonic()
+                for local_id, doc in zip(unstored, got["docs"], strict=False):
+                    if doc.get("found"):
+                        self.stored.setdefault(local_id, t)
             pending = [i for i in list(self.log.appended) if i not in self.seen]
             if pending:
                 body = {
@@ -153,8 +173,9 @@ class Watcher:
         while time.monotonic() < deadline and any(i not in self.seen for i in ids):
             time.sleep(0.05)
 
-    def latencies(self, ids: list[str]) -> tuple[list[float], int]:
-        found = [self.seen[i] - self.log.appended[i] for i in ids if i in self.seen]
+    def latencies(self, ids: list[str], *, stored: bool = False) -> tuple[list[float], int]:
+        when = self.stored if stored else self.seen
+        found = [when[i] - self.log.appended[i] for i in ids if i in when]
         return found, len(ids) - len(found)
 
     def close(self) -> None:
@@ -194,7 +215,8 @@ def shown_settings(env: dict[str, str]) -> str:
         os.environ.clear()
         os.environ.update(saved)
     keys = [k for k in values if k in SHOWN_SETTINGS or "poll" in k or "linger" in k]
-    return ", ".join(f"{k}={values[k]}" for k in keys)
+    pace = f"; files polled every {POLL_MIN * 1000:.0f} ms while growing, up to {POLL_MAX * 1000:.0f} ms"
+    return ", ".join(f"{k}={values[k]}" for k in keys) + pace
 
 
 def refresh_interval(client: OpenSearch) -> str:
@@ -248,6 +270,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bursts", type=int, default=3)
     ap.add_argument("--burst-size", type=int, default=500)
     ap.add_argument("--poll", type=float, default=0.05, help="seconds between searches")
+    ap.add_argument(
+        "--stored",
+        action="store_true",
+        help="also time when each line was stored (a real-time multi-get per poll; those refresh the "
+        "shard's internal reader, so the headline figures are taken without it)",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="run the sidecar with this setting changed (EXIM_SHIPPER_NAME), to weigh another default",
+    )
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of quiet log to measure CPU over")
     ap.add_argument("--timeout", type=float, default=20.0, help="longest wait for a phase's last line")
     args = ap.parse_args(argv)
@@ -272,13 +307,21 @@ def main(argv: list[str] | None = None) -> int:
             "EXIM_SHIPPER_TIMEZONE": "UTC",
             "EXIM_SHIPPER_SERVER_NAME": "bench",
         }
+        for item in args.set:
+            name, _, value = item.partition("=")
+            env[f"EXIM_SHIPPER_{name.upper()}"] = value
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("EXIM_SHIPPER_")} | env
         exe = [sys.executable, "-m", "shipper"]
         subprocess.run([*exe, "setup"], cwd=ROOT, env=child_env, check=True, stdout=subprocess.DEVNULL)
         log = Log(work / "exim_mainlog")
+        # cPanel's three logs, as the default `paths`; only the main log grows here.
+        quiet = [work / "exim_rejectlog", work / "exim_paniclog"]
+        for path in quiet:
+            path.write_bytes(b"")
+        followed = [str(p) for p in (log.path, *quiet)]
         with (work / "stderr.txt").open("wb") as err:
             proc = subprocess.Popen(
-                [*exe, "run", str(log.path)], cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=err
+                [*exe, "run", *followed], cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=err
             )
         deadline = time.monotonic() + 30
         while b"following" not in (work / "stderr.txt").read_bytes():
@@ -286,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                 print((work / "stderr.txt").read_text(), file=sys.stderr)
                 return 1
             time.sleep(0.1)
-        watcher = Watcher(client, log, args.poll)
+        watcher = Watcher(client, log, args.poll, stored=args.stored)
         cpu_start, t_start = cpu_seconds(proc.pid), time.monotonic()
         phases = run_phases(args, log, watcher)
         cpu_busy = (cpu_seconds(proc.pid) - cpu_start) / (time.monotonic() - t_start)
@@ -296,9 +339,13 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.idle)
         cpu_idle = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
 
-        print(f"node {url}; sidecar settings: {shown_settings(env)}")
+        changed = f" (changed from the defaults: {', '.join(args.set)})" if args.set else " (defaults)"
+        print(f"node {url}; sidecar settings{changed}: {shown_settings(env)}")
         print(f"events index refresh_interval: {refresh_interval(client)}")
-        print(f"search poll every {args.poll * 1000:.0f} ms ({watcher.searches} searches), no forced refresh")
+        print(
+            f"{'search and real-time multi-get' if args.stored else 'search'} every "
+            f"{args.poll * 1000:.0f} ms ({watcher.searches} searches), no forced refresh"
+        )
         every: list[float] = []
         every_lost = 0
         for name, label in (
@@ -308,12 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         ):
             values, lost = watcher.latencies(phases[name])
             print(summary(label, values, lost))
+            if args.stored:
+                print(summary("  of which until stored:", *watcher.latencies(phases[name], stored=True)))
             if name != "burst":
                 every += values
                 every_lost += lost
         print(summary("steady + sparse (the target):", every, every_lost))
         print(
-            f"sidecar CPU: {cpu_idle * 100:.2f} % of one core while the log is quiet "
+            f"sidecar CPU ({len(followed)} files followed): {cpu_idle * 100:.2f} % of one core while quiet "
             f"({args.idle:g} s), {cpu_busy * 100:.1f} % during the phases"
         )
     finally:
