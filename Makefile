@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/parse_speed.py
 	$(BIN)/python bench/pipeline_speed.py
 	$(BIN)/python bench/ship_speed.py
+	$(BIN)/python bench/tail_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/out

@@ -19,7 +19,7 @@ from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, wrap_decompressor
-from shipper.files.follow import Harvester, follow_key, matching
+from shipper.files.follow import POLL_MIN, Harvester, follow_key, matching, poll_wait
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries, same_second_start
 from shipper.messages import Correlator, Partial, partials
@@ -222,9 +222,13 @@ class Shipper:
         *,
         scan_interval: float = 1.0,
         close_inactive: float = 300.0,
-        linger: float = 1.0,
+        linger: float = POLL_MIN,
     ) -> FileReport:
-        """Follow `patterns` until `stop` is set; then drain, checkpoint and return the totals."""
+        """Follow `patterns` until `stop` is set; then drain, checkpoint and return the totals.
+
+        A file's last entry is held until a poll at least `linger` seconds later finds nothing more (it
+        may still get continuation lines; Exim writes an entry in one write(), so one quiet poll is enough).
+        """
         report = FileReport(",".join(patterns))
         harvesters: dict[str, Harvester] = {}
         batch: list[bulk.Item] = []
@@ -234,10 +238,11 @@ class Shipper:
         parsers: dict[str, EntryParser] = {}
         occurrences: dict[str, _Occurrences] = {}
         batch_bytes = 0
-        batch_started = 0.0
+        last_flush = 0.0
 
         def flush() -> None:
-            nonlocal batch, ready, batch_bytes
+            nonlocal batch, ready, batch_bytes, last_flush
+            last_flush = time.monotonic()
             done = [Mark(key, path, end, head=head) for key, (path, end, head) in marks.items()]
             self._submit(batch, ready, correlator, done, report)
             batch, ready, batch_bytes = [], [], 0
@@ -263,8 +268,6 @@ class Shipper:
                     n = occ.next(entry.data)
                     if entry.end <= h.resume:
                         continue
-                    if not batch:
-                        batch_started = now
                     item, parts = self._item(parser, h.path, key, entry, n)
                     self.status.read(key, entry.end)
                     batch.append(item)
@@ -282,7 +285,10 @@ class Shipper:
                     self.status.closed(key)
                     h.close()
                     del harvesters[key]
-            if batch and (stopping or time.monotonic() - batch_started >= self.settings.batch_max_age):
+            # At most one half-full batch per batch_max_age: a line after a quiet spell goes at once, one
+            # in a steady trickle waits for the next slot.
+            due = last_flush + self.settings.batch_max_age
+            if batch and (stopping or time.monotonic() >= due):
                 flush()
             if stopping:
                 if batch or ready:
@@ -292,7 +298,12 @@ class Shipper:
                 self.sender.wait()
                 return report
             if not got:
-                stop.wait(min(scan_interval, self.settings.batch_max_age, 0.25))
+                now = time.monotonic()
+                grown = max((h.last_activity for h in harvesters.values()), default=0.0)
+                wait = min(poll_wait(now - grown), scan_interval)
+                if batch:
+                    wait = min(wait, max(0.0, due - now))
+                stop.wait(wait)
 
     def _item(
         self, parser: EntryParser, path: str, key: str, entry: RawEntry, occ: int

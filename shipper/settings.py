@@ -91,8 +91,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=_default_state_dir)
     batch_max_docs: int = 2000
     batch_max_bytes: int = 5 * 1024 * 1024
-    batch_max_age: float = 2.0
-    """Seconds a half-full batch may wait before it is sent (so a quiet sidecar still ships)."""
+    batch_max_age: float = 0.25
+    """Tail mode: at most one half-full batch is sent per this many seconds, so a line waits at most
+    this long (one after a quiet spell is sent at once); backfill batches by docs and bytes only."""
     max_open_messages: int = 100_000
     summary_window: int = 4 * 1024 * 1024
     """Backfill: bytes of log a message may span before its summary is written as it stands (it merges
@@ -102,6 +103,8 @@ class Settings(BaseSettings):
     )
     """Files or globs the sidecar follows (comma-separated in the environment); cPanel's by default."""
     scan_interval: float = 1.0
+    """Seconds between looks for new files (rotation, globs); files already open are polled every
+    50 ms while they grow, backing off to 250 ms when quiet."""
     close_inactive: float = 300.0
     """Seconds a rotated-away file is still read after its last growth (Exim may still append to it)."""
     retry_initial_wait: float = 0.5

@@ -14,6 +14,17 @@ from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES, RawEntry
 
 READ_CHUNK = 1 << 20
 MAX_READ_PER_POLL = 4 << 20  # fairness between files, and a bound on what one poll holds in memory
+# Polling, not inotify: it also works where inotify does not (NFS, some container mounts). A line is
+# noticed within POLL_MIN while the logs are busy and within POLL_MAX after a quiet spell, and an idle
+# sidecar wakes only 1/POLL_MAX times a second.
+POLL_MIN = 0.05
+POLL_MAX = 0.25
+
+
+def poll_wait(quiet_for: float) -> float:
+    """Seconds to sleep before the next poll when the followed files have not grown for `quiet_for`
+    seconds: half that, within the bounds, so a line after a pause of p seconds is read within p/2."""
+    return min(POLL_MAX, max(POLL_MIN, quiet_for / 2))
 
 
 def follow_key(dev: int, inode: int) -> str:
