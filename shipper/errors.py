@@ -1,8 +1,14 @@
 """The exception tree: errors meant for the user, shown as one line without a traceback.
 
 ShipperError
-├── InputError       a log file is missing, unreadable or not decompressible
-└── ConfigError      a setting is invalid
+├── InputError              a log file is missing, unreadable or not decompressible
+├── ConfigError             a setting, the config file or a variable is invalid
+├── OpenSearchUnavailable   the cluster could not be reached (after the retries allowed)
+├── OpenSearchRejected      the cluster refused a request for good
+└── NotSetUp                the cluster lacks the index templates `setup` installs
+
+Beside these, next to what raises them: health.Unhealthy, checkpoints.RegistryUnreadable,
+report.NothingToReport and trace.NoEventIndex.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ class InputError(ShipperError):
 
 
 class ConfigError(ShipperError):
-    """A setting has an invalid value."""
+    """A setting has an invalid value, or the config file is missing, malformed or names no setting."""
 
 
 class OpenSearchUnavailable(ShipperError):
@@ -26,3 +32,8 @@ class OpenSearchUnavailable(ShipperError):
 
 class OpenSearchRejected(ShipperError):
     """OpenSearch refused a request for good (authentication, a malformed template, …)."""
+
+
+class NotSetUp(ShipperError):
+    """The index templates are missing: shipping now would create wrongly mapped indices."""
+
