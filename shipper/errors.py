@@ -36,4 +36,3 @@ class OpenSearchRejected(ShipperError):
 
 class NotSetUp(ShipperError):
     """The index templates are missing: shipping now would create wrongly mapped indices."""
-
