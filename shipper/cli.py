@@ -480,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"exim-shipper {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = _command(sub, "parse", cmd_parse, "parse Exim logs to JSON events on stdout", SOURCE)
-    p.add_argument("files", nargs="*", metavar="FILE", help="log files (plain/gz/bz2/xz/zst) or - for stdin")
+    p.add_argument(
+        "files", nargs="*", default=[], metavar="FILE", help="log files (plain/gz/bz2/xz/zst) or - for stdin"
+    )
     p.add_argument("--messages", action="store_true", help="print one summary per message instead of events")
     p.add_argument(
         "--max-open",
@@ -500,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "files",
         nargs="*",
+        default=[],
         metavar="FILE",
         help="log files (plain/gz/bz2/xz/zst); none: search every server's events in OpenSearch",
     )
@@ -531,7 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
         "check the configuration, log files, state directory, cluster, templates and write access",
         (*SOURCE, *CLUSTER, "state_dir", "retention"),
     )
-    c.add_argument("paths", nargs="*", metavar="PATH|GLOB", help="logs to check (default: as `run`)")
+    c.add_argument(
+        "paths", nargs="*", default=[], metavar="PATH|GLOB", help="logs to check (default: as `run`)"
+    )
     b = _command(
         sub,
         "backfill",
@@ -550,7 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the sidecar: follow logs (default: cPanel's exim_*log) into OpenSearch",
         (*SOURCE, *CLUSTER, "state_dir"),
     )
-    r.add_argument("paths", nargs="*", metavar="PATH|GLOB", help="followed logs (default: the paths setting)")
+    r.add_argument(
+        "paths", nargs="*", default=[], metavar="PATH|GLOB", help="followed logs (default: the paths setting)"
+    )
     h = _command(
         sub,
         "health",
@@ -558,7 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the sidecar's health check: are its logs shipped or advancing?",
         ("state_dir",),
     )
-    h.add_argument("paths", nargs="*", metavar="PATH|GLOB", help="followed logs (default: as `run`)")
+    h.add_argument(
+        "paths", nargs="*", default=[], metavar="PATH|GLOB", help="followed logs (default: as `run`)"
+    )
     h.add_argument(
         "--max-stall",
         type=float,

@@ -301,9 +301,12 @@ def load(flags: Mapping[str, Any], config: str | None = None) -> Settings:
         return Settings(**flags)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
-        key = str(first["loc"][0]) if first["loc"] else ""
         message = first["msg"].removeprefix("Value error, ")
-        where = "invalid setting " + (f"{key}: {message}" if key else message)
+        if first["loc"]:
+            key = str(first["loc"][0])
+        else:  # a check across settings: its message starts with the setting it is about
+            key, _, message = message.partition(": ")
+        where = f"invalid setting {key}: {message}"
         from_file = path is not None and key in values and key not in flags
         from_env = any(name.upper() == ENV_PREFIX + key.upper() for name in os.environ)
         raise ConfigError(f"{path}: {where}" if from_file and not from_env else where) from None
