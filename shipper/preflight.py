@@ -185,15 +185,21 @@ def require_templates(client: OpenSearch, settings: Settings) -> str | None:
         states = provision.status(client, settings.index_prefix, settings.retention, lifecycle=False)
     except os_exc.AuthorizationException as exc:
         return f"cannot check the index templates ({_why(exc)}); shipping without knowing they are there"
-    missing = [s.name for s in states if s.state == "missing"]
-    if missing:
-        raise NotSetUp(f"index templates missing in the cluster ({', '.join(missing)}); {SETUP_HINT} first")
-    different = [s.name for s in states if not s.ok]
-    if different:
-        return (
-            f"index templates differ from what this version installs ({', '.join(different)}); {SETUP_HINT}"
+    missing = [s for s in states if s.state == "missing"]
+    if len(missing) == len(states):
+        raise NotSetUp(
+            f"the cluster has no index templates for prefix {settings.index_prefix!r}; {SETUP_HINT} first"
         )
+    if missing:
+        raise NotSetUp(f"templates missing in the cluster ({_named(missing)}); {SETUP_HINT} first")
+    different = [s for s in states if not s.ok]
+    if different:
+        return f"templates differ from what this version installs ({_named(different)}); {SETUP_HINT}"
     return None
+
+
+def _named(states: list[provision.Installed]) -> str:
+    return ", ".join(f"{s.kind} {s.name}" for s in states)
 
 
 def everything(settings: Settings, client: OpenSearch | None) -> Iterator[Finding]:
