@@ -35,6 +35,7 @@ install-runtime:
 run: install
 	@url="$${EXIM_SHIPPER_OPENSEARCH_URL:-$$($(BIN)/python tools/local_opensearch.py start)}" && \
 	echo "shipping $(LOG) into $$url" && \
+	$(BIN)/exim-shipper setup --opensearch-url "$$url" && \
 	$(BIN)/exim-shipper backfill $(LOG) --opensearch-url "$$url"
 
 ## A local OpenSearch on 127.0.0.1:9200 for development (stop it with `make opensearch-stop`).
