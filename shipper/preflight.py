@@ -118,6 +118,12 @@ def templates(client: OpenSearch, settings: Settings) -> tuple[list[Finding], bo
     except os_exc.OpenSearchException as exc:
         return [Finding("templates", f"cannot be read ({_why(exc)})")], False
     missing = any(s.state == "missing" and s.kind == "index template" for s in states)
+    unreadable = None
+    try:  # apart: a shipper's role may read templates and not the lifecycle plugin's policies
+        states.append(provision.policy_status(client, settings.index_prefix, settings.retention))
+    except os_exc.OpenSearchException as exc:
+        what = f"lifecycle policy {settings.index_prefix}-events"
+        unreadable = Finding(what, f"cannot be read ({_why(exc)})")
     found = []
     for s in states:
         what = f"{s.kind} {s.name}"
@@ -129,7 +135,7 @@ def templates(client: OpenSearch, settings: Settings) -> tuple[list[Finding], bo
             found.append(Finding(what, f"missing; {SETUP_HINT}"))
         else:
             found.append(Finding(what, f"differs from what this version installs; {SETUP_HINT}"))
-    return found, missing
+    return [*found, *([unreadable] if unreadable else [])], missing
 
 
 def write_access(client: OpenSearch, settings: Settings, now: datetime | None = None) -> list[Finding]:
@@ -182,7 +188,7 @@ def require_templates(client: OpenSearch, settings: Settings) -> str | None:
     create wrongly mapped indices); different ones give the warning returned. The lifecycle policy is
     not looked at: retention is decided centrally, by whoever runs `setup`."""
     try:
-        states = provision.status(client, settings.index_prefix, settings.retention, lifecycle=False)
+        states = provision.status(client, settings.index_prefix, settings.retention)
     except os_exc.AuthorizationException as exc:
         return f"cannot check the index templates ({_why(exc)}); shipping without knowing they are there"
     missing = [s for s in states if s.state == "missing"]

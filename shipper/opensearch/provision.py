@@ -172,12 +172,9 @@ class Installed:
         return self.state in ("current", "skipped")
 
 
-def status(client: OpenSearch, prefix: str, retention: str, *, lifecycle: bool = True) -> list[Installed]:
-    """Read-only: each template (and, with `lifecycle`, the lifecycle policy) as `setup` would leave it.
-
-    Templates are judged by the hash `setup` stores in their `_meta`; the policy by the hash in its
-    description, as `setup` writes it. Needs only the right to read templates.
-    """
+def status(client: OpenSearch, prefix: str, retention: str) -> list[Installed]:
+    """Read-only: each component and index template as `setup` would leave it, judged by the hash
+    `setup` stores in its `_meta`. Needs only the right to read templates."""
     base = templates_dir()
     found: list[Installed] = []
     for name in COMPONENTS:
@@ -190,8 +187,6 @@ def status(client: OpenSearch, prefix: str, retention: str, *, lifecycle: bool =
         cur = _get(client, f"/_index_template/{prefix}-{name}")
         meta = cur["index_templates"][0]["index_template"].get("_meta", {}) if cur else None
         found.append(Installed("index template", f"{prefix}-{name}", _judge(meta, want)))
-    if lifecycle:
-        found.append(_policy_status(client, base, prefix, retention))
     return found
 
 
@@ -201,7 +196,10 @@ def _judge(meta: Any, want: str) -> str:
     return "current" if isinstance(meta, dict) and meta.get("exim_shipper_hash") == want else "different"
 
 
-def _policy_status(client: OpenSearch, base: Path, prefix: str, retention: str) -> Installed:
+def policy_status(client: OpenSearch, prefix: str, retention: str) -> Installed:
+    """Read-only: the ISM (OpenSearch) or ILM (Elasticsearch) policy as `setup` would leave it, judged
+    by the hash `setup` writes into it."""
+    base = templates_dir()
     name = f"{prefix}-events"
     if _is_opensearch(client):
         plugins = client.transport.perform_request("GET", "/_cat/plugins", params={"format": "json"})
