@@ -18,7 +18,7 @@ from opensearchpy import exceptions as os_exc
 
 from shipper.errors import NotSetUp
 from shipper.opensearch import provision
-from shipper.opensearch.connection import translate
+from shipper.opensearch.connection import answer_line, translate
 from shipper.settings import Settings, url_without_userinfo
 
 SETUP_HINT = "run `exim-shipper setup` centrally"
@@ -157,7 +157,7 @@ def _try_write(client: OpenSearch, op: str, index: str, doc_id: str, server: str
         body = orjson.dumps({op: {"_index": index, "_id": doc_id}}) + b"\n" + orjson.dumps(doc) + b"\n"
         answer = client.bulk(body=body)
     except os_exc.OpenSearchException as exc:
-        return Finding(what, f"refused ({_why(exc)})")
+        return Finding(what, f"failed ({_why(exc)})")
     item = next(iter(answer["items"][0].values()))
     status = int(item.get("status", 0))
     if status == 409:  # a test document left by an earlier check: the create was allowed all the same
@@ -176,11 +176,14 @@ def _try_write(client: OpenSearch, op: str, index: str, doc_id: str, server: str
 
 
 def _why(exc: os_exc.OpenSearchException) -> str:
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, os_exc.TransportError) and isinstance(status, int):
-        text = str(translate(exc, "x")).removeprefix("x: ")
-        return text if f"HTTP {status}" in text else f"HTTP {status}: {text}"
-    return str(translate(exc, "x")).removeprefix("x: ")
+    """The cluster's own reason with its status (a security plugin's 403 names the permission that is
+    missing); for a connection or TLS failure the usual one-line translation."""
+    status, info = getattr(exc, "status_code", None), getattr(exc, "info", None)
+    error = info.get("error") if isinstance(info, dict) else None
+    reason = (error.get("reason") or error.get("type")) if isinstance(error, dict) else None
+    if isinstance(status, int) and reason:
+        return f"HTTP {status}: {answer_line(str(reason).encode())}"
+    return str(translate(exc, "")).removeprefix(": ")
 
 
 def require_templates(client: OpenSearch, settings: Settings) -> str | None:

@@ -1,4 +1,5 @@
-"""`check`'s local verdicts (log paths, state directory) and its output without a cluster configured."""
+"""`check`'s local verdicts (log paths, state directory), its output without a cluster configured, and
+what a role that may not read templates is told."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from opensearchpy import exceptions as os_exc
 
 from shipper import cli
-from shipper.preflight import log_paths, state_dir
+from shipper.preflight import log_paths, require_templates, state_dir, templates
+from shipper.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +93,27 @@ def test_check_takes_its_paths_from_the_settings(
         f"log {tmp_path}/b*: ok (no file matches yet)",
         f"logs: no readable log file among the configured paths ({tmp_path}/a.log, {tmp_path}/b*)",
     ]
+
+
+class _Refusing:
+    """A client whose every request a security plugin refuses as it does (HTTP 403 with its reason)."""
+
+    REASON = "no permissions for [indices:admin/index_template/get] and User [name=shipper, roles=[x]]"
+
+    def __init__(self) -> None:
+        self.transport = self
+
+    def perform_request(self, method: str, path: str, **_: object) -> object:
+        error = {"error": {"type": "security_exception", "reason": self.REASON}, "status": 403}
+        raise os_exc.AuthorizationException(403, "security_exception", error)
+
+
+def test_templates_a_role_may_not_read_are_a_warning_naming_the_permission() -> None:
+    """Least privilege: a shipper's role need not read templates; it is told, and ships."""
+    warning = require_templates(_Refusing(), Settings())  # type: ignore[arg-type]
+    assert warning == (
+        f"cannot check the index templates (HTTP 403: {_Refusing.REASON}); shipping without knowing they are there"
+    )
+    found, missing = templates(_Refusing(), Settings())  # type: ignore[arg-type]
+    assert [f.line for f in found] == [f"templates: cannot be read (HTTP 403: {_Refusing.REASON})"]
+    assert not missing
