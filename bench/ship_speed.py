@@ -138,6 +138,9 @@ def capture_bodies(log: Path, url: str, work: Path, out: Path) -> None:
             fh.write(len(data).to_bytes(8, "big") + data)
         return original(self, *a, **kw)
 
+    from shipper.opensearch import provision
+
+    provision.setup(OpenSearch([url], timeout=120), "benchcap", "30d")  # backfill only checks templates
     OpenSearch.bulk = recording  # type: ignore[method-assign]
     os.environ["EXIM_SHIPPER_STATE_DIR"] = str(work / "capture-state")
     try:
@@ -202,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                 dst.write(line.replace(b'"benchraw-', b'"benchwarm-'))
         raw_loader(url, warm, 2000, "benchwarm")
         env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / "state")}
+        from opensearchpy import OpenSearch
+
+        from shipper.opensearch import provision
+
+        provision.setup(OpenSearch([url], timeout=120), "benchship", "30d")  # as `setup` would, untimed
         cmd = [
             sys.executable,
             "-m",

@@ -19,7 +19,7 @@ from shipper.files.archive import dataset_for
 from shipper.files.reader import iter_entries
 from shipper.messages import Correlator, Partial, accumulate, summary
 from shipper.report import DELIVERY_ACTIONS
-from tests.integration.prefixes import drop
+from tests.integration.prefixes import drop, set_up
 from tests.integration.test_backfill import SAMPLE, command, generated_log, shipper
 
 PREFIX = "treport-fleet"
@@ -40,6 +40,7 @@ def fleet(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     files = {"a": [gen], "b": [gen, SAMPLE]}
     client = OpenSearch([opensearch_url])
     drop(client, PREFIX)
+    set_up(client, PREFIX)
     for server, paths in files.items():
         backfill(*paths, server=server, url=opensearch_url, prefix=PREFIX, state=tmp)
     client.indices.refresh(index=f"{PREFIX}-*")
@@ -250,6 +251,7 @@ def test_table_output_and_empty_window(opensearch_url: str, fleet: dict[str, lis
     assert "(none)" in empty.stdout
 
 
+@pytest.mark.usefixtures("set_up")
 def test_until_defaults_to_now(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """A message dated in the future (a server's clock ahead) is outside the default window, which ends
     now as the header says; `--until all` counts it."""

@@ -42,6 +42,7 @@ def _ship(
     return subprocess.run([*cmd, *extra], capture_output=True, text=True, check=False, cwd=ROOT, env=env)
 
 
+@pytest.mark.usefixtures("set_up")
 def test_ships_through_tls_with_the_private_ca_and_basic_auth(
     proxy: TlsProxy, opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -52,6 +53,7 @@ def test_ships_through_tls_with_the_private_ca_and_basic_auth(
     assert PASSWORD not in res.stdout + res.stderr
 
 
+@pytest.mark.usefixtures("set_up")
 @pytest.mark.parametrize("which", ["no CA", "another CA"])
 def test_refuses_a_server_it_cannot_verify_in_one_line(
     proxy: TlsProxy, opensearch_url: str, prefix: str, tmp_path: Path, which: str
@@ -69,6 +71,7 @@ def test_refuses_a_server_it_cannot_verify_in_one_line(
     assert count(opensearch_url, f"{prefix}-events-*") == 0
 
 
+@pytest.mark.usefixtures("set_up")
 @pytest.mark.parametrize("password", ["wrong-password", None])
 def test_refuses_bad_or_missing_credentials_in_one_line(
     proxy: TlsProxy, prefix: str, tmp_path: Path, password: str | None

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shipper.settings import CONFIG_ENV, Settings
+from shipper.settings import CONFIG_ENV, Settings, load
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "deploy" / "ansible"
@@ -121,7 +121,7 @@ def test_rendered_config_is_one_the_settings_accept(tmp_path: Path, monkeypatch:
     config = tmp_path / "config.toml"
     config.write_text(text)
     monkeypatch.setenv(CONFIG_ENV, str(config))
-    settings = Settings()
+    settings = load({})
     assert settings.server_name == 'mx1.example.net "quoted"'
     assert settings.opensearch_url == variables["exim_shipper_cluster_url"]
     assert settings.username == "exim-shipper"
