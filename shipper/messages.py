@@ -255,6 +255,7 @@ def partials(doc: Document) -> list[Partial]:
             dest = doc.get("destination", {})
             via = {"time": ts}
             for key, value in (
+                ("flag", exim.get("flag")),
                 ("router", exim.get("router")),
                 ("transport", exim.get("transport")),
                 ("host", dest.get("domain")),
@@ -394,7 +395,7 @@ def summary(p: Partial) -> Document:
         rec["attempts"] = len(r.get("attempts", ()))
         if "delivered" in r:
             rec["delivered_time"] = r["delivered"]
-            rec.update({k: v for k, v in r.get("via", {}).items() if k != "time"})
+            rec.update({k: v for k, v in r.get("via", {}).items() if k not in ("time", "flag")})
         if "failed" in r:
             rec["failed_time"] = r["failed"]
         if "last_error" in r:
@@ -402,6 +403,16 @@ def summary(p: Partial) -> Document:
         recipients.append(rec)
     if recipients:
         exim["recipients"] = recipients
+    if "size" in arrival:
+        # eximstats' delivered volume: the message's size once per `=>` line (not `->`, which shares it),
+        # up to its `Completed` (eximstats forgets a message there).
+        end = p.get("completed", "~")
+        primary = sum(
+            1
+            for r in p.get("rcpt", {}).values()
+            if r.get("via", {}).get("flag") == "=>" and r["via"]["time"] <= end
+        )
+        exim["delivered_volume"] = arrival["size"] * primary
     email: dict[str, Any] = {"local_id": p["id"]}
     sender = arrival.get("sender")
     if sender and sender != "<>":
