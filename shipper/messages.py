@@ -236,10 +236,10 @@ def partials(doc: Document) -> list[Partial]:
         "delivery_failed",
         "delivery_deferred",
     ):
-        key = _rcpt_key(doc)
-        if key is None:
+        target = _rcpt_key(doc)
+        if target is None:
             return out
-        rcpt, original = key
+        rcpt, original = target
         r: Partial = {} if original is None else {"originals": frozenset({original})}
         if action == "delivery_failed":
             r["failed"] = ts

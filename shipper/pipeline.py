@@ -290,7 +290,7 @@ class Shipper:
         doc["log"] = {"file": {"path": path}, "offset": entry.offset}
         body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
-        action = action_line("create", index, event_id(self.server, entry.data, occ))
+        action = action_line("create", index, event_id(self.server, entry.data, occ, parser.dataset))
         return bulk.Item(action, body), partials(doc)
 
     def _scan(self, patterns: list[str], harvesters: dict[str, Harvester]) -> None:

@@ -5,7 +5,8 @@ counts as a *reject* every line that is not a flag line and contains `rejected`,
 (which includes a remote host's `Connection refused` during delivery), plus `=>` lines with no `T=`
 (blackholed recipients); among those, a few patterns make a *temporary* reject; its reject "hosts" are
 the bracketed IP of the line (`H=… [ip]`, `Connection from [ip]`, `SMTP call from … [ip]`) or `local`;
-its received and delivered "hosts" are the first word after `H=`, or `local`. Recording the same
+its received and delivered "hosts" are the first word after `H=`, or `local`; its local senders the `U=`
+of arrivals without `H=`, its local destinations the first word of deliveries without `H=`. Recording the same
 verdicts on each event lets the report's grand total equal eximstats' on the same log, and its
 rejection-reason and rejected-IP tables show eximstats' keys. The patterns are eximstats' own, in its
 order (Exim 4.96); the id may also be Exim 4.97's 23-character form.
@@ -22,6 +23,8 @@ _FLAG = re.compile(r"[<>=*-]+|SA")
 _WORDS = re.compile(r"rejected|refused|dropped")
 _TRANSPORT = re.compile(r"\sT=\S+")
 _HOST = re.compile(r"\bH=(\S+)")
+_USER = re.compile(r"\sU=(\S+)")
+_PARENT = re.compile(r" (<.+?>) ")
 _IP = (
     re.compile(r"\bH=(?:|.*? )(\[[^]]+\])"),
     re.compile(r"Connection from (\[\S+\])"),
@@ -122,9 +125,20 @@ def eximstats_view(line: str) -> dict[str, Any] | None:
         if _FLAG.fullmatch(rest[:2]):
             flag, rest = rest[:2], rest[3:]
     out: dict[str, Any] = {}
+    hm = _HOST.search(rest) if flag in ("<=", "=>", "->") else None
     if flag in ("<=", "=>"):
-        hm = _HOST.search(rest)
         out["host"] = hm.group(1) if hm is not None else "local"
+    if flag == "<=" and hm is None:
+        um = _USER.search(rest)
+        if um is not None:
+            out["user"] = um.group(1)  # a local sender: cPanel's account, or the submitting user
+    elif flag in ("=>", "->") and hm is None:
+        user = rest.split(" <" if " <" in rest else " ", 1)[0]
+        if user[:1] in ("/", "|"):  # a file or pipe: named with the address it was for
+            pm = _PARENT.search(rest)
+            if pm is not None:
+                user = f"{user} {pm.group(1)}"
+        out["destination"] = user
     if (flag is None and _WORDS.search(line)) or (flag == "=>" and not _TRANSPORT.search(rest)):
         kind, reason = _reason(rest)
         ip = _ip(rest)

@@ -25,16 +25,21 @@ def event_index(prefix: str, doc: dict[str, Any]) -> str:
     return f"{prefix}-events-{ts[0:4]}.{ts[5:7]}.{ts[8:10]}"
 
 
-def event_id(server: str, data: bytes, occurrence: int) -> str:
+def event_id(server: str, data: bytes, occurrence: int, dataset: str = "exim.main") -> str:
     """A content id: the same entry yields the same id from the live file and from its rotated copy.
 
-    `occurrence` tells apart byte-identical entries written in the same second.
+    `occurrence` tells apart byte-identical entries written in the same second. A reject-log or
+    panic-log entry often has the very bytes of its main-log line; the dataset in the hash keeps them
+    two documents, so which one the index holds never depends on which file was shipped first (the
+    report counts the main log's only). Main-log ids are unchanged by it.
     """
     h = hashlib.blake2b(digest_size=15)
     h.update(server.encode())
     h.update(b"\0")
     h.update(data)
     h.update(b"\0%d" % occurrence)
+    if dataset != "exim.main":
+        h.update(b"\0" + dataset.encode())
     return base64.urlsafe_b64encode(h.digest()).decode()
 
 
