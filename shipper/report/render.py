@@ -310,16 +310,16 @@ def render_report(r: Report) -> str:
         f"Relayed messages ({SUMMARIES}: from a remote host to another, as addressed): {r.relayed_total}",
     ]
     out += _table(
-        ["Addresses", "From", "Sender", "To"],
-        [[str(x.addresses), x.source, x.sender, x.destination] for x in r.relayed]
-        or [["0", "(none)", "", ""]],
+        ["Addresses", "From (sender) => to"],
+        [[str(x.addresses), f"{x.source} ({x.sender}) => {x.destination}"] for x in r.relayed]
+        or [["0", "(none)"]],
         left=0,
         last_left=True,
     )
     out += ["", f"Failures ({EVENTS}, ** lines: exim.error.message)"]
     out += _table(
-        ["Lines", "Error", "Addresses"],
-        [[str(f.count), f.text, ", ".join(f.addresses)] for f in r.failure_list] or [["0", "(none)", ""]],
+        ["Lines", "Addresses: error"],
+        [[str(f.count), f"{', '.join(f.addresses)}: {f.text}"] for f in r.failure_list] or [["0", "(none)"]],
         left=0,
         last_left=True,
     )
