@@ -20,7 +20,6 @@ from typing import Any
 _PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? ")
 _ID = re.compile(r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) ")
 _FLAG = re.compile(r"[<>=*-]+|SA")
-_WORDS = re.compile(r"rejected|refused|dropped")
 _TRANSPORT = re.compile(r"\sT=\S+")
 _HOST = re.compile(r"\bH=(\S+)")
 _USER = re.compile(r"\sU=(\S+)")
@@ -113,6 +112,10 @@ def _ip(rest: str) -> str:
 
 def eximstats_view(line: str) -> dict[str, Any] | None:
     """What eximstats counts for one log line (the entry's first physical line), or None for nothing."""
+    # Most lines (`==`, `Completed`, SMTP chatter) are none of these: a few substring tests say so at once.
+    words = "rejected" in line or "refused" in line or "dropped" in line
+    if not words and " <= " not in line and " => " not in line and " -> " not in line:
+        return None
     m = _PREFIX.match(line)
     if m is None or len(line) + 1 < 38:  # eximstats skips lines shorter than that (newline included)
         return None
@@ -139,7 +142,7 @@ def eximstats_view(line: str) -> dict[str, Any] | None:
             if pm is not None:
                 user = f"{user} {pm.group(1)}"
         out["destination"] = user
-    if (flag is None and _WORDS.search(line)) or (flag == "=>" and not _TRANSPORT.search(rest)):
+    if (flag is None and words) or (flag == "=>" and not _TRANSPORT.search(rest)):
         kind, reason = _reason(rest)
         ip = _ip(rest)
         if ip == "local":
