@@ -1,8 +1,8 @@
 """`exim-shipper report`: an eximstats-style fleet summary computed by OpenSearch aggregations.
 
-`window` owns --since/--until, `request` the search (filters, aggregations, sending), `response` the
-typed result read from it, `render` the table and the JSON. Its grand total equals eximstats' on the
-same main log (tests/integration/test_report_eximstats.py).
+`window` owns --since/--until, `request` the search (filters, aggregations, sending), `model` the typed
+result, `response` reading it from the search's answer, `render` the table and the JSON. Its grand
+total equals eximstats' on the same main log (tests/integration/test_report_eximstats.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from opensearchpy import OpenSearch
 
+from shipper.report.model import Report
 from shipper.report.render import label, render_report, report_json, seconds, volume
 from shipper.report.request import (
     ARRIVAL_ACTIONS,
@@ -21,7 +22,7 @@ from shipper.report.request import (
     fetch,
     where_request,
 )
-from shipper.report.response import Report, parse_response, parse_where
+from shipper.report.response import parse_response, parse_where
 from shipper.report.window import Window, parse_when, report_window
 
 __all__ = [

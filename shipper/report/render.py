@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipper.report.response import EVENTS, SUMMARIES, HistogramRow, Report, TopRow
+from shipper.report.model import EVENTS, SUMMARIES, HistogramRow, Report, TopRow
 
 
 def report_json(r: Report) -> dict[str, Any]:
