@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import zlib
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,8 @@ from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, accumulate, key_of, partials, summary
+from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
+from shipper.messages import Correlator, Partial, accumulate, summary
 from shipper.opensearch import dashboards, provision, retry
 from shipper.opensearch.connection import make_client, translate
 from shipper.pipeline import FileReport, Shipper, expand
@@ -120,54 +121,6 @@ class _Writer:
             self.out.write(b"\n".join(self.buf) + b"\n")
             self.buf.clear()
         self.out.flush()
-
-
-class _FirstSeenOrder:
-    """Message summaries written in first-seen order with bounded memory.
-
-    Finished messages leave the correlator at once and wait here as JSON bytes until every
-    earlier message is written; past `max_open` waiting messages the oldest is written as it
-    stands (a partial summary, like an eviction).
-    """
-
-    def __init__(self, writer: _Writer, max_open: int) -> None:
-        self.writer = writer
-        self.max_open = max_open
-        self.correlator = Correlator(max_open=max_open)
-        self.order: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
-
-    def add(self, doc: dict[str, Any]) -> None:
-        parts = partials(doc)
-        for part in parts:
-            self.order.setdefault(key_of(part), None)
-        for done in self.correlator.add_partials(parts):
-            self._ready(done)
-        self._flush_head(self.max_open)
-
-    def _ready(self, part: Partial) -> None:
-        key = key_of(part)
-        data = orjson.dumps(summary(part))
-        if self.order.get(key, b"") is None:
-            self.order[key] = data
-        else:  # a late line of a message already written: its own partial summary
-            self.writer.write_bytes(data)
-
-    def _flush_head(self, limit: int) -> None:
-        while self.order:
-            key, data = next(iter(self.order.items()))
-            if data is None:
-                if len(self.order) <= limit:
-                    return
-                part = self.correlator.pop(key)
-                data = orjson.dumps(summary(part)) if part is not None else None
-            self.order.popitem(last=False)
-            if data is not None:
-                self.writer.write_bytes(data)
-
-    def finish(self) -> None:
-        for part in self.correlator.drain():
-            self._ready(part)
-        self._flush_head(0)
 
 
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:

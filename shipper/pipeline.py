@@ -312,7 +312,7 @@ class Shipper:
         doc["log"] = {"file": {"path": path}, "offset": entry.offset}
         body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
-        doc_id = event_id(self.server, entry.data, occ, second_pass=parser.second_pass)
+        doc_id = event_id(self.server, entry.data, occ, parser.dataset, second_pass=parser.second_pass)
         action = action_line("create", index, doc_id)
         return bulk.Item(action, body, ref=key), partials(doc)
 
