@@ -179,7 +179,7 @@ def test_playbook_installs_what_the_unit_expects_where_it_expects_it() -> None:
     assert (PLAYBOOK.parent / "../systemd/exim-shipper.sysusers").is_file()
     assert sysusers["src"] == "{{ exim_shipper_sysusers }}"
 
-    config = re.search(r"^Environment=EXIM_SHIPPER_CONFIG=(\S+)$", unit, re.M)
+    config = re.search(r"^ExecStart=\S+ run --config (\S+)$", unit, re.M)
     secrets = re.search(r"^EnvironmentFile=-(\S+)$", unit, re.M)
     assert config is not None and secrets is not None
     assert copies[config.group(1)]["group"] == "exim-shipper"
