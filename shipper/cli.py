@@ -364,6 +364,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         shipper.close()
         if reports:
             print_summary(reports, shipper.dead.path)
+            foreign = sum(r.foreign for r in reports)
+            if foreign:
+                print(f"syslog lines of other programs skipped: {foreign}", file=sys.stderr)
     return EXIT_OK
 
 
