@@ -19,7 +19,7 @@ from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, wrap_decompressor
-from shipper.files.follow import Harvester, follow_key, matching
+from shipper.files.follow import DETECT_BYTES, Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
 from shipper.files.reader import RawEntry, iter_entries, peek_head, same_second_start
 from shipper.files.syslog import SyslogAssembler, assembler_for
@@ -192,7 +192,9 @@ class Shipper:
             if start and not compressed:
                 # Plain files resume by seeking: only the checkpoint's own second is read again (the
                 # caller skips it, but counts its entries for their content ids).
-                begin = same_second_start(raw, start)
+                begin = (
+                    same_second_start(raw, start) if assembler is None else assembler.second_start(raw, start)
+                )
                 stream.seek(begin)
                 entries = iter_entries(stream, begin, assembler)
             else:
@@ -340,10 +342,21 @@ class Shipper:
                 continue
             head = head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0))
             offset = self.registry.resume(key, head, os.fstat(fh.fileno()).st_size)
-            begin = same_second_start(fh, offset)
+            # A file with bytes is told apart now (its resume point depends on it); an empty one later.
+            first = os.pread(fh.fileno(), DETECT_BYTES, 0)
+            assembler = self._assembler(first) if first else None
+            begin = same_second_start(fh, offset) if assembler is None else assembler.second_start(fh, offset)
             fh.seek(begin)
             harvesters[key] = Harvester(
-                path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset, detect=self._assembler
+                path,
+                fh,
+                st.st_dev,
+                st.st_ino,
+                begin,
+                head=head,
+                resume=offset,
+                detect=None if first else self._assembler,
+                assembler=assembler,
             )
             self.status.opened(
                 key, path, fh.fileno(), offset, self.registry.files.get(key, {}).get("updated")

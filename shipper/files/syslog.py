@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
 from shipper.exim.syslog import (
@@ -20,7 +21,7 @@ from shipper.exim.syslog import (
     parse_syslog,
     split_part,
 )
-from shipper.files.reader import MAX_ENTRY_BYTES, RawEntry
+from shipper.files.reader import MAX_ENTRY_BYTES, REWIND_CHUNK, REWIND_LIMIT, RawEntry
 
 Form = Literal["exim", "syslog", "journal"]
 InputFormat = Literal["auto", "exim", "syslog", "journal"]
@@ -29,6 +30,7 @@ DEFAULT_PROGRAMS = ("exim", "exim4")
 # (or with this many entries waiting behind it) is given up on, so memory stays bounded.
 MAX_WAIT_LINES = 1000
 MAX_OPEN = 256
+MAX_LINE_HEAD = 1 << 16  # enough of a line to read its record: a journal object is a few KiB
 # Journal severities of Exim's three logs (log.c: main LOG_INFO, reject LOG_NOTICE, panic LOG_ALERT;
 # LOG_CRIT is its last-ditch report when the panic log cannot be written).
 _DATASET_BY_PRIORITY = {6: None, 5: "exim.reject", 1: "exim.panic", 2: "exim.panic"}
@@ -155,6 +157,44 @@ class SyslogAssembler:
             self._finish(entry, incomplete=True)
         return self._release()
 
+    def second_start(self, fh: BinaryIO, offset: int) -> int:
+        """reader.same_second_start for a wrapped file: where the Exim entries of the second that the
+        entry at `offset` is in begin, so a resume counts the twins before it (their content ids)."""
+        if offset <= 0:
+            return 0
+        fd = fh.fileno()
+        at = os.pread(fd, MAX_LINE_HEAD, offset).partition(b"\n")[0]
+        second = self._second_of(at)
+        if second is None:
+            return offset
+        begin = offset
+        for start, line in _lines_before(fd, offset, REWIND_LIMIT):
+            found = self._second_of(line)
+            if found is None:
+                continue  # other programs' lines, and later pieces of a split message
+            if found != second:
+                break
+            begin = start
+        return begin
+
+    def _second_of(self, line: bytes) -> bytes | None:
+        """The second an Exim entry starting on this line is dated in (the first 19 bytes of its
+        `data`, up to the year of a BSD date, which has none: only equality is asked)."""
+        line = line.removesuffix(b"\r")
+        w = parse_journal(line) if self.form == "journal" else parse_syslog(line)
+        if w is None:
+            return line[:19] if EXIM_STAMP_RE.match(line) else None
+        if w.program not in self.programs:
+            return None
+        part = split_part(w.message)
+        if part is not None and part.n > 1:
+            return None
+        text = part.text if part is not None else w.message
+        if EXIM_STAMP_RE.match(text):
+            return text[:19]
+        t = w.time
+        return None if t is None else exim_stamp(t, t.year or 0)[:19]
+
     def _plain(self, offset: int, end: int, line: bytes, terminated: bool) -> _Pending:
         w = Wrapped(line, None, None, "", None, None)
         return _Pending(offset, end, (None, "", None), w, None, [line], len(line), terminated)
@@ -242,6 +282,28 @@ class SyslogAssembler:
             self._last_first.clear()
         self._last_first[p.key] = (first, copy)
         return "exim.reject" if copy else None
+
+
+def _lines_before(fd: int, end: int, limit: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the complete lines before `end` (a line start), last first, at most `limit` back."""
+    pos, buf, stop = end, b"", 0  # buf[:stop] is not yet yielded and ends with a newline
+    while True:
+        if stop > 0:
+            nl = buf.rfind(b"\n", 0, stop - 1)
+            if nl >= 0:
+                yield pos + nl + 1, buf[nl + 1 : stop - 1]
+                stop = nl + 1
+                continue
+        if pos == 0:
+            if stop > 0:
+                yield 0, buf[: stop - 1]
+            return
+        if end - pos >= limit:
+            return
+        size = min(REWIND_CHUNK, pos)
+        pos -= size
+        buf = os.pread(fd, size, pos) + buf[:stop]
+        stop += size
 
 
 def assembler_for(

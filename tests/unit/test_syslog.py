@@ -300,3 +300,38 @@ def test_the_tail_harvester_reads_a_syslog_file_through_the_same_assembler(tmp_p
         assert alone.origin is not None
         assert alone.origin.incomplete
         assert alone.end == path.stat().st_size
+
+
+@pytest.mark.parametrize("form", ["syslog", "journal"])
+def test_a_resume_rereads_the_twins_of_its_second(tmp_path: Path, form: str) -> None:
+    """Resuming between two identical entries of one second must read the first again (it is counted for
+    the content ids, not shipped); other programs' lines and other seconds are not read again."""
+    twin = "H=(bad) [203.0.113.9] rejected RCPT <u@example.com>: no"
+    if form == "syslog":
+        lines = [
+            f"Jun 29 16:04:18 mx exim[5]: {ARRIVAL}",
+            f"Jun 29 16:04:19 mx exim[5]: {twin}",
+            "Jun 29 16:04:19 mx postfix/smtpd[9]: connect from x",
+            f"Jun 29 16:04:19 mx exim[5]: {twin}",
+        ]
+    else:
+        lines = [
+            journal(SYSLOG_IDENTIFIER="exim", __REALTIME_TIMESTAMP=ts, MESSAGE=msg).decode().rstrip("\n")
+            for ts, msg in [
+                ("1751205858000000", ARRIVAL),
+                ("1751205859000000", twin),
+                ("1751205859000000", twin),
+            ]
+        ]
+    path = tmp_path / "log"
+    path.write_text("".join(line + "\n" for line in lines))
+    starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+    assembler = SyslogAssembler(form, date(2025, 7, 1))  # type: ignore[arg-type]
+    with path.open("rb") as fh:
+        assert assembler.second_start(fh, starts[-1]) == starts[1]
+        assert assembler.second_start(fh, starts[1]) == starts[1]
+        assert assembler.second_start(fh, 0) == 0
+        fh.seek(starts[1])
+        again = list(iter_entries(fh, starts[1], assembler.fresh()))
+    assert len(again) == 2
+    assert again[0].data == again[1].data
