@@ -209,7 +209,8 @@ class SyslogAssembler:
     ) -> _Pending:
         stamp = None
         t = wrapped.time
-        if t is not None and self._years is not None:
+        # Exim's own timestamp needs no other; a year-less date still moves the year guess along.
+        if t is not None and self._years is not None and (t.year is None or not EXIM_STAMP_RE.match(text)):
             year = t.year if t.year is not None else self._years(t.month, t.day)
             if year is not None:
                 stamp = exim_stamp(t, year)
@@ -236,13 +237,14 @@ class SyslogAssembler:
             del self._waiting[entry.key]
 
     def _release(self) -> list[RawEntry]:
-        for entry in list(self._waiting.values()):
-            if self._lines - entry.last_line > MAX_WAIT_LINES or len(self._open) > MAX_OPEN:
-                self._finish(entry, incomplete=True)
+        if self._waiting:
+            for entry in list(self._waiting.values()):
+                if self._lines - entry.last_line > MAX_WAIT_LINES or len(self._open) > MAX_OPEN:
+                    self._finish(entry, incomplete=True)
         out: list[RawEntry] = []
         while self._open and self._open[0].done:
             head = self._open[0]
-            if any(not e.done and e.offset < head.end for e in self._open):
+            if self._waiting and any(not e.done and e.offset < head.end for e in self._open):
                 break
             self._open.popleft()
             out.append(self._entry(head))
