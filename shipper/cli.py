@@ -30,7 +30,8 @@ from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
-from shipper.files.reader import iter_entries
+from shipper.files.reader import RawEntry, iter_entries, peek_head
+from shipper.files.syslog import assembler_for
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
 from shipper.messages import Correlator, Partial, accumulate, summary
 from shipper.opensearch import dashboards, provision, retry
@@ -64,19 +65,33 @@ def _open(name: str) -> BinaryIO:
         raise InputError(f"{name}: cannot open: {exc.strerror or exc}") from None
 
 
-def _entries(name: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]) -> Iterator[RawEntry]:
     try:
-        for entry in iter_entries(stream):
-            yield entry.offset, entry.data
+        assembler = assembler_for(
+            settings.input_format,
+            peek_head(stream),
+            mtime=None if name == "-" else Path(name).stat().st_mtime,
+            zone=settings.effective_timezone(),
+            programs=settings.syslog_programs,
+            host_from_syslog=not settings.server_name,
+        )
+        yield from iter_entries(stream, assembler=assembler)
     except _DECOMPRESS_ERRORS as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
+    if assembler is not None:
+        counts["skipped"] += assembler.skipped
+        counts["unreadable"] += assembler.unreadable
     damage = damage_of(stream)
     if damage is not None:
         raise InputError(f"{name}: cannot read to the end, {damage}; the entries before it were read")
 
 
-def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator[dict[str, Any]]:
-    """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`."""
+def _events(
+    names: list[str], settings: Settings, errors: list[str], counts: Counter[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`, the
+    syslog lines skipped (other programs', unreadable) in `counts`."""
+    counts = Counter() if counts is None else counts
     zone = settings.effective_timezone()
     server = settings.effective_server_name()
     for name in names:
@@ -89,9 +104,9 @@ def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator
         parser = EntryParser(zone, server, dataset=dataset_for(name))
         path = "-" if name == "-" else str(Path(name).resolve())
         try:
-            for offset, data in _entries(name, stream):
-                doc = enrich(parser.parse(data))
-                doc["log"] = {"file": {"path": path}, "offset": offset}
+            for entry in _entries(name, stream, settings, counts):
+                doc = enrich(parser.parse(entry.data, entry.origin))
+                doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
                 yield doc
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
@@ -127,11 +142,12 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     """Write one JSON document per entry (or per message with --messages); a summary to stderr."""
     names: list[str] = args.files or ["-"]
     actions: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
     errors: list[str] = []
     writer = _Writer()
     summaries = _FirstSeenOrder(writer, args.max_open) if args.messages else None
     try:
-        for doc in _events(names, settings, errors):
+        for doc in _events(names, settings, errors, skipped):
             actions[doc["event"]["action"]] += 1
             if summaries is None:
                 writer.write(doc)
@@ -146,6 +162,12 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     unrecognized = actions.get("unrecognized", 0)
     share = f"{100 * unrecognized / total:.2f}%" if total else "0%"
     print(f"entries: {total}  unrecognized: {unrecognized} ({share})", file=sys.stderr)
+    if skipped["skipped"] or skipped["unreadable"]:
+        print(
+            f"syslog lines skipped: {skipped['skipped']} of other programs, "
+            f"{skipped['unreadable']} unreadable",
+            file=sys.stderr,
+        )
     for action, count in sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {count:>9}  {action}", file=sys.stderr)
     return EXIT_ERROR if failed else EXIT_OK
@@ -304,6 +326,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         shipper.close()
         if reports:
             print_summary(reports, shipper.dead.path)
+        foreign = sum(r.foreign for r in reports)
+        if foreign:
+            print(f"syslog lines of other programs skipped: {foreign}", file=sys.stderr)
     failed = 0
     for report in reports:
         if report.damage is not None:
@@ -422,7 +447,7 @@ def _warn(line: str | None) -> None:
 # The settings each command takes as flags. A flag is made from its Settings field: `--name-with-dashes`,
 # help from the field's docstring, the type from its annotation. Exposing another setting on a
 # command is adding its name to that command's tuple in build_parser.
-SOURCE = ("timezone", "server_name")
+SOURCE = ("timezone", "server_name", "input_format")
 CLUSTER = ("opensearch_url", "index_prefix", "username", "ca_certs")
 OBSERVE = ("metrics_address", "stats_interval", "outage_reminder_interval")
 

@@ -19,9 +19,10 @@ from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, wrap_decompressor
-from shipper.files.follow import POLL_MIN, Harvester, follow_key, matching, poll_wait
+from shipper.files.follow import DETECT_BYTES, POLL_MIN, Harvester, follow_key, matching, poll_wait
 from shipper.files.identity import HEAD_BYTES, head_hash, identify
-from shipper.files.reader import RawEntry, iter_entries, same_second_start
+from shipper.files.reader import RawEntry, iter_entries, peek_head, same_second_start
+from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
@@ -41,6 +42,8 @@ class FileReport:
     dead: int = 0
     summaries: int = 0
     skipped: str = ""  # why the file was not read at all ("" when it was)
+    foreign: int = 0
+    """Syslog lines of programs other than Exim's, read and not shipped."""
     damage: str | None = None
     """Why a compressed file could not be read to its end; what came before it was shipped."""
 
@@ -187,18 +190,23 @@ class Shipper:
             head = raw.read(8)
             raw.seek(0)
             stream = wrap_decompressor(raw, head)
+            assembler = self._assembler(peek_head(stream), path.stat().st_mtime)
             if start and not compressed:
                 # Plain files resume by seeking: only the checkpoint's own second is read again (the
                 # caller skips it, but counts its entries for their content ids).
-                begin = same_second_start(raw, start)
+                begin = (
+                    same_second_start(raw, start) if assembler is None else assembler.second_start(raw, start)
+                )
                 stream.seek(begin)
-                entries = iter_entries(stream, begin)
+                entries = iter_entries(stream, begin, assembler)
             else:
-                entries = iter_entries(stream)
+                entries = iter_entries(stream, assembler=assembler)
             for entry in entries:
                 # The reader buffers ahead: a plain file's true position is the entry's end.
                 yield entry, (raw.tell() if compressed else entry.end)
             report.damage = damage_of(stream)
+            if assembler is not None:
+                report.foreign += assembler.skipped
 
     def _submit(
         self,
@@ -308,13 +316,28 @@ class Shipper:
     def _item(
         self, parser: EntryParser, path: str, key: str, entry: RawEntry, occ: int
     ) -> tuple[bulk.Item, list[Partial]]:
-        doc = enrich(parser.parse(entry.data))
-        doc["log"] = {"file": {"path": path}, "offset": entry.offset}
+        doc = enrich(parser.parse(entry.data, entry.origin))
+        doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
         body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
-        doc_id = event_id(self.server, entry.data, occ, parser.dataset, second_pass=parser.second_pass)
+        # The entry's own log (a syslog stream carries the reject log's copies too) keys its id.
+        dataset = doc.get("event", {}).get("dataset", parser.dataset)
+        doc_id = event_id(self.server, entry.data, occ, dataset, second_pass=parser.second_pass)
         action = action_line("create", index, doc_id)
         return bulk.Item(action, body, ref=key), partials(doc)
+
+    def _assembler(self, head: bytes, mtime: float | None = None) -> SyslogAssembler | None:
+        """A syslog or journal file's entry assembler (None for Exim's own format); `mtime` (None: now)
+        dates BSD syslog's year-less lines."""
+        s = self.settings
+        return assembler_for(
+            s.input_format,
+            head,
+            mtime=mtime,
+            zone=self.zone,
+            programs=s.syslog_programs,
+            host_from_syslog=not s.server_name,
+        )
 
     def _scan(self, patterns: list[str], harvesters: dict[str, Harvester]) -> None:
         current: dict[str, str] = {}
@@ -335,9 +358,22 @@ class Shipper:
                 continue
             head = head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0))
             offset = self.registry.resume(key, head, os.fstat(fh.fileno()).st_size)
-            begin = same_second_start(fh, offset)
+            # A file with bytes is told apart now (its resume point depends on it); an empty one later.
+            first = os.pread(fh.fileno(), DETECT_BYTES, 0)
+            assembler = self._assembler(first) if first else None
+            begin = same_second_start(fh, offset) if assembler is None else assembler.second_start(fh, offset)
             fh.seek(begin)
-            harvesters[key] = Harvester(path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset)
+            harvesters[key] = Harvester(
+                path,
+                fh,
+                st.st_dev,
+                st.st_ino,
+                begin,
+                head=head,
+                resume=offset,
+                detect=None if first else self._assembler,
+                assembler=assembler,
+            )
             self.status.opened(
                 key, path, fh.fileno(), offset, self.registry.files.get(key, {}).get("updated")
             )

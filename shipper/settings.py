@@ -92,7 +92,15 @@ class Settings(BaseSettings):
     timezone: str = ""
     """IANA zone of timestamps written without `±hhmm`; empty means the machine's zone."""
     server_name: str = ""
-    """host.name of the Exim server; empty means this machine's host name."""
+    """host.name of the Exim server; empty means this machine's host name (or, for syslog and journal
+    input, the host each record names)."""
+    input_format: Literal["auto", "exim", "syslog", "journal"] = "auto"
+    """What the log files are: `exim` (Exim's own log files), `syslog` (Exim logging through syslog,
+    `log_file_path = syslog`: a mail.log in BSD, RFC 3339 high-precision or RFC 5424 form), `journal`
+    (`journalctl -o json` output), or `auto`, detected per file from its first lines."""
+    syslog_programs: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["exim", "exim4"])
+    """Syslog program names (tags) that are Exim (comma-separated in the environment); lines of other
+    programs in a syslog file or journal export (postfix, dovecot, …) are skipped and counted."""
 
     opensearch_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Node URL, one or more (comma-separated in the environment), without credentials in it."""
@@ -174,7 +182,7 @@ class Settings(BaseSettings):
         # Highest first: flags (init), then EXIM_SHIPPER_* variables, then the config file's values.
         return (init_settings, env_settings, _FileValues(settings_cls))
 
-    @field_validator("opensearch_url", "paths", mode="before")
+    @field_validator("opensearch_url", "paths", "syslog_programs", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -5,14 +5,17 @@ from __future__ import annotations
 import glob
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from shipper.files.identity import HEAD_BYTES, head_hash
 from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES, RawEntry
+from shipper.files.syslog import SyslogAssembler
 
 READ_CHUNK = 1 << 20
+DETECT_BYTES = 1 << 16
 MAX_READ_PER_POLL = 4 << 20  # fairness between files, and a bound on what one poll holds in memory
 # Polling, not inotify: it also works where inotify does not (NFS, some container mounts). A line is
 # noticed within POLL_MIN while the logs are busy and within POLL_MAX after a quiet spell, and an idle
@@ -47,6 +50,10 @@ class Harvester:
     content ids are counted (see reader.same_second_start), not shipped."""
     renamed: bool = False
     last_activity: float = field(default_factory=time.monotonic)
+    detect: Callable[[bytes], SyslogAssembler | None] | None = None
+    """Tells the file's form from its first bytes, once it has some (see files.syslog)."""
+    assembler: SyslogAssembler | None = None
+    """A syslog or journal file's entry assembler; None for Exim's own log format."""
     _partial: bytes = b""  # an incomplete last line
     _entry: list[bytes] = field(default_factory=list)
     _entry_start: int = 0
@@ -67,6 +74,11 @@ class Harvester:
             self.fh.seek(0)
             self.offset, self._partial, self._entry, self._entry_size = 0, b"", [], 0
             self.resume = 0
+            if self.assembler is not None:
+                self.assembler = self.assembler.fresh()
+        if self.detect is not None and size > 0:
+            self.assembler = self.detect(os.pread(self.fh.fileno(), DETECT_BYTES, 0))
+            self.detect = None
         read = 0
         got = False
         while read < MAX_READ_PER_POLL:
@@ -86,6 +98,8 @@ class Harvester:
                 self.head = head_hash(self.path_fd_head())
         elif self._entry and now - self.last_activity >= linger:
             out.append(self._emit())
+        elif self.assembler is not None and now - self.last_activity >= linger:
+            out += self.assembler.flush()  # pieces of a split message that stopped coming
         return out
 
     def path_fd_head(self) -> bytes:
@@ -94,6 +108,9 @@ class Harvester:
     def _line(self, line: bytes, out: list[RawEntry]) -> None:
         start = self.offset
         self.offset += len(line) + 1
+        if self.assembler is not None:
+            out += self.assembler.feed(start, line, True)
+            return
         is_start = ENTRY_START.match(line) is not None
         if self._entry and (is_start or self._entry_size + len(line) >= MAX_ENTRY_BYTES):
             out.append(self._emit())
@@ -111,6 +128,8 @@ class Harvester:
 
     def flush_pending(self) -> list[RawEntry]:
         """The held-back last entry, at shutdown."""
+        if self.assembler is not None:
+            return self.assembler.flush()
         return [self._emit()] if self._entry else []
 
     def close(self) -> None:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, Protocol
 
-# A physical line opens a new entry when it starts with Exim's timestamp; every other line
-# (header dumps, "Suggested action:", blank lines) continues the entry before it.
-ENTRY_START = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+from shipper.exim.syslog import Origin
+
+EXIM_STAMP = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+# A physical line opens a new entry when it starts with a timestamp: Exim's, or a syslog or journal
+# record's (BSD, RFC 3339 / 5424, a `journalctl -o json` object), so a wrapped line that reaches the
+# plain reader is never glued to the entry before it. Every other line (header dumps, "Suggested
+# action:", blank lines) continues the entry before it.
+ENTRY_START = re.compile(
+    rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |<\d{1,3}>|\x1e?\{\""
+)
 
 CHUNK_SIZE = 1 << 20
 # Exim caps an entry at 8 KiB, so anything far larger is not Exim's own: bound memory by
@@ -29,6 +36,16 @@ class RawEntry(NamedTuple):
     """Offset just past the entry's terminating newline (or its last byte when unterminated)."""
     terminated: bool
     """False when the stream ended before the entry's final newline (a truncated last line)."""
+    origin: Origin | None = None
+    """Syslog or journal input: what the wrapper said; `data` is then the entry in Exim's own form."""
+
+
+class Assembler(Protocol):
+    """Builds entries from a wrapped (syslog, journal) stream's physical lines: see files.syslog."""
+
+    def feed(self, offset: int, line: bytes, terminated: bool) -> list[RawEntry]: ...
+
+    def flush(self) -> list[RawEntry]: ...
 
 
 def _physical_lines(stream: BinaryIO, start: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -53,8 +70,14 @@ def _physical_lines(stream: BinaryIO, start: int) -> Iterator[tuple[int, bytes, 
         yield offset, pending, False
 
 
-def iter_entries(stream: BinaryIO, start: int = 0) -> Iterator[RawEntry]:
-    """Group a stream's physical lines into logical entries, in order, losing no byte."""
+def iter_entries(stream: BinaryIO, start: int = 0, assembler: Assembler | None = None) -> Iterator[RawEntry]:
+    """Group a stream's physical lines into logical entries, in order, losing no byte (a wrapped
+    stream's `assembler` decides instead, and skips other programs' lines)."""
+    if assembler is not None:
+        for offset, line, terminated in _physical_lines(stream, start):
+            yield from assembler.feed(offset, line, terminated)
+        yield from assembler.flush()
+        return
     cur_offset = -1
     parts: list[bytes] = []
     size = 0
@@ -76,6 +99,13 @@ def iter_entries(stream: BinaryIO, start: int = 0) -> Iterator[RawEntry]:
         yield RawEntry(cur_offset, b"\n".join(parts), cur_end, cur_term)
 
 
+def peek_head(stream: BinaryIO, size: int = 1 << 16) -> bytes:
+    """The stream's first bytes, left unread (as much as its buffer holds), to tell its format by."""
+    peek = getattr(stream, "peek", None)
+    head: bytes = peek(size)[:size] if peek is not None else b""
+    return head
+
+
 REWIND_LIMIT = 16 << 20
 REWIND_CHUNK = 1 << 16
 
@@ -91,7 +121,7 @@ def same_second_start(fh: BinaryIO, offset: int) -> int:
         return 0
     fd = fh.fileno()
     second = os.pread(fd, 19, offset)
-    if not ENTRY_START.match(second):
+    if not EXIM_STAMP.match(second):
         return offset  # at the end, or not at an entry: nothing after it shares a second with the past
     begin = offset
     pos = offset
@@ -106,7 +136,7 @@ def same_second_start(fh: BinaryIO, offset: int) -> int:
             head = block[nl + 1 : nl + 20]
             if len(head) < 19:
                 head = os.pread(fd, 19, line_start)
-            if ENTRY_START.match(head):
+            if EXIM_STAMP.match(head):
                 if head != second:
                     return begin
                 begin = line_start
