@@ -186,7 +186,7 @@ def options(command: str) -> set[str]:
     return set(re.findall(r"\[(--[a-z-]+)", usage)) - {"--help"}
 
 
-SOURCE = {"--timezone", "--server-name"}
+SOURCE = {"--timezone", "--server-name", "--input-format"}
 CLUSTER = {"--opensearch-url", "--index-prefix", "--username", "--ca-certs"}
 OBSERVE = {"--metrics-address", "--stats-interval", "--outage-reminder-interval"}
 
