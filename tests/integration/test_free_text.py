@@ -50,7 +50,9 @@ def _discover(text: str) -> dict[str, Any]:
     return {"query_string": {"query": text, "analyze_wildcard": True}}
 
 
-def test_free_text_finds_a_word_only_the_raw_line_holds(tmp_path: Path, opensearch_url: str, prefix: str) -> None:
+def test_free_text_finds_a_word_only_the_raw_line_holds(
+    tmp_path: Path, opensearch_url: str, prefix: str
+) -> None:
     """`Completed` is in no parsed field: every other searchable field misses it, the query bar finds it."""
     client = _backfill(tmp_path, opensearch_url, prefix)
     caps = client.field_caps(index=f"{prefix}-events-*", fields="*")["fields"]
@@ -62,7 +64,9 @@ def test_free_text_finds_a_word_only_the_raw_line_holds(tmp_path: Path, opensear
     assert {"event.action", "exim.error.text", "email.local_id"} <= set(others)
     fielded = {"query_string": {"query": "Completed", "fields": others, "lenient": True}}
     assert _lines(client, prefix, fielded) == []
-    assert _lines(client, prefix, _discover("Completed")) == _grep("Completed") == [LOG.decode().splitlines()[3]]
+    assert (
+        _lines(client, prefix, _discover("Completed")) == _grep("Completed") == [LOG.decode().splitlines()[3]]
+    )
 
 
 def test_free_text_searches_like_grep(tmp_path: Path, opensearch_url: str, prefix: str) -> None:
