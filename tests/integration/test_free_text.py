@@ -21,7 +21,7 @@ LOG = b"""\
 """
 
 
-def _backfill(tmp_path: Path, url: str, prefix: str) -> OpenSearch:
+def backfill(tmp_path: Path, url: str, prefix: str) -> OpenSearch:
     log = tmp_path / "exim_mainlog"
     log.write_bytes(LOG)
     cmd = [sys.executable, "-m", "shipper", "backfill", str(log), "--opensearch-url", url]
@@ -34,18 +34,18 @@ def _backfill(tmp_path: Path, url: str, prefix: str) -> OpenSearch:
     return client
 
 
-def _lines(client: OpenSearch, prefix: str, query: dict[str, Any]) -> list[str]:
+def found_lines(client: OpenSearch, prefix: str, query: dict[str, Any]) -> list[str]:
     """The raw lines of the events the query finds, in log order."""
     body = {"size": 100, "query": query, "sort": [{"log.offset": "asc"}]}
     res = client.search(index=f"{prefix}-events-*", body=body)
     return [hit["_source"]["event"]["original"] for hit in res["hits"]["hits"]]
 
 
-def _grep(needle: str) -> list[str]:
+def grep(needle: str) -> list[str]:
     return [line for line in LOG.decode().splitlines() if needle.lower() in line.lower()]
 
 
-def _discover(text: str) -> dict[str, Any]:
+def discover(text: str) -> dict[str, Any]:
     """Discover's query bar in Lucene mode: a `query_string` naming no field."""
     return {"query_string": {"query": text, "analyze_wildcard": True}}
 
@@ -54,7 +54,7 @@ def test_free_text_finds_a_word_only_the_raw_line_holds(
     tmp_path: Path, opensearch_url: str, prefix: str
 ) -> None:
     """`Completed` is in no parsed field: every other searchable field misses it, the query bar finds it."""
-    client = _backfill(tmp_path, opensearch_url, prefix)
+    client = backfill(tmp_path, opensearch_url, prefix)
     caps = client.field_caps(index=f"{prefix}-events-*", fields="*")["fields"]
     others = sorted(
         name
@@ -63,16 +63,18 @@ def test_free_text_finds_a_word_only_the_raw_line_holds(
     )
     assert {"event.action", "exim.error.text", "email.local_id"} <= set(others)
     fielded = {"query_string": {"query": "Completed", "fields": others, "lenient": True}}
-    assert _lines(client, prefix, fielded) == []
+    assert found_lines(client, prefix, fielded) == []
     assert (
-        _lines(client, prefix, _discover("Completed")) == _grep("Completed") == [LOG.decode().splitlines()[3]]
+        found_lines(client, prefix, discover("Completed"))
+        == grep("Completed")
+        == [LOG.decode().splitlines()[3]]
     )
 
 
 def test_free_text_searches_like_grep(tmp_path: Path, opensearch_url: str, prefix: str) -> None:
     """Words, prefixes, phrases, IPs, addresses and a quoted message id find exactly the lines grep finds;
     no line is stored twice in _source."""
-    client = _backfill(tmp_path, opensearch_url, prefix)
+    client = backfill(tmp_path, opensearch_url, prefix)
     for text, needle in [
         ("quuxfilter", "quuxfilter"),
         ("quux*", "quuxfilter"),
@@ -81,14 +83,14 @@ def test_free_text_searches_like_grep(tmp_path: Path, opensearch_url: str, prefi
         ('"alice@shop.example"', "alice@shop.example"),
         ('"1rjc3O-0004Zx-2V"', "1rjc3O-0004Zx-2V"),
     ]:
-        assert _lines(client, prefix, _discover(text)) == _grep(needle), text
-    assert len(_grep("1rjc3O-0004Zx-2V")) == 3
+        assert found_lines(client, prefix, discover(text)) == grep(needle), text
+    assert len(grep("1rjc3O-0004Zx-2V")) == 3
     # Unquoted, a term with punctuation is its parts ORed (docs/fields.md says to quote it): the other
     # message shares `2V` and `shop.example`.
-    assert _lines(client, prefix, _discover("1rjc3O-0004Zx-2V")) == _grep("-2V")
-    assert _lines(client, prefix, _discover("alice@shop.example")) == _grep("shop.example")
+    assert found_lines(client, prefix, discover("1rjc3O-0004Zx-2V")) == grep("-2V")
+    assert found_lines(client, prefix, discover("alice@shop.example")) == grep("shop.example")
     # A phrase keeps word order: the words of "end of data" reversed are in no line.
-    assert _lines(client, prefix, _discover('"data of end"')) == []
+    assert found_lines(client, prefix, discover('"data of end"')) == []
     res = client.search(index=f"{prefix}-events-*", body={"size": 100, "query": {"match_all": {}}})
     for hit in res["hits"]["hits"]:
         assert "message" not in hit["_source"]
