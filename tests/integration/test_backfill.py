@@ -254,6 +254,7 @@ def test_long_lived_messages_written_as_they_stand_still_converge(
     assert count(opensearch_url, f"{prefix}-events-*") == entries
 
 
+@pytest.mark.usefixtures("set_up")
 def test_rerun_over_finished_files_says_already_shipped(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -289,6 +290,7 @@ def test_rerun_over_finished_files_says_already_shipped(
     assert table_row(quiet.stderr, archive.name)[0] == "skipped"
 
 
+@pytest.mark.usefixtures("set_up")
 def test_a_finished_archive_that_changed_size_is_read_again(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -313,6 +315,7 @@ def test_a_finished_archive_that_changed_size_is_read_again(
     assert f"{archive.name}: already shipped (checkpoint at end of file), skipped" in again.stderr
 
 
+@pytest.mark.usefixtures("set_up")
 def test_on_a_terminal_bars_then_a_table_within_80_columns(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
