@@ -49,7 +49,8 @@ def ship(log: Path, state: Path) -> list[str]:
 
 def test_the_occurrence_counts_identical_entries_within_their_second_only() -> None:
     occ = _Occurrences()
-    assert [occ.next(LINE), occ.next(OTHER), occ.next(LINE), occ.next(LINE), occ.next(OTHER)] == [0, 0, 1, 2, 1]
+    seen = [occ.next(line) for line in (LINE, OTHER, LINE, LINE, OTHER)]
+    assert seen == [0, 0, 1, 2, 1]
     assert occ.next(LATER) == 0  # a new second starts the count again
     assert occ.next(LINE) == 0  # the old second is not remembered once left
 
