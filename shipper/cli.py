@@ -21,7 +21,7 @@ import pydantic
 import zstandard
 from opensearchpy.exceptions import OpenSearchException
 
-from shipper import __version__, health, logs, metrics, progress
+from shipper import __version__, deadletter_replay, health, logs, metrics, progress
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
@@ -441,6 +441,20 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_deadletter_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Send the dead letters again once their cause is fixed; a closing table counts what happened."""
+    report = deadletter_replay.run(settings)
+    sys.stdout.write(deadletter_replay.render(report))
+    if report.refused:
+        print(
+            f"exim-shipper: {report.refused} dead letters still refused; they stay in {report.path} "
+            "with the new reason",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def _add_source_flags(p: argparse.ArgumentParser) -> None:
     """What the parser needs to know about the server the logs come from."""
     p.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
@@ -539,6 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long unshipped lines may wait without the checkpoint moving (default 300)",
     )
     h.set_defaults(func=cmd_health)
+    dl = sub.add_parser("deadletter", help="the documents OpenSearch refused for good (in the state dir)")
+    dl_sub = dl.add_subparsers(dest="deadletter_command", required=True)
+    dr = dl_sub.add_parser(
+        "replay", help="send the dead letters again once the cause is fixed; what is stored leaves the file"
+    )
+    _add_connection_flags(dr)
+    dr.set_defaults(func=cmd_deadletter_replay)
     return top
 
 
