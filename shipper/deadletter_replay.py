@@ -117,12 +117,12 @@ def replay(client: OpenSearch, state_dir: Path, *, max_attempts: int | None) -> 
             kept[n] = line
             continue
         records.setdefault(rec.doc_id, []).append(rec)
-    refused = _send(client, [recs[-1] for recs in records.values()], max_attempts)
+    answers = _send(client, [recs[-1] for recs in records.values()], max_attempts)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for doc_id, recs in records.items():
-        outcome = refused.get(doc_id)
+        outcome = answers.get(doc_id)
         if isinstance(outcome, str):
-            report.refused += 1
+            report.refused += 1  # its copies become one record, with the reason it has now
             last = recs[-1]
             kept[last.line] = orjson.dumps({**last.fields, "time": stamp, "reason": outcome})
         elif outcome is None:
