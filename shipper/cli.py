@@ -24,7 +24,7 @@ from opensearchpy.exceptions import OpenSearchException
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
-from shipper import __version__, health, logs, metrics, preflight, progress
+from shipper import __version__, deadletter_replay, health, logs, metrics, preflight, progress
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
@@ -439,6 +439,20 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
+def cmd_deadletter_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Send the dead letters again once their cause is fixed; a closing table counts what happened."""
+    report = deadletter_replay.run(settings)
+    sys.stdout.write(deadletter_replay.render(report))
+    if report.refused:
+        print(
+            f"exim-shipper: {report.refused} dead letters still refused; they stay in {report.path} "
+            "with the new reason",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def _warn(line: str | None) -> None:
     if line:
         print(f"exim-shipper: warning: {line}", file=sys.stderr, flush=True)
@@ -608,6 +622,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=health.DEFAULT_MAX_STALL,
         metavar="SECONDS",
         help="how long unshipped lines may wait without the checkpoint moving (default 300)",
+    )
+    dl = sub.add_parser(
+        "deadletter",
+        help="the documents OpenSearch refused for good (in the state directory)",
+        description="the documents OpenSearch refused for good (in the state directory)",
+    )
+    dl_sub = dl.add_subparsers(dest="deadletter_command", required=True, metavar="ACTION")
+    _command(
+        dl_sub,
+        "replay",
+        cmd_deadletter_replay,
+        "send the dead letters again once the cause is fixed; what is stored leaves the file",
+        (*CLUSTER, "state_dir"),
     )
     return top
 

@@ -18,6 +18,7 @@ from opensearchpy import exceptions as os_exc
 
 from shipper.opensearch.provision import TEMPLATES
 from tests.integration.conftest import _free_port
+from tests.integration.setup_failures import unavailable
 from tests.integration.test_backfill import (
     SAMPLE,
     count,
@@ -38,7 +39,7 @@ def elasticsearch_url() -> Iterator[str]:
     try:
         local_elasticsearch.distribution()
     except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot fetch {local_elasticsearch.ARTIFACT} with mvn: {exc}")
+        unavailable(f"cannot fetch {local_elasticsearch.ARTIFACT} with mvn: {exc}")
     data = Path(tempfile.mkdtemp(prefix="exim-shipper-elasticsearch-"))
     try:
         yield local_elasticsearch.start(_free_port(), data, transport_port=_free_port())

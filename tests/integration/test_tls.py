@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration import tlsproxy
+from tests.integration.setup_failures import unavailable
 from tests.integration.test_backfill import ROOT, SAMPLE, command, count
 from tests.integration.tlsproxy import TlsProxy
 
@@ -22,12 +23,17 @@ USER, PASSWORD = "shipper", "s3cret-Pa55-in-test"
 def proxy(opensearch_url: str) -> Iterator[TlsProxy]:
     why = tlsproxy.have_tools()
     if why:
-        pytest.skip(why)
+        unavailable(why)
+    try:
+        tlsproxy.nginx_binary()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        unavailable(f"nginx could not be fetched: {exc}")
     folder = Path(tempfile.mkdtemp(prefix="exim-shipper-tls-"))
     try:
         p = tlsproxy.TlsProxy(opensearch_url, folder, USER, PASSWORD)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"nginx could not be fetched or started: {exc}")
+        # nginx is here: not starting is our configuration's fault, which a skip would hide.
+        pytest.fail(f"nginx was fetched but could not be started: {exc}")
     yield p
     p.stop()
 
