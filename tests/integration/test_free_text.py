@@ -9,6 +9,8 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from tests.integration.prefixes import set_up
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Two messages whose ids share their last part, a remote refusal and Exim's own `Completed`, whose one
@@ -24,6 +26,7 @@ LOG = b"""\
 def backfill(tmp_path: Path, url: str, prefix: str) -> OpenSearch:
     log = tmp_path / "exim_mainlog"
     log.write_bytes(LOG)
+    set_up(OpenSearch([url]), prefix)  # what `exim-shipper setup` does centrally first
     cmd = [sys.executable, "-m", "shipper", "backfill", str(log), "--opensearch-url", url]
     cmd += ["--index-prefix", prefix, "--state-dir", str(tmp_path / "state")]
     cmd += ["--timezone", "UTC", "--server-name", "mx1", "--quiet"]

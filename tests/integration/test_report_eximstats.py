@@ -20,7 +20,7 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch
 
-from tests.integration.prefixes import drop
+from tests.integration.prefixes import drop, set_up
 from tests.integration.test_backfill import ROOT, shipper
 
 FIXTURE = ROOT / "tests" / "fixtures" / "eximstats"
@@ -100,6 +100,7 @@ def shipped(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     assert rejects.read_text().count("\n") > 100
     client = OpenSearch([opensearch_url])
     drop(client, PREFIX)
+    set_up(client, PREFIX)  # as an admin's `exim-shipper setup` does before servers ship
     for files in ([FIXTURE / "mainlog.gz"], [rejects]):  # as two runs: the second file never sees the first
         res = shipper("backfill", *map(str, files), state=tmp / "state", url=opensearch_url, prefix=PREFIX)
         assert res.returncode == 0, res.stderr
