@@ -29,7 +29,7 @@ SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
 def command(*args: str, url: str, prefix: str, state: Path) -> list[str]:
     """`python -m shipper ARGS` against `url` with a test prefix (+ state dir and source flags for shipping)."""
     cmd = [sys.executable, "-m", "shipper", *args, "--opensearch-url", url, "--index-prefix", prefix]
-    if args[0] in ("backfill", "run", "check", "health"):
+    if args[0] in ("backfill", "run", "check", "health", "deadletter"):
         cmd += ["--state-dir", str(state)]
     if args[0] in ("backfill", "run", "check"):
         cmd += ["--timezone", "UTC", "--server-name", "mx1"]
@@ -39,6 +39,18 @@ def command(*args: str, url: str, prefix: str, state: Path) -> list[str]:
 def shipper(*args: str, state: Path, url: str, prefix: str) -> subprocess.CompletedProcess[str]:
     cmd = command(*args, url=url, prefix=prefix, state=state)
     return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def refuse_events_of(client: OpenSearch, prefix: str, day: str) -> None:
+    """A higher-priority template for one day's index maps `event` as a keyword: an event object is refused."""
+    client.indices.put_index_template(
+        name=f"{prefix}-conflict-{day}",
+        body={
+            "index_patterns": [f"{prefix}-events-{day}"],
+            "priority": 500,
+            "template": {"mappings": {"properties": {"event": {"type": "keyword"}}}},
+        },
+    )
 
 
 def table_row(stderr: str, label: str) -> list[str]:
@@ -158,15 +170,7 @@ def test_rejected_document_goes_to_dead_letter(opensearch_url: str, prefix: str,
     """A document the cluster refuses for good is written to the dead-letter file with the reason."""
     client = OpenSearch([opensearch_url])
     shipper("setup", state=tmp_path, url=opensearch_url, prefix=prefix)
-    # A higher-priority template for one day's index maps `event` as a keyword: an event object is refused.
-    client.indices.put_index_template(
-        name=f"{prefix}-conflict",
-        body={
-            "index_patterns": [f"{prefix}-events-2030.01.01"],
-            "priority": 500,
-            "template": {"mappings": {"properties": {"event": {"type": "keyword"}}}},
-        },
-    )
+    refuse_events_of(client, prefix, "2030.01.01")
     log = tmp_path / "mainlog"
     log.write_bytes(b"2030-01-01 10:00:00 1tXaaa-00000001abc-0ABC Completed\n2030-01-02 10:00:00 x\n")
     res = shipper("backfill", str(log), state=tmp_path, url=opensearch_url, prefix=prefix)
@@ -176,7 +180,7 @@ def test_rejected_document_goes_to_dead_letter(opensearch_url: str, prefix: str,
     assert "mapper_parsing_exception" in dead[0]["reason"] or "illegal_argument" in dead[0]["reason"]
     assert dead[0]["document"]["event"]["original"].endswith("Completed")
     assert count(opensearch_url, f"{prefix}-events-2030.01.02") == 1
-    client.indices.delete_index_template(name=f"{prefix}-conflict")
+    client.indices.delete_index_template(name=f"{prefix}-conflict-2030.01.01")
 
 
 @pytest.mark.usefixtures("set_up")
