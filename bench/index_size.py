@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,20 +25,14 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
-import local_opensearch  # noqa: E402 - tools/ and bench/ are folders of scripts
+import bench_node  # noqa: E402 - bench/ is a folder of scripts
 import parse_speed  # noqa: E402
+
+from tests.integration.prefixes import drop  # noqa: E402
 
 Body = dict[str, Any]
 BATCH = 2000
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def documents(log: Path) -> Iterator[tuple[bytes, bytes]]:
@@ -131,18 +122,6 @@ def settled_size(client: Any, index: str) -> int:
     return sum(int(seg["size_in_bytes"]) for seg in segments)
 
 
-def drop(client: Any, prefix: str) -> None:
-    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
-    for kind in ("events", "messages"):
-        client.transport.perform_request(
-            "DELETE", f"/_index_template/{prefix}-{kind}", params={"ignore": 404}
-        )
-    for kind in ("ecs-base", "events", "messages"):
-        client.transport.perform_request(
-            "DELETE", f"/_component_template/{prefix}-{kind}", params={"ignore": 404}
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=100_000, help="physical lines of the generated log")
@@ -164,11 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             chunk = []
     if chunk:
         bodies.append(b"".join(chunk))
-    data = None
-    url = args.url
-    if url is None:
-        data = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-"))
-        url = local_opensearch.start(_port(), data, transport_port=_port())
+    url, data = bench_node.start(args.url)
     client = OpenSearch([url], timeout=600)
     version = client.info()["version"]
     scale = 1_000_000 / args.lines
@@ -198,9 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             per_m = size * scale / 2**20
             print(f"{name:<28} {size / 2**20:>10.1f} {per_m:>15.1f} {size / entries:>14.1f} {delta:>10}")
     finally:
-        if data is not None:
-            local_opensearch.stop(data)
-            shutil.rmtree(data, ignore_errors=True)
+        bench_node.stop(data)
     return 0
 
 

@@ -6,7 +6,6 @@ import argparse
 import multiprocessing
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,17 +20,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
-import local_opensearch  # noqa: E402 - tools/ and bench/ are folders of scripts
+import bench_node  # noqa: E402 - bench/ is a folder of scripts
 import parse_speed  # noqa: E402
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def raw_loader(url: str, ndjson: Path, batch: int, prefix: str) -> tuple[float, int]:
@@ -234,11 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", default=os.environ.get("EXIM_SHIPPER_BENCH_URL"), help="use this node instead")
     args = ap.parse_args(argv)
     log, _ = parse_speed.ensure_log(args.lines, args.seed)
-    data = None
-    url = args.url
-    if url is None:
-        data = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-"))
-        url = local_opensearch.start(_port(), data, transport_port=_port())
+    url, data = bench_node.start(args.url)
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-state-"))
     try:
         ndjson = work / "docs.ndjson"
@@ -340,9 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if data is not None:
-            local_opensearch.stop(data)
-            shutil.rmtree(data, ignore_errors=True)
+        bench_node.stop(data)
     return 0
 
 

@@ -19,7 +19,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,33 +31,18 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
-import local_opensearch  # noqa: E402 - tools/ is a folder of scripts
+import bench_node  # noqa: E402 - bench/ is a folder of scripts
+from generate_mainlog import b62  # noqa: E402
 from opensearchpy import OpenSearch, TransportError  # noqa: E402
 
 from shipper.files.follow import POLL_MAX, POLL_MIN  # noqa: E402
 from shipper.opensearch.documents import event_id  # noqa: E402
 
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PREFIX = "benchtail"
 SHOWN_SETTINGS = ("batch_max_age", "batch_max_docs", "batch_max_bytes", "scan_interval", "close_inactive")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def b62(n: int, width: int) -> str:
-    out = ["0"] * width
-    for i in range(width - 1, -1, -1):
-        n, r = divmod(n, 62)
-        out[i] = B62[r]
-    return "".join(out)
 
 
 class Log:
@@ -287,17 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=20.0, help="longest wait for a phase's last line")
     args = ap.parse_args(argv)
 
-    data = None
+    data: Path | None = None
     url = args.url
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-tail-"))
     proc: subprocess.Popen[bytes] | None = None
     watcher: Watcher | None = None
     log: Log | None = None
     try:
-        if url is None:
-            # Not under a private temp folder: as root the node runs as a service user.
-            data = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-node-"))
-            url = local_opensearch.start(_port(), data, transport_port=_port())
+        url, data = bench_node.start(url, "exim-shipper-bench-node-")
         client = OpenSearch([url], timeout=30)
         client.indices.delete(index=f"{PREFIX}-*", params={"ignore_unavailable": "true"})
         env = {
@@ -378,9 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         if log is not None:
             log.close()
         shutil.rmtree(work, ignore_errors=True)
-        if data is not None:
-            local_opensearch.stop(data)
-            shutil.rmtree(data, ignore_errors=True)
+        bench_node.stop(data)
     return 0
 
 

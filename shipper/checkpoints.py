@@ -37,6 +37,33 @@ def why(exc: OSError) -> str:
     return f"{text} ({name})" if name else text
 
 
+def replace_file(path: Path, body: bytes, tmp: Path) -> None:
+    """Replace the state file `path` whole with `body`, mode 0600, by way of `tmp` (write, fsync, rename),
+    or leave it as it was: on any failure `tmp` goes and the error is raised."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            # Whatever the umask took away or left: dead letters hold addresses and subjects.
+            os.fchmod(fd, FILE_MODE)
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+        # The rename itself must survive a crash: fsync the directory too.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 def prepare_state_dir(path: Path) -> None:
     """Create the state directory (0700), make the files in it private (0600) and prove that it can be
     written and has room, so that a read-only or full volume is one line at start rather than a failure
@@ -234,30 +261,8 @@ class Registry:
         """Replace registry.json whole, or leave it as it was: a failure (a full or read-only volume) is
         one line, and the temporary file goes with it."""
         body = orjson.dumps({"version": VERSION, "files": self.files}, option=orjson.OPT_INDENT_2)
-        tmp = self.path.with_suffix(f".tmp.{os.getpid()}")
         try:
             self.path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            try:
-                os.fchmod(fd, FILE_MODE)  # whatever the umask took away or left
-                view = memoryview(body)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            tmp.replace(self.path)
-            # The rename itself must survive a crash: fsync the directory too.
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            replace_file(self.path, body, self.path.with_suffix(f".tmp.{os.getpid()}"))
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StateError(f"cannot save checkpoints to {self.path}: {why(exc)}") from None
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import orjson
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException
 
-from shipper.checkpoints import DEADLETTER_NAME, FILE_MODE, lock_state_dir, prepare_state_dir, why
+from shipper.checkpoints import DEADLETTER_NAME, lock_state_dir, prepare_state_dir, replace_file, why
 from shipper.deadletter import DeadLetters
 from shipper.errors import StateError
 from shipper.messages import Partial, from_state, key_of
@@ -184,26 +183,9 @@ def _merge(
 
 def _rewrite(path: Path, body: bytes) -> None:
     """Replace the dead-letter file whole (tmp, fsync, rename, 0600), or leave it as it was."""
-    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            os.fchmod(fd, FILE_MODE)  # whatever the umask left: the records hold addresses and subjects
-            view = memoryview(body)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_file(path, body, path.with_name(f"{path.name}.tmp.{os.getpid()}"))
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise StateError(
             f"cannot rewrite dead letters in {path}: {why(exc)}; it is left as it was (a replay "
             "again finds the documents stored now already there)"

@@ -49,18 +49,9 @@ def start(port: int, data: Path, timeout: float = 120.0, transport_port: int | N
     env.setdefault("ES_JAVA_OPTS", "-Xms512m -Xmx512m")
     # 8.x ignores JAVA_HOME (it wants ES_JAVA_HOME, else its bundled JDK, which this zip lacks).
     env.setdefault("ES_JAVA_HOME", env.get("JAVA_HOME", ""))
-    settings = {
-        "discovery.type": "single-node",
-        "network.host": "127.0.0.1",
-        "http.port": str(port),
-        "transport.port": str(transport_port or port + 100),
-        "path.data": str(data / "data"),
-        "path.logs": str(data / "logs"),
-        "cluster.name": "exim-shipper-es",
-        "action.auto_create_index": "true",
-        # A test node on a shared disk must not go read-only because the disk is fairly full.
-        "cluster.routing.allocation.disk.threshold_enabled": "false",
-    }
+    settings = node.node_settings(port, data, "exim-shipper-es", transport_port)
+    # A test node on a shared disk must not go read-only because the disk is fairly full.
+    settings["cluster.routing.allocation.disk.threshold_enabled"] = "false"
     if (home / "modules" / "x-pack-security").exists():
         settings["xpack.security.enabled"] = "false"
     return node.launch(

@@ -134,6 +134,22 @@ def java_env() -> dict[str, str]:
     return env
 
 
+def node_settings(
+    port: int, data: Path, cluster_name: str, transport_port: int | None = None
+) -> dict[str, str]:
+    """The `-E` settings of a single-node loopback node on `port` keeping its files under `data`."""
+    return {
+        "discovery.type": "single-node",
+        "network.host": "127.0.0.1",
+        "http.port": str(port),
+        "transport.port": str(transport_port or port + 100),
+        "path.data": str(data / "data"),
+        "path.logs": str(data / "logs"),
+        "cluster.name": cluster_name,
+        "action.auto_create_index": "true",
+    }
+
+
 def start(
     port: int,
     data: Path,
@@ -148,16 +164,7 @@ def start(
     home = distribution(plugins)
     env = java_env()
     env.setdefault("OPENSEARCH_JAVA_OPTS", "-Xms512m -Xmx512m")
-    settings = {
-        "discovery.type": "single-node",
-        "network.host": "127.0.0.1",
-        "http.port": str(port),
-        "transport.port": str(transport_port or port + 100),
-        "path.data": str(data / "data"),
-        "path.logs": str(data / "logs"),
-        "cluster.name": "exim-shipper-dev",
-        "action.auto_create_index": "true",
-    }
+    settings = node_settings(port, data, "exim-shipper-dev", transport_port)
     return launch(
         home / "bin" / "opensearch", settings, data, "opensearch.pid", env=env, url=url, timeout=timeout
     )

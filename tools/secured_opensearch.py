@@ -184,16 +184,7 @@ def start(
     env = local_opensearch.java_env()
     env.setdefault("OPENSEARCH_JAVA_OPTS", HEAP)
     env["OPENSEARCH_PATH_CONF"] = str(conf)
-    settings = {
-        "discovery.type": "single-node",
-        "network.host": "127.0.0.1",
-        "http.port": str(port),
-        "transport.port": str(transport_port or port + 100),
-        "path.data": str(data / "data"),
-        "path.logs": str(data / "logs"),
-        "cluster.name": "exim-shipper-secured",
-        "action.auto_create_index": "true",
-    }
+    settings = local_opensearch.node_settings(port, data, "exim-shipper-secured", transport_port)
     url = f"https://127.0.0.1:{port}"
     probe = prober(conf / "root-ca.pem", ADMIN, admin_password)
     local_opensearch.launch(

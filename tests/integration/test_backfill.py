@@ -41,6 +41,18 @@ def shipper(*args: str, state: Path, url: str, prefix: str) -> subprocess.Comple
     return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
 
 
+def refuse_events_of(client: OpenSearch, prefix: str, day: str) -> None:
+    """A higher-priority template for one day's index maps `event` as a keyword: an event object is refused."""
+    client.indices.put_index_template(
+        name=f"{prefix}-conflict-{day}",
+        body={
+            "index_patterns": [f"{prefix}-events-{day}"],
+            "priority": 500,
+            "template": {"mappings": {"properties": {"event": {"type": "keyword"}}}},
+        },
+    )
+
+
 def table_row(stderr: str, label: str) -> list[str]:
     """The closing table's row for the file shown as `label`: its cells, figures without separators."""
     row = next(line for line in stderr.splitlines() if line.startswith(label + " "))
@@ -158,15 +170,7 @@ def test_rejected_document_goes_to_dead_letter(opensearch_url: str, prefix: str,
     """A document the cluster refuses for good is written to the dead-letter file with the reason."""
     client = OpenSearch([opensearch_url])
     shipper("setup", state=tmp_path, url=opensearch_url, prefix=prefix)
-    # A higher-priority template for one day's index maps `event` as a keyword: an event object is refused.
-    client.indices.put_index_template(
-        name=f"{prefix}-conflict",
-        body={
-            "index_patterns": [f"{prefix}-events-2030.01.01"],
-            "priority": 500,
-            "template": {"mappings": {"properties": {"event": {"type": "keyword"}}}},
-        },
-    )
+    refuse_events_of(client, prefix, "2030.01.01")
     log = tmp_path / "mainlog"
     log.write_bytes(b"2030-01-01 10:00:00 1tXaaa-00000001abc-0ABC Completed\n2030-01-02 10:00:00 x\n")
     res = shipper("backfill", str(log), state=tmp_path, url=opensearch_url, prefix=prefix)
@@ -176,7 +180,7 @@ def test_rejected_document_goes_to_dead_letter(opensearch_url: str, prefix: str,
     assert "mapper_parsing_exception" in dead[0]["reason"] or "illegal_argument" in dead[0]["reason"]
     assert dead[0]["document"]["event"]["original"].endswith("Completed")
     assert count(opensearch_url, f"{prefix}-events-2030.01.02") == 1
-    client.indices.delete_index_template(name=f"{prefix}-conflict")
+    client.indices.delete_index_template(name=f"{prefix}-conflict-2030.01.01")
 
 
 @pytest.mark.usefixtures("set_up")

@@ -13,7 +13,7 @@ import pytest
 
 from shipper.files.archive import open_log
 from shipper.files.reader import iter_entries
-from tests.integration.test_backfill import ROOT, SAMPLE, command, count, generated_log
+from tests.integration.test_backfill import ROOT, SAMPLE, command, count, generated_log, shipper
 
 
 def _readable_entries(path: Path) -> int:
@@ -46,13 +46,7 @@ def test_a_truncated_middle_archive_ships_what_it_holds_and_the_next_file_ships(
     assert _readable_entries(middle) > 1000
 
     state = tmp_path / "state"
-    setup = subprocess.run(
-        command("setup", url=opensearch_url, prefix=prefix, state=state),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    setup = shipper("setup", state=state, url=opensearch_url, prefix=prefix)
     assert setup.returncode == 0, setup.stderr
     cmd = command(
         "backfill", str(logs / "exim_mainlog-*"), "--quiet", url=opensearch_url, prefix=prefix, state=state

@@ -12,25 +12,13 @@ import orjson
 from opensearchpy import OpenSearch
 
 from shipper.checkpoints import lock_state_dir
-from tests.integration.test_backfill import count, shipper
+from tests.integration.test_backfill import count, refuse_events_of, shipper
 
 A = b"2030-01-01 10:00:00 1tXaaa-00000001abc-0ABC Completed"
 B = b"2030-01-02 10:00:00 x"
 C = b"2030-01-03 10:00:00 1tXccc-00000003abc-0CCC Completed"
 GARBAGE = b'{"half a record'
 BEFORE, BLOCKED = "2030-01-01T00:00:00Z", "HTTP 403 cluster_block_exception: index [x] blocked"
-
-
-def refuse_events_of(client: OpenSearch, prefix: str, day: str) -> None:
-    """A higher-priority template for one day's index maps `event` as a keyword: an event object is refused."""
-    client.indices.put_index_template(
-        name=f"{prefix}-conflict-{day}",
-        body={
-            "index_patterns": [f"{prefix}-events-{day}"],
-            "priority": 500,
-            "template": {"mappings": {"properties": {"event": {"type": "keyword"}}}},
-        },
-    )
 
 
 def fix(client: OpenSearch, prefix: str, day: str) -> None:

@@ -12,10 +12,8 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import tomllib
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from opensearchpy import OpenSearch
 from shipper.opensearch.dashboards import SAVED_OBJECTS, retarget
 from shipper.opensearch.provision import COMPONENTS, INDEX_TEMPLATES, TEMPLATES
 from tests.integration.test_backfill import ROOT, SAMPLE, count, local_summaries
-from tests.unit.test_dashboards_import import FakeDashboards, dashboards_handler
+from tests.unit.test_dashboards_import import FakeDashboards, serving_dashboards
 
 DATA_DIRS = ("index_templates", "kibana")
 DATA_SUFFIXES = (".json", ".ndjson")
@@ -65,14 +63,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def dashboards() -> Iterator[FakeDashboards]:
-    state = FakeDashboards(require_auth=False)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), dashboards_handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving_dashboards(FakeDashboards(require_auth=False)) as state:
+        yield state
 
 
 def test_the_installed_package_is_its_own_and_carries_every_data_file(venv: Path, tmp_path: Path) -> None:

@@ -8,15 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_backfill import ROOT, command
 from tests.integration.test_tail import line, wait_for
+from tests.unit.test_metrics import scrape
 from tests.unit.test_sidecar_logs import free_port
 
 
@@ -30,16 +29,6 @@ def start(log: Path, state: Path, url: str, prefix: str, port: int) -> subproces
     cmd = command("run", str(log), url=url, prefix=prefix, state=state)
     cmd += ["--metrics-address", f"127.0.0.1:{port}", "--log-format", "json"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def settled(

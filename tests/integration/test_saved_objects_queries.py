@@ -545,19 +545,13 @@ def test_setup_installs_templates_then_imports_the_objects_retargeted(
 ) -> None:
     """`setup` with both URLs: the real node's templates (already there: unchanged), then the import into a
     stand-in Dashboards (the contract server of tests/unit/test_dashboards_import.py)."""
-    import threading
-    from http.server import ThreadingHTTPServer
-
     from shipper import cli
-    from tests.unit.test_dashboards_import import FakeDashboards, dashboards_handler
+    from tests.unit.test_dashboards_import import FakeDashboards, serving_dashboards
 
-    state = FakeDashboards(require_auth=False)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), dashboards_handler(state))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     for name in ("DASHBOARDS_URL", "USERNAME", "PASSWORD", "API_KEY", "CONFIG"):
         monkeypatch.delenv(f"EXIM_SHIPPER_{name}", raising=False)
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving_dashboards(FakeDashboards(require_auth=False)) as state:
+        url = state.url
         argv = [
             "setup",
             "--opensearch-url",
@@ -568,9 +562,6 @@ def test_setup_installs_templates_then_imports_the_objects_retargeted(
             url,
         ]
         rc = cli.main(argv)
-    finally:
-        server.shutdown()
-        server.server_close()
     out, err = capsys.readouterr()
     assert rc == 0, err
     lines = out.splitlines()

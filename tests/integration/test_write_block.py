@@ -10,7 +10,7 @@ from pathlib import Path
 from opensearchpy import OpenSearch
 
 from shipper.files.reader import iter_entries
-from tests.integration.test_backfill import ROOT, command, count, generated_log
+from tests.integration.test_backfill import ROOT, command, count, generated_log, shipper
 
 
 def _entries(path: Path) -> int:
@@ -42,13 +42,7 @@ def test_index_write_block_is_waited_out_not_dead_lettered(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    setup = subprocess.run(
-        command("setup", url=opensearch_url, prefix=prefix, state=state),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    setup = shipper("setup", state=state, url=opensearch_url, prefix=prefix)
     assert setup.returncode == 0, setup.stderr
     _, err = backfill(first).communicate(timeout=300)
     assert count(opensearch_url, f"{prefix}-events-*") == _entries(first), err

@@ -3,7 +3,7 @@ dead-lettered, and how a request refused for its size is split."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -11,17 +11,12 @@ import pytest
 from opensearchpy import exceptions as os_exc
 
 from shipper.errors import OpenSearchUnavailable
-from shipper.opensearch import bulk, retry
+from shipper.opensearch import bulk
 
 Answer = Callable[[str, int], dict[str, Any]]
 
 
-@pytest.fixture(autouse=True)
-def _no_waits() -> Iterator[None]:
-    saved = retry.INITIAL_WAIT, retry.MAX_WAIT
-    retry.configure(0.0, 0.0)
-    yield
-    retry.configure(*saved)
+pytestmark = pytest.mark.usefixtures("no_retry_waits")
 
 
 class ScriptedCluster:

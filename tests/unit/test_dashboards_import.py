@@ -138,16 +138,31 @@ def dashboards_handler(state: FakeDashboards) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeDashboards]:
-    state = FakeDashboards()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), dashboards_handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` served on a free loopback port until the block ends; yields the server's URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def serving_dashboards(state: FakeDashboards) -> Iterator[FakeDashboards]:
+    """The fake Dashboards `state` served (its `url` set) until the block ends."""
+    with http_server(dashboards_handler(state)) as url:
+        state.url = url
+        yield state
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDashboards]:
+    with serving_dashboards(FakeDashboards()) as state:
+        yield state
 
 
 @pytest.fixture(autouse=True)
@@ -326,14 +341,8 @@ def serving(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[tuple
 
         do_GET = do_POST = _any
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as url:
+        yield url, asked
 
 
 def answer(

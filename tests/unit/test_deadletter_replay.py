@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,13 @@ import pytest
 from shipper.deadletter_replay import render, replay
 from shipper.errors import OpenSearchUnavailable
 from shipper.messages import partials, to_state
-from shipper.opensearch import retry
 from shipper.opensearch.documents import message_id
 from tests.conftest import parse
 
 SERVER = "mx1"
 
 
-@pytest.fixture(autouse=True)
-def _no_waits() -> Iterator[None]:
-    saved = retry.INITIAL_WAIT, retry.MAX_WAIT
-    retry.configure(0.0, 0.0)
-    yield
-    retry.configure(*saved)
+pytestmark = pytest.mark.usefixtures("no_retry_waits")
 
 
 class Cluster:
