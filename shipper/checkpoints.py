@@ -194,15 +194,6 @@ class Registry:
     def head(self, key: str) -> str:
         return str(self.files.get(key, {}).get("head", ""))
 
-    def resume(self, key: str, head: str, size: int) -> int:
-        """Where a followed file is read from again: its checkpoint, or 0 when the inode now holds
-        another file (a different head) or the file is shorter than the checkpoint (truncated)."""
-        stored = self.head(key)
-        offset = self.offset(key)
-        if (stored and head and stored != head) or offset > size:
-            return 0
-        return offset
-
     def forget(self, key: str) -> None:
         self.files.pop(key, None)
 

@@ -1,0 +1,139 @@
+"""Where entries come from: where a followed file is read from again (its identity confirmed or not),
+the rotated files a restart finds beside the followed path, and an archive's unterminated last line."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+from shipper.checkpoints import Registry
+from shipper.files.follow import follow_key
+from shipper.files.identity import head_hash, identify, prefix_mark
+from shipper.sources import ArchiveSource, Followers
+from shipper.status import Status
+
+
+def line(i: int) -> bytes:
+    return f"2025-02-01 10:00:{i % 60:02d} [{1000 + i}] 1tXaaa-{i:011d}-0ABC Completed\n".encode()
+
+
+def lines(a: int, b: int) -> bytes:
+    return b"".join(line(i) for i in range(a, b))
+
+
+def key_of(path: Path) -> str:
+    st = path.stat()
+    return follow_key(st.st_dev, st.st_ino)
+
+
+def followers(tmp_path: Path, log: Path) -> Followers:
+    return Followers([str(log)], Registry(tmp_path / "state"), Status(), close_inactive=1.0)
+
+
+def opened(tmp_path: Path, log: Path, registry_entry: dict[str, object]) -> dict[str, int]:
+    """{path: resume offset} of the files a first scan opens, with `registry_entry` under the log's key."""
+    f = followers(tmp_path, log)
+    f.registry.files[key_of(log)] = {"path": str(log), **registry_entry}
+    f.scan()
+    got = {h.path: h.resume for h in f}
+    for h in f:
+        h.close()
+    return got
+
+
+def test_a_confirmed_checkpoint_resumes_and_anything_else_reads_from_0(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(lines(0, 40))  # over 1 KiB: a head hash
+    head = head_hash(log.read_bytes()[:1024])
+    assert opened(tmp_path, log, {"offset": 500, "head": head}) == {str(log): 500}
+    assert opened(tmp_path, log, {"offset": 500, "head": "0" * 16}) == {str(log): 0}, "inode reused"
+    assert opened(tmp_path, log, {"offset": 10**6, "head": head}) == {str(log): 0}, "truncated"
+    assert opened(tmp_path, log, {"offset": 500}) == {str(log): 0}, "nothing confirms it: read again"
+
+
+def test_a_small_file_is_confirmed_by_its_first_bytes_up_to_the_checkpoint(tmp_path: Path) -> None:
+    """Under 1 KiB there is no head hash; the checkpoint's own prefix hash tells grown from rewritten."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(lines(0, 5))
+    end = len(lines(0, 5))
+    with log.open("rb") as fh:
+        mark = prefix_mark(fh.fileno(), end)
+    with log.open("ab") as fh:
+        fh.write(line(5))  # grown while the sidecar was down
+    assert opened(tmp_path, log, {"offset": end, "head": mark}) == {str(log): end}
+    inode = log.stat().st_ino
+    with log.open("wb") as fh:  # deleted and recreated, here on the same inode for certain
+        fh.write(lines(100, 110))
+    assert log.stat().st_ino == inode
+    assert opened(tmp_path, log, {"offset": end, "head": mark}) == {str(log): 0}
+    assert opened(tmp_path, log, {"offset": end, "head": "p12:notahash"}) == {str(log): 0}
+    assert opened(tmp_path, log, {"offset": end, "head": "pxx:1"}) == {str(log): 0}
+
+
+def test_a_restart_finds_the_file_renamed_away_by_its_inode(tmp_path: Path) -> None:
+    """Killed right after exicyclog's rename: the registry's inode is now exim_mainlog.1."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(lines(0, 40))
+    head = head_hash(log.read_bytes()[:1024])
+    old_key = key_of(log)
+    rotated = tmp_path / "exim_mainlog.1"
+    log.rename(rotated)
+    log.write_bytes(lines(40, 42))  # Exim created the file again
+    f = followers(tmp_path, log)
+    f.registry.files[old_key] = {"path": str(log), "offset": 700, "head": head}
+    f.scan()
+    got = {h.path: (h.resume, h.renamed) for h in f}
+    assert got == {str(log): (0, False), str(rotated): (700, True)}
+    for h in f:
+        h.close()
+
+
+def test_a_restart_finds_the_copy_a_copytruncate_made_by_its_head(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(lines(0, 40))
+    head = head_hash(log.read_bytes()[:1024])
+    key = key_of(log)
+    shutil.copy(log, tmp_path / "exim_mainlog-20250201")
+    log.write_bytes(lines(40, 41))  # truncated and written again: same inode, shorter
+    f = followers(tmp_path, log)
+    f.registry.files[key] = {"path": str(log), "offset": 700, "head": head}
+    f.scan()
+    got = {h.path: h.resume for h in f}
+    assert got == {str(log): 0, str(tmp_path / "exim_mainlog-20250201"): 700}
+    for h in f:
+        h.close()
+
+
+def test_the_search_leaves_finished_compressed_and_unrelated_files_alone(tmp_path: Path) -> None:
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(lines(0, 40))
+    data = log.read_bytes()
+    head = head_hash(data[:1024])
+    done = tmp_path / "exim_mainlog.1"
+    done.write_bytes(data)
+    (tmp_path / "exim_mainlog.2.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "exim_mainlogger").write_bytes(data)  # another log that only starts with the name
+    log.write_bytes(lines(40, 45))
+    f = followers(tmp_path, log)
+    f.registry.files[key_of(done)] = {"path": str(log), "offset": len(data), "head": head}  # read to its end
+    f.scan()
+    assert [h.path for h in f] == [str(log)]
+    for h in f:
+        h.close()
+
+
+def test_a_growing_files_unterminated_last_line_waits_and_a_rotated_ones_is_shipped(tmp_path: Path) -> None:
+    """Backfill: only a file known to be finished ships a last line that has no newline yet."""
+    for name, shipped in (("exim_mainlog", 2), ("exim_mainlog.1", 3)):
+        path = tmp_path / name
+        path.write_bytes(lines(0, 2) + line(2)[:30])
+        src = ArchiveSource(path, identify(path), 0)
+        got = []
+        while not src.caught_up:
+            got += src.poll(0.0, 0.0)
+        src.close()
+        assert len(got) == shipped, name
+        mark = src.mark(got[-1].end)
+        assert mark.complete == (shipped == 3)
+        assert mark.end == (path.stat().st_size if shipped == 3 else len(lines(0, 2)))
