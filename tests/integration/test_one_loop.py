@@ -217,7 +217,13 @@ def _rotation_run(
     first = 100_000 * (run + 1)
     proc = start(log, state, url, prefix)
     writer = Writer(log, first)
-    time.sleep(rng.uniform(1.5, 2.5))  # following, with checkpoints behind it
+    # Rotate once the sidecar follows the file and has checkpointed some of it (a file renamed before
+    # the sidecar ever saw it under the followed name is backfill's job), at a random moment after that.
+    assert _run_count(url, prefix, first, 100) >= 100
+    deadline = time.monotonic() + 60
+    while not _checkpointed(state) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(rng.uniform(0.0, 1.0))
     if how == "rename":
         log.rename(tmp / "exim_mainlog.1")
         time.sleep(rng.uniform(0.0, 0.2))
@@ -236,8 +242,18 @@ def _rotation_run(
     time.sleep(1.0)
     written = writer.stop()
     got = _run_count(url, prefix, first, written)
-    stop(proc)
+    err = stop(proc)
+    if got != written:
+        print(err, (state / "registry.json").read_text())
     return written, got
+
+
+def _checkpointed(state: Path) -> bool:
+    try:
+        files = orjson.loads((state / "registry.json").read_bytes())["files"]
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return any(e["offset"] > 0 for e in files.values())
 
 
 def _run_count(url: str, prefix: str, first: int, n: int, timeout: float = 60.0) -> int:
