@@ -206,13 +206,16 @@ class Registry:
         complete: bool = False,
         head: str = "",
         size: int | None = None,
+        restart: bool = False,
         save: bool = True,
     ) -> None:
-        """Record that every entry before `offset` is acknowledged, and (by default) persist it."""
+        """Record that every entry before `offset` is acknowledged, and (by default) persist it. Offsets
+        only move forward, unless `restart` says the file under `key` is being read again from 0: a
+        stale offset past what is acknowledged of the new content would skip it after a restart."""
         entry = self.files.setdefault(key, {"path": path, "offset": 0})
         entry["path"] = path
-        entry["offset"] = max(offset, int(entry.get("offset", 0)))
-        entry["complete"] = complete or bool(entry.get("complete", False))
+        entry["offset"] = offset if restart else max(offset, int(entry.get("offset", 0)))
+        entry["complete"] = complete or (not restart and bool(entry.get("complete", False)))
         if head:
             entry["head"] = head
         if size is not None:

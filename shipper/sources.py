@@ -114,7 +114,8 @@ class Followed(Harvester):
     followed = True
 
     def mark(self, end: int) -> Mark:
-        return Mark(self.key, self.path, end, head=self.mark_head(end))
+        restart, self.restarted = self.restarted, False
+        return Mark(self.key, self.path, end, head=self.mark_head(end), restart=restart)
 
 
 class Followers:
@@ -172,11 +173,15 @@ class Followers:
         head = head_hash(os.pread(fd, HEAD_BYTES, 0))
         entry = copy_of if copy_of is not None else self.registry.files.get(key, {})
         offset = int(entry.get("offset", 0))
+        restarted = False
         if offset > st.st_size or not confirms(fd, str(entry.get("head", "")), head):
-            offset = 0  # truncated, or another file on a reused inode, or an identity never confirmed
+            # Truncated, another file on a reused inode, or an identity never confirmed.
+            offset, restarted = 0, offset > 0
         begin = same_second_start(fh, offset)
         fh.seek(begin)
-        self.files[key] = Followed(path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset)
+        follow = Followed(path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset)
+        follow.restarted = restarted and copy_of is None
+        self.files[key] = follow
         self.status.opened(key, path, fd, offset, self.registry.files.get(key, {}).get("updated"))
 
     def _find_rotated(self, current: dict[str, str]) -> None:

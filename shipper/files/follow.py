@@ -49,6 +49,8 @@ class Harvester:
     renamed: bool = False
     last_activity: float = field(default_factory=time.monotonic)
     caught_up: bool = False
+    restarted: bool = False
+    """Read again from 0 since the last checkpoint (see delivery.Mark.restart)."""
     """Whether the last poll read to the end of the file (the reader has caught up with the writer)."""
     assembler: EntryAssembler = field(init=False)
 
@@ -75,6 +77,7 @@ class Harvester:
             self.fh.seek(0)
             self.assembler = EntryAssembler(0)
             self.resume = 0
+            self.restarted = True
         read = 0
         got = False
         self.caught_up = False

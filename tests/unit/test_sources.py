@@ -137,3 +137,45 @@ def test_a_growing_files_unterminated_last_line_waits_and_a_rotated_ones_is_ship
         mark = src.mark(got[-1].end)
         assert mark.complete == (shipped == 3)
         assert mark.end == (path.stat().st_size if shipped == 3 else len(lines(0, 2)))
+
+
+def _ack(f: Followers, end: int) -> None:
+    """What Delivery does with a followed file's checkpoint once its batch is acknowledged."""
+    (h,) = list(f)
+    m = h.mark(end)
+    f.registry.advance(m.key, m.path, m.end, head=m.head, restart=m.restart, save=False)
+
+
+def test_a_file_read_again_from_0_replaces_its_checkpoint_rather_than_only_moving_it_forward(
+    tmp_path: Path,
+) -> None:
+    """A stale offset beyond what is acknowledged of the new content would skip it after a restart, now
+    that a small file's identity can be confirmed by its first bytes."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(lines(0, 40))
+    f = followers(tmp_path, log)
+    f.scan()
+    (h,) = list(f)
+    got = h.poll(0.0, 0.0) + h.flush_pending()
+    _ack(f, got[-1].end)
+    key = h.key
+    assert f.registry.offset(key) == len(lines(0, 40))
+    with log.open("r+b") as fh:  # copytruncate, and Exim writes on
+        fh.truncate(0)
+    with log.open("ab") as fh:
+        fh.write(lines(40, 45))
+    got = h.poll(1.0, 0.0) + h.flush_pending()
+    assert [e.offset for e in got][:1] == [0]
+    _ack(f, got[-1].end)
+    assert f.registry.offset(key) == len(lines(40, 45))
+    _ack(f, got[-1].end)
+    assert f.registry.offset(key) == len(lines(40, 45)), "once: later checkpoints move forward again"
+    h.close()
+    # At a restart too: an entry that no longer confirms is read from 0, and its first mark says so.
+    f = followers(tmp_path, log)
+    f.registry.files[key] = {"path": str(log), "offset": 100, "head": "p100:0000"}
+    f.scan()
+    (h,) = list(f)
+    assert h.mark(50).restart
+    assert not h.mark(60).restart
+    h.close()
