@@ -1,4 +1,5 @@
-"""The loop: files, entries, parse, enrich, correlate, batch, send, acknowledge, checkpoint."""
+"""The one ship loop: sources (an archive, the followed files), entries, parse, enrich, correlate, batch,
+send, acknowledge, checkpoint."""
 
 from __future__ import annotations
 
