@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -123,21 +124,33 @@ def node_cpu(data: Path | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def capture_bodies(log: Path, url: str, work: Path, out: Path) -> None:
-    """Run the same backfill in this process (untimed) and keep every `_bulk` body it sends."""
+def statuses(resp: dict[str, Any]) -> Counter[int]:
+    """How many items of one `_bulk` response came back with each HTTP status."""
+    return Counter(next(iter(i.values()))["status"] for i in resp.get("items", []))
+
+
+def capture_bodies(log: Path, url: str, work: Path, out: Path) -> Counter[int]:
+    """Run the same backfill in this process (untimed), keep every `_bulk` body it sends, and count its
+    items by the status the cluster answered."""
     from opensearchpy import OpenSearch
 
     from shipper.cli import main as shipper_main
 
     original = OpenSearch.bulk
+    answered: Counter[int] = Counter()
 
     def recording(self: OpenSearch, *a: Any, **kw: Any) -> Any:
         body = kw["body"]
         with out.open("ab") as fh:
             data = body if isinstance(body, bytes) else body.encode()
             fh.write(len(data).to_bytes(8, "big") + data)
-        return original(self, *a, **kw)
+        resp = original(self, *a, **kw)
+        answered.update(statuses(resp))
+        return resp
 
+    from shipper.opensearch import provision
+
+    provision.setup(OpenSearch([url], timeout=120), "benchcap", "30d")  # backfill only checks templates
     OpenSearch.bulk = recording  # type: ignore[method-assign]
     os.environ["EXIM_SHIPPER_STATE_DIR"] = str(work / "capture-state")
     try:
@@ -145,25 +158,56 @@ def capture_bodies(log: Path, url: str, work: Path, out: Path) -> None:
         shipper_main([*args, "--timezone", "UTC", "--server-name", "bench", "--quiet"])
     finally:
         OpenSearch.bulk = original  # type: ignore[method-assign]
+    return answered
 
 
-def replay(url: str, bodies: Path) -> float:
-    """Send the captured bodies again, one request at a time, into fresh indices; returns seconds."""
+def replay_bodies(bodies: Path) -> list[bytes]:
+    """The captured bodies, retargeted at fresh `benchrep` indices, built before the timing.
+
+    A summary rewrite carries `if_seq_no`/`if_primary_term` read from the capture's indices; in other
+    indices those mean nothing and each would be a cheap 409. They become plain `index` writes: the
+    work the cluster did for them. (The multi-gets that read those summaries are not replayed.)
+    """
+    import orjson
+
+    blob = bodies.read_bytes()
+    out = []
+    i = 0
+    while i < len(blob):
+        n = int.from_bytes(blob[i : i + 8], "big")
+        lines = blob[i + 8 : i + 8 + n].replace(b'"benchcap-', b'"benchrep-').split(b"\n")
+        for k in range(0, len(lines) - 1, 2):
+            if b"if_seq_no" in lines[k]:
+                action = orjson.loads(lines[k])
+                for meta in action.values():
+                    meta.pop("if_seq_no", None)
+                    meta.pop("if_primary_term", None)
+                lines[k] = orjson.dumps(action)
+        out.append(b"\n".join(lines))
+        i += 8 + n
+    return out
+
+
+def replay(url: str, bodies: list[bytes]) -> tuple[float, Counter[int], Counter[str]]:
+    """Send the bodies again, one request at a time, into fresh indices: seconds, the items answered by
+    status, and the error types of those not stored."""
     from opensearchpy import OpenSearch
 
     from shipper.opensearch import provision
 
     client = OpenSearch([url], timeout=120)
     provision.setup(client, "benchrep", "30d")
-    blob = bodies.read_bytes()
+    answered: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
     t0 = time.perf_counter()
-    i = 0
-    while i < len(blob):
-        n = int.from_bytes(blob[i : i + 8], "big")
-        body = blob[i + 8 : i + 8 + n].replace(b'"benchcap-', b'"benchrep-')
-        client.bulk(body=body, filter_path="errors")
-        i += 8 + n
-    return time.perf_counter() - t0
+    for body in bodies:
+        resp = client.bulk(body=body, filter_path="items.*.status,items.*.error.type")
+        answered.update(statuses(resp))
+        for item in resp.get("items", []):
+            res = next(iter(item.values()))
+            if res["status"] >= 300:
+                errors[f"{res['status']} {res.get('error', {}).get('type', '')}"] += 1
+    return time.perf_counter() - t0, answered, errors
 
 
 def stored(url: str, index: str) -> int:
@@ -172,6 +216,15 @@ def stored(url: str, index: str) -> int:
     client = OpenSearch([url], timeout=120)
     client.indices.refresh(index=index)
     return int(client.count(index=index)["count"])
+
+
+def _by_status(counts: Counter[int]) -> str:
+    return ", ".join(f"{n:,} x {st}" for st, n in sorted(counts.items())) or "none"
+
+
+def _settled(counts: Counter[int]) -> Counter[int]:
+    """Statuses apart from throttling and the 409s a throttled item's retry can turn into."""
+    return Counter({st: n for st, n in counts.items() if st not in (409, 429)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
                 dst.write(line.replace(b'"benchraw-', b'"benchwarm-'))
         raw_loader(url, warm, 2000, "benchwarm")
         env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / "state")}
+        from opensearchpy import OpenSearch
+
+        from shipper.opensearch import provision
+
+        provision.setup(OpenSearch([url], timeout=120), "benchship", "30d")  # as `setup` would, untimed
         cmd = [
             sys.executable,
             "-m",
@@ -232,16 +290,19 @@ def main(argv: list[str] | None = None) -> int:
             print(stderr)
             return 1
         rss = peak.mib
-        row = next(line for line in stderr.splitlines() if str(log) in line).split()
-        entries, indexed = int(row[1]), int(row[2])
+        # The closing table's row: the file is shown by its name, figures with thousands separators.
+        row = next(line for line in stderr.splitlines() if line.startswith(log.name + " ")).split()
+        entries, indexed = int(row[1].replace(",", "")), int(row[2].replace(",", ""))
         ours_docs = indexed + stored(url, "benchship-messages-*")
         raw_s, raw_n = raw_loader(url, ndjson, 2000, "benchraw")
         cpu_raw = node_cpu(data)
         bodies = work / "bodies.bin"
-        capture_bodies(log, url, work, bodies)
+        captured = capture_bodies(log, url, work, bodies)
+        replayable = replay_bodies(bodies)
         cpu_cap = node_cpu(data)
-        rep_s = replay(url, bodies)
+        rep_s, answered, refused = replay(url, replayable)
         cpu_rep = node_cpu(data)
+        rep_docs = stored(url, "benchrep-events-*") + stored(url, "benchrep-messages-*")
         print(f"log: {log} ({args.lines:,} lines, {entries:,} entries, {n_summaries:,} messages); node {url}")
         label = "exim-shipper backfill (parse+enrich+correlate+bulk+summaries):"
         print(
@@ -256,10 +317,22 @@ def main(argv: list[str] | None = None) -> int:
         if raw_n != ours_docs:
             print(f"WARNING: the loader sent {raw_n:,} documents but the shipper stored {ours_docs:,}")
         print(f"ratio ours / raw loader: {(ours_docs / ours) / (raw_n / raw_s):.2f}")
+        written = sum(n for st, n in answered.items() if st < 300)
+        rep_rate = rep_docs / rep_s
         print(
-            f"replay of the shipper's own _bulk bodies, nothing else running: {rep_s:.1f} s "
-            f"= {ours_docs / rep_s:,.0f} docs/s (ratio to raw {(ours_docs / rep_s) / (raw_n / raw_s):.2f})"
+            "replay of the shipper's own _bulk bodies, nothing else running: "
+            f"{sum(answered.values()):,} items ({written:,} written) in {rep_s:.1f} s; stored {rep_docs:,} "
+            f"docs = {rep_rate:,.0f} docs/s (ratio to raw {rep_rate / (raw_n / raw_s):.2f})"
         )
+        print(f"  items by status: capture {_by_status(captured)}; replay {_by_status(answered)}")
+        if refused:
+            print(f"  not stored by the replay: {dict(refused)}")
+        if rep_docs != ours_docs:
+            print(f"WARNING: the replay stored {rep_docs:,} documents but the shipper stored {ours_docs:,}")
+        # A capture item throttled (429) and sent again may go through at once in the replay, and its
+        # retry then answers 409: only the other statuses must match.
+        if _settled(captured) != _settled(answered):
+            print("WARNING: the replay's items were answered otherwise than the capture's")
         if None not in (cpu0, cpu_ours, cpu_raw, cpu_cap, cpu_rep):
             print(
                 f"node CPU: {cpu_ours - cpu0:.1f} s during the backfill (beside the shipper's parsing), "  # type: ignore[operator]

@@ -13,8 +13,8 @@
 # with a line naming the variable to set. Other flags pass through (`run --server-name mx1 PATH`,
 # `setup --dashboards-url URL`). This script also reads
 #   EXIM_SHIPPER_SETUP_TIMEOUT      whole seconds to keep retrying setup while the cluster is unreachable
-#                                   (default 300; 0 skips this step: `run` installs the templates itself
-#                                   and waits for the cluster for ever)
+#                                   (default 300; 0 skips this step: `run` waits for the cluster for
+#                                   ever, then only checks that the templates are there)
 #   EXIM_SHIPPER_SETUP_RETRY_DELAY  seconds between attempts (default 3)
 # Errors are one line on stderr and exit status 1.
 set -euo pipefail

@@ -6,34 +6,39 @@ import argparse
 import gzip
 import logging
 import lzma
+import os
 import signal
 import sys
 import threading
 import zlib
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from types import NoneType, UnionType
+from typing import Any, BinaryIO, Literal, Union, get_args, get_origin
 
 import orjson
-import pydantic
 import zstandard
 from opensearchpy.exceptions import OpenSearchException
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
 
-from shipper import __version__, health, logs, metrics, progress
+from shipper import __version__, deadletter_replay, health, logs, metrics, preflight, progress
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
-from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, accumulate, key_of, partials, summary
+from shipper.files.reader import RawEntry, iter_entries, peek_head
+from shipper.files.syslog import assembler_for
+from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
+from shipper.messages import Correlator, Partial, accumulate, summary
 from shipper.opensearch import dashboards, provision, retry
 from shipper.opensearch.connection import make_client, translate
 from shipper.pipeline import FileReport, Shipper, expand
 from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
-from shipper.settings import Settings, url_without_userinfo
+from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables, url_without_userinfo
 from shipper.status import Monitor
 from shipper.summary_table import print_summary
 from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet, render_summary
@@ -60,19 +65,33 @@ def _open(name: str) -> BinaryIO:
         raise InputError(f"{name}: cannot open: {exc.strerror or exc}") from None
 
 
-def _entries(name: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]) -> Iterator[RawEntry]:
     try:
-        for entry in iter_entries(stream):
-            yield entry.offset, entry.data
+        assembler = assembler_for(
+            settings.input_format,
+            peek_head(stream),
+            mtime=None if name == "-" else Path(name).stat().st_mtime,
+            zone=settings.effective_timezone(),
+            programs=settings.syslog_programs,
+            host_from_syslog=not settings.server_name,
+        )
+        yield from iter_entries(stream, assembler=assembler)
     except _DECOMPRESS_ERRORS as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
+    if assembler is not None:
+        counts["skipped"] += assembler.skipped
+        counts["unreadable"] += assembler.unreadable
     damage = damage_of(stream)
     if damage is not None:
         raise InputError(f"{name}: cannot read to the end, {damage}; the entries before it were read")
 
 
-def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator[dict[str, Any]]:
-    """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`."""
+def _events(
+    names: list[str], settings: Settings, errors: list[str], counts: Counter[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`, the
+    syslog lines skipped (other programs', unreadable) in `counts`."""
+    counts = Counter() if counts is None else counts
     zone = settings.effective_timezone()
     server = settings.effective_server_name()
     for name in names:
@@ -85,9 +104,9 @@ def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator
         parser = EntryParser(zone, server, dataset=dataset_for(name))
         path = "-" if name == "-" else str(Path(name).resolve())
         try:
-            for offset, data in _entries(name, stream):
-                doc = enrich(parser.parse(data))
-                doc["log"] = {"file": {"path": path}, "offset": offset}
+            for entry in _entries(name, stream, settings, counts):
+                doc = enrich(parser.parse(entry.data, entry.origin))
+                doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
                 yield doc
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
@@ -119,63 +138,16 @@ class _Writer:
         self.out.flush()
 
 
-class _FirstSeenOrder:
-    """Message summaries written in first-seen order with bounded memory.
-
-    Finished messages leave the correlator at once and wait here as JSON bytes until every
-    earlier message is written; past `max_open` waiting messages the oldest is written as it
-    stands (a partial summary, like an eviction).
-    """
-
-    def __init__(self, writer: _Writer, max_open: int) -> None:
-        self.writer = writer
-        self.max_open = max_open
-        self.correlator = Correlator(max_open=max_open)
-        self.order: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
-
-    def add(self, doc: dict[str, Any]) -> None:
-        parts = partials(doc)
-        for part in parts:
-            self.order.setdefault(key_of(part), None)
-        for done in self.correlator.add_partials(parts):
-            self._ready(done)
-        self._flush_head(self.max_open)
-
-    def _ready(self, part: Partial) -> None:
-        key = key_of(part)
-        data = orjson.dumps(summary(part))
-        if self.order.get(key, b"") is None:
-            self.order[key] = data
-        else:  # a late line of a message already written: its own partial summary
-            self.writer.write_bytes(data)
-
-    def _flush_head(self, limit: int) -> None:
-        while self.order:
-            key, data = next(iter(self.order.items()))
-            if data is None:
-                if len(self.order) <= limit:
-                    return
-                part = self.correlator.pop(key)
-                data = orjson.dumps(summary(part)) if part is not None else None
-            self.order.popitem(last=False)
-            if data is not None:
-                self.writer.write_bytes(data)
-
-    def finish(self) -> None:
-        for part in self.correlator.drain():
-            self._ready(part)
-        self._flush_head(0)
-
-
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     """Write one JSON document per entry (or per message with --messages); a summary to stderr."""
     names: list[str] = args.files or ["-"]
     actions: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
     errors: list[str] = []
     writer = _Writer()
     summaries = _FirstSeenOrder(writer, args.max_open) if args.messages else None
     try:
-        for doc in _events(names, settings, errors):
+        for doc in _events(names, settings, errors, skipped):
             actions[doc["event"]["action"]] += 1
             if summaries is None:
                 writer.write(doc)
@@ -190,6 +162,12 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     unrecognized = actions.get("unrecognized", 0)
     share = f"{100 * unrecognized / total:.2f}%" if total else "0%"
     print(f"entries: {total}  unrecognized: {unrecognized} ({share})", file=sys.stderr)
+    if skipped["skipped"] or skipped["unreadable"]:
+        print(
+            f"syslog lines skipped: {skipped['skipped']} of other programs, "
+            f"{skipped['unreadable']} unreadable",
+            file=sys.stderr,
+        )
     for action, count in sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {count:>9}  {action}", file=sys.stderr)
     return EXIT_ERROR if failed else EXIT_OK
@@ -325,13 +303,14 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    """Ship archived logs, oldest first, each read once; a closing table per file."""
+    """Ship archived logs, oldest first, each read once; a closing table per file. Templates are
+    only checked (read-only): installing them is `setup`'s job, run centrally."""
     paths = expand(args.files)
     client = make_client(settings)
     shipper = Shipper(settings, client)
     reports = []
     try:
-        provision.setup(client, settings.index_prefix, settings.retention)
+        _warn(preflight.require_templates(client, settings))
         with progress.on_stderr(paths, quiet=args.quiet) as bars:
             for n, path in enumerate(paths):
                 try:
@@ -347,6 +326,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         shipper.close()
         if reports:
             print_summary(reports, shipper.dead.path)
+        foreign = sum(r.foreign for r in reports)
+        if foreign:
+            print(f"syslog lines of other programs skipped: {foreign}", file=sys.stderr)
     failed = 0
     for report in reports:
         if report.damage is not None:
@@ -364,7 +346,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The sidecar: follow the logs until SIGTERM/SIGINT, then drain, checkpoint and exit 0."""
-    paths: list[str] = args.paths or settings.paths
+    paths = settings.paths
     client = make_client(settings)
     stop = threading.Event()
     retry.STOP = stop
@@ -399,21 +381,24 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
     retry.WATCHER = status
     monitor.start()
+    interrupted = False
     try:
         # A sidecar may start before the cluster (compose, pods): wait for it rather than exit.
-        retry.call(lambda: provision.setup(client, settings.index_prefix, settings.retention), None)
+        _warn(retry.call(lambda: preflight.require_templates(client, settings), None))
         report = shipper.run(
             paths, stop, scan_interval=settings.scan_interval, close_inactive=settings.close_inactive
         )
     except retry.Interrupted:
-        log.warning("stopped while OpenSearch was unavailable; unacknowledged lines will be re-read")
-        return EXIT_OK
+        interrupted = True
     except OpenSearchException as exc:
         raise translate(exc, "run") from None
     finally:
         shipper.close()
         retry.WATCHER = None
-        monitor.stop()
+        monitor.stop()  # before the last line: no reminder may follow it
+    if interrupted:
+        log.warning("stopped while OpenSearch was unavailable; unacknowledged lines will be re-read")
+        return EXIT_OK
     log.info(
         "stopped after %d entries (%d indexed, %d already there, %d dead-lettered)",
         report.entries,
@@ -441,33 +426,111 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _add_source_flags(p: argparse.ArgumentParser) -> None:
-    """What the parser needs to know about the server the logs come from."""
-    p.add_argument("--timezone", help="IANA zone of timestamps without an offset (default: the machine's)")
-    p.add_argument("--server-name", help="host.name of the Exim server (default: this host's name)")
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Like Filebeat's `test config` and `test output`: a line per check, `ok` or why not; exit 0 only
+    when every one passes."""
+    config = args.config if args.config is not None else os.environ.get(CONFIG_ENV) or None
+    print(f"config: ok ({config if config else 'no config file: defaults, environment and flags'})")
+    client = make_client(settings) if settings.opensearch_url else None
+    failed = 0
+    for finding in preflight.everything(settings, client):
+        print(finding.line, flush=True)
+        failed += not finding.ok
+    return EXIT_ERROR if failed else EXIT_OK
 
 
-def _add_connection_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--opensearch-url",
-        action="append",
-        metavar="URL",
-        help="node URL (repeat for several; default: EXIM_SHIPPER_OPENSEARCH_URL)",
+def cmd_deadletter_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Send the dead letters again once their cause is fixed; a closing table counts what happened."""
+    report = deadletter_replay.run(settings)
+    sys.stdout.write(deadletter_replay.render(report))
+    if report.refused:
+        print(
+            f"exim-shipper: {report.refused} dead letters still refused; they stay in {report.path} "
+            "with the new reason",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _warn(line: str | None) -> None:
+    if line:
+        print(f"exim-shipper: warning: {line}", file=sys.stderr, flush=True)
+
+
+# The settings each command takes as flags. A flag is made from its Settings field: `--name-with-dashes`,
+# help from the field's docstring, the type from its annotation. Exposing another setting on a
+# command is adding its name to that command's tuple in build_parser.
+SOURCE = ("timezone", "server_name", "input_format")
+CLUSTER = ("opensearch_url", "index_prefix", "username", "ca_certs")
+OBSERVE = ("metrics_address", "stats_interval", "outage_reminder_interval")
+
+
+def _setting_flags(p: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    group = p.add_argument_group(
+        "settings", "each also EXIM_SHIPPER_<NAME> in the environment, or <name> in the --config file"
     )
-    p.add_argument("--index-prefix", help="index name prefix (default: exim)")
-    p.add_argument("--state-dir", help="where checkpoints and dead letters live")
-    p.add_argument("--username", help="basic-auth user (password: EXIM_SHIPPER_PASSWORD)")
-    p.add_argument("--ca-certs", help="CA bundle to verify the cluster's TLS certificate")
-    p.add_argument("--retention", help="age after which daily event indices are deleted (default 30d)")
+    group.add_argument(
+        "--config", metavar="FILE", help=f"TOML file of settings (default: ${CONFIG_ENV}, else none)"
+    )
+    for name in names:
+        field = Settings.model_fields[name]
+        kind = _flag_type(field)
+        if kind is SecretStr:  # flags show in `ps` and shell history
+            raise TypeError(f"{name} is a secret: it comes from the environment or a file, never a flag")
+        options: dict[str, Any] = {"dest": name, "default": None, "help": _flag_help(field)}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif get_origin(kind) is Literal:
+            options["choices"] = get_args(kind)
+        else:
+            options["metavar"] = name.rsplit("_", 1)[-1].upper()
+            if get_origin(kind) is list:
+                options["action"] = "append"
+        group.add_argument("--" + name.replace("_", "-"), **options)
+    p.set_defaults(setting_flags=tuple(names))
+
+
+def _flag_type(field: FieldInfo) -> Any:
+    """The annotation without its `| None`."""
+    kind = field.annotation
+    if get_origin(kind) in (Union, UnionType):
+        kinds = [k for k in get_args(kind) if k is not NoneType]
+        kind = kinds[0] if len(kinds) == 1 else str
+    return kind
+
+
+def _flag_help(field: FieldInfo) -> str:
+    text = " ".join((field.description or "").split())
+    if get_origin(_flag_type(field)) is list:
+        text += " Repeat the flag for several."
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, bool):
+        text += f" (default: {'on' if default else 'off'})"
+    elif isinstance(default, list) and default:
+        text += f" (default: {', '.join(map(str, default))})"
+    elif default not in (None, "", []):
+        text += f" (default: {default:g})" if isinstance(default, float) else f" (default: {default})"
+    return text.replace("%", "%%")  # argparse formats help strings
+
+
+def _command(
+    sub: Any, name: str, func: Any, help_text: str, settings: Sequence[str]
+) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p.set_defaults(func=func, parser=p)
+    _setting_flags(p, (*settings, "log_format"))  # every command logs
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="exim-shipper", description="Parse and ship Exim logs.")
     top.add_argument("--version", action="version", version=f"exim-shipper {__version__}")
-    sub = top.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("parse", help="parse Exim logs to JSON events on stdout")
-    p.add_argument("files", nargs="*", metavar="FILE", help="log files (plain/gz/bz2/xz/zst) or - for stdin")
-    _add_source_flags(p)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _command(sub, "parse", cmd_parse, "parse Exim logs to JSON events on stdout", SOURCE)
+    p.add_argument(
+        "files", nargs="*", default=[], metavar="FILE", help="log files (plain/gz/bz2/xz/zst) or - for stdin"
+    )
     p.add_argument("--messages", action="store_true", help="print one summary per message instead of events")
     p.add_argument(
         "--max-open",
@@ -476,19 +539,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="messages held in memory with --messages; older ones are printed as partial summaries",
     )
-    p.set_defaults(func=cmd_parse)
-    t = sub.add_parser("trace", help="the story of a message id, or of every message involving an address")
+    t = _command(
+        sub,
+        "trace",
+        cmd_trace,
+        "the story of a message id, or of every message involving an address",
+        (*SOURCE, *CLUSTER),
+    )
     t.add_argument("target", metavar="ID|ADDRESS")
     t.add_argument(
         "files",
         nargs="*",
+        default=[],
         metavar="FILE",
         help="log files (plain/gz/bz2/xz/zst); none: search every server's events in OpenSearch",
     )
-    _add_source_flags(t)
-    _add_connection_flags(t)
-    t.set_defaults(func=cmd_trace)
-    rp = sub.add_parser("report", help="eximstats-style summary of the fleet from OpenSearch (or --json)")
+    rp = _command(
+        sub, "report", cmd_report, "eximstats-style summary of the fleet from OpenSearch (or --json)", CLUSTER
+    )
     rp.add_argument(
         "--since",
         default="24h",
@@ -499,38 +567,55 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--server", action="append", metavar="NAME", help="only this host.name (repeat for more)")
     rp.add_argument("--top", type=int, default=10, metavar="N", help="rows per top-N table (default 10)")
     rp.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    _add_connection_flags(rp)
-    rp.set_defaults(func=cmd_report)
-    su = sub.add_parser("setup", help="install or update index templates and the lifecycle policy")
-    _add_connection_flags(su)
-    su.add_argument(
-        "--dashboards-url",
-        metavar="URL",
-        help="also import kibana/ saved objects into OpenSearch Dashboards (or Kibana) at URL, overwriting",
+    _command(
+        sub,
+        "setup",
+        cmd_setup,
+        "once, centrally: install or update the index templates and lifecycle policy, and with a "
+        "Dashboards URL import the saved objects",
+        (*CLUSTER, "retention", "dashboards_url"),
     )
-    su.set_defaults(func=cmd_setup)
-    b = sub.add_parser("backfill", help="ship archived logs (plain/gz/bz2/xz/zst), oldest first, each once")
+    c = _command(
+        sub,
+        "check",
+        cmd_check,
+        "check the configuration, log files, state directory, cluster, templates and write access",
+        (*SOURCE, *CLUSTER, "state_dir", "retention"),
+    )
+    c.add_argument(
+        "paths", nargs="*", default=[], metavar="PATH|GLOB", help="logs to check (default: as `run`)"
+    )
+    b = _command(
+        sub,
+        "backfill",
+        cmd_backfill,
+        "ship archived logs (plain/gz/bz2/xz/zst), oldest first, each once",
+        (*SOURCE, *CLUSTER, "state_dir"),
+    )
     b.add_argument("files", nargs="+", metavar="PATH|GLOB")
     b.add_argument(
         "--quiet", action="store_true", help="no progress (a bar on a terminal, else a line every 10 s)"
     )
-    _add_source_flags(b)
-    _add_connection_flags(b)
-    b.set_defaults(func=cmd_backfill)
-    r = sub.add_parser("run", help="the sidecar: follow logs (default: cPanel's exim_*log) into OpenSearch")
-    r.add_argument("paths", nargs="*", metavar="PATH|GLOB")
-    _add_source_flags(r)
-    _add_connection_flags(r)
-    r.add_argument(
-        "--log-format", choices=["text", "json"], help="log lines on stderr: text (default) or JSON lines"
+    r = _command(
+        sub,
+        "run",
+        cmd_run,
+        "the sidecar: follow logs (default: cPanel's exim_*log) into OpenSearch",
+        (*SOURCE, *CLUSTER, "state_dir", *OBSERVE),
     )
     r.add_argument(
-        "--metrics-address", metavar="HOST:PORT", help="serve Prometheus metrics on http://HOST:PORT/metrics"
+        "paths", nargs="*", default=[], metavar="PATH|GLOB", help="followed logs (default: the paths setting)"
     )
-    r.set_defaults(func=cmd_run)
-    h = sub.add_parser("health", help="the sidecar's health check: are its logs shipped or advancing?")
-    h.add_argument("paths", nargs="*", metavar="PATH|GLOB", help="followed logs (default: as `run`)")
-    h.add_argument("--state-dir", help="the sidecar's state directory (checkpoints)")
+    h = _command(
+        sub,
+        "health",
+        cmd_health,
+        "the sidecar's health check: are its logs shipped or advancing?",
+        ("state_dir",),
+    )
+    h.add_argument(
+        "paths", nargs="*", default=[], metavar="PATH|GLOB", help="followed logs (default: as `run`)"
+    )
     h.add_argument(
         "--max-stall",
         type=float,
@@ -538,35 +623,36 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long unshipped lines may wait without the checkpoint moving (default 300)",
     )
-    h.set_defaults(func=cmd_health)
+    dl = sub.add_parser(
+        "deadletter",
+        help="the documents OpenSearch refused for good (in the state directory)",
+        description="the documents OpenSearch refused for good (in the state directory)",
+    )
+    dl_sub = dl.add_subparsers(dest="deadletter_command", required=True, metavar="ACTION")
+    _command(
+        dl_sub,
+        "replay",
+        cmd_deadletter_replay,
+        "send the dead letters again once the cause is fixed; what is stored leaves the file",
+        (*CLUSTER, "state_dir"),
+    )
     return top
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    keys = (
-        "timezone",
-        "server_name",
-        "opensearch_url",
-        "index_prefix",
-        "state_dir",
-        "username",
-        "ca_certs",
-        "retention",
-        "dashboards_url",
-        "log_format",
-        "metrics_address",
-    )
-    overrides = {k: v for k in keys if (v := getattr(args, k, None)) is not None}
-    try:
-        return Settings(**overrides)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid setting {where}: {first['msg'].removeprefix('Value error, ')}") from None
+    """The command's flags over EXIM_SHIPPER_* over the config file over the defaults."""
+    flags = {name: v for name in args.setting_flags if (v := getattr(args, name)) is not None}
+    if getattr(args, "paths", None):
+        flags["paths"] = args.paths
+    for line in unknown_variables(os.environ):
+        _warn(line)
+    return load(flags, args.config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # argparse would show the top-level usage; the subcommand's says what it takes
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         settings = load_settings(args)
         logs.configure(settings.log_format)

@@ -1,9 +1,15 @@
 """The exception tree: errors meant for the user, shown as one line without a traceback.
 
 ShipperError
-├── InputError       a log file is missing, unreadable or not decompressible
-├── ConfigError      a setting is invalid
-└── StateError       the state directory cannot be used (unwritable, full, corrupt, held by another shipper)
+├── InputError              a log file is missing, unreadable or not decompressible
+├── ConfigError             a setting, the config file or a variable is invalid
+├── OpenSearchUnavailable   the cluster could not be reached (after the retries allowed)
+├── OpenSearchRejected      the cluster refused a request for good
+├── NotSetUp                the cluster lacks the index templates `setup` installs
+└── StateError              the state directory is unusable (unwritable, full, corrupt, held by another)
+
+Beside these, next to what raises them: health.Unhealthy, checkpoints.RegistryUnreadable,
+report.NothingToReport and trace.NoEventIndex.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ class InputError(ShipperError):
 
 
 class ConfigError(ShipperError):
-    """A setting has an invalid value."""
+    """A setting has an invalid value, or the config file is missing, malformed or names no setting."""
 
 
 class StateError(ShipperError):
@@ -32,3 +38,7 @@ class OpenSearchUnavailable(ShipperError):
 
 class OpenSearchRejected(ShipperError):
     """OpenSearch refused a request for good (authentication, a malformed template, …)."""
+
+
+class NotSetUp(ShipperError):
+    """The index templates are missing: shipping now would create wrongly mapped indices."""

@@ -61,6 +61,7 @@ _RCPT_RULES = {
     "first_error": "min_record",
     "last_error": "max_record",
     "via": "min_record",
+    "originals": "union",
 }
 _RULES = {
     "server": "min",
@@ -159,13 +160,20 @@ def from_state(state: dict[str, Any]) -> Partial:
 # --- one event -> partials ----------------------------------------------------------------------
 
 
-def _rcpt_key(doc: Document) -> str | None:
+def _rcpt_key(doc: Document) -> tuple[str, str | None] | None:
+    """The final address a delivery line is about, and the address it was expanded from (`<…>`).
+
+    Outcomes are kept per final address: an alias with two targets, one failing, is two outcomes."""
     exim = doc.get("exim", {})
-    addr = exim.get("original_address") or exim.get("address")
+    addr = exim.get("address")
     if not addr:
         to = doc.get("email", {}).get("to", {}).get("address")
         addr = to[0] if to else None
-    return addr.lower() if addr else None
+    if not addr:
+        return None
+    final = addr.lower()
+    original = (exim.get("original_address") or "").lower()
+    return final, (original if original and original != final else None)
 
 
 def _error_record(doc: Document, ts: str) -> dict[str, Any]:
@@ -228,10 +236,11 @@ def partials(doc: Document) -> list[Partial]:
         "delivery_failed",
         "delivery_deferred",
     ):
-        rcpt = _rcpt_key(doc)
-        if rcpt is None:
+        target = _rcpt_key(doc)
+        if target is None:
             return out
-        r: Partial = {}
+        rcpt, original = target
+        r: Partial = {} if original is None else {"originals": frozenset({original})}
         if action == "delivery_failed":
             r["failed"] = ts
             r["first_error"] = r["last_error"] = _error_record(doc, ts)
@@ -246,6 +255,7 @@ def partials(doc: Document) -> list[Partial]:
             dest = doc.get("destination", {})
             via = {"time": ts}
             for key, value in (
+                ("flag", exim.get("flag")),
                 ("router", exim.get("router")),
                 ("transport", exim.get("transport")),
                 ("host", dest.get("domain")),
@@ -300,6 +310,16 @@ def _outcome(r: Partial) -> str:
     return "pending"
 
 
+def recipients_of(p: Partial) -> dict[str, Partial]:
+    """The final recipients: an address that was expanded (an alias, a forward) gives way to its targets,
+    unless it has an outcome of its own. Derived at read time, so the merge stays order-free."""
+    rcpts: dict[str, Partial] = p.get("rcpt", {})
+    parents: set[str] = set()
+    for r in rcpts.values():
+        parents |= r.get("originals", frozenset())
+    return {a: r for a, r in rcpts.items() if a not in parents or _outcome(r) in ("delivered", "failed")}
+
+
 def state_of(p: Partial) -> str:
     """The message state, derived from the merged partial alone."""
     if "removed" in p:
@@ -309,7 +329,7 @@ def state_of(p: Partial) -> str:
     completed = "completed" in p
     if "frozen" in p and p["frozen"] > p.get("unfrozen", "") and p["frozen"] >= p.get("completed", ""):
         return "frozen"
-    outcomes = [_outcome(r) for r in p.get("rcpt", {}).values()]
+    outcomes = [_outcome(r) for r in recipients_of(p).values()]
     delivered = outcomes.count("delivered")
     failed = outcomes.count("failed")
     open_ = len(outcomes) - delivered - failed
@@ -365,16 +385,17 @@ def summary(p: Partial) -> Document:
     if "bounced_by" in p:
         exim["bounced_by"] = sorted(p["bounced_by"])
     recipients = []
-    for addr in sorted(p.get("rcpt", {})):
-        r = p["rcpt"][addr]
-        rec: dict[str, Any] = {
-            "address": addr,
-            "outcome": _outcome(r),
-            "attempts": len(r.get("attempts", ())),
-        }
+    final = recipients_of(p)
+    for addr in sorted(final):
+        r = final[addr]
+        rec: dict[str, Any] = {"address": addr}
+        if "originals" in r:
+            rec["original_address"] = sorted(r["originals"])
+        rec["outcome"] = _outcome(r)
+        rec["attempts"] = len(r.get("attempts", ()))
         if "delivered" in r:
             rec["delivered_time"] = r["delivered"]
-            rec.update({k: v for k, v in r.get("via", {}).items() if k != "time"})
+            rec.update({k: v for k, v in r.get("via", {}).items() if k not in ("time", "flag")})
         if "failed" in r:
             rec["failed_time"] = r["failed"]
         if "last_error" in r:
@@ -382,6 +403,16 @@ def summary(p: Partial) -> Document:
         recipients.append(rec)
     if recipients:
         exim["recipients"] = recipients
+    if "size" in arrival:
+        # eximstats' delivered volume: the message's size once per `=>` line (not `->`, which shares it),
+        # up to its `Completed` (eximstats forgets a message there).
+        end = p.get("completed", "~")
+        primary = sum(
+            1
+            for r in p.get("rcpt", {}).values()
+            if r.get("via", {}).get("flag") == "=>" and r["via"]["time"] <= end
+        )
+        exim["delivered_volume"] = arrival["size"] * primary
     email: dict[str, Any] = {"local_id": p["id"]}
     sender = arrival.get("sender")
     if sender and sender != "<>":
@@ -412,8 +443,10 @@ def summary(p: Partial) -> Document:
 
 
 def finished(p: Partial) -> bool:
-    """True once Exim will write nothing more about the message: completed, removed, or rejected."""
-    return "completed" in p or "removed" in p or ("rejected" in p and "arrival" not in p)
+    """True once Exim will write nothing more about the message: completed, or rejected.
+
+    `removed by` is not the end: Exim writes `Completed` right after it, which must join the same summary."""
+    return "completed" in p or ("rejected" in p and "arrival" not in p)
 
 
 def key_of(p: Partial) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
 from shipper.files.reader import RawEntry
+from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
@@ -43,6 +44,8 @@ class FileReport:
     dead: int = 0
     summaries: int = 0
     skipped: str = ""  # why the file was not read at all ("" when it was)
+    foreign: int = 0
+    """Syslog lines of programs other than Exim's, read and not shipped."""
     damage: str | None = None
     """Why a compressed file could not be read to its end; what came before it was shipped."""
 
@@ -131,7 +134,7 @@ class Shipper:
                 progress.skip(report.skipped)
             return report
         start = self.registry.offset(key)
-        source = ArchiveSource(path, fid, start)
+        source = ArchiveSource(path, fid, start, self._assembler)
         if progress is not None and fid.compression is None:
             progress.resume_at(start)
         try:
@@ -139,6 +142,7 @@ class Shipper:
         finally:
             source.close()
         report.damage = source.damage
+        report.foreign += source.foreign
         if progress is not None:
             progress.update(report.entries, source.size)  # the last batch's lines: the bar's closing figures
         return report
@@ -160,7 +164,7 @@ class Shipper:
         may still get continuation lines; Exim writes an entry in one write(), so one quiet poll is enough).
         """
         report = FileReport(",".join(patterns))
-        followers = Followers(patterns, self.registry, self.status, close_inactive)
+        followers = Followers(patterns, self.registry, self.status, close_inactive, self._assembler)
         self._ship(_Tail(followers, scan_interval), stop, report, linger=linger)
         return report
 
@@ -186,6 +190,7 @@ class Shipper:
         """
         settings = self.settings
         batcher = Batcher(settings.batch_max_docs, settings.batch_max_bytes, settings.batch_max_age)
+        batcher.last_flush = time.monotonic()  # the age counts from the start: a small file is one batch
         lanes: dict[str, _Lane] = {}
 
         def flush(*, final: bool = False) -> None:
@@ -213,7 +218,7 @@ class Shipper:
                 occ = lane.occurrences.next(entry.data)
                 if entry.end <= src.resume:
                     continue
-                item, parts = self._item(lane.parser, src.path, entry, occ, key=src.key)
+                item, parts = self._item(lane.parser, src.path, src.key, entry, occ)
                 if src.followed:
                     self.status.read(src.key, entry.end)
                 batcher.add(item)
@@ -258,15 +263,30 @@ class Shipper:
         return EntryParser(self.zone, self.server, dataset=dataset_for(path))
 
     def _item(
-        self, parser: EntryParser, path: str, entry: RawEntry, occ: int, *, key: str = ""
+        self, parser: EntryParser, path: str, key: str, entry: RawEntry, occ: int
     ) -> tuple[bulk.Item, list[Partial]]:
-        doc = enrich(parser.parse(entry.data))
-        doc["log"] = {"file": {"path": path}, "offset": entry.offset}
+        doc = enrich(parser.parse(entry.data, entry.origin))
+        doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
         body = dumps(doc)
         index = event_index(self.settings.index_prefix, doc)
-        doc_id = event_id(self.server, entry.data, occ, second_pass=parser.second_pass)
+        # The entry's own log (a syslog stream carries the reject log's copies too) keys its id.
+        dataset = doc.get("event", {}).get("dataset", parser.dataset)
+        doc_id = event_id(self.server, entry.data, occ, dataset, second_pass=parser.second_pass)
         action = action_line("create", index, doc_id)
         return bulk.Item(action, body, ref=key), partials(doc)
+
+    def _assembler(self, head: bytes, mtime: float | None = None) -> SyslogAssembler | None:
+        """A syslog or journal file's entry assembler (None for Exim's own format); `mtime` (None: now)
+        dates BSD syslog's year-less lines."""
+        s = self.settings
+        return assembler_for(
+            s.input_format,
+            head,
+            mtime=mtime,
+            zone=self.zone,
+            programs=s.syslog_programs,
+            host_from_syslog=not s.server_name,
+        )
 
 
 class _Lane:

@@ -1,23 +1,45 @@
-"""The one settings root: defaults, then an optional TOML file, then EXIM_SHIPPER_* variables, then flags."""
+"""The one settings root and where its values come from: defaults < TOML file < EXIM_SHIPPER_* < flags."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+import pydantic
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shipper.errors import ConfigError
+
+ENV_PREFIX = "EXIM_SHIPPER_"
 CONFIG_ENV = "EXIM_SHIPPER_CONFIG"
+# EXIM_SHIPPER_* variables that are not settings: read elsewhere in the package, by the container's
+# entrypoint or by the development tools; EXIM_SHIPPER_TEST_* belong to the test suite.
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_ENV,
+        "EXIM_SHIPPER_SETUP_TIMEOUT",
+        "EXIM_SHIPPER_SETUP_RETRY_DELAY",
+        "EXIM_SHIPPER_CACHE",
+        "EXIM_SHIPPER_OPENSEARCH_VERSION",
+        "EXIM_SHIPPER_OPENSEARCH_PLUGINS",
+        "EXIM_SHIPPER_ELASTICSEARCH_VERSION",
+        "EXIM_SHIPPER_BENCH_URL",
+    }
+)
+_TEST_VARIABLES = "EXIM_SHIPPER_TEST_"
+
+# The config file's values while `load` builds a Settings (a source cannot be handed arguments).
+_FILE: ContextVar[Mapping[str, Any]] = ContextVar("exim_shipper_config_file", default=MappingProxyType({}))
 
 
 def local_zone_name() -> str:
@@ -65,36 +87,59 @@ def split_address(address: str) -> tuple[str, int]:
 class Settings(BaseSettings):
     """Everything configurable, with the defaults a cPanel server needs."""
 
-    model_config = SettingsConfigDict(env_prefix="EXIM_SHIPPER_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", use_attribute_docstrings=True)
 
     timezone: str = ""
-    """IANA zone of timestamps without `±hhmm`; empty means the machine's zone."""
+    """IANA zone of timestamps written without `±hhmm`; empty means the machine's zone."""
     server_name: str = ""
-    """host.name of the Exim server; empty means this machine's host name."""
+    """host.name of the Exim server; empty means this machine's host name (or, for syslog and journal
+    input, the host each record names)."""
+    input_format: Literal["auto", "exim", "syslog", "journal"] = "auto"
+    """What the log files are: `exim` (Exim's own log files), `syslog` (Exim logging through syslog,
+    `log_file_path = syslog`: a mail.log in BSD, RFC 3339 high-precision or RFC 5424 form), `journal`
+    (`journalctl -o json` output), or `auto`, detected per file from its first lines."""
+    syslog_programs: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["exim", "exim4"])
+    """Syslog program names (tags) that are Exim (comma-separated in the environment); lines of other
+    programs in a syslog file or journal export (postfix, dovecot, …) are skipped and counted."""
 
     opensearch_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """One or more node URLs (comma-separated in the environment)."""
+    """Node URL, one or more (comma-separated in the environment), without credentials in it."""
     username: str | None = None
+    """Basic-auth user; its password comes from `password` or `password_file`."""
     password: SecretStr | None = None
+    """Basic-auth password (environment or config file only, never a flag)."""
+    password_file: Path | None = None
+    """File holding the basic-auth password (trailing newline ignored)."""
     api_key: SecretStr | None = None
+    """API key sent as `Authorization: ApiKey …` (environment or config file only, never a flag)."""
+    api_key_file: Path | None = None
+    """File holding the API key (trailing newline ignored)."""
     ca_certs: Path | None = None
+    """CA bundle to verify the cluster's (and Dashboards') TLS certificate."""
     verify_certs: bool = True
+    """Verify TLS certificates; off only for a test cluster."""
     request_timeout: float = 30.0
+    """Seconds to wait for one answer from the cluster."""
     http_compress: bool = True
     """gzip request bodies: a fleet ships across networks; off saves CPU when the cluster is on loopback."""
     index_prefix: str = "exim"
+    """Index and template name prefix: `<prefix>-events-YYYY.MM.DD`, `<prefix>-messages-YYYY.MM`."""
     retention: str = "30d"
-    """Age after which daily event indices are deleted by the ISM/ILM policy."""
+    """Age after which daily event indices are deleted by the ISM/ILM policy (`setup`)."""
     dashboards_url: str | None = None
-    """OpenSearch Dashboards (or Kibana) base URL; `setup` imports the kibana/ saved objects there."""
+    """OpenSearch Dashboards (or Kibana) base URL; `setup` imports the saved objects there."""
 
     state_dir: Path = Field(default_factory=_default_state_dir)
+    """Where checkpoints and dead letters live."""
     batch_max_docs: int = 2000
+    """Documents per bulk request at most."""
     batch_max_bytes: int = 5 * 1024 * 1024
+    """Bytes per bulk request at most."""
     batch_max_age: float = 0.25
     """Tail mode: at most one half-full batch is sent per this many seconds, so a line waits at most
     this long (one after a quiet spell is sent at once); backfill batches by docs and bytes only."""
     max_open_messages: int = 100_000
+    """Unfinished messages held in memory; past it the oldest is written as it stands."""
     summary_window: int = 4 * 1024 * 1024
     """Backfill: bytes of log a message may span before its summary is written as it stands (it merges
     with the rest later); bounds what a resume re-reads. Shorter messages are written once, whole."""
@@ -108,7 +153,9 @@ class Settings(BaseSettings):
     close_inactive: float = 300.0
     """Seconds a rotated-away file is still read after its last growth (Exim may still append to it)."""
     retry_initial_wait: float = 0.5
+    """Seconds before the first retry of a failed request (doubling up to `retry_max_wait`)."""
     retry_max_wait: float = 30.0
+    """Longest wait between two retries, in seconds."""
     backfill_max_retries: int = 8
     """Per-request retries in backfill mode (the sidecar retries for ever)."""
 
@@ -132,13 +179,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config = os.environ.get(CONFIG_ENV)
-        if config:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
-        return tuple(sources)
+        # Highest first: flags (init), then EXIM_SHIPPER_* variables, then the config file's values.
+        return (init_settings, env_settings, _FileValues(settings_cls))
 
-    @field_validator("opensearch_url", "paths", mode="before")
+    @field_validator("opensearch_url", "paths", "syslog_programs", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -160,10 +204,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"{shown}: not a URL, expected http(s)://host[:port][/path]") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{shown}: expected http(s)://host[:port][/path]")
-            if "@" in url.strip()[len(parts.scheme) + 3 + len(parts.netloc) :]:
-                # `http://user:pa/ss@host`: the host parsed is part of the password
+            if "@" in url:
+                # Any userinfo, wherever a password's own / or @ would make a parser end it.
                 raise ValueError(
-                    f"{shown}: '@' after the host; percent-encode / ? # @ in the user and password"
+                    f"{shown}: no user:password@ in URLs (they show in `ps`, logs and shell history); "
+                    "set username with password or password_file, or api_key_file, instead"
                 )
             try:
                 port = parts.port
@@ -199,8 +244,107 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a valid lower-case index prefix")
         return value
 
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Settings:
+        """password_file / api_key_file: the secret is read once, here, and kept like a given one."""
+        for secret, file_setting in (("password", "password_file"), ("api_key", "api_key_file")):
+            path: Path | None = getattr(self, file_setting)
+            if path is None:
+                continue
+            if getattr(self, secret) is not None:
+                raise ValueError(f"{file_setting}: {secret} is set too; keep one of them")
+            try:
+                text = path.read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{file_setting}: cannot read {path} ({exc.strerror or exc})") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"{file_setting}: {path} is not text") from None
+            if not text:
+                raise ValueError(f"{file_setting}: {path} is empty")
+            setattr(self, secret, SecretStr(text))
+        return self
+
     def effective_timezone(self) -> str:
         return self.timezone or local_zone_name()
 
     def effective_server_name(self) -> str:
         return self.server_name or socket.gethostname()
+
+
+class _FileValues(PydanticBaseSettingsSource):
+    """The config file's values, already read and checked by `load`, below the environment's."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _FILE.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE.get())
+
+
+def read_config(path: Path, named_by: str) -> dict[str, Any]:
+    """The TOML file's settings; a missing or unreadable file, bad TOML or an unknown key is one line."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (named by {named_by})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file (named by {named_by})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text)") from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # "Invalid value (at line 2, column 5)" -> "line 2, column 5: Invalid value"
+        reason, _, where = str(exc).rpartition(" (at ")
+        if not reason:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{path}: {where.rstrip(')')}: not valid TOML: {reason}") from None
+    known = list(Settings.model_fields)
+    for key in values:
+        if key not in Settings.model_fields:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{path}: unknown setting {key!r}{hint}")
+    return values
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """EXIM_SHIPPER_* variables that no setting reads: a typo there would otherwise go unnoticed."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper.startswith(_TEST_VARIABLES):
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{name} is not a setting and is ignored{hint}")
+    return lines
+
+
+def load(flags: Mapping[str, Any], config: str | None = None) -> Settings:
+    """Settings from defaults < the TOML file (`config`, else EXIM_SHIPPER_CONFIG) < EXIM_SHIPPER_* <
+    `flags`; any problem is one ConfigError line naming where the bad value came from."""
+    named_by = "--config"
+    if config is None:
+        config, named_by = os.environ.get(CONFIG_ENV) or None, CONFIG_ENV
+    path = Path(config) if config else None
+    values = read_config(path, named_by) if path is not None else {}
+    token = _FILE.set(MappingProxyType(values))
+    try:
+        return Settings(**flags)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["loc"]:
+            key = str(first["loc"][0])
+        else:  # a check across settings: its message starts with the setting it is about
+            key, _, message = message.partition(": ")
+        where = f"invalid setting {key}: {message}"
+        from_file = path is not None and key in values and key not in flags
+        from_env = any(name.upper() == ENV_PREFIX + key.upper() for name in os.environ)
+        raise ConfigError(f"{path}: {where}" if from_file and not from_env else where) from None
+    finally:
+        _FILE.reset(token)

@@ -4,17 +4,22 @@ identity rather than path, including a rotated file a restart would otherwise lo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from shipper.checkpoints import Registry
 from shipper.delivery import Mark
 from shipper.files.archive import damage_of, detect_compression, wrap_decompressor
-from shipper.files.follow import READ_CHUNK, Harvester, follow_key, matching
+from shipper.files.follow import DETECT_BYTES, READ_CHUNK, Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, FileId, confirms, head_hash
-from shipper.files.reader import EntryAssembler, RawEntry, same_second_start
+from shipper.files.reader import EntryAssembler, RawEntry, peek_head, same_second_start
+from shipper.files.syslog import SyslogAssembler
 from shipper.status import Status
+
+MakeWrapped = Callable[[bytes, float | None], SyslogAssembler | None]
+"""A syslog or journal file's assembler from its first bytes (and mtime, dating year-less lines), or
+None for Exim's own format."""
 
 
 class Source(Protocol):
@@ -48,7 +53,7 @@ class ArchiveSource:
 
     followed = False
 
-    def __init__(self, path: Path, fid: FileId, start: int) -> None:
+    def __init__(self, path: Path, fid: FileId, start: int, wrapped_for: MakeWrapped) -> None:
         self.path = str(path)
         self.key = fid.key()
         self.compressed = fid.compression is not None
@@ -63,16 +68,20 @@ class ArchiveSource:
             head = self._raw.read(8)
             self._raw.seek(0)
             self._stream = wrap_decompressor(self._raw, head)
+            self.wrapped = wrapped_for(peek_head(self._stream), path.stat().st_mtime)
             begin = 0
             if start and not self.compressed:
                 # Plain files resume by seeking: only the checkpoint's own second is read again (its
                 # entries are counted for their content ids, not shipped).
-                begin = same_second_start(self._raw, start)
+                if self.wrapped is None:
+                    begin = same_second_start(self._raw, start)
+                else:
+                    begin = self.wrapped.second_start(self._raw, start)
                 self._stream.seek(begin)
         except BaseException:
             self._raw.close()
             raise
-        self.assembler = EntryAssembler(begin)
+        self.assembler = EntryAssembler(begin, self.wrapped)
         self.last_end = start
 
     @property
@@ -95,6 +104,11 @@ class ArchiveSource:
         if out:
             self.last_end = max(self.last_end, out[-1].end)
         return out
+
+    @property
+    def foreign(self) -> int:
+        """Other programs' syslog lines read and not shipped."""
+        return self.wrapped.skipped if self.wrapped is not None else 0
 
     def flush_pending(self) -> list[RawEntry]:
         return []
@@ -127,9 +141,15 @@ class Followers:
     """
 
     def __init__(
-        self, patterns: list[str], registry: Registry, status: Status, close_inactive: float
+        self,
+        patterns: list[str],
+        registry: Registry,
+        status: Status,
+        close_inactive: float,
+        wrapped_for: MakeWrapped,
     ) -> None:
         self.patterns = patterns
+        self.wrapped_for = wrapped_for
         self.registry = registry
         self.status = status
         self.close_inactive = close_inactive
@@ -177,12 +197,28 @@ class Followers:
         if offset > st.st_size or not confirms(fd, str(entry.get("head", "")), head):
             # Truncated, another file on a reused inode, or an identity never confirmed.
             offset, restarted = 0, offset > 0
-        begin = same_second_start(fh, offset)
+        # A file with bytes is told apart now (its resume point depends on it); an empty one later.
+        first = os.pread(fd, DETECT_BYTES, 0)
+        wrapped = self.wrapped_for(first, None) if first else None
+        begin = same_second_start(fh, offset) if wrapped is None else wrapped.second_start(fh, offset)
         fh.seek(begin)
-        follow = Followed(path, fh, st.st_dev, st.st_ino, begin, head=head, resume=offset)
+        follow = Followed(
+            path,
+            fh,
+            st.st_dev,
+            st.st_ino,
+            begin,
+            head=head,
+            resume=offset,
+            detect=None if first else self._detect,
+            assembler=wrapped,
+        )
         follow.restarted = restarted and copy_of is None
         self.files[key] = follow
         self.status.opened(key, path, fd, offset, self.registry.files.get(key, {}).get("updated"))
+
+    def _detect(self, head: bytes) -> SyslogAssembler | None:
+        return self.wrapped_for(head, None)
 
     def _find_rotated(self, current: dict[str, str]) -> None:
         # The followed paths, also those missing now (renamed away, not yet created again by Exim).

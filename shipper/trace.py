@@ -58,7 +58,8 @@ def render_summary(doc: dict[str, Any], extra: Sequence[tuple[str, str]] = ()) -
         detail = r.get("host") or r.get("transport") or ""
         if "last_error" in r and r["outcome"] != "delivered":
             detail = f"{r['last_error']['class']}: {r['last_error'].get('text', '')}"
-        rows.append(("recipient", f"{r['address']}  {r['outcome']}  {detail}".rstrip()))
+        address = " ".join([r["address"], *(f"<{a}>" for a in r.get("original_address", []))])
+        rows.append(("recipient", f"{address}  {r['outcome']}  {detail}".rstrip()))
     rows.extend(extra)
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)

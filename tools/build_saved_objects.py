@@ -880,6 +880,8 @@ to include the bounce it caused
 * Address: `email.from.address:"alice@shop.example" OR email.to.address:"alice@shop.example"`
 * Header Message-ID: `email.message_id:"5f1c2e@shop.example"`
 * Server: pick it in **Server**, or add `AND host.name:"mx1"`
+* Any text of the log lines, like grep: type it without a field, e.g. `"Connection refused"`; quote \
+anything with punctuation (ids, addresses), or it matches any of its parts
 
 Left, **message summaries**: one row per message and server (state, recipients' outcomes, attempts, delays). \
 Right, **message events**: every line of those messages, oldest first; `event.original` is the line as Exim \

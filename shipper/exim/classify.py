@@ -379,8 +379,31 @@ _CONTEXT_CLASSES = {
 }
 
 
-def hint_for(name: str) -> str:
-    """The one-sentence remedy for a class name."""
+# Routers that look a domain up in the DNS (or hand it on): a failure there is about the remote domain.
+_REMOTE_ROUTER = _rx(r"lookup|dns|remote|smarthost|manualroute|smtp")
+# Routers of local domains (aliases, forwards, local and virtual users, cPanel's routers).
+_LOCAL_ROUTER = _rx(r"alias|forward|local|user|virtual|system|mailman|boxtrapper")
+_LOCAL_HINTS = {
+    "unroutable_domain": "No router of this server accepted the address of a local domain: it is not a "
+    "mailbox, alias or forwarder here (or an alias points to one that is not); check the account and "
+    "alias lists (/etc/valiases/<domain> on cPanel), not DNS.",
+}
+
+
+def routed_locally(router: str | None) -> bool:
+    """True when a local router (alias, forward, local or virtual user), not a DNS look-up, gave up on the
+    address: the domain is one of this server's, so its DNS is not the problem."""
+    return (
+        bool(router)
+        and _LOCAL_ROUTER.search(router or "") is not None
+        and not _REMOTE_ROUTER.search(router or "")
+    )
+
+
+def hint_for(name: str, *, local: bool = False) -> str:
+    """The one-sentence remedy for a class name (for a local domain, when that changes the remedy)."""
+    if local and name in _LOCAL_HINTS:
+        return _LOCAL_HINTS[name]
     cls = _BY_NAME.get(name)
     return cls.hint if cls is not None else _GENERIC_HINTS.get(name, _GENERIC_HINTS[GENERIC_PERMANENT])
 

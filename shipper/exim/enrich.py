@@ -1,10 +1,12 @@
-"""Enrichment of a parsed event: remote-host facts, HELO checks, address parts, provider, related.*."""
+"""Enrichment of a parsed event: remote-host facts, HELO checks, address parts, provider, related.*,
+and eximstats' reading of the line."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from shipper.exim.event import Document
+from shipper.exim.eximstats import eximstats_view
 from shipper.exim.fields import address_parts
 from shipper.exim.hosts import ip_kind, provider, registered_domain
 
@@ -119,6 +121,11 @@ def enrich(doc: Document) -> Document:
         related["hosts"] = list(dict.fromkeys(h.lower() for h in hosts))
     if related:
         doc["related"] = related
+    original = doc.get("event", {}).get("original")
+    if original:
+        view = eximstats_view(original.split("\n", 1)[0])
+        if view is not None:
+            exim["eximstats"] = view
     if not exim:
         del doc["exim"]
     return doc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipper.exim.classify import classify, hint_for, response_codes, smtp_error
+from shipper.exim.classify import classify, hint_for, response_codes, routed_locally, smtp_error
 from shipper.exim.fields import ip_facts, strip_angle
 
 _CONNECT_CLASSES = frozenset({"connection_refused", "timeout", "network_error"})
@@ -143,4 +143,5 @@ class Event:
                 err["stage"] = "local"  # no remote host involved: routing or local delivery
         err["class"] = name
         err["temporary"] = temp
-        err["hint"] = hint_for(name)
+        local = side == "destination" and routed_locally(self.exim.get("router"))
+        err["hint"] = hint_for(name, local=local)

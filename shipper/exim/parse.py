@@ -22,6 +22,7 @@ from shipper.exim.grammar import (
     TOP_RE,
 )
 from shipper.exim.lines import parse_other
+from shipper.exim.syslog import Origin, apply_origin
 from shipper.exim.tags import ARRIVAL, scan
 from shipper.exim.timestamps import TimestampConverter
 
@@ -185,8 +186,24 @@ class EntryParser:
         hour: its bytes may equal an entry of the first pass, so its content id must tell them apart."""
         return self.times.second_pass
 
-    def parse(self, raw: bytes) -> Document:
-        """One document for one logical entry; any input yields a document, never an exception."""
+    def parse(self, raw: bytes, origin: Origin | None = None) -> Document:
+        """One document for one logical entry; any input yields a document, never an exception.
+
+        `origin`: what a syslog or journal wrapper said about the entry (see shipper.exim.syslog).
+        """
+        if origin is None:
+            return self._parse(raw)
+        own = self.dataset
+        # A syslog stream mixes Exim's three logs: the entry's own log decides (the panic rule needs it).
+        self.dataset = origin.dataset or own
+        try:
+            doc = self._parse(raw)
+        finally:
+            self.dataset = own
+        apply_origin(doc, origin)
+        return doc
+
+    def _parse(self, raw: bytes) -> Document:
         self.times.second_pass = False  # an entry without a prefix is stamped by none of its own
         try:
             text = raw.decode("utf-8")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import glob
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from shipper.files.identity import HEAD_BYTES, head_hash, prefix_mark
 from shipper.files.reader import EntryAssembler, RawEntry
+from shipper.files.syslog import SyslogAssembler
 
 READ_CHUNK = 1 << 20
+DETECT_BYTES = 1 << 16
 MAX_READ_PER_POLL = 4 << 20  # fairness between files, and a bound on what one poll holds in memory
 # Polling, not inotify: it also works where inotify does not (NFS, some container mounts). A line is
 # noticed within POLL_MIN while the logs are busy and within POLL_MAX after a quiet spell, and an idle
@@ -49,13 +52,17 @@ class Harvester:
     renamed: bool = False
     last_activity: float = field(default_factory=time.monotonic)
     caught_up: bool = False
+    """Whether the last poll read to the end of the file (the reader has caught up with the writer)."""
     restarted: bool = False
     """Read again from 0 since the last checkpoint (see delivery.Mark.restart)."""
-    """Whether the last poll read to the end of the file (the reader has caught up with the writer)."""
-    assembler: EntryAssembler = field(init=False)
+    detect: Callable[[bytes], SyslogAssembler | None] | None = None
+    """Tells the file's form from its first bytes, once it has some (see files.syslog)."""
+    assembler: SyslogAssembler | None = None
+    """A syslog or journal file's entry assembler; None for Exim's own log format."""
+    entries: EntryAssembler = field(init=False)
 
     def __post_init__(self) -> None:
-        self.assembler = EntryAssembler(self.start)
+        self.entries = EntryAssembler(self.start, self.assembler)
 
     @property
     def key(self) -> str:
@@ -64,20 +71,27 @@ class Harvester:
     @property
     def offset(self) -> int:
         """Bytes consumed from the file (the end of the last complete line)."""
-        return self.assembler.consumed
+        return self.entries.consumed
 
     def poll(self, now: float, linger: float) -> list[RawEntry]:
         """Read what was appended; returns the entries known to be complete."""
         out: list[RawEntry] = []
         size = os.fstat(self.fh.fileno()).st_size
         rewritten = bool(self.head) and head_hash(self.path_fd_head()) != self.head
-        if size < self.assembler.fed or rewritten:
+        if size < self.entries.fed or rewritten:
             # copytruncate: emptied (and perhaps already refilled past our offset): start again.
             self.head = ""
             self.fh.seek(0)
-            self.assembler = EntryAssembler(0)
+            if self.assembler is not None:
+                self.assembler = self.assembler.fresh()
+            self.entries = EntryAssembler(0, self.assembler)
             self.resume = 0
             self.restarted = True
+        if self.detect is not None and size > 0:
+            # Created empty: its form is told by its first bytes (nothing was fed before them).
+            self.assembler = self.detect(os.pread(self.fh.fileno(), DETECT_BYTES, 0))
+            self.detect = None
+            self.entries = EntryAssembler(self.entries.fed, self.assembler)
         read = 0
         got = False
         self.caught_up = False
@@ -88,13 +102,13 @@ class Harvester:
                 break
             got = True
             read += len(chunk)
-            out += self.assembler.feed(chunk)
+            out += self.entries.feed(chunk)
         if got:
             self.last_activity = now
             if not self.head and self.offset >= HEAD_BYTES:
                 self.head = head_hash(self.path_fd_head())
-        elif self.assembler.held and now - self.last_activity >= linger:
-            out += self.assembler.release()
+        elif self.entries.held and now - self.last_activity >= linger:
+            out += self.entries.release()
         return out
 
     def path_fd_head(self) -> bytes:
@@ -106,12 +120,12 @@ class Harvester:
 
     def flush_pending(self) -> list[RawEntry]:
         """The held-back last entry, at shutdown."""
-        return self.assembler.release()
+        return self.entries.release()
 
     def finish(self) -> list[RawEntry]:
         """Everything left, a last line without its newline too: for a rotated file Exim no longer
         writes (closed as inactive), so nothing will complete it."""
-        return self.assembler.finish()
+        return self.entries.finish()
 
     def close(self) -> None:
         self.fh.close()

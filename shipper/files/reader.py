@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, Protocol
 
-# A physical line opens a new entry when it starts with Exim's timestamp; every other line
-# (header dumps, "Suggested action:", blank lines) continues the entry before it.
-ENTRY_START = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+from shipper.exim.syslog import Origin
+
+EXIM_STAMP = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+# A physical line opens a new entry when it starts with a timestamp: Exim's, or a syslog or journal
+# record's (BSD, RFC 3339 / 5424, a `journalctl -o json` object), so a wrapped line that reaches the
+# plain reader is never glued to the entry before it. Every other line (header dumps, "Suggested
+# action:", blank lines) continues the entry before it.
+ENTRY_START = re.compile(
+    rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |<\d{1,3}>|\x1e?\{\""
+)
 
 CHUNK_SIZE = 1 << 20
 # Exim caps an entry at 8 KiB, so anything far larger is not Exim's own: bound memory by
@@ -29,6 +36,16 @@ class RawEntry(NamedTuple):
     """Offset just past the entry's terminating newline (or its last byte when unterminated)."""
     terminated: bool
     """False when the stream ended before the entry's final newline (a truncated last line)."""
+    origin: Origin | None = None
+    """Syslog or journal input: what the wrapper said; `data` is then the entry in Exim's own form."""
+
+
+class Assembler(Protocol):
+    """Builds entries from a wrapped (syslog, journal) stream's physical lines: see files.syslog."""
+
+    def feed(self, offset: int, line: bytes, terminated: bool) -> list[RawEntry]: ...
+
+    def flush(self) -> list[RawEntry]: ...
 
 
 class EntryAssembler:
@@ -38,10 +55,12 @@ class EntryAssembler:
     An entry is handed out once the line after it shows it complete (a new entry's start, or a line it
     cannot take). The last one is *held* (it may still get continuation lines) until `release`; a last
     line without its newline is *partial* until `finish` says the stream is over. Memory holds one entry
-    and one line, both bounded, whatever arrives.
+    and one line, both bounded, whatever arrives. A wrapped stream's (syslog, journal) `wrapped`
+    assembler gets the physical lines instead and decides the entries (and skips other programs').
     """
 
-    def __init__(self, start: int = 0) -> None:
+    def __init__(self, start: int = 0, wrapped: Assembler | None = None) -> None:
+        self.wrapped = wrapped
         self._consumed = start  # where the partial line begins
         self._line: list[bytes] = []  # the partial line's pieces (no newline yet), joined only when whole
         self._line_size = 0
@@ -54,7 +73,7 @@ class EntryAssembler:
     @property
     def held(self) -> bool:
         """Whether an entry of complete lines waits for `release` (or its successor)."""
-        return bool(self._parts)
+        return bool(self._parts) or self.wrapped is not None  # a wrapped one may hold split pieces
 
     @property
     def consumed(self) -> int:
@@ -95,6 +114,9 @@ class EntryAssembler:
         return out
 
     def _add(self, offset: int, line: bytes, *, terminated: bool, out: list[RawEntry]) -> None:
+        if self.wrapped is not None:
+            out.extend(self.wrapped.feed(offset, line, terminated))
+            return
         line_end = offset + len(line) + (1 if terminated else 0)
         if (
             self._parts
@@ -114,6 +136,8 @@ class EntryAssembler:
 
     def release(self) -> list[RawEntry]:
         """The held entry, now taken as complete (a quiet poll, a stop, the end of the stream)."""
+        if self.wrapped is not None:
+            return self.wrapped.flush()  # pieces of a split message that stopped coming
         if not self._parts:
             return []
         entry = RawEntry(self._offset, b"\n".join(self._parts), self._end, self._term)
@@ -132,12 +156,20 @@ class EntryAssembler:
         return out
 
 
-def iter_entries(stream: BinaryIO, start: int = 0) -> Iterator[RawEntry]:
-    """Group a stream's physical lines into logical entries, in order, losing no byte."""
-    assembler = EntryAssembler(start)
+def iter_entries(stream: BinaryIO, start: int = 0, assembler: Assembler | None = None) -> Iterator[RawEntry]:
+    """Group a stream's physical lines into logical entries, in order, losing no byte (a wrapped
+    stream's `assembler` decides instead, and skips other programs' lines)."""
+    entries = EntryAssembler(start, assembler)
     while chunk := stream.read(CHUNK_SIZE):
-        yield from assembler.feed(chunk)
-    yield from assembler.finish()
+        yield from entries.feed(chunk)
+    yield from entries.finish()
+
+
+def peek_head(stream: BinaryIO, size: int = 1 << 16) -> bytes:
+    """The stream's first bytes, left unread (as much as its buffer holds), to tell its format by."""
+    peek = getattr(stream, "peek", None)
+    head: bytes = peek(size)[:size] if peek is not None else b""
+    return head
 
 
 REWIND_LIMIT = 16 << 20
@@ -155,7 +187,7 @@ def same_second_start(fh: BinaryIO, offset: int) -> int:
         return 0
     fd = fh.fileno()
     second = os.pread(fd, 19, offset)
-    if not ENTRY_START.match(second):
+    if not EXIM_STAMP.match(second):
         return offset  # at the end, or not at an entry: nothing after it shares a second with the past
     begin = offset
     pos = offset
@@ -170,7 +202,7 @@ def same_second_start(fh: BinaryIO, offset: int) -> int:
             head = block[nl + 1 : nl + 20]
             if len(head) < 19:
                 head = os.pread(fd, 19, line_start)
-            if ENTRY_START.match(head):
+            if EXIM_STAMP.match(head):
                 if head != second:
                     return begin
                 begin = line_start

@@ -25,17 +25,24 @@ def event_index(prefix: str, doc: dict[str, Any]) -> str:
     return f"{prefix}-events-{ts[0:4]}.{ts[5:7]}.{ts[8:10]}"
 
 
-def event_id(server: str, data: bytes, occurrence: int, *, second_pass: bool = False) -> str:
+def event_id(
+    server: str, data: bytes, occurrence: int, dataset: str = "exim.main", *, second_pass: bool = False
+) -> str:
     """A content id: the same entry yields the same id from the live file and from its rotated copy.
 
     `occurrence` tells apart byte-identical entries written in the same second, and `second_pass` those
-    written in the same local second an hour apart, in the repeated hour of a DST fall-back.
+    written in the same local second an hour apart, in the repeated hour of a DST fall-back. A reject-log
+    or panic-log entry often has the very bytes of its main-log line; the dataset in the hash keeps them
+    two documents, so which one the index holds never depends on which file was shipped first (the
+    report counts the main log's only). Main-log ids are unchanged by it.
     """
     h = hashlib.blake2b(digest_size=15)
     h.update(server.encode())
     h.update(b"\0")
     h.update(data)
     h.update(b"\0%d" % occurrence)
+    if dataset != "exim.main":
+        h.update(b"\0" + dataset.encode())
     if second_pass:
         # Only then: every other id stays what it always was, so nothing stored before is re-sent.
         h.update(b"\0dst-second-pass")

@@ -1,8 +1,9 @@
-"""Install the index templates and lifecycle policy, idempotently, and say what changed."""
+"""Install the index templates and lifecycle policy, idempotently, and say what changed; or only look."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -137,3 +138,68 @@ def _lifecycle(
         note = " (this Elasticsearch keeps no _meta in policies, so it is rewritten on every setup)"
     report.append(f"ILM policy {name}: {'updated' if cur is not None else 'created'}{note}")
     return "ilm"
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """What the cluster holds of one object `setup` installs, compared with what it would install."""
+
+    kind: str
+    name: str
+    state: str
+    """`current`, `missing`, `different` (installed by another version or changed by hand), or
+    `skipped` (the cluster has no lifecycle management, so `setup` installs none)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("current", "skipped")
+
+
+def status(client: OpenSearch, prefix: str, retention: str) -> list[Installed]:
+    """Read-only: each component and index template as `setup` would leave it, judged by the hash
+    `setup` stores in its `_meta`. Needs only the right to read templates."""
+    base = TEMPLATES
+    found: list[Installed] = []
+    for name in COMPONENTS:
+        want = _load(base / "component" / f"{name}.json", prefix, retention)["_meta"]["exim_shipper_hash"]
+        cur = _get(client, f"/_component_template/{prefix}-{name}")
+        meta = cur["component_templates"][0]["component_template"].get("_meta", {}) if cur else None
+        found.append(Installed("component template", f"{prefix}-{name}", _judge(meta, want)))
+    for name in INDEX_TEMPLATES:
+        want = _load(base / f"{name}.json", prefix, retention)["_meta"]["exim_shipper_hash"]
+        cur = _get(client, f"/_index_template/{prefix}-{name}")
+        meta = cur["index_templates"][0]["index_template"].get("_meta", {}) if cur else None
+        found.append(Installed("index template", f"{prefix}-{name}", _judge(meta, want)))
+    return found
+
+
+def _judge(meta: Any, want: str) -> str:
+    if meta is None:
+        return "missing"
+    return "current" if isinstance(meta, dict) and meta.get("exim_shipper_hash") == want else "different"
+
+
+def policy_status(client: OpenSearch, prefix: str, retention: str) -> Installed:
+    """Read-only: the ISM (OpenSearch) or ILM (Elasticsearch) policy as `setup` would leave it, judged
+    by the hash `setup` writes into it."""
+    base = TEMPLATES
+    name = f"{prefix}-events"
+    if _is_opensearch(client):
+        plugins = client.transport.perform_request("GET", "/_cat/plugins", params={"format": "json"})
+        if not any(p.get("component") == "opensearch-index-management" for p in plugins):
+            return Installed("ISM policy", name, "skipped")
+        want = _load(base / "ism-policy.json", prefix, retention)["_meta"]["exim_shipper_hash"]
+        cur = _get(client, f"/_plugins/_ism/policies/{name}")
+        described = cur.get("policy", {}).get("description", "") if cur is not None else None
+        return Installed("ISM policy", name, _marked(described, want))
+    if not _has_ilm(client):
+        return Installed("ILM policy", name, "skipped")
+    want = _load(base / "ilm-policy.json", prefix, retention)["_meta"]["exim_shipper_hash"]
+    cur = _get(client, f"/_ilm/policy/{name}")
+    return Installed("ILM policy", name, _marked(orjson.dumps(cur).decode() if cur else None, want))
+
+
+def _marked(text: str | None, want: str) -> str:
+    if text is None:
+        return "missing"
+    return "current" if f"[{want}]" in text else "different"

@@ -14,6 +14,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from tests.integration.prefixes import drop as drop_prefix
+from tests.integration.prefixes import set_up as set_up_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -52,3 +53,10 @@ def prefix(request: pytest.FixtureRequest, opensearch_url: str) -> Iterator[str]
     client = OpenSearch([opensearch_url])
     yield name
     drop_prefix(client, name)
+
+
+@pytest.fixture
+def set_up(opensearch_url: str, prefix: str) -> str:
+    """The test prefix with its templates installed, as `setup` leaves a cluster before servers ship."""
+    set_up_prefix(OpenSearch([opensearch_url]), prefix)
+    return prefix

@@ -1,8 +1,17 @@
-"""Removing a test prefix's indices and templates, so tests never see each other's documents."""
+"""A test prefix's templates: installed as `exim-shipper setup` does, and removed with its indices, so
+tests never see each other's documents."""
 
 from __future__ import annotations
 
 from opensearchpy import OpenSearch
+
+from shipper.opensearch import provision
+
+
+def set_up(client: OpenSearch, prefix: str) -> None:
+    """What an admin's `exim-shipper setup` does centrally before any server ships (run and backfill
+    only check for the templates)."""
+    provision.setup(client, prefix, "30d")
 
 
 def drop(client: OpenSearch, prefix: str) -> None:

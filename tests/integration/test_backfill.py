@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from opensearchpy import OpenSearch
 
 from shipper.exim.enrich import enrich
@@ -26,10 +27,11 @@ SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
 
 
 def command(*args: str, url: str, prefix: str, state: Path) -> list[str]:
-    """`python -m shipper ARGS` against `url` with a test prefix and state dir (+ source flags for shipping)."""
+    """`python -m shipper ARGS` against `url` with a test prefix (+ state dir and source flags for shipping)."""
     cmd = [sys.executable, "-m", "shipper", *args, "--opensearch-url", url, "--index-prefix", prefix]
-    cmd += ["--state-dir", str(state)]
-    if args[0] in ("backfill", "run"):
+    if args[0] in ("backfill", "run", "check", "health"):
+        cmd += ["--state-dir", str(state)]
+    if args[0] in ("backfill", "run", "check"):
         cmd += ["--timezone", "UTC", "--server-name", "mx1"]
     return cmd
 
@@ -99,6 +101,7 @@ def test_setup_is_idempotent(opensearch_url: str, prefix: str, tmp_path: Path) -
     assert "ISM policy" in second.stdout
 
 
+@pytest.mark.usefixtures("set_up")
 def test_backfill_exact_and_rerun_adds_nothing(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """One event per entry, one summary per message; a second run adds 0."""
     res = shipper("backfill", str(SAMPLE), state=tmp_path, url=opensearch_url, prefix=prefix)
@@ -113,6 +116,7 @@ def test_backfill_exact_and_rerun_adds_nothing(opensearch_url: str, prefix: str,
     assert len(summaries(opensearch_url, prefix)) == 4
 
 
+@pytest.mark.usefixtures("set_up")
 def test_rotated_compressed_copy_adds_nothing(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """The live file, then its rotated .gz (new inode, new name): content ids make every event a 409."""
     shipper("backfill", str(SAMPLE), state=tmp_path, url=opensearch_url, prefix=prefix)
@@ -125,6 +129,7 @@ def test_rotated_compressed_copy_adds_nothing(opensearch_url: str, prefix: str, 
     assert count(opensearch_url, f"{prefix}-events-*") == 24
 
 
+@pytest.mark.usefixtures("set_up")
 def test_summaries_converge_whatever_the_split_and_order(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -174,6 +179,7 @@ def test_rejected_document_goes_to_dead_letter(opensearch_url: str, prefix: str,
     client.indices.delete_index_template(name=f"{prefix}-conflict")
 
 
+@pytest.mark.usefixtures("set_up")
 def test_kill_9_at_random_moments_then_exact_counts(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """Backfill killed with SIGKILL five times at random moments, then run to the end: exact counts."""
     # Enough work (30,000 lines) that every one of the five kills lands in the middle of a run.
@@ -197,6 +203,7 @@ def test_kill_9_at_random_moments_then_exact_counts(opensearch_url: str, prefix:
     assert count(opensearch_url, f"{prefix}-messages-*") == expected_messages
 
 
+@pytest.mark.usefixtures("set_up")
 def test_resume_counts_identical_lines_of_the_checkpoints_second(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -221,6 +228,7 @@ def test_resume_counts_identical_lines_of_the_checkpoints_second(
     assert count(opensearch_url, f"{prefix}-events-*") == 3
 
 
+@pytest.mark.usefixtures("set_up")
 def test_long_lived_messages_written_as_they_stand_still_converge(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -246,6 +254,7 @@ def test_long_lived_messages_written_as_they_stand_still_converge(
     assert count(opensearch_url, f"{prefix}-events-*") == entries
 
 
+@pytest.mark.usefixtures("set_up")
 def test_rerun_over_finished_files_says_already_shipped(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -281,6 +290,7 @@ def test_rerun_over_finished_files_says_already_shipped(
     assert table_row(quiet.stderr, archive.name)[0] == "skipped"
 
 
+@pytest.mark.usefixtures("set_up")
 def test_a_finished_archive_that_changed_size_is_read_again(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -305,6 +315,7 @@ def test_a_finished_archive_that_changed_size_is_read_again(
     assert f"{archive.name}: already shipped (checkpoint at end of file), skipped" in again.stderr
 
 
+@pytest.mark.usefixtures("set_up")
 def test_on_a_terminal_bars_then_a_table_within_80_columns(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:

@@ -99,10 +99,11 @@ def test_an_unreadable_file_is_one_line_and_the_files_after_it_ship(
         return real(path)
 
     monkeypatch.setattr(pipeline, "identify", identify)
-    argv = ["--opensearch-url", opensearch_url, "--index-prefix", prefix, "--state-dir", str(tmp_path / "s")]
+    argv = ["--opensearch-url", opensearch_url, "--index-prefix", prefix]
     assert cli.main(["setup", *argv]) == 0
     capsys.readouterr()
-    rc = cli.main(["backfill", str(logs / "exim_mainlog-*"), "--quiet", "--timezone", "UTC", *argv])
+    argv += ["--state-dir", str(tmp_path / "s"), "--timezone", "UTC"]
+    rc = cli.main(["backfill", str(logs / "exim_mainlog-*"), "--quiet", *argv])
     err = capsys.readouterr().err
     assert rc == 1
     assert "Traceback" not in err

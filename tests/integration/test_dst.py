@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opensearchpy import OpenSearch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,7 @@ LOG = (
 )
 
 
+@pytest.mark.usefixtures("set_up")
 def test_backfill_of_the_fall_back_hour_keeps_both_passes(
     tmp_path: Path, opensearch_url: str, prefix: str
 ) -> None:

@@ -18,6 +18,7 @@ from opensearchpy import exceptions as os_exc
 
 from shipper.opensearch.provision import TEMPLATES
 from tests.integration.conftest import _free_port
+from tests.integration.setup_failures import unavailable
 from tests.integration.test_backfill import (
     SAMPLE,
     count,
@@ -38,7 +39,7 @@ def elasticsearch_url() -> Iterator[str]:
     try:
         local_elasticsearch.distribution()
     except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot fetch {local_elasticsearch.ARTIFACT} with mvn: {exc}")
+        unavailable(f"cannot fetch {local_elasticsearch.ARTIFACT} with mvn: {exc}")
     data = Path(tempfile.mkdtemp(prefix="exim-shipper-elasticsearch-"))
     try:
         yield local_elasticsearch.start(_free_port(), data, transport_port=_free_port())
@@ -148,3 +149,19 @@ def test_backfill_exact_counts_and_our_mappings(
     settings = client.indices.get_settings(index=f"{es_prefix}-messages-*")
     for index, body in settings.items():
         assert body["settings"]["index"]["mapping"]["nested_objects"]["limit"] == "50000", index
+
+
+def test_free_text_greps_the_raw_line(elasticsearch_url: str, es_prefix: str, tmp_path: Path) -> None:
+    """The same templates give Elasticsearch `message` (copy_to) and the field-less default to search it."""
+    from tests.integration.test_free_text import backfill, discover, found_lines, grep
+
+    client = backfill(tmp_path, elasticsearch_url, es_prefix)
+    for text, needle in [
+        ("Completed", "Completed"),
+        ('"end of data"', "end of data"),
+        ('"1rjc3O-0004Zx-2V"', "1rjc3O-0004Zx-2V"),
+        ("quux*", "quuxfilter"),
+    ]:
+        assert found_lines(client, es_prefix, discover(text)) == grep(needle), text
+    hits = client.search(index=f"{es_prefix}-events-*", body={"query": {"match_all": {}}})["hits"]["hits"]
+    assert hits and all("message" not in hit["_source"] for hit in hits)

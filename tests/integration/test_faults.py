@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from opensearchpy import OpenSearch
 
 from tests.integration.conftest import local_opensearch
 from tests.integration.faultproxy import FaultProxy
+from tests.integration.prefixes import set_up
 from tests.integration.test_backfill import ROOT, command, count, generated_log
 from tests.integration.test_tail import line, start, stop, wait_for
 
@@ -42,6 +44,7 @@ def test_node_stopped_for_30s_while_tailing(tmp_path: Path) -> None:
     data = Path(tempfile.mkdtemp(prefix="exim-shipper-outage-"))
     port, tport = _port(), _port()
     url = local_opensearch.start(port, data, transport_port=tport)
+    set_up(OpenSearch([url]), "outage")
     log = tmp_path / "exim_mainlog"
     log.write_bytes(b"")
     proc = start(log, tmp_path / "state", url, "outage")
@@ -80,6 +83,7 @@ def test_node_stopped_for_30s_while_tailing(tmp_path: Path) -> None:
         shutil.rmtree(data, ignore_errors=True)
 
 
+@pytest.mark.usefixtures("set_up")
 def test_fault_injecting_proxy_exact_counts(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """20% of bulk items answered 429/503, 10% of bulk requests 503, 5% connections dropped: exact counts."""
     log, entries = generated_log(tmp_path / "mainlog.1", lines=6000, seed=11)

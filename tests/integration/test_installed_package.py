@@ -108,7 +108,7 @@ def test_setup_and_backfill_run_from_the_installed_package(
     venv: Path, tmp_path: Path, opensearch_url: str, prefix: str, dashboards: FakeDashboards
 ) -> None:
     exe = venv / "bin" / "exim-shipper"
-    common = ("--opensearch-url", opensearch_url, "--index-prefix", prefix, "--state-dir", tmp_path / "state")
+    common = ("--opensearch-url", opensearch_url, "--index-prefix", prefix)
     setup = run(exe, "setup", *common, "--dashboards-url", dashboards.url, cwd=tmp_path)
     assert setup.returncode == 0, setup.stderr
     client = OpenSearch([opensearch_url])
@@ -132,7 +132,7 @@ def test_setup_and_backfill_run_from_the_installed_package(
 
     log = tmp_path / "exim_mainlog"
     shutil.copy2(SAMPLE, log)
-    backfill = run(exe, "backfill", "--quiet", "--timezone", "UTC", "--server-name", "mx1", *common, log.name,
+    backfill = run(exe, "backfill", "--quiet", "--timezone", "UTC", "--server-name", "mx1", *common, "--state-dir", tmp_path / "state", log.name,
                    cwd=tmp_path)  # fmt: skip
     assert backfill.returncode == 0, backfill.stderr
     assert count(opensearch_url, f"{prefix}-events-*") == 24

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_backfill import ROOT, command
@@ -75,6 +76,7 @@ def stop(proc: subprocess.Popen[bytes]) -> list[dict[str, object]]:
     return [orjson.loads(x) for x in err.decode().splitlines()]
 
 
+@pytest.mark.usefixtures("set_up")
 def test_metrics_status_and_stats_equal_the_lines_shipped(
     opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:

@@ -29,6 +29,7 @@ from opensearchpy import OpenSearch
 from shipper.opensearch.dashboards import SAVED_OBJECTS, retarget
 from tests.conftest import get
 from tests.integration.prefixes import drop as drop_prefix
+from tests.integration.prefixes import set_up
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = {
@@ -146,6 +147,7 @@ def corpus(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     state = tmp_path_factory.mktemp("state")
     client = OpenSearch([opensearch_url])
     try:
+        set_up(client, PREFIX)
         for server, path in FIXTURES.items():
             res = run(
                 "backfill", str(path), "--opensearch-url", opensearch_url, "--index-prefix", PREFIX,

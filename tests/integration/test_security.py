@@ -21,6 +21,7 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from tests.integration.conftest import _free_port, local_opensearch  # also puts tools/ on sys.path
+from tests.integration.setup_failures import unavailable
 from tests.integration.test_backfill import ROOT, SAMPLE, command
 
 DOC = ROOT / "docs" / "security.md"
@@ -65,10 +66,7 @@ def node() -> Iterator[secured_opensearch.SecuredNode]:
     except (SystemExit, subprocess.CalledProcessError, OSError) as exc:
         local_opensearch.stop(data)
         shutil.rmtree(data, ignore_errors=True)
-        why = f"the secured OpenSearch node could not be fetched or started: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)  # in CI a missing proof is a failure, never a quiet skip
-        pytest.skip(why)
+        unavailable(f"the secured OpenSearch node could not be fetched or started: {exc}")
     try:
         yield started
     finally:
@@ -196,7 +194,11 @@ def test_every_permission_of_the_shipper_role_is_needed(
         exim_shipper(node, user, password, prefix, tmp_path / "state", "backfill", str(part))
         for part in split_sample(tmp_path)
     ]
-    complete = all(r.returncode == 0 and re.search(r"\s12\s+12\s+0\s+0\s", r.stderr) for r in runs)
+    # Shipping everything without a warning: the template check on start is part of the job.
+    complete = all(
+        r.returncode == 0 and re.search(r"\s12\s+12\s+0\s+0\s", r.stderr) and "warning" not in r.stderr
+        for r in runs
+    )
     merged = complete and max(summary_versions(node, prefix).values()) >= 2
     assert not (complete and merged and count(node, f"{prefix}-events-*") == 24), (
         f"backfill works without {permission}: drop it from the role in docs/security.md"
@@ -280,7 +282,9 @@ def test_setup_as_the_shipper_fails_in_one_line(node: secured_opensearch.Secured
     assert lines[0].startswith("exim-shipper: setup: OpenSearch denied this user the request (HTTP 403"), (
         lines
     )
-    assert "component_template/put" in lines[0], lines[0]
+    # The first request setup makes that the role lacks: `GET /` now that the shipper role holds no
+    # cluster:monitor/main (run and backfill never ask which distribution it is).
+    assert "no permissions for [cluster:monitor/main]" in lines[0], lines[0]
     assert SHIPPER_PW not in res.stderr
     assert not client(node).indices.exists_index_template(name="secfresh-events")
 
@@ -293,7 +297,10 @@ def test_the_shipper_without_templates_stops_in_one_line(
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-    assert lines[0].startswith("exim-shipper: backfill: "), lines
+    assert lines[0] == (
+        "exim-shipper: the cluster has no index templates for prefix 'secmissing'; "
+        "run `exim-shipper setup` centrally first"
+    ), lines
     assert count(node, "secmissing-*") == 0
 
 

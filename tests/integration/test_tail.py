@@ -9,7 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.integration.test_backfill import ROOT, command, count
+
+# The sidecar only checks for the templates: every test ships into a prefix that `setup` prepared.
+pytestmark = pytest.mark.usefixtures("set_up")
 
 
 def line(i: int) -> bytes:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration import tlsproxy
+from tests.integration.setup_failures import unavailable
 from tests.integration.test_backfill import ROOT, SAMPLE, command, count
 from tests.integration.tlsproxy import TlsProxy
 
@@ -22,12 +23,17 @@ USER, PASSWORD = "shipper", "s3cret-Pa55-in-test"
 def proxy(opensearch_url: str) -> Iterator[TlsProxy]:
     why = tlsproxy.have_tools()
     if why:
-        pytest.skip(why)
+        unavailable(why)
+    try:
+        tlsproxy.nginx_binary()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        unavailable(f"nginx could not be fetched: {exc}")
     folder = Path(tempfile.mkdtemp(prefix="exim-shipper-tls-"))
     try:
         p = tlsproxy.TlsProxy(opensearch_url, folder, USER, PASSWORD)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"nginx could not be fetched or started: {exc}")
+        # nginx is here: not starting is our configuration's fault, which a skip would hide.
+        pytest.fail(f"nginx was fetched but could not be started: {exc}")
     yield p
     p.stop()
 
@@ -42,6 +48,7 @@ def _ship(
     return subprocess.run([*cmd, *extra], capture_output=True, text=True, check=False, cwd=ROOT, env=env)
 
 
+@pytest.mark.usefixtures("set_up")
 def test_ships_through_tls_with_the_private_ca_and_basic_auth(
     proxy: TlsProxy, opensearch_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -52,6 +59,7 @@ def test_ships_through_tls_with_the_private_ca_and_basic_auth(
     assert PASSWORD not in res.stdout + res.stderr
 
 
+@pytest.mark.usefixtures("set_up")
 @pytest.mark.parametrize("which", ["no CA", "another CA"])
 def test_refuses_a_server_it_cannot_verify_in_one_line(
     proxy: TlsProxy, opensearch_url: str, prefix: str, tmp_path: Path, which: str
@@ -69,6 +77,7 @@ def test_refuses_a_server_it_cannot_verify_in_one_line(
     assert count(opensearch_url, f"{prefix}-events-*") == 0
 
 
+@pytest.mark.usefixtures("set_up")
 @pytest.mark.parametrize("password", ["wrong-password", None])
 def test_refuses_bad_or_missing_credentials_in_one_line(
     proxy: TlsProxy, prefix: str, tmp_path: Path, password: str | None

@@ -26,6 +26,7 @@ from shipper.trace import (
     fleet_trace,
     render_fleet,
 )
+from tests.integration.prefixes import set_up
 from tests.integration.test_backfill import ROOT, shipper
 from tests.integration.test_report import backfill, drop
 
@@ -41,6 +42,7 @@ def url(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     tmp = tmp_path_factory.mktemp("trace")
     client = OpenSearch([opensearch_url])
     drop(client, PREFIX)
+    set_up(client, PREFIX)
     for server in ("a", "b"):
         backfill(
             FIXTURES / f"fleet_{server}.log", server=server, url=opensearch_url, prefix=PREFIX, state=tmp

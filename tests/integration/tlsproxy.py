@@ -143,7 +143,10 @@ http {{
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited: {(folder / 'logs/error.log').read_text()[-500:]}")
+                # A configuration nginx cannot parse is reported before error_log is opened: in start.log.
+                logs = [folder / "logs" / name for name in ("start.log", "error.log")]
+                said = " ".join(p.read_text()[-500:] for p in logs if p.exists())
+                raise RuntimeError(f"nginx exited: {said.strip()}")
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return

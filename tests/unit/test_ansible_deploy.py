@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shipper.settings import CONFIG_ENV, Settings
+from shipper.settings import CONFIG_ENV, Settings, load
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "deploy" / "ansible"
@@ -121,7 +121,7 @@ def test_rendered_config_is_one_the_settings_accept(tmp_path: Path, monkeypatch:
     config = tmp_path / "config.toml"
     config.write_text(text)
     monkeypatch.setenv(CONFIG_ENV, str(config))
-    settings = Settings()
+    settings = load({})
     assert settings.server_name == 'mx1.example.net "quoted"'
     assert settings.opensearch_url == variables["exim_shipper_cluster_url"]
     assert settings.username == "exim-shipper"
@@ -179,7 +179,7 @@ def test_playbook_installs_what_the_unit_expects_where_it_expects_it() -> None:
     assert (PLAYBOOK.parent / "../systemd/exim-shipper.sysusers").is_file()
     assert sysusers["src"] == "{{ exim_shipper_sysusers }}"
 
-    config = re.search(r"^Environment=EXIM_SHIPPER_CONFIG=(\S+)$", unit, re.M)
+    config = re.search(r"^ExecStart=\S+ run --config (\S+)$", unit, re.M)
     secrets = re.search(r"^EnvironmentFile=-(\S+)$", unit, re.M)
     assert config is not None and secrets is not None
     assert copies[config.group(1)]["group"] == "exim-shipper"

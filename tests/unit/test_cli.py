@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,14 +141,13 @@ def test_parse_messages_cap_bounds_memory_not_order() -> None:
 
 
 def test_unreachable_cluster_is_one_line_without_secrets(tmp_path: Path) -> None:
-    """No cluster: one error line, exit 1, and the URL's password is not repeated."""
-    res = run(
-        "backfill",
-        SAMPLE,
-        "--opensearch-url",
-        "http://shipper:s3cr3t-pw@127.0.0.1:1",
-        "--state-dir",
-        str(tmp_path),
+    """No cluster: one error line, exit 1, and the password is not repeated."""
+    flags = ["--username", "shipper", "--opensearch-url", "http://127.0.0.1:1", "--state-dir", str(tmp_path)]
+    res = subprocess.run(
+        [sys.executable, "-m", "shipper", "backfill", SAMPLE, *flags],
+        env={**os.environ, "EXIM_SHIPPER_PASSWORD": "s3cr3t-pw"},
+        capture_output=True,
+        check=False,
     )
     err = res.stderr.decode()
     assert res.returncode == 1

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from shipper.settings import CONFIG_ENV, Settings
+from shipper.settings import CONFIG_ENV, Settings, load
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "config.toml.sample"
 SETTING = re.compile(r"#([a-z][a-z0-9_]*) = (.*)$")  # `#name = value`; prose is `# …`
@@ -88,12 +88,25 @@ def test_the_whole_sample_uncommented_is_accepted_by_the_settings(
     for var in list(os.environ):
         if var.startswith("EXIM_SHIPPER_"):
             monkeypatch.delenv(var)
-    config = tmp_path / "config.toml"
-    config.write_text("\n".join(text for _, text, _ in sample_lines()) + "\n")
-    monkeypatch.setenv(CONFIG_ENV, str(config))
-    settings = Settings()
-    for name, value in uncommented().items():
-        assert plain(getattr(settings, name)) == value, name
+    # A secret and the file that holds it exclude each other: the sample is taken once with each.
+    for leave_out in ({"password_file", "api_key_file"}, {"password", "api_key"}):
+        config = tmp_path / "config.toml"
+        config.write_text("\n".join(text for name, text, _ in sample_lines() if name not in leave_out) + "\n")
+        monkeypatch.setenv(CONFIG_ENV, str(config))
+        if "password" in leave_out:
+            for name in ("password_file", "api_key_file"):
+                secret = tmp_path / name
+                secret.write_text("s3cret\n")
+                text = config.read_text().replace(uncommented()[name], str(secret))
+                config.write_text(text)
+        settings = load({})
+        for name, value in uncommented().items():
+            if name in leave_out:
+                continue
+            if name.endswith("_file"):
+                assert plain(getattr(settings, name.removesuffix("_file"))) == "s3cret", name
+                continue
+            assert plain(getattr(settings, name)) == value, name
 
 
 def test_the_configuration_examples_of_docs_deploy_are_accepted(
@@ -112,6 +125,6 @@ def test_the_configuration_examples_of_docs_deploy_are_accepted(
         config = tmp_path / "config.toml"
         config.write_text(block)
         monkeypatch.setenv(CONFIG_ENV, str(config))
-        settings = Settings()
+        settings = load({})
         for name, value in data.items():
             assert plain(getattr(settings, name)) == value, name

@@ -124,7 +124,8 @@ def test_setup_retries_while_unreachable_then_gives_up() -> None:
     res = entrypoint(
         "setup",
         EXIM_SHIPPER_OPENSEARCH_URL=f"http://127.0.0.1:{port}",
-        EXIM_SHIPPER_SETUP_TIMEOUT="2",
+        # Long enough for two attempts even when each CLI start takes seconds on a loaded machine.
+        EXIM_SHIPPER_SETUP_TIMEOUT="8",
         EXIM_SHIPPER_SETUP_RETRY_DELAY="0.2",
     )
     assert res.returncode == 1
@@ -135,7 +136,7 @@ def test_setup_retries_while_unreachable_then_gives_up() -> None:
         for line in lines[:-1]
     )
     assert lines[-1].startswith(
-        "exim-shipper: OpenSearch still unavailable after 2s: setup: cannot connect to OpenSearch"
+        "exim-shipper: OpenSearch still unavailable after 8s: setup: cannot connect to OpenSearch"
     )
 
 

@@ -304,6 +304,8 @@ def test_index_settings(kind: str) -> None:
     assert 2 * _mapper_count(_mapping(kind)) <= limit <= 2000
     if kind == "messages":  # one nested document per recipient: Exim's default recipients_max must fit
         assert settings["mapping.nested_objects.limit"] >= 50000
+    # Discover's free text searches the raw line of an event; summaries have none, so keep every field.
+    assert settings.get("query.default_field") == (["message"] if kind == "events" else None)
 
 
 def test_placeholders_only() -> None:
@@ -349,7 +351,13 @@ def test_free_form_objects(kind: str) -> None:
         ("events", "destination.address", {"type": "keyword", "ignore_above": 1024}),
         ("events", "exim.interface.address", {"type": "keyword", "ignore_above": 1024}),
         ("events", "exim.proxy.address", {"type": "keyword", "ignore_above": 1024}),
-        ("events", "event.original", {"type": "keyword", "index": False, "doc_values": False}),
+        (
+            "events",
+            "event.original",
+            {"type": "keyword", "index": False, "doc_values": False, "copy_to": ["message"]},
+        ),
+        ("events", "message", {"type": "text", "norms": False}),
+        ("messages", "message", {"type": "text", "norms": False}),
         ("events", "exim.error.hint", {"type": "keyword", "index": False, "doc_values": False}),
         ("events", "exim.original_base64", {"type": "keyword", "index": False, "doc_values": False}),
         ("events", "exim.fields", {"type": "object", "dynamic": False}),
@@ -379,6 +387,21 @@ def test_text_with_keyword(kind: str, path: str) -> None:
     """Free text that dashboards aggregate is `text` with a capped `keyword` sub-field."""
     _, spec, _ = _lookup(_mapping(kind), path)
     assert spec == {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_copy_to_targets(kind: str) -> None:
+    """Every copy_to names a mapped `text` field that documents never carry: the raw line is indexed as
+    `message` and kept once in _source (as event.original)."""
+    mapping = _mapping(kind)
+    targets = {t for _, spec in _properties(mapping) for t in spec.get("copy_to", [])}
+    assert targets == {"message"}
+    for target in targets:
+        status, spec, _ = _lookup(mapping, target)
+        assert status == "mapped"
+        assert _type(spec) == "text"
+    for doc in _sample()[kind]:
+        assert not targets & {path for path, _ in _nodes(doc)}
 
 
 def test_recipients_are_nested() -> None:
@@ -414,7 +437,7 @@ def _documented(kind: str) -> list[tuple[str, str | None]]:
         names = [
             n
             for n in re.findall(r"`([^`]+)`", cells[1])
-            if re.fullmatch(r"@timestamp|tags|[a-z_]+\.[\w.<>]+", n)
+            if re.fullmatch(r"@timestamp|tags|message|[a-z_]+\.[\w.<>]+", n)
         ]
         types = [_DOC_TYPES.get(t.split()[0].removesuffix("[]")) for t in cells[2].split(" / ") if t]
         if len(types) == 1:

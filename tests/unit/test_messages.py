@@ -186,9 +186,65 @@ def test_correlator_knows_where_the_oldest_held_share_begins() -> None:
     assert c.oldest() is None and not c.since
 
 
+ALIAS_ID = "1tAlia-00000000001-0001"
+# An alias with two targets, one of which fails; the parent was deferred once before it was routed.
+ALIAS = (
+    f"2025-03-30 10:00:00 {ALIAS_ID} <= carol@shop.example H=mail.shop.example [203.0.113.5] P=esmtp S=1200 "
+    "for support@fleet.test sales@fleet.test\n"
+    f"2025-03-30 10:00:00 {ALIAS_ID} == support@fleet.test R=virtual_aliases defer (-1): lookup deferred\n"
+    f"2025-03-30 10:00:01 {ALIAS_ID} ** nobody-here@fleet.test <support@fleet.test> R=virtual_aliases: "
+    "Unrouteable address\n"
+    f"2025-03-30 10:00:01 {ALIAS_ID} => dave <support@fleet.test> R=localuser T=local_delivery\n"
+    f"2025-03-30 10:00:01 {ALIAS_ID} -> dave <sales@fleet.test> R=localuser T=local_delivery\n"
+    f"2025-03-30 10:00:01 {ALIAS_ID} Completed\n"
+)
+
+
+def test_alias_outcomes_are_per_final_address() -> None:
+    """An alias expanding to two addresses, one failing: two outcomes, each with the address it came from;
+    the message is partially delivered, and the expanded parents are not left `pending`."""
+    s = _summaries(_docs(ALIAS))[ALIAS_ID]
+    assert s["exim"]["state"] == "partially_delivered"
+    rcpts = {r["address"]: r for r in s["exim"]["recipients"]}
+    assert set(rcpts) == {"dave", "nobody-here@fleet.test"}
+    assert rcpts["dave"]["outcome"] == "delivered"
+    assert rcpts["dave"]["original_address"] == ["sales@fleet.test", "support@fleet.test"]
+    assert rcpts["nobody-here@fleet.test"]["outcome"] == "failed"
+    assert rcpts["nobody-here@fleet.test"]["original_address"] == ["support@fleet.test"]
+    assert s["email"]["to"]["address"] == ["dave", "nobody-here@fleet.test"]
+    # Without the failing target it is delivered; an alias that only failed is bounced.
+    lines = ALIAS.splitlines(keepends=True)
+    assert _summaries(_docs("".join(lines[:2] + lines[3:])))[ALIAS_ID]["exim"]["state"] == "delivered"
+    assert _summaries(_docs("".join(lines[:3] + lines[5:])))[ALIAS_ID]["exim"]["state"] == "bounced"
+
+
+def test_a_parent_with_its_own_outcome_stays() -> None:
+    """An address that was itself delivered (a copy kept, `unseen` routers) is a recipient beside its targets."""
+    log = (
+        f"2025-03-30 10:00:00 {ALIAS_ID} <= c@shop.example U=c P=local S=10 for list@fleet.test\n"
+        f"2025-03-30 10:00:01 {ALIAS_ID} => list@fleet.test R=localuser T=local_delivery\n"
+        f"2025-03-30 10:00:01 {ALIAS_ID} => x@remote.example <list@fleet.test> R=dnslookup T=remote_smtp H=mx [192.0.2.9]\n"
+        f"2025-03-30 10:00:01 {ALIAS_ID} Completed\n"
+    )
+    s = _summaries(_docs(log))[ALIAS_ID]
+    assert [(r["address"], r["outcome"]) for r in s["exim"]["recipients"]] == [
+        ("list@fleet.test", "delivered"),
+        ("x@remote.example", "delivered"),
+    ]
+
+
+def test_removed_then_completed_is_one_finished_message() -> None:
+    """`removed by` is followed by `Completed`: the message stays open until then, and leaves once."""
+    c = Correlator()
+    log = A + f"2025-01-31 10:02:00 {ID} removed by root\n2025-01-31 10:02:00 {ID} Completed\n"
+    out = [p for d in _docs(log) for p in c.add(d)]
+    assert [p["id"] for p in out] == [ID] and not c.open
+    assert summary(out[0])["exim"]["state"] == "removed"
+
+
 def _histories() -> list[list[dict[str, Any]]]:
     """Real message histories: the bundled sample, plus Exim's test-suite logs when ../shared exists."""
-    texts = [SAMPLE.read_text()]
+    texts = [SAMPLE.read_text(), ALIAS]
     corpus = SHARED / "corpus" / "exim-testsuite" / "mainlog"
     if corpus.exists():
         texts += [p.read_text(errors="replace") for p in sorted(corpus.iterdir())[:120]]

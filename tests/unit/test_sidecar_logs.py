@@ -40,9 +40,10 @@ class Sidecar:
         env |= {
             "EXIM_SHIPPER_OUTAGE_REMINDER_INTERVAL": "1",
             "EXIM_SHIPPER_RETRY_MAX_WAIT": "0.2",
+            "EXIM_SHIPPER_USERNAME": "shipper",
             "EXIM_SHIPPER_PASSWORD": SECRET,
         }
-        url = f"http://shipper:{SECRET}@127.0.0.1:{free_port()}"  # closed: nothing listens there
+        url = f"http://127.0.0.1:{free_port()}"  # closed: nothing listens there
         cmd = [sys.executable, "-m", "shipper", "run", str(self.log), "--opensearch-url", url]
         cmd += ["--state-dir", str(self.state), "--timezone", "UTC", "--server-name", "mx1", *flags]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -10,6 +10,7 @@ from pathlib import Path
 from shipper.checkpoints import Registry
 from shipper.files.follow import follow_key
 from shipper.files.identity import head_hash, identify, prefix_mark
+from shipper.files.syslog import SyslogAssembler
 from shipper.sources import ArchiveSource, Followers
 from shipper.status import Status
 
@@ -22,13 +23,17 @@ def lines(a: int, b: int) -> bytes:
     return b"".join(line(i) for i in range(a, b))
 
 
+def exim_only(head: bytes, mtime: float | None) -> SyslogAssembler | None:
+    return None  # Exim's own format (syslog input is test_syslog.py's)
+
+
 def key_of(path: Path) -> str:
     st = path.stat()
     return follow_key(st.st_dev, st.st_ino)
 
 
 def followers(tmp_path: Path, log: Path) -> Followers:
-    return Followers([str(log)], Registry(tmp_path / "state"), Status(), close_inactive=1.0)
+    return Followers([str(log)], Registry(tmp_path / "state"), Status(), 1.0, exim_only)
 
 
 def opened(tmp_path: Path, log: Path, registry_entry: dict[str, object]) -> dict[str, int]:
@@ -128,7 +133,7 @@ def test_a_growing_files_unterminated_last_line_waits_and_a_rotated_ones_is_ship
     for name, shipped in (("exim_mainlog", 2), ("exim_mainlog.1", 3)):
         path = tmp_path / name
         path.write_bytes(lines(0, 2) + line(2)[:30])
-        src = ArchiveSource(path, identify(path), 0)
+        src = ArchiveSource(path, identify(path), 0, exim_only)
         got = []
         while not src.caught_up:
             got += src.poll(0.0, 0.0)

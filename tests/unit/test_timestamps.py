@@ -148,7 +148,7 @@ def test_identical_entries_in_both_passes_get_distinct_timestamps_and_content_id
     shipper = Shipper(settings, client=None)  # type: ignore[arg-type]  # _item never talks to a cluster
     parser = EntryParser(BERLIN, "mx1")
     with log.open("rb") as fh:
-        items = [shipper._item(parser, str(log), e, 0)[0] for e in iter_entries(fh)]
+        items = [shipper._item(parser, str(log), "key", e, 0)[0] for e in iter_entries(fh)]
     stamps = [orjson.loads(i.body)["@timestamp"] for i in items]
     ids = [orjson.loads(i.action)["create"]["_id"] for i in items]
     assert stamps == [
