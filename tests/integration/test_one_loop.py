@@ -14,11 +14,15 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 from opensearchpy import OpenSearch, TransportError
 
 from tests.integration import test_backfill
 from tests.integration.test_backfill import shipper, table_row
 from tests.integration.test_tail import line, start, stop
+
+# run and backfill only check for the templates: every test ships into a prefix that `setup` prepared.
+pytestmark = pytest.mark.usefixtures("set_up")
 
 
 def count(url: str, index: str) -> int:
@@ -93,7 +97,6 @@ def test_backfill_of_a_file_ending_mid_line_ships_the_line_once_it_is_complete(
     whole = line(10)
     log.write_bytes(b"".join(line(i) for i in range(10)) + whole[:40])
     state = tmp_path / "state"
-    assert shipper("setup", state=state, **_argv(opensearch_url, prefix)).returncode == 0
     first = shipper("backfill", str(log), "--quiet", state=state, **_argv(opensearch_url, prefix))
     assert first.returncode == 0, first.stderr
     assert table_row(first.stderr, "exim_mainlog")[:2] == ["10", "10"]
@@ -120,7 +123,6 @@ def test_a_rotated_file_ending_mid_line_is_finished_and_ships_its_last_line(
     log = tmp_path / "exim_mainlog.1"
     log.write_bytes(b"".join(line(i) for i in range(10)) + line(10)[:-1])
     state = tmp_path / "state"
-    assert shipper("setup", state=state, **_argv(opensearch_url, prefix)).returncode == 0
     first = shipper("backfill", str(log), "--quiet", state=state, **_argv(opensearch_url, prefix))
     assert table_row(first.stderr, "exim_mainlog.1")[:2] == ["11", "11"]
     again = shipper("backfill", str(log), "--quiet", state=state, **_argv(opensearch_url, prefix))
@@ -298,7 +300,6 @@ def test_twin_entries_on_both_sides_of_a_rotation_are_one_document(
     new.write_bytes(TWIN + line(2))
     os.utime(old, (1_700_000_000, 1_700_000_000))
     state = tmp_path / "state"
-    assert shipper("setup", state=state, **_argv(opensearch_url, prefix)).returncode == 0
     res = shipper("backfill", str(old), str(new), "--quiet", state=state, **_argv(opensearch_url, prefix))
     assert res.returncode == 0, res.stderr
     assert table_row(res.stderr, "exim_mainlog.1")[:3] == ["2", "2", "0"]
