@@ -29,7 +29,7 @@ SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
 def command(*args: str, url: str, prefix: str, state: Path) -> list[str]:
     """`python -m shipper ARGS` against `url` with a test prefix (+ state dir and source flags for shipping)."""
     cmd = [sys.executable, "-m", "shipper", *args, "--opensearch-url", url, "--index-prefix", prefix]
-    if args[0] in ("backfill", "run", "check", "health"):
+    if args[0] in ("backfill", "run", "check", "health", "deadletter"):
         cmd += ["--state-dir", str(state)]
     if args[0] in ("backfill", "run", "check"):
         cmd += ["--timezone", "UTC", "--server-name", "mx1"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from opensearchpy import OpenSearch
 
 from shipper.files.reader import iter_entries
@@ -48,6 +49,7 @@ def mail_log(path: Path) -> int:
     return sum(1 for line in out if b"postfix" in line)
 
 
+@pytest.mark.usefixtures("set_up")
 def test_backfill_of_a_syslog_mail_log(opensearch_url: str, prefix: str, tmp_path: Path) -> None:
     """Every Exim entry once (the reject copy as `exim.reject`), none of postfix's, host.name from syslog,
     the same times and message summaries as Exim's own log; a second run adds nothing."""
