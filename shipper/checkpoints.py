@@ -221,15 +221,6 @@ class Registry:
     def head(self, key: str) -> str:
         return str(self.files.get(key, {}).get("head", ""))
 
-    def resume(self, key: str, head: str, size: int) -> int:
-        """Where a followed file is read from again: its checkpoint, or 0 when the inode now holds
-        another file (a different head) or the file is shorter than the checkpoint (truncated)."""
-        stored = self.head(key)
-        offset = self.offset(key)
-        if (stored and head and stored != head) or offset > size:
-            return 0
-        return offset
-
     def forget(self, key: str) -> None:
         self.files.pop(key, None)
 
@@ -242,13 +233,16 @@ class Registry:
         complete: bool = False,
         head: str = "",
         size: int | None = None,
+        restart: bool = False,
         save: bool = True,
     ) -> None:
-        """Record that every entry before `offset` is acknowledged, and (by default) persist it."""
+        """Record that every entry before `offset` is acknowledged, and (by default) persist it. Offsets
+        only move forward, unless `restart` says the file under `key` is being read again from 0: a
+        stale offset past what is acknowledged of the new content would skip it after a restart."""
         entry = self.files.setdefault(key, {"path": path, "offset": 0})
         entry["path"] = path
-        entry["offset"] = max(offset, int(entry.get("offset", 0)))
-        entry["complete"] = complete or bool(entry.get("complete", False))
+        entry["offset"] = offset if restart else max(offset, int(entry.get("offset", 0)))
+        entry["complete"] = complete or (not restart and bool(entry.get("complete", False)))
         if head:
             entry["head"] = head
         if size is not None:

@@ -36,6 +36,9 @@ class Mark:
     head: str = ""
     complete: bool = False
     size: int | None = None  # a complete file's size as stored, so that a re-run knows it unchanged
+    restart: bool = False
+    """The file was read again from 0 (truncated, or another file on the inode): `end` replaces the
+    checkpoint instead of only moving it forward."""
 
 
 @dataclass(slots=True)
@@ -108,7 +111,14 @@ class Delivery:
         self.dead.sync()
         for m in batch.marks:
             self.registry.advance(
-                m.key, m.path, m.end, complete=m.complete, head=m.head, size=m.size, save=False
+                m.key,
+                m.path,
+                m.end,
+                complete=m.complete,
+                head=m.head,
+                size=m.size,
+                restart=m.restart,
+                save=False,
             )
         if batch.marks:
             self.registry.save()

@@ -1,33 +1,35 @@
-"""The loop: files, entries, parse, enrich, correlate, batch, send, acknowledge, checkpoint."""
+"""The one ship loop: sources (an archive, the followed files), entries, parse, enrich, correlate, batch,
+send, acknowledge, checkpoint."""
 
 from __future__ import annotations
 
 import glob
-import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from opensearchpy import OpenSearch
 
+from shipper.batcher import Batcher
 from shipper.checkpoints import Registry, lock_state_dir, prepare_state_dir
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark, Sender
 from shipper.errors import InputError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import damage_of, dataset_for, wrap_decompressor
-from shipper.files.follow import DETECT_BYTES, POLL_MIN, Harvester, follow_key, matching, poll_wait
-from shipper.files.identity import HEAD_BYTES, head_hash, identify
-from shipper.files.reader import RawEntry, iter_entries, peek_head, same_second_start
+from shipper.files.archive import dataset_for
+from shipper.files.follow import POLL_MIN, poll_wait
+from shipper.files.identity import identify
+from shipper.files.reader import RawEntry
 from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
 from shipper.progress import FileProgress
 from shipper.settings import Settings
+from shipper.sources import ArchiveSource, Followers, Source
 from shipper.status import Status
 
 
@@ -126,100 +128,24 @@ class Shipper:
         report = FileReport(str(path))
         fid = identify(path)
         key = fid.key()
-        size_before = path.stat().st_size
-        if self.registry.finished(key, size_before, plain=fid.compression is None):
+        if self.registry.finished(key, path.stat().st_size, plain=fid.compression is None):
             report.skipped = "already shipped (checkpoint at end of file)"
             if progress is not None:
                 progress.skip(report.skipped)
             return report
         start = self.registry.offset(key)
-        parser = EntryParser(self.zone, self.server, dataset=dataset_for(path))
-        correlator = Correlator(max_open=self.settings.max_open_messages)
-        batch: list[bulk.Item] = []
-        ready: list[Partial] = []
-        batch_bytes = 0
-        last_end = start
-        occurrences = _Occurrences()
-        file_path = str(path)
-        terminated = True
+        source = ArchiveSource(path, fid, start, self._assembler)
         if progress is not None and fid.compression is None:
             progress.resume_at(start)
-        for entry, position in self._entries(path, start, report, compressed=fid.compression is not None):
-            occ = occurrences.next(entry.data)
-            if entry.end <= start:
-                continue
-            report.entries += 1
-            item, parts = self._item(parser, file_path, key, entry, occ)
-            batch.append(item)
-            batch_bytes += len(item.body) + len(item.action)
-            ready.extend(correlator.add_partials(parts, entry.offset))
-            last_end = entry.end
-            terminated = entry.terminated
-            if len(batch) >= self.settings.batch_max_docs or batch_bytes >= self.settings.batch_max_bytes:
-                # A message still being logged stays in memory, so its summary is written once, whole;
-                # the checkpoint waits at its first line. One that has lasted over `summary_window`
-                # bytes of log is written as it stands, so neither memory nor a re-read grows with it.
-                ready += correlator.older_than(last_end - self.settings.summary_window)
-                oldest = correlator.oldest()
-                safe = last_end if oldest is None else min(oldest, last_end)
-                self.sender.submit(Batch(batch, ready, [Mark(key, file_path, safe)], report))
-                batch, ready, batch_bytes = [], [], 0
-                if progress is not None:
-                    progress.update(report.entries, position)
-        # An archive is done for good; a file still growing (or ending mid-line) is only done so far.
-        done = terminated and path.stat().st_size == size_before
-        complete = done and _is_archive(path, fid.compression)
-        if report.damage is not None:
-            # A damaged archive is read as far as it ever can be: its last, cut-off line was shipped as
-            # it stands, and reading it again would give nothing more.
-            complete = True
-        ready += correlator.drain()
-        end = Mark(key, file_path, last_end, complete=complete, size=size_before if complete else None)
-        self.sender.submit(Batch(batch, ready, [end], report))
-        self.sender.wait()
+        try:
+            self._ship(_Archive(source), _NeverStop(), report, linger=0.0, progress=progress)
+        finally:
+            source.close()
+        report.damage = source.damage
+        report.foreign += source.foreign
         if progress is not None:
-            progress.update(report.entries, size_before)  # the last batch's lines: the bar's closing figures
+            progress.update(report.entries, source.size)  # the last batch's lines: the bar's closing figures
         return report
-
-    def _entries(
-        self, path: Path, start: int, report: FileReport, *, compressed: bool
-    ) -> Iterator[tuple[RawEntry, int]]:
-        """Entries after `start`, each with how far into the file as stored (compressed) reading got;
-        damage that ends a compressed file early goes into `report`."""
-        with path.open("rb") as raw:
-            head = raw.read(8)
-            raw.seek(0)
-            stream = wrap_decompressor(raw, head)
-            assembler = self._assembler(peek_head(stream), path.stat().st_mtime)
-            if start and not compressed:
-                # Plain files resume by seeking: only the checkpoint's own second is read again (the
-                # caller skips it, but counts its entries for their content ids).
-                begin = (
-                    same_second_start(raw, start) if assembler is None else assembler.second_start(raw, start)
-                )
-                stream.seek(begin)
-                entries = iter_entries(stream, begin, assembler)
-            else:
-                entries = iter_entries(stream, assembler=assembler)
-            for entry in entries:
-                # The reader buffers ahead: a plain file's true position is the entry's end.
-                yield entry, (raw.tell() if compressed else entry.end)
-            report.damage = damage_of(stream)
-            if assembler is not None:
-                report.foreign += assembler.skipped
-
-    def _submit(
-        self,
-        batch: list[bulk.Item],
-        ready: list[Partial],
-        correlator: Correlator,
-        marks: list[Mark],
-        report: FileReport,
-    ) -> None:
-        # Before the checkpoint moves, every line's share of its message summary must be stored too:
-        # the open messages go along as partial summaries that merge with their later lines.
-        parts = ready + list(correlator.drain())
-        self.sender.submit(Batch(batch, parts, marks, report))
 
     # --- tail mode (the sidecar) -------------------------------------------------------------
 
@@ -238,80 +164,103 @@ class Shipper:
         may still get continuation lines; Exim writes an entry in one write(), so one quiet poll is enough).
         """
         report = FileReport(",".join(patterns))
-        harvesters: dict[str, Harvester] = {}
-        batch: list[bulk.Item] = []
-        ready: list[Partial] = []
-        marks: dict[str, tuple[str, int, str]] = {}  # file key -> (path, end of last entry batched, head)
-        correlator = Correlator(max_open=self.settings.max_open_messages)
-        parsers: dict[str, EntryParser] = {}
-        occurrences: dict[str, _Occurrences] = {}
-        batch_bytes = 0
-        last_flush = 0.0
+        followers = Followers(patterns, self.registry, self.status, close_inactive, self._assembler)
+        self._ship(_Tail(followers, scan_interval), stop, report, linger=linger)
+        return report
 
-        def flush() -> None:
-            nonlocal batch, ready, batch_bytes, last_flush
-            last_flush = time.monotonic()
-            done = [Mark(key, path, end, head=head) for key, (path, end, head) in marks.items()]
-            self._submit(batch, ready, correlator, done, report)
-            batch, ready, batch_bytes = [], [], 0
-            marks.clear()
+    # --- the one loop ------------------------------------------------------------------------
 
-        last_scan = 0.0
+    def _ship(
+        self,
+        sources: _Sources,
+        stop: _Stop,
+        report: FileReport,
+        *,
+        linger: float,
+        progress: FileProgress | None = None,
+    ) -> None:
+        """Poll the sources, turn entries into items, batch, send; until the sources are done or `stop`.
+
+        One correlator policy for both modes: a message still being logged is held in memory while more
+        of its file is coming, so that its summary is written once, whole, and the file's checkpoint
+        waits at its first line; once the reader has caught up with the file (an archive's end, a quiet
+        tail) the open messages go as partial summaries that merge with their later lines. A message
+        held over `summary_window` bytes of log goes as it stands, so neither memory nor a re-read
+        grows with it.
+        """
+        settings = self.settings
+        batcher = Batcher(settings.batch_max_docs, settings.batch_max_bytes, settings.batch_max_age)
+        batcher.last_flush = time.monotonic()  # the age counts from the start: a small file is one batch
+        lanes: dict[str, _Lane] = {}
+
+        def flush(*, final: bool = False) -> None:
+            items, parts = batcher.take(time.monotonic())
+            marks: list[Mark] = []
+            for lane in list(lanes.values()):
+                if final or lane.source.caught_up:
+                    parts.extend(lane.correlator.drain())
+                else:
+                    parts.extend(lane.correlator.older_than(lane.last_end - settings.summary_window))
+                oldest = lane.correlator.oldest()
+                safe = lane.last_end if oldest is None else min(oldest, lane.last_end)
+                if safe > lane.marked or (final and lane.marked < 0):
+                    marks.append(lane.source.mark(safe))
+                    lane.marked = safe
+                if lane.gone and oldest is None:
+                    del lanes[lane.source.key]
+            self.sender.submit(Batch(items, parts, marks, report))
+            if progress is not None and isinstance(sources, _Archive):
+                progress.update(report.entries, sources.source.position)
+
+        def take(lane: _Lane, entries: list[RawEntry]) -> int:
+            src = lane.source
+            for entry in entries:
+                occ = lane.occurrences.next(entry.data)
+                if entry.end <= src.resume:
+                    continue
+                item, parts = self._item(lane.parser, src.path, src.key, entry, occ)
+                if src.followed:
+                    self.status.read(src.key, entry.end)
+                batcher.add(item)
+                batcher.parts.extend(lane.correlator.add_partials(parts, entry.offset))
+                lane.last_end = entry.end
+                report.entries += 1
+                if batcher.full:
+                    flush()
+            return len(entries)
+
         while True:
             now = time.monotonic()
             stopping = stop.is_set()
-            if now - last_scan >= scan_interval and not stopping:
-                self._scan(patterns, harvesters)
-                last_scan = now
+            if not stopping:
+                sources.refresh(now)
             got = 0
-            for key, h in list(harvesters.items()):
-                entries = h.poll(now, 0.0 if stopping else linger)
+            for src in sources.active():
+                lane = lanes.get(src.key)
+                if lane is None or lane.source is not src:
+                    lane = lanes[src.key] = _Lane(src, self._parser(src.path), settings.max_open_messages)
+                entries = src.poll(now, 0.0 if stopping else linger)
                 if stopping:
-                    entries += h.flush_pending()
-                parser = parsers.setdefault(
-                    h.path, EntryParser(self.zone, self.server, dataset=dataset_for(h.path))
-                )
-                occ = occurrences.setdefault(key, _Occurrences())
-                for entry in entries:
-                    n = occ.next(entry.data)
-                    if entry.end <= h.resume:
-                        continue
-                    item, parts = self._item(parser, h.path, key, entry, n)
-                    self.status.read(key, entry.end)
-                    batch.append(item)
-                    batch_bytes += len(item.action) + len(item.body)
-                    ready.extend(correlator.add_partials(parts))
-                    marks[key] = (h.path, entry.end, h.head)
-                    report.entries += 1
-                    got += 1
-                    if (
-                        len(batch) >= self.settings.batch_max_docs
-                        or batch_bytes >= self.settings.batch_max_bytes
-                    ):
-                        flush()
-                if h.renamed and now - h.last_activity >= close_inactive:
-                    self.status.closed(key)
-                    h.close()
-                    del harvesters[key]
-            # At most one half-full batch per batch_max_age: a line after a quiet spell goes at once, one
-            # in a steady trickle waits for the next slot.
-            due = last_flush + self.settings.batch_max_age
-            if batch and (stopping or time.monotonic() >= due):
+                    entries += src.flush_pending()
+                got += take(lane, entries)
+            for src, entries in sources.retire(now):
+                lane = lanes[src.key]
+                take(lane, entries)
+                lane.gone = True
+            done = stopping or sources.done
+            # At most one half-full batch per batch_max_age (see Batcher).
+            if batcher.items and (done or time.monotonic() >= batcher.due()):
                 flush()
-            if stopping:
-                if batch or ready:
-                    flush()
-                for h in harvesters.values():
-                    h.close()  # the status keeps its facts (and descriptor): its last words are written after
+            if done:
+                flush(final=True)
+                sources.close()  # a followed file's status keeps its facts: its last words come after
                 self.sender.wait()
-                return report
+                return
             if not got:
-                now = time.monotonic()
-                grown = max((h.last_activity for h in harvesters.values()), default=0.0)
-                wait = min(poll_wait(now - grown), scan_interval)
-                if batch:
-                    wait = min(wait, max(0.0, due - now))
-                stop.wait(wait)
+                stop.wait(sources.idle_wait(time.monotonic(), batcher.due() if batcher.items else None))
+
+    def _parser(self, path: str) -> EntryParser:
+        return EntryParser(self.zone, self.server, dataset=dataset_for(path))
 
     def _item(
         self, parser: EntryParser, path: str, key: str, entry: RawEntry, occ: int
@@ -339,52 +288,107 @@ class Shipper:
             host_from_syslog=not s.server_name,
         )
 
-    def _scan(self, patterns: list[str], harvesters: dict[str, Harvester]) -> None:
-        current: dict[str, str] = {}
-        for path in matching(patterns):
-            try:
-                st = Path(path).stat()
-            except OSError:
-                continue
-            key = follow_key(st.st_dev, st.st_ino)
-            current[path] = key
-            if key in harvesters:
-                harvesters[key].path = path
-                continue
-            try:
-                fh = Path(path).open("rb")  # noqa: SIM115 - held open across polls, closed by the harvester
-            except OSError as exc:
-                self.status.cannot_open(path, exc)
-                continue
-            head = head_hash(os.pread(fh.fileno(), HEAD_BYTES, 0))
-            offset = self.registry.resume(key, head, os.fstat(fh.fileno()).st_size)
-            # A file with bytes is told apart now (its resume point depends on it); an empty one later.
-            first = os.pread(fh.fileno(), DETECT_BYTES, 0)
-            assembler = self._assembler(first) if first else None
-            begin = same_second_start(fh, offset) if assembler is None else assembler.second_start(fh, offset)
-            fh.seek(begin)
-            harvesters[key] = Harvester(
-                path,
-                fh,
-                st.st_dev,
-                st.st_ino,
-                begin,
-                head=head,
-                resume=offset,
-                detect=None if first else self._assembler,
-                assembler=assembler,
-            )
-            self.status.opened(
-                key, path, fh.fileno(), offset, self.registry.files.get(key, {}).get("updated")
-            )
-        for key, h in harvesters.items():
-            # Renamed away (rotation): keep reading the old file until it has been quiet for a while.
-            h.renamed = current.get(h.path) != key
-            if h.renamed:
-                self.status.rotated(key, self.settings.close_inactive)
-        self.status.following = True
+
+class _Lane:
+    """The loop's state for one source: its parser, occurrence counts and correlator, and how far it is
+    batched (`last_end`) and checkpointed (`marked`, -1 before the first mark)."""
+
+    def __init__(self, source: Source, parser: EntryParser, max_open: int) -> None:
+        self.source = source
+        self.parser = parser
+        self.occurrences = _Occurrences()
+        self.correlator = Correlator(max_open=max_open)
+        self.last_end = source.resume
+        self.marked = -1
+        self.gone = False
 
 
-def _is_archive(path: Path, compression: str | None) -> bool:
-    """A rotated or compressed file that Exim no longer writes to."""
-    return compression is not None or path.name[-1:].isdigit()
+class _Stop(Protocol):
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float) -> bool: ...
+
+
+class _NeverStop:
+    """A stop signal that never comes: a backfill ends when its file does."""
+
+    def is_set(self) -> bool:
+        return False
+
+    def wait(self, timeout: float) -> bool:
+        return False
+
+
+class _Sources(Protocol):
+    """What the loop reads from: the mode is here, not in the loop."""
+
+    @property
+    def done(self) -> bool: ...
+    def refresh(self, now: float) -> None: ...
+    def active(self) -> list[Source]: ...
+    def retire(self, now: float) -> list[tuple[Source, list[RawEntry]]]: ...
+    def idle_wait(self, now: float, due: float | None) -> float: ...
+    def close(self) -> None: ...
+
+
+class _Archive:
+    """Backfill: one file, read to its end as fast as it can be."""
+
+    def __init__(self, source: ArchiveSource) -> None:
+        self.source = source
+
+    @property
+    def done(self) -> bool:
+        return self.source.caught_up
+
+    def refresh(self, now: float) -> None:
+        pass
+
+    def active(self) -> list[Source]:
+        return [self.source]
+
+    def retire(self, now: float) -> list[tuple[Source, list[RawEntry]]]:
+        return []
+
+    def idle_wait(self, now: float, due: float | None) -> float:
+        return 0.0
+
+    def close(self) -> None:
+        pass
+
+
+class _Tail:
+    """The sidecar: the followed files, scanned every `scan_interval`, polled as fast as they grow."""
+
+    def __init__(self, followers: Followers, scan_interval: float) -> None:
+        self.followers = followers
+        self.scan_interval = scan_interval
+        self.last_scan = 0.0
+
+    done = False
+
+    def refresh(self, now: float) -> None:
+        if now - self.last_scan >= self.scan_interval:
+            self.followers.scan()
+            self.last_scan = now
+
+    def active(self) -> list[Source]:
+        return list(self.followers)
+
+    def retire(self, now: float) -> list[tuple[Source, list[RawEntry]]]:
+        out: list[tuple[Source, list[RawEntry]]] = []
+        for h in self.followers.retire(now):
+            out.append((h, h.finish()))  # Exim no longer writes it: a last line without newline goes too
+            self.followers.status.closed(h.key)
+            h.close()
+        return out
+
+    def idle_wait(self, now: float, due: float | None) -> float:
+        grown = max((h.last_activity for h in self.followers), default=0.0)
+        wait = min(poll_wait(now - grown), self.scan_interval)
+        if due is not None:
+            wait = min(wait, max(0.0, due - now))
+        return wait
+
+    def close(self) -> None:
+        for h in self.followers:
+            h.close()

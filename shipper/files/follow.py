@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from shipper.files.identity import HEAD_BYTES, head_hash
-from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES, RawEntry
+from shipper.files.identity import HEAD_BYTES, head_hash, prefix_mark
+from shipper.files.reader import EntryAssembler, RawEntry
 from shipper.files.syslog import SyslogAssembler
 
 READ_CHUNK = 1 << 20
@@ -37,100 +37,95 @@ def follow_key(dev: int, inode: int) -> str:
 
 @dataclass
 class Harvester:
-    """One open file: complete lines become entries; the last entry waits for its successor or linger."""
+    """One open file, read as it grows into entries by the one EntryAssembler: complete entries at once,
+    the last one once a poll `linger` seconds later finds nothing more."""
 
     path: str
     fh: BinaryIO
     dev: int
     inode: int
-    offset: int  # bytes consumed from the file (end of the last complete line)
+    start: int  # where reading began (a line start)
     head: str = ""
     resume: int = 0
     """Entries ending at or before this were shipped before a restart: read again only so that their
     content ids are counted (see reader.same_second_start), not shipped."""
     renamed: bool = False
     last_activity: float = field(default_factory=time.monotonic)
+    caught_up: bool = False
+    """Whether the last poll read to the end of the file (the reader has caught up with the writer)."""
+    restarted: bool = False
+    """Read again from 0 since the last checkpoint (see delivery.Mark.restart)."""
     detect: Callable[[bytes], SyslogAssembler | None] | None = None
     """Tells the file's form from its first bytes, once it has some (see files.syslog)."""
     assembler: SyslogAssembler | None = None
     """A syslog or journal file's entry assembler; None for Exim's own log format."""
-    _partial: bytes = b""  # an incomplete last line
-    _entry: list[bytes] = field(default_factory=list)
-    _entry_start: int = 0
-    _entry_size: int = 0
+    entries: EntryAssembler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.entries = EntryAssembler(self.start, self.assembler)
 
     @property
     def key(self) -> str:
         return follow_key(self.dev, self.inode)
+
+    @property
+    def offset(self) -> int:
+        """Bytes consumed from the file (the end of the last complete line)."""
+        return self.entries.consumed
 
     def poll(self, now: float, linger: float) -> list[RawEntry]:
         """Read what was appended; returns the entries known to be complete."""
         out: list[RawEntry] = []
         size = os.fstat(self.fh.fileno()).st_size
         rewritten = bool(self.head) and head_hash(self.path_fd_head()) != self.head
-        if size < self.offset + len(self._partial) or rewritten:
+        if size < self.entries.fed or rewritten:
             # copytruncate: emptied (and perhaps already refilled past our offset): start again.
             self.head = ""
             self.fh.seek(0)
-            self.offset, self._partial, self._entry, self._entry_size = 0, b"", [], 0
-            self.resume = 0
             if self.assembler is not None:
                 self.assembler = self.assembler.fresh()
+            self.entries = EntryAssembler(0, self.assembler)
+            self.resume = 0
+            self.restarted = True
         if self.detect is not None and size > 0:
+            # Created empty: its form is told by its first bytes (nothing was fed before them).
             self.assembler = self.detect(os.pread(self.fh.fileno(), DETECT_BYTES, 0))
             self.detect = None
+            self.entries = EntryAssembler(self.entries.fed, self.assembler)
         read = 0
         got = False
+        self.caught_up = False
         while read < MAX_READ_PER_POLL:
             chunk = self.fh.read(READ_CHUNK)
             if not chunk:
+                self.caught_up = True
                 break
             got = True
             read += len(chunk)
-            data = self._partial + chunk
-            lines = data.split(b"\n")
-            self._partial = lines.pop()
-            for line in lines:
-                self._line(line, out)
+            out += self.entries.feed(chunk)
         if got:
             self.last_activity = now
             if not self.head and self.offset >= HEAD_BYTES:
                 self.head = head_hash(self.path_fd_head())
-        elif self._entry and now - self.last_activity >= linger:
-            out.append(self._emit())
-        elif self.assembler is not None and now - self.last_activity >= linger:
-            out += self.assembler.flush()  # pieces of a split message that stopped coming
+        elif self.entries.held and now - self.last_activity >= linger:
+            out += self.entries.release()
         return out
 
     def path_fd_head(self) -> bytes:
         return os.pread(self.fh.fileno(), HEAD_BYTES, 0)
 
-    def _line(self, line: bytes, out: list[RawEntry]) -> None:
-        start = self.offset
-        self.offset += len(line) + 1
-        if self.assembler is not None:
-            out += self.assembler.feed(start, line, True)
-            return
-        is_start = ENTRY_START.match(line) is not None
-        if self._entry and (is_start or self._entry_size + len(line) >= MAX_ENTRY_BYTES):
-            out.append(self._emit())
-        if not self._entry:
-            self._entry_start = start
-        self._entry.append(line)
-        self._entry_size += len(line) + 1
-
-    def _emit(self) -> RawEntry:
-        data = b"\n".join(self._entry)
-        end = self._entry_start + self._entry_size
-        entry = RawEntry(self._entry_start, data, end, True)
-        self._entry, self._entry_size = [], 0
-        return entry
+    def mark_head(self, end: int) -> str:
+        """What confirms this file's identity in a checkpoint at `end` (see identity.confirms)."""
+        return self.head or prefix_mark(self.fh.fileno(), end)
 
     def flush_pending(self) -> list[RawEntry]:
         """The held-back last entry, at shutdown."""
-        if self.assembler is not None:
-            return self.assembler.flush()
-        return [self._emit()] if self._entry else []
+        return self.entries.release()
+
+    def finish(self) -> list[RawEntry]:
+        """Everything left, a last line without its newline too: for a rotated file Exim no longer
+        writes (closed as inactive), so nothing will complete it."""
+        return self.entries.finish()
 
     def close(self) -> None:
         self.fh.close()

@@ -35,3 +35,23 @@ def identify(path: str | Path) -> FileId:
 def head_hash(head: bytes) -> str:
     """Hash of a file's first HEAD_BYTES bytes; empty while the file is shorter (it may still grow)."""
     return hashlib.blake2b(head, digest_size=8).hexdigest() if len(head) >= HEAD_BYTES else ""
+
+
+def prefix_mark(fd: int, end: int) -> str:
+    """A checkpoint's proof of identity for a file still under HEAD_BYTES: `p<n>:<hash of its first n
+    bytes>`, n = min(end, HEAD_BYTES). Without it a small file deleted and recreated on the same inode
+    would resume at the old offset and lose its first lines."""
+    n = min(end, HEAD_BYTES)
+    return f"p{n}:{hashlib.blake2b(os.pread(fd, n, 0), digest_size=8).hexdigest()}"
+
+
+def confirms(fd: int, stored: str, head: str) -> bool:
+    """Whether the open file `fd` (head hash `head`) is the file a checkpoint with `stored` was taken
+    of. An unconfirmed identity (nothing stored: an older registry, a file that was empty) is not: it
+    is read again from 0, which content ids make safe."""
+    size, sep, digest = stored[1:].partition(":")
+    if stored.startswith("p") and sep and size.isdigit():
+        n = int(size)
+        data = os.pread(fd, n, 0)
+        return len(data) == n and hashlib.blake2b(data, digest_size=8).hexdigest() == digest
+    return bool(stored) and stored == head

@@ -1,5 +1,5 @@
-"""The state directory: where a followed file is read from again, a registry someone edited, saves under
-faults, the checks at start, modes, and one shipper per directory."""
+"""The state directory: a registry someone edited, saves under faults, the checks at start, modes, and one
+shipper per directory (where a followed file is read from again: test_sources.py)."""
 
 from __future__ import annotations
 
@@ -19,18 +19,6 @@ from shipper.checkpoints import Registry, RegistryUnreadable, lock_state_dir, pr
 from shipper.errors import ShipperError, StateError
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_resume_is_the_checkpoint_unless_the_inode_holds_another_file_or_was_truncated(
-    tmp_path: Path,
-) -> None:
-    reg = Registry(tmp_path)
-    reg.advance("1:2", "/var/log/exim_mainlog", 500, head="h1")
-    assert reg.resume("1:2", "h1", 800) == 500
-    assert reg.resume("1:2", "", 800) == 500, "a head not known yet (short file) is no evidence of a new file"
-    assert reg.resume("1:2", "h2", 800) == 0, "the inode was reused by a different file"
-    assert reg.resume("1:2", "h1", 400) == 0, "truncated while we were away"
-    assert reg.resume("9:9", "h1", 800) == 0, "never seen"
 
 
 def test_finished_means_acknowledged_to_the_end_of_the_same_file(tmp_path: Path) -> None:
