@@ -27,12 +27,10 @@ from pydantic.fields import FieldInfo
 from shipper import __version__, health, logs, metrics, preflight, progress
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
-from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
-from shipper.messages import Correlator, Partial, accumulate, summary
 from shipper.opensearch import dashboards, provision, retry
 from shipper.opensearch.connection import make_client, translate
 from shipper.pipeline import FileReport, Shipper, expand
@@ -40,7 +38,8 @@ from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, rep
 from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables, url_without_userinfo
 from shipper.status import Monitor
 from shipper.summary_table import print_summary
-from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet, render_summary
+from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet
+from shipper.trace_files import render_groups, trace_files
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
@@ -157,50 +156,19 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.opensearch_url:
             raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
         return _trace_fleet(args.target, settings)
-    needle: str = args.target
-    is_id = MSGID_FULL_RE.match(needle) is not None
-    low = needle.lower()
-    errors: list[str] = []
-    # Pass 1: which messages match (and the messages they bounce or are bounced by).
-    wanted: set[str] = set()
-    links: dict[str, set[str]] = {}
-    for doc in _events(args.files, settings, errors):
-        local_id = doc.get("email", {}).get("local_id")
-        if not local_id:
-            continue
-        exim = doc.get("exim", {})
-        if exim.get("bounce_of"):
-            links.setdefault(local_id, set()).add(exim["bounce_of"])
-            links.setdefault(exim["bounce_of"], set()).add(local_id)
-        if is_id:
-            if local_id == needle:
-                wanted.add(local_id)
-        elif low in _addresses(doc):
-            wanted.add(local_id)
-    if is_id:
-        wanted |= links.get(needle, set())
-    if not wanted:
-        print(f"exim-shipper: no message matches {needle!r}", file=sys.stderr)
+    found = trace_files(
+        args.files,
+        args.target,
+        opener=_open,
+        zone=settings.effective_timezone(),
+        server=settings.effective_server_name(),
+        report=lambda exc: print(f"exim-shipper: {exc}", file=sys.stderr),
+    )
+    if not found.groups:
+        print(f"exim-shipper: no entry matches {args.target!r}", file=sys.stderr)
         return EXIT_ERROR
-    # Pass 2: their lines and summaries, in first-seen order.
-    lines: dict[str, list[str]] = {}
-    merged: dict[str, Partial] = {}
-    correlator = Correlator(max_open=len(wanted) + 1)
-    for doc in _events(args.files, settings, errors):
-        local_id = doc.get("email", {}).get("local_id")
-        if local_id in wanted:
-            lines.setdefault(local_id, []).append(doc["event"]["original"])
-            for part in correlator.add(doc):
-                accumulate(merged, part)
-    for part in correlator.drain():
-        accumulate(merged, part)
-    out = sys.stdout
-    for local_id, story in lines.items():
-        out.write("\n".join(story) + "\n")
-        if local_id in merged:
-            out.write(render_summary(summary(merged[local_id])) + "\n")
-        out.write("\n")
-    return EXIT_ERROR if errors else EXIT_OK
+    sys.stdout.write(render_groups(found.groups))
+    return EXIT_ERROR if found.failed else EXIT_OK
 
 
 def _trace_fleet(needle: str, settings: Settings) -> int:
@@ -245,19 +213,6 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     else:
         sys.stdout.write(render_report(result))
     return EXIT_OK
-
-
-def _addresses(doc: dict[str, Any]) -> set[str]:
-    email = doc.get("email", {})
-    found = {a.lower() for a in email.get("to", {}).get("address", [])}
-    sender = email.get("from", {}).get("address")
-    if sender:
-        found.add(sender.lower())
-    exim = doc.get("exim", {})
-    for key in ("original_address", "address", "return_path", "original_sender"):
-        if exim.get(key):
-            found.add(str(exim[key]).lower())
-    return found
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:

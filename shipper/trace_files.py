@@ -1,0 +1,330 @@
+"""`exim-shipper trace` on log files: exigrep's search, parsing only the entries that mention the needle.
+
+Like exigrep, an entry matches when its text contains the needle (any case), and a message matches when
+any of its entries does; entries without a message id (refusals during the SMTP session, the daemon's
+lines) that match are kept as a group of their own. The raw bytes are searched chunk by chunk, so a file
+costs a `bytes.find` over it: only the matching entries are parsed. A second pass, searched for the ids of
+the matching messages, collects every line of those messages for their stories and summaries.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import re
+import shutil
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from shipper.errors import InputError
+from shipper.exim.enrich import enrich
+from shipper.exim.grammar import MSGID, MSGID_FULL_RE
+from shipper.exim.parse import EntryParser
+from shipper.files.archive import damage_of, dataset_for
+from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES
+from shipper.messages import Correlator, Partial, accumulate, summary
+from shipper.trace import render_summary
+
+CHUNK = 4 << 20
+# Up to this many ids, the second pass searches for them literally; beyond, it reads the id of every
+# entry (one anchored match per entry) and looks it up in a set, as a long alternation is slow in `re`.
+LITERAL_IDS = 64
+_ENTRY_ID = re.compile(
+    rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [+-]\d{4})?(?: \[\d+\])? ("
+    + MSGID.encode()
+    + rb")(?= |$)",
+    re.MULTILINE,
+)
+_START_LEN = 19  # what ENTRY_START needs to see of a line to tell whether it opens an entry
+
+Hits = Callable[[bytes, int], Iterable[int]]
+"""Where a buffer's first `end` bytes match: positions, ascending."""
+Opener = Callable[[str], BinaryIO]
+Report = Callable[[InputError], None]
+# What a decompressing stream raises on a damaged file (shipper.cli reads with the same list).
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    lzma.LZMAError,
+    zlib.error,
+    zstandard.ZstdError,
+    gzip.BadGzipFile,
+)
+
+
+def needle_hits(needle: str) -> Hits:
+    """Positions of `needle` in any case (ASCII, as exigrep's /i on bytes)."""
+    low = needle.lower().encode()
+
+    def hits(buf: bytes, end: int) -> Iterator[int]:
+        text = buf[:end].lower()
+        pos = text.find(low)
+        while pos != -1:
+            yield pos
+            pos = text.find(low, pos + 1)
+
+    return hits
+
+
+def id_hits(ids: Iterable[str]) -> Hits:
+    """Positions of the entries of these messages (and, for a few ids, of any mention of them)."""
+    wanted = set(ids)
+    if len(wanted) <= LITERAL_IDS:
+        pattern = re.compile(b"|".join(re.escape(i.encode()) for i in sorted(wanted)))
+
+        def literal(buf: bytes, end: int) -> Iterator[int]:
+            return (m.start() for m in pattern.finditer(buf, 0, end))
+
+        return literal
+    encoded = {i.encode() for i in wanted}
+
+    def anchored(buf: bytes, end: int) -> Iterator[int]:
+        return (m.start() for m in _ENTRY_ID.finditer(buf, 0, end) if m.group(1) in encoded)
+
+    return anchored
+
+
+def _opens_entry(buf: bytes, pos: int) -> bool:
+    return ENTRY_START.match(buf, pos) is not None
+
+
+def _last_entry_start(buf: bytes) -> int:
+    """The start of the buffer's last line that surely opens an entry (0 when none does after byte 0):
+    everything before it is whole entries, whatever the next read brings."""
+    nl = buf.rfind(b"\n")
+    while nl != -1:
+        start = nl + 1
+        if len(buf) - start >= _START_LEN and _opens_entry(buf, start):
+            return start
+        nl = buf.rfind(b"\n", 0, nl)
+    return 0
+
+
+def _entry_bounds(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """The entry around `pos`: from its opening line to before the newline that ends its last line."""
+    start = buf.rfind(b"\n", 0, pos) + 1
+    while start > 0 and not _opens_entry(buf, start):
+        start = buf.rfind(b"\n", 0, start - 1) + 1
+    nl = buf.find(b"\n", pos, end)
+    while nl != -1 and nl + 1 < end and not _opens_entry(buf, nl + 1):
+        nl = buf.find(b"\n", nl + 1, end)
+    return start, end if nl == -1 else nl
+
+
+def matching_entries(stream: BinaryIO, hits: Hits) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) of every entry with a hit, in order; entries are grouped as shipper.files.reader
+    groups them (a line opens one when it starts with a timestamp), and nothing else is looked at."""
+    buf = b""
+    base = 0
+    while True:
+        chunk = stream.read(CHUNK)
+        buf = buf + chunk if buf else chunk
+        if not chunk:
+            cut = len(buf)
+        else:
+            cut = _last_entry_start(buf)
+            if cut == 0:
+                if len(buf) < 2 * MAX_ENTRY_BYTES:
+                    continue  # one entry so far: read on to its end
+                cut = buf.rfind(b"\n") + 1 or len(buf)  # runaway data, not Exim's: cut it at a line
+        done = 0
+        for pos in hits(buf, cut):
+            if pos < done:
+                continue
+            start, stop = _entry_bounds(buf, pos, cut)
+            yield base + start, buf[start:stop]
+            done = stop
+        if not chunk:
+            return
+        base += cut
+        buf = buf[cut:]
+
+
+@dataclass(slots=True)
+class Group:
+    """A message's lines and summary, or (local_id None) the matching lines that carry no message id."""
+
+    local_id: str | None
+    first: tuple[int, int]
+    lines: list[str] = field(default_factory=list)
+    summary: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class _File:
+    name: str
+    path: str
+    parser: EntryParser
+    reopen: Callable[[], BinaryIO]
+    readable: bool = True
+
+
+class _Files:
+    """The files of a trace, each opened anew for every pass (stdin kept in a temporary file, as it can
+    be read only once); a file that cannot be read is reported once and left out of later passes."""
+
+    def __init__(
+        self, names: Sequence[str], opener: Opener, parser: Callable[[str], EntryParser], report: Report
+    ) -> None:
+        self.report = report
+        self.failed = 0
+        self._spool: list[BinaryIO] = []
+        self.files: list[_File] = []
+        for name in names:
+            if name == "-":
+                try:
+                    stdin = opener(name)
+                except InputError as exc:
+                    self._fail(exc)
+                    continue
+                copy = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+                shutil.copyfileobj(stdin, copy, CHUNK)
+                self._spool.append(copy)
+                self.files.append(_File(name, "-", parser(name), _rewound(copy)))
+            else:
+                self.files.append(
+                    _File(name, str(Path(name).resolve()), parser(name), _opening(opener, name))
+                )
+
+    def _fail(self, exc: InputError) -> None:
+        self.report(exc)
+        self.failed += 1
+
+    def scan(self, hits: Hits) -> Iterator[tuple[_File, int, bytes]]:
+        for source in self.files:
+            if not source.readable:
+                continue
+            try:
+                for offset, data in self._scan(source, hits):
+                    yield source, offset, data
+            except InputError as exc:
+                source.readable = False
+                self._fail(exc)
+
+    @staticmethod
+    def _scan(source: _File, hits: Hits) -> Iterator[tuple[int, bytes]]:
+        stream = source.reopen()
+        try:
+            yield from matching_entries(stream, hits)
+            damage = damage_of(stream)
+        except READ_ERRORS as exc:
+            raise InputError(f"{source.name}: cannot read: {exc}") from None
+        finally:
+            if source.path != "-":
+                stream.close()
+        if damage is not None:
+            raise InputError(
+                f"{source.name}: cannot read to the end, {damage}; the entries before it were read"
+            )
+
+    def close(self) -> None:
+        for copy in self._spool:
+            copy.close()
+
+
+def _rewound(copy: BinaryIO) -> Callable[[], BinaryIO]:
+    def again() -> BinaryIO:
+        copy.seek(0)
+        return copy
+
+    return again
+
+
+def _opening(opener: Opener, name: str) -> Callable[[], BinaryIO]:
+    return lambda: opener(name)
+
+
+def _parse(source: _File, offset: int, data: bytes) -> dict[str, Any]:
+    doc = enrich(source.parser.parse(data))
+    doc["log"] = {"file": {"path": source.path}, "offset": offset}
+    return doc
+
+
+@dataclass(slots=True)
+class Trace:
+    groups: list[Group]
+    failed: int
+    """How many files could not be read (whole)."""
+
+
+def trace_files(
+    names: Sequence[str], needle: str, *, opener: Opener, zone: Any, server: str, report: Report
+) -> Trace:
+    """The groups of entries matching `needle` in these files, in first-seen order, each message's with
+    its summary; `report` is told why each file that could not be read (whole) was not."""
+    files = _Files(names, opener, lambda name: EntryParser(zone, server, dataset=dataset_for(name)), report)
+    try:
+        order = {id(f): n for n, f in enumerate(files.files)}
+        is_id = MSGID_FULL_RE.match(needle) is not None
+        wanted: dict[str, None] = {}
+        docs: dict[tuple[int, int], dict[str, Any]] = {}
+        session = Group(None, (0, 0))
+        # Pass 1: the entries that mention the needle, and so the messages it is in.
+        for source, offset, data in files.scan(needle_hits(needle)):
+            at = (order[id(source)], offset)
+            doc = docs[at] = _parse(source, offset, data)
+            local_id = doc.get("email", {}).get("local_id")
+            if local_id is None:
+                if not session.lines:
+                    session.first = at
+                session.lines.append(doc["event"]["original"])
+                continue
+            wanted[local_id] = None
+            bounce_of = doc.get("exim", {}).get("bounce_of")
+            # The message an id's bounce returns: its own bounces name the id, so they matched already.
+            if is_id and local_id == needle and bounce_of:
+                wanted[bounce_of] = None
+        groups = _messages(files, order, wanted, docs) if wanted else []
+        if session.lines:
+            groups.append(session)
+        groups.sort(key=lambda g: g.first)
+        return Trace(groups, files.failed)
+    finally:
+        files.close()
+
+
+def _messages(
+    files: _Files, order: dict[int, int], wanted: dict[str, None], docs: dict[tuple[int, int], dict[str, Any]]
+) -> list[Group]:
+    """Pass 2: every entry of the wanted messages, found by their ids, merged into their summaries."""
+    groups: dict[str, Group] = {}
+    merged: dict[str, Partial] = {}
+    correlator = Correlator(max_open=len(wanted) + 1)
+    for source, offset, data in files.scan(id_hits(wanted)):
+        at = (order[id(source)], offset)
+        doc = docs.get(at) or _parse(source, offset, data)
+        local_id = doc.get("email", {}).get("local_id")
+        if local_id not in wanted:
+            continue
+        group = groups.get(local_id)
+        if group is None:
+            group = groups[local_id] = Group(local_id, at)
+        group.lines.append(doc["event"]["original"])
+        for part in correlator.add(doc):
+            accumulate(merged, part)
+    for part in correlator.drain():
+        accumulate(merged, part)
+    for local_id, group in groups.items():
+        if local_id in merged:
+            group.summary = summary(merged[local_id])
+    return list(groups.values())
+
+
+def render_groups(groups: Sequence[Group]) -> str:
+    """exigrep's story: each message's lines then its summary; the lines without an id as one group."""
+    out: list[str] = []
+    for group in groups:
+        out.extend(group.lines)
+        if group.local_id is None:
+            count = f"{len(group.lines)} line{'s' if len(group.lines) > 1 else ''}"
+            out.append(f"  no message id  {count} of SMTP sessions and the daemon (refusals, connections)")
+        elif group.summary is not None:
+            out.append(render_summary(group.summary))
+        out.append("")
+    return "\n".join(out) + "\n" if out else ""
