@@ -20,27 +20,22 @@ from typing import Any, BinaryIO, Literal, Union, get_args, get_origin
 
 import orjson
 import zstandard
-from opensearchpy.exceptions import OpenSearchException
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
-from shipper import __version__, health, logs, metrics, preflight, progress
+from shipper import __version__, logs
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
-from shipper.opensearch import dashboards, provision, retry
-from shipper.opensearch.connection import make_client, translate
-from shipper.pipeline import FileReport, Shipper, expand
-from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
 from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables, url_without_userinfo
-from shipper.status import Monitor
-from shipper.summary_table import print_summary
 from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet
 from shipper.trace_files import render_groups, trace_files
 
+# The commands that talk to a cluster import the client, rich and prometheus where they run, not here:
+# `trace FILE` and `parse` start with only the parser, as `trace` must be as fast as exigrep.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
@@ -173,6 +168,11 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
 
 def _trace_fleet(needle: str, settings: Settings) -> int:
     """`trace` without files: the message's lines on every server, from the events index."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.report import INTERACTIVE_ATTEMPTS
+
     client = make_client(settings)
     try:
         found = fleet_trace(client, settings.index_prefix, needle, max_attempts=INTERACTIVE_ATTEMPTS)
@@ -193,6 +193,11 @@ def _trace_fleet(needle: str, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """An eximstats-style summary of the fleet from OpenSearch aggregations: tables, or JSON."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
+
     if args.top < 1:
         raise ConfigError("--top must be at least 1")
     window = report_window(args.since, args.until, datetime.now(UTC))
@@ -218,6 +223,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     """Install or update index templates and the lifecycle policy, then (with a Dashboards URL) import the
     saved objects; print what changed. With only a Dashboards URL, only the import runs."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper.opensearch import dashboards, provision
+    from shipper.opensearch.connection import make_client, translate
+
     if settings.opensearch_url or not settings.dashboards_url:
         client = make_client(settings)
         try:
@@ -238,6 +248,13 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Ship archived logs, oldest first, each read once; a closing table per file. Templates are
     only checked (read-only): installing them is `setup`'s job, run centrally."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper import preflight, progress
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.pipeline import FileReport, Shipper, expand
+    from shipper.summary_table import print_summary
+
     paths = expand(args.files)
     client = make_client(settings)
     shipper = Shipper(settings, client)
@@ -276,6 +293,14 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The sidecar: follow the logs until SIGTERM/SIGINT, then drain, checkpoint and exit 0."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper import metrics, preflight
+    from shipper.opensearch import retry
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.pipeline import Shipper
+    from shipper.status import Monitor
+
     paths = settings.paths
     client = make_client(settings)
     stop = threading.Event()
@@ -349,7 +374,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     """The container health check: exit 0 unless lines wait and the checkpoint has stopped moving."""
-    verdict = health.check(settings.state_dir, args.max_stall, patterns=args.paths or None)
+    from shipper import health
+
+    max_stall = health.DEFAULT_MAX_STALL if args.max_stall is None else args.max_stall
+    verdict = health.check(settings.state_dir, max_stall, patterns=args.paths or None)
     if not verdict.healthy:
         raise health.Unhealthy(f"unhealthy: {verdict.message}")
     print(verdict.message)
@@ -359,6 +387,9 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Like Filebeat's `test config` and `test output`: a line per check, `ok` or why not; exit 0 only
     when every one passes."""
+    from shipper import preflight
+    from shipper.opensearch.connection import make_client
+
     config = args.config if args.config is not None else os.environ.get(CONFIG_ENV) or None
     print(f"config: ok ({config if config else 'no config file: defaults, environment and flags'})")
     client = make_client(settings) if settings.opensearch_url else None
@@ -535,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "--max-stall",
         type=float,
-        default=health.DEFAULT_MAX_STALL,
+        default=None,
         metavar="SECONDS",
         help="how long unshipped lines may wait without the checkpoint moving (default 300)",
     )

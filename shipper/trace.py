@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from opensearchpy import OpenSearch
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipper.errors import ShipperError
 from shipper.exim.grammar import MSGID_FULL_RE
-from shipper.opensearch import retry
+
+if TYPE_CHECKING:  # the client is imported by who makes one: `trace FILE` starts without it
+    from opensearchpy import OpenSearch
 
 
 def _fmt_delay(seconds: float) -> str:
@@ -209,6 +209,8 @@ class _Searcher:
         return self._retry(call)
 
     def _retry(self, fn: Callable[[], T]) -> T:
+        from shipper.opensearch import retry  # noqa: PLC0415 - it imports the client: see above
+
         return retry.call(fn, self.max_attempts)
 
     def seed(self, needle: str, limit: int) -> tuple[list[Key], bool]:

@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,28 +24,22 @@ import zstandard
 
 from shipper.errors import InputError
 from shipper.exim.enrich import enrich
-from shipper.exim.grammar import MSGID, MSGID_FULL_RE
+from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for
 from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES
 from shipper.messages import Correlator, Partial, accumulate, summary
 from shipper.trace import render_summary
 
-CHUNK = 4 << 20
-# Up to this many ids, the second pass searches for them literally; beyond, it reads the id of every
-# entry (one anchored match per entry) and looks it up in a set, as a long alternation is slow in `re`.
-LITERAL_IDS = 64
-_ENTRY_ID = re.compile(
-    rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [+-]\d{4})?(?: \[\d+\])? ("
-    + MSGID.encode()
-    + rb")(?= |$)",
-    re.MULTILINE,
-)
+# Small reads keep the buffers in cache: 128 KiB searched faster than 1 or 4 MiB.
+CHUNK = 1 << 17
 _START_LEN = 19  # what ENTRY_START needs to see of a line to tell whether it opens an entry
 
 Hits = Callable[[bytes, int], Iterable[int]]
 """Where a buffer's first `end` bytes match: positions, ascending."""
 Opener = Callable[[str], BinaryIO]
+At = tuple[int, int]
+"""Where an entry is: (the file's place among the arguments, its byte offset)."""
 Report = Callable[[InputError], None]
 # What a decompressing stream raises on a damaged file (shipper.cli reads with the same list).
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -58,36 +52,54 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def needle_hits(needle: str) -> Hits:
-    """Positions of `needle` in any case (ASCII, as exigrep's /i on bytes)."""
-    low = needle.lower().encode()
+def needle_hits(needle: str, *, ignore_case: bool) -> Hits:
+    """Positions of `needle`; with `ignore_case`, in any (ASCII) case, as exigrep's /i on bytes."""
+    want = needle.lower().encode() if ignore_case else needle.encode()
 
     def hits(buf: bytes, end: int) -> Iterator[int]:
-        text = buf[:end].lower()
-        pos = text.find(low)
+        text = buf[:end].lower() if ignore_case else buf
+        pos = text.find(want, 0, end)
         while pos != -1:
             yield pos
-            pos = text.find(low, pos + 1)
+            pos = text.find(want, pos + 1, end)
 
     return hits
 
 
 def id_hits(ids: Iterable[str]) -> Hits:
-    """Positions of the entries of these messages (and, for a few ids, of any mention of them)."""
-    wanted = set(ids)
-    if len(wanted) <= LITERAL_IDS:
-        pattern = re.compile(b"|".join(re.escape(i.encode()) for i in sorted(wanted)))
+    """Positions of any of these message ids."""
+    pattern = re.compile(_trie(sorted(set(ids))).encode())
 
-        def literal(buf: bytes, end: int) -> Iterator[int]:
-            return (m.start() for m in pattern.finditer(buf, 0, end))
+    def hits(buf: bytes, end: int) -> Iterator[int]:
+        return (m.start() for m in pattern.finditer(buf, 0, end))
 
-        return literal
-    encoded = {i.encode() for i in wanted}
+    return hits
 
-    def anchored(buf: bytes, end: int) -> Iterator[int]:
-        return (m.start() for m in _ENTRY_ID.finditer(buf, 0, end) if m.group(1) in encoded)
 
-    return anchored
+def _trie(words: Sequence[str]) -> str:
+    """A regex for any of `words` (sorted, distinct), shared prefixes factored out: `re` tries a flat
+    alternation's branches one by one at every byte (2.8 s for 5,000 ids over 20 MB), a trie once (28 ms)."""
+    if len(words) == 1:
+        return re.escape(words[0])
+    head = words[0][:1]
+    if head and all(w.startswith(head) for w in words):
+        return re.escape(head) + _trie([w[1:] for w in words])
+    branches: list[str] = []
+    optional = False
+    start = 0
+    while start < len(words):
+        first = words[start][:1]
+        if not first:
+            optional = True  # one word is a prefix of the others
+            start += 1
+            continue
+        stop = start
+        while stop < len(words) and words[stop][:1] == first:
+            stop += 1
+        branches.append(_trie(words[start:stop]))
+        start = stop
+    group = "(?:" + "|".join(branches) + ")"
+    return group + "?" if optional else group
 
 
 def _opens_entry(buf: bytes, pos: int) -> bool:
@@ -151,13 +163,14 @@ class Group:
     """A message's lines and summary, or (local_id None) the matching lines that carry no message id."""
 
     local_id: str | None
-    first: tuple[int, int]
+    first: At
     lines: list[str] = field(default_factory=list)
     summary: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
 class _File:
+    index: int
     name: str
     path: str
     parser: EntryParser
@@ -186,23 +199,27 @@ class _Files:
                 copy = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
                 shutil.copyfileobj(stdin, copy, CHUNK)
                 self._spool.append(copy)
-                self.files.append(_File(name, "-", parser(name), _rewound(copy)))
+                self.files.append(_File(len(self.files), name, "-", parser(name), _rewound(copy)))
             else:
-                self.files.append(
-                    _File(name, str(Path(name).resolve()), parser(name), _opening(opener, name))
-                )
+                path = str(Path(name).resolve())
+                self.files.append(_File(len(self.files), name, path, parser(name), _opening(opener, name)))
 
     def _fail(self, exc: InputError) -> None:
         self.report(exc)
         self.failed += 1
 
-    def scan(self, hits: Hits) -> Iterator[tuple[_File, int, bytes]]:
+    def parsed(
+        self, hits: Hits, known: Mapping[At, dict[str, Any]] | None = None
+    ) -> Iterator[tuple[At, dict[str, Any]]]:
+        """Each entry with a hit, parsed (or taken from `known`), where it is, in order."""
         for source in self.files:
             if not source.readable:
                 continue
             try:
                 for offset, data in self._scan(source, hits):
-                    yield source, offset, data
+                    at = (source.index, offset)
+                    doc = known.get(at) if known else None
+                    yield at, doc or _parse(source, offset, data)
             except InputError as exc:
                 source.readable = False
                 self._fail(exc)
@@ -260,15 +277,13 @@ def trace_files(
     its summary; `report` is told why each file that could not be read (whole) was not."""
     files = _Files(names, opener, lambda name: EntryParser(zone, server, dataset=dataset_for(name)), report)
     try:
-        order = {id(f): n for n, f in enumerate(files.files)}
         is_id = MSGID_FULL_RE.match(needle) is not None
         wanted: dict[str, None] = {}
-        docs: dict[tuple[int, int], dict[str, Any]] = {}
+        found: dict[At, dict[str, Any]] = {}
         session = Group(None, (0, 0))
         # Pass 1: the entries that mention the needle, and so the messages it is in.
-        for source, offset, data in files.scan(needle_hits(needle)):
-            at = (order[id(source)], offset)
-            doc = docs[at] = _parse(source, offset, data)
+        for at, doc in files.parsed(needle_hits(needle, ignore_case=not is_id)):
+            found[at] = doc
             local_id = doc.get("email", {}).get("local_id")
             if local_id is None:
                 if not session.lines:
@@ -280,7 +295,14 @@ def trace_files(
             # The message an id's bounce returns: its own bounces name the id, so they matched already.
             if is_id and local_id == needle and bounce_of:
                 wanted[bounce_of] = None
-        groups = _messages(files, order, wanted, docs) if wanted else []
+        # Pass 2, unless every wanted id contains the needle: then each of their entries, which all
+        # carry their id, matched in pass 1 already.
+        low = needle.lower()
+        if all((needle in i) if is_id else (low in i.lower()) for i in wanted):
+            entries: Iterable[tuple[At, dict[str, Any]]] = found.items()
+        else:
+            entries = files.parsed(id_hits(wanted), found)
+        groups = _messages(entries, wanted) if wanted else []
         if session.lines:
             groups.append(session)
         groups.sort(key=lambda g: g.first)
@@ -289,16 +311,12 @@ def trace_files(
         files.close()
 
 
-def _messages(
-    files: _Files, order: dict[int, int], wanted: dict[str, None], docs: dict[tuple[int, int], dict[str, Any]]
-) -> list[Group]:
-    """Pass 2: every entry of the wanted messages, found by their ids, merged into their summaries."""
+def _messages(entries: Iterable[tuple[At, dict[str, Any]]], wanted: dict[str, None]) -> list[Group]:
+    """The wanted messages' entries, in order, as groups of lines with the summaries they merge into."""
     groups: dict[str, Group] = {}
     merged: dict[str, Partial] = {}
     correlator = Correlator(max_open=len(wanted) + 1)
-    for source, offset, data in files.scan(id_hits(wanted)):
-        at = (order[id(source)], offset)
-        doc = docs.get(at) or _parse(source, offset, data)
+    for at, doc in entries:
         local_id = doc.get("email", {}).get("local_id")
         if local_id not in wanted:
             continue
