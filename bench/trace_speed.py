@@ -84,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             row = f"{label:44} {name:14} {theirs:9.2f} {ours:8.2f} {ours / theirs:11.2f}x"
             print(f"{row}  {their_lines}/{our_lines}")
+    # What each costs before reading a byte: the interpreter and its imports, timed on an empty file.
+    empty = path.with_name("empty.log")
+    empty.write_bytes(b"")
+    try:
+        theirs, _ = timed(["perl", str(exigrep), "-l", msgid, str(empty)], args.runs)
+        ours, _ = timed([sys.executable, "-m", "shipper", "trace", msgid, str(empty)], args.runs)
+    finally:
+        empty.unlink()
+    print(f"{'start-up alone (an empty file)':44} {'':14} {theirs:9.2f} {ours:8.2f} {ours / theirs:11.2f}x")
     print()
     print("ours/exigrep below 1 means the trace is faster than exigrep.")
     return 0
