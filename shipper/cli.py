@@ -179,7 +179,7 @@ def _trace_fleet(needle: str, settings: Settings) -> int:
     except OpenSearchException as exc:
         raise translate(exc, "trace") from None
     if not found.stories:
-        print(f"exim-shipper: no message matches {needle!r}", file=sys.stderr)
+        print(f"exim-shipper: no entry matches {needle!r}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(render_fleet(found))
     if found.truncated:

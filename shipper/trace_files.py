@@ -29,7 +29,7 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for
 from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES
 from shipper.messages import Correlator, Partial, accumulate, summary
-from shipper.trace import render_summary
+from shipper.trace import render_summary, session_row
 
 # Small reads keep the buffers in cache: 128 KiB searched faster than 1 or 4 MiB.
 CHUNK = 1 << 17
@@ -340,8 +340,7 @@ def render_groups(groups: Sequence[Group]) -> str:
     for group in groups:
         out.extend(group.lines)
         if group.local_id is None:
-            count = f"{len(group.lines)} line{'s' if len(group.lines) > 1 else ''}"
-            out.append(f"  no message id  {count} of SMTP sessions and the daemon (refusals, connections)")
+            out.append(session_row(len(group.lines)))
         elif group.summary is not None:
             out.append(render_summary(group.summary))
         out.append("")

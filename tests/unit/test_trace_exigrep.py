@@ -155,4 +155,4 @@ def test_session_refusals_without_an_id(exigrep: Path, logs: dict[str, Path], tm
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines.count(refusal) == 2  # once from each log, as exigrep prints it from each
-    assert lines[2].startswith("  no message id  2 lines")
+    assert lines[2].startswith("  no message id  2 lines of SMTP sessions")
