@@ -146,7 +146,8 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the story of a message (or of every message involving an address), exigrep-style."""
+    """exigrep-style: the lines of every message mentioning the needle, each with its summary, and the
+    matching lines that belong to no message; without files, the same from the fleet's index."""
     if not args.files:
         if not settings.opensearch_url:
             raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
@@ -490,10 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "trace",
         cmd_trace,
-        "the story of a message id, or of every message involving an address",
+        "exigrep's search: the story of every message (and the session lines) mentioning an id, address, "
+        "domain, IP or Message-ID",
         (*SOURCE, *CLUSTER),
     )
-    t.add_argument("target", metavar="ID|ADDRESS")
+    t.add_argument(
+        "target", metavar="NEEDLE", help="a message id, an address, a domain, an IP or a Message-ID"
+    )
     t.add_argument(
         "files",
         nargs="*",
