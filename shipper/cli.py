@@ -148,10 +148,18 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     """exigrep-style: the lines of every message mentioning the needle, each with its summary, and the
     matching lines that belong to no message; without files, the same from the fleet's index."""
+    if not args.target:
+        raise ConfigError(
+            "trace needs something to look for: an id, an address, a domain, an IP or a Message-ID"
+        )
     if not args.files:
         if not settings.opensearch_url:
             raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
         return _trace_fleet(args.target, settings)
+    if not args.target:
+        raise ConfigError(
+            "trace needs something to look for: an id, an address, a domain, an IP or a Message-ID"
+        )
     found = trace_files(
         args.files,
         args.target,

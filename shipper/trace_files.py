@@ -1,10 +1,11 @@
 """`exim-shipper trace` on log files: exigrep's search, parsing only the entries that mention the needle.
 
-Like exigrep, an entry matches when its text contains the needle (any case), and a message matches when
-any of its entries does; entries without a message id (refusals during the SMTP session, the daemon's
-lines) that match are kept as a group of their own. The raw bytes are searched chunk by chunk, so a file
-costs a `bytes.find` over it: only the matching entries are parsed. A second pass, searched for the ids of
-the matching messages, collects every line of those messages for their stories and summaries.
+Like exigrep, an entry matches when its text contains the needle (in any case, but for a message id), and a
+message matches when any of its entries does; the matching entries without a message id (refusals during
+the SMTP session, the daemon's lines) are kept as a group of their own. The raw bytes are searched chunk by
+chunk, so a file costs a `bytes.find` over it: only the matching entries are parsed. A second pass,
+searched for the ids of the matching messages, collects every line of those messages for their stories
+and summaries.
 """
 
 from __future__ import annotations
@@ -175,12 +176,12 @@ class _File:
     path: str
     parser: EntryParser
     reopen: Callable[[], BinaryIO]
-    readable: bool = True
+    reported: bool = False
 
 
 class _Files:
     """The files of a trace, each opened anew for every pass (stdin kept in a temporary file, as it can
-    be read only once); a file that cannot be read is reported once and left out of later passes."""
+    be read only once); what keeps a file from being read (whole) is reported once, not once a pass."""
 
     def __init__(
         self, names: Sequence[str], opener: Opener, parser: Callable[[str], EntryParser], report: Report
@@ -197,8 +198,12 @@ class _Files:
                     self._fail(exc)
                     continue
                 copy = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
-                shutil.copyfileobj(stdin, copy, CHUNK)
                 self._spool.append(copy)
+                try:
+                    shutil.copyfileobj(stdin, copy, CHUNK)
+                except READ_ERRORS as exc:
+                    self._fail(InputError(f"-: cannot read: {exc}"))
+                    continue
                 self.files.append(_File(len(self.files), name, "-", parser(name), _rewound(copy)))
             else:
                 path = str(Path(name).resolve())
@@ -213,16 +218,15 @@ class _Files:
     ) -> Iterator[tuple[At, dict[str, Any]]]:
         """Each entry with a hit, parsed (or taken from `known`), where it is, in order."""
         for source in self.files:
-            if not source.readable:
-                continue
             try:
                 for offset, data in self._scan(source, hits):
                     at = (source.index, offset)
                     doc = known.get(at) if known else None
                     yield at, doc or _parse(source, offset, data)
             except InputError as exc:
-                source.readable = False
-                self._fail(exc)
+                if not source.reported:
+                    source.reported = True
+                    self._fail(exc)
 
     @staticmethod
     def _scan(source: _File, hits: Hits) -> Iterator[tuple[int, bytes]]:

@@ -113,3 +113,24 @@ def test_an_unreadable_file_is_one_line_and_the_others_are_traced(tmp_path: Path
     assert res.returncode == 1
     assert res.stderr.decode().splitlines() == [f"exim-shipper: {tmp_path / 'missing.log'}: no such file"]
     assert f"{A3} Completed".encode() in res.stdout
+
+
+def test_a_damaged_archive_is_traced_up_to_the_damage_and_reported_once(tmp_path: Path) -> None:
+    """A cut .gz: the entries before the cut are traced in both passes, the damage is one line."""
+    rng = random.Random(2)
+    filler = b"".join(b"2025-02-10 10:00:00 filler %032x\n" % rng.getrandbits(128) for _ in range(20000))
+    packed = gzip.compress(FLEET_A.read_bytes() + filler)
+    cut = tmp_path / "exim_mainlog.2.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])
+    res = trace("shopuser@server-a.example", str(cut))
+    assert res.returncode == 1
+    errors = res.stderr.decode().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"exim-shipper: {cut}: cannot read to the end"), errors
+    assert f"{A3} ** erin@nonexistent.example".encode() in res.stdout
+    assert f"{A4} Completed".encode() in res.stdout
+
+
+def test_an_empty_needle_is_one_line() -> None:
+    res = trace("", str(FLEET_A))
+    assert res.returncode == 1
+    assert res.stderr.decode().startswith("exim-shipper: trace needs something to look for")
