@@ -31,7 +31,7 @@ from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompr
 from shipper.files.reader import iter_entries
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
 from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables, url_without_userinfo
-from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet
+from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, MAX_SESSION_LINES, fleet_trace, render_fleet
 from shipper.trace_files import render_groups, trace_files
 
 # The commands that talk to a cluster import the client, rich and prometheus where they run, not here:
@@ -193,8 +193,8 @@ def _trace_fleet(needle: str, settings: Settings) -> int:
     sys.stdout.write(render_fleet(found))
     if found.truncated:
         print(
-            f"exim-shipper: the trace stops at {MAX_MESSAGES} messages or {MAX_ROUNDS} hops; "
-            "more are linked than shown",
+            f"exim-shipper: the trace stops at {MAX_MESSAGES} messages, {MAX_ROUNDS} hops or "
+            f"{MAX_SESSION_LINES} lines without a message id; more match than shown",
             file=sys.stderr,
         )
     return EXIT_OK
