@@ -25,7 +25,6 @@ from pydantic.fields import FieldInfo
 
 from shipper import __version__, logs
 from shipper.errors import ConfigError, InputError, ShipperError
-from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import iter_entries
@@ -71,6 +70,8 @@ def _entries(name: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
 
 def _events(names: list[str], settings: Settings, errors: list[str]) -> Iterator[dict[str, Any]]:
     """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`."""
+    from shipper.exim.enrich import enrich  # the public suffix list: `trace` starts without it
+
     zone = settings.effective_timezone()
     server = settings.effective_server_name()
     for name in names:

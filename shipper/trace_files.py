@@ -24,7 +24,6 @@ from typing import Any, BinaryIO
 import zstandard
 
 from shipper.errors import InputError
-from shipper.exim.enrich import enrich
 from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for
@@ -262,7 +261,9 @@ def _opening(opener: Opener, name: str) -> Callable[[], BinaryIO]:
 
 
 def _parse(source: _File, offset: int, data: bytes) -> dict[str, Any]:
-    doc = enrich(source.parser.parse(data))
+    # Not enriched: no row of the story or summary shows what enrichment adds (host facts, provider,
+    # related.*), and leaving it out spares loading the public suffix list at every start.
+    doc = source.parser.parse(data)
     doc["log"] = {"file": {"path": source.path}, "offset": offset}
     return doc
 

@@ -23,6 +23,7 @@ from shipper.trace import (
     ADDRESS_FIELDS,
     MAX_MESSAGES,
     MAX_ROUNDS,
+    MAX_SESSION_LINES,
     FleetTrace,
     Story,
     fleet_trace,
@@ -320,6 +321,34 @@ def test_exactly_the_message_cap_is_not_a_cut(opensearch_url: str, prefix: str) 
     assert (len(exact.stories), exact.truncated) == (MAX_MESSAGES, False)
     more = fleet_trace(client, prefix, "more@shop.example", max_attempts=1)
     assert (len(more.stories), more.truncated) == (MAX_MESSAGES, True)
+
+
+def test_session_lines_are_capped_and_the_cut_said(opensearch_url: str, prefix: str) -> None:
+    """Lines without an id for one IP: exactly the cap is shown whole; one more is a cut."""
+    client = OpenSearch([opensearch_url])
+    docs = [
+        {
+            "@timestamp": f"2025-02-10T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000Z",
+            "host.name": "mx1",
+            "event.original": f"H=[{ip}] rejected connection {n}",
+            "source.ip": ip,
+            "related.ip": [ip],
+            "log.offset": n,
+        }
+        for ip, count in (("192.0.2.5", MAX_SESSION_LINES), ("192.0.2.6", MAX_SESSION_LINES + 1))
+        for n in range(count)
+    ]
+    _index(client, prefix, docs)
+    exact = fleet_trace(client, prefix, "192.0.2.5", max_attempts=1)
+    assert [(s.session, len(s.lines)) for s in exact.stories] == [(True, MAX_SESSION_LINES)]
+    assert not exact.truncated
+    assert exact.stories[0].lines[:2] == [
+        "H=[192.0.2.5] rejected connection 0",
+        "H=[192.0.2.5] rejected connection 1",
+    ]
+    more = fleet_trace(client, prefix, "192.0.2.6", max_attempts=1)
+    assert [(s.session, len(s.lines)) for s in more.stories] == [(True, MAX_SESSION_LINES)]
+    assert more.truncated
 
 
 def test_render_keeps_continuation_lines_under_their_entry() -> None:
