@@ -20,29 +20,22 @@ from typing import Any, BinaryIO, Literal, Union, get_args, get_origin
 
 import orjson
 import zstandard
-from opensearchpy.exceptions import OpenSearchException
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
-from shipper import __version__, deadletter_replay, health, logs, metrics, preflight, progress
+from shipper import __version__, logs
 from shipper.errors import ConfigError, InputError, ShipperError
-from shipper.exim.enrich import enrich
-from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
 from shipper.files.reader import RawEntry, iter_entries, peek_head
 from shipper.files.syslog import assembler_for
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
-from shipper.messages import Correlator, Partial, accumulate, summary
-from shipper.opensearch import dashboards, provision, retry
-from shipper.opensearch.connection import make_client, translate
-from shipper.pipeline import FileReport, Shipper, expand
-from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
 from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables, url_without_userinfo
-from shipper.status import Monitor
-from shipper.summary_table import print_summary
-from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, fleet_trace, render_fleet, render_summary
+from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, MAX_SESSION_LINES, fleet_trace, render_fleet
+from shipper.trace_files import render_groups, trace_files
 
+# The commands that talk to a cluster import the client, rich and prometheus where they run, not here:
+# `trace FILE` and `parse` start with only the parser, as `trace` must be as fast as exigrep.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
@@ -92,6 +85,8 @@ def _events(
     """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`, the
     syslog lines skipped (other programs', unreadable) in `counts`."""
     counts = Counter() if counts is None else counts
+    from shipper.exim.enrich import enrich  # the public suffix list: `trace` starts without it
+
     zone = settings.effective_timezone()
     server = settings.effective_server_name()
     for name in names:
@@ -174,72 +169,55 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the story of a message (or of every message involving an address), exigrep-style."""
+    """exigrep-style: the lines of every message mentioning the needle, each with its summary, and the
+    matching lines that belong to no message; without files, the same from the fleet's index."""
+    if not args.target:
+        raise ConfigError(
+            "trace needs something to look for: an id, an address, a domain, an IP or a Message-ID"
+        )
     if not args.files:
         if not settings.opensearch_url:
             raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
         return _trace_fleet(args.target, settings)
-    needle: str = args.target
-    is_id = MSGID_FULL_RE.match(needle) is not None
-    low = needle.lower()
-    errors: list[str] = []
-    # Pass 1: which messages match (and the messages they bounce or are bounced by).
-    wanted: set[str] = set()
-    links: dict[str, set[str]] = {}
-    for doc in _events(args.files, settings, errors):
-        local_id = doc.get("email", {}).get("local_id")
-        if not local_id:
-            continue
-        exim = doc.get("exim", {})
-        if exim.get("bounce_of"):
-            links.setdefault(local_id, set()).add(exim["bounce_of"])
-            links.setdefault(exim["bounce_of"], set()).add(local_id)
-        if is_id:
-            if local_id == needle:
-                wanted.add(local_id)
-        elif low in _addresses(doc):
-            wanted.add(local_id)
-    if is_id:
-        wanted |= links.get(needle, set())
-    if not wanted:
-        print(f"exim-shipper: no message matches {needle!r}", file=sys.stderr)
+    if not args.target:
+        raise ConfigError(
+            "trace needs something to look for: an id, an address, a domain, an IP or a Message-ID"
+        )
+    found = trace_files(
+        args.files,
+        args.target,
+        opener=_open,
+        zone=settings.effective_timezone(),
+        server=settings.effective_server_name(),
+        report=lambda exc: print(f"exim-shipper: {exc}", file=sys.stderr),
+    )
+    if not found.groups:
+        print(f"exim-shipper: no entry matches {args.target!r}", file=sys.stderr)
         return EXIT_ERROR
-    # Pass 2: their lines and summaries, in first-seen order.
-    lines: dict[str, list[str]] = {}
-    merged: dict[str, Partial] = {}
-    correlator = Correlator(max_open=len(wanted) + 1)
-    for doc in _events(args.files, settings, errors):
-        local_id = doc.get("email", {}).get("local_id")
-        if local_id in wanted:
-            lines.setdefault(local_id, []).append(doc["event"]["original"])
-            for part in correlator.add(doc):
-                accumulate(merged, part)
-    for part in correlator.drain():
-        accumulate(merged, part)
-    out = sys.stdout
-    for local_id, story in lines.items():
-        out.write("\n".join(story) + "\n")
-        if local_id in merged:
-            out.write(render_summary(summary(merged[local_id])) + "\n")
-        out.write("\n")
-    return EXIT_ERROR if errors else EXIT_OK
+    sys.stdout.write(render_groups(found.groups))
+    return EXIT_ERROR if found.failed else EXIT_OK
 
 
 def _trace_fleet(needle: str, settings: Settings) -> int:
     """`trace` without files: the message's lines on every server, from the events index."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.report import INTERACTIVE_ATTEMPTS
+
     client = make_client(settings)
     try:
         found = fleet_trace(client, settings.index_prefix, needle, max_attempts=INTERACTIVE_ATTEMPTS)
     except OpenSearchException as exc:
         raise translate(exc, "trace") from None
     if not found.stories:
-        print(f"exim-shipper: no message matches {needle!r}", file=sys.stderr)
+        print(f"exim-shipper: no entry matches {needle!r}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(render_fleet(found))
     if found.truncated:
         print(
-            f"exim-shipper: the trace stops at {MAX_MESSAGES} messages or {MAX_ROUNDS} hops; "
-            "more are linked than shown",
+            f"exim-shipper: the trace stops at {MAX_MESSAGES} messages, {MAX_ROUNDS} hops or "
+            f"{MAX_SESSION_LINES} lines without a message id; more match than shown",
             file=sys.stderr,
         )
     return EXIT_OK
@@ -247,6 +225,11 @@ def _trace_fleet(needle: str, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """An eximstats-style summary of the fleet from OpenSearch aggregations: tables, or JSON."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
+
     if args.top < 1:
         raise ConfigError("--top must be at least 1")
     window = report_window(args.since, args.until, datetime.now(UTC))
@@ -269,22 +252,14 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _addresses(doc: dict[str, Any]) -> set[str]:
-    email = doc.get("email", {})
-    found = {a.lower() for a in email.get("to", {}).get("address", [])}
-    sender = email.get("from", {}).get("address")
-    if sender:
-        found.add(sender.lower())
-    exim = doc.get("exim", {})
-    for key in ("original_address", "address", "return_path", "original_sender"):
-        if exim.get(key):
-            found.add(str(exim[key]).lower())
-    return found
-
-
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     """Install or update index templates and the lifecycle policy, then (with a Dashboards URL) import the
     saved objects; print what changed. With only a Dashboards URL, only the import runs."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper.opensearch import dashboards, provision
+    from shipper.opensearch.connection import make_client, translate
+
     if settings.opensearch_url or not settings.dashboards_url:
         client = make_client(settings)
         try:
@@ -305,6 +280,13 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Ship archived logs, oldest first, each read once; a closing table per file. Templates are
     only checked (read-only): installing them is `setup`'s job, run centrally."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper import preflight, progress
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.pipeline import FileReport, Shipper, expand
+    from shipper.summary_table import print_summary
+
     paths = expand(args.files)
     client = make_client(settings)
     shipper = Shipper(settings, client)
@@ -346,6 +328,14 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The sidecar: follow the logs until SIGTERM/SIGINT, then drain, checkpoint and exit 0."""
+    from opensearchpy.exceptions import OpenSearchException
+
+    from shipper import metrics, preflight
+    from shipper.opensearch import retry
+    from shipper.opensearch.connection import make_client, translate
+    from shipper.pipeline import Shipper
+    from shipper.status import Monitor
+
     paths = settings.paths
     client = make_client(settings)
     stop = threading.Event()
@@ -419,7 +409,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     """The container health check: exit 0 unless lines wait and the checkpoint has stopped moving."""
-    verdict = health.check(settings.state_dir, args.max_stall, patterns=args.paths or None)
+    from shipper import health
+
+    max_stall = health.DEFAULT_MAX_STALL if args.max_stall is None else args.max_stall
+    verdict = health.check(settings.state_dir, max_stall, patterns=args.paths or None)
     if not verdict.healthy:
         raise health.Unhealthy(f"unhealthy: {verdict.message}")
     print(verdict.message)
@@ -429,6 +422,9 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Like Filebeat's `test config` and `test output`: a line per check, `ok` or why not; exit 0 only
     when every one passes."""
+    from shipper import preflight
+    from shipper.opensearch.connection import make_client
+
     config = args.config if args.config is not None else os.environ.get(CONFIG_ENV) or None
     print(f"config: ok ({config if config else 'no config file: defaults, environment and flags'})")
     client = make_client(settings) if settings.opensearch_url else None
@@ -441,6 +437,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_deadletter_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Send the dead letters again once their cause is fixed; a closing table counts what happened."""
+    from shipper import deadletter_replay
+
     report = deadletter_replay.run(settings)
     sys.stdout.write(deadletter_replay.render(report))
     if report.refused:
@@ -543,10 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "trace",
         cmd_trace,
-        "the story of a message id, or of every message involving an address",
+        "exigrep's search: the story of every message (and the session lines) mentioning an id, address, "
+        "domain, IP or Message-ID",
         (*SOURCE, *CLUSTER),
     )
-    t.add_argument("target", metavar="ID|ADDRESS")
+    t.add_argument(
+        "target", metavar="NEEDLE", help="a message id, an address, a domain, an IP or a Message-ID"
+    )
     t.add_argument(
         "files",
         nargs="*",
@@ -619,7 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "--max-stall",
         type=float,
-        default=health.DEFAULT_MAX_STALL,
+        default=None,
         metavar="SECONDS",
         help="how long unshipped lines may wait without the checkpoint moving (default 300)",
     )

@@ -7,15 +7,16 @@ delivery's `C="… id=…"` names the receiving Exim's id; arrivals with the sam
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from opensearchpy import OpenSearch
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipper.errors import ShipperError
 from shipper.exim.grammar import MSGID_FULL_RE
-from shipper.opensearch import retry
+
+if TYPE_CHECKING:  # the client is imported by who makes one: `trace FILE` starts without it
+    from opensearchpy import OpenSearch
 
 
 def _fmt_delay(seconds: float) -> str:
@@ -70,7 +71,7 @@ def render_summary(doc: dict[str, Any], extra: Sequence[tuple[str, str]] = ()) -
 Key = tuple[str, str]
 """A message's identity in the fleet: (server, Exim message id)."""
 
-# The address fields the local trace matches (shipper.cli._addresses), searched case-blind.
+# The address fields an address is looked for in, case-blind (the local trace matches the raw text).
 ADDRESS_FIELDS = (
     "email.to.address",
     "email.from.address",
@@ -81,6 +82,8 @@ ADDRESS_FIELDS = (
 )
 MAX_MESSAGES = 500
 MAX_ROUNDS = 10
+# Lines without a message id (refusals, connections) shown at most: a busy IP can have millions.
+MAX_SESSION_LINES = 2000
 PAGE = 1000
 # Pairs per query: each is a two-clause bool, well under the default 1024-clause limit.
 KEYS_PER_QUERY = 200
@@ -100,13 +103,15 @@ class NoEventIndex(ShipperError):
 
 @dataclass(slots=True)
 class Story:
-    """One message of a fleet trace: its lines in time order, its summary, its links to other servers."""
+    """One message of a fleet trace: its lines in time order, its summary, its links to other servers;
+    or (`session`) a server's matching lines that belong to no message."""
 
     key: Key
     lines: list[str] = field(default_factory=list)
     first: str = ""
     summary: dict[str, Any] | None = None
     links: list[tuple[str, str]] = field(default_factory=list)
+    session: bool = False
 
 
 @dataclass(slots=True)
@@ -119,20 +124,47 @@ def is_message_id(needle: str) -> bool:
     return MSGID_FULL_RE.match(needle) is not None
 
 
-def seed_query(needle: str) -> dict[str, Any]:
-    """Events of the messages a trace starts from: the id itself, or any address field equal to it."""
+def needle_query(needle: str) -> dict[str, Any]:
+    """Events that mention `needle` as exigrep would find it, by its kind: a message id; an address or a
+    Message-ID; an IP; else a host or domain name (subdomains too) or a user name."""
     if is_message_id(needle):
-        match: dict[str, Any] = {"term": {"email.local_id": needle}}
+        return {"term": {"email.local_id": needle}}
+    value = needle.strip("<>")
+
+    def term(name: str, wanted: str = value) -> dict[str, Any]:
+        return {"term": {name: {"value": wanted, "case_insensitive": True}}}
+
+    if "@" in value:
+        should = [*(term(name) for name in ADDRESS_FIELDS), {"term": {"email.message_id": value}}]
     else:
-        match = {
-            "bool": {
-                "should": [
-                    {"term": {name: {"value": needle, "case_insensitive": True}}} for name in ADDRESS_FIELDS
-                ],
-                "minimum_should_match": 1,
-            }
+        try:
+            ip = str(ipaddress.ip_address(value))
+        except ValueError:
+            ip = None
+        if ip is not None:
+            should = [{"term": {"related.ip": ip}}, {"term": {"exim.interface.address": ip}}]
+        else:
+            should = [
+                term("related.hosts"),
+                {"wildcard": {"related.hosts": {"value": f"*.{value}", "case_insensitive": True}}},
+                term("related.user"),
+            ]
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def seed_query(needle: str) -> dict[str, Any]:
+    """Events of the messages a trace starts from."""
+    return {"bool": {"filter": [needle_query(needle), {"exists": {"field": "email.local_id"}}]}}
+
+
+def session_query(needle: str) -> dict[str, Any]:
+    """Events that mention `needle` and belong to no message: refusals and other lines of SMTP sessions."""
+    return {
+        "bool": {
+            "filter": [needle_query(needle)],
+            "must_not": [{"exists": {"field": "email.local_id"}}],
         }
-    return {"bool": {"filter": [match, {"exists": {"field": "email.local_id"}}]}}
+    }
 
 
 def keys_query(keys: Iterable[Key]) -> dict[str, Any]:
@@ -209,6 +241,8 @@ class _Searcher:
         return self._retry(call)
 
     def _retry(self, fn: Callable[[], T]) -> T:
+        from shipper.opensearch import retry  # noqa: PLC0415 - it imports the client: see above
+
         return retry.call(fn, self.max_attempts)
 
     def seed(self, needle: str, limit: int) -> tuple[list[Key], bool]:
@@ -233,6 +267,25 @@ class _Searcher:
             if not after or len(agg.get("buckets", [])) < PAGE:
                 return keys, False
             body["aggs"]["keys"]["composite"]["after"] = after
+
+    def session_lines(self, needle: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """The events matching `needle` outside any message, in time order, at most `limit`; and
+        whether there were more."""
+        body: dict[str, Any] = {
+            "size": min(PAGE, limit + 1),
+            "query": session_query(needle),
+            "_source": _LINE_FIELDS,
+            "sort": _SORT,
+        }
+        out: list[dict[str, Any]] = []
+        while True:
+            hits = self.search(self.events, body).get("hits", {}).get("hits", [])
+            out.extend(h["_source"] for h in hits)
+            if len(out) > limit:
+                return out[:limit], True
+            if len(hits) < body["size"]:
+                return out, False
+            body["search_after"] = hits[-1]["sort"]
 
     def lines(self, keys: Sequence[Key]) -> list[dict[str, Any]]:
         """Every event of these messages, in time order (then file order)."""
@@ -343,8 +396,17 @@ def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: i
     for s in shown:
         s.summary = summaries.get(s.key)
         s.links = links.rows.get(s.key, [])
+    session, cut = searcher.session_lines(needle, MAX_SESSION_LINES)
+    by_server: dict[str, Story] = {}
+    for doc in session:
+        server = doc["host"]["name"]
+        lines = by_server.get(server)
+        if lines is None:
+            lines = by_server[server] = Story((server, ""), first=doc.get("@timestamp", ""), session=True)
+            shown.append(lines)
+        lines.lines.append(doc["event"]["original"])
     shown.sort(key=lambda s: (s.first or "~", s.key))
-    return FleetTrace(shown, truncated)
+    return FleetTrace(shown, truncated or cut)
 
 
 def _add(index: dict[str, list[Key]], value: str, key: Key) -> None:
@@ -363,9 +425,17 @@ def render_fleet(trace: FleetTrace) -> str:
             first, *rest = line.split("\n")
             out.append(f"{story.key[0]:<{width}}  {first}")
             out.extend(pad + more for more in rest)
-        if story.summary is not None:
+        if story.session:
+            out.append(session_row(len(story.lines)))
+        elif story.summary is not None:
             out.append(render_summary(story.summary, story.links))
         else:
             out.extend(f"  {label}  {value}" for label, value in story.links)
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def session_row(count: int) -> str:
+    """What closes a group of lines that belong to no message, in place of a summary."""
+    lines = f"{count} line{'s' if count != 1 else ''}"
+    return f"  no message id  {lines} of SMTP sessions or the daemon (refusals, connections)"

@@ -2,11 +2,13 @@
 
 Fixtures: server a (tests/fixtures/fleet_a.log) sends order 1 (no Message-ID header) to server b, whose
 reply `C="250 OK id=…"` names b's id, and order 2 through a relay that gives no Exim id (b's arrival
-carries the same Message-ID); a's third message bounces locally.
+carries the same Message-ID); a's third message bounces locally. Server c ships the eximstats fixture's
+extra.log: refusals during SMTP sessions, which have no message id, beside a few messages.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from shipper.trace import (
     ADDRESS_FIELDS,
     MAX_MESSAGES,
     MAX_ROUNDS,
+    MAX_SESSION_LINES,
     FleetTrace,
     Story,
     fleet_trace,
@@ -35,6 +38,11 @@ FIXTURES = ROOT / "tests" / "fixtures"
 A1, B1 = "1thPe4-00000000Aa1-0Aa1", "1thPe5-00000000Bb1-0Bb1"  # order 1 on a, then on b
 A2, B2 = "1thPiu-00000000Aa2-0Aa2", "1thPix-00000000Bb2-0Bb2"  # order 2 on a, then on b (via a relay)
 A3, A4 = "1thPnk-00000000Aa3-0Aa3", "1thPnk-00000000Aa4-0Aa4"  # a bounced message on a, and its bounce
+LOGS = {
+    "a": FIXTURES / "fleet_a.log",
+    "b": FIXTURES / "fleet_b.log",
+    "c": FIXTURES / "eximstats" / "extra.log",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +51,8 @@ def url(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     client = OpenSearch([opensearch_url])
     drop(client, PREFIX)
     set_up(client, PREFIX)
-    for server in ("a", "b"):
-        backfill(
-            FIXTURES / f"fleet_{server}.log", server=server, url=opensearch_url, prefix=PREFIX, state=tmp
-        )
+    for server, log in LOGS.items():
+        backfill(log, server=server, url=opensearch_url, prefix=PREFIX, state=tmp)
     client.indices.refresh(index=f"{PREFIX}-*")
     yield opensearch_url
     drop(client, PREFIX)
@@ -130,7 +136,79 @@ def test_id_follows_its_bounce_like_the_local_trace(url: str) -> None:
 def test_no_match_is_one_line(url: str) -> None:
     res = trace(url, "nobody@nowhere.example")
     assert res.returncode == 1
-    assert res.stderr == "exim-shipper: no message matches 'nobody@nowhere.example'\n"
+    assert res.stderr == "exim-shipper: no entry matches 'nobody@nowhere.example'\n"
+
+
+def test_a_refusal_without_an_id_is_found_and_shown_as_its_own_group(url: str) -> None:
+    """The issue's case, on the index: the `rejected RCPT` line of a session, no message id, under its
+    server, closed by a row saying so."""
+    res = trace(url, "abuse@fleet.test")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[:2] == [
+        "c  2025-03-30 08:05:00 H=(attacker) [192.0.2.99]:50000 I=[198.51.100.23]:25 F=<a@attacker.example> "
+        "rejected RCPT <abuse@fleet.test>: relay not permitted",
+        "  no message id  1 line of SMTP sessions or the daemon (refusals, connections)",
+    ]
+
+
+def test_an_ip_finds_messages_and_session_lines(url: str) -> None:
+    """The client's IP: its connection line (no id) and both messages it sent, all on a."""
+    res = trace(url, "203.0.113.45")
+    assert res.returncode == 0, res.stderr
+    assert servers_of(res.stdout, A1) == servers_of(res.stdout, A2) == {"a"}
+    assert B1 not in res.stdout.split("\n\n")[0]
+    assert "a  2025-02-10 09:00:00.000 +0000 [3000] SMTP connection from [203.0.113.45]:51522" in res.stdout
+    assert "no message id  1 line" in res.stdout
+
+
+def test_a_domain_finds_its_hosts_and_addresses_on_every_server(url: str) -> None:
+    """`corp.example`: the recipients' domain and the mx-b.corp.example it was delivered to."""
+    res = trace(url, "Corp.Example")
+    assert res.returncode == 0, res.stderr
+    for local_id, server in ((A1, "a"), (A2, "a"), (B1, "b"), (B2, "b")):
+        assert servers_of(res.stdout, local_id) == {server}
+    assert A3 not in res.stdout
+
+
+def test_a_message_id_header_finds_both_copies(url: str) -> None:
+    res = trace(url, "<order-2@shop.example>")
+    assert res.returncode == 0, res.stderr
+    assert servers_of(res.stdout, A2) == {"a"}
+    assert servers_of(res.stdout, B2) == {"b"}
+    assert A1 not in res.stdout
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [A1, B2, A3, "bob@corp.example", "corp.example", "203.0.113.45", "192.0.2.99", "order-2@shop.example"],
+)
+def test_the_fleet_trace_prints_every_line_exigrep_prints_on_each_servers_log(url: str, needle: str) -> None:
+    """Debian's exigrep (as tests/unit/test_trace_exigrep.py fetches it) on each server's own log: every line
+    it prints is in the fleet trace, under that server."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import exim4_base
+
+    try:
+        exigrep = exim4_base.script("exigrep")
+    except exim4_base.FetchFailed as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"exigrep is needed in CI: {exc}")
+        pytest.skip(f"no exigrep here: {exc}")
+    res = trace(url, needle)
+    ours = set(res.stdout.splitlines())
+    found = 0
+    for server, log in LOGS.items():
+        theirs = subprocess.run(
+            ["perl", str(exigrep), "-l", needle, str(log)], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        missing = [
+            line
+            for line in theirs
+            if line and not line.startswith("+++ ") and f"{server}  {line}" not in ours
+        ]
+        assert not missing, f"{needle} on {server}: {missing[:3]}"
+        found += len(theirs)
+    assert found, "exigrep found nothing: the needle proves nothing"
 
 
 def test_neither_files_nor_url_is_one_line() -> None:
@@ -243,6 +321,34 @@ def test_exactly_the_message_cap_is_not_a_cut(opensearch_url: str, prefix: str) 
     assert (len(exact.stories), exact.truncated) == (MAX_MESSAGES, False)
     more = fleet_trace(client, prefix, "more@shop.example", max_attempts=1)
     assert (len(more.stories), more.truncated) == (MAX_MESSAGES, True)
+
+
+def test_session_lines_are_capped_and_the_cut_said(opensearch_url: str, prefix: str) -> None:
+    """Lines without an id for one IP: exactly the cap is shown whole; one more is a cut."""
+    client = OpenSearch([opensearch_url])
+    docs = [
+        {
+            "@timestamp": f"2025-02-10T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000Z",
+            "host.name": "mx1",
+            "event.original": f"H=[{ip}] rejected connection {n}",
+            "source.ip": ip,
+            "related.ip": [ip],
+            "log.offset": n,
+        }
+        for ip, count in (("192.0.2.5", MAX_SESSION_LINES), ("192.0.2.6", MAX_SESSION_LINES + 1))
+        for n in range(count)
+    ]
+    _index(client, prefix, docs)
+    exact = fleet_trace(client, prefix, "192.0.2.5", max_attempts=1)
+    assert [(s.session, len(s.lines)) for s in exact.stories] == [(True, MAX_SESSION_LINES)]
+    assert not exact.truncated
+    assert exact.stories[0].lines[:2] == [
+        "H=[192.0.2.5] rejected connection 0",
+        "H=[192.0.2.5] rejected connection 1",
+    ]
+    more = fleet_trace(client, prefix, "192.0.2.6", max_attempts=1)
+    assert [(s.session, len(s.lines)) for s in more.stories] == [(True, MAX_SESSION_LINES)]
+    assert more.truncated
 
 
 def test_render_keeps_continuation_lines_under_their_entry() -> None:

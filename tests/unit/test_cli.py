@@ -123,10 +123,10 @@ def test_trace_address_finds_every_message() -> None:
 
 
 def test_trace_no_match_is_one_line() -> None:
-    """No matching message: one line, exit 1."""
+    """Nothing matching: one line, exit 1."""
     res = run("trace", "nobody@nowhere.example", SAMPLE)
     assert res.returncode == 1
-    assert res.stderr.decode().strip() == "exim-shipper: no message matches 'nobody@nowhere.example'"
+    assert res.stderr.decode().strip() == "exim-shipper: no entry matches 'nobody@nowhere.example'"
 
 
 def test_parse_messages_cap_bounds_memory_not_order() -> None:

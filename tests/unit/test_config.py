@@ -236,14 +236,14 @@ def test_flags_come_from_the_settings_fields() -> None:
 def test_trace_usage_shows_files_as_optional() -> None:
     """In the usage, and in the error when the target is missing (argparse counts a `*` positional
     without a default among the required ones)."""
-    assert "ID|ADDRESS [FILE ...]" in " ".join(help_text("trace").split())
+    assert "NEEDLE [FILE ...]" in " ".join(help_text("trace").split())
     res = subprocess.run(
         [sys.executable, "-m", "shipper", "trace"], capture_output=True, text=True, check=False
     )
     assert res.returncode == 2
     assert (
         res.stderr.splitlines()[-1]
-        == "exim-shipper trace: error: the following arguments are required: ID|ADDRESS"
+        == "exim-shipper trace: error: the following arguments are required: NEEDLE"
     )
 
 
