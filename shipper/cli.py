@@ -264,10 +264,13 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         client = make_client(settings)
         try:
             lines = provision.setup(client, settings.index_prefix, settings.retention)
+            drift = provision.mapping_drift(client, settings.index_prefix, settings.retention)
         except OpenSearchException as exc:
             raise translate(exc, "setup") from None
         for line in lines:
             print(line)
+        for line in drift:
+            _warn(f"{line}; reindex or delete it: the templates only shape indices made after them")
     if settings.dashboards_url:
         imported = dashboards.import_saved_objects(settings)
         for line in imported.lines:

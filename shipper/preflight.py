@@ -227,7 +227,24 @@ def everything(settings: Settings, client: OpenSearch | None) -> Iterator[Findin
         return
     found, missing = templates(client, settings)
     yield from found
+    yield index_mappings(client, settings)
     if missing:
         yield Finding("write access", "not checked: a test write would create an index without its template")
         return
     yield from write_access(client, settings)
+
+
+def index_mappings(client: OpenSearch, settings: Settings) -> Finding:
+    """The indices already there map their fields as the templates do (one made before `setup`, or by hand,
+    may not: then searches and the report silently miss its documents)."""
+    try:
+        drift = provision.mapping_drift(client, settings.index_prefix, settings.retention)
+    except os_exc.TransportError as exc:
+        return Finding("index mappings", f"cannot read them ({_why(exc)})")
+    if drift:
+        more = f" (and {len(drift) - 1} more indices)" if len(drift) > 1 else ""
+        return Finding(
+            "index mappings",
+            f"{drift[0]}{more}; reindex or delete such an index: the template only shapes new ones",
+        )
+    return Finding("index mappings", note="every existing index maps its fields as the templates do")
