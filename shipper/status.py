@@ -331,7 +331,8 @@ class Monitor:
         """Stop the thread; write the last facts, marked stopped."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=5)
+            # A tick's fsync can take seconds on a busy disk; its lines must come before the last one.
+            self._thread.join(timeout=15)
         self.status.stopped = True
         self.status.measure()
         self.write(self.status.snapshot())
