@@ -10,6 +10,7 @@ example wires its volumes, secret and config map together.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -143,6 +144,10 @@ def test_kubernetes_example_matches_the_api_schemas() -> None:
 # --- the Dockerfile against the Makefile and the program -------------------------------------------
 
 
+# Under `make test` the outer make's variables would reach the inner one (and its "Entering directory").
+MAKE_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+
+
 def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None:
     """`RUN make T VAR=…` is a real target (make -n), COPY sources exist, and the runtime contract holds."""
     steps = instructions(DOCKER / "Dockerfile")
@@ -152,17 +157,23 @@ def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None
     for args in runs:
         words = shlex.split(args)
         res = subprocess.run(
-            ["make", "-n", *words[1:]], capture_output=True, text=True, cwd=ROOT, check=False
+            ["make", "-n", "--no-print-directory", *words[1:]],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+            env=MAKE_ENV,
         )
         assert res.returncode == 0, res.stderr
         runtime = dict(w.split("=", 1) for w in words if "=" in w).get("RUNTIME", runtime)
     assert runtime == "/opt/exim-shipper"
     dry = subprocess.run(
-        ["make", "-n", "install-runtime", f"RUNTIME={runtime}"],
+        ["make", "-n", "--no-print-directory", "install-runtime", f"RUNTIME={runtime}"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=True,
+        env=MAKE_ENV,
     ).stdout
     assert f"{runtime}/bin/pip install --quiet --no-cache-dir .\n" in dry  # not editable, no [dev]
     # A plain install: the templates and saved objects travel inside the package, nothing is copied beside it.
