@@ -104,10 +104,11 @@ def test_poll_wait_backs_off_from_the_shortest_to_the_longest() -> None:
 def test_a_line_after_a_quiet_spell_is_read_and_sent_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Neither a full batch age nor a long linger: within one backed-off poll plus one quiet poll."""
+    """Neither a full batch age nor a long linger: within one backed-off poll, one quiet poll (the
+    entry's linger) and the loop turn that takes it to the batcher."""
     world, recorder, _ = _run(tmp_path, monkeypatch, [30.0, 60.0], end=61.0)
     for offset, at in world.appended.items():
-        assert recorder.sent[offset] - at <= POLL_MAX + POLL_MIN + 1e-6
+        assert recorder.sent[offset] - at <= POLL_MAX + 2 * POLL_MIN + 1e-6
     # Idle, the loop wakes about 1/POLL_MAX times a second, never sleeping longer than that.
     quiet = [t for when, t in world.waits if 5.0 <= when - world.start < 29.0]
     assert max(quiet) == POLL_MAX
