@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from opensearchpy import OpenSearch
+from opensearchpy import OpenSearch, TransportError
 
 from shipper.exim.enrich import enrich
 from shipper.exim.parse import EntryParser
@@ -61,10 +61,19 @@ def table_row(stderr: str, label: str) -> list[str]:
 
 
 def count(url: str, index: str) -> int:
+    """The index's count, once its shards answer: an index the shipper has just created may give 503
+    ("all shards failed") for a moment on a loaded machine."""
     client = OpenSearch([url])
-    client.indices.refresh(index=index, ignore_unavailable=True)
-    res: dict[str, Any] = client.count(index=index, ignore_unavailable=True)
-    return int(res["count"])
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            client.indices.refresh(index=index, ignore_unavailable=True)
+            res: dict[str, Any] = client.count(index=index, ignore_unavailable=True)
+            return int(res["count"])
+        except TransportError as exc:
+            if exc.status_code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def summaries(url: str, prefix: str) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from opensearchpy import OpenSearch, TransportError
+from opensearchpy import OpenSearch
 
 from tests.integration import test_backfill
 from tests.integration.test_backfill import shipper, table_row
@@ -25,17 +25,7 @@ from tests.integration.test_tail import line, start, stop
 pytestmark = pytest.mark.usefixtures("set_up")
 
 
-def count(url: str, index: str) -> int:
-    """The index's count, once its shards answer: an index the sidecar has just created may give 503 for
-    a moment on a loaded machine."""
-    for _ in range(50):
-        try:
-            return test_backfill.count(url, index)
-        except TransportError as exc:
-            if exc.status_code != 503:
-                raise
-            time.sleep(0.2)
-    return test_backfill.count(url, index)
+count = test_backfill.count
 
 
 def wait_for(url: str, index: str, n: int, timeout: float = 60.0) -> int:
