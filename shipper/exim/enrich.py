@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipper.exim.actions import DELIVERY_FLAGS
 from shipper.exim.event import Document
 from shipper.exim.eximstats import eximstats_view
 from shipper.exim.fields import address_parts
 from shipper.exim.hosts import ip_kind, provider, registered_domain
-
-_DELIVERY_FLAGS = frozenset({"=>", "->", ">>", "*>", "**", "=="})
 
 
 def _is_ip_literal(helo: str) -> bool:
@@ -91,7 +90,7 @@ def enrich(doc: Document) -> Document:
                 hosts.extend(rcpt_domains)
 
     # The remote side's provider: its host name first, else the mail domain on that side.
-    outbound = destination is not None or exim.get("flag") in _DELIVERY_FLAGS
+    outbound = destination is not None or exim.get("flag") in DELIVERY_FLAGS
     family = None
     for candidate in (
         (destination or {}).get("domain"),

@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from shipper.exim import fields as F
+from shipper.exim.data import table
 from shipper.exim.event import Event
 from shipper.exim.grammar import ADDRESS, ANGLE_ADDRESS
 from shipper.exim.tags import scan
 
 Handler = Callable[["Event", re.Match[str]], str | None]
+_TABLE = table("lines")
 
 
 class Rule(NamedTuple):
@@ -554,17 +556,8 @@ _SA_SKIPPED_RE = _rx(
     rf"From <(?P<from>{_IN_ANGLE})> \((?:host=(?P<name>\S*) \[(?P<ip>[^\]\s]*)\]|local)\) for (?P<rcpts>.*)"
 )
 # Verdict and action of each sa-exim outcome, by the text's first words.
-_SA_OUTCOMES: tuple[tuple[str, str, str], ...] = (
-    ("flagged as Spam but accepted", "spam", "accepted"),
-    ("permanently rejected", "spam", "rejected"),
-    ("temporarily rejected", "spam", "temporarily_rejected"),
-    ("silently tossed", "spam", "discarded"),
-    ("teergrubed", "spam", "teergrubed"),
-    ("scanned but message isn't spam", "ham", "accepted"),
-    ("spamd took more than", "unknown", "timed_out"),
-    ("SA didn't successfully run", "unknown", "failed"),
-    ("check skipped", "unknown", "skipped"),
-    ("Not running SA", "unknown", "skipped"),
+_SA_OUTCOMES: tuple[tuple[str, str, str], ...] = tuple(
+    (row["prefix"], row["verdict"], row["action"]) for row in _TABLE["sa_exim_outcomes"]
 )
 
 
@@ -1019,11 +1012,10 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 # Verify lines share the rule above; its action depends on who/result.
-_VERIFY_ACTIONS = {
-    ("sender", "fail"): "sender_verify_failed",
-    ("sender", "defer"): "sender_verify_deferred",
-    ("recipient", "fail"): "recipient_verify_failed",
-    ("recipient", "defer"): "recipient_verify_deferred",
+_VERIFY_ACTIONS: dict[tuple[str, str], str] = {
+    (who, result): action
+    for who, by_result in _TABLE["verify_actions"].items()
+    for result, action in by_result.items()
 }
 
 # --- lines that start with the remote host and/or identity (host_and_ident) ----------------------
@@ -1047,18 +1039,8 @@ _INCOMPLETE_RE = _rx(
 _CUTTHROUGH_RE = _rx(
     r"(?P<addr>\S+) (?P<mid>.*?)(?P<tmp>tmp-reject from cutthrough|rejected) after DATA: ?(?P<tail>.*)"
 )
-_STAGE_OF_WHAT: tuple[tuple[str, str, str], ...] = (
-    ("RCPT ", "rcpt_rejected", "rcpt"),
-    ("connection", "connection_rejected", "connect"),
-    ("EHLO or HELO", "helo_rejected", "helo"),
-    ("MAIL ", "mail_rejected", "mail"),
-    ("after DATA", "message_rejected", "after_data"),
-    ("during MIME ACL", "message_rejected", "after_data"),
-    ("DATA", "data_rejected", "data"),
-    ("AUTH ", "auth_rejected", "auth"),
-    ("STARTTLS", "starttls_rejected", "tls"),
-    ("by local_scan()", "message_rejected", "after_data"),
-    ("by non-SMTP ACL", "message_rejected", "after_data"),
+_STAGE_OF_WHAT: tuple[tuple[str, str, str], ...] = tuple(
+    (row["prefix"], row["action"], row["stage"]) for row in _TABLE["acl_targets"]
 )
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 
 from shipper.exim import fields as F
+from shipper.exim.actions import ARRIVAL_FLAGS
+from shipper.exim.data import table
 from shipper.exim.event import Event
-from shipper.exim.grammar import FIELD_RE, MARKERS, MSGID
+from shipper.exim.grammar import FIELD_RE, MSGID
 
-ARRIVAL = frozenset({"<=", "(="})
+_TABLE = table("tags")
 # Tags stored as logged, under these exim.* names.
-_PLAIN_TAGS = {
-    "Ci": "connection_id",
-    "M8S": "m8s",
-    "Q": "queue",
-    "ST": "shadow_transport",
-    "PS": "protocol_detail",
-}
+_PLAIN_TAGS: dict[str, str] = _TABLE["plain"]
+# Tags holding a duration, stored in seconds under these exim.* names.
+_DURATION_TAGS: dict[str, str] = _TABLE["durations"]
+# Bare markers on arrival/delivery lines (spec "Summary of fields in log lines").
+MARKERS = frozenset(_TABLE["markers"])
 # The receiving Exim's own id in its `250 OK id=…` reply: links this delivery to the next hop.
 REMOTE_ID_RE = re.compile(rf"\bid=({MSGID})(?![0-9A-Za-z-])")
 
@@ -60,7 +60,7 @@ def scan(ev: Event, s: str, pos: int, flag: str, side: str) -> int:
 def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
     """Store one tagged field; T=, P=, R=, C=, DN=, A= mean different things per flag."""
     ex = ev.exim
-    arrival = flag in ARRIVAL
+    arrival = flag in ARRIVAL_FLAGS
     if val.endswith(":") and not val.startswith('"'):
         val = val[:-1]  # `DT=0.000s: SMTP error …`: the colon opens the text after the field
     if tag == "T":
@@ -113,11 +113,10 @@ def apply_field(ev: Event, tag: str, val: str, flag: str, side: str) -> None:
         ex["ident"] = val
     elif tag == "F":
         ev.sender(val)
-    elif tag in ("QT", "DT", "RT", "D"):
+    elif tag in _DURATION_TAGS:
         d = F.duration(val)
-        key = {"QT": "queue_time", "DT": "delivery_time", "RT": "receive_time", "D": "duration"}[tag]
         if d is not None:
-            ex[key] = d
+            ex[_DURATION_TAGS[tag]] = d
         else:
             ex.setdefault("fields", {})[tag] = val
     elif tag in {"id", "id*"}:
