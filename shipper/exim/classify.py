@@ -161,6 +161,38 @@ def hint_for(name: str, *, local: bool = False) -> str:
     return cls.hint if cls is not None else _GENERIC_HINTS.get(name, _GENERIC_HINTS[GENERIC_PERMANENT])
 
 
+def _specific_class(
+    text: str, enhanced: str | None, errno: str | None, context: str | None
+) -> ErrorClass | None:
+    """Steps 1 to 4 of docs/fields.md section 4: the line's context, enhanced code, errno, text."""
+    if context in _CONTEXT_CLASSES:
+        return _BY_NAME[_CONTEXT_CLASSES[context]]
+    if enhanced:
+        for cls in TAXONOMY:
+            if enhanced in cls.enhanced:
+                return cls
+    if errno:
+        for cls in TAXONOMY:
+            if errno in cls.errnos:
+                return cls
+    if text:
+        for cls in TAXONOMY:
+            if cls.text is not None and cls.text.search(text):
+                return cls
+    return None
+
+
+def _fallback_class(smtp_code: int | None, enhanced: str | None, default: str | None) -> ErrorClass | None:
+    """Steps 5 to 7: the basic code alone, any `x.7.x` enhanced code, the line type's default."""
+    if smtp_code in _CODE_DEFAULTS:
+        return _BY_NAME[_CODE_DEFAULTS[smtp_code]]
+    if enhanced and enhanced[2:4] == "7.":
+        return _BY_NAME["policy_rejection"]
+    if default is not None:
+        return _BY_NAME[default]
+    return None
+
+
 @lru_cache(maxsize=16384)
 def classify(
     text: str,
@@ -181,30 +213,7 @@ def classify(
         temporary = smtp_code < 500
     elif enhanced:
         temporary = enhanced[0] == "4"
-    chosen: ErrorClass | None = None
-    if context in _CONTEXT_CLASSES:
-        chosen = _BY_NAME[_CONTEXT_CLASSES[context]]
-    if chosen is None and enhanced:
-        for cls in TAXONOMY:
-            if enhanced in cls.enhanced:
-                chosen = cls
-                break
-    if chosen is None and errno:
-        for cls in TAXONOMY:
-            if errno in cls.errnos:
-                chosen = cls
-                break
-    if chosen is None and text:
-        for cls in TAXONOMY:
-            if cls.text is not None and cls.text.search(text):
-                chosen = cls
-                break
-    if chosen is None and smtp_code in _CODE_DEFAULTS:
-        chosen = _BY_NAME[_CODE_DEFAULTS[smtp_code]]
-    if chosen is None and enhanced and enhanced[2:4] == "7.":
-        chosen = _BY_NAME["policy_rejection"]
-    if chosen is None and default is not None:
-        chosen = _BY_NAME[default]
+    chosen = _specific_class(text, enhanced, errno, context) or _fallback_class(smtp_code, enhanced, default)
     if chosen is None:
         is_temp = bool(temporary)
         return (GENERIC_TEMPORARY if is_temp else GENERIC_PERMANENT), is_temp

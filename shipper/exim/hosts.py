@@ -31,6 +31,10 @@ def ip_kind(text: str) -> tuple[int, str] | None:
         return None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return 6, "ipv4_mapped"
+    return addr.version, _address_kind(addr)
+
+
+def _address_kind(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if addr.is_loopback:
         kind = "loopback"
     elif addr.is_link_local:
@@ -51,7 +55,7 @@ def ip_kind(text: str) -> tuple[int, str] | None:
         kind = "public"
     else:
         kind = "reserved"
-    return addr.version, kind
+    return kind
 
 
 def _ipv4_kind(a: int, b: int, c: int, d: int) -> str:
