@@ -76,11 +76,10 @@ def state_of(p: Partial) -> str:
     return "received"
 
 
-def summary(p: Partial) -> Document:
-    """The message-summary document of a (merged) partial."""
-    arrival = p.get("arrival", {})
-    arrival_time = arrival.get("time")
-    exim: dict[str, Any] = {"state": state_of(p)}
+def _times(p: Partial, arrival: dict[str, Any], exim: dict[str, Any]) -> str | None:
+    """First and last seen, arrival (from the log, else the message id), completion, delay, attempts;
+    returns the arrival time."""
+    arrival_time: str | None = arrival.get("time")
     # A message may be known only from a bounce naming it (its own lines in another file).
     for key in ("first_seen", "last_seen"):
         if key in p:
@@ -100,6 +99,11 @@ def summary(p: Partial) -> Document:
         if arrival_time is not None:
             exim["total_delay"] = _seconds_between(arrival_time, p["completed"])
     exim["attempts"] = len(p.get("attempts", ()))
+    return arrival_time
+
+
+def _happenings(p: Partial, exim: dict[str, Any]) -> None:
+    """Deferrals, the last error's class, spam verdict, rejection, removal, freezing and bounce links."""
     for key in ("first_deferral", "last_deferral"):
         if key in p:
             exim[key] = dict(p[key])
@@ -114,35 +118,37 @@ def summary(p: Partial) -> Document:
         exim["bounce_of"] = p["bounce_of"]
     if "bounced_by" in p:
         exim["bounced_by"] = sorted(p["bounced_by"])
-    recipients = []
-    final = recipients_of(p)
-    for addr in sorted(final):
-        r = final[addr]
-        rec: dict[str, Any] = {"address": addr}
-        if "originals" in r:
-            rec["original_address"] = sorted(r["originals"])
-        rec["outcome"] = _outcome(r)
-        rec["attempts"] = len(r.get("attempts", ()))
-        if "delivered" in r:
-            rec["delivered_time"] = r["delivered"]
-            rec.update({k: v for k, v in r.get("via", {}).items() if k not in ("time", "flag")})
-        if "failed" in r:
-            rec["failed_time"] = r["failed"]
-        if "last_error" in r:
-            rec["last_error"] = {k: v for k, v in r["last_error"].items() if k != "time"}
-        recipients.append(rec)
-    if recipients:
-        exim["recipients"] = recipients
-    if "size" in arrival:
-        # eximstats' delivered volume: the message's size once per `=>` line (not `->`, which shares it),
-        # up to its `Completed` (eximstats forgets a message there).
-        end = p.get("completed", "~")
-        primary = sum(
-            1
-            for r in p.get("rcpt", {}).values()
-            if r.get("via", {}).get("flag") == "=>" and r["via"]["time"] <= end
-        )
-        exim["delivered_volume"] = arrival["size"] * primary
+
+
+def _recipient(addr: str, r: Partial) -> dict[str, Any]:
+    rec: dict[str, Any] = {"address": addr}
+    if "originals" in r:
+        rec["original_address"] = sorted(r["originals"])
+    rec["outcome"] = _outcome(r)
+    rec["attempts"] = len(r.get("attempts", ()))
+    if "delivered" in r:
+        rec["delivered_time"] = r["delivered"]
+        rec.update({k: v for k, v in r.get("via", {}).items() if k not in ("time", "flag")})
+    if "failed" in r:
+        rec["failed_time"] = r["failed"]
+    if "last_error" in r:
+        rec["last_error"] = {k: v for k, v in r["last_error"].items() if k != "time"}
+    return rec
+
+
+def _delivered_volume(p: Partial, size: int) -> int:
+    """eximstats' delivered volume: the message's size once per `=>` line (not `->`, which shares it),
+    up to its `Completed` (eximstats forgets a message there)."""
+    end = p.get("completed", "~")
+    primary = sum(
+        1
+        for r in p.get("rcpt", {}).values()
+        if r.get("via", {}).get("flag") == "=>" and r["via"]["time"] <= end
+    )
+    return size * primary
+
+
+def _email(p: Partial, arrival: dict[str, Any], recipients: list[dict[str, Any]]) -> dict[str, Any]:
     email: dict[str, Any] = {"local_id": p["id"]}
     sender = arrival.get("sender")
     if sender and sender != "<>":
@@ -152,7 +158,22 @@ def summary(p: Partial) -> Document:
     for key in ("subject", "message_id"):
         if key in arrival:
             email[key] = arrival[key]
-    doc: Document = {"host": {"name": p["server"]}, "email": email}
+    return email
+
+
+def summary(p: Partial) -> Document:
+    """The message-summary document of a (merged) partial."""
+    arrival = p.get("arrival", {})
+    exim: dict[str, Any] = {"state": state_of(p)}
+    arrival_time = _times(p, arrival, exim)
+    _happenings(p, exim)
+    final = recipients_of(p)
+    recipients = [_recipient(addr, final[addr]) for addr in sorted(final)]
+    if recipients:
+        exim["recipients"] = recipients
+    if "size" in arrival:
+        exim["delivered_volume"] = _delivered_volume(p, arrival["size"])
+    doc: Document = {"host": {"name": p["server"]}, "email": _email(p, arrival, recipients)}
     timestamp = arrival_time or p.get("first_seen")
     if timestamp is not None:
         doc["@timestamp"] = timestamp
