@@ -56,10 +56,11 @@ Usage:
 The digested corpora's full output, to diff against when a digest differs, is regenerated from the
 commit digests.json names (the tool puts its own checkout first on sys.path, so the ref's shipper runs
 with this checkout's venv):
-    git worktree add /tmp/golden-ref <commit>
-    .venv/bin/python /tmp/golden-ref/tools/golden.py record --full /tmp/golden-full --no-write
+    git worktree add --detach ../golden-ref <commit>     # beside ../shared, which it reads too
+    .venv/bin/python ../golden-ref/tools/golden.py record --full /tmp/golden-full --no-write
     .venv/bin/python tools/golden.py check --full-from /tmp/golden-full
-    git worktree remove /tmp/golden-ref
+    git worktree remove ../golden-ref
+(--shared DIR names the ../shared tree when a checkout is elsewhere.)
 """
 
 from __future__ import annotations
@@ -474,39 +475,56 @@ def describe(golden: Record | None, current: Record | None) -> str:
             gv = "<absent>" if key not in g else orjson.dumps(g[key]).decode()
             cv = "<absent>" if key not in c else orjson.dumps(c[key]).decode()
             lines.append(f"    {key}: {gv[:200]} -> {cv[:200]}")
-    where = f"{golden['file']} {golden['kind']} {golden['action']}"
-    return f"{where}\n" + "\n".join(lines)
+    head = f"{golden['kind']} {orjson.dumps(golden['action']).decode()}"
+    original = golden["doc"].get("event", {}).get("original") if golden["kind"] == "event" else None
+    if original is not None:
+        head += f"\n    entry: {original[:300]!r}"
+    return head + "\n" + "\n".join(lines)
 
 
-def compare(golden: list[Record], current: list[Record], *, keyed: bool = False) -> list[str]:
-    """The differences of two outputs as parsed JSON, file by file and in order; at most MAX_SHOWN
-    records are described, the rest counted."""
-    by_file_g: dict[str, list[Record]] = {}
-    by_file_c: dict[str, list[Record]] = {}
-    for r in golden:
-        by_file_g.setdefault(r["file"], []).append(r)
-    for r in current:
-        by_file_c.setdefault(r["file"], []).append(r)
+def _key(record: Record) -> tuple[str, str, int | str]:
+    """What pairs a golden record with a current one: an event by its file and offset (so an entry
+    split or joined differently shows as such, not as every later record shifted), a summary by its id."""
+    if record["kind"] == "event":
+        return record["file"], "event", record["doc"].get("log", {}).get("offset", -1)
+    return record["file"], "summary", str(record["action"].get("create", {}).get("_id"))
+
+
+def compare(golden: list[Record], current: list[Record]) -> list[str]:
+    """The differences of two outputs as parsed JSON, for the files both have, in golden order; at most
+    MAX_SHOWN records are described, the rest counted."""
+    files = {r["file"] for r in golden} & {r["file"] for r in current}
+    mine = {_key(r): r for r in current if r["file"] in files}
+    theirs = {_key(r): r for r in golden if r["file"] in files}
+    order = list(theirs) + [k for k in mine if k not in theirs]
     problems: list[str] = []
     differing = 0
-    for label in sorted(set(by_file_g) | set(by_file_c)):
-        g, c = by_file_g.get(label), by_file_c.get(label)
-        if g is None or c is None:
-            continue  # a file missing on one side: check_corpus names it
-        for i in range(max(len(g), len(c))):
-            a = g[i] if i < len(g) else None
-            b = c[i] if i < len(c) else None
-            if a != b:
-                differing += 1
-                if differing <= MAX_SHOWN:
-                    problems.append(f"{label} record {i}: {describe(a, b)}")
+    for key in order:
+        g, c = theirs.get(key), mine.get(key)
+        if g != c:
+            differing += 1
+            if differing <= MAX_SHOWN:
+                where = f"offset {key[2]}" if key[1] == "event" else "summary"
+                problems.append(f"{key[0]} {where}: {describe(g, c)}")
     if differing > MAX_SHOWN:
         problems.append(f"... and {differing - MAX_SHOWN} more differing records")
     return problems
 
 
-def check_corpus(name: str, scratch: Path, full_from: Path | None = None) -> list[str]:
-    """The current code's differences from the golden files for one corpus (empty: none).
+@dataclass
+class Result:
+    """One corpus checked: `problems` are differences of output; `notes` what could not be compared
+    (a file recorded or added since, a changed input), which fails nothing."""
+
+    problems: list[str]
+    notes: list[str]
+
+    def report(self) -> str:
+        return "\n".join(self.problems + [f"note: {n}" for n in self.notes])
+
+
+def check_corpus(name: str, scratch: Path, full_from: Path | None = None) -> Result:
+    """The current code's differences from the golden files for one corpus.
 
     A corpus committed in full is compared record by record as parsed JSON; a digested one by its
     per-file digests, or record by record against `full_from` (a `record --full` directory).
@@ -515,46 +533,50 @@ def check_corpus(name: str, scratch: Path, full_from: Path | None = None) -> lis
     manifest = orjson.loads(DIGESTS.read_bytes())
     recorded = manifest["corpora"].get(name)
     if recorded is None:
-        return [f"{name}: not recorded in {DIGESTS.relative_to(ROOT)}"]
+        return Result([f"{name}: not recorded in {DIGESTS.relative_to(ROOT)}"], [])
     items = corpus.inputs(scratch)
     files = recorded["files"]
     current: list[Record] = []
     problems: list[str] = []
-    changed: list[str] = []
+    notes: list[str] = []
     for item in items:
         records = run_file(item, corpus.zone)
         current += records
         entry = files.get(item.label)
         if entry is None:
-            continue  # reported by the comparison below (unless a table's new line)
+            continue
         now = file_entry(corpus, item, records)
         if corpus.full:
             if now["input"] != entry["input"]:
-                changed.append(item.label)
+                notes.append(f"{item.label}: the input changed since recording (re-record if intended)")
         elif full_from is None and now != entry:
             counts = ", ".join(f"{k} {entry[k]} -> {now[k]}" for k in ("events", "summaries"))
             problems.append(f"{item.label}: output differs from its digest ({counts})")
     labels = {i.label for i in items}
-    if corpus.keyed and files and not set(files) & labels:
-        problems.append("none of the recorded lines is in the tables now: nothing was compared")
+    if not set(files) & labels:
+        problems.append("none of the recorded files is in the corpus now: nothing was compared")
     if not corpus.keyed:
-        problems += [f"{label}: recorded, but not in the corpus now" for label in sorted(set(files) - labels)]
-        problems += [f"{label}: not in the golden files (record it)" for label in sorted(labels - set(files))]
+        notes += [f"{label}: recorded, but not in the corpus now" for label in sorted(set(files) - labels)]
+        notes += [
+            f"{label}: new, not in the golden files (record it)" for label in sorted(labels - set(files))
+        ]
     if not corpus.full and recorded["inputs"] != _inputs_digest(items):
-        changed.append("(the corpus's files)")
-    if corpus.full or full_from is not None:
-        problems += compare(read_full(full_path(name, full_from or GOLDEN)), current, keyed=corpus.keyed)
+        notes.append("the corpus's files changed since recording")
+    reference = full_path(name, full_from or GOLDEN)
+    if (corpus.full or full_from is not None) and not reference.exists():
+        problems.append(f"{reference}: no such file (was it recorded with ../shared present?)")
+    elif corpus.full or full_from is not None:
+        problems += compare(read_full(reference), current)
     elif problems:
         problems.append(
             f"for a field-level diff, regenerate the full output at commit {manifest['commit']} and run "
             f"`tools/golden.py check --full-from DIR {name}` (see tools/golden.py's docstring)"
         )
-    if changed and problems:
-        problems.insert(0, f"note: inputs changed since recording (re-record if intended): {changed}")
-    return [f"{name}: {p}" for p in problems]
+    return Result([f"{name}: {p}" for p in problems], [f"{name}: {n}" for n in notes])
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SHARED  # noqa: PLW0603 - where the corpora under ../shared are, read when they are listed
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     sub = ap.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="rewrite tests/golden/ from the current code")
@@ -566,7 +588,11 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument(
         "--full-from", type=Path, metavar="DIR", help="full outputs (record --full) to diff against"
     )
+    for p in (rec, chk):
+        p.add_argument("--shared", type=Path, metavar="DIR", help=f"the ../shared tree (default {SHARED})")
     args = ap.parse_args(argv)
+    if args.shared is not None:
+        SHARED = args.shared.resolve()
     names = args.names or list(CORPORA)
     unknown = [n for n in names if n not in CORPORA]
     if unknown:
@@ -582,9 +608,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             scratch = Path(tmp) / name
             scratch.mkdir()
-            problems = check_corpus(name, scratch, args.full_from)
-            failed |= bool(problems)
-            print("\n".join(problems) if problems else f"golden: {name}: same output")
+            result = check_corpus(name, scratch, args.full_from)
+            failed |= bool(result.problems)
+            print(result.report() if result.problems else f"golden: {name}: same output")
+            if not result.problems and result.notes:
+                print(result.report())
     return 1 if failed else 0
 
 

@@ -4,6 +4,7 @@ as parsed JSON (the bench log at 20k lines; its 100k-line digest is `tools/golde
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -23,8 +24,9 @@ CHECKED = [name for name in golden.CORPORA if name != "bench-100000"]
 def test_output_is_the_recorded_one(name: str, tmp_path: Path) -> None:
     if golden.CORPORA[name].shared:
         shared_path()
-    problems = golden.check_corpus(name, tmp_path)
-    assert not problems, "the per-line output changed:\n" + "\n".join(problems)
+    result = golden.check_corpus(name, tmp_path)
+    if result.problems:
+        pytest.fail("the per-line output changed:\n" + result.report(), pytrace=False)
 
 
 def test_one_changed_field_is_reported_with_its_path() -> None:
@@ -46,3 +48,19 @@ def test_a_changed_document_changes_its_digest(tmp_path: Path) -> None:
     changed[0]["doc"]["event"]["action"] = "something_else"
     assert golden.digest(changed) != golden.digest(records)
     assert golden.digest(copy.deepcopy(records)) == golden.digest(records)
+
+
+def test_a_file_added_to_a_corpus_is_a_note_not_a_difference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = golden.CORPORA["samples"]
+    extra = tmp_path / "exim_mainlog.new"
+    extra.write_bytes(b"2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC Completed\n")
+
+    def inputs(scratch: Path) -> list[golden.Input]:
+        return [*corpus.inputs(scratch), golden.Input("samples/new", extra)]
+
+    monkeypatch.setitem(golden.CORPORA, "samples", dataclasses.replace(corpus, inputs=inputs))
+    result = golden.check_corpus("samples", tmp_path)
+    assert result.problems == []
+    assert result.notes == ["samples: samples/new: new, not in the golden files (record it)"]
