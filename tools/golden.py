@@ -32,19 +32,21 @@ Normalised, and why:
   parses its line alone; a line added to or removed from a table is not a difference (the lines both
   sides have are compared).
 - Settings take their defaults (index prefix `exim`, input format `auto`), never the environment's.
-Nothing else varies: nothing in the per-line path reads the clock.
+Nothing else varies: nothing in the per-line path reads the clock. The event documents are
+`exim-shipper parse`'s (same server name and zone), but for that path.
 
 Corpora (CORPORA). Committed in full as tests/golden/<name>.ndjson.gz: `samples` (shipper/samples),
 `fixtures` (the logs of tests/fixtures/, realworld, eximstats' extra.log, dashboards, fleet), `tables`
 (the unit tests' module-level line tables: test_line_types.CASES, test_seed_guide.SEED_LINES) and
-`seed-lines` (the lines the seed guide ../shared/seeds/000_304dffdf2a9fc1c6.txt quotes: each physical
-line holding an Exim timestamp, from that timestamp on, a shell prompt or list number before it cut
-off). As per-file digests in tests/golden/digests.json (counts, and the first 32 hex digits of the
-sha256 of the file's canonical lines): `fixtures-large` (eximstats' generated mainlog.gz), `seed-guide`
+`seed-lines` (the log lines the seed guide ../shared/seeds/000_304dffdf2a9fc1c6.txt quotes, taken
+out by seed_lines; SEED_LINES are the same lines as that test restored them). As per-file digests in
+tests/golden/digests.json (counts, and the first 32 hex digits of the sha256 of the file's canonical
+lines): `fixtures-large` (eximstats' generated mainlog.gz), `seed-guide`
 (the raw guide, prose and all), `exim-testsuite` (../shared/corpus/exim-testsuite, the reject and
 panic logs with their datasets) and `bench-20000`/`bench-100000` (bench/generate_mainlog.py --seed 1,
 regenerated, never committed; the unit test checks the 20k one). Corpora under ../shared are skipped
-when it is absent. digests.json names the commit recorded on (`-dirty`: shipper/ had changes).
+when it is absent. digests.json names the commit each corpus was recorded on (`-dirty`: shipper/
+had changes).
 
 Usage:
     python tools/golden.py record [NAME...]         # rewrite tests/golden/ from the current code
@@ -54,7 +56,7 @@ Usage:
                                                     # record, as parsed JSON, naming the fields
 
 The digested corpora's full output, to diff against when a digest differs, is regenerated from the
-commit digests.json names (the tool puts its own checkout first on sys.path, so the ref's shipper runs
+commit digests.json names for it (the tool puts its own checkout first on sys.path, so the ref's shipper runs
 with this checkout's venv):
     git worktree add --detach ../golden-ref <commit>     # beside ../shared, which it reads too
     .venv/bin/python ../golden-ref/tools/golden.py record --full /tmp/golden-full --no-write
@@ -255,13 +257,18 @@ SEED_GUIDE = ("seeds", "000_304dffdf2a9fc1c6.txt")
 
 
 def seed_lines(text: bytes) -> list[bytes]:
-    """The guide's quoted log lines: each physical line holding an Exim timestamp, from that timestamp on
-    (a shell prompt or list number before it is the guide's, not the log's)."""
+    """The guide's quoted log lines: each run of text from an Exim timestamp to the next one or the end of
+    its physical line. What comes before the first (a shell prompt, a list number) is the guide's, and
+    lines the guide pasted together on one line are taken apart; a bare timestamp is not a log line."""
     out: list[bytes] = []
     for line in text.split(b"\n"):
-        m = _STAMP.search(line)
-        if m is not None:
-            out.append(line[m.start() :].rstrip(b"\r"))
+        starts = [m.start() for m in _STAMP.finditer(line)]
+        if not starts:
+            continue
+        for begin, end in zip(starts, [*starts[1:], len(line)], strict=True):
+            piece = line[begin:end].rstrip()
+            if len(piece) > len(b"2014-08-10 03:27:11"):
+                out.append(piece)
     return out
 
 
@@ -383,7 +390,8 @@ def record(names: list[str], full_dir: Path | None, *, write: bool = True) -> No
     """Run every named corpus; rewrite tests/golden/ (unless `write` is false) and, with `full_dir`,
     write each corpus's full output there too."""
     manifest: dict[str, Any] = orjson.loads(DIGESTS.read_bytes()) if DIGESTS.exists() else {}
-    manifest["commit"] = _commit()
+    commit = _commit()
+    manifest.pop("commit", None)  # each corpus names its own: they may be recorded apart
     manifest["host"], manifest["syslog_anchor"] = HOST, SYSLOG_ANCHOR
     corpora = manifest.setdefault("corpora", {})
     with tempfile.TemporaryDirectory(prefix="golden-") as tmp:
@@ -402,6 +410,7 @@ def record(names: list[str], full_dir: Path | None, *, write: bool = True) -> No
                 files[item.label] = file_entry(corpus, item, records)
                 everything += records
             corpora[name] = {
+                "commit": commit,
                 "zone": corpus.zone,
                 "full": corpus.full,
                 "inputs": _inputs_digest(items),
@@ -569,7 +578,7 @@ def check_corpus(name: str, scratch: Path, full_from: Path | None = None) -> Res
         problems += compare(read_full(reference), current)
     elif problems:
         problems.append(
-            f"for a field-level diff, regenerate the full output at commit {manifest['commit']} and run "
+            f"for a field-level diff, regenerate the full output at commit {recorded['commit']} and run "
             f"`tools/golden.py check --full-from DIR {name}` (see tools/golden.py's docstring)"
         )
     return Result([f"{name}: {p}" for p in problems], [f"{name}: {n}" for n in notes])
