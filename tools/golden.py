@@ -28,16 +28,17 @@ Normalised, and why:
   are that zone's wall clock and cross its spring-forward gap), not the machine's /etc/localtime.
 - BSD syslog's year-less dates are read against the file's mtime (a checkout's time): fixed to
   SYSLOG_ANCHOR.
-- The unit tests' line tables are written one line per file (named by the line's hash), since each test
-  parses its line alone; a line added to or removed from a table is not a difference (the lines both
-  sides have are compared).
+- The tests' quoted lines (`tables`) are written one line per file, named by the line's hash, since
+  each test parses its line alone; a line added to or removed from the tests is not a difference (the
+  lines both sides have are compared).
 - Settings take their defaults (index prefix `exim`, input format `auto`), never the environment's.
 Nothing else varies: nothing in the per-line path reads the clock. The event documents are
 `exim-shipper parse`'s (same server name and zone), but for that path.
 
 Corpora (CORPORA). Committed in full as tests/golden/<name>.ndjson.gz: `samples` (shipper/samples),
 `fixtures` (the logs of tests/fixtures/, realworld, eximstats' extra.log, dashboards, fleet), `tables`
-(the unit tests' module-level line tables: test_line_types.CASES, test_seed_guide.SEED_LINES) and
+(the log lines the tests quote, see table_lines: test_line_types.CASES, test_seed_guide.SEED_LINES and
+every literal entry in tests/, syslog and journal records too) and
 `seed-lines` (the log lines the seed guide ../shared/seeds/000_304dffdf2a9fc1c6.txt quotes, taken
 out by seed_lines; SEED_LINES are the same lines as that test restored them). As per-file digests in
 tests/golden/digests.json (counts, and the first 32 hex digits of the sha256 of the file's canonical
@@ -68,6 +69,7 @@ with this checkout's venv):
 from __future__ import annotations
 
 import argparse
+import ast
 import gzip
 import hashlib
 import importlib
@@ -89,6 +91,7 @@ if str(ROOT) not in sys.path:
 from shipper.exim.parse import EntryParser  # noqa: E402
 from shipper.files.archive import dataset_for  # noqa: E402
 from shipper.files.identity import identify  # noqa: E402
+from shipper.files.reader import ENTRY_START  # noqa: E402
 from shipper.messages import Partial  # noqa: E402
 from shipper.opensearch import summaries  # noqa: E402
 from shipper.pipeline import Shipper, _Occurrences  # noqa: E402
@@ -105,7 +108,6 @@ BENCH_LINES = 20_000  # the unit test's size (about 3 s)
 BENCH_SIZES = (BENCH_LINES, 100_000)
 TABLES = ("tests.unit.test_line_types", "tests.unit.test_seed_guide")
 _STAMP = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-_LINE_START = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 
 Record = dict[str, Any]
 
@@ -224,32 +226,45 @@ def _fixtures_large(_scratch: Path) -> list[Input]:
     return [i for i in _fixture_logs() if i.label.removeprefix("fixtures/") in _LARGE_FIXTURES]
 
 
-def table_lines() -> dict[str, list[str]]:
-    """The unit tests' module-level tables of log lines (first element of each row), by table name."""
-    out: dict[str, list[str]] = {}
+def table_lines() -> list[bytes]:
+    """The log lines the tests quote: every string or bytes literal of tests/**/test_*.py that starts
+    as a log entry does (read from the source, not run), and the rows of the module-level tables
+    of TABLES, whose lines are f-strings (imported)."""
+    out: list[bytes] = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if path.name == "test_golden.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+                value = node.value
+                out.append(value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value)
     for module_name in TABLES:
         module = importlib.import_module(module_name)
-        for name, value in sorted(vars(module).items()):
-            if not isinstance(value, list):
-                continue
-            lines = [row[0] for row in value if isinstance(row, tuple) and row and isinstance(row[0], str)]
-            lines = [line for line in lines if _LINE_START.match(line)]
-            if lines:
-                out[f"{module_name.rsplit('.', 1)[-1]}.{name}"] = lines
-    return out
+        for _name, value in sorted(vars(module).items()):
+            if isinstance(value, list):
+                out += [
+                    row[0].encode()
+                    for row in value
+                    if isinstance(row, tuple) and row and isinstance(row[0], str)
+                ]
+    return [line for line in dict.fromkeys(out) if _quoted_entry(line)]
+
+
+def _quoted_entry(text: bytes) -> bool:
+    """Whether a test's literal is a log line: it starts as an entry does (reader.ENTRY_START: Exim's
+    timestamp, a syslog record's), a journal object only when it holds a MESSAGE."""
+    if ENTRY_START.match(text) is None or len(text) <= len(b"2025-01-31 10:00:00"):
+        return False
+    return not text.lstrip(b"\x1e").startswith(b"{") or b'"MESSAGE"' in text
 
 
 def _tables(scratch: Path) -> list[Input]:
     out: list[Input] = []
-    for table, lines in table_lines().items():
-        folder = scratch / table
-        folder.mkdir(parents=True, exist_ok=True)
-        for line in dict.fromkeys(lines):
-            data = line.encode()
-            name = hashlib.sha256(data).hexdigest()[:16]
-            path = folder / name
-            path.write_bytes(data + b"\n")
-            out.append(Input(f"tables/{table}/{name}", path))
+    for line in table_lines():
+        name = hashlib.sha256(line).hexdigest()[:16]
+        path = scratch / name
+        path.write_bytes(line.removesuffix(b"\n") + b"\n")
+        out.append(Input(f"tables/{name}", path))
     return sorted(out, key=lambda i: i.label)
 
 
