@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import gzip
 import hashlib
 import importlib
@@ -139,9 +140,11 @@ class Corpus:
 # --- running today's per-line path -----------------------------------------------------------------
 
 
+@functools.cache
 def _shipper(zone: str) -> Shipper:
     """A Shipper with its settings and server name but no state directory or cluster: only its per-line
-    methods (`_item`, `_assembler`) are used."""
+    methods (`_item`, `_assembler`) are used, which keep no state (one per zone: Settings are slow to
+    build, a thousand files would spend more on them than on parsing)."""
     sh = Shipper.__new__(Shipper)
     sh.settings = Settings(
         server_name="",
