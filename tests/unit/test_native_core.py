@@ -9,15 +9,17 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 
 from shipper.exim.grammar import PREFIX_RE
 from shipper.exim.parse import EntryParser
+from shipper.exim.timestamps import TimestampConverter
 from shipper.files.archive import dataset_for
 from shipper.files.reader import iter_entries
 from shipper.pipeline import Shipper, _Occurrences
@@ -178,3 +180,59 @@ def test_a_chunk_out_of_place_is_refused() -> None:
         reader.feed(b"x", 0)
     with pytest.raises(ValueError, match="unknown time zone"):
         native.Reader(server="", zone="Mars/Olympus", dataset="d", path="p", index_prefix="e")
+
+
+ZONES = [
+    "Europe/Berlin",
+    "Europe/London",
+    "Europe/Dublin",  # negative DST in the rules
+    "America/New_York",
+    "America/St_Johns",  # half-hour offset
+    "Australia/Lord_Howe",  # half-hour DST
+    "Pacific/Apia",  # skipped a whole day in 2011
+    "Africa/Casablanca",  # DST suspended each Ramadan
+    "Asia/Kolkata",
+]
+
+
+def _transitions(zone: ZoneInfo, year: int) -> list[datetime]:
+    """UTC instants (to the hour) at which the zone's offset changes during `year`."""
+    out = []
+    t = datetime(year, 1, 1, tzinfo=UTC)
+    prev = t.astimezone(zone).utcoffset()
+    while t.year == year:
+        t += timedelta(hours=1)
+        off = t.astimezone(zone).utcoffset()
+        if off != prev:
+            out.append(t)
+            prev = off
+    return out
+
+
+@pytest.mark.parametrize("zone_name", ZONES)
+def test_local_times_through_every_transition_convert_as_python_does(zone_name: str) -> None:
+    """Lines stamped every 7 minutes of real time through each change (a fall-back's repeated hour
+    comes twice, as Exim writes it), and local times inside a spring-forward gap, in order."""
+    zone = ZoneInfo(zone_name)
+    lines: list[bytes] = []
+    for year in (1975, 2000, 2011, 2025, 2037, 2040):
+        lines += [f"{year}-01-01 12:00:00 x\n".encode(), f"{year}-07-01 12:00:00 x\n".encode()]
+        for at in _transitions(zone, year):
+            for step in range(-40, 41):
+                local = (at + timedelta(minutes=7 * step)).astimezone(zone)
+                lines.append(local.strftime("%Y-%m-%d %H:%M:%S").encode() + b" x\n")
+            gap_start = (at - timedelta(minutes=1)).astimezone(zone) + timedelta(minutes=1)
+            lines.append(gap_start.strftime("%Y-%m-%d %H:%M:%S").encode() + b" in a gap, if any\n")
+    data = b"".join(lines)
+    conv = TimestampConverter(zone_name)
+    want = []
+    for line in lines:
+        m = PREFIX_RE.match(line.decode())
+        assert m is not None
+        want.append((conv.convert(m["date"], m["hm"], m["sec"], m["ms"], m["tz"]), conv.second_pass))
+    ctx = {"server": "", "zone": zone_name, "dataset": "exim.main", "path": "p", "index_prefix": "e"}
+    got = [
+        (orjson.loads(e.body).get("@timestamp"), bool(e.flags & native.FLAG_SECOND_PASS))
+        for e in native_entries(data, 1 << 20, **ctx)
+    ]
+    assert got == want

@@ -58,10 +58,16 @@ impl<'a> JsonWriter<'a> {
         self
     }
 
+    /// A member name: the document's own field names, written as they are (no escaping).
     pub fn key(&mut self, k: &str) -> &mut Self {
+        debug_assert!(
+            !k.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\'),
+            "keys are plain names"
+        );
         self.sep();
-        write_str(self.out, k);
-        self.out.push(b':');
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
         self.after_key = true;
         self
     }
@@ -97,13 +103,36 @@ impl<'a> JsonWriter<'a> {
     }
 }
 
+/// Whether any of the 8 bytes in `w` needs escaping: a control character, `"` or `\`.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    // Bytes >= 0x80 are UTF-8 and never escaped: `!w & HIGH` keeps them out of the `< 0x20` test.
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    control != 0
+        || zero(w ^ (ONES * u64::from(b'"'))) != 0
+        || zero(w ^ (ONES * u64::from(b'\\'))) != 0
+}
+
 /// A JSON string as orjson writes it: `\"`, `\\`, `\b \t \n \f \r`, other controls as `\u00xx`.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let b = s.as_bytes();
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
+    let mut i = 0;
+    while i < b.len() {
+        // Eight plain bytes at a time: log text rarely needs escaping.
+        if i + 8 <= b.len() {
+            let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+            if !needs_escape(w) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
         let esc: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -113,7 +142,10 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             0x08 => b"\\b",
             0x0c => b"\\f",
             0..=0x1f => b"",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&b[start..i]);
         if esc.is_empty() {
@@ -123,7 +155,8 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         } else {
             out.extend_from_slice(esc);
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&b[start..]);
     out.push(b'"');
@@ -142,6 +175,39 @@ mod tests {
             out,
             "\"\\u0000\\u001f\x7f\\\"\\\\/\u{2028}é\\t\\n\\r\\b\\f\"".as_bytes()
         );
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position_of_a_word() {
+        for c in ['"', '\\', '\n', '\x01', '\x1f'] {
+            for at in 0..20 {
+                let mut s: String = "abcdefghijklmnopqrst".into();
+                s.replace_range(at..=at, &c.to_string());
+                let mut out = Vec::new();
+                write_str(&mut out, &s);
+                let mut slow = Vec::new();
+                slow.push(b'"');
+                for ch in s.chars() {
+                    match ch {
+                        '"' => slow.extend_from_slice(b"\\\""),
+                        '\\' => slow.extend_from_slice(b"\\\\"),
+                        '\n' => slow.extend_from_slice(b"\\n"),
+                        '\x01' => slow.extend_from_slice(b"\\u0001"),
+                        '\x1f' => slow.extend_from_slice(b"\\u001f"),
+                        ch => slow.extend_from_slice(ch.to_string().as_bytes()),
+                    }
+                }
+                slow.push(b'"');
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    String::from_utf8(slow).unwrap(),
+                    "{c:?} at {at}"
+                );
+            }
+        }
+        let mut out = Vec::new();
+        write_str(&mut out, "ünïcödé ~\x7f bytes over 0x7f never escape");
+        assert!(!out.contains(&b'\\'));
     }
 
     #[test]

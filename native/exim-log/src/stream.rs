@@ -149,6 +149,8 @@ impl Stream {
     /// Entries completed by this chunk (the last one is held until its successor, `release` or `finish`).
     pub fn feed(&mut self, chunk: &[u8], batch: &mut Batch) {
         let mut raw = std::mem::take(&mut self.raw);
+        // Documents are about twice their entry's size (the original, the action line, the fields).
+        batch.bulk.reserve(chunk.len() * 2 + 4096);
         self.assembler.feed(chunk, &mut raw);
         self.emit(&mut raw, batch);
         self.raw = raw;

@@ -137,3 +137,32 @@ proptest! {
         }
     }
 }
+
+/// The plain reading of orjson's escaping, one character at a time.
+fn reference_json(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+proptest! {
+    #[test]
+    fn json_strings_equal_the_plain_escaping(s in "(\\PC|[\\x00-\\x1f\"\\\\])*") {
+        let mut out = Vec::new();
+        exim_log::json::write_str(&mut out, &s);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), reference_json(&s));
+    }
+}
