@@ -102,7 +102,7 @@ def python_whole(data: bytes) -> int:
 
 
 def native_reader(data: bytes, *, loop: bool) -> int:
-    from shipper import _native  # type: ignore[attr-defined]
+    from shipper import _native
 
     record = struct.Struct(_native.RECORD_FORMAT)
     r = _native.Reader(server=SERVER, zone=TIMEZONE, dataset="exim.main", path=PATH, index_prefix="exim")
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-whole", action="store_true", help="leave out the slow whole-parse Python row")
     args = ap.parse_args(argv)
     try:
-        from shipper import _native  # type: ignore[attr-defined]
+        from shipper import _native
     except ImportError:
         print("native_speed: shipper._native is not built (make native)", file=sys.stderr)
         return 1
