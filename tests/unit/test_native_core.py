@@ -6,6 +6,7 @@ Skipped when the extension is not built. The body (line catalogue) is not ported
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +17,12 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from shipper.exim.grammar import PREFIX_RE
-from shipper.exim.parse import EntryParser
+from shipper.exim.parse import EntryParser, original_bytes
 from shipper.exim.timestamps import TimestampConverter
 from shipper.files.archive import dataset_for
 from shipper.files.reader import iter_entries
@@ -236,3 +240,36 @@ def test_local_times_through_every_transition_convert_as_python_does(zone_name: 
         for e in native_entries(data, 1 << 20, **ctx)
     ]
     assert got == want
+
+
+_PIECES = st.sampled_from(
+    [
+        b"2025-10-26 02:30:00 ",
+        b"2025-03-30 02:30:00.123 +0100 [42] 1tXaaa-00000001abc-0ABC ",
+        b"2025-02-29 24:61:99 10HmaX-0005vi-00 ",
+        b"Jan  5 10:00:00 host exim[1]: ",
+        b"<13>",
+        b'{"',
+        b"\n",
+        b"\r\n",
+        b"  continued",
+        b"\xff\xe2\x82",
+        'é\u2028"\\\t\x00'.encode(),
+    ]
+)
+_LOGGY = st.lists(st.one_of(_PIECES, st.binary(max_size=12)), max_size=30).map(b"".join)
+
+
+@given(data=_LOGGY, chunk=st.integers(1, 64))
+@hypothesis_settings(max_examples=150, deadline=None)
+def test_any_bytes_give_pythons_entries_and_their_originals_back(data: bytes, chunk: int) -> None:
+    """Never raises; entries, offsets and ends are the Python reader's; each document's original (or its
+    base64 twin) is the entry's exact bytes."""
+    ctx = {"server": "mx", "zone": "Europe/Berlin", "dataset": "exim.main", "path": "p", "index_prefix": "e"}
+    got = native_entries(data, chunk, **ctx)
+    want = list(iter_entries(io.BytesIO(data)))
+    assert [(e.offset, e.end) for e in got] == [(w.offset, w.end) for w in want]
+    for e, w in zip(got, want, strict=True):
+        assert not e.flags & native.FLAG_PANICKED
+        assert bool(e.flags & native.FLAG_TERMINATED) == w.terminated
+        assert original_bytes(orjson.loads(e.body)) == w.data
