@@ -6,6 +6,7 @@ Rows:
   event_id, event_index, orjson) making the same prefix-only documents;
 - python, whole parse: today's per-line path (`Shipper._item`: parse, enrich, id, both bulk lines);
 - native: `shipper._native.Reader` fed 1 MiB chunks, bulk bytes and records out;
+- native + Python per batch: the same, plus what a batch-level Python side needs (count, bytes, last end);
 - native + Python loop: the same, plus what the Python side does per entry with the records (unpack,
   slice the action and document lines), the new per-line cost on the Python side.
 
@@ -101,6 +102,25 @@ def python_whole(data: bytes) -> int:
     return out
 
 
+def native_batches(data: bytes) -> int:
+    """What a batch-level Python side costs: per chunk its entry count, bytes and last end offset."""
+    from shipper import _native
+
+    r = _native.Reader(server=SERVER, zone=TIMEZONE, dataset="exim.main", path=PATH, index_prefix="exim")
+    size = _native.RECORD_SIZE
+    out = 0
+
+    def take(bulk: bytes, records: bytes) -> int:
+        count = len(records) // size
+        # Records are 72 bytes, nine little-endian u64 words: the second is the entry's end.
+        last_end = memoryview(records).cast("Q")[-8] if count else 0
+        return len(bulk) + count + (last_end & 0)
+
+    for i in range(0, len(data), CHUNK):
+        out += take(*r.feed(data[i : i + CHUNK], i))
+    return out + take(*r.finish())
+
+
 def native_reader(data: bytes, *, loop: bool) -> int:
     from shipper import _native
 
@@ -157,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, Callable[[bytes], int]]] = [
         ("python, same work (assembly+prefix+id+json)", python_same_work),
         ("native (bytes out)", lambda d: native_reader(d, loop=False)),
+        ("native + Python per batch (count, last end)", native_batches),
         ("native + Python loop over records", lambda d: native_reader(d, loop=True)),
     ]
     if not args.skip_whole:

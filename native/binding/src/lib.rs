@@ -127,6 +127,10 @@ impl Reader {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // A panic inside the core is caught per entry and reported in the entry itself (`FLAG_PANICKED`,
+    // `exim.parse_error`); the default hook would also print it to stderr, which is the sidecar's
+    // structured log stream. The hook is this library's own: other extensions keep theirs.
+    std::panic::set_hook(Box::new(|_| {}));
     m.add_class::<Reader>()?;
     m.add("RECORD_FORMAT", stream::RECORD_FORMAT)?;
     m.add("RECORD_SIZE", stream::RECORD_SIZE)?;
