@@ -41,7 +41,8 @@ opensearch:
 opensearch-stop:
 	$(PYTHON) tools/local_opensearch.py stop
 
-test: install lint
+## The crate is checked and built first, so the tests comparing the native core with the Python path run.
+test: install lint native-test native
 	$(BIN)/pytest -q
 
 lint: install
@@ -58,6 +59,17 @@ bench: install
 ## The native core (native/, Rust): maturin builds its abi3 wheel, and its module is put beside the Python
 ## package (git-ignored) for the editable install. Nothing imports it yet but its test and bench.
 CARGO_JOBS ?= 1
+# rustup finds its toolchains under $$HOME/.rustup: with HOME pointed at an empty directory (a fresh-machine
+# check, a sandboxed account) fall back to the account's own home, as Java does for user.home. Crates still
+# download into the empty $$HOME/.cargo.
+ifeq ($(RUSTUP_HOME),)
+ifeq ($(wildcard $(HOME)/.rustup/toolchains/*),)
+ACCOUNT_RUSTUP := $(shell getent passwd "$$(id -u)" | cut -d: -f6)/.rustup
+ifneq ($(wildcard $(ACCOUNT_RUSTUP)/toolchains/*),)
+export RUSTUP_HOME := $(ACCOUNT_RUSTUP)
+endif
+endif
+endif
 native: install
 	$(BIN)/pip install --quiet 'maturin>=1.9,<2'
 	cd native/binding && CARGO_BUILD_JOBS=$(CARGO_JOBS) ../../$(BIN)/maturin build --release --quiet \
