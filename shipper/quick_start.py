@@ -27,7 +27,7 @@ FLAGS = {"--timezone": "timezone", "--server-name": "server_name"}
 
 @dataclass(frozen=True, slots=True)
 class QuickTrace:
-    """A trace over files as the command line asks for it, its settings as Settings would resolve them."""
+    """A trace over files as the command line asks for it; an empty setting means the machine's."""
 
     needle: str
     files: list[str]
