@@ -26,36 +26,19 @@ from pydantic.fields import FieldInfo
 from shipper import __version__, logs
 from shipper.errors import ConfigError, InputError, ShipperError
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
+from shipper.files.archive import damage_of, dataset_for, open_input
 from shipper.files.reader import RawEntry, iter_entries, peek_head
 from shipper.files.syslog import assembler_for
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
 from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables, url_without_userinfo
 from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, MAX_SESSION_LINES, fleet_trace, render_fleet
-from shipper.trace_files import render_groups, trace_files
+from shipper.trace_files import print_trace
 
 # The commands that talk to a cluster import the client, rich and prometheus where they run, not here:
 # `trace FILE` and `parse` start with only the parser, as `trace` must be as fast as exigrep.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
-
-
-def _open(name: str) -> BinaryIO:
-    if name == "-":
-        raw = sys.stdin.buffer
-        head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
-        return wrap_decompressor(raw, head)
-    try:
-        return open_log(name)
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a log file") from None
-    except PermissionError:
-        raise InputError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot open: {exc.strerror or exc}") from None
 
 
 def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]) -> Iterator[RawEntry]:
@@ -91,7 +74,7 @@ def _events(
     server = settings.effective_server_name()
     for name in names:
         try:
-            stream = _open(name)
+            stream = open_input(name)
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
             errors.append(name)
@@ -179,23 +162,12 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.opensearch_url:
             raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
         return _trace_fleet(args.target, settings)
-    if not args.target:
-        raise ConfigError(
-            "trace needs something to look for: an id, an address, a domain, an IP or a Message-ID"
-        )
-    found = trace_files(
+    return print_trace(
         args.files,
         args.target,
-        opener=_open,
         zone=settings.effective_timezone(),
         server=settings.effective_server_name(),
-        report=lambda exc: print(f"exim-shipper: {exc}", file=sys.stderr),
     )
-    if not found.groups:
-        print(f"exim-shipper: no entry matches {args.target!r}", file=sys.stderr)
-        return EXIT_ERROR
-    sys.stdout.write(render_groups(found.groups))
-    return EXIT_ERROR if found.failed else EXIT_OK
 
 
 def _trace_fleet(needle: str, settings: Settings) -> int:

@@ -20,7 +20,6 @@ from opensearchpy import OpenSearch
 
 from shipper.opensearch import provision
 from shipper.trace import (
-    ADDRESS_FIELDS,
     MAX_MESSAGES,
     MAX_ROUNDS,
     MAX_SESSION_LINES,
@@ -29,6 +28,7 @@ from shipper.trace import (
     fleet_trace,
     render_fleet,
 )
+from shipper.trace_queries import ADDRESS_FIELDS
 from tests.integration.prefixes import set_up
 from tests.integration.test_backfill import ROOT, shipper
 from tests.integration.test_report import backfill, drop
