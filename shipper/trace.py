@@ -8,15 +8,16 @@ delivery's `C="… id=…"` names the receiving Exim's id; arrivals with the sam
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from shipper.errors import ShipperError
+from shipper.errors import NoEventIndex
 from shipper.exim.grammar import MSGID_FULL_RE
 
-if TYPE_CHECKING:  # the client is imported by who makes one: `trace FILE` starts without it
-    from opensearchpy import OpenSearch
+if TYPE_CHECKING:  # the cluster is made by who needs one: `trace FILE` starts without it
+    from shipper.opensearch.cluster import Cluster
+    from shipper.opensearch.retry import RetryPolicy
 
 
 def _fmt_delay(seconds: float) -> str:
@@ -94,11 +95,6 @@ _SORT = [
     {"log.file.path": {"order": "asc", "missing": "_last"}},
     {"log.offset": {"order": "asc", "missing": "_last"}},
 ]
-T = TypeVar("T")
-
-
-class NoEventIndex(ShipperError):
-    """The prefix has no events index on the cluster."""
 
 
 @dataclass(slots=True)
@@ -225,25 +221,14 @@ def _buckets(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
 class _Searcher:
     """Searches with the shipper's retry policy over whichever daily/monthly indices exist."""
 
-    def __init__(self, client: OpenSearch, prefix: str, max_attempts: int | None) -> None:
-        self.client = client
+    def __init__(self, cluster: Cluster, prefix: str, policy: RetryPolicy) -> None:
+        self.cluster = cluster
         self.events = f"{prefix}-events-*"
         self.messages = f"{prefix}-messages-*"
-        self.max_attempts = max_attempts
+        self.policy = policy
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        def call() -> dict[str, Any]:
-            result: dict[str, Any] = self.client.search(
-                index=index, body=body, params={"ignore_unavailable": "true", "allow_no_indices": "true"}
-            )
-            return result
-
-        return self._retry(call)
-
-    def _retry(self, fn: Callable[[], T]) -> T:
-        from shipper.opensearch import retry  # noqa: PLC0415 - it imports the client: see above
-
-        return retry.call(fn, self.max_attempts)
+        return self.policy.call(lambda: self.cluster.search(index, body))
 
     def seed(self, needle: str, limit: int) -> tuple[list[Key], bool]:
         """The (server, id) keys whose events match `needle`, oldest-named first, at most `limit`; and
@@ -336,10 +321,10 @@ class _Links:
                 rows.append(row)
 
 
-def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: int | None) -> FleetTrace:
+def fleet_trace(cluster: Cluster, prefix: str, needle: str, *, policy: RetryPolicy) -> FleetTrace:
     """The stories of the messages matching `needle` (an id or an address) on every server, following
     bounces (for an id, as the local trace does) and deliveries or Message-IDs that cross servers."""
-    searcher = _Searcher(client, prefix, max_attempts)
+    searcher = _Searcher(cluster, prefix, policy)
     by_id = is_message_id(needle)
     seeds, truncated = searcher.seed(needle, MAX_MESSAGES)
     stories: dict[Key, Story] = {k: Story(k) for k in seeds}
