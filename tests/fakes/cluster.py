@@ -31,6 +31,8 @@ class Sent:
     id: str
     doc: dict[str, Any]
     seen: int
+    meta: dict[str, Any]
+    """The action line's metadata (`if_seq_no`, `if_primary_term`, …)."""
 
 
 @dataclass(slots=True)
@@ -47,6 +49,23 @@ Refusal = Callable[[bytes], ClusterError | None]
 def no_wait(max_attempts: int | None = 3) -> RetryPolicy:
     """A retry policy that tries `max_attempts` times without waiting."""
     return RetryPolicy(initial_wait=0.0, max_wait=0.0, max_attempts=max_attempts)
+
+
+class Watched:
+    """A retry watcher (RetryPolicy.watcher) that records what the policy told it."""
+
+    def __init__(self) -> None:
+        self.throttled_n: list[int] = []
+        self.failures: list[str] = []
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures.append(str(exc))
+
+    def succeeded(self) -> None:
+        pass
+
+    def throttled(self, n: int) -> None:
+        self.throttled_n.append(n)
 
 
 class FakeCluster:
@@ -74,7 +93,7 @@ class FakeCluster:
         for action, doc in pairs:
             ((op, meta),) = orjson.loads(action).items()
             self.seen[meta["_id"]] += 1
-            sent = Sent(op, meta["_index"], meta["_id"], orjson.loads(doc), self.seen[meta["_id"]])
+            sent = Sent(op, meta["_index"], meta["_id"], orjson.loads(doc), self.seen[meta["_id"]], meta)
             self.sent.append(sent)
             answer = self.fault(sent) if self.fault is not None else None
             if answer is None:

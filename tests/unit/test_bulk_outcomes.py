@@ -16,7 +16,7 @@ from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark
 from shipper.errors import ClusterError, OpenSearchUnavailable, RequestTooLarge
 from shipper.opensearch import bulk
-from tests.fakes.cluster import FakeCluster, Refusal, Sent, no_wait
+from tests.fakes.cluster import FakeCluster, Refusal, Sent, Watched, no_wait
 
 MAPPING_ERROR = {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "bad date"}}
 THROTTLED = {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "queue full"}}
@@ -35,23 +35,6 @@ def ids(items: list[bulk.Item]) -> list[str]:
 def first_time(answers: dict[str, dict[str, Any]]) -> Any:
     """Items answered from `answers` the first time they are sent, stored as a node would after."""
     return lambda sent: answers.get(sent.id) if sent.seen == 1 else None
-
-
-class Watched:
-    """A retry watcher that records what the policy told it."""
-
-    def __init__(self) -> None:
-        self.throttled_n: list[int] = []
-        self.failures: list[str] = []
-
-    def failed(self, exc: BaseException) -> None:
-        self.failures.append(str(exc))
-
-    def succeeded(self) -> None:
-        pass
-
-    def throttled(self, n: int) -> None:
-        self.throttled_n.append(n)
 
 
 def test_each_answer_maps_to_its_outcome_and_only_throttled_items_are_sent_again() -> None:
