@@ -18,6 +18,10 @@ ShipperError                    one clear line, never a traceback (shipper.cli p
 └── Unhealthy                   `health`: the sidecar's checkpoint has stopped moving
 
 Interrupted                     not a ShipperError: a stop request ended a retry wait (the sidecar exits 0)
+
+Raised elsewhere and translated before the user sees them: the settings' validators raise ValueError, as
+pydantic requires (shipper.settings.load makes it a ConfigError); opensearch-py's exceptions become
+ClusterErrors in shipper.opensearch.connection, the one module that sees them.
 """
 
 from __future__ import annotations
