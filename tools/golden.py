@@ -38,7 +38,8 @@ Nothing else varies: nothing in the per-line path reads the clock. The event doc
 Corpora (CORPORA). Committed in full as tests/golden/<name>.ndjson.gz: `samples` (shipper/samples),
 `fixtures` (the logs of tests/fixtures/, realworld, eximstats' extra.log, dashboards, fleet), `tables`
 (the log lines the tests quote, see table_lines: test_line_types.CASES, test_seed_guide.SEED_LINES and
-every literal entry in tests/, syslog and journal records too) and
+every literal entry in tests/, syslog and journal records too), `dst` (DST_LOG: Europe/Berlin's gap and
+fold in one file) and
 `seed-lines` (the log lines the seed guide ../shared/seeds/000_304dffdf2a9fc1c6.txt quotes, taken
 out by seed_lines; SEED_LINES are the same lines as that test restored them). As per-file digests in
 tests/golden/digests.json (counts, and the first 32 hex digits of the sha256 of the file's canonical
@@ -305,6 +306,34 @@ def _testsuite(_scratch: Path) -> list[Input]:
     return out
 
 
+# Europe/Berlin's 2025 changes, which no other corpus has in order: the spring gap (02:00-03:00 does not
+# exist) and the autumn fold (02:00-03:00 twice), with byte-identical entries in one second and in the
+# same local second of both passes (told apart by the occurrence count and the second-pass id).
+DST_LOG = b"""\
+2025-03-30 01:59:59 Start queue run: pid=100
+2025-03-30 02:30:00 Start queue run: pid=101
+2025-03-30 03:00:00 End queue run: pid=101
+2025-03-30 03:00:00.250 +0200 End queue run: pid=100
+2025-10-26 01:59:59 1tXaaa-00000001abc-0ABC <= a@example.com H=(h) [192.0.2.1] P=esmtp S=100 for b@example.net
+2025-10-26 02:00:00 Start queue run: pid=200
+2025-10-26 02:00:00 Start queue run: pid=200
+2025-10-26 02:30:00 1tXaaa-00000001abc-0ABC == b@example.net R=dnslookup T=smtp defer (-53): retry time
+2025-10-26 02:59:59 End queue run: pid=200
+2025-10-26 02:00:00 Start queue run: pid=200
+2025-10-26 02:00:00.500 +0100 Start queue run: pid=201
+2025-10-26 02:30:00 1tXaaa-00000001abc-0ABC => b@example.net R=dnslookup T=smtp H=mx.example.net [203.0.113.5]
+2025-10-26 02:30:00 1tXaaa-00000001abc-0ABC Completed
+2025-10-26 02:59:59 End queue run: pid=200
+2025-10-26 03:00:01 Start queue run: pid=202
+"""
+
+
+def _dst(scratch: Path) -> list[Input]:
+    path = scratch / "exim_mainlog"
+    path.write_bytes(DST_LOG)
+    return [Input("dst/exim_mainlog", path)]
+
+
 def bench_log(scratch: Path, lines: int) -> Path:
     """bench/generate_mainlog.py's log of `lines` lines (fixed seed), made in `scratch`."""
     path = scratch / f"exim_mainlog-{lines}"
@@ -328,6 +357,7 @@ CORPORA: dict[str, Corpus] = {
         Corpus("fixtures", _fixtures, full=True),
         Corpus("fixtures-large", _fixtures_large, full=False),
         Corpus("tables", _tables, full=True, keyed=True),
+        Corpus("dst", _dst, full=True, zone="Europe/Berlin"),
         Corpus("seed-lines", _seed_lines, full=True, shared=True),
         Corpus("seed-guide", _seed_raw, full=False, shared=True),
         Corpus("exim-testsuite", _testsuite, full=False, shared=True),
