@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOG    ?= shipper/samples/exim_mainlog
 
-.PHONY: install run test lint bench clean opensearch opensearch-stop
+.PHONY: install run test lint bench clean opensearch opensearch-stop native native-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,8 @@ opensearch:
 opensearch-stop:
 	$(PYTHON) tools/local_opensearch.py stop
 
-test: install lint
+## The crate is checked and built first, so the tests comparing the native core with the Python path run.
+test: install lint native-test native
 	$(BIN)/pytest -q
 
 lint: install
@@ -55,5 +56,31 @@ bench: install
 	$(BIN)/python bench/ship_speed.py
 	$(BIN)/python bench/tail_latency.py
 
+## The native core (native/, Rust): maturin builds its abi3 wheel, and its module is put beside the Python
+## package (git-ignored) for the editable install. Nothing imports it yet but its test and bench.
+CARGO_JOBS ?= 1
+# rustup finds its toolchains under $$HOME/.rustup: with HOME pointed at an empty directory (a fresh-machine
+# check, a sandboxed account) fall back to the account's own home, as Java does for user.home. Crates still
+# download into the empty $$HOME/.cargo.
+ifeq ($(RUSTUP_HOME),)
+ifeq ($(wildcard $(HOME)/.rustup/toolchains/*),)
+ACCOUNT_RUSTUP := $(shell getent passwd "$$(id -u)" | cut -d: -f6)/.rustup
+ifneq ($(wildcard $(ACCOUNT_RUSTUP)/toolchains/*),)
+export RUSTUP_HOME := $(ACCOUNT_RUSTUP)
+endif
+endif
+endif
+native: install
+	$(BIN)/pip install --quiet 'maturin>=1.9,<2'
+	cd native/binding && CARGO_BUILD_JOBS=$(CARGO_JOBS) ../../$(BIN)/maturin build --release --quiet \
+		-o ../target/wheels -i ../../$(BIN)/python
+	$(BIN)/python tools/native_module.py
+
+## The crate's own checks: format, clippy with warnings as errors, cargo test (unit, Python-equality, proptest).
+native-test:
+	cd native && cargo fmt --all --check
+	cd native && CARGO_BUILD_JOBS=$(CARGO_JOBS) cargo clippy --all-targets -- -D warnings
+	cd native && CARGO_BUILD_JOBS=$(CARGO_JOBS) cargo test
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/out
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/out shipper/_native.abi3.so

@@ -13,6 +13,7 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import NoneType, UnionType
@@ -24,38 +25,22 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
 from shipper import __version__, logs
-from shipper.errors import ConfigError, InputError, ShipperError
+from shipper.errors import ClusterError, ConfigError, InputError, Interrupted, ShipperError, Unhealthy
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import damage_of, dataset_for, open_log, wrap_decompressor
+from shipper.files.archive import damage_of, dataset_for, open_input
 from shipper.files.reader import RawEntry, iter_entries, peek_head
 from shipper.files.syslog import assembler_for
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
+from shipper.opensearch.retry import RetryPolicy
 from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables, url_without_userinfo
 from shipper.trace import MAX_MESSAGES, MAX_ROUNDS, MAX_SESSION_LINES, fleet_trace, render_fleet
-from shipper.trace_files import render_groups, trace_files
+from shipper.trace_files import print_trace
 
 # The commands that talk to a cluster import the client, rich and prometheus where they run, not here:
 # `trace FILE` and `parse` start with only the parser, as `trace` must be as fast as exigrep.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger(__name__)
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
-
-
-def _open(name: str) -> BinaryIO:
-    if name == "-":
-        raw = sys.stdin.buffer
-        head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
-        return wrap_decompressor(raw, head)
-    try:
-        return open_log(name)
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a log file") from None
-    except PermissionError:
-        raise InputError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot open: {exc.strerror or exc}") from None
 
 
 def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]) -> Iterator[RawEntry]:
@@ -91,7 +76,7 @@ def _events(
     server = settings.effective_server_name()
     for name in names:
         try:
-            stream = _open(name)
+            stream = open_input(name)
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
             errors.append(name)
@@ -179,37 +164,24 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.opensearch_url:
             raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
         return _trace_fleet(args.target, settings)
-    if not args.target:
-        raise ConfigError(
-            "trace needs something to look for: an id, an address, a domain, an IP or a Message-ID"
-        )
-    found = trace_files(
+    return print_trace(
         args.files,
         args.target,
-        opener=_open,
         zone=settings.effective_timezone(),
         server=settings.effective_server_name(),
-        report=lambda exc: print(f"exim-shipper: {exc}", file=sys.stderr),
     )
-    if not found.groups:
-        print(f"exim-shipper: no entry matches {args.target!r}", file=sys.stderr)
-        return EXIT_ERROR
-    sys.stdout.write(render_groups(found.groups))
-    return EXIT_ERROR if found.failed else EXIT_OK
 
 
 def _trace_fleet(needle: str, settings: Settings) -> int:
     """`trace` without files: the message's lines on every server, from the events index."""
-    from opensearchpy.exceptions import OpenSearchException
-
-    from shipper.opensearch.connection import make_client, translate
+    from shipper.opensearch.connection import connect
     from shipper.report import INTERACTIVE_ATTEMPTS
 
-    client = make_client(settings)
+    policy = replace(RetryPolicy.from_settings(settings), max_attempts=INTERACTIVE_ATTEMPTS)
     try:
-        found = fleet_trace(client, settings.index_prefix, needle, max_attempts=INTERACTIVE_ATTEMPTS)
-    except OpenSearchException as exc:
-        raise translate(exc, "trace") from None
+        found = fleet_trace(connect(settings), settings.index_prefix, needle, policy=policy)
+    except ClusterError as exc:
+        raise exc.during("trace") from None
     if not found.stories:
         print(f"exim-shipper: no entry matches {needle!r}", file=sys.stderr)
         return EXIT_ERROR
@@ -225,26 +197,24 @@ def _trace_fleet(needle: str, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """An eximstats-style summary of the fleet from OpenSearch aggregations: tables, or JSON."""
-    from opensearchpy.exceptions import OpenSearchException
-
-    from shipper.opensearch.connection import make_client, translate
+    from shipper.opensearch.connection import connect
     from shipper.report import INTERACTIVE_ATTEMPTS, render_report, report_json, report_window, run_report
 
     if args.top < 1:
         raise ConfigError("--top must be at least 1")
     window = report_window(args.since, args.until, datetime.now(UTC))
-    client = make_client(settings)
+    cluster = connect(settings)
     try:
         result = run_report(
-            client,
+            cluster,
             settings.index_prefix,
             window,
             servers=args.server or [],
             top=args.top,
-            max_attempts=INTERACTIVE_ATTEMPTS,
+            policy=replace(RetryPolicy.from_settings(settings), max_attempts=INTERACTIVE_ATTEMPTS),
         )
-    except OpenSearchException as exc:
-        raise translate(exc, "report") from None
+    except ClusterError as exc:
+        raise exc.during("report") from None
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(report_json(result), option=orjson.OPT_INDENT_2) + b"\n")
     else:
@@ -255,18 +225,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     """Install or update index templates and the lifecycle policy, then (with a Dashboards URL) import the
     saved objects; print what changed. With only a Dashboards URL, only the import runs."""
-    from opensearchpy.exceptions import OpenSearchException
-
     from shipper.opensearch import dashboards, provision
-    from shipper.opensearch.connection import make_client, translate
+    from shipper.opensearch.connection import connect
 
     if settings.opensearch_url or not settings.dashboards_url:
-        client = make_client(settings)
+        cluster = connect(settings)
         try:
-            lines = provision.setup(client, settings.index_prefix, settings.retention)
-            drift = provision.mapping_drift(client, settings.index_prefix, settings.retention)
-        except OpenSearchException as exc:
-            raise translate(exc, "setup") from None
+            lines = provision.setup(cluster, settings.index_prefix, settings.retention)
+            drift = provision.mapping_drift(cluster, settings.index_prefix, settings.retention)
+        except ClusterError as exc:
+            raise exc.during("setup") from None
         for line in lines:
             print(line)
         for line in drift:
@@ -283,19 +251,17 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Ship archived logs, oldest first, each read once; a closing table per file. Templates are
     only checked (read-only): installing them is `setup`'s job, run centrally."""
-    from opensearchpy.exceptions import OpenSearchException
-
     from shipper import preflight, progress
-    from shipper.opensearch.connection import make_client, translate
+    from shipper.opensearch.connection import connect
     from shipper.pipeline import FileReport, Shipper, expand
     from shipper.summary_table import print_summary
 
     paths = expand(args.files)
-    client = make_client(settings)
-    shipper = Shipper(settings, client)
+    cluster = connect(settings)
+    shipper = Shipper(settings, cluster, RetryPolicy.from_settings(settings))
     reports = []
     try:
-        _warn(preflight.require_templates(client, settings))
+        _warn(preflight.require_templates(cluster, settings))
         with progress.on_stderr(paths, quiet=args.quiet) as bars:
             for n, path in enumerate(paths):
                 try:
@@ -305,8 +271,8 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
                     # One unreadable file must not keep the others from shipping.
                     reason = exc.strerror or type(exc).__name__
                     reports.append(FileReport(str(path), skipped=f"cannot read: {reason}"))
-    except OpenSearchException as exc:
-        raise translate(exc, "backfill") from None
+    except ClusterError as exc:
+        raise exc.during("backfill") from None
     finally:
         shipper.close()
         if reports:
@@ -331,23 +297,20 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The sidecar: follow the logs until SIGTERM/SIGINT, then drain, checkpoint and exit 0."""
-    from opensearchpy.exceptions import OpenSearchException
-
     from shipper import metrics, preflight
-    from shipper.opensearch import retry
-    from shipper.opensearch.connection import make_client, translate
+    from shipper.opensearch.connection import connect
     from shipper.pipeline import Shipper
-    from shipper.status import Monitor
+    from shipper.status import Monitor, Status
 
     paths = settings.paths
-    client = make_client(settings)
+    client = connect(settings)
     stop = threading.Event()
-    retry.STOP = stop
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    shipper = Shipper(settings, client)
-    shipper.attempts = None  # wait out any outage; a stop request still ends the wait
-    status = shipper.status
+    status = Status()
+    # Wait out any outage, telling the status of it; a stop request still ends the wait.
+    policy = replace(RetryPolicy.from_settings(settings), max_attempts=None, stop=stop, watcher=status)
+    shipper = Shipper(settings, client, policy, status=status)
     status.patterns = paths
     if settings.metrics_address is not None:
         metrics.serve(settings.metrics_address, status)
@@ -372,22 +335,20 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             "metrics_address": settings.metrics_address,
         },
     )
-    retry.WATCHER = status
     monitor.start()
     interrupted = False
     try:
         # A sidecar may start before the cluster (compose, pods): wait for it rather than exit.
-        _warn(retry.call(lambda: preflight.require_templates(client, settings), None))
+        _warn(policy.call(lambda: preflight.require_templates(client, settings)))
         report = shipper.run(
             paths, stop, scan_interval=settings.scan_interval, close_inactive=settings.close_inactive
         )
-    except retry.Interrupted:
+    except Interrupted:
         interrupted = True
-    except OpenSearchException as exc:
-        raise translate(exc, "run") from None
+    except ClusterError as exc:
+        raise exc.during("run") from None
     finally:
         shipper.close()
-        retry.WATCHER = None
         monitor.stop()  # before the last line: no reminder may follow it
     if interrupted:
         log.warning("stopped while OpenSearch was unavailable; unacknowledged lines will be re-read")
@@ -417,7 +378,7 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     max_stall = health.DEFAULT_MAX_STALL if args.max_stall is None else args.max_stall
     verdict = health.check(settings.state_dir, max_stall, patterns=args.paths or None)
     if not verdict.healthy:
-        raise health.Unhealthy(f"unhealthy: {verdict.message}")
+        raise Unhealthy(f"unhealthy: {verdict.message}")
     print(verdict.message)
     return EXIT_OK
 
@@ -426,13 +387,13 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Like Filebeat's `test config` and `test output`: a line per check, `ok` or why not; exit 0 only
     when every one passes."""
     from shipper import preflight
-    from shipper.opensearch.connection import make_client
+    from shipper.opensearch.connection import connect
 
     config = args.config if args.config is not None else os.environ.get(CONFIG_ENV) or None
     print(f"config: ok ({config if config else 'no config file: defaults, environment and flags'})")
-    client = make_client(settings) if settings.opensearch_url else None
+    cluster = connect(settings) if settings.opensearch_url else None
     failed = 0
-    for finding in preflight.everything(settings, client):
+    for finding in preflight.everything(settings, cluster):
         print(finding.line, flush=True)
         failed += not finding.ok
     return EXIT_ERROR if failed else EXIT_OK

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import socket
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -19,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shipper.errors import ConfigError
+from shipper.machine import host_name, local_zone_name
 
 ENV_PREFIX = "EXIM_SHIPPER_"
 CONFIG_ENV = "EXIM_SHIPPER_CONFIG"
@@ -40,23 +40,6 @@ _TEST_VARIABLES = "EXIM_SHIPPER_TEST_"
 
 # The config file's values while `load` builds a Settings (a source cannot be handed arguments).
 _FILE: ContextVar[Mapping[str, Any]] = ContextVar("exim_shipper_config_file", default=MappingProxyType({}))
-
-
-def local_zone_name() -> str:
-    """The machine's IANA zone name (from /etc/timezone or the /etc/localtime link), else UTC."""
-    tz_file = Path("/etc/timezone")
-    try:
-        name = tz_file.read_text().strip()
-        if name:
-            return name
-    except OSError:
-        pass
-    try:
-        target = str(Path("/etc/localtime").resolve())
-    except OSError:
-        return "UTC"
-    marker = "zoneinfo/"
-    return target.split(marker, 1)[1] if marker in target else "UTC"
 
 
 def _default_state_dir() -> Path:
@@ -157,7 +140,8 @@ class Settings(BaseSettings):
     retry_max_wait: float = 30.0
     """Longest wait between two retries, in seconds."""
     backfill_max_retries: int = 8
-    """Per-request retries in backfill mode (the sidecar retries for ever)."""
+    """Tries of one batch in backfill mode before it gives up: its request, the items sent again and its
+    summary merges draw on this one count (shipper.opensearch.retry); the sidecar retries for ever."""
 
     log_format: Literal["text", "json"] = "text"
     """Log lines on stderr: `text` for people (`2026-12-01T10:00:00Z INFO exim-shipper: ...`), `json` for a
@@ -233,7 +217,7 @@ class Settings(BaseSettings):
 
             try:
                 ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
+            except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: `Europe`, a folder
                 raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
@@ -268,7 +252,7 @@ class Settings(BaseSettings):
         return self.timezone or local_zone_name()
 
     def effective_server_name(self) -> str:
-        return self.server_name or socket.gethostname()
+        return self.server_name or host_name()
 
 
 class _FileValues(PydanticBaseSettingsSource):

@@ -1,90 +1,40 @@
-"""`exim-shipper trace`: the readable story of a message, and its look-up across the fleet's index.
+"""`exim-shipper trace` without files: a message's story looked up across the fleet's index.
 
-Local traces read files (shipper.cli); `fleet()` finds the same story in OpenSearch: the message's event
-lines on every server, its summary, and the messages it is linked to on other servers (an outbound
-delivery's `C="… id=…"` names the receiving Exim's id; arrivals with the same Message-ID header).
+`fleet_trace()` finds in OpenSearch what shipper.trace_files finds in files: the message's event lines on
+every server, its summary, and the messages it is linked to on other servers (an outbound delivery's
+`C="… id=…"` names the receiving Exim's id; arrivals with the same Message-ID header).
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from shipper.errors import ShipperError
-from shipper.exim.grammar import MSGID_FULL_RE
-
-if TYPE_CHECKING:  # the client is imported by who makes one: `trace FILE` starts without it
-    from opensearchpy import OpenSearch
-
-
-def _fmt_delay(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.3f}s"
-    s = int(seconds)
-    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
-    return "".join(f"{v}{u}" for v, u in parts if v)
-
-
-def render_summary(doc: dict[str, Any], extra: Sequence[tuple[str, str]] = ()) -> str:
-    """A few aligned lines: state, sender, subject, timing, one line per recipient, then `extra` rows."""
-    exim, email = doc["exim"], doc["email"]
-    rows: list[tuple[str, str]] = [
-        ("message", f"{email['local_id']} on {doc['host']['name']}"),
-        ("state", exim["state"]),
-    ]
-    rows.append(("from", email.get("from", {}).get("address", "<> (bounce)")))
-    if "subject" in email:
-        rows.append(("subject", email["subject"]))
-    arrived = exim.get("arrival_time")
-    if arrived:
-        src = " (decoded from the message id)" if exim.get("arrival_time_source") == "message_id" else ""
-        rows.append(("arrived", arrived + src))
-    if "completed_time" in exim:
-        delay = f" after {_fmt_delay(exim['total_delay'])}" if "total_delay" in exim else ""
-        rows.append(("completed", exim["completed_time"] + delay))
-    rows.append(("attempts", str(exim.get("attempts", 0))))
-    for key, label in (("first_deferral", "first deferral"), ("last_deferral", "last deferral")):
-        if key in exim:
-            d = exim[key]
-            rows.append((label, f"{d['time']} {d['class']}: {d.get('text', '')}"))
-    if "spam" in exim:
-        rows.append(("spam", f"{exim['spam'].get('verdict', '?')} ({exim['spam'].get('score', '?')})"))
-    if "bounce_of" in exim:
-        rows.append(("bounce of", exim["bounce_of"]))
-    if exim.get("bounced_by"):
-        rows.append(("bounced by", ", ".join(exim["bounced_by"])))
-    for r in exim.get("recipients", []):
-        detail = r.get("host") or r.get("transport") or ""
-        if "last_error" in r and r["outcome"] != "delivered":
-            detail = f"{r['last_error']['class']}: {r['last_error'].get('text', '')}"
-        address = " ".join([r["address"], *(f"<{a}>" for a in r.get("original_address", []))])
-        rows.append(("recipient", f"{address}  {r['outcome']}  {detail}".rstrip()))
-    rows.extend(extra)
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
-
-
-# --- fleet-wide trace (OpenSearch) ----------------------------------------------------------------
-
-Key = tuple[str, str]
-"""A message's identity in the fleet: (server, Exim message id)."""
-
-# The address fields an address is looked for in, case-blind (the local trace matches the raw text).
-ADDRESS_FIELDS = (
-    "email.to.address",
-    "email.from.address",
-    "exim.address",
-    "exim.original_address",
-    "exim.return_path",
-    "exim.original_sender",
+from shipper.errors import NoEventIndex
+from shipper.trace_queries import (
+    KEY_SOURCES,
+    PAGE,
+    Key,
+    buckets,
+    composite,
+    is_message_id,
+    keys_query,
+    links_request,
+    seed_query,
+    session_query,
 )
+from shipper.trace_story import render_summary, session_row
+
+if TYPE_CHECKING:  # the cluster is made by who needs one: `trace FILE` starts without it
+    from shipper.opensearch.cluster import Cluster
+    from shipper.opensearch.retry import RetryPolicy
+
+
 MAX_MESSAGES = 500
 MAX_ROUNDS = 10
 # Lines without a message id (refusals, connections) shown at most: a busy IP can have millions.
 MAX_SESSION_LINES = 2000
-PAGE = 1000
 # Pairs per query: each is a two-clause bool, well under the default 1024-clause limit.
 KEYS_PER_QUERY = 200
 _LINE_FIELDS = ["@timestamp", "host.name", "email.local_id", "event.original", "log.file.path", "log.offset"]
@@ -94,11 +44,6 @@ _SORT = [
     {"log.file.path": {"order": "asc", "missing": "_last"}},
     {"log.offset": {"order": "asc", "missing": "_last"}},
 ]
-T = TypeVar("T")
-
-
-class NoEventIndex(ShipperError):
-    """The prefix has no events index on the cluster."""
 
 
 @dataclass(slots=True)
@@ -120,130 +65,17 @@ class FleetTrace:
     truncated: bool = False
 
 
-def is_message_id(needle: str) -> bool:
-    return MSGID_FULL_RE.match(needle) is not None
-
-
-def needle_query(needle: str) -> dict[str, Any]:
-    """Events that mention `needle` as exigrep would find it, by its kind: a message id; an address or a
-    Message-ID; an IP; else a host or domain name (subdomains too) or a user name."""
-    if is_message_id(needle):
-        return {"term": {"email.local_id": needle}}
-    value = needle.strip("<>")
-
-    def term(name: str, wanted: str = value) -> dict[str, Any]:
-        return {"term": {name: {"value": wanted, "case_insensitive": True}}}
-
-    if "@" in value:
-        should = [*(term(name) for name in ADDRESS_FIELDS), {"term": {"email.message_id": value}}]
-    else:
-        try:
-            ip = str(ipaddress.ip_address(value))
-        except ValueError:
-            ip = None
-        if ip is not None:
-            should = [{"term": {"related.ip": ip}}, {"term": {"exim.interface.address": ip}}]
-        else:
-            should = [
-                term("related.hosts"),
-                {"wildcard": {"related.hosts": {"value": f"*.{value}", "case_insensitive": True}}},
-                term("related.user"),
-            ]
-    return {"bool": {"should": should, "minimum_should_match": 1}}
-
-
-def seed_query(needle: str) -> dict[str, Any]:
-    """Events of the messages a trace starts from."""
-    return {"bool": {"filter": [needle_query(needle), {"exists": {"field": "email.local_id"}}]}}
-
-
-def session_query(needle: str) -> dict[str, Any]:
-    """Events that mention `needle` and belong to no message: refusals and other lines of SMTP sessions."""
-    return {
-        "bool": {
-            "filter": [needle_query(needle)],
-            "must_not": [{"exists": {"field": "email.local_id"}}],
-        }
-    }
-
-
-def keys_query(keys: Iterable[Key]) -> dict[str, Any]:
-    """Documents of exactly these (server, id) messages."""
-    return {
-        "bool": {
-            "should": [
-                {"bool": {"filter": [{"term": {"host.name": s}}, {"term": {"email.local_id": i}}]}}
-                for s, i in keys
-            ],
-            "minimum_should_match": 1,
-        }
-    }
-
-
-def _composite(sources: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {
-        "composite": {
-            "size": PAGE,
-            "sources": [{name: {"terms": {"field": path}}} for name, path in sources],
-        }
-    }
-
-
-_KEY_SOURCES = (("server", "host.name"), ("id", "email.local_id"))
-
-
-def links_request(
-    remote_ids: Sequence[str], ids: Sequence[str], message_ids: Sequence[str], *, bounces: bool
-) -> dict[str, Any]:
-    """Messages linked to the current ones: where their deliveries went (by the remote id), which
-    deliveries came into them, their bounces, and arrivals elsewhere with the same Message-ID."""
-    aggs: dict[str, Any] = {}
-    wanted: list[dict[str, Any]] = []
-
-    def add(name: str, query: dict[str, Any], via: str | None) -> None:
-        sources = [*_KEY_SOURCES, *([("via", via)] if via else [])]
-        aggs[name] = {"filter": query, "aggs": {"keys": _composite(sources)}}
-        wanted.append(query)
-
-    if remote_ids:
-        add("sent_to", {"terms": {"email.local_id": sorted(remote_ids)}}, None)
-    if ids:
-        add("came_from", {"terms": {"exim.remote_id": sorted(ids)}}, "exim.remote_id")
-        if bounces:
-            add("bounces", {"terms": {"exim.bounce_of": sorted(ids)}}, "exim.bounce_of")
-    if message_ids:
-        add("same_message_id", {"terms": {"email.message_id": sorted(message_ids)}}, "email.message_id")
-    return {"size": 0, "query": {"bool": {"should": wanted, "minimum_should_match": 1}}, "aggs": aggs}
-
-
-def _buckets(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    agg = response.get("aggregations", {}).get(name, {})
-    buckets: list[dict[str, Any]] = agg.get("keys", {}).get("buckets", [])
-    return [b["key"] for b in buckets]
-
-
 class _Searcher:
     """Searches with the shipper's retry policy over whichever daily/monthly indices exist."""
 
-    def __init__(self, client: OpenSearch, prefix: str, max_attempts: int | None) -> None:
-        self.client = client
+    def __init__(self, cluster: Cluster, prefix: str, policy: RetryPolicy) -> None:
+        self.cluster = cluster
         self.events = f"{prefix}-events-*"
         self.messages = f"{prefix}-messages-*"
-        self.max_attempts = max_attempts
+        self.policy = policy
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        def call() -> dict[str, Any]:
-            result: dict[str, Any] = self.client.search(
-                index=index, body=body, params={"ignore_unavailable": "true", "allow_no_indices": "true"}
-            )
-            return result
-
-        return self._retry(call)
-
-    def _retry(self, fn: Callable[[], T]) -> T:
-        from shipper.opensearch import retry  # noqa: PLC0415 - it imports the client: see above
-
-        return retry.call(fn, self.max_attempts)
+        return self.policy.call(lambda: self.cluster.search(index, body))
 
     def seed(self, needle: str, limit: int) -> tuple[list[Key], bool]:
         """The (server, id) keys whose events match `needle`, oldest-named first, at most `limit`; and
@@ -251,7 +83,7 @@ class _Searcher:
         body: dict[str, Any] = {
             "size": 0,
             "query": seed_query(needle),
-            "aggs": {"keys": _composite(_KEY_SOURCES)},
+            "aggs": {"keys": composite(KEY_SOURCES)},
         }
         keys: list[Key] = []
         while True:
@@ -336,10 +168,10 @@ class _Links:
                 rows.append(row)
 
 
-def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: int | None) -> FleetTrace:
+def fleet_trace(cluster: Cluster, prefix: str, needle: str, *, policy: RetryPolicy) -> FleetTrace:
     """The stories of the messages matching `needle` (an id or an address) on every server, following
     bounces (for an id, as the local trace does) and deliveries or Message-IDs that cross servers."""
-    searcher = _Searcher(client, prefix, max_attempts)
+    searcher = _Searcher(cluster, prefix, policy)
     by_id = is_message_id(needle)
     seeds, truncated = searcher.seed(needle, MAX_MESSAGES)
     stories: dict[Key, Story] = {k: Story(k) for k in seeds}
@@ -348,47 +180,13 @@ def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: i
     for _ in range(MAX_ROUNDS):
         if not frontier:
             break
-        remote: dict[str, list[Key]] = {}  # remote id -> our messages that delivered to it
-        message_ids: dict[str, list[Key]] = {}
-        for doc in searcher.lines(frontier):
-            key = (doc["host"]["name"], doc["email"]["local_id"])
-            story = stories[key]
-            story.lines.append(doc["event"]["original"])
-            story.first = story.first or doc.get("@timestamp", "")
-            exim = doc.get("exim", {})
-            if exim.get("remote_id"):
-                _add(remote, exim["remote_id"], key)
-            if by_id and exim.get("bounce_of"):
-                links.found.append((key[0], exim["bounce_of"]))
-            if doc.get("email", {}).get("message_id"):
-                _add(message_ids, doc["email"]["message_id"], key)
+        remote, message_ids = _read_lines(searcher, frontier, stories, links, by_id=by_id)
         ids = sorted({i for _, i in frontier})
         body = links_request(sorted(remote), ids, sorted(message_ids), bounces=by_id)
         response = searcher.search(searcher.events, body) if body["aggs"] else {}
-        for k in _buckets(response, "sent_to"):
-            for origin in remote.get(k["id"], []):
-                if origin[0] != k["server"]:
-                    links.add(origin, (k["server"], k["id"]), "sent to", "came from")
-        for k in _buckets(response, "came_from"):
-            for target in frontier:
-                if target[1] == k["via"] and target[0] != k["server"]:
-                    links.add((k["server"], k["id"]), target, "sent to", "came from")
-        for k in _buckets(response, "bounces"):
-            links.found.append((k["server"], k["id"]))
-        for k in _buckets(response, "same_message_id"):
-            for origin in message_ids.get(k["via"], []):
-                if origin[0] != k["server"]:
-                    links.add(origin, (k["server"], k["id"]), "same Message-ID", "same Message-ID")
-        frontier = []
-        for key in dict.fromkeys(links.found):
-            if key in stories:
-                continue
-            if len(stories) >= MAX_MESSAGES:
-                truncated = True
-                break
-            stories[key] = Story(key)
-            frontier.append(key)
-        links.found.clear()
+        _note_links(response, frontier, remote, message_ids, links)
+        frontier, cut = _next_frontier(links, stories)
+        truncated = truncated or cut
     # Rounds ran out with messages found but not followed: the list is cut as surely as by the cap.
     truncated = truncated or bool(frontier)
     shown = [s for s in stories.values() if s.lines]
@@ -396,17 +194,87 @@ def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: i
     for s in shown:
         s.summary = summaries.get(s.key)
         s.links = links.rows.get(s.key, [])
+    session, cut = _session_stories(searcher, needle)
+    shown.extend(session)
+    shown.sort(key=lambda s: (s.first or "~", s.key))
+    return FleetTrace(shown, truncated or cut)
+
+
+def _read_lines(
+    searcher: _Searcher, frontier: Sequence[Key], stories: dict[Key, Story], links: _Links, *, by_id: bool
+) -> tuple[dict[str, list[Key]], dict[str, list[Key]]]:
+    """The frontier's lines into their stories, its bounces (for an id) into `links.found`; and which of
+    its messages delivered to each remote id, and which carry each Message-ID."""
+    remote: dict[str, list[Key]] = {}
+    message_ids: dict[str, list[Key]] = {}
+    for doc in searcher.lines(frontier):
+        key = (doc["host"]["name"], doc["email"]["local_id"])
+        story = stories[key]
+        story.lines.append(doc["event"]["original"])
+        story.first = story.first or doc.get("@timestamp", "")
+        exim = doc.get("exim", {})
+        if exim.get("remote_id"):
+            _add(remote, exim["remote_id"], key)
+        if by_id and exim.get("bounce_of"):
+            links.found.append((key[0], exim["bounce_of"]))
+        if doc.get("email", {}).get("message_id"):
+            _add(message_ids, doc["email"]["message_id"], key)
+    return remote, message_ids
+
+
+def _note_links(
+    response: dict[str, Any],
+    frontier: Sequence[Key],
+    remote: dict[str, list[Key]],
+    message_ids: dict[str, list[Key]],
+    links: _Links,
+) -> None:
+    """The links a links_request found, between the frontier's messages and other servers' (a bounce is
+    followed wherever it is)."""
+    for k in buckets(response, "sent_to"):
+        for origin in remote.get(k["id"], []):
+            if origin[0] != k["server"]:
+                links.add(origin, (k["server"], k["id"]), "sent to", "came from")
+    for k in buckets(response, "came_from"):
+        for target in frontier:
+            if target[1] == k["via"] and target[0] != k["server"]:
+                links.add((k["server"], k["id"]), target, "sent to", "came from")
+    for k in buckets(response, "bounces"):
+        links.found.append((k["server"], k["id"]))
+    for k in buckets(response, "same_message_id"):
+        for origin in message_ids.get(k["via"], []):
+            if origin[0] != k["server"]:
+                links.add(origin, (k["server"], k["id"]), "same Message-ID", "same Message-ID")
+
+
+def _next_frontier(links: _Links, stories: dict[Key, Story]) -> tuple[list[Key], bool]:
+    """The messages found this round and not traced yet, each now with its story; and whether the cap
+    on messages left some out."""
+    frontier: list[Key] = []
+    cut = False
+    for key in dict.fromkeys(links.found):
+        if key in stories:
+            continue
+        if len(stories) >= MAX_MESSAGES:
+            cut = True
+            break
+        stories[key] = Story(key)
+        frontier.append(key)
+    links.found.clear()
+    return frontier, cut
+
+
+def _session_stories(searcher: _Searcher, needle: str) -> tuple[list[Story], bool]:
+    """The matching lines outside any message, one story a server; and whether more matched."""
     session, cut = searcher.session_lines(needle, MAX_SESSION_LINES)
     by_server: dict[str, Story] = {}
     for doc in session:
         server = doc["host"]["name"]
-        lines = by_server.get(server)
-        if lines is None:
-            lines = by_server[server] = Story((server, ""), first=doc.get("@timestamp", ""), session=True)
-            shown.append(lines)
-        lines.lines.append(doc["event"]["original"])
-    shown.sort(key=lambda s: (s.first or "~", s.key))
-    return FleetTrace(shown, truncated or cut)
+        story = by_server.get(server)
+        if story is None:
+            story = by_server[server] = Story((server, ""), first=doc.get("@timestamp", ""), session=True)
+        story.lines.append(doc["event"]["original"])
+    return list(by_server.values()), cut
 
 
 def _add(index: dict[str, list[Key]], value: str, key: Key) -> None:
@@ -433,9 +301,3 @@ def render_fleet(trace: FleetTrace) -> str:
             out.extend(f"  {label}  {value}" for label, value in story.links)
         out.append("")
     return "\n".join(out) + "\n"
-
-
-def session_row(count: int) -> str:
-    """What closes a group of lines that belong to no message, in place of a summary."""
-    lines = f"{count} line{'s' if count != 1 else ''}"
-    return f"  no message id  {lines} of SMTP sessions or the daemon (refusals, connections)"

@@ -14,6 +14,7 @@ import gzip
 import lzma
 import re
 import shutil
+import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,10 +27,10 @@ import zstandard
 from shipper.errors import InputError
 from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.exim.parse import EntryParser
-from shipper.files.archive import damage_of, dataset_for
+from shipper.files.archive import damage_of, dataset_for, open_input
 from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES
 from shipper.messages import Correlator, Partial, accumulate, summary
-from shipper.trace import render_summary, session_row
+from shipper.trace_story import render_summary, session_row
 
 # Small reads keep the buffers in cache: 128 KiB searched faster than 1 or 4 MiB.
 CHUNK = 1 << 17
@@ -350,3 +351,21 @@ def render_groups(groups: Sequence[Group]) -> str:
             out.append(render_summary(group.summary))
         out.append("")
     return "\n".join(out) + "\n" if out else ""
+
+
+def print_trace(names: Sequence[str], needle: str, *, zone: str, server: str) -> int:
+    """`trace NEEDLE FILE...`: the story on stdout, a line on stderr for each file not read (whole) and
+    for no match; the exit status, 1 for either."""
+    found = trace_files(
+        names,
+        needle,
+        opener=open_input,
+        zone=zone,
+        server=server,
+        report=lambda exc: print(f"exim-shipper: {exc}", file=sys.stderr),
+    )
+    if not found.groups:
+        print(f"exim-shipper: no entry matches {needle!r}", file=sys.stderr)
+        return 1
+    sys.stdout.write(render_groups(found.groups))
+    return 1 if found.failed else 0

@@ -147,6 +147,9 @@ def node_settings(
         "path.logs": str(data / "logs"),
         "cluster.name": cluster_name,
         "action.auto_create_index": "true",
+        # A nearly full disk (a CI runner, a laptop) would leave new primaries unassigned and then block
+        # writes: this single-node dev and test node does not guard a disk.
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
     }
 
 
@@ -183,7 +186,11 @@ def launch(
 ) -> str:
     """Run an OpenSearch/Elasticsearch-style node as a daemon and wait until `probe(url)` says healthy."""
     data.mkdir(parents=True, exist_ok=True)
+    # The JVM's temporary files go with the node's data, removed with it, not left in /tmp per start.
+    (data / "tmp").mkdir(exist_ok=True)
+    env = {**env, "OPENSEARCH_TMPDIR": str(data / "tmp"), "ES_TMPDIR": str(data / "tmp")}
     pidfile = data / pidfile_name
+    pidfile.unlink(missing_ok=True)  # a stale pid must not pass for this start's
     cmd = [str(executable), "-d", "-p", str(pidfile), *(f"-E{k}={v}" for k, v in settings.items())]
     if os.geteuid() == 0:
         # Both refuse to run as root (CI and sandboxes run as root): drop to a system user.
@@ -191,11 +198,15 @@ def launch(
     # The daemon must not inherit our stdout/stderr: a caller reading them (CI, `$(…)`) would wait for ever.
     with (data / "console.log").open("ab") as console:
         subprocess.run(cmd, env=env, check=True, stdout=console, stderr=console, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    while time.monotonic() < started + timeout:
         if probe(url):
             return url
-        if time.monotonic() > deadline - timeout + 10 and not _alive(pidfile):
+        # The JVM writes its pid file only once it has bootstrapped, which on a loaded machine takes more
+        # than 10 s: a missing file is given a minute, a dead pid ends the wait at once.
+        waited = time.monotonic() - started
+        written = pidfile.exists()
+        if (written and waited > 10 and not _alive(pidfile)) or (not written and waited > 60):
             break
         time.sleep(0.5)
     log = data / "logs" / f"{settings['cluster.name']}.log"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
+import sys
 import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import zstandard
+
+from shipper.errors import InputError
 
 # Magic numbers: RFC 1952 (gzip), bzip2 "BZh", xz stream header, zstd frame (RFC 8878).
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -188,3 +191,22 @@ def open_log(path: str | Path) -> BinaryIO:
         raw.close()
         raise
     return wrap_decompressor(raw, head)
+
+
+def open_input(name: str) -> BinaryIO:
+    """A log file a command names, or `-` for stdin, opened as open_log opens it; what keeps it from
+    opening is one InputError line naming the file."""
+    if name == "-":
+        raw = sys.stdin.buffer
+        head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
+        return wrap_decompressor(raw, head)
+    try:
+        return open_log(name)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not a log file") from None
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot open: {exc.strerror or exc}") from None

@@ -26,8 +26,8 @@ def id_time(local_id: str) -> str | None:
 
 
 def _seconds_between(start: str, end: str) -> float:
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
-    return round((datetime.strptime(end, fmt) - datetime.strptime(start, fmt)).total_seconds(), 3)
+    # fromisoformat, not strptime: 100 times faster, and strptime's first call costs 10 ms (a trace's).
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
 
 
 def _outcome(r: Partial) -> str:

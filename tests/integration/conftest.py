@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -38,9 +39,8 @@ def opensearch_url() -> Iterator[str]:
         return
     # Not under pytest's tmp root (mode 700): as root the node runs as a service user that must reach it.
     data = Path(tempfile.mkdtemp(prefix="exim-shipper-opensearch-"))
-    url = local_opensearch.start(_free_port(), data, transport_port=_free_port())
     try:
-        yield url
+        yield local_opensearch.start(_free_port(), data, transport_port=_free_port(), timeout=300)
     finally:
         local_opensearch.stop(data)
         shutil.rmtree(data, ignore_errors=True)
@@ -60,3 +60,17 @@ def set_up(opensearch_url: str, prefix: str) -> str:
     """The test prefix with its templates installed, as `setup` leaves a cluster before servers ship."""
     set_up_prefix(OpenSearch([opensearch_url]), prefix)
     return prefix
+
+
+CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_children() -> Iterator[None]:
+    """A shipper a failed test left running would go on loading the machine and fail the tests after it."""
+    yield
+    while CHILDREN:
+        proc = CHILDREN.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

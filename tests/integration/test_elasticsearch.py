@@ -42,7 +42,7 @@ def elasticsearch_url() -> Iterator[str]:
         unavailable(f"cannot fetch {local_elasticsearch.ARTIFACT} with mvn: {exc}")
     data = Path(tempfile.mkdtemp(prefix="exim-shipper-elasticsearch-"))
     try:
-        yield local_elasticsearch.start(_free_port(), data, transport_port=_free_port())
+        yield local_elasticsearch.start(_free_port(), data, transport_port=_free_port(), timeout=300)
     except SystemExit as exc:  # the launcher's "did not become healthy" with the log tail
         pytest.fail(str(exc))
     finally:

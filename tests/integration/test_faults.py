@@ -62,12 +62,14 @@ def test_node_stopped_for_30s_while_tailing(tmp_path: Path) -> None:
     thread = threading.Thread(target=writer)
     try:
         thread.start()
-        time.sleep(3)
+        # The baseline is taken once the sidecar is up and shipping, not while it still starts.
+        assert wait_for(url, "outage-events-*", 100) >= 100
+        time.sleep(2)
         rss_before = _rss_kib(proc.pid)
         local_opensearch.stop(data)
         time.sleep(30)
         rss_during = _rss_kib(proc.pid)
-        local_opensearch.start(port, data, transport_port=tport)
+        local_opensearch.start(port, data, transport_port=tport, timeout=300)
         time.sleep(3)
         stop_writer.set()
         thread.join()

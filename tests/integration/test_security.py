@@ -103,9 +103,17 @@ def setup_as_admin(node: secured_opensearch.SecuredNode, prefix: str, state: Pat
 
 
 def count(node: secured_opensearch.SecuredNode, index: str) -> int:
+    """The index's count, once its shards answer (503 while a running shipper's new index starts)."""
     admin = client(node)
-    admin.indices.refresh(index=index, ignore_unavailable=True)
-    return int(admin.count(index=index, ignore_unavailable=True)["count"])
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            admin.indices.refresh(index=index, ignore_unavailable=True)
+            return int(admin.count(index=index, ignore_unavailable=True)["count"])
+        except os_exc.TransportError as exc:
+            if exc.status_code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def summary_versions(node: secured_opensearch.SecuredNode, prefix: str) -> dict[str, int]:

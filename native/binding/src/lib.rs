@@ -1,0 +1,152 @@
+//! `shipper._native`: the exim-log crate under Python. Bytes cross, never per-line objects: a chunk in,
+//! the bulk lines and a packed record per entry out.
+
+use exim_log::stream::{self, Batch, Context, Stream};
+use exim_log::timestamps::TimestampConverter;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+/// One file's reader: `feed` chunks in order from `start`; each call returns `(bulk, records)`.
+///
+/// `bulk` holds each emitted entry's action line and document line, each ending in a newline, back to
+/// back. `records` holds one `RECORD_FORMAT` record per entry, in the same order:
+/// `(offset, end, bulk_len, action_len, occurrence, flags, timestamp_ms, pid, local_id, action)`.
+#[pyclass(module = "shipper._native")]
+struct Reader {
+    stream: Stream,
+}
+
+fn panic_on_marker(body: &str) -> u8 {
+    // Only installed by the `panic_on` test hook: the real classifier never panics on purpose.
+    assert!(
+        !body.contains("\u{1}panic\u{1}"),
+        "test hook: panic requested by the entry"
+    );
+    stream::classify_body(body)
+}
+
+fn out(py: Python<'_>, batch: &Batch) -> (Py<PyBytes>, Py<PyBytes>) {
+    let mut records = Vec::with_capacity(batch.entries.len() * stream::RECORD_SIZE);
+    for e in &batch.entries {
+        e.write_le(&mut records);
+    }
+    (
+        PyBytes::new(py, &batch.bulk).unbind(),
+        PyBytes::new(py, &records).unbind(),
+    )
+}
+
+#[pymethods]
+impl Reader {
+    /// `zone`: an IANA name (the server's zone for prefixes without `±hhmm`). `resume`: entries ending
+    /// at or before it are counted (twins in one second) but not returned. `panic_on`: test hook; a
+    /// body containing `\x01panic\x01` panics inside the core when it is true.
+    #[new]
+    #[pyo3(signature = (*, server, zone, dataset, path, index_prefix, start=0, resume=0, panic_on=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        server: String,
+        zone: &str,
+        dataset: String,
+        path: String,
+        index_prefix: String,
+        start: u64,
+        resume: u64,
+        panic_on: bool,
+    ) -> PyResult<Self> {
+        let times = TimestampConverter::from_name(zone)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown time zone: {zone}")))?;
+        let mut stream = Stream::new(
+            Context {
+                server,
+                dataset,
+                path,
+                index_prefix,
+            },
+            times,
+            start,
+        );
+        stream.resume = resume;
+        if panic_on {
+            stream.classify = panic_on_marker;
+        }
+        Ok(Self { stream })
+    }
+
+    /// Entries completed by `chunk`, which must start at `offset` (where the last chunk ended).
+    fn feed(
+        &mut self,
+        py: Python<'_>,
+        chunk: &[u8],
+        offset: u64,
+    ) -> PyResult<(Py<PyBytes>, Py<PyBytes>)> {
+        let fed = self.stream.assembler().fed();
+        if offset != fed {
+            return Err(PyValueError::new_err(format!(
+                "chunk at {offset}, expected {fed}"
+            )));
+        }
+        let mut batch = Batch::default();
+        py.detach(|| self.stream.feed(chunk, &mut batch));
+        Ok(out(py, &batch))
+    }
+
+    /// The held last entry, taken as complete (a quiet poll).
+    fn release(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
+        let mut batch = Batch::default();
+        self.stream.release(&mut batch);
+        out(py, &batch)
+    }
+
+    /// Everything left, a partial last line too (the stream is over).
+    fn finish(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
+        let mut batch = Batch::default();
+        self.stream.finish(&mut batch);
+        out(py, &batch)
+    }
+
+    /// Offset just past the last complete (or cut) physical line.
+    #[getter]
+    fn consumed(&mut self) -> u64 {
+        self.stream.assembler().consumed()
+    }
+
+    /// Offset just past the last byte fed.
+    #[getter]
+    fn fed(&mut self) -> u64 {
+        self.stream.assembler().fed()
+    }
+
+    /// Whether an entry waits for `release` (or its successor).
+    #[getter]
+    fn held(&mut self) -> bool {
+        self.stream.assembler().held()
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // A panic inside the core is caught per entry and reported in the entry itself (`FLAG_PANICKED`,
+    // `exim.parse_error`); the default hook would also print it to stderr, which is the sidecar's
+    // structured log stream. The hook is this library's own: other extensions keep theirs.
+    std::panic::set_hook(Box::new(|_| {}));
+    m.add_class::<Reader>()?;
+    m.add("RECORD_FORMAT", stream::RECORD_FORMAT)?;
+    m.add("RECORD_SIZE", stream::RECORD_SIZE)?;
+    m.add("ACTIONS", stream::ACTIONS.to_vec())?;
+    m.add("FLAG_TERMINATED", stream::flags::TERMINATED)?;
+    m.add("FLAG_SECOND_PASS", stream::flags::SECOND_PASS)?;
+    m.add("FLAG_PANICKED", stream::flags::PANICKED)?;
+    m.add("FLAG_HAS_TIMESTAMP", stream::flags::HAS_TIMESTAMP)?;
+    m.add("FLAG_INVALID_TIMESTAMP", stream::flags::INVALID_TIMESTAMP)?;
+    m.add(
+        "FLAG_TIMESTAMP_INHERITED",
+        stream::flags::TIMESTAMP_INHERITED,
+    )?;
+    m.add("FLAG_BAD_UTF8", stream::flags::BAD_UTF8)?;
+    m.add("FLAG_HAS_PID", stream::flags::HAS_PID)?;
+    // What the core does not do yet; the Python test and bench print it.
+    m.add("MISSING", "body parsing (flags, tags, line catalogue, error taxonomy, enrichment, header dumps, panic-log rule) and message facts beyond the prefix")?;
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! JSON written straight into the bulk buffer, byte-identical to `orjson.dumps` of the same dict
+//! (compact, keys in insertion order, UTF-8 as is, only `"`, `\` and control characters escaped).
+
+/// Appends one JSON value at a time; objects and arrays track their own commas.
+#[derive(Debug)]
+pub struct JsonWriter<'a> {
+    out: &'a mut Vec<u8>,
+    /// Per open container: whether it already holds a member.
+    open: Vec<bool>,
+    after_key: bool,
+}
+
+impl<'a> JsonWriter<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        Self {
+            out,
+            open: Vec::new(),
+            after_key: false,
+        }
+    }
+
+    fn sep(&mut self) {
+        if self.after_key {
+            self.after_key = false;
+            return;
+        }
+        if let Some(has) = self.open.last_mut() {
+            if *has {
+                self.out.push(b',');
+            }
+            *has = true;
+        }
+    }
+
+    pub fn begin_object(&mut self) -> &mut Self {
+        self.sep();
+        self.out.push(b'{');
+        self.open.push(false);
+        self
+    }
+
+    pub fn end_object(&mut self) -> &mut Self {
+        self.open.pop();
+        self.out.push(b'}');
+        self
+    }
+
+    pub fn begin_array(&mut self) -> &mut Self {
+        self.sep();
+        self.out.push(b'[');
+        self.open.push(false);
+        self
+    }
+
+    pub fn end_array(&mut self) -> &mut Self {
+        self.open.pop();
+        self.out.push(b']');
+        self
+    }
+
+    /// A member name: the document's own field names, written as they are (no escaping).
+    pub fn key(&mut self, k: &str) -> &mut Self {
+        debug_assert!(
+            !k.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\'),
+            "keys are plain names"
+        );
+        self.sep();
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.after_key = true;
+        self
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.sep();
+        write_str(self.out, s);
+        self
+    }
+
+    pub fn int(&mut self, n: i64) -> &mut Self {
+        self.sep();
+        self.out.extend_from_slice(n.to_string().as_bytes());
+        self
+    }
+
+    pub fn uint(&mut self, n: u64) -> &mut Self {
+        self.sep();
+        self.out.extend_from_slice(n.to_string().as_bytes());
+        self
+    }
+
+    pub fn bool(&mut self, b: bool) -> &mut Self {
+        self.sep();
+        self.out
+            .extend_from_slice(if b { b"true" } else { b"false" });
+        self
+    }
+
+    /// `"key": "value"` in one call.
+    pub fn field(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k).str(v)
+    }
+}
+
+/// Whether any of the 8 bytes in `w` needs escaping: a control character, `"` or `\`.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    // Bytes >= 0x80 are UTF-8 and never escaped: `!w & HIGH` keeps them out of the `< 0x20` test.
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    control != 0
+        || zero(w ^ (ONES * u64::from(b'"'))) != 0
+        || zero(w ^ (ONES * u64::from(b'\\'))) != 0
+}
+
+/// A JSON string as orjson writes it: `\"`, `\\`, `\b \t \n \f \r`, other controls as `\u00xx`.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        // Eight plain bytes at a time: log text rarely needs escaping.
+        if i + 8 <= b.len() {
+            let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+            if !needs_escape(w) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&b[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(c >> 4)]);
+            out.push(HEX[usize::from(c & 15)]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_orjson_does() {
+        // orjson.dumps('\x00\x1f\x7f"\\/\u2028é\t\n\r\b\f')
+        let mut out = Vec::new();
+        write_str(&mut out, "\x00\x1f\x7f\"\\/\u{2028}é\t\n\r\x08\x0c");
+        assert_eq!(
+            out,
+            "\"\\u0000\\u001f\x7f\\\"\\\\/\u{2028}é\\t\\n\\r\\b\\f\"".as_bytes()
+        );
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position_of_a_word() {
+        for c in ['"', '\\', '\n', '\x01', '\x1f'] {
+            for at in 0..20 {
+                let mut s: String = "abcdefghijklmnopqrst".into();
+                s.replace_range(at..=at, &c.to_string());
+                let mut out = Vec::new();
+                write_str(&mut out, &s);
+                let mut slow = Vec::new();
+                slow.push(b'"');
+                for ch in s.chars() {
+                    match ch {
+                        '"' => slow.extend_from_slice(b"\\\""),
+                        '\\' => slow.extend_from_slice(b"\\\\"),
+                        '\n' => slow.extend_from_slice(b"\\n"),
+                        '\x01' => slow.extend_from_slice(b"\\u0001"),
+                        '\x1f' => slow.extend_from_slice(b"\\u001f"),
+                        ch => slow.extend_from_slice(ch.to_string().as_bytes()),
+                    }
+                }
+                slow.push(b'"');
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    String::from_utf8(slow).unwrap(),
+                    "{c:?} at {at}"
+                );
+            }
+        }
+        let mut out = Vec::new();
+        write_str(&mut out, "ünïcödé ~\x7f bytes over 0x7f never escape");
+        assert!(!out.contains(&b'\\'));
+    }
+
+    #[test]
+    fn nested_objects_and_arrays_are_compact() {
+        let mut out = Vec::new();
+        let mut w = JsonWriter::new(&mut out);
+        w.begin_object()
+            .field("a", "x")
+            .key("b")
+            .begin_array()
+            .str("1")
+            .str("2")
+            .end_array();
+        w.key("c")
+            .begin_object()
+            .key("d")
+            .int(-3)
+            .key("e")
+            .bool(true)
+            .end_object()
+            .key("f")
+            .uint(7);
+        w.key("g").begin_object().end_object().end_object();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":"x","b":["1","2"],"c":{"d":-3,"e":true},"f":7,"g":{}}"#
+        );
+    }
+}

@@ -1,0 +1,457 @@
+//! One file's entries to bulk lines and facts: the seam the Python binding exposes.
+//!
+//! In: chunks of the file's bytes, from a start offset, with the file's context. Out, per chunk: the
+//! NDJSON bulk lines (action and document of each entry, back to back) and one fixed-size [`EntryOut`]
+//! record per entry (its offsets, where its lines sit in the bulk bytes, and its compact message facts).
+//!
+//! Ported: assembly, prefix, zones, content id, index name, JSON, bulk framing, per-entry panic
+//! isolation. Not yet: the body (flags, tags, the line catalogue of `shipper/exim/lines.py`, the error
+//! taxonomy, enrichment): every body is `unrecognized` for now, see [`classify_body`].
+
+use crate::assemble::{EntryAssembler, RawEntry};
+use crate::ids::{event_id, event_index, Occurrences};
+use crate::json::JsonWriter;
+use crate::prefix;
+use crate::text;
+use crate::timestamps::TimestampConverter;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The file's context, fixed for the stream.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// `host.name` and the content id's first part ("" leaves `host` out).
+    pub server: String,
+    /// `exim.main`, `exim.reject` or `exim.panic`.
+    pub dataset: String,
+    /// `log.file.path`.
+    pub path: String,
+    /// Index names start `<index_prefix>-events-`.
+    pub index_prefix: String,
+}
+
+/// Flags of an [`EntryOut`].
+pub mod flags {
+    /// The entry's last line had its newline.
+    pub const TERMINATED: u32 = 1;
+    /// Stamped in the second pass of a DST fall-back's repeated hour (its id says so).
+    pub const SECOND_PASS: u32 = 1 << 1;
+    /// Processing the entry panicked: its document is the prefix-only `unrecognized` one.
+    pub const PANICKED: u32 = 1 << 2;
+    /// `timestamp_ms` holds the document's `@timestamp`.
+    pub const HAS_TIMESTAMP: u32 = 1 << 3;
+    /// The prefix's date or time is impossible (`tags: ["invalid_timestamp"]`).
+    pub const INVALID_TIMESTAMP: u32 = 1 << 4;
+    /// No prefix: the stamp is the previous entry's (`tags: ["timestamp_inherited"]`).
+    pub const TIMESTAMP_INHERITED: u32 = 1 << 5;
+    /// The bytes are not UTF-8 (`exim.original_base64` holds them).
+    pub const BAD_UTF8: u32 = 1 << 6;
+    /// `pid` holds the prefix's `[pid]`.
+    pub const HAS_PID: u32 = 1 << 7;
+}
+
+/// Action codes of [`EntryOut::action`]: indices into this list. The catalogue will extend it from
+/// `shipper/exim/data/*.json`; the binding exports the list so Python never hard-codes a number.
+pub const ACTIONS: &[&str] = &["unrecognized"];
+
+/// One entry's record: `struct.Struct(RECORD_FORMAT)` reads it in Python.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryOut {
+    pub offset: u64,
+    pub end: u64,
+    /// Bytes of this entry in the bulk buffer: `action \n document \n`.
+    pub bulk_len: u32,
+    /// Bytes of the action line, without its newline.
+    pub action_len: u32,
+    /// Byte-identical entries before this one in the same second.
+    pub occurrence: u32,
+    pub flags: u32,
+    /// `@timestamp` as epoch milliseconds (with `HAS_TIMESTAMP`).
+    pub timestamp_ms: i64,
+    /// The prefix's pid (with `HAS_PID`).
+    pub pid: u64,
+    /// The prefix's message id, NUL-padded ("" when none).
+    pub local_id: [u8; 23],
+    /// Index into [`ACTIONS`].
+    pub action: u8,
+}
+
+/// Little-endian layout of [`EntryOut::write_le`], for Python's `struct`.
+pub const RECORD_FORMAT: &str = "<QQIIIIqQ23sB";
+pub const RECORD_SIZE: usize = 8 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 23 + 1;
+
+impl EntryOut {
+    pub fn write_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.end.to_le_bytes());
+        out.extend_from_slice(&self.bulk_len.to_le_bytes());
+        out.extend_from_slice(&self.action_len.to_le_bytes());
+        out.extend_from_slice(&self.occurrence.to_le_bytes());
+        out.extend_from_slice(&self.flags.to_le_bytes());
+        out.extend_from_slice(&self.timestamp_ms.to_le_bytes());
+        out.extend_from_slice(&self.pid.to_le_bytes());
+        out.extend_from_slice(&self.local_id);
+        out.push(self.action);
+    }
+
+    pub fn local_id(&self) -> &str {
+        let n = self.local_id.iter().position(|&c| c == 0).unwrap_or(23);
+        std::str::from_utf8(&self.local_id[..n]).unwrap_or("")
+    }
+}
+
+/// What one chunk gave: bulk lines and a record per entry, in order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub bulk: Vec<u8>,
+    pub entries: Vec<EntryOut>,
+}
+
+/// The body's action. The place where the line catalogue goes (`shipper/exim/parse.py` `_body`,
+/// `lines.py`, `classify.py`); until it is ported every body is `unrecognized`.
+pub fn classify_body(_body: &str) -> u8 {
+    0
+}
+
+/// One file's stream: assembler, timestamp state, occurrence counts.
+#[derive(Debug)]
+pub struct Stream {
+    ctx: Context,
+    assembler: EntryAssembler,
+    times: TimestampConverter,
+    last_timestamp: Option<(String, i64)>,
+    occurrences: Occurrences,
+    /// Entries ending at or before this offset are counted (for occurrences) but not emitted: the
+    /// checkpoint's resume point.
+    pub resume: u64,
+    /// The body classifier; a test replaces it to prove a panic costs one entry.
+    pub classify: fn(&str) -> u8,
+    raw: Vec<RawEntry>,
+}
+
+impl Stream {
+    pub fn new(ctx: Context, times: TimestampConverter, start: u64) -> Self {
+        Self {
+            ctx,
+            assembler: EntryAssembler::new(start),
+            times,
+            last_timestamp: None,
+            occurrences: Occurrences::default(),
+            resume: 0,
+            classify: classify_body,
+            raw: Vec::new(),
+        }
+    }
+
+    pub fn assembler(&mut self) -> &mut EntryAssembler {
+        &mut self.assembler
+    }
+
+    /// Entries completed by this chunk (the last one is held until its successor, `release` or `finish`).
+    pub fn feed(&mut self, chunk: &[u8], batch: &mut Batch) {
+        let mut raw = std::mem::take(&mut self.raw);
+        // Documents are about twice their entry's size (the original, the action line, the fields).
+        batch.bulk.reserve(chunk.len() * 2 + 4096);
+        self.assembler.feed(chunk, &mut raw);
+        self.emit(&mut raw, batch);
+        self.raw = raw;
+    }
+
+    /// The held entry, taken as complete.
+    pub fn release(&mut self, batch: &mut Batch) {
+        let mut raw = std::mem::take(&mut self.raw);
+        self.assembler.release_into(&mut raw);
+        self.emit(&mut raw, batch);
+        self.raw = raw;
+    }
+
+    /// Everything left, a partial last line too.
+    pub fn finish(&mut self, batch: &mut Batch) {
+        let mut raw = std::mem::take(&mut self.raw);
+        self.assembler.finish_into(&mut raw);
+        self.emit(&mut raw, batch);
+        self.raw = raw;
+    }
+
+    fn emit(&mut self, raw: &mut Vec<RawEntry>, batch: &mut Batch) {
+        for entry in raw.drain(..) {
+            let occ = self.occurrences.next(&entry.data);
+            if entry.end <= self.resume {
+                continue;
+            }
+            let start = batch.bulk.len();
+            let done = catch_unwind(AssertUnwindSafe(|| {
+                self.entry(&entry, occ, &mut batch.bulk)
+            }));
+            let out = match done {
+                Ok(out) => out,
+                Err(panic) => {
+                    batch.bulk.truncate(start);
+                    let why = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    self.fallback(&entry, occ, &mut batch.bulk, &why)
+                }
+            };
+            batch.entries.push(out);
+        }
+    }
+
+    fn record(entry: &RawEntry, occ: u64) -> EntryOut {
+        EntryOut {
+            offset: entry.offset,
+            end: entry.end,
+            bulk_len: 0,
+            action_len: 0,
+            occurrence: u32::try_from(occ).unwrap_or(u32::MAX),
+            flags: if entry.terminated {
+                flags::TERMINATED
+            } else {
+                0
+            },
+            timestamp_ms: 0,
+            pid: 0,
+            local_id: [0; 23],
+            action: 0,
+        }
+    }
+
+    /// `EntryParser._parse` + `_finish`, `enrich` (a no-op on these fields) and the pipeline's `log`.
+    fn entry(&mut self, entry: &RawEntry, occ: u64, bulk: &mut Vec<u8>) -> EntryOut {
+        let mut out = Self::record(entry, occ);
+        self.times.second_pass = false;
+        let text = text::decode(&entry.data);
+        let bad = matches!(text, std::borrow::Cow::Owned(_));
+        let first = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
+        let p = prefix::parse(first);
+        let mut stamp: Option<(String, i64)> = None;
+        let mut tags: Option<&str> = None;
+        let mut timestamp_raw: Option<&str> = None;
+        let mut body = "";
+        if let Some(p) = &p {
+            match self.times.convert(p.date, p.hm, p.sec, p.ms, p.tz) {
+                Some(s) => {
+                    stamp = Some((s.text.clone(), s.millis));
+                    self.last_timestamp = Some((s.text, s.millis));
+                }
+                None => {
+                    tags = Some("invalid_timestamp");
+                    timestamp_raw = Some(&first[..19]);
+                    stamp.clone_from(&self.last_timestamp);
+                    out.flags |= flags::INVALID_TIMESTAMP;
+                }
+            }
+            body = first[p.end..].trim_start_matches(' ');
+        } else if self.last_timestamp.is_some() {
+            stamp.clone_from(&self.last_timestamp);
+            tags = Some("timestamp_inherited");
+            out.flags |= flags::TIMESTAMP_INHERITED;
+        }
+        out.action = (self.classify)(body);
+        if self.times.second_pass {
+            out.flags |= flags::SECOND_PASS;
+        }
+
+        let doc_start = self.action(
+            bulk,
+            stamp.as_ref().map(|s| s.0.as_str()),
+            &entry.data,
+            occ,
+            &mut out,
+        );
+        let mut w = JsonWriter::new(bulk);
+        w.begin_object();
+        // Python's insertion order: a failed stamp's tag comes before the inherited @timestamp.
+        if out.flags & flags::INVALID_TIMESTAMP != 0 {
+            w.key("tags")
+                .begin_array()
+                .str("invalid_timestamp")
+                .end_array();
+        }
+        if let Some((ts, ms)) = &stamp {
+            w.field("@timestamp", ts);
+            out.timestamp_ms = *ms;
+            out.flags |= flags::HAS_TIMESTAMP;
+        }
+        if tags == Some("timestamp_inherited") {
+            w.key("tags")
+                .begin_array()
+                .str("timestamp_inherited")
+                .end_array();
+        }
+        if let Some(p) = &p {
+            self.prefix_fields(&mut w, p, &mut out);
+        }
+        self.finish_doc(
+            &mut w,
+            &text,
+            bad.then_some(&entry.data[..]),
+            out.action,
+            timestamp_raw,
+            None,
+            entry.offset,
+        );
+        if bad {
+            out.flags |= flags::BAD_UTF8;
+        }
+        bulk.push(b'\n');
+        out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+        out
+    }
+
+    /// Writes the action line and its newline; returns where this entry's bytes start.
+    fn action(
+        &self,
+        bulk: &mut Vec<u8>,
+        ts: Option<&str>,
+        data: &[u8],
+        occ: u64,
+        out: &mut EntryOut,
+    ) -> usize {
+        let start = bulk.len();
+        let id = event_id(
+            &self.ctx.server,
+            data,
+            occ,
+            &self.ctx.dataset,
+            out.flags & flags::SECOND_PASS != 0,
+        );
+        let index = event_index(&self.ctx.index_prefix, ts);
+        let mut w = JsonWriter::new(bulk);
+        w.begin_object()
+            .key("create")
+            .begin_object()
+            .field("_index", &index)
+            .field("_id", &id);
+        w.end_object().end_object();
+        out.action_len = u32::try_from(bulk.len() - start).unwrap_or(u32::MAX);
+        bulk.push(b'\n');
+        start
+    }
+
+    fn prefix_fields(&self, w: &mut JsonWriter<'_>, p: &prefix::Prefix<'_>, out: &mut EntryOut) {
+        if let Some(pid) = p.pid {
+            // Up to 10 digits: always fits.
+            let n: u64 = pid.parse().unwrap_or(0);
+            w.key("process")
+                .begin_object()
+                .key("pid")
+                .uint(n)
+                .end_object();
+            out.pid = n;
+            out.flags |= flags::HAS_PID;
+        }
+        if let Some(id) = p.id {
+            w.key("email")
+                .begin_object()
+                .field("local_id", id)
+                .end_object();
+            out.local_id[..id.len()].copy_from_slice(id.as_bytes());
+        }
+    }
+
+    /// `event`, `host`, `exim` and `log`, closing the document.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_doc(
+        &self,
+        w: &mut JsonWriter<'_>,
+        text: &str,
+        raw: Option<&[u8]>,
+        action: u8,
+        timestamp_raw: Option<&str>,
+        parse_error: Option<&str>,
+        offset: u64,
+    ) {
+        let name = ACTIONS[usize::from(action)];
+        // ActionMeta of "unrecognized": type ["info"], outcome "unknown", no category.
+        w.key("event")
+            .begin_object()
+            .field("original", text)
+            .field("action", name)
+            .field("kind", "event");
+        w.key("type").begin_array().str("info").end_array();
+        w.field("outcome", "unknown")
+            .field("dataset", &self.ctx.dataset)
+            .end_object();
+        if !self.ctx.server.is_empty() {
+            w.key("host")
+                .begin_object()
+                .field("name", &self.ctx.server)
+                .end_object();
+        }
+        if timestamp_raw.is_some() || parse_error.is_some() || raw.is_some() {
+            w.key("exim").begin_object();
+            if let Some(raw) = timestamp_raw {
+                w.field("timestamp_raw", raw);
+            }
+            if let Some(why) = parse_error {
+                w.field("parse_error", why);
+            }
+            if let Some(raw) = raw {
+                w.field("original_base64", &text::b64(raw));
+            }
+            w.end_object();
+        }
+        w.key("log")
+            .begin_object()
+            .key("file")
+            .begin_object()
+            .field("path", &self.ctx.path)
+            .end_object();
+        w.key("offset").uint(offset).end_object();
+        w.end_object();
+    }
+
+    /// `_prefix_only`: time, pid and id of an entry whose processing panicked, so it lands in place.
+    fn fallback(&mut self, entry: &RawEntry, occ: u64, bulk: &mut Vec<u8>, why: &str) -> EntryOut {
+        let mut out = Self::record(entry, occ);
+        out.flags |= flags::PANICKED;
+        self.times.second_pass = false;
+        let text = text::decode(&entry.data);
+        let bad = matches!(text, std::borrow::Cow::Owned(_));
+        let first = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
+        let p = prefix::parse(first);
+        let stamp = p
+            .as_ref()
+            .and_then(|p| self.times.convert(p.date, p.hm, p.sec, p.ms, p.tz))
+            .map(|s| (s.text, s.millis))
+            .or_else(|| self.last_timestamp.clone());
+        if self.times.second_pass {
+            out.flags |= flags::SECOND_PASS;
+        }
+        let doc_start = self.action(
+            bulk,
+            stamp.as_ref().map(|s| s.0.as_str()),
+            &entry.data,
+            occ,
+            &mut out,
+        );
+        let mut w = JsonWriter::new(bulk);
+        w.begin_object();
+        if let Some((ts, ms)) = &stamp {
+            w.field("@timestamp", ts);
+            out.timestamp_ms = *ms;
+            out.flags |= flags::HAS_TIMESTAMP;
+        }
+        if let Some(p) = &p {
+            self.prefix_fields(&mut w, p, &mut out);
+        }
+        let why = format!("panic: {why}");
+        self.finish_doc(
+            &mut w,
+            &text,
+            bad.then_some(&entry.data[..]),
+            0,
+            None,
+            Some(&why),
+            entry.offset,
+        );
+        if bad {
+            out.flags |= flags::BAD_UTF8;
+        }
+        bulk.push(b'\n');
+        out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+        out
+    }
+}
