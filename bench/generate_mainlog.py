@@ -227,6 +227,20 @@ class Queued:
     transport: str
 
 
+@dataclass(slots=True)
+class InboundArrival:
+    """What an inbound episode has decided before it writes the `<=` line."""
+
+    kind: str
+    sender: str
+    sender_dom: str
+    rcpts: list[str]
+    tls: bool
+    signed: bool
+    dkim_dom: str
+    spam_score: float
+
+
 class LogWriter:
     """Orders lines by time (a heap), renders the +millisec/+pid[/zone] prefix and writes them."""
 
@@ -964,15 +978,7 @@ class Generator:
         acct = r.choice(self.accounts)
         n_rcpt = 1 if r.random() < 0.85 else r.randint(2, 4)
         rcpts = list(dict.fromkeys(f"{r.choice(acct.boxes)}@{acct.domain}" for _ in range(n_rcpt)))
-        sender_dom = {
-            "google": "gmail.com",
-            "outlook": r.choice(("outlook.com", "hotmail.co.uk", r.choice(self.biz_domains))),
-            "biz": r.choice(self.biz_domains),
-        }.get(kind, r.choice(self.spam_domains))
-        sender = f"{r.choice(FIRST_NAMES)}{r.choice(('', '.', ''))}{r.choice(FIRST_NAMES)}@{sender_dom}"
-        if kind == "biz" and r.random() < 0.15:
-            # VERP-style list/bulk senders
-            sender = f"bounce-{r.randint(10**6, 10**9)}-{r.randint(1, 999)}@mail.{sender_dom}"
+        sender, sender_dom = self._inbound_sender(kind)
         t_data = t + r.uniform(0.3, 4.0)
         if kind == "spam" and r.random() < 0.5:
             reason = self._reject_reason(c.fullhost, ip)
@@ -1000,13 +1006,39 @@ class Generator:
         verdict = "spam" if spam_score >= 5 else "NOT spam"
         sa = f'Warning: "SpamAssassin as {acct.user} detected message as {verdict} ({spam_score:.1f})"'
         self.w.emit(t_data + 0.03, c.cpid, msg.mid, f"{c.ident} {sa}")
-        parts = [f"<= {sender} H={c.fullhost} I=[{SRV_IP}]:25"]
+        arrival = InboundArrival(kind, sender, sender_dom, rcpts, tls, signed, dkim_dom, spam_score)
+        line = self._inbound_arrival_line(c, msg, acct, arrival, t=t, t_data=t_data)
+        self.w.emit(msg.arrival, c.cpid, msg.mid, line)
+        self._deliver_inbound(msg, rcpts, spam=spam_score >= 5)
+        self.conn_close(msg.arrival + r.uniform(0.05, 1.5), c)
+
+    def _inbound_sender(self, kind: str) -> tuple[str, str]:
+        """The envelope sender of an inbound message and its domain, shaped by the kind of sender."""
+        r = self.r
+        sender_dom = {
+            "google": "gmail.com",
+            "outlook": r.choice(("outlook.com", "hotmail.co.uk", r.choice(self.biz_domains))),
+            "biz": r.choice(self.biz_domains),
+        }.get(kind, r.choice(self.spam_domains))
+        sender = f"{r.choice(FIRST_NAMES)}{r.choice(('', '.', ''))}{r.choice(FIRST_NAMES)}@{sender_dom}"
+        if kind == "biz" and r.random() < 0.15:
+            # VERP-style list/bulk senders
+            sender = f"bounce-{r.randint(10**6, 10**9)}-{r.randint(1, 999)}@mail.{sender_dom}"
+        return sender, sender_dom
+
+    def _inbound_arrival_line(
+        self, c: Conn, msg: Msg, acct: Account, a: InboundArrival, *, t: float, t_data: float
+    ) -> str:
+        """The `<=` line of an inbound message; the fields only log_selector=+all adds need the +all era."""
+        r = self.r
+        all_era = msg.all_era
+        parts = [f"<= {a.sender} H={c.fullhost} I=[{SRV_IP}]:25"]
         if all_era:
             parts.append(f"Ci={c.cpid}")
-        parts.append("P=esmtps" if tls else "P=esmtp")
+        parts.append("P=esmtps" if a.tls else "P=esmtp")
         if all_era and r.random() < 0.3:
             parts.append("L-")
-        if tls:
+        if a.tls:
             parts.append(f"X={r.choice(TLS_IN)} CV=no")
             if all_era:
                 parts.append(f"SNI={r.choice((HOSTNAME, 'mail.' + acct.domain, acct.domain))}")
@@ -1015,25 +1047,29 @@ class Generator:
         parts.append(f"S={msg.size}")
         if all_era:
             parts.append(f"M8S={r.choice((0, 0, 8, 7))}")
-        if signed:
-            parts.append(f"DKIM={dkim_dom}")
+        if a.signed:
+            parts.append(f"DKIM={a.dkim_dom}")
         if all_era:
             parts.append(f"RT={fmt_dur(t_data - t + r.uniform(0.01, 0.5))}")
-        style = {"google": "gmail", "outlook": "outlook"}.get(kind, "other")
-        parts.append(f"id={self.header_msgid(style, sender_dom)}")
-        parts.append(subject_field(self.subject("spam" if spam_score >= 5 else "normal")))
-        parts.append(f"from <{sender}>")
-        parts.append("for " + " ".join(rcpts))
-        self.w.emit(msg.arrival, c.cpid, msg.mid, " ".join(parts))
+        style = {"google": "gmail", "outlook": "outlook"}.get(a.kind, "other")
+        parts.append(f"id={self.header_msgid(style, a.sender_dom)}")
+        parts.append(subject_field(self.subject("spam" if a.spam_score >= 5 else "normal")))
+        parts.append(f"from <{a.sender}>")
+        parts.append("for " + " ".join(a.rcpts))
+        return " ".join(parts)
+
+    def _deliver_inbound(self, msg: Msg, rcpts: list[str], *, spam: bool) -> None:
+        """One delivery process hands an inbound message to its local mailboxes."""
+        r = self.r
         dpid = self.new_pid()
         td = msg.arrival + r.uniform(0.01, 0.2)
         qlen = len(self.queue)
         for rc in rcpts:
             td += r.uniform(0.002, 0.05)
-            self.local_delivery(td, dpid, msg, rc, spam=spam_score >= 5)
+            self.local_delivery(td, dpid, msg, rc, spam=spam)
+        # a message with an address left deferred stays on the queue: no Completed yet
         if not any(q.msg is msg for q in self.queue[qlen:]):
             self.w.emit(td + 0.001, dpid, msg.mid, f"Completed QT={fmt_dur(td - msg.arrival + 0.001)}")
-        self.conn_close(msg.arrival + r.uniform(0.05, 1.5), c)
 
     def ep_outbound_auth(self, t: float) -> None:
         """Authenticated submission (mail clients on 587/465, webmail via localhost)."""
@@ -1411,14 +1447,7 @@ class Generator:
         r = self.r
         mid = q.msg.mid
         if q.fate == "frozen":
-            if tt < q.next_retry:
-                self.w.emit(tt, dpid, mid, "Message is frozen")
-                return True
-            self.w.emit(tt, dpid, mid, "Unfrozen by errmsg timer")
-            self.w.emit(tt + 0.01, dpid, mid, f"** {q.rcpt} R={q.router} : No Such User Here")
-            self.w.emit(tt + 0.011, dpid, mid, f"{q.rcpt}: error ignored")
-            self.w.emit(tt + 0.012, dpid, mid, f"Completed QT={fmt_dur(tt + 0.012 - q.msg.arrival)}")
-            return False
+            return self._queue_frozen(tt, dpid, q)
         if r.random() < 0.01:
             self.w.emit(
                 tt, dpid, mid, f"Spool file for {mid} is locked (another process is handling this message)"
@@ -1446,21 +1475,7 @@ class Generator:
         success = {"greylist": 0.85, "ratelimit": 0.5, "dead": 0.05, "quota": 0.4, "ok": 1.0}[q.fate]
         tmp = f"tmp/{int(tt)}.M{r.randint(100000, 999999)}P{dpid}.{HOSTNAME}"
         if r.random() < success:
-            if q.fate == "quota":
-                qt = fmt_dur(tt - q.msg.arrival)
-                local = q.rcpt.partition("@")[0]
-                self.w.emit(tt, dpid, mid, f"=> {local} <{q.rcpt}> {route} QT={qt} DT=0.006s")
-            else:
-                rem = self.remote(dom)
-                dt = r.uniform(0.2, 3)
-                tls = f" X={rem.tls} CV={rem.cv}" if rem.tls else ""
-                fp = f" F=<{q.msg.sender}> P=<{q.msg.sender}>" if self.era_all(tt) else ""
-                host = f"H={rem.mx[0]} [{rem.ips[0]}]:25 I=[{SRV_IP}]:{r.randint(32768, 60999)}"
-                conf = self.confirmation(rem, tt + dt, q.rcpt)
-                timing = f"QT={fmt_dur(tt + dt - q.msg.arrival)} DT={fmt_dur(dt)}"
-                tt += dt
-                self.w.emit(tt, dpid, mid, f"=> {q.rcpt}{fp} {route} {host}{tls} {conf} {timing}")
-            self.w.emit(tt + 0.001, dpid, mid, f"Completed QT={fmt_dur(tt + 0.001 - q.msg.arrival)}")
+            self._queue_delivered(tt, dpid, q, route)
             return False
         if q.fate == "quota":
             if age > 86400 * 1.5:
@@ -1482,6 +1497,38 @@ class Generator:
             self.w.emit(tt + 0.001, dpid, mid, f"== {q.rcpt} {route} defer (111): Connection refused")
         q.next_retry = tt + r.uniform(1800, 7200)
         return True
+
+    def _queue_frozen(self, tt: float, dpid: int, q: Queued) -> bool:
+        """A frozen bounce stays frozen until its timer, then Exim gives it up; True while it stays."""
+        mid = q.msg.mid
+        if tt < q.next_retry:
+            self.w.emit(tt, dpid, mid, "Message is frozen")
+            return True
+        self.w.emit(tt, dpid, mid, "Unfrozen by errmsg timer")
+        self.w.emit(tt + 0.01, dpid, mid, f"** {q.rcpt} R={q.router} : No Such User Here")
+        self.w.emit(tt + 0.011, dpid, mid, f"{q.rcpt}: error ignored")
+        self.w.emit(tt + 0.012, dpid, mid, f"Completed QT={fmt_dur(tt + 0.012 - q.msg.arrival)}")
+        return False
+
+    def _queue_delivered(self, tt: float, dpid: int, q: Queued, route: str) -> None:
+        """A queued message delivered at last: to its (no longer full) mailbox, or to a remote MX."""
+        r = self.r
+        mid = q.msg.mid
+        if q.fate == "quota":
+            qt = fmt_dur(tt - q.msg.arrival)
+            local = q.rcpt.partition("@")[0]
+            self.w.emit(tt, dpid, mid, f"=> {local} <{q.rcpt}> {route} QT={qt} DT=0.006s")
+        else:
+            rem = self.remote(q.rcpt.rpartition("@")[2])
+            dt = r.uniform(0.2, 3)
+            tls = f" X={rem.tls} CV={rem.cv}" if rem.tls else ""
+            fp = f" F=<{q.msg.sender}> P=<{q.msg.sender}>" if self.era_all(tt) else ""
+            host = f"H={rem.mx[0]} [{rem.ips[0]}]:25 I=[{SRV_IP}]:{r.randint(32768, 60999)}"
+            conf = self.confirmation(rem, tt + dt, q.rcpt)
+            timing = f"QT={fmt_dur(tt + dt - q.msg.arrival)} DT={fmt_dur(dt)}"
+            tt += dt
+            self.w.emit(tt, dpid, mid, f"=> {q.rcpt}{fp} {route} {host}{tls} {conf} {timing}")
+        self.w.emit(tt + 0.001, dpid, mid, f"Completed QT={fmt_dur(tt + 0.001 - q.msg.arrival)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,162 @@ def _settled(counts: Counter[int]) -> Counter[int]:
     return Counter({st: n for st, n in counts.items() if st not in (409, 429)})
 
 
+def warm_up(url: str, ndjson: Path, work: Path) -> None:
+    """Load the first 100,000 prebuilt documents into throwaway indices, untimed."""
+    warm = work / "warm.ndjson"
+    with ndjson.open("rb") as src, warm.open("wb") as dst:
+        for n, line in enumerate(src):
+            if n >= 200_000:
+                break
+            dst.write(line.replace(b'"benchraw-', b'"benchwarm-'))
+    raw_loader(url, warm, 2000, "benchwarm")
+
+
+def setup_indices(url: str, prefix: str) -> None:
+    """Templates and indices for `prefix`, as `setup` would make them."""
+    from opensearchpy import OpenSearch
+
+    from shipper.opensearch import provision
+    from shipper.opensearch.connection import OpenSearchCluster
+
+    provision.setup(OpenSearchCluster(OpenSearch([url], timeout=120)), prefix, "30d")
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """The timed `exim-shipper backfill` child: exit code, stderr, wall seconds, CPU seconds, peak RSS."""
+
+    returncode: int
+    stderr: str
+    seconds: float
+    cpu_s: float
+    rss_mib: float
+
+
+def timed_backfill(log: Path, url: str, work: Path) -> Backfill:
+    """Run `exim-shipper backfill` of the log into the `benchship` indices in a child, timed."""
+    env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / "state")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "shipper",
+        "backfill",
+        str(log),
+        "--opensearch-url",
+        url,
+        "--index-prefix",
+        "benchship",
+        "--timezone",
+        "UTC",
+        "--server-name",
+        "bench",
+    ]
+    t0 = time.perf_counter()
+    err = work / "stderr.txt"
+    with err.open("w") as err_fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err_fh)
+        peak = PeakRss(proc.pid)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's CPU times
+    stderr = err.read_text()
+    seconds = time.perf_counter() - t0
+    cpu_s = usage.ru_utime + usage.ru_stime
+    return Backfill(os.waitstatus_to_exitcode(status), stderr, seconds, cpu_s, peak.mib)
+
+
+def closing_row(stderr: str, log: Path) -> tuple[int, int]:
+    """Entries read and events indexed, from the row of the closing table that names the log."""
+    # The file is shown by its name, figures with thousands separators.
+    row = next(line for line in stderr.splitlines() if line.startswith(log.name + " ")).split()
+    return int(row[1].replace(",", "")), int(row[2].replace(",", ""))
+
+
+def print_backfill(run: Backfill, indexed: int, ours_docs: int, raw_s: float, raw_n: int) -> float:
+    """The shipper's figures beside the raw loader's; returns the raw loader's rate in docs/s."""
+    label = "exim-shipper backfill (parse+enrich+correlate+bulk+summaries):"
+    print(
+        f"{label} {ours_docs:,} docs ({indexed:,} events + summaries) in {run.seconds:.1f} s "
+        f"= {ours_docs / run.seconds:,.0f} docs/s, peak RSS {run.rss_mib:.1f} MiB, "
+        f"shipper CPU {run.cpu_s:.1f} s"
+    )
+    print(
+        f"raw NDJSON _bulk loader of the same documents (prebuilt): {raw_n:,} docs in {raw_s:.1f} s "
+        f"= {raw_n / raw_s:,.0f} docs/s"
+    )
+    if raw_n != ours_docs:
+        print(f"WARNING: the loader sent {raw_n:,} documents but the shipper stored {ours_docs:,}")
+    print(f"ratio ours / raw loader: {(ours_docs / run.seconds) / (raw_n / raw_s):.2f}")
+    return raw_n / raw_s
+
+
+def print_replay(
+    captured: Counter[int],
+    answered: Counter[int],
+    refused: Counter[str],
+    *,
+    seconds: float,
+    rep_docs: int,
+    ours_docs: int,
+    raw_rate: float,
+) -> None:
+    """The replay's figures, and whether it stored and was answered as the shipper's own run."""
+    written = sum(n for st, n in answered.items() if st < 300)
+    rep_rate = rep_docs / seconds
+    print(
+        "replay of the shipper's own _bulk bodies, nothing else running: "
+        f"{sum(answered.values()):,} items ({written:,} written) in {seconds:.1f} s; stored {rep_docs:,} "
+        f"docs = {rep_rate:,.0f} docs/s (ratio to raw {rep_rate / raw_rate:.2f})"
+    )
+    print(f"  items by status: capture {_by_status(captured)}; replay {_by_status(answered)}")
+    if refused:
+        print(f"  not stored by the replay: {dict(refused)}")
+    if rep_docs != ours_docs:
+        print(f"WARNING: the replay stored {rep_docs:,} documents but the shipper stored {ours_docs:,}")
+    # A capture item throttled (429) and sent again may go through at once in the replay, and its
+    # retry then answers 409: only the other statuses must match.
+    if _settled(captured) != _settled(answered):
+        print("WARNING: the replay's items were answered otherwise than the capture's")
+
+
+def measure(log: Path, lines: int, url: str, data: Path | None, work: Path) -> int:
+    """Prebuild, warm up, time the shipper, the raw loader and the replay, and print the figures."""
+    ndjson = work / "docs.ndjson"
+    # In a process of its own: it holds every summary at once, and a child forked from a big parent
+    # would report the parent's pages as its own peak RSS.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        n_summaries = pool.submit(prebuild, log, ndjson, "benchraw").result()
+    # A fresh JVM runs slowly until its JIT has warmed up: whoever went first would be penalised.
+    warm_up(url, ndjson, work)
+    setup_indices(url, "benchship")  # untimed
+    cpu0 = node_cpu(data)
+    run = timed_backfill(log, url, work)
+    cpu_ours = node_cpu(data)
+    if run.returncode != 0:
+        print(run.stderr)
+        return 1
+    entries, indexed = closing_row(run.stderr, log)
+    ours_docs = indexed + stored(url, "benchship-messages-*")
+    raw_s, raw_n = raw_loader(url, ndjson, 2000, "benchraw")
+    cpu_raw = node_cpu(data)
+    bodies = work / "bodies.bin"
+    captured = capture_bodies(log, url, work, bodies)
+    replayable = replay_bodies(bodies)
+    cpu_cap = node_cpu(data)
+    rep_s, answered, refused = replay(url, replayable)
+    cpu_rep = node_cpu(data)
+    rep_docs = stored(url, "benchrep-events-*") + stored(url, "benchrep-messages-*")
+    print(f"log: {log} ({lines:,} lines, {entries:,} entries, {n_summaries:,} messages); node {url}")
+    raw_rate = print_backfill(run, indexed, ours_docs, raw_s, raw_n)
+    print_replay(
+        captured, answered, refused, seconds=rep_s, rep_docs=rep_docs, ours_docs=ours_docs, raw_rate=raw_rate
+    )
+    if None not in (cpu0, cpu_ours, cpu_raw, cpu_cap, cpu_rep):
+        print(
+            f"node CPU: {cpu_ours - cpu0:.1f} s during the backfill (beside the shipper's parsing), "  # type: ignore[operator]
+            f"{cpu_raw - cpu_ours:.1f} s for the raw loader, {cpu_rep - cpu_cap:.1f} s for the replay"  # type: ignore[operator]
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--lines", type=int, default=1_000_000)
@@ -232,109 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     url, data = bench_node.start(args.url)
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-state-"))
     try:
-        ndjson = work / "docs.ndjson"
-        # In a process of its own: it holds every summary at once, and a child forked from a big parent
-        # would report the parent's pages as its own peak RSS.
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            n_summaries = pool.submit(prebuild, log, ndjson, "benchraw").result()
-        # A fresh JVM runs slowly until its JIT has warmed up: whoever went first would be penalised.
-        warm = work / "warm.ndjson"
-        with ndjson.open("rb") as src, warm.open("wb") as dst:
-            for n, line in enumerate(src):
-                if n >= 200_000:
-                    break
-                dst.write(line.replace(b'"benchraw-', b'"benchwarm-'))
-        raw_loader(url, warm, 2000, "benchwarm")
-        env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / "state")}
-        from opensearchpy import OpenSearch
-
-        from shipper.opensearch import provision
-        from shipper.opensearch.connection import OpenSearchCluster
-
-        # as `setup` would, untimed
-        provision.setup(OpenSearchCluster(OpenSearch([url], timeout=120)), "benchship", "30d")
-        cmd = [
-            sys.executable,
-            "-m",
-            "shipper",
-            "backfill",
-            str(log),
-            "--opensearch-url",
-            url,
-            "--index-prefix",
-            "benchship",
-            "--timezone",
-            "UTC",
-            "--server-name",
-            "bench",
-        ]
-        cpu0 = node_cpu(data)
-        t0 = time.perf_counter()
-        err = work / "stderr.txt"
-        with err.open("w") as err_fh:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err_fh)
-            peak = PeakRss(proc.pid)
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's CPU times
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        stderr = err.read_text()
-        ours = time.perf_counter() - t0
-        cpu_ours = node_cpu(data)
-        if proc.returncode != 0:
-            print(stderr)
-            return 1
-        rss = peak.mib
-        # The closing table's row: the file is shown by its name, figures with thousands separators.
-        row = next(line for line in stderr.splitlines() if line.startswith(log.name + " ")).split()
-        entries, indexed = int(row[1].replace(",", "")), int(row[2].replace(",", ""))
-        ours_docs = indexed + stored(url, "benchship-messages-*")
-        raw_s, raw_n = raw_loader(url, ndjson, 2000, "benchraw")
-        cpu_raw = node_cpu(data)
-        bodies = work / "bodies.bin"
-        captured = capture_bodies(log, url, work, bodies)
-        replayable = replay_bodies(bodies)
-        cpu_cap = node_cpu(data)
-        rep_s, answered, refused = replay(url, replayable)
-        cpu_rep = node_cpu(data)
-        rep_docs = stored(url, "benchrep-events-*") + stored(url, "benchrep-messages-*")
-        print(f"log: {log} ({args.lines:,} lines, {entries:,} entries, {n_summaries:,} messages); node {url}")
-        label = "exim-shipper backfill (parse+enrich+correlate+bulk+summaries):"
-        print(
-            f"{label} {ours_docs:,} docs ({indexed:,} events + summaries) in {ours:.1f} s "
-            f"= {ours_docs / ours:,.0f} docs/s, peak RSS {rss:.1f} MiB, "
-            f"shipper CPU {usage.ru_utime + usage.ru_stime:.1f} s"
-        )
-        print(
-            f"raw NDJSON _bulk loader of the same documents (prebuilt): {raw_n:,} docs in {raw_s:.1f} s "
-            f"= {raw_n / raw_s:,.0f} docs/s"
-        )
-        if raw_n != ours_docs:
-            print(f"WARNING: the loader sent {raw_n:,} documents but the shipper stored {ours_docs:,}")
-        print(f"ratio ours / raw loader: {(ours_docs / ours) / (raw_n / raw_s):.2f}")
-        written = sum(n for st, n in answered.items() if st < 300)
-        rep_rate = rep_docs / rep_s
-        print(
-            "replay of the shipper's own _bulk bodies, nothing else running: "
-            f"{sum(answered.values()):,} items ({written:,} written) in {rep_s:.1f} s; stored {rep_docs:,} "
-            f"docs = {rep_rate:,.0f} docs/s (ratio to raw {rep_rate / (raw_n / raw_s):.2f})"
-        )
-        print(f"  items by status: capture {_by_status(captured)}; replay {_by_status(answered)}")
-        if refused:
-            print(f"  not stored by the replay: {dict(refused)}")
-        if rep_docs != ours_docs:
-            print(f"WARNING: the replay stored {rep_docs:,} documents but the shipper stored {ours_docs:,}")
-        # A capture item throttled (429) and sent again may go through at once in the replay, and its
-        # retry then answers 409: only the other statuses must match.
-        if _settled(captured) != _settled(answered):
-            print("WARNING: the replay's items were answered otherwise than the capture's")
-        if None not in (cpu0, cpu_ours, cpu_raw, cpu_cap, cpu_rep):
-            print(
-                f"node CPU: {cpu_ours - cpu0:.1f} s during the backfill (beside the shipper's parsing), "  # type: ignore[operator]
-                f"{cpu_raw - cpu_ours:.1f} s for the raw loader, {cpu_rep - cpu_cap:.1f} s for the replay"  # type: ignore[operator]
-            )
+        return measure(log, args.lines, url, data, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         bench_node.stop(data)
-    return 0
 
 
 if __name__ == "__main__":

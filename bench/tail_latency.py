@@ -245,7 +245,7 @@ def run_phases(args: argparse.Namespace, log: Log, watcher: Watcher) -> dict[str
     return phases
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default=os.environ.get("EXIM_SHIPPER_BENCH_URL"), help="use this node instead")
     ap.add_argument("--rate", type=float, default=4.0, help="lines per second in the steady phase")
@@ -269,8 +269,84 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of quiet log to measure CPU over")
     ap.add_argument("--timeout", type=float, default=20.0, help="longest wait for a phase's last line")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def sidecar_env(url: str, work: Path, changes: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The sidecar's settings (the defaults but for the `--set` changes), and its whole environment
+    without any EXIM_SHIPPER_ variable of ours."""
+    env = {
+        "EXIM_SHIPPER_OPENSEARCH_URL": url,
+        "EXIM_SHIPPER_INDEX_PREFIX": PREFIX,
+        "EXIM_SHIPPER_STATE_DIR": str(work / "state"),
+        "EXIM_SHIPPER_TIMEZONE": "UTC",
+        "EXIM_SHIPPER_SERVER_NAME": "bench",
+    }
+    for item in changes:
+        name, _, value = item.partition("=")
+        env[f"EXIM_SHIPPER_{name.upper()}"] = value
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("EXIM_SHIPPER_")} | env
+    return env, child_env
+
+
+def quiet_logs(work: Path) -> list[Path]:
+    """cPanel's other two logs, empty: with the main log they are the default `paths`; only it grows."""
+    quiet = [work / "exim_rejectlog", work / "exim_paniclog"]
+    for path in quiet:
+        path.write_bytes(b"")
+    return quiet
+
+
+def following(proc: subprocess.Popen[bytes], stderr: Path) -> bool:
+    """Wait up to 30 s for the sidecar to say it is following its files; False if it exits or never does."""
+    deadline = time.monotonic() + 30
+    while b"following" not in stderr.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def idle_cpu(pid: int, seconds: float) -> float:
+    """The share of one core the process uses over `seconds` of quiet, after 2 s to settle."""
+    time.sleep(2.0)
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+
+
+def print_latencies(args: argparse.Namespace, watcher: Watcher, phases: dict[str, list[str]]) -> None:
+    """One line of latency figures per phase, then steady and sparse together (the target)."""
+    every: list[float] = []
+    every_lost = 0
+    for name, label in (
+        ("steady", f"steady {args.rate:g} lines/s for {args.steady:g} s:"),
+        ("sparse", "sparse (2-5 s apart):"),
+        ("burst", f"bursts ({args.bursts} x {args.burst_size} lines):"),
+    ):
+        values, lost = watcher.latencies(phases[name])
+        print(summary(label, values, lost))
+        if args.stored:
+            print(summary("  of which until stored:", *watcher.latencies(phases[name], stored=True)))
+        if name != "burst":
+            every += values
+            every_lost += lost
+    print(summary("steady + sparse (the target):", every, every_lost))
+
+
+def stop_sidecar(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a service manager would stop it; killed if it has not exited within 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     data: Path | None = None
     url = args.url
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-bench-tail-"))
@@ -281,44 +357,24 @@ def main(argv: list[str] | None = None) -> int:
         url, data = bench_node.start(url, "exim-shipper-bench-node-")
         client = OpenSearch([url], timeout=30)
         client.indices.delete(index=f"{PREFIX}-*", params={"ignore_unavailable": "true"})
-        env = {
-            "EXIM_SHIPPER_OPENSEARCH_URL": url,
-            "EXIM_SHIPPER_INDEX_PREFIX": PREFIX,
-            "EXIM_SHIPPER_STATE_DIR": str(work / "state"),
-            "EXIM_SHIPPER_TIMEZONE": "UTC",
-            "EXIM_SHIPPER_SERVER_NAME": "bench",
-        }
-        for item in args.set:
-            name, _, value = item.partition("=")
-            env[f"EXIM_SHIPPER_{name.upper()}"] = value
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith("EXIM_SHIPPER_")} | env
+        env, child_env = sidecar_env(url, work, args.set)
         exe = [sys.executable, "-m", "shipper"]
         subprocess.run([*exe, "setup"], cwd=ROOT, env=child_env, check=True, stdout=subprocess.DEVNULL)
         log = Log(work / "exim_mainlog")
-        # cPanel's three logs, as the default `paths`; only the main log grows here.
-        quiet = [work / "exim_rejectlog", work / "exim_paniclog"]
-        for path in quiet:
-            path.write_bytes(b"")
-        followed = [str(p) for p in (log.path, *quiet)]
+        followed = [str(p) for p in (log.path, *quiet_logs(work))]
         with (work / "stderr.txt").open("wb") as err:
             proc = subprocess.Popen(
                 [*exe, "run", *followed], cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=err
             )
-        deadline = time.monotonic() + 30
-        while b"following" not in (work / "stderr.txt").read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print((work / "stderr.txt").read_text(), file=sys.stderr)
-                return 1
-            time.sleep(0.1)
+        if not following(proc, work / "stderr.txt"):
+            print((work / "stderr.txt").read_text(), file=sys.stderr)
+            return 1
         watcher = Watcher(client, log, args.poll, stored=args.stored)
         cpu_start, t_start = cpu_seconds(proc.pid), time.monotonic()
         phases = run_phases(args, log, watcher)
         cpu_busy = (cpu_seconds(proc.pid) - cpu_start) / (time.monotonic() - t_start)
         watcher.close()  # our searches would otherwise be part of what the node does while idle
-        time.sleep(2.0)
-        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        time.sleep(args.idle)
-        cpu_idle = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+        cpu_idle = idle_cpu(proc.pid, args.idle)
 
         changed = f" (changed from the defaults: {', '.join(args.set)})" if args.set else " (defaults)"
         print(f"node {url}; sidecar settings{changed}: {shown_settings(env)}")
@@ -327,21 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{'search and real-time multi-get' if args.stored else 'search'} every "
             f"{args.poll * 1000:.0f} ms ({watcher.searches} searches), no forced refresh"
         )
-        every: list[float] = []
-        every_lost = 0
-        for name, label in (
-            ("steady", f"steady {args.rate:g} lines/s for {args.steady:g} s:"),
-            ("sparse", "sparse (2-5 s apart):"),
-            ("burst", f"bursts ({args.bursts} x {args.burst_size} lines):"),
-        ):
-            values, lost = watcher.latencies(phases[name])
-            print(summary(label, values, lost))
-            if args.stored:
-                print(summary("  of which until stored:", *watcher.latencies(phases[name], stored=True)))
-            if name != "burst":
-                every += values
-                every_lost += lost
-        print(summary("steady + sparse (the target):", every, every_lost))
+        print_latencies(args, watcher, phases)
         print(
             f"sidecar CPU ({len(followed)} files followed): {cpu_idle * 100:.2f} % of one core while quiet "
             f"({args.idle:g} s), {cpu_busy * 100:.1f} % during the phases"
@@ -349,13 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if watcher is not None:
             watcher.close()
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            stop_sidecar(proc)
         if log is not None:
             log.close()
         shutil.rmtree(work, ignore_errors=True)
