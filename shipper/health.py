@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shipper import status
 from shipper.checkpoints import Registry, RegistryUnreadable
@@ -25,6 +26,19 @@ class Unhealthy(ShipperError):
 class Verdict:
     healthy: bool
     message: str
+
+
+def _not_following_yet(snap: dict[str, Any], now: float, down: float | None, max_stall: float) -> Verdict:
+    """Still waiting for the cluster before opening the logs (a sidecar may start first)."""
+    waited = now - float(snap["started"]) if down is None else down
+    why = (
+        f"OpenSearch unreachable for {waited:.0f}s: {snap['cluster']['error']}"
+        if down is not None
+        else "starting"
+    )
+    if waited > max_stall:
+        return Verdict(False, f"not following the logs yet after {waited:.0f}s ({why})")
+    return Verdict(True, f"ok: not following the logs yet ({why})")
 
 
 def check(
@@ -55,16 +69,7 @@ def check(
     cluster = snap["cluster"]
     down = None if cluster["up"] else now - float(cluster["down_since"])
     if not snap.get("following"):
-        # Still waiting for the cluster before opening the logs (a sidecar may start first).
-        waited = now - float(snap["started"]) if down is None else down
-        why = (
-            f"OpenSearch unreachable for {waited:.0f}s: {cluster['error']}"
-            if down is not None
-            else "starting"
-        )
-        if waited > max_stall:
-            return Verdict(False, f"not following the logs yet after {waited:.0f}s ({why})")
-        return Verdict(True, f"ok: not following the logs yet ({why})")
+        return _not_following_yet(snap, now, down, max_stall)
     files = dict(snap["files"])
     unreadable: dict[str, str] = dict(snap.get("unreadable", {}))
     if patterns:

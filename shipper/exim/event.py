@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipper.exim.classify import classify, hint_for, response_codes, routed_locally, smtp_error
+from shipper.exim.classify import (
+    CONNECT_CLASSES,
+    classify,
+    hint_for,
+    response_codes,
+    routed_locally,
+    smtp_error,
+)
 from shipper.exim.fields import ip_facts, strip_angle
-
-_CONNECT_CLASSES = frozenset({"connection_refused", "timeout", "network_error"})
 
 # Documents are JSON objects built field by field; their schema is docs/fields.md.
 Document = dict[str, Any]
@@ -137,7 +142,7 @@ class Event:
             default=default,
         )
         if "stage" not in err:
-            if name in _CONNECT_CLASSES:
+            if name in CONNECT_CLASSES:
                 err["stage"] = "connect"
             elif side == "destination" and "destination" not in self.doc:
                 err["stage"] = "local"  # no remote host involved: routing or local delivery

@@ -110,6 +110,26 @@ def _ip(rest: str) -> str:
     return "local"
 
 
+def _hosts(flag: str | None, rest: str) -> dict[str, Any]:
+    """The host, local sender or local destination eximstats counts for a flag line."""
+    out: dict[str, Any] = {}
+    hm = _HOST.search(rest) if flag in ("<=", "=>", "->") else None
+    if flag in ("<=", "=>"):
+        out["host"] = hm.group(1) if hm is not None else "local"
+    if flag == "<=" and hm is None:
+        um = _USER.search(rest)
+        if um is not None:
+            out["user"] = um.group(1)  # a local sender: cPanel's account, or the submitting user
+    elif flag in ("=>", "->") and hm is None:
+        user = rest.split(" <" if " <" in rest else " ", 1)[0]
+        if user[:1] in ("/", "|"):  # a file or pipe: named with the address it was for
+            pm = _PARENT.search(rest)
+            if pm is not None:
+                user = f"{user} {pm.group(1)}"
+        out["destination"] = user
+    return out
+
+
 def eximstats_view(line: str) -> dict[str, Any] | None:
     """What eximstats counts for one log line (the entry's first physical line), or None for nothing."""
     # Most lines (`==`, `Completed`, SMTP chatter) are none of these: a few substring tests say so at once.
@@ -127,21 +147,7 @@ def eximstats_view(line: str) -> dict[str, Any] | None:
         # eximstats reads the two characters after the id as the flag.
         if _FLAG.fullmatch(rest[:2]):
             flag, rest = rest[:2], rest[3:]
-    out: dict[str, Any] = {}
-    hm = _HOST.search(rest) if flag in ("<=", "=>", "->") else None
-    if flag in ("<=", "=>"):
-        out["host"] = hm.group(1) if hm is not None else "local"
-    if flag == "<=" and hm is None:
-        um = _USER.search(rest)
-        if um is not None:
-            out["user"] = um.group(1)  # a local sender: cPanel's account, or the submitting user
-    elif flag in ("=>", "->") and hm is None:
-        user = rest.split(" <" if " <" in rest else " ", 1)[0]
-        if user[:1] in ("/", "|"):  # a file or pipe: named with the address it was for
-            pm = _PARENT.search(rest)
-            if pm is not None:
-                user = f"{user} {pm.group(1)}"
-        out["destination"] = user
+    out = _hosts(flag, rest)
     if (flag is None and words) or (flag == "=>" and not _TRANSPORT.search(rest)):
         kind, reason = _reason(rest)
         ip = _ip(rest)

@@ -8,12 +8,14 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from shipper.exim.data import table
 from shipper.exim.grammar import HOST_LOOSE_RE, HOST_RE
 
 _DURATION_RE = re.compile(
     r"(?P<neg>-)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?\Z"
 )
-_UNITS = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60))
+_TABLE = table("fields")
+_UNITS: tuple[tuple[str, int], ...] = tuple(_TABLE["duration_units"].items())
 
 
 def duration(value: str) -> float | None:
@@ -45,7 +47,7 @@ def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
 codecs.register_error("exim_latin1_fallback", _latin1_fallback)
 
 _ESCAPE_RE = re.compile(r"\\(?:([0-7]{3})|(.))", re.S)
-_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "v": "\v", "f": "\f", "\\": "\\", '"': '"'}
+_SIMPLE_ESCAPES: dict[str, str] = _TABLE["escapes"]
 
 
 def unescape(text: str) -> str:

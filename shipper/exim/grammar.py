@@ -52,8 +52,5 @@ PIPE_ADDRESS_RE = re.compile(r"\|.*?(?= \(| <| [A-Z][A-Za-z]*=|$)")
 PARENTS_RE = re.compile(r" \((?P<parents>[^)]*)\)")
 TOP_RE = re.compile(r' <(?P<top>(?:"(?:[^"\\]|\\.)*"|[^>"])*)>')
 
-# Bare markers on arrival/delivery lines (spec "Summary of fields in log lines").
-MARKERS = frozenset({"K", "L", "L*", "L-", "L.", "L.-", "PRDR", "TFO", "TFO*", "ARC", "DS", "SPF", "DMARC"})
-
 DEFER_RE = re.compile(r"(?P<head>.*?)(?P<routing> routing)? defer \((?P<errno>[^)]*)\)(?P<tail>.*)", re.S)
 DT_TAIL_RE = re.compile(r" DT=(?P<dt>\S+)\Z")

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
+from shipper.exim.data import table
 from shipper.exim.fields import ipv4_octets
 
 _PSL = PublicSuffixList()  # the package's bundled snapshot: nothing is fetched
@@ -30,6 +31,10 @@ def ip_kind(text: str) -> tuple[int, str] | None:
         return None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return 6, "ipv4_mapped"
+    return addr.version, _address_kind(addr)
+
+
+def _address_kind(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if addr.is_loopback:
         kind = "loopback"
     elif addr.is_link_local:
@@ -50,7 +55,7 @@ def ip_kind(text: str) -> tuple[int, str] | None:
         kind = "public"
     else:
         kind = "reserved"
-    return addr.version, kind
+    return kind
 
 
 def _ipv4_kind(a: int, b: int, c: int, d: int) -> str:
@@ -84,78 +89,13 @@ def registered_domain(name: str) -> str | None:
     return result
 
 
+_PROVIDER_TABLE = table("providers")
 # Host-name suffixes of the big mailbox providers and mail gateways, by family.
-PROVIDERS: dict[str, str] = {
-    "google.com": "gmail",
-    "googlemail.com": "gmail",
-    "gmail.com": "gmail",
-    "yahoodns.net": "yahoo",
-    "yahoo.com": "yahoo",
-    "yahoo.net": "yahoo",
-    "ymail.com": "yahoo",
-    "yahoo.co.uk": "yahoo",
-    "yahoo.co.jp": "yahoo",
-    "yahoo.fr": "yahoo",
-    "yahoo.de": "yahoo",
-    "outlook.com": "microsoft",
-    "hotmail.com": "microsoft",
-    "live.com": "microsoft",
-    "msn.com": "microsoft",
-    "office365.com": "microsoft",
-    "microsoft.com": "microsoft",
-    "outlook.office365.com": "microsoft",
-    "icloud.com": "apple",
-    "me.com": "apple",
-    "mac.com": "apple",
-    "apple.com": "apple",
-    "aol.com": "aol",
-    "aol.net": "aol",
-    "verizon.net": "aol",
-    "aim.com": "aol",
-    "zoho.com": "zoho",
-    "zoho.eu": "zoho",
-    "zohomail.com": "zoho",
-    "zoho.in": "zoho",
-    "protonmail.ch": "proton",
-    "protonmail.com": "proton",
-    "proton.me": "proton",
-    "pm.me": "proton",
-    "yandex.net": "yandex",
-    "yandex.ru": "yandex",
-    "yandex.com": "yandex",
-    "ya.ru": "yandex",
-    "gmx.net": "gmx",
-    "gmx.de": "gmx",
-    "gmx.com": "gmx",
-    "web.de": "gmx",
-    "mail.ru": "mailru",
-    "list.ru": "mailru",
-    "bk.ru": "mailru",
-    "inbox.ru": "mailru",
-    "comcast.net": "comcast",
-    "att.net": "att",
-    "sbcglobal.net": "att",
-    "qq.com": "qq",
-    "163.com": "netease",
-    "126.com": "netease",
-    "orange.fr": "orange",
-    "wanadoo.fr": "orange",
-    "t-online.de": "t-online",
-    "fastmail.com": "fastmail",
-    "messagingengine.com": "fastmail",
-    "mimecast.com": "mimecast",
-    "pphosted.com": "proofpoint",
-    "ppe-hosted.com": "proofpoint",
-    "barracudanetworks.com": "barracuda",
-    "amazonses.com": "amazon_ses",
-    "sendgrid.net": "sendgrid",
-    "mailgun.org": "mailgun",
-    "ionos.com": "ionos",
-    "1and1.com": "ionos",
-    "secureserver.net": "godaddy",
-}
-# AOL's MX hosts live in Yahoo's zone: `mx-aol.mail.gm0.yahoodns.net`.
-_HOST_PREFIXES = (("mx-aol.", "aol"),)
+PROVIDERS: dict[str, str] = _PROVIDER_TABLE["suffixes"]
+# Prefixes tested before any suffix: AOL's MX hosts live in Yahoo's zone (`mx-aol.mail.gm0.yahoodns.net`).
+_HOST_PREFIXES: tuple[tuple[str, str], ...] = tuple(
+    (row["prefix"], row["family"]) for row in _PROVIDER_TABLE["host_prefixes"]
+)
 
 
 @lru_cache(maxsize=8192)

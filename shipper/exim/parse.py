@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shipper.exim import fields as F
-from shipper.exim.actions import ACTIONS
+from shipper.exim.actions import ACTIONS, ARRIVAL_FLAGS, FLAG_ACTIONS
 from shipper.exim.event import Document, Event
 from shipper.exim.grammar import (
     ADDRESS_RE,
@@ -23,19 +23,9 @@ from shipper.exim.grammar import (
 )
 from shipper.exim.lines import parse_other
 from shipper.exim.syslog import Origin, apply_origin
-from shipper.exim.tags import ARRIVAL, scan
+from shipper.exim.tags import scan
 from shipper.exim.timestamps import TimestampConverter
 
-FLAG_ACTIONS = {
-    "<=": "message_arrived",
-    "(=": "message_arrived_fakereject",
-    "=>": "delivered",
-    "->": "delivered_additional",
-    ">>": "delivered_cutthrough",
-    "*>": "delivery_suppressed",
-    "**": "delivery_failed",
-    "==": "delivery_deferred",
-}
 # Reject-log header dumps: `Envelope-from: <…>` then `<type-char> Header: value` lines.
 _HEADER_LINE_RE = re.compile(r"(?P<type>[A-Z* ]) (?P<name>[A-Za-z][A-Za-z0-9-]*): ?(?P<value>.*)\Z")
 _FAILURE_SPLIT_RE = re.compile(r"(?P<head>.*?): (?P<msg>.*)", re.S)
@@ -313,7 +303,7 @@ class EntryParser:
             ev.exim["flag"] = flag
             # Exim writes one space after the flag; some builds and hand-edited logs have two.
             rest = body[2:].lstrip(" ")
-            if flag in ARRIVAL:
+            if flag in ARRIVAL_FLAGS:
                 _arrival(ev, flag, rest)
             elif flag == "**":
                 _failure(ev, rest)

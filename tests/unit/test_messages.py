@@ -315,3 +315,28 @@ def test_message_known_only_from_its_bounce() -> None:
     assert original["exim"]["bounced_by"] == [bounce]
     assert original["exim"]["arrival_time_source"] == "message_id"
     assert original["@timestamp"] == original["exim"]["arrival_time"]
+
+
+def test_summaries_stored_with_the_dropped_deferred_last_key_still_merge() -> None:
+    """0.1.0 stored `deferred_last` per recipient, which nothing read: two stored states holding it (a
+    dead letter replayed onto a stored summary) merge, and give the summary the lines alone give."""
+    from shipper.messages import from_state, to_state
+
+    first = _docs(A + QB)
+    later = _docs(QB.replace("10:00:01", "10:30:00") + DB.replace("10:00:01", "11:00:00") + C)
+
+    def stored(docs: list[dict[str, Any]], deferred_last: str) -> dict[str, Any]:
+        acc: dict[str, Partial] = {}
+        for doc in docs:
+            for part in partials(doc):
+                accumulate(acc, part)
+        state = to_state(acc[ID])
+        state["rcpt"]["b@z.example"]["deferred_last"] = deferred_last  # as 0.1.0 wrote it
+        return state
+
+    merged = merge(
+        from_state(stored(first, "2025-01-31T10:00:01.000Z")),
+        from_state(stored(later, "2025-01-31T10:30:00.000Z")),
+    )
+    assert summary(merged) == _summaries(first + later)[ID]
+    assert summary(merged)["exim"]["state"] == "delivered"
