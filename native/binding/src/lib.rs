@@ -135,6 +135,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RECORD_FORMAT", stream::RECORD_FORMAT)?;
     m.add("RECORD_SIZE", stream::RECORD_SIZE)?;
     m.add("ACTIONS", stream::ACTIONS.to_vec())?;
+    m.add("CLAIMED", exim_log::body::CLAIMED.to_vec())?;
     m.add("FLAG_TERMINATED", stream::flags::TERMINATED)?;
     m.add("FLAG_SECOND_PASS", stream::flags::SECOND_PASS)?;
     m.add("FLAG_PANICKED", stream::flags::PANICKED)?;

@@ -6,10 +6,12 @@
 //! each module names its original.
 
 pub mod assemble;
+pub mod body;
 pub mod ids;
 pub mod json;
 pub mod prefix;
 pub mod stream;
+pub mod tables;
 pub mod text;
 pub mod timestamps;
 
