@@ -49,7 +49,9 @@ class Coverage:
         return f"{self.name}: {equal}/{total} entries equal whole; claimed kinds {claimed} ({per})"
 
 
-def test_documents_of_claimed_kinds_equal_the_python_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_documents_of_claimed_kinds_equal_the_python_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = Settings(state_dir=tmp_path / "state", timezone="UTC", server_name="mx1")
     shipper = Shipper(settings, client=None)  # type: ignore[arg-type]  # _item never talks to a cluster
     covs = {"fixtures": Coverage("fixtures"), "shared": Coverage("../shared corpus")}
@@ -65,7 +67,11 @@ def test_documents_of_claimed_kinds_equal_the_python_path(tmp_path: Path, capsys
         with gzip.open(golden, "rb") as fh:
             for line in fh:
                 want = orjson.loads(line)["doc"]
-                if "event" not in want or "original" not in want["event"] or "summary" in want.get("exim", {}):
+                if (
+                    "event" not in want
+                    or "original" not in want["event"]
+                    or "summary" in want.get("exim", {})
+                ):
                     continue
                 raw = want.get("exim", {}).get("original_base64")
                 data = base64.b64decode(raw) if raw else want["event"]["original"].encode()

@@ -288,7 +288,10 @@ pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
             return None;
         }
         let b = part.as_bytes();
-        if b.is_empty() || b.len() > 3 || !b.iter().all(u8::is_ascii_digit) || (b[0] == b'0' && b.len() > 1)
+        if b.is_empty()
+            || b.len() > 3
+            || !b.iter().all(u8::is_ascii_digit)
+            || (b[0] == b'0' && b.len() > 1)
         {
             return None;
         }
@@ -376,7 +379,10 @@ fn address_parts(address: &str) -> R<Option<(String, String)>> {
     if !domain.is_ascii() {
         return Err(Decline); // str.lower() of non-ASCII text is not ported
     }
-    Ok(Some((address[..at].to_string(), domain.to_ascii_lowercase())))
+    Ok(Some((
+        address[..at].to_string(),
+        domain.to_ascii_lowercase(),
+    )))
 }
 
 fn is_word(c: char) -> bool {
@@ -420,7 +426,9 @@ fn host_tail<'a>(s: &'a str, q: usize, name: Option<&'a str>) -> R<Option<(HostG
     if b.get(q) == Some(&b'(') {
         let mut k = q + 1;
         while k < b.len() && b[k] != b'\n' {
-            if b[k..].starts_with(b") ") && (b[k + 2..].starts_with(b"[") || b[k + 2..].starts_with(b"DS [")) {
+            if b[k..].starts_with(b") ")
+                && (b[k + 2..].starts_with(b"[") || b[k + 2..].starts_with(b"DS ["))
+            {
                 helos.push((Some(&s[q + 1..k]), k + 2));
             }
             k += 1;
@@ -557,7 +565,10 @@ fn tls_cipher(value: &str) -> R<Obj> {
     }
     let upper = proto.to_ascii_uppercase();
     if upper.starts_with("TLS") || upper.starts_with("SSL") {
-        out.insert("version_protocol".into(), upper[..3].to_ascii_lowercase().into());
+        out.insert(
+            "version_protocol".into(),
+            upper[..3].to_ascii_lowercase().into(),
+        );
         let mut version = proto[3..].trim_start_matches(['v', 'V']).to_string();
         if !version.is_empty() && !version.contains('.') {
             version.push_str(".0");
@@ -600,7 +611,10 @@ fn remote_id(s: &str) -> R<Option<&str>> {
             }
         }
         let m = at + 3;
-        let free = |e: usize| !b.get(e).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-');
+        let free = |e: usize| {
+            !b.get(e)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        };
         if run(m, 6) && b.get(m + 6) == Some(&b'-') {
             if run(m + 7, 11) && b.get(m + 18) == Some(&b'-') && run(m + 19, 4) && free(m + 23) {
                 return Ok(Some(&s[m..m + 23]));
@@ -710,7 +724,8 @@ impl Event {
         }
         match tag {
             "T" if arrival => {
-                self.sec("email").insert("subject".into(), unquote(val)?.into());
+                self.sec("email")
+                    .insert("subject".into(), unquote(val)?.into());
             }
             "T" => {
                 self.exim.insert("transport".into(), val.into());
@@ -723,7 +738,8 @@ impl Event {
                 self.exim.insert("protocol".into(), val.into());
             }
             "P" => {
-                self.exim.insert("return_path".into(), strip_angle(val).into());
+                self.exim
+                    .insert("return_path".into(), strip_angle(val).into());
             }
             "S" => match integer(val)? {
                 Some(n) => {
@@ -789,8 +805,7 @@ impl Event {
                 self.sec("email")
                     .insert("message_id".into(), unescape(val)?.into());
                 if tag == "id*" {
-                    self.exim
-                        .insert("message_id_generated".into(), true.into());
+                    self.exim.insert("message_id_generated".into(), true.into());
                 }
             }
             "CV" => {
@@ -895,8 +910,7 @@ impl Event {
                 let mut rcpts = address_findall(rest, pos + 4);
                 if rcpts.last() == Some(&"<trunc>") {
                     rcpts.pop();
-                    self.exim
-                        .insert("recipients_truncated".into(), true.into());
+                    self.exim.insert("recipients_truncated".into(), true.into());
                 }
                 self.recipients(&rcpts);
                 break;
@@ -1141,12 +1155,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
             hosts.extend(rcpt_domains.iter().cloned());
         }
     }
-    let delivery = flag.is_some_and(|f| {
-        tables::actions()
-            .flags
-            .get(f)
-            .is_some_and(|m| !m.arrival)
-    });
+    let delivery = flag.is_some_and(|f| tables::actions().flags.get(f).is_some_and(|m| !m.arrival));
     let outbound = doc.contains_key("destination") || delivery;
     let mut candidates: Vec<&str> = Vec::new();
     if outbound {
@@ -1256,7 +1265,9 @@ fn eximstats_view(line: &str) -> R<Option<Obj>> {
             let at = from + k;
             from = at + 1;
             let prev = rest[..at].chars().next_back();
-            if prev.is_some_and(py_space) && rest[at + 2..].chars().next().is_some_and(|c| !py_space(c)) {
+            if prev.is_some_and(py_space)
+                && rest[at + 2..].chars().next().is_some_and(|c| !py_space(c))
+            {
                 found = true;
                 break;
             }
@@ -1345,7 +1356,7 @@ mod tests {
 
     #[test]
     fn addresses_lex_quoted_parts() {
-        assert_eq!(address_end("\"a b\"@x.example rest", 0), Some(13));
+        assert_eq!(address_end("\"a b\"@x.example rest", 0), Some(15));
         assert_eq!(address_end("a@b c", 0), Some(3));
         assert_eq!(address_end("\"unbalanced x", 0), Some(11));
         assert_eq!(
@@ -1358,7 +1369,7 @@ mod tests {
     fn fields_and_values() {
         assert_eq!(
             field_match("C=\"250 OK id=1\" DT=1s", 0),
-            Some(("C", "\"250 OK id=1\"", 14))
+            Some(("C", "\"250 OK id=1\"", 15))
         );
         assert_eq!(field_match("F=<a@b> x", 0), Some(("F", "<a@b>", 7)));
         assert_eq!(field_match("id*=x", 0), Some(("id*", "x", 5)));

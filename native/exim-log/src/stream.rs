@@ -264,7 +264,14 @@ impl Stream {
         }
         let single = !text.contains('\n') && !text.contains('\r');
         if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, single) {
-            if let Some(doc) = self.claimed(p, ts, body, &text, bad.then_some(&entry.data[..]), entry.offset) {
+            if let Some(doc) = self.claimed(
+                p,
+                ts,
+                body,
+                &text,
+                bad.then_some(&entry.data[..]),
+                entry.offset,
+            ) {
                 let doc_start = self.action(bulk, Some(ts), &entry.data, occ, &mut out);
                 out.action = doc.0;
                 out.timestamp_ms = *ms;

@@ -72,7 +72,12 @@ pub fn tags() -> &'static Tags {
 
 pub fn fields() -> &'static Fields {
     static T: OnceLock<Fields> = OnceLock::new();
-    T.get_or_init(|| load("fields", include_str!("../../../shipper/exim/data/fields.json")))
+    T.get_or_init(|| {
+        load(
+            "fields",
+            include_str!("../../../shipper/exim/data/fields.json"),
+        )
+    })
 }
 
 pub fn providers() -> &'static Providers {
