@@ -5,8 +5,8 @@
 //! record per entry (its offsets, where its lines sit in the bulk bytes, and its compact message facts).
 //!
 //! Ported: assembly, prefix, zones, content id, index name, JSON, bulk framing, per-entry panic
-//! isolation. Not yet: the body (flags, tags, the line catalogue of `shipper/exim/lines.py`, the error
-//! taxonomy, enrichment): every body is `unrecognized` for now, see [`classify_body`].
+//! isolation, and the bodies of the message lines ([`crate::body`]); every other body is `unrecognized`
+//! for now (the line catalogue, failures and deferrals).
 
 use crate::assemble::{EntryAssembler, RawEntry};
 use crate::body;
