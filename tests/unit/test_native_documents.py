@@ -98,3 +98,14 @@ def test_documents_of_claimed_kinds_equal_the_python_path(
         for cov in covs.values():
             print(cov.report())
     assert sum(sum(c.equal.values()) for c in covs.values()) > 0  # the core claims something
+
+
+def test_the_cores_suffix_list_is_the_one_the_python_package_bundles() -> None:
+    # Registered domains must come from one source: the core embeds a copy of publicsuffixlist's snapshot.
+    import publicsuffixlist
+
+    bundled = Path(publicsuffixlist.PSLFILE).read_bytes()
+    copy = Path(__file__).resolve().parents[2] / "native" / "exim-log" / "data" / "public_suffix_list.dat"
+    assert copy.read_bytes() == bundled, (
+        f"copy {publicsuffixlist.PSLFILE} to {copy} (the package was upgraded)"
+    )

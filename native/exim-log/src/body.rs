@@ -1095,15 +1095,18 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     let mut hosts: Vec<String> = Vec::new();
     let mut related_ip: Vec<String> = Vec::new();
     if doc.contains_key("source") {
-        if get_str(doc, &["source", "domain"]).is_some_and(|d| !d.is_empty()) {
-            return Err(Decline); // registered_domain needs the public-suffix list
-        }
         side_facts(doc, "source", &mut remote)?;
-        exim.insert("reverse_verified".into(), false.into());
+        let name = get_str(doc, &["source", "domain"])
+            .filter(|d| !d.is_empty())
+            .map(str::to_string);
+        exim.insert("reverse_verified".into(), name.is_some().into());
         if let Some(helo) = exim.get("helo").and_then(Value::as_str).map(str::to_string) {
             let is_ip = if helo.starts_with('[') && helo.ends_with(']') && helo.len() >= 2 {
                 let inner = &helo[1..helo.len() - 1];
-                let inner = if inner.len() >= 5 && inner[..5].eq_ignore_ascii_case("ipv6:") {
+                let inner = if inner.len() >= 5
+                    && inner.is_char_boundary(5)
+                    && inner[..5].eq_ignore_ascii_case("ipv6:")
+                {
                     &inner[5..]
                 } else {
                     inner
@@ -1113,18 +1116,27 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
                 ip_kind(&helo)?.is_some()
             };
             exim.insert("helo_is_ip".into(), is_ip.into());
+            if let Some(name) = &name {
+                if !helo.is_ascii() || !name.is_ascii() {
+                    return Err(Decline);
+                }
+                exim.insert(
+                    "helo_mismatch".into(),
+                    (!helo.eq_ignore_ascii_case(name)).into(),
+                );
+            }
             hosts.push(helo);
         }
     }
     if doc.contains_key("destination") {
-        if get_str(doc, &["destination", "domain"]).is_some_and(|d| !d.is_empty()) {
-            return Err(Decline);
-        }
         side_facts(doc, "destination", &mut remote)?;
     }
     for side in ["source", "destination"] {
         if let Some(ip) = get_str(doc, &[side, "ip"]) {
             related_ip.push(ip.to_string());
+        }
+        if let Some(d) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
+            hosts.push(d.to_string());
         }
     }
     let mut sender_domain = None;
@@ -1158,6 +1170,11 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     let delivery = flag.is_some_and(|f| tables::actions().flags.get(f).is_some_and(|m| !m.arrival));
     let outbound = doc.contains_key("destination") || delivery;
     let mut candidates: Vec<&str> = Vec::new();
+    for side in ["destination", "source"] {
+        if let Some(d) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
+            candidates.push(d);
+        }
+    }
     if outbound {
         if let Some(d) = rcpt_domains.first() {
             candidates.push(d);
@@ -1217,7 +1234,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     Ok(exim)
 }
 
-fn side_facts(doc: &Obj, side: &str, remote: &mut Obj) -> R<()> {
+fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) -> R<()> {
     let address = get_str(doc, &[side, "ip"]).or_else(|| get_str(doc, &[side, "address"]));
     if let Some(a) = address.filter(|a| !a.is_empty()) {
         if let Some(kind) = ip_kind(a)? {
@@ -1225,7 +1242,25 @@ fn side_facts(doc: &Obj, side: &str, remote: &mut Obj) -> R<()> {
             remote.insert("ip_kind".into(), kind.into());
         }
     }
+    if let Some(name) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
+        if let Some(reg) = registered_domain(name)? {
+            sub(doc, side).insert("registered_domain".into(), reg.into());
+        }
+    }
     Ok(())
+}
+
+/// `hosts.registered_domain`.
+fn registered_domain(name: &str) -> R<Option<String>> {
+    if !name.is_ascii() || name.to_ascii_lowercase().contains("xn--") {
+        return Err(Decline);
+    }
+    let name = name.trim_matches('.').to_ascii_lowercase();
+    if name.is_empty() || !name.contains('.') || name.starts_with('[') || ip_kind(&name)?.is_some()
+    {
+        return Ok(None);
+    }
+    Ok(crate::suffixes::private_suffix(&name))
 }
 
 /// `eximstats.eximstats_view` for the claimed lines; the reject reading is declined.
@@ -1274,10 +1309,20 @@ fn eximstats_view(line: &str) -> R<Option<Obj>> {
         }
         found
     };
-    if flag == Some("=>") && !has_t {
-        return Err(Decline);
-    }
     let mut out = Obj::new();
+    if flag == Some("=>") && !has_t {
+        // `_reason` and `_ip`: only the reading where no pattern can match (`Unknown`, `local`) is ported.
+        if REASON_WORDS.iter().any(|w| rest.contains(w))
+            || rest.contains("H=")
+            || rest.contains("Connection from ")
+            || rest.contains("SMTP call from ")
+        {
+            return Err(Decline);
+        }
+        out.insert("reject".into(), "permanent".into());
+        out.insert("reason".into(), "Unknown".into());
+        out.insert("ip".into(), "local".into());
+    }
     let host = if matches!(flag, Some("<=" | "=>" | "->")) {
         host_word(rest)?
     } else {
@@ -1300,6 +1345,26 @@ fn eximstats_view(line: &str) -> R<Option<Obj>> {
     }
     Ok((!out.is_empty()).then_some(out))
 }
+
+/// A literal every pattern of eximstats' `_reason` needs: a line holding none of them reads `Unknown`.
+const REASON_WORDS: &[&str] = &[
+    "rejected",
+    "refused",
+    "dropped",
+    "SpamAssassin",
+    "listed at ",
+    "Forged IP detected in HELO",
+    "Invalid domain or IP given in HELO/EHLO",
+    "closed connection ",
+    "DATA ACL discarded recipients",
+    "too many recipients",
+    "local_scan",
+    "SMTP protocol ",
+    "message too big",
+    "response to \"RCPT TO",
+    "lookup of host ",
+    "error from remote mailer after ",
+];
 
 /// `\bH=(\S+)`.
 fn host_word(rest: &str) -> R<Option<&str>> {

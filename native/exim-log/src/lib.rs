@@ -11,6 +11,7 @@ pub mod ids;
 pub mod json;
 pub mod prefix;
 pub mod stream;
+pub mod suffixes;
 pub mod tables;
 pub mod text;
 pub mod timestamps;
