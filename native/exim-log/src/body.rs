@@ -4,7 +4,7 @@
 //!
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: continuation lines, failures and deferrals (the error taxonomy), IPv6 addresses, host names
+//! today: header dumps, joined continuations of non-flag lines, failures and deferrals (the error taxonomy), IPv6 addresses, host names
 //! (their registered domain needs the public-suffix list), mangled host groups, octal escapes of
 //! non-ASCII bytes, non-ASCII digits, pipe addresses, and the lines eximstats counts as rejects.
 
@@ -1052,6 +1052,43 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
         return Err(Decline);
     }
     Ok(None)
+}
+
+/// `_HEADER_LINE_RE.match`: `[A-Z* ] Name: …`.
+fn header_line(l: &str) -> bool {
+    let b = l.as_bytes();
+    if b.len() < 4 || !(b[0].is_ascii_uppercase() || b[0] == b'*' || b[0] == b' ') || b[1] != b' ' {
+        return false;
+    }
+    if !b[2].is_ascii_alphabetic() {
+        return false;
+    }
+    let mut i = 3;
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
+        i += 1;
+    }
+    b.get(i) == Some(&b':')
+}
+
+/// `EntryParser._continuation` for a body (already without its leading spaces) and the lines after
+/// the first: the joined body, or None for a header dump (not ported).
+pub fn continuation(body: &str, more: &str) -> Option<String> {
+    let lines: Vec<&str> = more.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    if lines[0].starts_with("Envelope-") || header_line(lines[0]) {
+        return None;
+    }
+    if body.is_empty() {
+        return None; // `lstrip` would also take the joining space
+    }
+    let extra: Vec<&str> = lines
+        .iter()
+        .map(|l| l.trim_matches(py_space))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if extra.is_empty() {
+        return Some(body.to_string());
+    }
+    Some(format!("{body} {}", extra.join(" ")))
 }
 
 /// `parse.EntryParser._finish`'s `event` for an action.

@@ -262,8 +262,9 @@ impl Stream {
         if self.times.second_pass {
             out.flags |= flags::SECOND_PASS;
         }
-        let single = !text.contains('\n') && !text.contains('\r');
-        if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, single) {
+        // eximstats reads the raw first line, `\r` included: not ported.
+        let plain = !text.contains('\r');
+        if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, plain) {
             if let Some(doc) = self.claimed(
                 p,
                 ts,
@@ -369,7 +370,21 @@ impl Stream {
             doc,
             exim: body::Obj::new(),
         };
-        let parsed = body::parse_body(&mut ev, body).ok()??;
+        let parsed = match text.split_once('\n') {
+            None => body::parse_body(&mut ev, body).ok()??,
+            Some((_, more)) => {
+                // `_continuation`: header dumps are not ported; other lines join the body. Only a flag
+                // line's joined body is certain to stay its kind (a joined `Completed` may match the catalogue).
+                let joined = body::continuation(body, more)?;
+                if joined == body {
+                    body::parse_body(&mut ev, body).ok()??
+                } else {
+                    let parsed = body::parse_body(&mut ev, &joined).ok()??;
+                    parsed.flag?;
+                    parsed
+                }
+            }
+        };
         let body::Event { mut doc, mut exim } = ev;
         doc.insert(
             "event".into(),
@@ -383,7 +398,13 @@ impl Stream {
         if let Some(raw) = raw {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
-        let exim = body::enrich(&mut doc, exim, parsed.flag, text).ok()?;
+        let exim = body::enrich(
+            &mut doc,
+            exim,
+            parsed.flag,
+            text.split('\n').next().unwrap_or(""),
+        )
+        .ok()?;
         if !exim.is_empty() {
             doc.insert("exim".into(), exim.into());
         }
