@@ -4,7 +4,7 @@
 //!
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: header dumps, joined continuations of non-flag lines, failures and deferrals (the error taxonomy), IPv6 addresses, host names
+//! today: header dumps, joined continuations of non-flag lines, IPv6 addresses, host names
 //! (their registered domain needs the public-suffix list), mangled host groups, octal escapes of
 //! non-ASCII bytes, non-ASCII digits, pipe addresses, and the lines eximstats counts as rejects.
 
@@ -26,11 +26,13 @@ pub const CLAIMED: &[&str] = &[
     "delivered_additional",
     "delivered_cutthrough",
     "delivery_suppressed",
+    "delivery_failed",
+    "delivery_deferred",
     "message_completed",
 ];
 
 /// Python's `str.isspace` (what `\s` means in a `str` pattern).
-fn py_space(c: char) -> bool {
+pub fn py_space(c: char) -> bool {
     c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 
@@ -889,6 +891,177 @@ impl Event {
         }
     }
 
+    /// `Event.remote_host`: a remote host named inside free text.
+    fn remote_host(&mut self, side: &str, name: &str, address: &str) -> R<()> {
+        if self.doc.contains_key(side) {
+            return Ok(());
+        }
+        let g = HostGroup {
+            address,
+            name: (!name.is_empty()).then_some(name),
+            helo: None,
+            ds: false,
+            port: None,
+            reuse: false,
+        };
+        self.host(side, &g)
+    }
+
+    /// `Event.error` as the flag lines call it (no context, no default, the destination side).
+    fn error(
+        &mut self,
+        message: &str,
+        temporary: Option<bool>,
+        errno: Option<&str>,
+        stage: Option<&str>,
+    ) -> R<()> {
+        use crate::classify as c;
+        let message = message.trim_matches(py_space);
+        let mut err = Obj::new();
+        if !message.is_empty() {
+            err.insert("message".into(), message.into());
+        }
+        let facts = if message.contains("SMTP") || message.contains("after") {
+            c::smtp_error(message)?
+        } else {
+            c::SmtpFacts::default()
+        };
+        if let Some((name, ip)) = &facts.host {
+            self.remote_host("destination", name, ip)?;
+        }
+        let (text, code, enhanced) = match facts.text {
+            Some(t) => (t, facts.smtp_code, facts.enhanced),
+            None => {
+                let (code, enh) = c::response_codes(message)?;
+                (message.to_string(), code, enh)
+            }
+        };
+        if !text.is_empty() {
+            err.insert("text".into(), text.as_str().into());
+        }
+        if let Some(code) = code {
+            err.insert("smtp_code".into(), code.into());
+        }
+        if let Some(e) = enhanced.as_deref().filter(|e| !e.is_empty()) {
+            err.insert("enhanced_code".into(), e.into());
+        }
+        if let Some(stage) = facts.stage.or(stage) {
+            err.insert("stage".into(), stage.into());
+        }
+        if let Some(errno) = errno {
+            // Python's int(): surrounding whitespace, a sign, ASCII digits (`_` and other digits declined).
+            let t = errno.trim_matches(py_space);
+            if !t.is_ascii() || t.contains('_') {
+                return Err(Decline);
+            }
+            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+            match t.parse::<i64>() {
+                Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    err.insert("errno".into(), n.into());
+                }
+                _ if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    return Err(Decline); // beyond i64
+                }
+                _ => {
+                    err.insert("errno_raw".into(), errno.into());
+                }
+            }
+        }
+        let basis = if text.is_empty() { message } else { &text };
+        let (name, temp) = c::classify(basis, code, enhanced.as_deref(), errno, temporary);
+        if !err.contains_key("stage") {
+            if c::is_connect_class(&name) {
+                err.insert("stage".into(), "connect".into());
+            } else if !self.doc.contains_key("destination") {
+                err.insert("stage".into(), "local".into());
+            }
+        }
+        let local = c::routed_locally(self.exim.get("router").and_then(Value::as_str));
+        err.insert("class".into(), name.as_str().into());
+        err.insert("temporary".into(), temp.into());
+        err.insert("hint".into(), c::hint_for(&name, local).into());
+        sub(&mut self.exim, "error").extend(err);
+        Ok(())
+    }
+
+    /// `parse._failure`.
+    fn failure(&mut self, rest: &str) -> R<()> {
+        let mut idx = rest.find(" : ");
+        if idx.is_some_and(|i| rest[..i].contains("SMTP error from remote")) {
+            idx = None;
+        }
+        let (head, mut msg) = match idx {
+            Some(i) => (&rest[..i], &rest[i + 3..]),
+            None => match rest.find(": ") {
+                Some(i) => (&rest[..i], &rest[i + 2..]),
+                None => (rest, ""),
+            },
+        };
+        if let Some(k) = msg.rfind(" DT=") {
+            let dt = &msg[k + 4..];
+            if !dt.is_empty() && !dt.chars().any(py_space) {
+                if let Some(d) = duration(dt)? {
+                    self.exim.insert("delivery_time".into(), d.into());
+                }
+                msg = &msg[..k];
+            }
+        }
+        self.recipient_head(head)?;
+        self.error(msg, Some(false), None, None)
+    }
+
+    /// `parse._deferral`.
+    fn deferral(&mut self, rest: &str) -> R<()> {
+        let Some((head, routing, errno, tail)) = defer_match(rest) else {
+            let (head, msg) = match rest.find(": ") {
+                Some(i) => (&rest[..i], &rest[i + 2..]),
+                None => (rest, ""),
+            };
+            self.recipient_head(head)?;
+            return self.error(msg, Some(true), None, None);
+        };
+        self.recipient_head(head)?;
+        let mut before = tail;
+        let mut after = "";
+        let mut hpos = tail.find(" H=");
+        if let (Some(reply), Some(h)) = (tail.find("SMTP error from remote"), hpos) {
+            if reply < h {
+                hpos = None;
+            }
+        }
+        if let Some(h) = hpos {
+            if let Some((g, end)) = host_group(tail, h + 1)? {
+                self.host("destination", &g)?;
+                before = &tail[..h];
+                let a = &tail[end..];
+                let pos = self.scan(a, 0, false, "destination")?;
+                after = &a[pos..];
+            }
+        } else {
+            let pos = if tail.starts_with(' ') {
+                self.scan(tail, 0, false, "destination")?
+            } else {
+                0
+            };
+            before = &tail[pos..];
+        }
+        let parts: Vec<&str> = [
+            before.trim_start_matches(':'),
+            after.trim_start_matches(':'),
+        ]
+        .into_iter()
+        .filter(|p| !p.trim_matches([' ', ':']).is_empty())
+        .map(|p| p.trim_matches(py_space))
+        .collect();
+        let message = parts.join(": ");
+        self.error(
+            &message,
+            Some(true),
+            Some(errno),
+            routing.then_some("local"),
+        )
+    }
+
     /// `parse._arrival`.
     fn arrival(&mut self, rest: &str) -> R<()> {
         let Some(first) = address_end(rest, 0) else {
@@ -987,6 +1160,21 @@ impl Event {
     }
 }
 
+/// `DEFER_RE.match`: `(?P<head>.*?)(?P<routing> routing)? defer \((?P<errno>[^)]*)\)(?P<tail>.*)` (re.S).
+fn defer_match(rest: &str) -> Option<(&str, bool, &str, &str)> {
+    for (i, _) in rest.char_indices() {
+        let at = &rest[i..];
+        for (routing, lead) in [(true, " routing defer ("), (false, " defer (")] {
+            if let Some(e) = at.strip_prefix(lead) {
+                if let Some(k) = e.find(')') {
+                    return Some((&rest[..i], routing, &e[..k], &e[k + 1..]));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// What a claimed body gave: its action and the fields it filled.
 pub struct Parsed {
     pub action: &'static str,
@@ -1012,12 +1200,18 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
                 "->" => "->",
                 ">>" => ">>",
                 "*>" => "*>",
+                "**" => "**",
+                "==" => "==",
                 _ => return Ok(None),
             };
             ev.exim.insert("flag".into(), flag.into());
             let rest = body[2..].trim_start_matches(' ');
             if meta.arrival {
                 ev.arrival(rest)?;
+            } else if flag == "**" {
+                ev.failure(rest)?;
+            } else if flag == "==" {
+                ev.deferral(rest)?;
             } else {
                 ev.recipient_head(rest)?;
             }
@@ -1092,14 +1286,19 @@ pub fn continuation(body: &str, more: &str) -> Option<String> {
 }
 
 /// `parse.EntryParser._finish`'s `event` for an action.
-pub fn event_section(action: &str, original: &str, dataset: &str) -> R<Value> {
+pub fn event_section(action: &str, original: &str, dataset: &str, failed: bool) -> R<Value> {
     let meta = tables::actions().actions.get(action).ok_or(Decline)?;
     let mut e = Obj::new();
     e.insert("original".into(), original.into());
     e.insert("action".into(), action.into());
     e.insert("kind".into(), "event".into());
     e.insert("type".into(), meta.kind.clone().into());
-    e.insert("outcome".into(), meta.outcome.clone().into());
+    let outcome = if failed {
+        "failure"
+    } else {
+        meta.outcome.as_str()
+    };
+    e.insert("outcome".into(), outcome.into());
     e.insert("dataset".into(), dataset.into());
     if !meta.category.is_empty() {
         e.insert("category".into(), meta.category.clone().into());

@@ -7,6 +7,7 @@
 
 pub mod assemble;
 pub mod body;
+pub mod classify;
 pub mod ids;
 pub mod json;
 pub mod prefix;

@@ -60,6 +60,8 @@ pub const ACTIONS: &[&str] = &[
     "delivered_additional",
     "delivered_cutthrough",
     "delivery_suppressed",
+    "delivery_failed",
+    "delivery_deferred",
     "message_completed",
 ];
 
@@ -388,7 +390,13 @@ impl Stream {
         let body::Event { mut doc, mut exim } = ev;
         doc.insert(
             "event".into(),
-            body::event_section(parsed.action, text, &self.ctx.dataset).ok()?,
+            body::event_section(
+                parsed.action,
+                text,
+                &self.ctx.dataset,
+                exim.contains_key("error"),
+            )
+            .ok()?,
         );
         if !self.ctx.server.is_empty() {
             let mut o = body::Obj::new();

@@ -89,3 +89,53 @@ pub fn providers() -> &'static Providers {
         )
     })
 }
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorClassRow {
+    pub name: String,
+    pub hint: String,
+    pub enhanced: Vec<String>,
+    pub errnos: Vec<String>,
+    pub text: Vec<String>,
+    pub temporary: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Generic {
+    pub name: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Routers {
+    pub remote: Vec<String>,
+    pub local: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommandStage {
+    pub prefix: String,
+    pub stage: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Taxonomy {
+    pub classes: Vec<ErrorClassRow>,
+    pub generic: HashMap<String, Generic>,
+    pub code_defaults: HashMap<String, String>,
+    pub context_classes: HashMap<String, String>,
+    pub connect_classes: Vec<String>,
+    pub local_hints: HashMap<String, String>,
+    pub routers: Routers,
+    pub command_stages: Vec<CommandStage>,
+}
+
+pub fn taxonomy() -> &'static Taxonomy {
+    static T: OnceLock<Taxonomy> = OnceLock::new();
+    T.get_or_init(|| {
+        load(
+            "taxonomy",
+            include_str!("../../../shipper/exim/data/taxonomy.json"),
+        )
+    })
+}
