@@ -6,7 +6,7 @@
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
 //! today: header dumps, joined continuations of non-flag lines, IPv6 addresses, host names
 //! (their registered domain needs the public-suffix list), mangled host groups, octal escapes of
-//! non-ASCII bytes, non-ASCII digits, pipe addresses, and the lines eximstats counts as rejects.
+//! non-ASCII bytes, non-ASCII digits and domains, and the lines eximstats counts as rejects for a reason.
 
 use crate::tables;
 use serde_json::{Map, Value};
@@ -303,12 +303,22 @@ pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
     (n == 4).then_some(out)
 }
 
-/// `fields.ip_facts` for IPv4; an IPv6 candidate (any `:`) is declined.
+/// Whether `ipaddress.ip_address` might take the text as IPv6 (not ported): a `:` and nothing but
+/// hex digits, `:` and `.` before any `%scope`.
+fn ipv6_candidate(text: &str) -> bool {
+    let addr = text.split('%').next().unwrap_or("");
+    text.contains(':')
+        && addr
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+}
+
+/// `fields.ip_facts` for IPv4; an IPv6 candidate is declined.
 fn ip_facts(text: &str) -> R<Option<u8>> {
     if ipv4_octets(text).is_some() {
         return Ok(Some(4));
     }
-    if text.contains(':') || !text.is_ascii() {
+    if ipv6_candidate(text) {
         return Err(Decline);
     }
     Ok(None)
@@ -317,7 +327,7 @@ fn ip_facts(text: &str) -> R<Option<u8>> {
 /// `hosts.ip_kind` for IPv4; IPv6 declined.
 fn ip_kind(text: &str) -> R<Option<&'static str>> {
     let Some([a, b, c, d]) = ipv4_octets(text) else {
-        if text.contains(':') || !text.is_ascii() {
+        if ipv6_candidate(text) {
             return Err(Decline);
         }
         return Ok(None);
@@ -1105,10 +1115,12 @@ impl Event {
 
     /// `parse._recipient_head` of delivery lines.
     fn recipient_head(&mut self, head: &str) -> R<()> {
-        if head.starts_with('|') {
-            return Err(Decline);
-        }
-        let Some(aend) = address_end(head, 0) else {
+        let aend = if head.starts_with('|') {
+            Some(pipe_end(head))
+        } else {
+            address_end(head, 0)
+        };
+        let Some(aend) = aend else {
             if !head.trim().is_empty() {
                 return Err(Decline);
             }
@@ -1158,6 +1170,30 @@ impl Event {
         self.unparsed(&unparsed);
         Ok(())
     }
+}
+
+/// `PIPE_ADDRESS_RE.match` on a head starting with `|`: `\|.*?(?= \(| <| [A-Z][A-Za-z]*=|$)`.
+fn pipe_end(head: &str) -> usize {
+    let b = head.as_bytes();
+    for (i, _) in head.char_indices().skip(1) {
+        let at = &b[i..];
+        if at.starts_with(b" (") || at.starts_with(b" <") {
+            return i;
+        }
+        if at.len() > 2 && at[0] == b' ' && at[1].is_ascii_uppercase() {
+            let mut j = 2;
+            while j < at.len() && at[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            if at.get(j) == Some(&b'=') {
+                return i;
+            }
+        }
+        if head[i..] == *"\n" {
+            return i; // `$` also matches before a final newline
+        }
+    }
+    head.len()
 }
 
 /// `DEFER_RE.match`: `(?P<head>.*?)(?P<routing> routing)? defer \((?P<errno>[^)]*)\)(?P<tail>.*)` (re.S).
@@ -1574,8 +1610,12 @@ fn eximstats_view(line: &str) -> R<Option<Obj>> {
     } else if matches!(flag, Some("=>" | "->")) && host.is_none() {
         let sep = if rest.contains(" <") { " <" } else { " " };
         let user = rest.split(sep).next().unwrap_or("");
+        let mut user = user.to_string();
         if user.starts_with('/') || user.starts_with('|') {
-            return Err(Decline);
+            // A file or pipe: named with the address it was for (`_PARENT`: ` (<.+?>) `).
+            if let Some(parent) = parent(rest) {
+                user = format!("{user} {parent}");
+            }
         }
         out.insert("destination".into(), user.into());
     }
@@ -1622,6 +1662,27 @@ fn host_word(rest: &str) -> R<Option<&str>> {
         }
     }
     Ok(None)
+}
+
+/// `_PARENT.search`: ` (<.+?>) `.
+fn parent(rest: &str) -> Option<&str> {
+    let b = rest.as_bytes();
+    let mut from = 0;
+    while let Some(k) = rest[from..].find(" <") {
+        let a = from + k;
+        from = a + 1;
+        let mut j = a + 3;
+        while j < b.len() && b[j - 1] != b'\n' {
+            if b[j] == b'\n' {
+                break;
+            }
+            if b[j] == b'>' && b.get(j + 1) == Some(&b' ') {
+                return Some(&rest[a + 1..=j]);
+            }
+            j += 1;
+        }
+    }
+    None
 }
 
 /// `\sU=(\S+)`.
