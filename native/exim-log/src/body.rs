@@ -1,12 +1,13 @@
-//! The body of the message lines: flags (`shipper/exim/parse.py` `_body`, `_arrival`, `_recipient_head`),
+//! The body of the message lines: flags (`shipper/exim/parse.py` `_body`, `_arrival`, `_recipient_head`,
+//! `_failure`, `_deferral`, `_continuation`; `event.py` `Event`),
 //! their tags (`tags.py`, `fields.py`), `Completed` (`message_lines.py`), and the enrichment those lines
 //! get (`enrich.py`, `hosts.py`, `eximstats.py`).
 //!
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: header dumps, joined continuations of non-flag lines, IPv6 addresses, host names
-//! (their registered domain needs the public-suffix list), mangled host groups, octal escapes of
-//! non-ASCII bytes, non-ASCII digits and domains, and the lines eximstats counts as rejects for a reason.
+//! today: header dumps, joined continuations of non-flag lines, IPv6 addresses, mangled host groups,
+//! octal escapes of non-ASCII bytes, non-ASCII digits and domains, `\r`, and the lines eximstats counts
+//! as rejects for a reason other than `Unknown`.
 
 use crate::tables;
 use serde_json::{Map, Value};
