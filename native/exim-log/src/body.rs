@@ -6,7 +6,7 @@
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
 //! today: header dumps, joined continuations of non-flag lines, IPv6 addresses, mangled host groups,
-//! octal escapes of non-ASCII bytes, non-ASCII digits and domains, `\r`, and the lines eximstats counts
+//! non-ASCII digits and domains, `\r`, and the lines eximstats counts
 //! as rejects for a reason other than `Unknown`.
 
 use crate::tables;
@@ -228,42 +228,61 @@ pub fn integer(value: &str) -> R<Option<u64>> {
     Ok(None)
 }
 
-/// `fields.unescape` (octal escapes of bytes >= 0x80 are declined).
+/// `fields.unescape`: octal escapes are bytes, so the result is decoded as UTF-8 again, with the bytes
+/// that are not UTF-8 read as Latin-1 (`_latin1_fallback`).
 pub fn unescape(text: &str) -> R<String> {
     if !text.contains('\\') {
         return Ok(text.to_string());
     }
     let escapes = &tables::fields().escapes;
-    let mut out = String::with_capacity(text.len());
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let mut octal = false;
     let mut rest = text;
     while let Some(k) = rest.find('\\') {
-        out.push_str(&rest[..k]);
+        out.extend_from_slice(rest[..k].as_bytes());
         let after = &rest[k + 1..];
         let ab = after.as_bytes();
         if ab.len() >= 3 && ab[..3].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let byte = u32::from_str_radix(&after[..3], 8).map_err(|_| Decline)? & 0xFF;
-            if byte >= 0x80 {
-                return Err(Decline);
-            }
-            out.push(char::from_u32(byte).ok_or(Decline)?);
+            octal |= byte >= 0x80;
+            out.push(u8::try_from(byte).map_err(|_| Decline)?);
             rest = &after[3..];
         } else if let Some(c) = after.chars().next() {
             let mut buf = [0u8; 4];
             match escapes.get(&*c.encode_utf8(&mut buf)) {
-                Some(r) => out.push_str(r),
+                Some(r) => out.extend_from_slice(r.as_bytes()),
                 None => {
-                    out.push('\\');
-                    out.push(c);
+                    out.push(b'\\');
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 }
             }
             rest = &after[c.len_utf8()..];
         } else {
-            out.push('\\');
+            out.push(b'\\');
             rest = after;
         }
     }
-    out.push_str(rest);
-    Ok(out)
+    out.extend_from_slice(rest.as_bytes());
+    if !octal {
+        return String::from_utf8(out).map_err(|_| Decline);
+    }
+    let mut text = String::with_capacity(out.len());
+    let mut bytes = &out[..];
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                text.push_str(s);
+                return Ok(text);
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                text.push_str(std::str::from_utf8(&bytes[..good]).map_err(|_| Decline)?);
+                let bad = e.error_len().unwrap_or(bytes.len() - good);
+                text.extend(bytes[good..good + bad].iter().map(|&b| char::from(b)));
+                bytes = &bytes[good + bad..];
+            }
+        }
+    }
 }
 
 /// `fields.unquote`.
@@ -1738,7 +1757,8 @@ mod tests {
         assert_eq!(field_match("id*=x", 0), Some(("id*", "x", 5)));
         assert_eq!(field_match("=x", 0), None);
         assert_eq!(unescape("a\\\"b\\n\\101\\q"), Ok("a\"b\nA\\q".to_string()));
-        assert_eq!(unescape("\\344"), Err(Decline));
+        assert_eq!(unescape("Caf\\303\\251"), Ok("Café".to_string()));
+        assert_eq!(unescape("F\\344ltstr\\366m"), Ok("Fältström".to_string()));
         assert_eq!(unquote("\"x\""), Ok("x".to_string()));
         assert_eq!(
             remote_id("250 OK id=1abcDE-000001-Ab"),
