@@ -239,7 +239,7 @@ pub fn unescape(text: &str) -> R<String> {
     let mut octal = false;
     let mut rest = text;
     while let Some(k) = rest.find('\\') {
-        out.extend_from_slice(rest[..k].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..k]);
         let after = &rest[k + 1..];
         let ab = after.as_bytes();
         if ab.len() >= 3 && ab[..3].iter().all(|c| (b'0'..=b'7').contains(c)) {
