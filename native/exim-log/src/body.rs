@@ -5,7 +5,7 @@
 //!
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: header dumps, joined continuations of non-flag lines, IPv6 addresses, mangled host groups,
+//! today: header dumps, joined continuations of non-flag lines, scoped IPv6 addresses, mangled host groups,
 //! non-ASCII digits and domains, `\r`, and the lines eximstats counts
 //! as rejects for a reason other than `Unknown`.
 
@@ -323,34 +323,125 @@ pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
     (n == 4).then_some(out)
 }
 
-/// Whether `ipaddress.ip_address` might take the text as IPv6 (not ported): a `:` and nothing but
-/// hex digits, `:` and `.` before any `%scope`.
-fn ipv6_candidate(text: &str) -> bool {
-    let addr = text.split('%').next().unwrap_or("");
-    text.contains(':')
-        && addr
-            .bytes()
-            .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+/// Whether `ipaddress.ip_address` might take the text as IPv6 with a `%scope` (not ported).
+fn scoped_ipv6(text: &str) -> bool {
+    text.contains(':') && text.contains('%')
 }
 
-/// `fields.ip_facts` for IPv4; an IPv6 candidate is declined.
-fn ip_facts(text: &str) -> R<Option<u8>> {
-    if ipv4_octets(text).is_some() {
-        return Ok(Some(4));
+/// `ipaddress.IPv6Address(text)` (no scope id), as its integer.
+fn ipv6(text: &str) -> R<Option<u128>> {
+    if !text.contains(':') {
+        return Ok(None);
     }
-    if ipv6_candidate(text) {
+    if scoped_ipv6(text) {
         return Err(Decline);
     }
-    Ok(None)
+    Ok(text.parse::<std::net::Ipv6Addr>().ok().map(u128::from))
 }
 
-/// `hosts.ip_kind` for IPv4; IPv6 declined.
-fn ip_kind(text: &str) -> R<Option<&'static str>> {
-    let Some([a, b, c, d]) = ipv4_octets(text) else {
-        if ipv6_candidate(text) {
-            return Err(Decline);
+/// `str(IPv6Address)` (Python 3.11): lower-case hextets, the longest run of two or more zero hextets
+/// (the first of equal runs) as `::`; an IPv4-mapped address too (`::ffff:102:304`).
+fn ipv6_text(n: u128) -> String {
+    let h: Vec<u16> = (0..8).map(|i| (n >> (112 - 16 * i)) as u16).collect();
+    let (mut best, mut best_len, mut i) = (0usize, 0usize, 0usize);
+    while i < 8 {
+        if h[i] == 0 {
+            let start = i;
+            while i < 8 && h[i] == 0 {
+                i += 1;
+            }
+            if i - start > best_len {
+                best = start;
+                best_len = i - start;
+            }
+        } else {
+            i += 1;
         }
-        return Ok(None);
+    }
+    let hex = |xs: &[u16]| {
+        xs.iter()
+            .map(|x| format!("{x:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    if best_len < 2 {
+        return hex(&h);
+    }
+    format!("{}::{}", hex(&h[..best]), hex(&h[best + best_len..]))
+}
+
+fn in_net(n: u128, net: u128, prefix: u32) -> bool {
+    prefix == 0 || (n ^ net) >> (128 - prefix) == 0
+}
+
+/// `hosts._address_kind` of an IPv6 address, with Python 3.11.7's `ipaddress` registries.
+fn ipv6_kind(n: u128) -> &'static str {
+    const RESERVED: &[(u128, u32)] = &[
+        (0, 8),
+        (0x0100 << 112, 8),
+        (0x0200 << 112, 7),
+        (0x0400 << 112, 6),
+        (0x0800 << 112, 5),
+        (0x1000 << 112, 4),
+        (0x4000 << 112, 3),
+        (0x6000 << 112, 3),
+        (0x8000 << 112, 3),
+        (0xa000 << 112, 3),
+        (0xc000 << 112, 3),
+        (0xe000 << 112, 4),
+        (0xf000 << 112, 5),
+        (0xf800 << 112, 6),
+        (0xfe00 << 112, 9),
+    ];
+    const PRIVATE: &[(u128, u32)] = &[
+        (1, 128),
+        (0, 128),
+        (0xffff << 32, 96),
+        (0x0100 << 112, 64),
+        (0x2001 << 112, 23),
+        ((0x2001 << 112) | (0x0002 << 96), 48),
+        ((0x2001 << 112) | (0x0db8 << 96), 32),
+        ((0x2001 << 112) | (0x0010 << 96), 28),
+        (0xfc00 << 112, 7),
+        (0xfe80 << 112, 10),
+    ];
+    if n == 1 {
+        "loopback"
+    } else if in_net(n, 0xfe80 << 112, 10) {
+        "link_local"
+    } else if in_net(n, (0x2001 << 112) | (0x0db8 << 96), 32) {
+        "documentation"
+    } else if in_net(n, 0xff00 << 112, 8) {
+        "multicast"
+    } else if n == 0 {
+        "unspecified"
+    } else if RESERVED.iter().any(|&(net, p)| in_net(n, net, p)) {
+        "reserved"
+    } else if PRIVATE.iter().any(|&(net, p)| in_net(n, net, p)) {
+        "private"
+    } else {
+        "public"
+    }
+}
+
+/// `fields.ip_facts`: the canonical form and version of an address.
+fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
+    if ipv4_octets(text).is_some() {
+        return Ok(Some((text.to_string(), 4)));
+    }
+    Ok(ipv6(text)?.map(|n| (ipv6_text(n), 6)))
+}
+
+/// `hosts.ip_kind`: (version, kind).
+fn ip_kind(text: &str) -> R<Option<(u8, &'static str)>> {
+    let Some([a, b, c, d]) = ipv4_octets(text) else {
+        return Ok(ipv6(text)?.map(|n| {
+            if n >> 32 == 0xffff {
+                (6, "ipv4_mapped")
+            } else {
+                (6, ipv6_kind(n))
+            }
+        }));
     };
     let kind = if a == 10 || (a == 172 && (16..=31).contains(&b)) || (a == 192 && b == 168) {
         "private"
@@ -375,7 +466,7 @@ fn ip_kind(text: &str) -> R<Option<&'static str>> {
     } else {
         "public"
     };
-    Ok(Some(kind))
+    Ok(Some((4, kind)))
 }
 
 /// `hosts.provider`.
@@ -685,8 +776,8 @@ impl Event {
         let facts = ip_facts(g.address)?;
         let s = self.sec(side);
         s.insert("address".into(), g.address.into());
-        if facts.is_some() {
-            s.insert("ip".into(), g.address.into());
+        if let Some((ip, _)) = facts {
+            s.insert("ip".into(), ip.into());
         }
         if let Some(port) = g.port {
             if port.bytes().all(|c| c.is_ascii_digit()) {
@@ -1529,8 +1620,8 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
 fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) -> R<()> {
     let address = get_str(doc, &[side, "ip"]).or_else(|| get_str(doc, &[side, "address"]));
     if let Some(a) = address.filter(|a| !a.is_empty()) {
-        if let Some(kind) = ip_kind(a)? {
-            remote.insert("ip_version".into(), 4.into());
+        if let Some((version, kind)) = ip_kind(a)? {
+            remote.insert("ip_version".into(), version.into());
             remote.insert("ip_kind".into(), kind.into());
         }
     }
@@ -1793,9 +1884,19 @@ mod tests {
 
     #[test]
     fn ip_kinds() {
-        assert_eq!(ip_kind("10.1.2.3"), Ok(Some("private")));
-        assert_eq!(ip_kind("8.8.8.8"), Ok(Some("public")));
+        assert_eq!(ip_kind("10.1.2.3"), Ok(Some((4, "private"))));
+        assert_eq!(ip_kind("8.8.8.8"), Ok(Some((4, "public"))));
         assert_eq!(ip_kind("01.2.3.4"), Ok(None));
-        assert_eq!(ip_kind("::1"), Err(Decline));
+        assert_eq!(ip_kind("::1"), Ok(Some((6, "loopback"))));
+        assert_eq!(ip_kind("2a00:1450:4864:20::57d"), Ok(Some((6, "public"))));
+        assert_eq!(ip_kind("::ffff:1.2.3.4"), Ok(Some((6, "ipv4_mapped"))));
+        assert_eq!(ip_kind("fd00::1"), Ok(Some((6, "private"))));
+        assert_eq!(ip_kind("fe80::1%eth0"), Err(Decline));
+        assert_eq!(ip_kind("ip6:ip6"), Ok(None));
+        let n = |t: &str| u128::from(t.parse::<std::net::Ipv6Addr>().unwrap());
+        assert_eq!(ipv6_text(n("2001:DB8:0:0:1:0:0:1")), "2001:db8::1:0:0:1");
+        assert_eq!(ipv6_text(n("1:0:2:3:4:5:6:7")), "1:0:2:3:4:5:6:7");
+        assert_eq!(ipv6_text(n("::ffff:1.2.3.4")), "::ffff:102:304");
+        assert_eq!(ipv6_text(n("::")), "::");
     }
 }
