@@ -78,8 +78,9 @@ def measure(
     from opensearchpy import exceptions as os_exc
 
     from shipper.opensearch import provision
+    from shipper.opensearch.connection import OpenSearchCluster
 
-    provision.setup(client, prefix, "30d")
+    provision.setup(OpenSearchCluster(client), prefix, "30d")
     if change is not None:
         text = (provision.TEMPLATES / "component" / "ecs-base.json").read_text().replace("{prefix}", prefix)
         ecs = orjson.loads(text)

@@ -94,7 +94,7 @@ def python_whole(data: bytes) -> int:
 
     with tempfile.TemporaryDirectory() as state:
         settings = Settings(state_dir=Path(state), timezone=TIMEZONE, server_name=SERVER)
-        shipper = Shipper(settings, client=None)  # type: ignore[arg-type]  # _item sends nothing
+        shipper = Shipper(settings, cluster=None)  # type: ignore[arg-type]  # _item sends nothing
         parser = EntryParser(TIMEZONE, SERVER)
         occ = _Occurrences()
         out = 0

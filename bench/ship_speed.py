@@ -30,9 +30,10 @@ def raw_loader(url: str, ndjson: Path, batch: int, prefix: str) -> tuple[float, 
     from opensearchpy import OpenSearch
 
     from shipper.opensearch import provision
+    from shipper.opensearch.connection import OpenSearchCluster
 
     client = OpenSearch([url], timeout=120)
-    provision.setup(client, prefix, "30d")  # the same mappings the shipper's documents get
+    provision.setup(OpenSearchCluster(client), prefix, "30d")  # the same mappings the shipper's documents get
     lines = ndjson.read_bytes().splitlines(keepends=True)
     t0 = time.perf_counter()
     sent = 0
@@ -140,8 +141,10 @@ def capture_bodies(log: Path, url: str, work: Path, out: Path) -> Counter[int]:
         return resp
 
     from shipper.opensearch import provision
+    from shipper.opensearch.connection import OpenSearchCluster
 
-    provision.setup(OpenSearch([url], timeout=120), "benchcap", "30d")  # backfill only checks templates
+    # backfill only checks templates
+    provision.setup(OpenSearchCluster(OpenSearch([url], timeout=120)), "benchcap", "30d")
     OpenSearch.bulk = recording  # type: ignore[method-assign]
     os.environ["EXIM_SHIPPER_STATE_DIR"] = str(work / "capture-state")
     try:
@@ -185,9 +188,10 @@ def replay(url: str, bodies: list[bytes]) -> tuple[float, Counter[int], Counter[
     from opensearchpy import OpenSearch
 
     from shipper.opensearch import provision
+    from shipper.opensearch.connection import OpenSearchCluster
 
     client = OpenSearch([url], timeout=120)
-    provision.setup(client, "benchrep", "30d")
+    provision.setup(OpenSearchCluster(client), "benchrep", "30d")
     answered: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     t0 = time.perf_counter()
@@ -245,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         from opensearchpy import OpenSearch
 
         from shipper.opensearch import provision
+        from shipper.opensearch.connection import OpenSearchCluster
 
-        provision.setup(OpenSearch([url], timeout=120), "benchship", "30d")  # as `setup` would, untimed
+        # as `setup` would, untimed
+        provision.setup(OpenSearchCluster(OpenSearch([url], timeout=120)), "benchship", "30d")
         cmd = [
             sys.executable,
             "-m",

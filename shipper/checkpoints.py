@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from shipper.errors import StateError
+from shipper.errors import RegistryUnreadable, StateError
 
 VERSION = 1
 DIR_MODE = 0o700
@@ -23,11 +23,6 @@ MIN_FREE_BYTES = 16 * 1024 * 1024
 LOCK_NAME = "lock"
 REGISTRY_NAME = "registry.json"
 DEADLETTER_NAME = "deadletter.ndjson"
-
-
-class RegistryUnreadable(StateError):
-    """registry.json exists but cannot be read or is not a registry: starting over from offset 0 would
-    re-ship every log, so it is reported rather than replaced."""
 
 
 def why(exc: OSError) -> str:

@@ -11,11 +11,7 @@ from pathlib import Path
 import orjson
 
 from shipper.checkpoints import DEADLETTER_NAME, FILE_MODE, why
-from shipper.errors import StateError
-
-
-class DeadLetterUnwritable(StateError):
-    """A rejected document could not be kept: shipping stops so that the checkpoint stays before it."""
+from shipper.errors import DeadLetterUnwritable
 
 
 class DeadLetters:

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import OpenSearchException
 
 from shipper.checkpoints import DEADLETTER_NAME, lock_state_dir, prepare_state_dir, replace_file, why
 from shipper.deadletter import DeadLetters
-from shipper.errors import StateError
+from shipper.errors import ClusterError, StateError
 from shipper.messages import Partial, from_state, key_of
 from shipper.opensearch import bulk, summaries
-from shipper.opensearch.connection import make_client, translate
+from shipper.opensearch.cluster import Cluster
+from shipper.opensearch.connection import connect
 from shipper.opensearch.documents import action_line, dumps
+from shipper.opensearch.retry import RetryPolicy
 from shipper.settings import Settings
 
 CHUNK_DOCS = 1000
@@ -82,15 +82,14 @@ def run(settings: Settings) -> ReplayReport:
     prepare_state_dir(settings.state_dir)
     lock = lock_state_dir(settings.state_dir)
     try:
-        client = make_client(settings)
-        return replay(client, settings.state_dir, max_attempts=settings.backfill_max_retries)
-    except OpenSearchException as exc:
-        raise translate(exc, "deadletter replay") from None
+        return replay(connect(settings), settings.state_dir, RetryPolicy.from_settings(settings))
+    except ClusterError as exc:
+        raise exc.during("deadletter replay") from None
     finally:
         lock.release()
 
 
-def replay(client: OpenSearch, state_dir: Path, *, max_attempts: int | None) -> ReplayReport:
+def replay(cluster: Cluster, state_dir: Path, policy: RetryPolicy) -> ReplayReport:
     """Send every dead letter in `state_dir` again, then rewrite the file with only what is still refused.
 
     The caller holds the state lock, so no shipper appends to the file meanwhile. Until every answer is
@@ -116,7 +115,7 @@ def replay(client: OpenSearch, state_dir: Path, *, max_attempts: int | None) -> 
             kept[n] = line
             continue
         records.setdefault(rec.doc_id, []).append(rec)
-    answers = _send(client, [recs[-1] for recs in records.values()], max_attempts)
+    answers = _send(cluster, [recs[-1] for recs in records.values()], policy)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for doc_id, recs in records.items():
         outcome = answers.get(doc_id)
@@ -137,7 +136,7 @@ def replay(client: OpenSearch, state_dir: Path, *, max_attempts: int | None) -> 
 _ALREADY = True  # in `_send`'s answer: the cluster had the document before the replay
 
 
-def _send(client: OpenSearch, recs: list[_Record], max_attempts: int | None) -> dict[str, str | bool]:
+def _send(cluster: Cluster, recs: list[_Record], policy: RetryPolicy) -> dict[str, str | bool]:
     """Send the records; the answer maps an id to its new reason when refused, to `_ALREADY` when it
     was there before; an id left out was stored now."""
     answer: dict[str, str | bool] = {}
@@ -152,18 +151,16 @@ def _send(client: OpenSearch, recs: list[_Record], max_attempts: int | None) -> 
             )
             for r in chunk
         ]
-        outcome = bulk.send(client, items, max_attempts=max_attempts)
+        outcome = bulk.send(cluster, items, policy.tries())
         for item in outcome.existed:
             answer[item.ref.doc_id] = _ALREADY
         for item, reason in outcome.rejected:
             answer[item.ref.doc_id] = reason
-        _merge(client, [item.ref for item in outcome.conflicts], answer, max_attempts)
+        _merge(cluster, [item.ref for item in outcome.conflicts], answer, policy)
     return answer
 
 
-def _merge(
-    client: OpenSearch, recs: list[_Record], answer: dict[str, str | bool], max_attempts: int | None
-) -> None:
+def _merge(cluster: Cluster, recs: list[_Record], answer: dict[str, str | bool], policy: RetryPolicy) -> None:
     """Summaries already stored: merged into what is there (the one merge the shipper uses), so a
     replayed summary adds its lines' share rather than overwriting the message's later lines. One at a
     time, so that each is known to be written, refused, or held its share already (no write)."""
@@ -172,9 +169,7 @@ def _merge(
         assert state is not None  # only summaries are sent with merge_on_conflict
         prefix = r.index.rsplit("-messages-", 1)[0]
         refusals = _Refusals()
-        written = summaries.upsert(
-            client, prefix, {key_of(state): state}, refusals, max_attempts=max_attempts
-        )
+        written = summaries.upsert(cluster, prefix, {key_of(state): state}, refusals, policy.tries())
         if refusals.by_id:
             answer.update(refusals.by_id)
         elif not written:

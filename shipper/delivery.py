@@ -8,12 +8,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from opensearchpy import OpenSearch
-
 from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
 from shipper.messages import Partial
 from shipper.opensearch import bulk, summaries
+from shipper.opensearch.cluster import Cluster
+from shipper.opensearch.retry import RetryPolicy
 from shipper.status import Status
 
 
@@ -53,24 +53,27 @@ class Batch:
 class Delivery:
     """Sends one batch: events plus optimistic `create`s of new summaries in one `_bulk` request, then the
     read-merge-write of summaries already stored, then the checkpoints. Nothing moves a checkpoint before
-    OpenSearch has acknowledged every document the entries before it produced."""
+    OpenSearch has acknowledged every document the entries before it produced.
+
+    A batch is one operation of `policy`: its bulk request, the items sent again and the summary merges
+    draw on one count of tries, so a batch gives up after `policy.max_attempts` failed tries in all."""
 
     def __init__(
         self,
-        client: OpenSearch,
+        cluster: Cluster,
         prefix: str,
         registry: Registry,
         dead: DeadLetters,
-        attempts: int | None,
+        policy: RetryPolicy,
         *,
         status: Status | None = None,
     ) -> None:
-        self.client = client
+        self.cluster = cluster
         self.status = status or Status()
         self.prefix = prefix
         self.registry = registry
         self.dead = dead
-        self.attempts = attempts
+        self.policy = policy
         self.recent = summaries.Recent()
 
     def deliver(self, batch: Batch) -> None:
@@ -80,9 +83,10 @@ class Delivery:
         creates = [summaries.create_item(self.prefix, k, p) for k, p in new]
         later = {k: p for k, p in pending.items() if k in self.recent}
         items = batch.events + creates
+        tries = self.policy.tries()
         if items:
             status = self.status
-            outcome = bulk.send(self.client, items, max_attempts=self.attempts, timed=status.bulk_took)
+            outcome = bulk.send(self.cluster, items, tries, timed=status.bulk_took)
             counts: Counter[tuple[str | None, str]] = Counter()  # (file key, outcome): one lock per batch
             for item in outcome.delivered:
                 if item.merge_on_conflict:
@@ -103,7 +107,7 @@ class Delivery:
             for item in outcome.conflicts:
                 later[item.ref] = pending[item.ref]
         if later:
-            merged = summaries.upsert(self.client, self.prefix, later, self.dead, max_attempts=self.attempts)
+            merged = summaries.upsert(self.cluster, self.prefix, later, self.dead, tries)
             tally.summaries += merged
             self.status.counted(Counter({(None, "summaries"): merged}))
         self.recent.add(list(pending))

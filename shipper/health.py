@@ -8,18 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from shipper import status
-from shipper.checkpoints import Registry, RegistryUnreadable
-from shipper.errors import ShipperError
+from shipper.checkpoints import Registry
+from shipper.errors import RegistryUnreadable
 from shipper.files.follow import matching
 
 DEFAULT_MAX_STALL = 300.0
 MIN_SILENCE = 30.0
 """status.json is rewritten every second or so; older than this (and than max_stall) means the sidecar
 is stopped or hung, whatever its last facts said."""
-
-
-class Unhealthy(ShipperError):
-    """Lines wait in a followed log and the checkpoint has not moved for too long."""
 
 
 @dataclass(frozen=True, slots=True)

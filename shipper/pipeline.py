@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from opensearchpy import OpenSearch
-
 from shipper.batcher import Batcher
 from shipper.checkpoints import Registry, lock_state_dir, prepare_state_dir
 from shipper.deadletter import DeadLetters
@@ -26,7 +24,9 @@ from shipper.files.reader import RawEntry
 from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
 from shipper.opensearch import bulk
+from shipper.opensearch.cluster import Cluster
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
+from shipper.opensearch.retry import RetryPolicy
 from shipper.progress import FileProgress
 from shipper.settings import Settings
 from shipper.sources import ArchiveSource, Followers, Source
@@ -85,34 +85,34 @@ class _Occurrences:
 class Shipper:
     """Ships files into OpenSearch with checkpoints: run twice, or after a crash, adds nothing."""
 
-    def __init__(self, settings: Settings, client: OpenSearch) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cluster: Cluster,
+        policy: RetryPolicy | None = None,
+        *,
+        status: Status | None = None,
+    ) -> None:
+        """`policy` defaults to the bounded one of Settings (backfill); the sidecar passes its own, which
+        waits for ever and reports to `status`."""
         self.settings = settings
-        self.client = client
+        self.cluster = cluster
         prepare_state_dir(settings.state_dir)
         self.state_lock = lock_state_dir(settings.state_dir)
         self.registry = Registry(settings.state_dir)
         self.dead = DeadLetters(settings.state_dir)
         self.server = settings.effective_server_name()
         self.zone = settings.effective_timezone()
-        self.status = Status()
+        self.status = status or Status()
         self.delivery = Delivery(
-            client,
+            cluster,
             settings.index_prefix,
             self.registry,
             self.dead,
-            settings.backfill_max_retries,
+            policy or RetryPolicy.from_settings(settings),
             status=self.status,
         )
         self._sender: Sender | None = None
-
-    @property
-    def attempts(self) -> int | None:
-        """Tries per request before giving up; None waits out any outage (the sidecar)."""
-        return self.delivery.attempts
-
-    @attempts.setter
-    def attempts(self, value: int | None) -> None:
-        self.delivery.attempts = value
 
     @property
     def sender(self) -> Sender:

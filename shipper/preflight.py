@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from opensearchpy import OpenSearch
-from opensearchpy import exceptions as os_exc
 
-from shipper.errors import NotSetUp
+from shipper.errors import AccessDenied, ClusterError, NotSetUp
 from shipper.opensearch import provision
-from shipper.opensearch.connection import answer_line, translate
+from shipper.opensearch.cluster import Cluster
 from shipper.settings import Settings, url_without_userinfo
 
 SETUP_HINT = "run `exim-shipper setup` centrally"
@@ -98,30 +96,30 @@ def state_dir(path: Path) -> Finding:
     return Finding(what)
 
 
-def cluster(client: OpenSearch, settings: Settings) -> Finding:
+def cluster(client: Cluster, settings: Settings) -> Finding:
     """One request to the cluster's root: reachable, TLS verified, credentials accepted."""
     what = "cluster " + ", ".join(url_without_userinfo(u) for u in settings.opensearch_url)
     try:
-        info: dict[str, Any] = client.info()
-    except os_exc.OpenSearchException as exc:
-        return Finding(what, str(translate(exc, "cluster")).removeprefix("cluster: "))
+        info: dict[str, Any] = client.request("GET", "/")
+    except ClusterError as exc:
+        return Finding(what, str(exc))
     version = info.get("version", {})
     product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch"
     return Finding(what, None, f"{product} {version.get('number', '?')}")
 
 
-def templates(client: OpenSearch, settings: Settings) -> tuple[list[Finding], bool]:
+def templates(client: Cluster, settings: Settings) -> tuple[list[Finding], bool]:
     """Each template and the lifecycle policy: installed, and the same as this version's `setup`; and
     whether an index template is known to be missing."""
     try:
         states = provision.status(client, settings.index_prefix, settings.retention)
-    except os_exc.OpenSearchException as exc:
+    except ClusterError as exc:
         return [Finding("templates", f"cannot be read ({_why(exc)})")], False
     missing = any(s.state == "missing" and s.kind == "index template" for s in states)
     unreadable = None
     try:  # apart: a shipper's role may read templates and not the lifecycle plugin's policies
         states.append(provision.policy_status(client, settings.index_prefix, settings.retention))
-    except os_exc.OpenSearchException as exc:
+    except ClusterError as exc:
         what = f"lifecycle policy {settings.index_prefix}-events"
         unreadable = Finding(what, f"cannot be read ({_why(exc)})")
     found = []
@@ -138,7 +136,7 @@ def templates(client: OpenSearch, settings: Settings) -> tuple[list[Finding], bo
     return [*found, *([unreadable] if unreadable else [])], missing
 
 
-def write_access(client: OpenSearch, settings: Settings, now: datetime | None = None) -> list[Finding]:
+def write_access(client: Cluster, settings: Settings, now: datetime | None = None) -> list[Finding]:
     """The credentials may write what the shipper writes: `create` into the events indices, `index`
     into the message summaries, each tried with one `_bulk` request whose document is then deleted."""
     day = (now or datetime.now(UTC)).strftime("%Y.%m.%d")
@@ -150,13 +148,13 @@ def write_access(client: OpenSearch, settings: Settings, now: datetime | None = 
     return [_try_write(client, op, index, CHECK_ID.format(server=server), server) for op, index in targets]
 
 
-def _try_write(client: OpenSearch, op: str, index: str, doc_id: str, server: str) -> Finding:
+def _try_write(client: Cluster, op: str, index: str, doc_id: str, server: str) -> Finding:
     what = f"write ({op}) to {index}"
     doc = {"event": {"kind": "state", "dataset": "exim_shipper.check"}, "host": {"name": server}}
     try:
         body = orjson.dumps({op: {"_index": index, "_id": doc_id}}) + b"\n" + orjson.dumps(doc) + b"\n"
-        answer = client.bulk(body=body)
-    except os_exc.OpenSearchException as exc:
+        answer = client.bulk(body)
+    except ClusterError as exc:
         return Finding(what, f"failed ({_why(exc)})")
     item = next(iter(answer["items"][0].values()))
     status = int(item.get("status", 0))
@@ -167,32 +165,29 @@ def _try_write(client: OpenSearch, op: str, index: str, doc_id: str, server: str
         reason = error.get("reason") or error.get("type") or "" if isinstance(error, dict) else str(error)
         return Finding(what, f"refused (HTTP {status}: {str(reason)[:200]})")
     try:
-        client.delete(index=index, id=doc_id)
-    except os_exc.OpenSearchException as exc:
+        client.request("DELETE", f"/{index}/_doc/{doc_id}")
+    except ClusterError as exc:
         return Finding(
             what, None, f"its test document {index}/{doc_id} stays: no right to delete it ({_why(exc)})"
         )
     return Finding(what)
 
 
-def _why(exc: os_exc.OpenSearchException) -> str:
+def _why(exc: ClusterError) -> str:
     """The cluster's own reason with its status (a security plugin's 403 names the permission that is
     missing); for a connection or TLS failure the usual one-line translation."""
-    status, info = getattr(exc, "status_code", None), getattr(exc, "info", None)
-    error = info.get("error") if isinstance(info, dict) else None
-    reason = (error.get("reason") or error.get("type")) if isinstance(error, dict) else None
-    if isinstance(status, int) and reason:
-        return f"HTTP {status}: {answer_line(str(reason).encode())}"
-    return str(translate(exc, "")).removeprefix(": ")
+    if exc.status is not None and exc.reason:
+        return f"HTTP {exc.status}: {exc.reason}"
+    return str(exc)
 
 
-def require_templates(client: OpenSearch, settings: Settings) -> str | None:
+def require_templates(client: Cluster, settings: Settings) -> str | None:
     """`run` and `backfill` on start, read-only: missing templates end the command (shipping would
     create wrongly mapped indices); different ones give the warning returned. The lifecycle policy is
     not looked at: retention is decided centrally, by whoever runs `setup`."""
     try:
         states = provision.status(client, settings.index_prefix, settings.retention)
-    except os_exc.AuthorizationException as exc:
+    except AccessDenied as exc:
         return f"cannot check the index templates ({_why(exc)}); shipping without knowing they are there"
     missing = [s for s in states if s.state == "missing"]
     if len(missing) == len(states):
@@ -211,7 +206,7 @@ def _named(states: list[provision.Installed]) -> str:
     return ", ".join(f"{s.kind} {s.name}" for s in states)
 
 
-def everything(settings: Settings, client: OpenSearch | None) -> Iterator[Finding]:
+def everything(settings: Settings, client: Cluster | None) -> Iterator[Finding]:
     """`check`'s findings in order, each as soon as it is known (a cluster may take its time)."""
     yield from log_paths(settings.paths)
     yield state_dir(settings.state_dir)
@@ -234,12 +229,12 @@ def everything(settings: Settings, client: OpenSearch | None) -> Iterator[Findin
     yield from write_access(client, settings)
 
 
-def index_mappings(client: OpenSearch, settings: Settings) -> Finding:
+def index_mappings(client: Cluster, settings: Settings) -> Finding:
     """The indices already there map their fields as the templates do (one made before `setup`, or by hand,
     may not: then searches and the report silently miss its documents)."""
     try:
         drift = provision.mapping_drift(client, settings.index_prefix, settings.retention)
-    except os_exc.TransportError as exc:
+    except ClusterError as exc:
         return Finding("index mappings", f"cannot read them ({_why(exc)})")
     if drift:
         more = f" (and {len(drift) - 1} more indices)" if len(drift) > 1 else ""

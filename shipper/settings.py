@@ -140,7 +140,8 @@ class Settings(BaseSettings):
     retry_max_wait: float = 30.0
     """Longest wait between two retries, in seconds."""
     backfill_max_retries: int = 8
-    """Per-request retries in backfill mode (the sidecar retries for ever)."""
+    """Tries of one batch in backfill mode before it gives up: its request, the items sent again and its
+    summary merges draw on this one count (shipper.opensearch.retry); the sidecar retries for ever."""
 
     log_format: Literal["text", "json"] = "text"
     """Log lines on stderr: `text` for people (`2026-12-01T10:00:00Z INFO exim-shipper: ...`), `json` for a

@@ -7,11 +7,11 @@ every server, its summary, and the messages it is linked to on other servers (an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from shipper.errors import ShipperError
+from shipper.errors import NoEventIndex
 from shipper.trace_queries import (
     KEY_SOURCES,
     PAGE,
@@ -26,8 +26,9 @@ from shipper.trace_queries import (
 )
 from shipper.trace_story import render_summary, session_row
 
-if TYPE_CHECKING:  # the client is imported by who makes one: `trace FILE` starts without it
-    from opensearchpy import OpenSearch
+if TYPE_CHECKING:  # the cluster is made by who needs one: `trace FILE` starts without it
+    from shipper.opensearch.cluster import Cluster
+    from shipper.opensearch.retry import RetryPolicy
 
 
 MAX_MESSAGES = 500
@@ -43,11 +44,6 @@ _SORT = [
     {"log.file.path": {"order": "asc", "missing": "_last"}},
     {"log.offset": {"order": "asc", "missing": "_last"}},
 ]
-T = TypeVar("T")
-
-
-class NoEventIndex(ShipperError):
-    """The prefix has no events index on the cluster."""
 
 
 @dataclass(slots=True)
@@ -72,25 +68,14 @@ class FleetTrace:
 class _Searcher:
     """Searches with the shipper's retry policy over whichever daily/monthly indices exist."""
 
-    def __init__(self, client: OpenSearch, prefix: str, max_attempts: int | None) -> None:
-        self.client = client
+    def __init__(self, cluster: Cluster, prefix: str, policy: RetryPolicy) -> None:
+        self.cluster = cluster
         self.events = f"{prefix}-events-*"
         self.messages = f"{prefix}-messages-*"
-        self.max_attempts = max_attempts
+        self.policy = policy
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        def call() -> dict[str, Any]:
-            result: dict[str, Any] = self.client.search(
-                index=index, body=body, params={"ignore_unavailable": "true", "allow_no_indices": "true"}
-            )
-            return result
-
-        return self._retry(call)
-
-    def _retry(self, fn: Callable[[], T]) -> T:
-        from shipper.opensearch import retry  # noqa: PLC0415 - it imports the client: see above
-
-        return retry.call(fn, self.max_attempts)
+        return self.policy.call(lambda: self.cluster.search(index, body))
 
     def seed(self, needle: str, limit: int) -> tuple[list[Key], bool]:
         """The (server, id) keys whose events match `needle`, oldest-named first, at most `limit`; and
@@ -183,10 +168,10 @@ class _Links:
                 rows.append(row)
 
 
-def fleet_trace(client: OpenSearch, prefix: str, needle: str, *, max_attempts: int | None) -> FleetTrace:
+def fleet_trace(cluster: Cluster, prefix: str, needle: str, *, policy: RetryPolicy) -> FleetTrace:
     """The stories of the messages matching `needle` (an id or an address) on every server, following
     bounces (for an id, as the local trace does) and deliveries or Message-IDs that cross servers."""
-    searcher = _Searcher(client, prefix, max_attempts)
+    searcher = _Searcher(cluster, prefix, policy)
     by_id = is_message_id(needle)
     seeds, truncated = searcher.seed(needle, MAX_MESSAGES)
     stories: dict[Key, Story] = {k: Story(k) for k in seeds}

@@ -1,10 +1,8 @@
-"""Shared test helpers: parsing one line, dotted look-ups, the optional ../shared tree, and retries
-that do not wait."""
+"""Shared test helpers: parsing one line, dotted look-ups and the optional ../shared tree."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,6 @@ import pytest
 from hypothesis import settings
 
 from shipper.exim.parse import EntryParser
-from shipper.opensearch import retry
 
 # CI runs a fixed example sequence so a landing never depends on a random draw; local runs explore.
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -44,12 +41,3 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present (../shared is optional)")
     return path
-
-
-@pytest.fixture
-def no_retry_waits() -> Iterator[None]:
-    """Retries against a scripted cluster go again at once (`pytestmark = usefixtures(...)`)."""
-    saved = retry.INITIAL_WAIT, retry.MAX_WAIT
-    retry.configure(0.0, 0.0)
-    yield
-    retry.configure(*saved)

@@ -7,13 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opensearchpy import OpenSearch
-from opensearchpy import exceptions as os_exc
-
-from shipper.errors import OpenSearchUnavailable
-from shipper.opensearch import retry
-
-_FILTER = "errors,items.*.status,items.*._id,items.*.error.type,items.*.error.reason"
+from shipper.errors import OpenSearchUnavailable, RequestTooLarge
+from shipper.opensearch.cluster import Cluster
+from shipper.opensearch.retry import BLOCK_TYPES, RETRYABLE_STATUS, Tries
 
 
 @dataclass(slots=True)
@@ -38,85 +34,81 @@ class Outcome:
 
 
 def send(
-    client: OpenSearch,
+    cluster: Cluster,
     items: list[Item],
+    tries: Tries,
     *,
-    max_attempts: int | None,
     timed: Callable[[float], None] | None = None,
 ) -> Outcome:
-    """Send items until each is delivered or rejected; transient item failures (throttling, a cluster
-    block) are retried alone, and a request refused for its size is split in halves until it fits (one
-    document that alone is too large is rejected with that reason).
-    `timed` is told how long each answered request took."""
+    """Send items until each is delivered or rejected, in one loop of tries counted by `tries` (see
+    RetryPolicy): a request that fails as a whole goes again whole, and the items answered 429/503 or
+    refused by a cluster block go again alone; either is one try. A request refused for its size is split
+    in halves until it fits (one document that alone is too large is rejected with that reason); the
+    halves draw on the same count. `timed` is told how long each answered request took."""
     outcome = Outcome()
     pending = items
-    attempt = 0
     while pending:
         body = b"".join(i.action + b"\n" + i.body + b"\n" for i in pending)
-
-        def request(b: bytes = body) -> dict[str, Any]:
-            began = time.monotonic()
-            result: dict[str, Any] = client.bulk(body=b, filter_path=_FILTER)
-            if timed is not None:
-                timed(time.monotonic() - began)
-            return result
-
+        began = time.monotonic()
         try:
-            resp = retry.call(request, max_attempts)
-        except os_exc.TransportError as exc:
-            if not retry.too_large(exc):
-                raise
-            _split(client, pending, len(body), exc, outcome, max_attempts=max_attempts, timed=timed)
+            resp = cluster.bulk(body)
+        except OpenSearchUnavailable as exc:
+            tries.failed(exc)
+            continue
+        except RequestTooLarge as exc:
+            _split(cluster, pending, len(body), exc, outcome, tries=tries, timed=timed)
             return outcome
-        retry_items: list[Item] = []
-        for item, result in zip(pending, resp.get("items", []), strict=True):
-            res = next(iter(result.values()))
-            status = res.get("status", 0)
-            if status < 300:
-                outcome.delivered.append(item)
-            elif status == 409:
-                (outcome.conflicts if item.merge_on_conflict else outcome.existed).append(item)
-            elif status in retry.RETRYABLE_STATUS or res.get("error", {}).get("type") in retry.BLOCK_TYPES:
-                retry_items.append(item)
-            else:
-                err = res.get("error", {})
-                outcome.rejected.append(
-                    (item, f"HTTP {status} {err.get('type', '')}: {err.get('reason', '')}")
-                )
-        attempt += 1
-        if retry_items and max_attempts is not None and attempt >= max_attempts:
+        if timed is not None:
+            timed(time.monotonic() - began)
+        tries.succeeded()
+        pending = _sort(pending, resp, outcome)
+        if pending:
             # Throttling is not a rejection: never dead-letter it; the caller keeps its checkpoint.
-            raise OpenSearchUnavailable(
-                f"{len(retry_items)} documents still throttled (429/503) or blocked (index write block, "
-                "disk flood stage) after retries"
+            tries.throttled(
+                len(pending),
+                OpenSearchUnavailable(
+                    f"{len(pending)} documents still throttled (429/503) or blocked (index write block, "
+                    "disk flood stage) after retries"
+                ),
             )
-        if retry_items:
-            if retry.WATCHER is not None:
-                retry.WATCHER.throttled(len(retry_items))
-            retry.sleep(retry.backoff(attempt))
-        pending = retry_items
     return outcome
 
 
+def _sort(pending: list[Item], resp: dict[str, Any], outcome: Outcome) -> list[Item]:
+    """Each item's answer into `outcome`; returns the items to send again (throttled or blocked)."""
+    again: list[Item] = []
+    for item, result in zip(pending, resp.get("items", []), strict=True):
+        res = next(iter(result.values()))
+        status = res.get("status", 0)
+        if status < 300:
+            outcome.delivered.append(item)
+        elif status == 409:
+            (outcome.conflicts if item.merge_on_conflict else outcome.existed).append(item)
+        elif status in RETRYABLE_STATUS or res.get("error", {}).get("type") in BLOCK_TYPES:
+            again.append(item)
+        else:
+            err = res.get("error", {})
+            outcome.rejected.append((item, f"HTTP {status} {err.get('type', '')}: {err.get('reason', '')}"))
+    return again
+
+
 def _split(
-    client: OpenSearch,
+    cluster: Cluster,
     items: list[Item],
     size: int,
-    exc: os_exc.TransportError,
+    exc: RequestTooLarge,
     outcome: Outcome,
     *,
-    max_attempts: int | None,
+    tries: Tries,
     timed: Callable[[float], None] | None,
 ) -> None:
     if len(items) == 1:
         item = items[0]
-        outcome.rejected.append(
-            (item, f"HTTP {exc.status_code} request too large: one document of {size} bytes")
-        )
+        outcome.rejected.append((item, f"HTTP {exc.status} request too large: one document of {size} bytes"))
         return
     half = len(items) // 2
     for part in (items[:half], items[half:]):
-        got = send(client, part, max_attempts=max_attempts, timed=timed)
+        got = send(cluster, part, tries, timed=timed)
         outcome.delivered += got.delivered
         outcome.existed += got.existed
         outcome.conflicts += got.conflicts

@@ -1,9 +1,11 @@
-"""The OpenSearch client built from settings, and translation of its exceptions into ours."""
+"""The cluster seam's one real implementation: the opensearch-py client built from settings, and its
+exceptions translated into shipper.errors. The only module that imports opensearch-py."""
 
 from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -11,9 +13,19 @@ from opensearchpy import OpenSearch, Urllib3HttpConnection
 from opensearchpy import exceptions as os_exc
 from opensearchpy.serializer import JSONSerializer
 
-from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable, ShipperError
-from shipper.opensearch import retry
+from shipper.errors import (
+    AccessDenied,
+    ClusterError,
+    ConfigError,
+    NotFound,
+    OpenSearchRejected,
+    OpenSearchUnavailable,
+    RequestTooLarge,
+)
+from shipper.opensearch.retry import RETRYABLE_STATUS
 from shipper.settings import Settings
+
+_BULK_FILTER = "errors,items.*.status,items.*._id,items.*.error.type,items.*.error.reason"
 
 
 class OrjsonSerializer(JSONSerializer):
@@ -38,16 +50,53 @@ class FastGzipConnection(Urllib3HttpConnection):
         return gzip.compress(data, compresslevel=1)
 
 
-def make_client(settings: Settings) -> OpenSearch:
-    """A client for the configured hosts, auth and TLS; raises ConfigError when none is configured."""
-    retry.configure(settings.retry_initial_wait, settings.retry_max_wait)
+class OpenSearchCluster:
+    """The cluster seam (shipper.opensearch.cluster.Cluster) over opensearch-py: one call, one request, and
+    every library exception translated into shipper.errors on the way out."""
+
+    def __init__(self, client: OpenSearch) -> None:
+        self.client = client
+
+    def bulk(self, body: bytes) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call(lambda: self.client.bulk(body=body, filter_path=_BULK_FILTER))
+        return answer
+
+    def mget(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call(lambda: self.client.mget(body={"docs": docs}))
+        return answer
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        params = {"ignore_unavailable": "true", "allow_no_indices": "true"}
+        answer: dict[str, Any] = self._call(lambda: self.client.search(index=index, body=body, params=params))
+        return answer
+
+    def request(
+        self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
+        return self._call(
+            lambda: self.client.transport.perform_request(method, path, body=body, params=params)
+        )
+
+    @staticmethod
+    def _call(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except os_exc.OpenSearchException as exc:
+            raise translate(exc) from None
+
+
+def connect(settings: Settings) -> OpenSearchCluster:
+    """The cluster of the configured hosts, auth and TLS; raises ConfigError when none is configured."""
     if not settings.opensearch_url:
         raise ConfigError("no OpenSearch URL configured (--opensearch-url or EXIM_SHIPPER_OPENSEARCH_URL)")
     kwargs: dict[str, Any] = {
         "hosts": settings.opensearch_url,
         "serializer": OrjsonSerializer(),
         "timeout": settings.request_timeout,
-        "max_retries": 0,  # retries are ours (shipper.opensearch.retry), per request and per item
+        # Retries are the policy's alone (shipper.opensearch.retry): a client retrying inside them would
+        # multiply the tries (8 of ours times its own) and hide an outage from the sidecar's status.
+        "max_retries": 0,
+        "retry_on_timeout": False,
         "http_compress": settings.http_compress,
         "connection_class": FastGzipConnection,
     }
@@ -63,26 +112,70 @@ def make_client(settings: Settings) -> OpenSearch:
             kwargs["ca_certs"] = str(settings.ca_certs)
         if not settings.verify_certs:
             kwargs["ssl_show_warn"] = False
-    return OpenSearch(**kwargs)
+    return OpenSearchCluster(OpenSearch(**kwargs))
 
 
-def translate(exc: Exception, what: str) -> ShipperError:
-    """One clear line for the user, never a secret: the URL's credentials are not repeated."""
+def translate(exc: Exception) -> ClusterError:
+    """The library's exception as ours: worth another try (OpenSearchUnavailable) or final, on one line
+    that never repeats a secret (the URL's credentials are cut)."""
+    status = exc.status_code if isinstance(exc, os_exc.TransportError) else None
+    code = status if isinstance(status, int) else None
+    reason = _reason(exc)
+    if isinstance(exc, os_exc.TransportError) and code is not None:
+        return _answered(exc, code, reason)
     if isinstance(exc, os_exc.SSLError):
-        return OpenSearchRejected(f"{what}: TLS failed ({_short(exc)}); check --ca-certs / verify settings")
+        line = f"TLS failed ({_short(exc)}); check --ca-certs / verify settings"
+        # An unverifiable certificate stays so: waiting would hide a configuration error.
+        final = "certificate" in str(exc).lower()
+        return (
+            OpenSearchRejected(line, reason=reason) if final else OpenSearchUnavailable(line, reason=reason)
+        )
     if isinstance(exc, os_exc.ConnectionTimeout):
-        return OpenSearchUnavailable(f"{what}: timed out talking to OpenSearch")
+        return OpenSearchUnavailable("timed out talking to OpenSearch", reason=reason)
     if isinstance(exc, os_exc.ConnectionError):
-        return OpenSearchUnavailable(f"{what}: cannot connect to OpenSearch ({_short(exc)})")
+        return OpenSearchUnavailable(f"cannot connect to OpenSearch ({_short(exc)})", reason=reason)
+    return OpenSearchRejected(type(exc).__name__)
+
+
+def _answered(exc: os_exc.TransportError, code: int, reason: str) -> ClusterError:
+    """An HTTP answer other than success, by what it means for the caller."""
+    # The whole answer is kept for callers that look for a detail in it; it is never shown.
+    facts: dict[str, Any] = {"status": code, "reason": reason, "answer": str(exc.info)[:10_000]}
     if isinstance(exc, os_exc.AuthorizationException):
         # Authenticated but not allowed: the reason names the missing permission (docs/security.md).
-        reason = _short(exc)
-        return OpenSearchRejected(f"{what}: OpenSearch denied this user the request (HTTP 403: {reason})")
+        return AccessDenied(f"OpenSearch denied this user the request (HTTP 403: {_short(exc)})", **facts)
     if isinstance(exc, os_exc.AuthenticationException):
-        return OpenSearchRejected(f"{what}: OpenSearch refused the credentials (HTTP {exc.status_code})")
-    if isinstance(exc, os_exc.TransportError):
-        return OpenSearchRejected(f"{what}: OpenSearch answered HTTP {exc.status_code}: {_short(exc)}")
-    return OpenSearchUnavailable(f"{what}: {type(exc).__name__}")
+        return OpenSearchRejected(f"OpenSearch refused the credentials (HTTP {code})", **facts)
+    line = f"OpenSearch answered HTTP {code}: {_short(exc)}"
+    if _too_large(exc):
+        return RequestTooLarge(line, **facts)
+    if code == 404:
+        return NotFound(line, **facts)
+    if code in RETRYABLE_STATUS or code >= 500:
+        return OpenSearchUnavailable(line, **facts)
+    return OpenSearchRejected(line, **facts)
+
+
+_OPERATION_BYTES = re.compile(r"coordinating_operation_bytes=(\d+), max_coordinating_and_primary_bytes=(\d+)")
+
+
+def _too_large(exc: os_exc.TransportError) -> bool:
+    """A request the cluster refuses for its own size: HTTP 413 (http.max_content_length), or indexing
+    pressure's 429 when the one request is larger than the whole limit."""
+    if exc.status_code == 413:
+        return True
+    if exc.status_code != 429:
+        return False
+    found = _OPERATION_BYTES.search(str(exc.info) if exc.info is not None else str(exc))
+    return found is not None and int(found.group(1)) > int(found.group(2))
+
+
+def _reason(exc: Exception) -> str:
+    """The cluster's own reason (or error type), on one line; "" when it gave none."""
+    info = getattr(exc, "info", None)
+    error = info.get("error") if isinstance(info, dict) else None
+    reason = (error.get("reason") or error.get("type")) if isinstance(error, dict) else None
+    return answer_line(str(reason).encode()) if reason else ""
 
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -107,5 +200,9 @@ def _short(exc: Exception) -> str:
     if isinstance(info, str) and "<title>" in info.lower():
         text = info  # a proxy's HTML error page: its title is the message
     text = answer_line(text.encode(), limit=10_000)  # one line, whatever the server sent
-    # urllib3 messages embed the URL; strip anything that could carry user:password@
-    return text.split("://", maxsplit=1)[0][:200] if "@" in text else text[:200]
+    return _without_userinfo(text)[:200]
+
+
+def _without_userinfo(text: str) -> str:
+    """urllib3 messages embed the URL: cut anything that could carry user:password@."""
+    return text.split("://", maxsplit=1)[0] if "@" in text else text

@@ -9,8 +9,9 @@ from importlib.resources.abc import Traversable
 from typing import Any
 
 import orjson
-from opensearchpy import OpenSearch
-from opensearchpy import exceptions as os_exc
+
+from shipper.errors import NotFound, OpenSearchRejected
+from shipper.opensearch.cluster import Cluster
 
 # Package data, so an installed wheel carries its templates; the repository's index_templates/ links here.
 TEMPLATES = resources.files("shipper") / "index_templates"
@@ -27,24 +28,24 @@ def _load(path: Traversable, prefix: str, retention: str) -> dict[str, Any]:
     return body
 
 
-def _get(client: OpenSearch, path: str) -> Any:
+def _get(client: Cluster, path: str) -> Any:
     try:
-        return client.transport.perform_request("GET", path)
-    except os_exc.NotFoundError:
+        return client.request("GET", path)
+    except NotFound:
         return None
 
 
-def _put_if_changed(client: OpenSearch, path: str, body: dict[str, Any], current_meta: Any) -> str:
+def _put_if_changed(client: Cluster, path: str, body: dict[str, Any], current_meta: Any) -> str:
     if (
         isinstance(current_meta, dict)
         and current_meta.get("exim_shipper_hash") == body["_meta"]["exim_shipper_hash"]
     ):
         return "unchanged"
-    client.transport.perform_request("PUT", path, body=body)
+    client.request("PUT", path, body=body)
     return "updated" if current_meta is not None else "created"
 
 
-def setup(client: OpenSearch, prefix: str, retention: str) -> list[str]:
+def setup(client: Cluster, prefix: str, retention: str) -> list[str]:
     """Install or update everything; returns one line per object: `<kind> <name>: <what happened>`."""
     is_opensearch = _is_opensearch(client)
     report: list[str] = []
@@ -69,34 +70,34 @@ def setup(client: OpenSearch, prefix: str, retention: str) -> list[str]:
     return report
 
 
-def _is_opensearch(client: OpenSearch) -> bool:
+def _is_opensearch(client: Cluster) -> bool:
     try:
-        info = client.info()
-    except os_exc.TransportError as exc:
+        info = client.request("GET", "/")
+    except OpenSearchRejected as exc:
         # OpenSearch always serves `GET /`; a minimal Elasticsearch (no rest-root module) answers 405.
-        if exc.status_code not in (404, 405):
+        if exc.status not in (404, 405):
             raise
         return False
     return bool(info.get("version", {}).get("distribution") == "opensearch")
 
 
-def _has_ilm(client: OpenSearch) -> bool:
+def _has_ilm(client: Cluster) -> bool:
     """Elasticsearch without x-pack (OSS builds, integ-test distributions) has no `_ilm` endpoints."""
     try:
-        client.transport.perform_request("GET", "/_ilm/status")
-    except os_exc.TransportError as exc:
-        if exc.status_code not in (400, 404, 405):
+        client.request("GET", "/_ilm/status")
+    except OpenSearchRejected as exc:
+        if exc.status not in (400, 404, 405):
             raise
         return False
     return True
 
 
 def _lifecycle(
-    client: OpenSearch, prefix: str, retention: str, *, is_opensearch: bool, report: list[str]
+    client: Cluster, prefix: str, retention: str, *, is_opensearch: bool, report: list[str]
 ) -> str:
     name = f"{prefix}-events"
     if is_opensearch:
-        plugins = client.transport.perform_request("GET", "/_cat/plugins", params={"format": "json"})
+        plugins = client.request("GET", "/_cat/plugins", params={"format": "json"})
         if not any(p.get("component") == "opensearch-index-management" for p in plugins):
             report.append(f"ISM policy {name}: skipped (the cluster has no index-management plugin)")
             return "none"
@@ -112,7 +113,7 @@ def _lifecycle(
         params = {}
         if cur is not None:
             params = {"if_seq_no": cur["_seq_no"], "if_primary_term": cur["_primary_term"]}
-        client.transport.perform_request("PUT", f"/_plugins/_ism/policies/{name}", body=body, params=params)
+        client.request("PUT", f"/_plugins/_ism/policies/{name}", body=body, params=params)
         report.append(f"ISM policy {name}: {'updated' if cur is not None else 'created'}")
         return "ism"
     if not _has_ilm(client):
@@ -128,13 +129,13 @@ def _lifecycle(
     body["policy"].setdefault("_meta", {})["exim_shipper"] = desc
     note = ""
     try:
-        client.transport.perform_request("PUT", f"/_ilm/policy/{name}", body=body)
-    except os_exc.RequestError as exc:
+        client.request("PUT", f"/_ilm/policy/{name}", body=body)
+    except OpenSearchRejected as exc:
         # Elasticsearch before 7.14 has no `_meta` in ILM policies (elastic/elasticsearch#73515).
-        if "_meta" not in str(exc.info):
+        if exc.status != 400 or "_meta" not in exc.answer:
             raise
         body["policy"].pop("_meta")
-        client.transport.perform_request("PUT", f"/_ilm/policy/{name}", body=body)
+        client.request("PUT", f"/_ilm/policy/{name}", body=body)
         note = " (this Elasticsearch keeps no _meta in policies, so it is rewritten on every setup)"
     report.append(f"ILM policy {name}: {'updated' if cur is not None else 'created'}{note}")
     return "ilm"
@@ -155,7 +156,7 @@ class Installed:
         return self.state in ("current", "skipped")
 
 
-def status(client: OpenSearch, prefix: str, retention: str) -> list[Installed]:
+def status(client: Cluster, prefix: str, retention: str) -> list[Installed]:
     """Read-only: each component and index template as `setup` would leave it, judged by the hash
     `setup` stores in its `_meta`. Needs only the right to read templates."""
     base = TEMPLATES
@@ -179,13 +180,13 @@ def _judge(meta: Any, want: str) -> str:
     return "current" if isinstance(meta, dict) and meta.get("exim_shipper_hash") == want else "different"
 
 
-def policy_status(client: OpenSearch, prefix: str, retention: str) -> Installed:
+def policy_status(client: Cluster, prefix: str, retention: str) -> Installed:
     """Read-only: the ISM (OpenSearch) or ILM (Elasticsearch) policy as `setup` would leave it, judged
     by the hash `setup` writes into it."""
     base = TEMPLATES
     name = f"{prefix}-events"
     if _is_opensearch(client):
-        plugins = client.transport.perform_request("GET", "/_cat/plugins", params={"format": "json"})
+        plugins = client.request("GET", "/_cat/plugins", params={"format": "json"})
         if not any(p.get("component") == "opensearch-index-management" for p in plugins):
             return Installed("ISM policy", name, "skipped")
         want = _load(base / "ism-policy.json", prefix, retention)["_meta"]["exim_shipper_hash"]
@@ -228,7 +229,7 @@ def _template_field_types(kind: str, prefix: str, retention: str) -> dict[str, s
     return found
 
 
-def mapping_drift(client: OpenSearch, prefix: str, retention: str) -> list[str]:
+def mapping_drift(client: Cluster, prefix: str, retention: str) -> list[str]:
     """Read-only: the existing indices whose fields are mapped otherwise than the templates say (an index
     made before `setup`, or by hand: `@timestamp` as text makes every time query silently miss it). One
     line per index, naming the fields; empty when all agree."""
@@ -236,8 +237,10 @@ def mapping_drift(client: OpenSearch, prefix: str, retention: str) -> list[str]:
     for kind in INDEX_TEMPLATES:
         want = _template_field_types(kind, prefix, retention)
         try:
-            current = client.indices.get_mapping(index=f"{prefix}-{kind}-*", allow_no_indices=True)
-        except os_exc.NotFoundError:
+            current = client.request(
+                "GET", f"/{prefix}-{kind}-*/_mapping", params={"allow_no_indices": "true"}
+            )
+        except NotFound:
             continue
         for index, body in sorted(current.items()):
             have = _field_types(body.get("mappings", {}).get("properties", {}))

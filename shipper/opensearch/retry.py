@@ -1,64 +1,30 @@
-"""Retry policy: which failures are transient, and how long to wait (bounded in backfill)."""
+"""The retry policy: how long to wait between tries and how many an operation gets, as one frozen value.
+
+What is worth another try is decided where library errors are translated (shipper.opensearch.connection
+raises OpenSearchUnavailable for those); this module only counts tries and waits.
+"""
 
 from __future__ import annotations
 
-import re
+import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from opensearchpy import exceptions as os_exc
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_never, wait_random_exponential
+from shipper.errors import Interrupted, OpenSearchUnavailable
+
+if TYPE_CHECKING:
+    from shipper.settings import Settings
 
 T = TypeVar("T")
+# Bulk items answered with these are throttled or briefly unavailable: sent again alone, never rejected.
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
-
-
 # Bulk item errors that a cluster block gives (index.blocks.write, the flood-stage disk watermark's
 # read_only_allow_delete, a cluster-wide read-only): an operator or the disk clears them, so they are waited
 # out like throttling, never dead-lettered.
 BLOCK_TYPES = frozenset({"cluster_block_exception", "index_create_block_exception"})
-_OPERATION_BYTES = re.compile(r"coordinating_operation_bytes=(\d+), max_coordinating_and_primary_bytes=(\d+)")
-
-
-def too_large(exc: BaseException) -> bool:
-    """A request the cluster refuses for its own size: HTTP 413 (http.max_content_length), or indexing
-    pressure's 429 when the one request is larger than the whole limit. Retrying it as it is can never
-    succeed; it has to be split."""
-    if not isinstance(exc, os_exc.TransportError):
-        return False
-    if exc.status_code == 413:
-        return True
-    if exc.status_code != 429:
-        return False
-    found = _OPERATION_BYTES.search(str(exc.info) if exc.info is not None else str(exc))
-    return found is not None and int(found.group(1)) > int(found.group(2))
-
-
-def transient(exc: BaseException) -> bool:
-    """Connection errors, timeouts, 429 and 5xx are worth another try; the rest is final."""
-    if too_large(exc):
-        return False
-    if isinstance(exc, os_exc.SSLError) and "certificate" in str(exc).lower():
-        return False  # an unverifiable certificate stays so: waiting would hide a configuration error
-    if isinstance(exc, os_exc.ConnectionError | os_exc.ConnectionTimeout):
-        return True
-    if isinstance(exc, os_exc.TransportError):
-        status = exc.status_code
-        return isinstance(status, int) and (status in RETRYABLE_STATUS or status >= 500)
-    return False
-
-
-class Interrupted(Exception):
-    """The process was asked to stop while waiting to retry."""
-
-
-# Set by the sidecar: a stop request ends a retry wait at once instead of after the backoff.
-STOP: threading.Event | None = None
-# Backoff bounds (seconds), from settings: the first wait and the cap of the exponential growth.
-INITIAL_WAIT = 0.5
-MAX_WAIT = 30.0
 
 
 class Watcher(Protocol):
@@ -71,52 +37,91 @@ class Watcher(Protocol):
     def throttled(self, n: int) -> None: ...
 
 
-# Set by the sidecar, so that an outage is logged when it begins, not when the retries give up.
-WATCHER: Watcher | None = None
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How an operation is retried: built once from Settings (`from_settings`), varied per command with
+    `dataclasses.replace` (the sidecar: `max_attempts=None`, a stop event and its Status as watcher).
 
+    One loop, one count. An operation (one bulk send with its throttled items sent again alone, one
+    summary merge, one search) takes a `Tries` from `tries()`, and every try of it draws from that one
+    count: a failed request and a request whose items came back throttled or blocked are one try each.
+    Nothing below retries on its own: the opensearch-py client is built with `max_retries=0`.
 
-def configure(initial_wait: float, max_wait: float) -> None:
-    global INITIAL_WAIT, MAX_WAIT
-    INITIAL_WAIT, MAX_WAIT = initial_wait, max_wait
-
-
-def backoff(attempt: int) -> float:
-    """The wait before retry number `attempt` (1-based) of throttled items."""
-    return float(min(MAX_WAIT, INITIAL_WAIT * 2 ** (attempt - 1)))
-
-
-def sleep(seconds: float) -> None:
-    """Wait `seconds`, or raise Interrupted as soon as a stop is requested."""
-    if STOP is None:
-        time.sleep(seconds)
-    elif STOP.wait(seconds):
-        raise Interrupted
-
-
-def call(fn: Callable[[], T], max_attempts: int | None) -> T:
-    """Run `fn`, retrying transient failures with exponential backoff and jitter.
-
-    `max_attempts=None` retries for ever (the sidecar waits out an outage); backfill passes a bound.
+    So with `max_attempts=N`, an operation makes at most N tries that fail before raising
+    OpenSearchUnavailable, and waits at most sum(min(max_wait, initial_wait * 2**(k-1)) for k < N)
+    between them: with the defaults (N=8, 0.5 s, 30 s) 61.5 s of waiting and 8 tries of at most
+    `request_timeout` (30 s) each, about 5 minutes in the worst case. `max_attempts=None` tries for ever;
+    a set `stop` ends any wait at once with Interrupted.
     """
-    stop = stop_never if max_attempts is None else stop_after_attempt(max_attempts)
-    watcher = WATCHER
 
-    def attempt() -> T:
-        try:
-            result = fn()
-        except Exception as exc:
-            if watcher is not None and transient(exc):
-                watcher.failed(exc)
-            raise
-        if watcher is not None:
-            watcher.succeeded()
-        return result
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+    max_attempts: int | None = 8
+    stop: threading.Event | None = field(default=None, compare=False)
+    watcher: Watcher | None = field(default=None, compare=False)
 
-    retrying = Retrying(
-        retry=retry_if_exception(transient),
-        wait=wait_random_exponential(multiplier=INITIAL_WAIT, max=MAX_WAIT),
-        stop=stop,
-        reraise=True,
-        sleep=sleep,
-    )
-    return retrying(attempt)
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The bounded policy of backfill and the one-shot commands."""
+        return cls(settings.retry_initial_wait, settings.retry_max_wait, settings.backfill_max_retries)
+
+    def wait(self, attempt: int) -> float:
+        """Seconds before try `attempt + 1`: doubling from `initial_wait` up to `max_wait`, the upper half
+        drawn at random so that a fleet of shippers does not come back in step."""
+        cap = min(self.max_wait, self.initial_wait * 2.0 ** (attempt - 1))
+        return cap / 2 + random.uniform(0, cap / 2)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds`, or raise Interrupted as soon as a stop is requested."""
+        if self.stop is None:
+            time.sleep(seconds)
+        elif self.stop.wait(seconds):
+            raise Interrupted
+
+    def tries(self) -> Tries:
+        """A fresh count for one operation."""
+        return Tries(self)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` until it does not raise OpenSearchUnavailable, within one count of tries."""
+        tries = self.tries()
+        while True:
+            try:
+                result = fn()
+            except OpenSearchUnavailable as exc:
+                tries.failed(exc)
+                continue
+            tries.succeeded()
+            return result
+
+
+class Tries:
+    """One operation's count of tries under a policy; callers report each try's result to it."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.failures = 0
+
+    def failed(self, exc: OpenSearchUnavailable) -> None:
+        """A try failed as a whole: wait before the next one, or raise `exc` when none is left."""
+        if self.policy.watcher is not None:
+            self.policy.watcher.failed(exc)
+        self._again(exc)
+
+    def throttled(self, n: int, exc: OpenSearchUnavailable) -> None:
+        """A try was answered but `n` of its items must go again: wait, or raise `exc` if no try is left."""
+        if self.policy.watcher is not None:
+            self.policy.watcher.throttled(n)
+        self._again(exc)
+
+    def succeeded(self) -> None:
+        """A try was answered (the sidecar logs the end of an outage)."""
+        if self.policy.watcher is not None:
+            self.policy.watcher.succeeded()
+
+    def _again(self, exc: OpenSearchUnavailable) -> None:
+        self.failures += 1
+        limit = self.policy.max_attempts
+        if limit is not None and self.failures >= limit:
+            raise exc
+        self.policy.sleep(self.policy.wait(self.failures))

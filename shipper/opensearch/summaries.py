@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from opensearchpy import OpenSearch
-
 from shipper.deadletter import DeadLetters
 from shipper.errors import OpenSearchUnavailable
 from shipper.messages import Partial, from_state, key_of, merge
-from shipper.opensearch import bulk, retry
+from shipper.opensearch import bulk
+from shipper.opensearch.cluster import Cluster
 from shipper.opensearch.documents import action_line, message_id, message_index, summary_body
+from shipper.opensearch.retry import Tries
 
 MAX_ROUNDS = 20
 Key = tuple[str, str]
@@ -59,17 +59,18 @@ class Recent:
 
 
 def upsert(
-    client: OpenSearch,
+    cluster: Cluster,
     prefix: str,
     pending: dict[Key, Partial],
     dead: DeadLetters,
-    *,
-    max_attempts: int | None,
+    tries: Tries,
 ) -> int:
     """Merge each pending partial into its stored summary; returns how many summary documents were written.
 
     Equivalent to a scripted upsert but with the one merge implementation (shipper.messages): a
-    concurrent writer makes our write fail with 409, and that message is simply read and merged again.
+    concurrent writer makes our write fail with 409, and that message is simply read and merged again, for
+    at most MAX_ROUNDS rounds. Failures (of the read, of the write, a summary the read could not get) all
+    draw on the one count `tries`: no round retries on its own.
     """
     written = 0
     for _ in range(MAX_ROUNDS):
@@ -77,15 +78,7 @@ def upsert(
             return written
         keys = list(pending)
         targets = [(message_index(prefix, i), message_id(s, i)) for s, i in keys]
-        docs = [
-            {"_index": ix, "_id": did, "_source": {"includes": ["exim.merge_state"]}} for ix, did in targets
-        ]
-
-        def request(d: list[dict[str, Any]] = docs) -> dict[str, Any]:
-            result: dict[str, Any] = client.mget(body={"docs": d})
-            return result
-
-        resp = retry.call(request, max_attempts)
+        resp = _read(cluster, targets, tries)
         items: list[bulk.Item] = []
         retry_keys: list[Key] = []
         for key, (ix, did), found in zip(keys, targets, resp["docs"], strict=True):
@@ -105,12 +98,31 @@ def upsert(
                 merged = new
                 action = action_line("create", ix, did)
             items.append(bulk.Item(action, summary_body(merged), ref=key, merge_on_conflict=True))
-        outcome = bulk.send(client, items, max_attempts=max_attempts)
+        outcome = bulk.send(cluster, items, tries)
         written += len(outcome.delivered)
         for item, reason in outcome.rejected:
             dead.add(reason, item.action, item.body)
+        if retry_keys:
+            # A shard that could not answer the read: a try like a throttled item, waited for.
+            tries.throttled(
+                len(retry_keys),
+                OpenSearchUnavailable(f"{len(retry_keys)} message summaries could not be read after retries"),
+            )
         again = [item.ref for item in outcome.conflicts] + retry_keys
         pending = {k: pending[k] for k in again}
     raise OpenSearchUnavailable(
         f"{len(pending)} message summaries kept conflicting after {MAX_ROUNDS} rounds"
     )
+
+
+def _read(cluster: Cluster, targets: list[tuple[str, str]], tries: Tries) -> dict[str, Any]:
+    """The stored merge states of `targets`, in one `_mget`, tried again within `tries`."""
+    docs = [{"_index": ix, "_id": did, "_source": {"includes": ["exim.merge_state"]}} for ix, did in targets]
+    while True:
+        try:
+            resp = cluster.mget(docs)
+        except OpenSearchUnavailable as exc:
+            tries.failed(exc)
+            continue
+        tries.succeeded()
+        return resp

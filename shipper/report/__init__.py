@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opensearchpy import OpenSearch
-
+from shipper.errors import NothingToReport
+from shipper.opensearch.cluster import Cluster
+from shipper.opensearch.retry import RetryPolicy
 from shipper.report.model import Report
 from shipper.report.render import label, render_report, report_json, seconds, volume
 from shipper.report.request import (
     ARRIVAL_ACTIONS,
     DELIVERY_ACTIONS,
     INTERACTIVE_ATTEMPTS,
-    NothingToReport,
     build_request,
     fetch,
     where_request,
@@ -47,17 +47,17 @@ __all__ = [
 
 
 def run_report(
-    client: OpenSearch,
+    cluster: Cluster,
     prefix: str,
     win: Window,
     *,
     servers: Sequence[str],
     top: int,
-    max_attempts: int | None,
+    policy: RetryPolicy,
 ) -> Report:
     """Build, send and read the report's search; when the window is empty, also where the data is."""
-    response = fetch(client, prefix, build_request(win, servers, top), max_attempts)
+    response = fetch(cluster, prefix, build_request(win, servers, top), policy)
     report = parse_response(response, win, servers, top)
     if report.documents == 0:
-        report.elsewhere = parse_where(fetch(client, prefix, where_request(servers), max_attempts))
+        report.elsewhere = parse_where(fetch(cluster, prefix, where_request(servers), policy))
     return report

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opensearchpy import OpenSearch
-
-from shipper.errors import ShipperError
-from shipper.opensearch import retry
+from shipper.errors import NothingToReport
+from shipper.opensearch.cluster import Cluster
+from shipper.opensearch.retry import RetryPolicy
 from shipper.report.window import Window, iso
 
 PERCENTS = (50.0, 90.0, 95.0, 99.0)
@@ -51,10 +50,6 @@ _ERROR: dict[str, Any] = {"exists": {"field": "exim.error.class"}}
 _ARRIVAL: dict[str, Any] = {"terms": {"event.action": ARRIVAL_ACTIONS}}
 _PRIMARY: dict[str, Any] = {"term": {"exim.flag": "=>"}}  # one per delivery: eximstats' "messages"
 _ADDRESS: dict[str, Any] = {"terms": {"exim.flag": ["=>", "->"]}}  # eximstats' delivered "addresses"
-
-
-class NothingToReport(ShipperError):
-    """No index of the prefix exists on the cluster."""
 
 
 def _filter(query: dict[str, Any], aggs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -322,18 +317,9 @@ def indices(prefix: str) -> str:
     return f"{prefix}-events-*,{prefix}-messages-*"
 
 
-def fetch(client: OpenSearch, prefix: str, body: dict[str, Any], max_attempts: int | None) -> dict[str, Any]:
+def fetch(cluster: Cluster, prefix: str, body: dict[str, Any], policy: RetryPolicy) -> dict[str, Any]:
     """Run one of the report's searches (transient failures retried); NothingToReport when no index exists."""
-
-    def search() -> dict[str, Any]:
-        result: dict[str, Any] = client.search(
-            index=indices(prefix),
-            body=body,
-            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
-        )
-        return result
-
-    response = retry.call(search, max_attempts)
+    response = policy.call(lambda: cluster.search(indices(prefix), body))
     if response.get("_shards", {}).get("total", 0) == 0:
         raise NothingToReport(
             f"no {prefix}-events-* or {prefix}-messages-* index on the cluster "

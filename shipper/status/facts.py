@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipper import __version__
-from shipper.opensearch.connection import translate
+from shipper.errors import ShipperError
 
 # Named for the package: admins filter the JSON log lines on this logger.
 log = logging.getLogger("shipper.status")
@@ -182,11 +182,11 @@ class Status:
             self.latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
             self.latency_sum += seconds
 
-    # --- the retry policy (shipper.opensearch.retry.WATCHER) ----------------------------------
+    # --- the retry policy (the sidecar's RetryPolicy.watcher) ----------------------------------
 
     def failed(self, exc: BaseException) -> None:
         """A request failed in a way worth retrying: the first one of an outage is logged at once."""
-        reason = str(translate(exc, "")).removeprefix(": ") if isinstance(exc, Exception) else repr(exc)
+        reason = str(exc) if isinstance(exc, ShipperError) else type(exc).__name__
         with self.lock:
             self.retries["unreachable"] += 1
             first = self.down_since is None

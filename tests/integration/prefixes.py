@@ -6,12 +6,13 @@ from __future__ import annotations
 from opensearchpy import OpenSearch
 
 from shipper.opensearch import provision
+from shipper.opensearch.connection import OpenSearchCluster
 
 
 def set_up(client: OpenSearch, prefix: str) -> None:
     """What an admin's `exim-shipper setup` does centrally before any server ships (run and backfill
     only check for the templates)."""
-    provision.setup(client, prefix, "30d")
+    provision.setup(OpenSearchCluster(client), prefix, "30d")
 
 
 def drop(client: OpenSearch, prefix: str) -> None:

@@ -19,6 +19,8 @@ import pytest
 from opensearchpy import OpenSearch
 
 from shipper.opensearch import provision
+from shipper.opensearch.connection import OpenSearchCluster
+from shipper.opensearch.retry import RetryPolicy
 from shipper.trace import (
     MAX_MESSAGES,
     MAX_ROUNDS,
@@ -34,6 +36,7 @@ from tests.integration.test_backfill import ROOT, shipper
 from tests.integration.test_report import backfill, drop
 
 PREFIX = "ttrace-fleet"
+ONE_TRY = RetryPolicy(max_attempts=1)
 FIXTURES = ROOT / "tests" / "fixtures"
 A1, B1 = "1thPe4-00000000Aa1-0Aa1", "1thPe5-00000000Bb1-0Bb1"  # order 1 on a, then on b
 A2, B2 = "1thPiu-00000000Aa2-0Aa2", "1thPix-00000000Bb2-0Bb2"  # order 2 on a, then on b (via a relay)
@@ -264,7 +267,7 @@ def _nested(flat: dict[str, Any]) -> dict[str, Any]:
 
 def _index(client: OpenSearch, prefix: str, docs: list[dict[str, Any]]) -> None:
     """Index the documents into one day's events index of the prefix, with the shipper's templates."""
-    provision.setup(client, prefix, "30d")
+    provision.setup(OpenSearchCluster(client), prefix, "30d")
     body = [part for doc in docs for part in ({"index": {}}, _nested(doc))]
     result = client.bulk(index=f"{prefix}-events-2025.02.10", body=body, refresh=True)
     assert not result["errors"]
@@ -296,10 +299,10 @@ def test_a_chain_longer_than_the_hops_followed_is_said_to_be_cut(opensearch_url:
                 )
     _index(client, prefix, docs)
 
-    whole = fleet_trace(client, prefix, _msgid(0, 0), max_attempts=1)
+    whole = fleet_trace(OpenSearchCluster(client), prefix, _msgid(0, 0), policy=ONE_TRY)
     assert [s.key[1] for s in whole.stories] == [_msgid(0, n) for n in range(MAX_ROUNDS)]
     assert not whole.truncated
-    cut = fleet_trace(client, prefix, _msgid(1, 0), max_attempts=1)
+    cut = fleet_trace(OpenSearchCluster(client), prefix, _msgid(1, 0), policy=ONE_TRY)
     assert [s.key[1] for s in cut.stories] == [_msgid(1, n) for n in range(MAX_ROUNDS)]
     assert cut.truncated
 
@@ -317,9 +320,9 @@ def test_exactly_the_message_cap_is_not_a_cut(opensearch_url: str, prefix: str) 
     ]
     _index(client, prefix, docs)
 
-    exact = fleet_trace(client, prefix, "exact@shop.example", max_attempts=1)
+    exact = fleet_trace(OpenSearchCluster(client), prefix, "exact@shop.example", policy=ONE_TRY)
     assert (len(exact.stories), exact.truncated) == (MAX_MESSAGES, False)
-    more = fleet_trace(client, prefix, "more@shop.example", max_attempts=1)
+    more = fleet_trace(OpenSearchCluster(client), prefix, "more@shop.example", policy=ONE_TRY)
     assert (len(more.stories), more.truncated) == (MAX_MESSAGES, True)
 
 
@@ -339,14 +342,14 @@ def test_session_lines_are_capped_and_the_cut_said(opensearch_url: str, prefix: 
         for n in range(count)
     ]
     _index(client, prefix, docs)
-    exact = fleet_trace(client, prefix, "192.0.2.5", max_attempts=1)
+    exact = fleet_trace(OpenSearchCluster(client), prefix, "192.0.2.5", policy=ONE_TRY)
     assert [(s.session, len(s.lines)) for s in exact.stories] == [(True, MAX_SESSION_LINES)]
     assert not exact.truncated
     assert exact.stories[0].lines[:2] == [
         "H=[192.0.2.5] rejected connection 0",
         "H=[192.0.2.5] rejected connection 1",
     ]
-    more = fleet_trace(client, prefix, "192.0.2.6", max_attempts=1)
+    more = fleet_trace(OpenSearchCluster(client), prefix, "192.0.2.6", policy=ONE_TRY)
     assert [(s.session, len(s.lines)) for s in more.stories] == [(True, MAX_SESSION_LINES)]
     assert more.truncated
 

@@ -23,7 +23,7 @@ class RecordingCluster:
     def __init__(self) -> None:
         self.event_ids: list[str] = []
 
-    def bulk(self, body: bytes, filter_path: str) -> dict[str, Any]:
+    def bulk(self, body: bytes) -> dict[str, Any]:
         lines = body.split(b"\n")[:-1]
         items = []
         for action in lines[0::2]:

@@ -17,6 +17,7 @@ from shipper.deadletter import DeadLetters, DeadLetterUnwritable
 from shipper.delivery import Batch, Delivery, Mark
 from shipper.errors import StateError
 from shipper.opensearch import bulk
+from tests.fakes.cluster import no_wait
 
 
 def _action(doc_id: str) -> bytes:
@@ -151,7 +152,7 @@ def test_records_are_fsynced_before_the_checkpoint(tmp_path: Path, monkeypatch: 
 class RejectingCluster:
     """Answers every bulk item with a mapping error, the kind that is dead-lettered."""
 
-    def bulk(self, body: bytes, filter_path: str) -> dict[str, Any]:
+    def bulk(self, body: bytes) -> dict[str, Any]:
         n = body.count(b"\n") // 2
         error = {"type": "mapper_parsing_exception", "reason": "bad"}
         return {"errors": True, "items": [{"create": {"status": 400, "error": error}}] * n}
@@ -164,7 +165,7 @@ class Tally:
 def _deliver(tmp_path: Path) -> tuple[Registry, DeadLetters, Tally]:
     registry = Registry(tmp_path)
     dead = DeadLetters(tmp_path)
-    delivery = Delivery(RejectingCluster(), "x", registry, dead, attempts=1)  # type: ignore[arg-type]
+    delivery = Delivery(RejectingCluster(), "x", registry, dead, no_wait(1))  # type: ignore[arg-type]
     tally = Tally()
     items = [bulk.Item(_action(f"id{n}"), b'{"n": %d}' % n) for n in range(3)]
     delivery.deliver(Batch(items, [], [Mark("1:2", "/var/log/exim_mainlog", 300)], tally))

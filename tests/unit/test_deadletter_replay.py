@@ -16,11 +16,9 @@ from shipper.errors import OpenSearchUnavailable
 from shipper.messages import partials, to_state
 from shipper.opensearch.documents import message_id
 from tests.conftest import parse
+from tests.fakes.cluster import no_wait
 
 SERVER = "mx1"
-
-
-pytestmark = pytest.mark.usefixtures("no_retry_waits")
 
 
 class Cluster:
@@ -33,7 +31,7 @@ class Cluster:
         self.sent: list[tuple[str, str]] = []  # (op, id) in order
         self.bodies: dict[str, Any] = {}
 
-    def bulk(self, body: bytes, filter_path: str) -> dict[str, Any]:
+    def bulk(self, body: bytes) -> dict[str, Any]:
         lines = body.split(b"\n")[:-1]
         items = []
         for action, doc in zip(lines[0::2], lines[1::2], strict=True):
@@ -50,9 +48,9 @@ class Cluster:
             items.append({op: {"_id": meta["_id"], "status": status, "error": {"type": kind, "reason": "r"}}})
         return {"errors": True, "items": items}
 
-    def mget(self, body: dict[str, Any]) -> dict[str, Any]:
+    def mget(self, wanted: list[dict[str, Any]]) -> dict[str, Any]:
         docs = []
-        for d in body["docs"]:
+        for d in wanted:
             state = self.stored.get(d["_id"])
             if state is None:
                 docs.append({"_id": d["_id"], "found": False})
@@ -102,7 +100,7 @@ def test_each_record_gets_its_outcome_and_only_the_refused_stay(tmp_path: Path) 
     cluster = Cluster({"there": 409, "bad": (400, "mapper_parsing_exception")})
     old = os.umask(0o022)
     try:
-        report = replay(cluster, tmp_path, max_attempts=3)  # type: ignore[arg-type]
+        report = replay(cluster, tmp_path, no_wait(3))  # type: ignore[arg-type]
     finally:
         os.umask(old)
     assert (report.replayed, report.already, report.refused, report.unreadable) == (2, 2, 1, 1)
@@ -130,7 +128,7 @@ def test_a_summary_already_stored_is_merged_not_overwritten(tmp_path: Path) -> N
     ids = {m: message_id(SERVER, m) for m in (x, y)}
     # X's summary holds this share already; Y's has only its arrival so far.
     cluster = Cluster({ids[x]: 409, ids[y]: 409}, stored={ids[x]: done[x], ids[y]: arrived_y})
-    report = replay(cluster, tmp_path, max_attempts=3)  # type: ignore[arg-type]
+    report = replay(cluster, tmp_path, no_wait(3))  # type: ignore[arg-type]
     assert (report.replayed, report.already, report.refused) == (1, 1, 0)
     assert [op for op, doc_id in cluster.sent if doc_id == ids[x]] == ["create"]  # no write: nothing new
     assert cluster.sent[-1] == ("index", ids[y])
@@ -143,6 +141,6 @@ def test_an_outage_during_the_replay_leaves_the_file_as_it_was(tmp_path: Path) -
     path = write(tmp_path, [orjson.dumps(event("a")), orjson.dumps(event("b"))])
     before = path.read_bytes()
     with pytest.raises(OpenSearchUnavailable):
-        replay(Cluster({"b": "away"}), tmp_path, max_attempts=2)  # type: ignore[arg-type]
+        replay(Cluster({"b": "away"}), tmp_path, no_wait(2))  # type: ignore[arg-type]
     assert path.read_bytes() == before
     assert not list(tmp_path.glob("deadletter.ndjson.tmp.*"))

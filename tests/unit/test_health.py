@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opensearchpy import exceptions as os_exc
 
 from shipper import health
+from shipper.errors import OpenSearchUnavailable
 from shipper.status import Monitor, Status
 
 LINE = b"2025-02-01 10:00:00 1tXaaa-00000000001-0ABC <= a@x.example U=u P=local S=1 for b@y.example\n"
@@ -111,7 +111,7 @@ def test_an_outage_is_named_as_the_cause(tmp_path: Path, sidecar: Sidecar) -> No
     log = tmp_path / "exim_mainlog"
     log.write_bytes(LINE * 2)
     sidecar.follow(log, 0)
-    sidecar.status.failed(os_exc.ConnectionError("N/A", "refused", Exception("refused")))
+    sidecar.status.failed(OpenSearchUnavailable("cannot connect to OpenSearch (refused)"))
     sidecar.write()
     sidecar.clock.t += 120
     sidecar.write()
@@ -167,7 +167,7 @@ def test_silent_stopped_or_absent_sidecars_and_missing_logs(tmp_path: Path, side
 
 def test_waiting_for_the_cluster_before_following(tmp_path: Path, sidecar: Sidecar) -> None:
     """A sidecar started before its cluster has not opened its logs: healthy for max_stall, then not."""
-    sidecar.status.failed(os_exc.ConnectionError("N/A", "refused", Exception("refused")))
+    sidecar.status.failed(OpenSearchUnavailable("cannot connect to OpenSearch (refused)"))
     sidecar.write()
     waiting = verdict(tmp_path, sidecar)
     assert waiting.healthy

@@ -118,7 +118,7 @@ def prefix_only(doc: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
 def test_offsets_ids_and_prefix_fields_equal_the_python_path(tmp_path: Path, zone: str) -> None:
     settings = Settings(state_dir=tmp_path / "state", timezone=zone, server_name="mx1")
-    shipper = Shipper(settings, client=None)  # type: ignore[arg-type]  # _item never talks to a cluster
+    shipper = Shipper(settings, cluster=None)  # type: ignore[arg-type]  # _item never talks to a cluster
     entries = whole = 0
     for path, dataset in logs():
         data = path.read_bytes()

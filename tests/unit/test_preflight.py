@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from opensearchpy import exceptions as os_exc
 
 from shipper import cli
+from shipper.errors import AccessDenied
 from shipper.preflight import log_paths, require_templates, state_dir, templates
 from shipper.settings import Settings
+from tests.fakes.cluster import FakeCluster
 
 
 @pytest.fixture(autouse=True)
@@ -95,25 +96,23 @@ def test_check_takes_its_paths_from_the_settings(
     ]
 
 
-class _Refusing:
-    """A client whose every request a security plugin refuses as it does (HTTP 403 with its reason)."""
+class _Refusing(FakeCluster):
+    """A cluster whose every admin request a security plugin refuses, as the seam reports it (HTTP 403
+    with the plugin's reason)."""
 
     REASON = "no permissions for [indices:admin/index_template/get] and User [name=shipper, roles=[x]]"
 
-    def __init__(self) -> None:
-        self.transport = self
-
-    def perform_request(self, method: str, path: str, **_: object) -> object:
-        error = {"error": {"type": "security_exception", "reason": self.REASON}, "status": 403}
-        raise os_exc.AuthorizationException(403, "security_exception", error)
+    def request(self, method: str, path: str, **_: object) -> object:
+        line = f"OpenSearch denied this user the request (HTTP 403: {self.REASON})"
+        raise AccessDenied(line, status=403, reason=self.REASON)
 
 
 def test_templates_a_role_may_not_read_are_a_warning_naming_the_permission() -> None:
     """Least privilege: a shipper's role need not read templates; it is told, and ships."""
-    warning = require_templates(_Refusing(), Settings())  # type: ignore[arg-type]
+    warning = require_templates(_Refusing(), Settings())
     assert warning == (
         f"cannot check the index templates (HTTP 403: {_Refusing.REASON}); shipping without knowing they are there"
     )
-    found, missing = templates(_Refusing(), Settings())  # type: ignore[arg-type]
+    found, missing = templates(_Refusing(), Settings())
     assert [f.line for f in found] == [f"templates: cannot be read (HTTP 403: {_Refusing.REASON})"]
     assert not missing

@@ -338,6 +338,8 @@ def _capture(url: str) -> None:
 
     from opensearchpy import OpenSearch
 
+    from shipper.opensearch.connection import OpenSearchCluster
+    from shipper.opensearch.retry import RetryPolicy
     from shipper.report import fetch
 
     prefix, client = "trcapture", OpenSearch([url])
@@ -351,7 +353,9 @@ def _capture(url: str) -> None:
             cmd = [sys.executable, "-m", "shipper", "backfill", *map(str, paths), "--opensearch-url", url]
             subprocess.run([*cmd, *flags, "--timezone", "UTC"], check=True)
     client.indices.refresh(index=f"{prefix}-*")
-    response = fetch(client, prefix, build_request(Window(None, None), [], 10), 3)
+    response = fetch(
+        OpenSearchCluster(client), prefix, build_request(Window(None, None), [], 10), RetryPolicy()
+    )
     response.pop("took", None)
     CAPTURED.write_bytes(orjson.dumps(response, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     from tests.integration.prefixes import drop as drop_prefix

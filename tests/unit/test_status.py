@@ -9,12 +9,12 @@ from typing import Any
 
 import orjson
 import pytest
-from opensearchpy import exceptions as os_exc
 
+from shipper.errors import OpenSearchUnavailable
 from shipper.status import Monitor, Status
 
 LINE = b"2025-02-01 10:00:00 1tXaaa-00000000001-0ABC <= a@x.example U=u P=local S=1 for b@y.example\n"
-REFUSED = os_exc.ConnectionError("N/A", "refused", Exception("[Errno 111] Connection refused"))
+REFUSED = OpenSearchUnavailable("cannot connect to OpenSearch (refused)")
 
 
 class Clock:

@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 import pytest
-from opensearchpy import OpenSearch
 
 from shipper import pipeline
 from shipper.delivery import Batch
 from shipper.files.follow import POLL_MAX, POLL_MIN, poll_wait
 from shipper.pipeline import Shipper
 from shipper.settings import Settings
+from tests.fakes.cluster import FakeCluster
 
 
 class World:
@@ -84,7 +84,7 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, appends: list[float], 
     world = World(log, appends, end)
     monkeypatch.setattr(pipeline, "time", types.SimpleNamespace(monotonic=world.monotonic))
     settings = Settings(state_dir=tmp_path / "state", timezone="UTC", server_name="test")
-    shipper = Shipper(settings, OpenSearch(["http://127.0.0.1:9"]))  # never contacted
+    shipper = Shipper(settings, FakeCluster())  # never contacted
     recorder = Recorder(world)
     shipper._sender = recorder  # type: ignore[assignment]
     shipper.run([str(log)], world, scan_interval=settings.scan_interval)  # type: ignore[arg-type]

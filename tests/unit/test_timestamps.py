@@ -145,7 +145,7 @@ def test_identical_entries_in_both_passes_get_distinct_timestamps_and_content_id
     log = tmp_path / "exim_mainlog"
     log.write_bytes(FALL_BACK_LOG)
     settings = Settings(state_dir=tmp_path / "state", timezone=BERLIN, server_name="mx1")
-    shipper = Shipper(settings, client=None)  # type: ignore[arg-type]  # _item never talks to a cluster
+    shipper = Shipper(settings, cluster=None)  # type: ignore[arg-type]  # _item never talks to a cluster
     parser = EntryParser(BERLIN, "mx1")
     with log.open("rb") as fh:
         items = [shipper._item(parser, str(log), "key", e, 0)[0] for e in iter_entries(fh)]

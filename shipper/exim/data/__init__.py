@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import orjson
+
+# Beside this module, not through importlib.resources: its import (zipfile, threading) would cost `trace`
+# about 5 ms of its start, and the package is installed unpacked, never run from a zip.
+_HERE = Path(__file__).parent
 
 
 @cache
 def table(name: str) -> dict[str, Any]:
     """The parsed data file `<name>.json` beside this module (actions, taxonomy, providers, ...)."""
-    data: dict[str, Any] = orjson.loads(files(__package__).joinpath(f"{name}.json").read_bytes())
+    data: dict[str, Any] = orjson.loads((_HERE / f"{name}.json").read_bytes())
     return data

@@ -1,0 +1,158 @@
+"""Commands on log files, without a cluster: `parse`, and `trace` over files (over the fleet, see cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import lzma
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import zstandard
+
+from shipper.commands import EXIT_ERROR, EXIT_OK
+from shipper.commands.cluster import trace_fleet
+from shipper.errors import ConfigError, InputError
+from shipper.exim.parse import EntryParser
+from shipper.files.archive import damage_of, dataset_for, open_input
+from shipper.files.reader import RawEntry, iter_entries, peek_head
+from shipper.files.syslog import assembler_for
+from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
+from shipper.settings import Settings
+from shipper.trace_files import print_trace
+
+_DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
+
+
+def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]) -> Iterator[RawEntry]:
+    try:
+        assembler = assembler_for(
+            settings.input_format,
+            peek_head(stream),
+            mtime=None if name == "-" else Path(name).stat().st_mtime,
+            zone=settings.effective_timezone(),
+            programs=settings.syslog_programs,
+            host_from_syslog=not settings.server_name,
+        )
+        yield from iter_entries(stream, assembler=assembler)
+    except _DECOMPRESS_ERRORS as exc:
+        raise InputError(f"{name}: cannot read: {exc}") from None
+    if assembler is not None:
+        counts["skipped"] += assembler.skipped
+        counts["unreadable"] += assembler.unreadable
+    damage = damage_of(stream)
+    if damage is not None:
+        raise InputError(f"{name}: cannot read to the end, {damage}; the entries before it were read")
+
+
+def _events(
+    names: list[str], settings: Settings, errors: list[str], counts: Counter[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`, the
+    syslog lines skipped (other programs', unreadable) in `counts`."""
+    counts = Counter() if counts is None else counts
+    from shipper.exim.enrich import enrich  # the public suffix list: `trace` starts without it
+
+    zone = settings.effective_timezone()
+    server = settings.effective_server_name()
+    for name in names:
+        try:
+            stream = open_input(name)
+        except InputError as exc:
+            print(f"exim-shipper: {exc}", file=sys.stderr)
+            errors.append(name)
+            continue
+        parser = EntryParser(zone, server, dataset=dataset_for(name))
+        path = "-" if name == "-" else str(Path(name).resolve())
+        try:
+            for entry in _entries(name, stream, settings, counts):
+                doc = enrich(parser.parse(entry.data, entry.origin))
+                doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
+                yield doc
+        except InputError as exc:
+            print(f"exim-shipper: {exc}", file=sys.stderr)
+            errors.append(name)
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+
+
+class _Writer:
+    """Buffered JSON-lines output (one write per 512 documents)."""
+
+    def __init__(self) -> None:
+        self.out = sys.stdout.buffer
+        self.buf: list[bytes] = []
+
+    def write(self, doc: dict[str, Any]) -> None:
+        self.write_bytes(orjson.dumps(doc))
+
+    def write_bytes(self, data: bytes) -> None:
+        self.buf.append(data)
+        if len(self.buf) >= 512:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buf:
+            self.out.write(b"\n".join(self.buf) + b"\n")
+            self.buf.clear()
+        self.out.flush()
+
+
+def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
+    """Write one JSON document per entry (or per message with --messages); a summary to stderr."""
+    names: list[str] = args.files or ["-"]
+    actions: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    errors: list[str] = []
+    writer = _Writer()
+    summaries = _FirstSeenOrder(writer, args.max_open) if args.messages else None
+    try:
+        for doc in _events(names, settings, errors, skipped):
+            actions[doc["event"]["action"]] += 1
+            if summaries is None:
+                writer.write(doc)
+            else:
+                summaries.add(doc)
+        if summaries is not None:
+            summaries.finish()
+    finally:
+        writer.flush()
+    failed = len(errors)
+    total = sum(actions.values())
+    unrecognized = actions.get("unrecognized", 0)
+    share = f"{100 * unrecognized / total:.2f}%" if total else "0%"
+    print(f"entries: {total}  unrecognized: {unrecognized} ({share})", file=sys.stderr)
+    if skipped["skipped"] or skipped["unreadable"]:
+        print(
+            f"syslog lines skipped: {skipped['skipped']} of other programs, "
+            f"{skipped['unreadable']} unreadable",
+            file=sys.stderr,
+        )
+    for action, count in sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {count:>9}  {action}", file=sys.stderr)
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
+    """exigrep-style: the lines of every message mentioning the needle, each with its summary, and the
+    matching lines that belong to no message; without files, the same from the fleet's index."""
+    if not args.target:
+        raise ConfigError(
+            "trace needs something to look for: an id, an address, a domain, an IP or a Message-ID"
+        )
+    if not args.files:
+        if not settings.opensearch_url:
+            raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
+        return trace_fleet(args.target, settings)
+    return print_trace(
+        args.files,
+        args.target,
+        zone=settings.effective_timezone(),
+        server=settings.effective_server_name(),
+    )
