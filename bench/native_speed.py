@@ -170,7 +170,7 @@ def claimed_equal(data: bytes) -> tuple[int, int]:
             pos += bulk_len
     with tempfile.TemporaryDirectory() as state:
         settings = Settings(state_dir=Path(state), timezone=TIMEZONE, server_name=SERVER)
-        shipper = Shipper(settings, client=None)  # type: ignore[arg-type]  # _item sends nothing
+        shipper = Shipper(settings, cluster=None)  # type: ignore[arg-type]  # _item sends nothing
         parser = EntryParser(TIMEZONE, SERVER)
         occ = _Occurrences()
         claimed = equal = 0

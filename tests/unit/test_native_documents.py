@@ -53,7 +53,7 @@ def test_documents_of_claimed_kinds_equal_the_python_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(state_dir=tmp_path / "state", timezone="UTC", server_name="mx1")
-    shipper = Shipper(settings, client=None)  # type: ignore[arg-type]  # _item never talks to a cluster
+    shipper = Shipper(settings, cluster=None)  # type: ignore[arg-type]  # _item never talks to a cluster
     covs = {"fixtures": Coverage("fixtures"), "shared": Coverage("../shared corpus")}
     for path, dataset in logs():
         cov = covs["shared" if "corpus" in path.parts else "fixtures"]
