@@ -1,7 +1,8 @@
 //! The SMTP error taxonomy (`shipper/exim/classify.py`, `data/taxonomy.json`): the facts of an error
 //! text (stage, remote host, codes, response), its class, permanence and hint.
 
-use crate::body::{py_space, unescape, Decline, R};
+use crate::body::{Decline, R};
+use crate::fields::{py_space, unescape};
 use crate::tables::{self, ErrorClassRow};
 use regex::Regex;
 use std::collections::HashMap;

@@ -8,6 +8,8 @@
 pub mod assemble;
 pub mod body;
 pub mod classify;
+pub mod enrich;
+pub mod fields;
 pub mod ids;
 pub mod json;
 pub mod prefix;

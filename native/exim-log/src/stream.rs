@@ -406,7 +406,7 @@ impl Stream {
         if let Some(raw) = raw {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
-        let exim = body::enrich(
+        let exim = crate::enrich::enrich(
             &mut doc,
             exim,
             parsed.flag,
