@@ -2,7 +2,7 @@
 offsets, bulk action lines (index and content id) and the prefix fields of every document, on the test
 fixtures and the ../shared corpus; whole documents where Python leaves the entry `unrecognized`.
 
-Skipped when the extension is not built. The body (line catalogue) is not ported yet: see MISSING."""
+Skipped when the extension is not built. Whole documents of the kinds the core claims: test_native_documents.py."""
 
 from __future__ import annotations
 

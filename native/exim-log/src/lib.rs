@@ -6,10 +6,16 @@
 //! each module names its original.
 
 pub mod assemble;
+pub mod body;
+pub mod classify;
+pub mod enrich;
+pub mod fields;
 pub mod ids;
 pub mod json;
 pub mod prefix;
 pub mod stream;
+pub mod suffixes;
+pub mod tables;
 pub mod text;
 pub mod timestamps;
 

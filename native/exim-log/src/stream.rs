@@ -5,10 +5,11 @@
 //! record per entry (its offsets, where its lines sit in the bulk bytes, and its compact message facts).
 //!
 //! Ported: assembly, prefix, zones, content id, index name, JSON, bulk framing, per-entry panic
-//! isolation. Not yet: the body (flags, tags, the line catalogue of `shipper/exim/lines.py`, the error
-//! taxonomy, enrichment): every body is `unrecognized` for now, see [`classify_body`].
+//! isolation, and the bodies of the message lines ([`crate::body`]); every other body is `unrecognized`
+//! for now (the line catalogue, failures and deferrals).
 
 use crate::assemble::{EntryAssembler, RawEntry};
+use crate::body;
 use crate::ids::{event_id, event_index, Occurrences};
 use crate::json::JsonWriter;
 use crate::prefix;
@@ -51,7 +52,18 @@ pub mod flags {
 
 /// Action codes of [`EntryOut::action`]: indices into this list. The catalogue will extend it from
 /// `shipper/exim/data/*.json`; the binding exports the list so Python never hard-codes a number.
-pub const ACTIONS: &[&str] = &["unrecognized"];
+pub const ACTIONS: &[&str] = &[
+    "unrecognized",
+    "message_arrived",
+    "message_arrived_fakereject",
+    "delivered",
+    "delivered_additional",
+    "delivered_cutthrough",
+    "delivery_suppressed",
+    "delivery_failed",
+    "delivery_deferred",
+    "message_completed",
+];
 
 /// One entry's record: `struct.Struct(RECORD_FORMAT)` reads it in Python.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +264,38 @@ impl Stream {
         if self.times.second_pass {
             out.flags |= flags::SECOND_PASS;
         }
+        // eximstats reads the raw first line, `\r` included: not ported.
+        let plain = !text.contains('\r');
+        if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, plain) {
+            if let Some(doc) = self.claimed(
+                p,
+                ts,
+                body,
+                &text,
+                bad.then_some(&entry.data[..]),
+                entry.offset,
+            ) {
+                let doc_start = self.action(bulk, Some(ts), &entry.data, occ, &mut out);
+                out.action = doc.0;
+                out.timestamp_ms = *ms;
+                out.flags |= flags::HAS_TIMESTAMP;
+                if let Some(pid) = p.pid {
+                    out.pid = pid.parse().unwrap_or(0);
+                    out.flags |= flags::HAS_PID;
+                }
+                if let Some(id) = p.id {
+                    out.local_id[..id.len()].copy_from_slice(id.as_bytes());
+                }
+                if bad {
+                    out.flags |= flags::BAD_UTF8;
+                }
+                // Writing to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *bulk, &doc.1);
+                bulk.push(b'\n');
+                out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+                return out;
+            }
+        }
 
         let doc_start = self.action(
             bulk,
@@ -298,6 +342,88 @@ impl Stream {
         bulk.push(b'\n');
         out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
         out
+    }
+
+    /// The whole document of a body of a claimed kind (`body::CLAIMED`), or None (another kind, or
+    /// declined): `_parse` + `_finish`, `enrich` and the pipeline's `log`.
+    fn claimed(
+        &self,
+        p: &prefix::Prefix<'_>,
+        ts: &str,
+        body: &str,
+        text: &str,
+        raw: Option<&[u8]>,
+        offset: u64,
+    ) -> Option<(u8, serde_json::Value)> {
+        use serde_json::Value;
+        let mut doc = body::Obj::new();
+        doc.insert("@timestamp".into(), ts.into());
+        if let Some(pid) = p.pid {
+            let mut o = body::Obj::new();
+            o.insert("pid".into(), pid.parse::<u64>().ok()?.into());
+            doc.insert("process".into(), o.into());
+        }
+        if let Some(id) = p.id {
+            let mut o = body::Obj::new();
+            o.insert("local_id".into(), id.into());
+            doc.insert("email".into(), o.into());
+        }
+        let mut ev = body::Event {
+            doc,
+            exim: body::Obj::new(),
+        };
+        let parsed = match text.split_once('\n') {
+            None => body::parse_body(&mut ev, body).ok()??,
+            Some((_, more)) => {
+                // `_continuation`: header dumps are not ported; other lines join the body. Only a flag
+                // line's joined body is certain to stay its kind (a joined `Completed` may match the catalogue).
+                let joined = body::continuation(body, more)?;
+                if joined == body {
+                    body::parse_body(&mut ev, body).ok()??
+                } else {
+                    let parsed = body::parse_body(&mut ev, &joined).ok()??;
+                    parsed.flag?;
+                    parsed
+                }
+            }
+        };
+        let body::Event { mut doc, mut exim } = ev;
+        doc.insert(
+            "event".into(),
+            body::event_section(
+                parsed.action,
+                text,
+                &self.ctx.dataset,
+                exim.contains_key("error"),
+            )
+            .ok()?,
+        );
+        if !self.ctx.server.is_empty() {
+            let mut o = body::Obj::new();
+            o.insert("name".into(), self.ctx.server.as_str().into());
+            doc.insert("host".into(), o.into());
+        }
+        if let Some(raw) = raw {
+            exim.insert("original_base64".into(), text::b64(raw).into());
+        }
+        let exim = crate::enrich::enrich(
+            &mut doc,
+            exim,
+            parsed.flag,
+            text.split('\n').next().unwrap_or(""),
+        )
+        .ok()?;
+        if !exim.is_empty() {
+            doc.insert("exim".into(), exim.into());
+        }
+        let mut file = body::Obj::new();
+        file.insert("path".into(), self.ctx.path.as_str().into());
+        let mut log = body::Obj::new();
+        log.insert("file".into(), file.into());
+        log.insert("offset".into(), offset.into());
+        doc.insert("log".into(), log.into());
+        let code = ACTIONS.iter().position(|&a| a == parsed.action)?;
+        Some((u8::try_from(code).ok()?, Value::Object(doc)))
     }
 
     /// Writes the action line and its newline; returns where this entry's bytes start.

@@ -1,0 +1,370 @@
+//! The SMTP error taxonomy (`shipper/exim/classify.py`, `data/taxonomy.json`): the facts of an error
+//! text (stage, remote host, codes, response), its class, permanence and hint.
+
+use crate::body::{Decline, R};
+use crate::fields::{py_space, unescape};
+use crate::tables::{self, ErrorClassRow};
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+struct Compiled {
+    classes: Vec<(&'static ErrorClassRow, Option<Regex>)>,
+    by_name: HashMap<&'static str, usize>,
+    remote_router: Regex,
+    local_router: Regex,
+    code: Regex,
+    lead_code: Regex,
+    after: Regex,
+}
+
+fn alternatives(alts: &[String]) -> Option<Regex> {
+    if alts.is_empty() {
+        return None;
+    }
+    Some(
+        Regex::new(&format!("(?i){}", alts.join("|")))
+            .expect("taxonomy.json: a pattern regex rejects"),
+    )
+}
+
+fn compiled() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| {
+        let t = tables::taxonomy();
+        let classes: Vec<_> = t.classes.iter().map(|c| (c, alternatives(&c.text))).collect();
+        let by_name = t
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), i))
+            .collect();
+        Compiled {
+            classes,
+            by_name,
+            remote_router: alternatives(&t.routers.remote).expect("remote routers"),
+            local_router: alternatives(&t.routers.local).expect("local routers"),
+            code: Regex::new(r"^(?P<code>[245]\d\d)(?:[-\s]+(?P<enh>[245]\.\d{1,3}\.\d{1,3})\b)?")
+                .expect("code"),
+            lead_code: Regex::new(r"(?m)^\s*[245]\d\d(?:[-\s]+[245]\.\d{1,3}\.\d{1,3})?[-\s]?")
+                .expect("lead code"),
+            after: Regex::new(
+                r"(?:SMTP timeout|timed out|Remote host closed connection|closed connection) (?:in response to |after |while )(?P<after>[A-Za-z][A-Za-z ]*)",
+            )
+            .expect("after"),
+        }
+    })
+}
+
+/// Python's `\s` and `str.split()` differ from Rust's on `\x1c`-`\x1f`: such texts are declined.
+fn plain(text: &str) -> R<()> {
+    if text.chars().any(|c| ('\x1c'..='\x1f').contains(&c)) {
+        return Err(Decline);
+    }
+    Ok(())
+}
+
+/// `stage_of`.
+pub fn stage_of(after: &str) -> Option<&'static str> {
+    let low = after.to_lowercase();
+    tables::taxonomy()
+        .command_stages
+        .iter()
+        .find(|s| low.starts_with(&s.prefix))
+        .map(|s| s.stage.as_str())
+}
+
+/// `clean_response`.
+pub fn clean_response(resp: &str) -> R<String> {
+    let text = unescape(resp)?.replace('\r', "");
+    plain(&text)?;
+    let text = compiled().lead_code.replace_all(&text, "");
+    Ok(text
+        .split(py_space)
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// What `smtp_error` found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SmtpFacts {
+    pub stage: Option<&'static str>,
+    pub host: Option<(String, String)>,
+    pub smtp_code: Option<u16>,
+    pub enhanced: Option<String>,
+    pub text: Option<String>,
+}
+
+/// `_CODE_RE.match(text.lstrip())`: (code, enhanced).
+fn codes(text: &str) -> R<Option<(u16, Option<String>)>> {
+    let t = text.trim_start_matches(py_space);
+    let Some(m) = compiled().code.captures(t) else {
+        return Ok(None);
+    };
+    let code = &m["code"];
+    if !code.is_ascii() {
+        return Err(Decline);
+    }
+    let enh = m.name("enh").map(|e| e.as_str().to_string());
+    if enh.as_ref().is_some_and(|e| !e.is_ascii()) {
+        return Err(Decline);
+    }
+    Ok(Some((code.parse().map_err(|_| Decline)?, enh)))
+}
+
+/// The lazy `after` of `_SMTP_ERROR_RE` from `i`: the end of `after` (where `:\s` starts), or None.
+fn after_end(s: &str, mut i: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    while i < b.len() {
+        match b[i] {
+            b':' => {
+                if s[i + 1..].chars().next().is_some_and(py_space) {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            b'<' => {
+                // `<(?:"[^"]*"|[^>"])*>`
+                let mut k = i + 1;
+                loop {
+                    match b.get(k)? {
+                        b'>' => break,
+                        b'"' => k += 1 + s[k + 1..].find('"')? + 1,
+                        _ => k += 1,
+                    }
+                }
+                i = k + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// `smtp_error`.
+pub fn smtp_error(message: &str) -> R<SmtpFacts> {
+    plain(message)?;
+    let mut out = SmtpFacts::default();
+    let mut from = 0;
+    while let Some(k) = message[from..].find("SMTP error from remote ") {
+        let at = from + k;
+        from = at + 1;
+        let tail = &message[at + "SMTP error from remote ".len()..];
+        let lead = if tail.starts_with("mail server after ") {
+            "mail server after ".len()
+        } else if tail.starts_with("mailer after ") {
+            "mailer after ".len()
+        } else {
+            continue;
+        };
+        let start = at + "SMTP error from remote ".len() + lead;
+        let Some(end) = after_end(message, start) else {
+            continue;
+        };
+        out.stage = stage_of(&message[start..end]);
+        let ws = message[end + 1..].chars().next().map_or(1, char::len_utf8);
+        let mut rest = &message[end + 1 + ws..];
+        if let Some(h) = rest.strip_prefix("host ") {
+            let n = h.find(|c: char| py_space(c) || c == '[').unwrap_or(h.len());
+            if n > 0 {
+                let after_name = &h[n..];
+                let br = after_name.strip_prefix(' ').unwrap_or(after_name);
+                if let Some(ipr) = br.strip_prefix('[') {
+                    if let Some(close) = ipr.find(']') {
+                        let after_ip = &ipr[close + 1..];
+                        if let Some(colon) = after_ip.strip_prefix(':') {
+                            if let Some(c) = colon.chars().next().filter(|&c| py_space(c)) {
+                                out.host = Some((h[..n].to_string(), ipr[..close].to_string()));
+                                rest = &colon[c.len_utf8()..];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((code, enh)) = codes(rest)? {
+            out.smtp_code = Some(code);
+            out.enhanced = enh;
+        }
+        out.text = Some(clean_response(rest)?);
+        return Ok(out);
+    }
+    if let Some(m) = compiled().after.captures(message) {
+        out.stage = stage_of(&m["after"]);
+    }
+    Ok(out)
+}
+
+/// `response_codes`: (code, enhanced).
+pub fn response_codes(text: &str) -> R<(Option<u16>, Option<String>)> {
+    plain(text)?;
+    if let Some((code, enh)) = codes(text)? {
+        return Ok((Some(code), enh));
+    }
+    // `_LEAD_ENH_RE`: `\s*(?P<enh>[245]\.\d{1,3}\.\d{1,3})(?=\s|$)`
+    let t = text.trim_start_matches(py_space);
+    let b = t.as_bytes();
+    if !b.first().is_some_and(|c| b"245".contains(c)) || b.get(1) != Some(&b'.') {
+        return Ok((None, None));
+    }
+    let digits = |from: usize| {
+        let mut j = from;
+        while j < b.len() && j < from + 3 && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        j
+    };
+    let a = digits(2);
+    if a == 2 || b.get(a) != Some(&b'.') {
+        return Ok((None, None));
+    }
+    let e = digits(a + 1);
+    if e == a + 1 {
+        return Ok((None, None));
+    }
+    match t[e..].chars().next() {
+        None => Ok((None, Some(t[..e].to_string()))),
+        Some(c) if py_space(c) => Ok((None, Some(t[..e].to_string()))),
+        Some(c) if !c.is_ascii() && c.is_numeric() => Err(Decline),
+        Some(_) => Ok((None, None)),
+    }
+}
+
+/// `routed_locally`.
+pub fn routed_locally(router: Option<&str>) -> bool {
+    let c = compiled();
+    router.is_some_and(|r| {
+        !r.is_empty() && c.local_router.is_match(r) && !c.remote_router.is_match(r)
+    })
+}
+
+/// `hint_for`.
+pub fn hint_for(name: &str, local: bool) -> String {
+    let t = tables::taxonomy();
+    if local {
+        if let Some(h) = t.local_hints.get(name) {
+            return h.clone();
+        }
+    }
+    if let Some(&i) = compiled().by_name.get(name) {
+        return t.classes[i].hint.clone();
+    }
+    let generic = |n: &str| {
+        t.generic
+            .values()
+            .find(|g| g.name == n)
+            .map(|g| g.hint.clone())
+    };
+    generic(name)
+        .or_else(|| generic(&t.generic["permanent"].name))
+        .unwrap_or_default()
+}
+
+pub fn is_connect_class(name: &str) -> bool {
+    tables::taxonomy().connect_classes.iter().any(|c| c == name)
+}
+
+/// `classify` (without a context: the flag lines have none): (class, temporary).
+pub fn classify(
+    text: &str,
+    smtp_code: Option<u16>,
+    enhanced: Option<&str>,
+    errno: Option<&str>,
+    temporary: Option<bool>,
+) -> (String, bool) {
+    let c = compiled();
+    let t = tables::taxonomy();
+    let mut temporary = temporary;
+    if let Some(code) = smtp_code {
+        temporary = Some(code < 500);
+    } else if let Some(e) = enhanced.filter(|e| !e.is_empty()) {
+        temporary = Some(e.starts_with('4'));
+    }
+    let mut chosen: Option<&ErrorClassRow> = None;
+    if let Some(e) = enhanced.filter(|e| !e.is_empty()) {
+        chosen = c
+            .classes
+            .iter()
+            .map(|x| x.0)
+            .find(|x| x.enhanced.iter().any(|v| v == e));
+    }
+    if chosen.is_none() {
+        if let Some(n) = errno.filter(|e| !e.is_empty()) {
+            chosen = c
+                .classes
+                .iter()
+                .map(|x| x.0)
+                .find(|x| x.errnos.iter().any(|v| v == n));
+        }
+    }
+    if chosen.is_none() && !text.is_empty() {
+        chosen = c
+            .classes
+            .iter()
+            .find(|x| x.1.as_ref().is_some_and(|r| r.is_match(text)))
+            .map(|x| x.0);
+    }
+    if chosen.is_none() {
+        if let Some(name) = smtp_code.and_then(|code| t.code_defaults.get(&code.to_string())) {
+            chosen = c.by_name.get(name.as_str()).map(|&i| &t.classes[i]);
+        } else if enhanced.is_some_and(|e| e.get(2..4) == Some("7.")) {
+            chosen = c.by_name.get("policy_rejection").map(|&i| &t.classes[i]);
+        }
+    }
+    let Some(chosen) = chosen else {
+        let is_temp = temporary.unwrap_or(false);
+        let g = if is_temp { "temporary" } else { "permanent" };
+        return (t.generic[g].name.clone(), is_temp);
+    };
+    if chosen.temporary.is_some() && smtp_code.is_none() {
+        temporary = chosen.temporary;
+    }
+    (chosen.name.clone(), temporary.unwrap_or(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_of_the_taxonomy_compiles() {
+        assert_eq!(compiled().classes.len(), tables::taxonomy().classes.len());
+    }
+
+    #[test]
+    fn smtp_error_facts() {
+        let f = smtp_error(
+            "SMTP error from remote mail server after RCPT TO:<a@b.example>: host mx.b.example [192.0.2.1]: 550 5.1.1 <a@b.example>: no such user",
+        )
+        .unwrap();
+        assert_eq!(f.stage, Some("rcpt"));
+        assert_eq!(f.host, Some(("mx.b.example".into(), "192.0.2.1".into())));
+        assert_eq!(
+            (f.smtp_code, f.enhanced.as_deref()),
+            (Some(550), Some("5.1.1"))
+        );
+        assert_eq!(f.text.as_deref(), Some("<a@b.example>: no such user"));
+        assert_eq!(
+            response_codes("5.7.1 denied").unwrap(),
+            (None, Some("5.7.1".into()))
+        );
+        assert_eq!(response_codes("See RFC 4.1.1.1").unwrap(), (None, None));
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(
+            classify("retry time not reached", None, None, None, Some(true)).0,
+            "retry_time_not_reached"
+        );
+        assert_eq!(
+            classify("nothing known", None, None, None, Some(false)).0,
+            "permanent_failure"
+        );
+        assert_eq!(
+            classify("nothing known", Some(451), None, None, None),
+            ("temporary_local_problem".into(), true)
+        );
+    }
+}

@@ -1,0 +1,818 @@
+//! Value parsers and lexers of the message lines (`shipper/exim/fields.py`, the patterns of `grammar.py`
+//! they stand for, `tags.REMOTE_ID_RE`) and the host facts of `hosts.py` (`ip_kind`, `provider`).
+
+use crate::body::{Decline, Obj, R};
+use crate::tables;
+use serde_json::Value;
+
+/// Python's `str.isspace` (what `\s` means in a `str` pattern).
+pub fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+pub(crate) fn char_at(s: &str, i: usize) -> Option<char> {
+    s.get(i..).and_then(|t| t.chars().next())
+}
+
+/// `"(?:[^"\\]|\\.)*"` at `pos` (which holds `"`): the end after the closing quote.
+pub(crate) fn quoted_end(s: &str, pos: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = pos + 1;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some(i + 1),
+            b'\\' => {
+                let c = char_at(s, i + 1)?;
+                if c == '\n' {
+                    return None;
+                }
+                i += 1 + c.len_utf8();
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// `ADDRESS_RE.match(s, pos)`: `{ADDRESS}(?!\S)|\S+`; the end of the match.
+pub(crate) fn address_end(s: &str, pos: usize) -> Option<usize> {
+    let n = s.len();
+    let mut i = pos;
+    let mut units = 0;
+    while i < n {
+        let c = char_at(s, i)?;
+        if c == '"' {
+            match quoted_end(s, i) {
+                Some(e) => i = e,
+                None => break,
+            }
+        } else if py_space(c) {
+            break;
+        } else {
+            i += c.len_utf8();
+        }
+        units += 1;
+    }
+    if units > 0 && (i == n || char_at(s, i).is_some_and(py_space)) {
+        return Some(i);
+    }
+    let mut j = pos;
+    while let Some(c) = char_at(s, j) {
+        if py_space(c) {
+            break;
+        }
+        j += c.len_utf8();
+    }
+    (j > pos).then_some(j)
+}
+
+/// `ADDRESS_RE.findall(s, pos)`.
+pub(crate) fn address_findall(s: &str, mut pos: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    while pos < s.len() {
+        match address_end(s, pos) {
+            Some(e) => {
+                out.push(&s[pos..e]);
+                pos = e;
+            }
+            None => pos += char_at(s, pos).map_or(1, char::len_utf8),
+        }
+    }
+    out
+}
+
+/// `ANGLE_ADDRESS` at `pos` (which holds `<`): the end after `>`.
+pub(crate) fn angle_end(s: &str, pos: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = pos + 1;
+    while i < b.len() {
+        match b[i] {
+            b'>' => return Some(i + 1),
+            b'"' => i = quoted_end(s, i)?,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+pub(crate) fn non_space_end(s: &str, mut i: usize) -> usize {
+    while let Some(c) = char_at(s, i) {
+        if py_space(c) {
+            break;
+        }
+        i += c.len_utf8();
+    }
+    i
+}
+
+/// `FIELD_RE.match(s, pos)`: (tag, value, end).
+pub(crate) fn field_match(s: &str, pos: usize) -> Option<(&str, &str, usize)> {
+    let b = s.as_bytes();
+    if !b.get(pos)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let mut i = pos + 1;
+    while b.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'*') {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'=') {
+        return None;
+    }
+    let tag = &s[pos..i];
+    let v = i + 1;
+    let end = match b.get(v) {
+        Some(b'"') => quoted_end(s, v).unwrap_or_else(|| non_space_end(s, v)),
+        Some(b'<') => angle_end(s, v)
+            .or_else(|| s[v..].find('>').map(|k| v + k + 1))
+            .unwrap_or_else(|| non_space_end(s, v)),
+        _ => non_space_end(s, v),
+    };
+    Some((tag, &s[v..end], end))
+}
+
+// --- value parsers (fields.py) ------------------------------------------------------------------
+
+/// `fields.duration`.
+pub fn duration(value: &str) -> R<Option<f64>> {
+    if value.is_empty() || value == "-" {
+        return Ok(None);
+    }
+    if !value.is_ascii() {
+        return Err(Decline);
+    }
+    let b = value.as_bytes();
+    let mut i = 0;
+    let neg = b[0] == b'-';
+    if neg {
+        i = 1;
+    }
+    let digits = |from: usize| {
+        let mut j = from;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        j
+    };
+    let mut total = 0.0f64;
+    for (unit, secs) in &tables::fields().duration_units {
+        let unit = unit.as_bytes()[0];
+        let e = digits(i);
+        if e > i && b.get(e) == Some(&unit) {
+            if e - i > 15 {
+                return Err(Decline);
+            }
+            let n: u64 = value[i..e].parse().map_err(|_| Decline)?;
+            let secs = secs.as_u64().ok_or(Decline)?;
+            total += (n * secs) as f64;
+            i = e + 1;
+        }
+    }
+    let e = digits(i);
+    if e > i {
+        let mut f = e;
+        if b.get(e) == Some(&b'.') {
+            let g = digits(e + 1);
+            if g > e + 1 {
+                f = g;
+            }
+        }
+        if b.get(f) == Some(&b's') {
+            total += value[i..f].parse::<f64>().map_err(|_| Decline)?;
+            i = f + 1;
+        }
+    }
+    if i != b.len() {
+        return Ok(None);
+    }
+    Ok(Some(if neg { -total } else { total }))
+}
+
+/// `fields.integer`.
+pub fn integer(value: &str) -> R<Option<u64>> {
+    if !value.is_ascii() {
+        return Err(Decline);
+    }
+    if !value.is_empty() && value.len() < 19 && value.bytes().all(|c| c.is_ascii_digit()) {
+        return Ok(value.parse().ok());
+    }
+    Ok(None)
+}
+
+/// `fields.unescape`: octal escapes are bytes, so the result is decoded as UTF-8 again, with the bytes
+/// that are not UTF-8 read as Latin-1 (`_latin1_fallback`).
+pub fn unescape(text: &str) -> R<String> {
+    if !text.contains('\\') {
+        return Ok(text.to_string());
+    }
+    let escapes = &tables::fields().escapes;
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let mut octal = false;
+    let mut rest = text;
+    while let Some(k) = rest.find('\\') {
+        out.extend_from_slice(&rest.as_bytes()[..k]);
+        let after = &rest[k + 1..];
+        let ab = after.as_bytes();
+        if ab.len() >= 3 && ab[..3].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let byte = u32::from_str_radix(&after[..3], 8).map_err(|_| Decline)? & 0xFF;
+            octal |= byte >= 0x80;
+            out.push(u8::try_from(byte).map_err(|_| Decline)?);
+            rest = &after[3..];
+        } else if let Some(c) = after.chars().next() {
+            let mut buf = [0u8; 4];
+            match escapes.get(&*c.encode_utf8(&mut buf)) {
+                Some(r) => out.extend_from_slice(r.as_bytes()),
+                None => {
+                    out.push(b'\\');
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+            rest = &after[c.len_utf8()..];
+        } else {
+            out.push(b'\\');
+            rest = after;
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    if !octal {
+        return String::from_utf8(out).map_err(|_| Decline);
+    }
+    let mut text = String::with_capacity(out.len());
+    let mut bytes = &out[..];
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                text.push_str(s);
+                return Ok(text);
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                text.push_str(std::str::from_utf8(&bytes[..good]).map_err(|_| Decline)?);
+                let bad = e.error_len().unwrap_or(bytes.len() - good);
+                text.extend(bytes[good..good + bad].iter().map(|&b| char::from(b)));
+                bytes = &bytes[good + bad..];
+            }
+        }
+    }
+}
+
+/// `fields.unquote`.
+pub fn unquote(value: &str) -> R<String> {
+    if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+        return unescape(&value[1..value.len() - 1]);
+    }
+    unescape(value.trim_start_matches('"'))
+}
+
+/// `fields.strip_angle`.
+pub fn strip_angle(value: &str) -> &str {
+    if value.len() >= 2 && value.starts_with('<') && value.ends_with('>') {
+        return &value[1..value.len() - 1];
+    }
+    value
+}
+
+/// `fields.ipv4_octets`.
+pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut n = 0;
+    for part in text.split('.') {
+        if n == 4 {
+            return None;
+        }
+        let b = part.as_bytes();
+        if b.is_empty()
+            || b.len() > 3
+            || !b.iter().all(u8::is_ascii_digit)
+            || (b[0] == b'0' && b.len() > 1)
+        {
+            return None;
+        }
+        out[n] = part.parse().ok()?;
+        n += 1;
+    }
+    (n == 4).then_some(out)
+}
+
+/// Whether `ipaddress.ip_address` might take the text as IPv6 with a `%scope` (not ported).
+pub(crate) fn scoped_ipv6(text: &str) -> bool {
+    text.contains(':') && text.contains('%')
+}
+
+/// `ipaddress.IPv6Address(text)` (no scope id), as its integer.
+pub(crate) fn ipv6(text: &str) -> R<Option<u128>> {
+    if !text.contains(':') {
+        return Ok(None);
+    }
+    if scoped_ipv6(text) {
+        return Err(Decline);
+    }
+    Ok(text.parse::<std::net::Ipv6Addr>().ok().map(u128::from))
+}
+
+/// `str(IPv6Address)` (Python 3.11): lower-case hextets, the longest run of two or more zero hextets
+/// (the first of equal runs) as `::`; an IPv4-mapped address too (`::ffff:102:304`).
+pub(crate) fn ipv6_text(n: u128) -> String {
+    let h: Vec<u16> = (0..8).map(|i| (n >> (112 - 16 * i)) as u16).collect();
+    let (mut best, mut best_len, mut i) = (0usize, 0usize, 0usize);
+    while i < 8 {
+        if h[i] == 0 {
+            let start = i;
+            while i < 8 && h[i] == 0 {
+                i += 1;
+            }
+            if i - start > best_len {
+                best = start;
+                best_len = i - start;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    let hex = |xs: &[u16]| {
+        xs.iter()
+            .map(|x| format!("{x:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    if best_len < 2 {
+        return hex(&h);
+    }
+    format!("{}::{}", hex(&h[..best]), hex(&h[best + best_len..]))
+}
+
+pub(crate) fn in_net(n: u128, net: u128, prefix: u32) -> bool {
+    prefix == 0 || (n ^ net) >> (128 - prefix) == 0
+}
+
+/// `hosts._address_kind` of an IPv6 address, with Python 3.11.7's `ipaddress` registries.
+pub(crate) fn ipv6_kind(n: u128) -> &'static str {
+    const RESERVED: &[(u128, u32)] = &[
+        (0, 8),
+        (0x0100 << 112, 8),
+        (0x0200 << 112, 7),
+        (0x0400 << 112, 6),
+        (0x0800 << 112, 5),
+        (0x1000 << 112, 4),
+        (0x4000 << 112, 3),
+        (0x6000 << 112, 3),
+        (0x8000 << 112, 3),
+        (0xa000 << 112, 3),
+        (0xc000 << 112, 3),
+        (0xe000 << 112, 4),
+        (0xf000 << 112, 5),
+        (0xf800 << 112, 6),
+        (0xfe00 << 112, 9),
+    ];
+    const PRIVATE: &[(u128, u32)] = &[
+        (1, 128),
+        (0, 128),
+        (0xffff << 32, 96),
+        (0x0100 << 112, 64),
+        (0x2001 << 112, 23),
+        ((0x2001 << 112) | (0x0002 << 96), 48),
+        ((0x2001 << 112) | (0x0db8 << 96), 32),
+        ((0x2001 << 112) | (0x0010 << 96), 28),
+        (0xfc00 << 112, 7),
+        (0xfe80 << 112, 10),
+    ];
+    if n == 1 {
+        "loopback"
+    } else if in_net(n, 0xfe80 << 112, 10) {
+        "link_local"
+    } else if in_net(n, (0x2001 << 112) | (0x0db8 << 96), 32) {
+        "documentation"
+    } else if in_net(n, 0xff00 << 112, 8) {
+        "multicast"
+    } else if n == 0 {
+        "unspecified"
+    } else if RESERVED.iter().any(|&(net, p)| in_net(n, net, p)) {
+        "reserved"
+    } else if PRIVATE.iter().any(|&(net, p)| in_net(n, net, p)) {
+        "private"
+    } else {
+        "public"
+    }
+}
+
+/// `fields.ip_facts`: the canonical form and version of an address.
+pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
+    if ipv4_octets(text).is_some() {
+        return Ok(Some((text.to_string(), 4)));
+    }
+    Ok(ipv6(text)?.map(|n| (ipv6_text(n), 6)))
+}
+
+/// `hosts.ip_kind`: (version, kind).
+pub(crate) fn ip_kind(text: &str) -> R<Option<(u8, &'static str)>> {
+    let Some([a, b, c, d]) = ipv4_octets(text) else {
+        return Ok(ipv6(text)?.map(|n| {
+            if n >> 32 == 0xffff {
+                (6, "ipv4_mapped")
+            } else {
+                (6, ipv6_kind(n))
+            }
+        }));
+    };
+    let kind = if a == 10 || (a == 172 && (16..=31).contains(&b)) || (a == 192 && b == 168) {
+        "private"
+    } else if a == 127 {
+        "loopback"
+    } else if a == 169 && b == 254 {
+        "link_local"
+    } else if a == 100 && (64..=127).contains(&b) {
+        "cgnat"
+    } else if matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113)) {
+        "documentation"
+    } else if (224..=239).contains(&a) {
+        "multicast"
+    } else if a == 0 {
+        if (b, c, d) == (0, 0, 0) {
+            "unspecified"
+        } else {
+            "reserved"
+        }
+    } else if a >= 240 || (a == 192 && b == 0 && c == 0) || (a == 198 && (b == 18 || b == 19)) {
+        "reserved"
+    } else {
+        "public"
+    };
+    Ok(Some((4, kind)))
+}
+
+/// `hosts.provider`.
+pub(crate) fn provider(name: &str) -> R<Option<String>> {
+    if !name.is_ascii() {
+        return Err(Decline);
+    }
+    let name = name.trim_matches('.').to_ascii_lowercase();
+    let t = tables::providers();
+    for p in &t.host_prefixes {
+        if name.starts_with(&p.prefix) {
+            return Ok(Some(p.family.clone()));
+        }
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    for i in 0..labels.len().saturating_sub(1) {
+        if let Some(f) = t.suffixes.get(&labels[i..].join(".")) {
+            return Ok(Some(f.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// `fields.address_parts`.
+pub(crate) fn address_parts(address: &str) -> R<Option<(String, String)>> {
+    let Some(at) = address.rfind('@') else {
+        return Ok(None);
+    };
+    if at == 0 || at == address.len() - 1 {
+        return Ok(None);
+    }
+    let domain = &address[at + 1..];
+    if !domain.is_ascii() {
+        return Err(Decline); // str.lower() of non-ASCII text is not ported
+    }
+    Ok(Some((
+        address[..at].to_string(),
+        domain.to_ascii_lowercase(),
+    )))
+}
+
+pub(crate) fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// `\w+` at `i` (ASCII; a non-ASCII character there is declined).
+pub(crate) fn word_end(s: &str, mut i: usize) -> R<usize> {
+    while let Some(c) = char_at(s, i) {
+        if is_word(c) {
+            i += 1;
+        } else if !c.is_ascii() && c.is_alphanumeric() {
+            return Err(Decline);
+        } else {
+            break;
+        }
+    }
+    Ok(i)
+}
+
+pub(crate) fn port_value(port: &str) -> Value {
+    match port.parse::<u64>() {
+        Ok(n) if port.bytes().all(|c| c.is_ascii_digit()) => Value::from(n),
+        _ => Value::from(port),
+    }
+}
+
+pub(crate) struct HostGroup<'a> {
+    pub(crate) address: &'a str,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) helo: Option<&'a str>,
+    pub(crate) ds: bool,
+    pub(crate) port: Option<&'a str>,
+    pub(crate) reuse: bool,
+}
+
+/// `HOST_RE` after its `H=` at `q`, from the name's end on.
+pub(crate) fn host_tail<'a>(
+    s: &'a str,
+    q: usize,
+    name: Option<&'a str>,
+) -> R<Option<(HostGroup<'a>, usize)>> {
+    let b = s.as_bytes();
+    let mut helos: Vec<(Option<&str>, usize)> = Vec::new();
+    if b.get(q) == Some(&b'(') {
+        let mut k = q + 1;
+        while k < b.len() && b[k] != b'\n' {
+            if b[k..].starts_with(b") ")
+                && (b[k + 2..].starts_with(b"[") || b[k + 2..].starts_with(b"DS ["))
+            {
+                helos.push((Some(&s[q + 1..k]), k + 2));
+            }
+            k += 1;
+        }
+    }
+    helos.push((None, q));
+    for (helo, next) in helos {
+        let mut dss = Vec::new();
+        if s[next..].starts_with("DS ") {
+            dss.push((true, next + 3));
+        }
+        dss.push((false, next));
+        for (ds, r) in dss {
+            if b.get(r) != Some(&b'[') {
+                continue;
+            }
+            let mut e = r + 1;
+            while let Some(c) = char_at(s, e) {
+                if c == ']' || py_space(c) {
+                    break;
+                }
+                e += c.len_utf8();
+            }
+            if b.get(e) != Some(&b']') {
+                continue;
+            }
+            let address = &s[r + 1..e];
+            let mut end = e + 1;
+            let mut port = None;
+            if b.get(end) == Some(&b':') {
+                let w = word_end(s, end + 1)?;
+                if w > end + 1 {
+                    port = Some(&s[end + 1..w]);
+                    end = w;
+                }
+            }
+            let reuse = b.get(end) == Some(&b'*');
+            if reuse {
+                end += 1;
+            }
+            let g = HostGroup {
+                address,
+                name,
+                helo,
+                ds,
+                port,
+                reuse,
+            };
+            return Ok(Some((g, end)));
+        }
+    }
+    Ok(None)
+}
+
+/// `fields.host_group` at `pos` (which holds `H=`); the loose fallback is declined.
+pub(crate) fn host_group(s: &str, pos: usize) -> R<Option<(HostGroup<'_>, usize)>> {
+    let p = pos + 2;
+    let mut ends = Vec::new();
+    if let Some(c) = char_at(s, p) {
+        if !py_space(c) && c != '(' && c != '[' {
+            let mut e = p + c.len_utf8();
+            ends.push(e);
+            while let Some(c) = char_at(s, e) {
+                if py_space(c) || c == '[' {
+                    break;
+                }
+                e += c.len_utf8();
+                ends.push(e);
+            }
+        }
+    }
+    for &e in ends.iter().rev() {
+        let name = Some(&s[p..e]);
+        if s.as_bytes().get(e) == Some(&b' ') {
+            if let Some(found) = host_tail(s, e + 1, name)? {
+                return Ok(Some(found));
+            }
+        }
+        if let Some(found) = host_tail(s, e, name)? {
+            return Ok(Some(found));
+        }
+    }
+    if let Some(found) = host_tail(s, p, None)? {
+        return Ok(Some(found));
+    }
+    if s[p..].contains('[') {
+        return Err(Decline); // HOST_LOOSE_RE's mangled groups are not ported
+    }
+    Ok(None)
+}
+
+pub(crate) fn interface(value: &str) -> R<Value> {
+    let mut out = Obj::new();
+    let b = value.as_bytes();
+    if b.first() == Some(&b'[') {
+        if let Some(k) = value.find(']') {
+            let rest = &value[k + 1..];
+            let port = if rest.is_empty() {
+                Some(None)
+            } else if let Some(p) = rest.strip_prefix(':') {
+                let w = word_end(p, 0)?;
+                (w == p.len() && w > 0).then_some(Some(p))
+            } else {
+                None
+            };
+            if let Some(port) = port {
+                out.insert("address".into(), value[1..k].into());
+                if let Some(port) = port {
+                    if port.bytes().all(|c| c.is_ascii_digit()) {
+                        out.insert("port".into(), port_value(port));
+                    } else {
+                        out.insert("port_name".into(), port.into());
+                    }
+                }
+                return Ok(Value::Object(out));
+            }
+        }
+    }
+    out.insert("address".into(), value.into());
+    Ok(Value::Object(out))
+}
+
+pub(crate) fn tls_cipher(value: &str) -> R<Obj> {
+    let mut out = Obj::new();
+    let mut value = value;
+    if let Some(v) = value.strip_suffix('*') {
+        out.insert("resumed".into(), true.into());
+        value = v;
+    }
+    let parts: Vec<&str> = value.split(':').collect();
+    let proto = parts[0];
+    if !proto.is_ascii() {
+        return Err(Decline);
+    }
+    let upper = proto.to_ascii_uppercase();
+    if upper.starts_with("TLS") || upper.starts_with("SSL") {
+        out.insert(
+            "version_protocol".into(),
+            upper[..3].to_ascii_lowercase().into(),
+        );
+        let mut version = proto[3..].trim_start_matches(['v', 'V']).to_string();
+        if !version.is_empty() && !version.contains('.') {
+            version.push_str(".0");
+        }
+        if !version.is_empty() {
+            out.insert("version".into(), version.into());
+        }
+    } else {
+        out.insert("version_protocol".into(), proto.into());
+    }
+    if parts.len() > 1 && !parts[1].is_empty() {
+        out.insert("cipher".into(), parts[1].into());
+    }
+    if parts.len() > 2 {
+        if let Some(bits) = integer(parts[2])? {
+            out.insert("bits".into(), bits.into());
+        }
+    }
+    if parts.len() > 3 && !parts[3].is_empty() {
+        out.insert("kex_group".into(), parts[3].into());
+    }
+    Ok(out)
+}
+
+/// `REMOTE_ID_RE.search`: `\bid=(MSGID)(?![0-9A-Za-z-])`.
+pub(crate) fn remote_id(s: &str) -> R<Option<&str>> {
+    let b = s.as_bytes();
+    let ok = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let run = |from: usize, n: usize| (from..from + n).all(ok);
+    let mut from = 0;
+    while let Some(k) = s[from..].find("id=") {
+        let at = from + k;
+        from = at + 1;
+        if let Some(prev) = s[..at].chars().next_back() {
+            if !prev.is_ascii() {
+                return Err(Decline);
+            }
+            if is_word(prev) {
+                continue;
+            }
+        }
+        let m = at + 3;
+        let free = |e: usize| {
+            !b.get(e)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        };
+        if run(m, 6) && b.get(m + 6) == Some(&b'-') {
+            if run(m + 7, 11) && b.get(m + 18) == Some(&b'-') && run(m + 19, 4) && free(m + 23) {
+                return Ok(Some(&s[m..m + 23]));
+            }
+            if run(m + 7, 6) && b.get(m + 13) == Some(&b'-') && run(m + 14, 2) && free(m + 16) {
+                return Ok(Some(&s[m..m + 16]));
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::Decline;
+
+    #[test]
+    fn durations_as_python() {
+        assert_eq!(duration("1.234s"), Ok(Some(1.234)));
+        assert_eq!(duration("1h2m3s"), Ok(Some(3723.0)));
+        assert_eq!(duration("2d"), Ok(Some(172_800.0)));
+        assert_eq!(duration("-5s"), Ok(Some(-5.0)));
+        assert_eq!(duration("-"), Ok(None));
+        assert_eq!(duration("5"), Ok(None));
+        assert_eq!(duration("1.s"), Ok(None));
+    }
+
+    #[test]
+    fn addresses_lex_quoted_parts() {
+        assert_eq!(address_end("\"a b\"@x.example rest", 0), Some(15));
+        assert_eq!(address_end("a@b c", 0), Some(3));
+        assert_eq!(address_end("\"unbalanced x", 0), Some(11));
+        assert_eq!(
+            address_findall("a@x  \"b c\"@y <trunc>", 0),
+            vec!["a@x", "\"b c\"@y", "<trunc>"]
+        );
+    }
+
+    #[test]
+    fn fields_and_values() {
+        assert_eq!(
+            field_match("C=\"250 OK id=1\" DT=1s", 0),
+            Some(("C", "\"250 OK id=1\"", 15))
+        );
+        assert_eq!(field_match("F=<a@b> x", 0), Some(("F", "<a@b>", 7)));
+        assert_eq!(field_match("id*=x", 0), Some(("id*", "x", 5)));
+        assert_eq!(field_match("=x", 0), None);
+        assert_eq!(unescape("a\\\"b\\n\\101\\q"), Ok("a\"b\nA\\q".to_string()));
+        assert_eq!(unescape("Caf\\303\\251"), Ok("Café".to_string()));
+        assert_eq!(unescape("F\\344ltstr\\366m"), Ok("Fältström".to_string()));
+        assert_eq!(unquote("\"x\""), Ok("x".to_string()));
+        assert_eq!(
+            remote_id("250 OK id=1abcDE-000001-Ab"),
+            Ok(Some("1abcDE-000001-Ab"))
+        );
+        assert_eq!(remote_id("xid=1abcDE-000001-Ab"), Ok(None));
+    }
+
+    #[test]
+    fn host_groups() {
+        let (g, end) = host_group("H=mx.example (helo.x) [192.0.2.1]:25* X", 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (g.name, g.helo, g.address, g.port, g.reuse, end),
+            (
+                Some("mx.example"),
+                Some("helo.x"),
+                "192.0.2.1",
+                Some("25"),
+                true,
+                37
+            )
+        );
+        let (g, _) = host_group("H=(a) b) [10.0.0.1]", 0).unwrap().unwrap();
+        assert_eq!((g.name, g.helo), (None, Some("a) b")));
+        let (g, _) = host_group("H=mx DS [10.0.0.1]", 0).unwrap().unwrap();
+        assert!(g.ds);
+        assert_eq!(g.name, Some("mx"));
+        assert!(host_group("H=junk", 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn ip_kinds() {
+        assert_eq!(ip_kind("10.1.2.3"), Ok(Some((4, "private"))));
+        assert_eq!(ip_kind("8.8.8.8"), Ok(Some((4, "public"))));
+        assert_eq!(ip_kind("01.2.3.4"), Ok(None));
+        assert_eq!(ip_kind("::1"), Ok(Some((6, "loopback"))));
+        assert_eq!(ip_kind("2a00:1450:4864:20::57d"), Ok(Some((6, "public"))));
+        assert_eq!(ip_kind("::ffff:1.2.3.4"), Ok(Some((6, "ipv4_mapped"))));
+        assert_eq!(ip_kind("fd00::1"), Ok(Some((6, "private"))));
+        assert_eq!(ip_kind("fe80::1%eth0"), Err(Decline));
+        assert_eq!(ip_kind("ip6:ip6"), Ok(None));
+        let n = |t: &str| u128::from(t.parse::<std::net::Ipv6Addr>().unwrap());
+        assert_eq!(ipv6_text(n("2001:DB8:0:0:1:0:0:1")), "2001:db8::1:0:0:1");
+        assert_eq!(ipv6_text(n("1:0:2:3:4:5:6:7")), "1:0:2:3:4:5:6:7");
+        assert_eq!(ipv6_text(n("::ffff:1.2.3.4")), "::ffff:102:304");
+        assert_eq!(ipv6_text(n("::")), "::");
+    }
+}
