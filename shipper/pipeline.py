@@ -291,7 +291,7 @@ class _Lane:
 
 
 def _settle(lanes: dict[str, _Lane], parts: list[Partial], window: int, *, final: bool) -> list[Mark]:
-    """Add to `parts` the summaries the lanes may let go now; the checkpoints that allows (see `_ship`)."""
+    """Add to `parts` the summaries the lanes may let go now, drop spent lanes; the checkpoints it allows."""
     marks: list[Mark] = []
     for lane in list(lanes.values()):
         if final or lane.source.caught_up:
