@@ -195,19 +195,7 @@ class Shipper:
 
         def flush(*, final: bool = False) -> None:
             items, parts = batcher.take(time.monotonic())
-            marks: list[Mark] = []
-            for lane in list(lanes.values()):
-                if final or lane.source.caught_up:
-                    parts.extend(lane.correlator.drain())
-                else:
-                    parts.extend(lane.correlator.older_than(lane.last_end - settings.summary_window))
-                oldest = lane.correlator.oldest()
-                safe = lane.last_end if oldest is None else min(oldest, lane.last_end)
-                if safe > lane.marked or (final and lane.marked < 0):
-                    marks.append(lane.source.mark(safe))
-                    lane.marked = safe
-                if lane.gone and oldest is None:
-                    del lanes[lane.source.key]
+            marks = _settle(lanes, parts, settings.summary_window, final=final)
             self.sender.submit(Batch(items, parts, marks, report))
             if progress is not None and isinstance(sources, _Archive):
                 progress.update(report.entries, sources.source.position)
@@ -244,9 +232,8 @@ class Shipper:
                     entries += src.flush_pending()
                 got += take(lane, entries)
             for src, entries in sources.retire(now):
-                lane = lanes[src.key]
-                take(lane, entries)
-                lane.gone = True
+                take(lanes[src.key], entries)  # a flush in there drops only lanes already gone
+                lanes[src.key].gone = True
             done = stopping or sources.done
             # At most one half-full batch per batch_max_age (see Batcher).
             if batcher.items and (done or time.monotonic() >= batcher.due()):
@@ -301,6 +288,24 @@ class _Lane:
         self.last_end = source.resume
         self.marked = -1
         self.gone = False
+
+
+def _settle(lanes: dict[str, _Lane], parts: list[Partial], window: int, *, final: bool) -> list[Mark]:
+    """Add to `parts` the summaries the lanes may let go now, drop spent lanes; the checkpoints it allows."""
+    marks: list[Mark] = []
+    for lane in list(lanes.values()):
+        if final or lane.source.caught_up:
+            parts.extend(lane.correlator.drain())
+        else:
+            parts.extend(lane.correlator.older_than(lane.last_end - window))
+        oldest = lane.correlator.oldest()
+        safe = lane.last_end if oldest is None else min(oldest, lane.last_end)
+        if safe > lane.marked or (final and lane.marked < 0):
+            marks.append(lane.source.mark(safe))
+            lane.marked = safe
+        if lane.gone and oldest is None:
+            del lanes[lane.source.key]
+    return marks
 
 
 class _Stop(Protocol):

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from shipper.errors import ConfigError, OpenSearchRejected, OpenSearchUnavailable
+from shipper.errors import ClusterError, ConfigError, OpenSearchRejected, OpenSearchUnavailable
 from shipper.opensearch.connection import answer_line
 from shipper.settings import Settings, url_without_userinfo
 
@@ -149,13 +149,7 @@ def import_saved_objects(settings: Settings, source: Traversable | None = None) 
         raise ConfigError("no Dashboards URL configured (--dashboards-url or EXIM_SHIPPER_DASHBOARDS_URL)")
     base, user, password = _split_url(settings.dashboards_url)
     source = source or SAVED_OBJECTS
-    try:
-        data = retarget(source.read_bytes(), settings.index_prefix)
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read saved objects ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    body, content_type = _multipart(source.name, data)
+    body, content_type = _multipart(source.name, _read_objects(source, settings.index_prefix))
     headers = _headers(settings, user, password)
     headers["Content-Type"] = content_type
     request = urllib.request.Request(
@@ -166,39 +160,37 @@ def import_saved_objects(settings: Settings, source: Traversable | None = None) 
         handlers.append(urllib.request.HTTPSHandler(context=_ssl_context(settings)))
     opener = urllib.request.build_opener(*handlers)
     what = f"dashboards {base}"
+    answer = _send(opener, request, what, settings.request_timeout)
     try:
-        with opener.open(request, timeout=settings.request_timeout) as resp:
-            answer = resp.read()
+        result = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        result = None
+    if not isinstance(result, dict) or "successCount" not in result:
+        raise OpenSearchRejected(f"{what}: unexpected answer (not the saved-objects import API?)")
+    return describe(result)
+
+
+def _read_objects(source: Traversable, prefix: str) -> bytes:
+    """The file's saved objects aimed at `prefix`; a file that cannot be sent is a ConfigError."""
+    try:
+        return retarget(source.read_bytes(), prefix)
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read saved objects ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _send(
+    opener: urllib.request.OpenerDirector, request: urllib.request.Request, what: str, timeout: float
+) -> bytes:
+    """The answer's body; every way the request can fail is one line for the user, as a ShipperError."""
+    try:
+        with opener.open(request, timeout=timeout) as resp:
+            answer: bytes = resp.read()
     except urllib.error.HTTPError as exc:
-        if 300 <= exc.code < 400 and exc.headers.get("Location"):
-            target = urllib.parse.urljoin(request.full_url, exc.headers["Location"])
-            raise OpenSearchRejected(
-                f"{what}: redirected to {url_without_userinfo(target)}; give the final URL"
-            ) from None
-        try:
-            detail = _error_message(exc.read())
-        except (OSError, http.client.HTTPException):  # the error page itself was cut off
-            detail = ""
-        if exc.code == 401:
-            raise OpenSearchRejected(f"{what}: the credentials were refused (HTTP 401)") from None
-        if exc.code == 403:
-            raise OpenSearchRejected(f"{what}: this user may not import saved objects (HTTP 403)") from None
-        if exc.code == 404:
-            raise OpenSearchRejected(
-                f"{what}: HTTP 404, no saved-objects API there "
-                "(is this the Dashboards URL, with its base path?)"
-            ) from None
-        raise OpenSearchRejected(f"{what}: HTTP {exc.code}: {detail or exc.reason}") from None
+        raise _refusal(exc, request.full_url, what) from None
     except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ssl.SSLError):
-            raise OpenSearchRejected(
-                f"{what}: TLS failed ({reason.reason or reason}); check --ca-certs"
-            ) from None
-        if isinstance(reason, TimeoutError):
-            raise OpenSearchUnavailable(f"{what}: timed out") from None
-        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
-        raise OpenSearchUnavailable(f"{what}: cannot connect ({text})") from None
+        raise _unreachable(exc.reason, what) from None
     except TimeoutError:
         raise OpenSearchUnavailable(f"{what}: timed out") from None
     except OSError as exc:  # e.g. the connection reset while the answer was read
@@ -207,13 +199,37 @@ def import_saved_objects(settings: Settings, source: Traversable | None = None) 
         ) from None
     except http.client.HTTPException as exc:
         raise OpenSearchUnavailable(f"{what}: not an HTTP answer ({type(exc).__name__})") from None
+    return answer
+
+
+def _refusal(exc: urllib.error.HTTPError, url: str, what: str) -> OpenSearchRejected:
+    """What an HTTP error answer to the import means, for the user."""
+    if 300 <= exc.code < 400 and exc.headers.get("Location"):
+        target = urllib.parse.urljoin(url, exc.headers["Location"])
+        return OpenSearchRejected(f"{what}: redirected to {url_without_userinfo(target)}; give the final URL")
     try:
-        result = orjson.loads(answer)
-    except orjson.JSONDecodeError:
-        result = None
-    if not isinstance(result, dict) or "successCount" not in result:
-        raise OpenSearchRejected(f"{what}: unexpected answer (not the saved-objects import API?)")
-    return describe(result)
+        detail = _error_message(exc.read())
+    except (OSError, http.client.HTTPException):  # the error page itself was cut off
+        detail = ""
+    if exc.code == 401:
+        return OpenSearchRejected(f"{what}: the credentials were refused (HTTP 401)")
+    if exc.code == 403:
+        return OpenSearchRejected(f"{what}: this user may not import saved objects (HTTP 403)")
+    if exc.code == 404:
+        return OpenSearchRejected(
+            f"{what}: HTTP 404, no saved-objects API there (is this the Dashboards URL, with its base path?)"
+        )
+    return OpenSearchRejected(f"{what}: HTTP {exc.code}: {detail or exc.reason}")
+
+
+def _unreachable(reason: str | BaseException, what: str) -> ClusterError:
+    """What a failure to reach Dashboards (URLError's reason) means, for the user."""
+    if isinstance(reason, ssl.SSLError):
+        return OpenSearchRejected(f"{what}: TLS failed ({reason.reason or reason}); check --ca-certs")
+    if isinstance(reason, TimeoutError):
+        return OpenSearchUnavailable(f"{what}: timed out")
+    text = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
+    return OpenSearchUnavailable(f"{what}: cannot connect ({text})")
 
 
 def describe(result: dict[str, Any]) -> ImportReport:
