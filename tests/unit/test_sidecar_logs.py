@@ -66,7 +66,10 @@ class Sidecar:
 
     def stop(self) -> tuple[int, str]:
         self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=40)
+        # Not communicate(): it would read stderr too, racing the reader thread for the last lines.
+        self.proc.wait(timeout=40)
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()
         # The process has exited; its last stderr lines may still be in the pipe on a loaded machine.
         self.reader.join(timeout=30)
         assert not self.reader.is_alive(), "stderr was not read to its end"
