@@ -289,8 +289,7 @@ impl Stream {
                 if bad {
                     out.flags |= flags::BAD_UTF8;
                 }
-                // Writing to a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut *bulk, &doc.1);
+                crate::json::write_value(bulk, &doc.1);
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
                 return out;
