@@ -97,6 +97,15 @@ impl<'a> JsonWriter<'a> {
         self
     }
 
+    /// A member whose name and value come from a map (names escaped like any string).
+    pub fn member(&mut self, k: &str, v: &serde_json::Value) -> &mut Self {
+        self.sep();
+        write_str(self.out, k);
+        self.out.push(b':');
+        write_value(self.out, v);
+        self
+    }
+
     /// `"key": "value"` in one call.
     pub fn field(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k).str(v)
