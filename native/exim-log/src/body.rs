@@ -10,6 +10,7 @@
 //! as rejects for a reason other than `Unknown`.
 
 use crate::fields::*;
+use crate::json::JsonWriter;
 use crate::tables;
 use serde_json::{Map, Value};
 
@@ -715,23 +716,43 @@ pub fn continuation(body: &str, more: &str) -> Option<String> {
     Some(format!("{body} {}", extra.join(" ")))
 }
 
-/// `parse.EntryParser._finish`'s `event` for an action.
-pub fn event_section(action: &str, original: &str, dataset: &str, failed: bool) -> R<Value> {
-    let meta = tables::actions().actions.get(action).ok_or(Decline)?;
-    let mut e = Obj::new();
-    e.insert("original".into(), original.into());
-    e.insert("action".into(), action.into());
-    e.insert("kind".into(), "event".into());
-    e.insert("type".into(), meta.kind.clone().into());
+/// The catalogue's facts of an action (`data/actions.json`); an action without them is declined.
+pub fn action_meta(action: &str) -> R<&'static tables::ActionMeta> {
+    tables::actions().actions.get(action).ok_or(Decline)
+}
+
+/// `parse.EntryParser._finish`'s `event` for an action, written straight into the document: the
+/// original is the largest string of the document, so it is not copied into a map first.
+pub fn write_event_section(
+    w: &mut JsonWriter<'_>,
+    meta: &tables::ActionMeta,
+    action: &str,
+    original: &str,
+    dataset: &str,
+    failed: bool,
+) {
+    w.key("event")
+        .begin_object()
+        .field("original", original)
+        .field("action", action)
+        .field("kind", "event");
+    w.key("type").begin_array();
+    for k in &meta.kind {
+        w.str(k);
+    }
+    w.end_array();
     let outcome = if failed {
         "failure"
     } else {
         meta.outcome.as_str()
     };
-    e.insert("outcome".into(), outcome.into());
-    e.insert("dataset".into(), dataset.into());
+    w.field("outcome", outcome).field("dataset", dataset);
     if !meta.category.is_empty() {
-        e.insert("category".into(), meta.category.clone().into());
+        w.key("category").begin_array();
+        for c in &meta.category {
+            w.str(c);
+        }
+        w.end_array();
     }
-    Ok(Value::Object(e))
+    w.end_object();
 }

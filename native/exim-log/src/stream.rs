@@ -124,6 +124,16 @@ pub fn classify_body(_body: &str) -> u8 {
     0
 }
 
+/// A claimed entry's document before it is written: what the body made (`doc`, `exim` inside it) and
+/// what the fixed sections (`@timestamp`, `event`, `host`, `log`) are written from.
+struct Claimed {
+    code: u8,
+    doc: body::Obj,
+    meta: &'static crate::tables::ActionMeta,
+    action: &'static str,
+    failed: bool,
+}
+
 /// One file's stream: assembler, timestamp state, occurrence counts.
 #[derive(Debug)]
 pub struct Stream {
@@ -267,16 +277,9 @@ impl Stream {
         // eximstats reads the raw first line, `\r` included: not ported.
         let plain = !text.contains('\r');
         if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, plain) {
-            if let Some(doc) = self.claimed(
-                p,
-                ts,
-                body,
-                &text,
-                bad.then_some(&entry.data[..]),
-                entry.offset,
-            ) {
+            if let Some(doc) = self.claimed(p, body, &text, bad.then_some(&entry.data[..])) {
                 let doc_start = self.action(bulk, Some(ts), &entry.data, occ, &mut out);
-                out.action = doc.0;
+                out.action = doc.code;
                 out.timestamp_ms = *ms;
                 out.flags |= flags::HAS_TIMESTAMP;
                 if let Some(pid) = p.pid {
@@ -289,8 +292,36 @@ impl Stream {
                 if bad {
                     out.flags |= flags::BAD_UTF8;
                 }
-                // Writing to a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut *bulk, &doc.1);
+                // The document's fixed sections are written straight; the map holds what the body made.
+                let mut w = JsonWriter::new(bulk);
+                w.begin_object().field("@timestamp", ts);
+                body::write_event_section(
+                    &mut w,
+                    doc.meta,
+                    doc.action,
+                    &text,
+                    &self.ctx.dataset,
+                    doc.failed,
+                );
+                if !self.ctx.server.is_empty() {
+                    w.key("host")
+                        .begin_object()
+                        .field("name", &self.ctx.server)
+                        .end_object();
+                }
+                for (k, v) in &doc.doc {
+                    w.member(k, v);
+                }
+                w.key("log")
+                    .begin_object()
+                    .key("file")
+                    .begin_object()
+                    .field("path", &self.ctx.path)
+                    .end_object()
+                    .key("offset")
+                    .uint(entry.offset)
+                    .end_object();
+                w.end_object();
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
                 return out;
@@ -349,15 +380,11 @@ impl Stream {
     fn claimed(
         &self,
         p: &prefix::Prefix<'_>,
-        ts: &str,
         body: &str,
         text: &str,
         raw: Option<&[u8]>,
-        offset: u64,
-    ) -> Option<(u8, serde_json::Value)> {
-        use serde_json::Value;
+    ) -> Option<Claimed> {
         let mut doc = body::Obj::new();
-        doc.insert("@timestamp".into(), ts.into());
         if let Some(pid) = p.pid {
             let mut o = body::Obj::new();
             o.insert("pid".into(), pid.parse::<u64>().ok()?.into());
@@ -388,21 +415,8 @@ impl Stream {
             }
         };
         let body::Event { mut doc, mut exim } = ev;
-        doc.insert(
-            "event".into(),
-            body::event_section(
-                parsed.action,
-                text,
-                &self.ctx.dataset,
-                exim.contains_key("error"),
-            )
-            .ok()?,
-        );
-        if !self.ctx.server.is_empty() {
-            let mut o = body::Obj::new();
-            o.insert("name".into(), self.ctx.server.as_str().into());
-            doc.insert("host".into(), o.into());
-        }
+        let meta = body::action_meta(parsed.action).ok()?;
+        let failed = exim.contains_key("error");
         if let Some(raw) = raw {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
@@ -416,14 +430,14 @@ impl Stream {
         if !exim.is_empty() {
             doc.insert("exim".into(), exim.into());
         }
-        let mut file = body::Obj::new();
-        file.insert("path".into(), self.ctx.path.as_str().into());
-        let mut log = body::Obj::new();
-        log.insert("file".into(), file.into());
-        log.insert("offset".into(), offset.into());
-        doc.insert("log".into(), log.into());
         let code = ACTIONS.iter().position(|&a| a == parsed.action)?;
-        Some((u8::try_from(code).ok()?, Value::Object(doc)))
+        Some(Claimed {
+            code: u8::try_from(code).ok()?,
+            doc,
+            meta,
+            action: parsed.action,
+            failed,
+        })
     }
 
     /// Writes the action line and its newline; returns where this entry's bytes start.

@@ -3,6 +3,10 @@
 
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// The tables are looked up per tag and per host name: FxHash, not SipHash (their keys are our own files).
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<crate::ids::FxHasher>>;
 use std::sync::OnceLock;
 
 #[derive(Debug, Deserialize)]
@@ -21,20 +25,20 @@ pub struct ActionMeta {
 
 #[derive(Debug, Deserialize)]
 pub struct Actions {
-    pub flags: HashMap<String, FlagMeta>,
-    pub actions: HashMap<String, ActionMeta>,
+    pub flags: FastMap<String, FlagMeta>,
+    pub actions: FastMap<String, ActionMeta>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Tags {
-    pub plain: HashMap<String, String>,
-    pub durations: HashMap<String, String>,
+    pub plain: FastMap<String, String>,
+    pub durations: FastMap<String, String>,
     pub markers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Fields {
-    pub escapes: HashMap<String, String>,
+    pub escapes: FastMap<String, String>,
     /// Unit letter -> seconds, in the file's order (w, d, h, m): the sum is made in that order.
     pub duration_units: serde_json::Map<String, serde_json::Value>,
 }
@@ -47,7 +51,7 @@ pub struct HostPrefix {
 
 #[derive(Debug, Deserialize)]
 pub struct Providers {
-    pub suffixes: HashMap<String, String>,
+    pub suffixes: FastMap<String, String>,
     pub host_prefixes: Vec<HostPrefix>,
 }
 
@@ -121,11 +125,11 @@ pub struct CommandStage {
 #[derive(Debug, Deserialize)]
 pub struct Taxonomy {
     pub classes: Vec<ErrorClassRow>,
-    pub generic: HashMap<String, Generic>,
-    pub code_defaults: HashMap<String, String>,
-    pub context_classes: HashMap<String, String>,
+    pub generic: FastMap<String, Generic>,
+    pub code_defaults: FastMap<String, String>,
+    pub context_classes: FastMap<String, String>,
     pub connect_classes: Vec<String>,
-    pub local_hints: HashMap<String, String>,
+    pub local_hints: FastMap<String, String>,
     pub routers: Routers,
     pub command_stages: Vec<CommandStage>,
 }

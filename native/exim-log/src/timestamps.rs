@@ -4,7 +4,6 @@
 
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use chrono_tz::Tz;
-use std::collections::HashMap;
 
 const CACHE_LIMIT: usize = 8192;
 /// How far one entry may be stamped before the one logged ahead of it (Python's `_JITTER`).
@@ -36,7 +35,7 @@ pub struct Stamp {
 #[derive(Debug)]
 pub struct TimestampConverter {
     zone: Tz,
-    cache: HashMap<[u8; 20], Minute>,
+    cache: crate::tables::FastMap<[u8; 20], Minute>,
     last: Option<i64>,
     /// Whether the last conversion read a repeated time as its second pass.
     pub second_pass: bool,
@@ -78,7 +77,7 @@ impl TimestampConverter {
     pub fn new(zone: Tz) -> Self {
         Self {
             zone,
-            cache: HashMap::new(),
+            cache: crate::tables::FastMap::default(),
             last: None,
             second_pass: false,
         }
