@@ -22,17 +22,7 @@ pub type R<T> = Result<T, Decline>;
 pub type Obj = Map<String, Value>;
 
 /// The actions the core renders itself; every other body is `unrecognized` until it is ported.
-pub const CLAIMED: &[&str] = &[
-    "message_arrived",
-    "message_arrived_fakereject",
-    "delivered",
-    "delivered_additional",
-    "delivered_cutthrough",
-    "delivery_suppressed",
-    "delivery_failed",
-    "delivery_deferred",
-    "message_completed",
-];
+pub const CLAIMED: &[&str] = crate::stream::ACTIONS.split_at(1).1;
 
 // --- the document under construction (event.py) -------------------------------------------------
 

@@ -52,7 +52,10 @@ pub mod flags {
 
 /// Action codes of [`EntryOut::action`]: indices into this list. The catalogue will extend it from
 /// `shipper/exim/data/*.json`; the binding exports the list so Python never hard-codes a number.
-pub const ACTIONS: &[&str] = &[
+/// Code 0 is the placeholder document; codes from 1 are the kinds the core renders (`body::CLAIMED`),
+/// so the two lists cannot drift apart.
+pub const ACTIONS: &[&str] = &ACTION_NAMES;
+const ACTION_NAMES: [&str; 10] = [
     "unrecognized",
     "message_arrived",
     "message_arrived_fakereject",
