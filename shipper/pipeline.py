@@ -6,9 +6,12 @@ from __future__ import annotations
 import glob
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+import orjson
 
 from shipper.batcher import Batcher
 from shipper.checkpoints import Registry, lock_state_dir, prepare_state_dir
@@ -20,6 +23,7 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
+from shipper.files.native import Polled, Rendered, native_for
 from shipper.files.reader import RawEntry
 from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
@@ -48,6 +52,8 @@ class FileReport:
     """Syslog lines of programs other than Exim's, read and not shipped."""
     damage: str | None = None
     """Why a compressed file could not be read to its end; what came before it was shipped."""
+    native: int = 0
+    """Entries whose bulk lines the native core rendered (the others went through the Python parser)."""
 
 
 def expand(patterns: list[str]) -> list[Path]:
@@ -113,6 +119,7 @@ class Shipper:
             status=self.status,
         )
         self._sender: Sender | None = None
+        self._native = native_for(self.server, self.zone, settings.index_prefix, dataset_for)
 
     @property
     def sender(self) -> Sender:
@@ -134,7 +141,7 @@ class Shipper:
                 progress.skip(report.skipped)
             return report
         start = self.registry.offset(key)
-        source = ArchiveSource(path, fid, start, self._assembler)
+        source = ArchiveSource(path, fid, start, self._assembler, self._native)
         if progress is not None and fid.compression is None:
             progress.resume_at(start)
         try:
@@ -164,7 +171,9 @@ class Shipper:
         may still get continuation lines; Exim writes an entry in one write(), so one quiet poll is enough).
         """
         report = FileReport(",".join(patterns))
-        followers = Followers(patterns, self.registry, self.status, close_inactive, self._assembler)
+        followers = Followers(
+            patterns, self.registry, self.status, close_inactive, self._assembler, native=self._native
+        )
         self._ship(_Tail(followers, scan_interval), stop, report, linger=linger)
         return report
 
@@ -200,22 +209,21 @@ class Shipper:
             if progress is not None and isinstance(sources, _Archive):
                 progress.update(report.entries, sources.source.position)
 
-        def take(lane: _Lane, entries: list[RawEntry]) -> int:
+        def take(lane: _Lane, polled: Polled) -> int:
             src = lane.source
-            for entry in entries:
-                occ = lane.occurrences.next(entry.data)
-                if entry.end <= src.resume:
-                    continue
-                item, parts = self._item(lane.parser, src.path, src.key, entry, occ)
+            for item, parts, offset, end, code in self._items(lane, polled):
                 if src.followed:
-                    self.status.read(src.key, entry.end)
+                    self.status.read(src.key, end)
                 batcher.add(item)
-                batcher.parts.extend(lane.correlator.add_partials(parts, entry.offset))
-                lane.last_end = entry.end
+                if parts:
+                    batcher.parts.extend(lane.correlator.add_partials(parts, offset))
+                lane.last_end = end
                 report.entries += 1
+                if code:
+                    report.native += 1
                 if batcher.full:
                     flush()
-            return len(entries)
+            return len(polled)
 
         while True:
             now = time.monotonic()
@@ -227,10 +235,9 @@ class Shipper:
                 lane = lanes.get(src.key)
                 if lane is None or lane.source is not src:
                     lane = lanes[src.key] = _Lane(src, self._parser(src.path), settings.max_open_messages)
-                entries = src.poll(now, 0.0 if stopping else linger)
+                got += take(lane, src.poll(now, 0.0 if stopping else linger))
                 if stopping:
-                    entries += src.flush_pending()
-                got += take(lane, entries)
+                    got += take(lane, src.flush_pending())
             for src, entries in sources.retire(now):
                 take(lanes[src.key], entries)  # a flush in there drops only lanes already gone
                 lanes[src.key].gone = True
@@ -245,6 +252,40 @@ class Shipper:
                 return
             if not got:
                 stop.wait(sources.idle_wait(time.monotonic(), batcher.due() if batcher.items else None))
+
+    def _items(self, lane: _Lane, polled: Polled) -> Iterator[tuple[bulk.Item, list[Partial], int, int, int]]:
+        """`(item, partials, offset, end, code)` of each polled entry past the source's resume point; `code`
+        is the core's action code of an entry it rendered, 0 for one the Python parser did."""
+        src = lane.source
+        if isinstance(polled, Rendered):
+            yield from self._rendered(lane, polled)
+            return
+        for entry in polled:
+            occ = lane.occurrences.next(entry.data)
+            if entry.end <= src.resume:
+                continue
+            item, parts = self._item(lane.parser, src.path, src.key, entry, occ)
+            yield item, parts, entry.offset, entry.end, 0
+
+    def _rendered(
+        self, lane: _Lane, batch: Rendered
+    ) -> Iterator[tuple[bulk.Item, list[Partial], int, int, int]]:
+        """The core's entries as items: its bulk lines as they are, the placeholder's entries through
+        `_item` (the core counted occurrences and left out what ends at or before the resume point)."""
+        src = lane.source
+        path, key, parser = src.path, src.key, lane.parser
+        moved = batch.path != path  # renamed since the core was given its path (a glob follows it)
+        for code, offset, end, occ, action, lines, local_id, raw, stamp in batch:
+            if code:
+                body = _with_path(lines, path, offset) if moved else lines
+                parts = partials(orjson.loads(body)) if local_id[0] else []
+                yield bulk.Item(action, body, ref=key), parts, offset, end, code
+            else:
+                assert raw is not None
+                if stamp is not None:
+                    parser.follow(stamp)
+                item, parts = self._item(parser, path, key, raw, occ)
+                yield item, parts, offset, end, 0
 
     def _parser(self, path: str) -> EntryParser:
         return EntryParser(self.zone, self.server, dataset=dataset_for(path))
@@ -274,6 +315,12 @@ class Shipper:
             programs=s.syslog_programs,
             host_from_syslog=not s.server_name,
         )
+
+
+def _with_path(body: bytes, path: str, offset: int) -> bytes:
+    """A document the core rendered, with `log.file.path` now `path` (its `log` is written last)."""
+    cut = body.rfind(b',"log":{"file":{"path":')
+    return body[:cut] + b',"log":' + orjson.dumps({"file": {"path": path}, "offset": offset}) + b"}"
 
 
 class _Lane:
@@ -330,7 +377,7 @@ class _Sources(Protocol):
     def done(self) -> bool: ...
     def refresh(self, now: float) -> None: ...
     def active(self) -> list[Source]: ...
-    def retire(self, now: float) -> list[tuple[Source, list[RawEntry]]]: ...
+    def retire(self, now: float) -> list[tuple[Source, Polled]]: ...
     def idle_wait(self, now: float, due: float | None) -> float: ...
     def close(self) -> None: ...
 
@@ -351,7 +398,7 @@ class _Archive:
     def active(self) -> list[Source]:
         return [self.source]
 
-    def retire(self, now: float) -> list[tuple[Source, list[RawEntry]]]:
+    def retire(self, now: float) -> list[tuple[Source, Polled]]:
         return []
 
     def idle_wait(self, now: float, due: float | None) -> float:
@@ -379,8 +426,8 @@ class _Tail:
     def active(self) -> list[Source]:
         return list(self.followers)
 
-    def retire(self, now: float) -> list[tuple[Source, list[RawEntry]]]:
-        out: list[tuple[Source, list[RawEntry]]] = []
+    def retire(self, now: float) -> list[tuple[Source, Polled]]:
+        out: list[tuple[Source, Polled]] = []
         for h in self.followers.retire(now):
             out.append((h, h.finish()))  # Exim no longer writes it: a last line without newline goes too
             self.followers.status.closed(h.key)

@@ -3,6 +3,7 @@ identity rather than path, including a rotated file a restart would otherwise lo
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ from shipper.delivery import Mark
 from shipper.files.archive import damage_of, detect_compression, wrap_decompressor
 from shipper.files.follow import DETECT_BYTES, READ_CHUNK, Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, FileId, confirms, head_hash
-from shipper.files.reader import EntryAssembler, RawEntry, peek_head, same_second_start
+from shipper.files.native import NativeFor, Polled, Reading, last_end
+from shipper.files.reader import EntryAssembler, peek_head, same_second_start
 from shipper.files.syslog import SyslogAssembler
 from shipper.status import Status
 
@@ -38,8 +40,8 @@ class Source(Protocol):
     def followed(self) -> bool:
         """A tailed file: its reading shows in the status facts."""
 
-    def poll(self, now: float, linger: float) -> list[RawEntry]: ...
-    def flush_pending(self) -> list[RawEntry]: ...
+    def poll(self, now: float, linger: float) -> Polled: ...
+    def flush_pending(self) -> Polled: ...
     def mark(self, end: int) -> Mark: ...
 
 
@@ -49,11 +51,15 @@ class ArchiveSource:
     A file Exim no longer writes (compressed, or a rotated name ending in a digit) is finished: its last
     line is shipped even without a newline, and the checkpoint says complete. Any other file may still
     grow, so an unterminated last line waits and the checkpoint stays before it.
+
+    A file in Exim's own format is read by the native core when `native` gives its reader.
     """
 
     followed = False
 
-    def __init__(self, path: Path, fid: FileId, start: int, wrapped_for: MakeWrapped) -> None:
+    def __init__(
+        self, path: Path, fid: FileId, start: int, wrapped_for: MakeWrapped, native: NativeFor | None = None
+    ) -> None:
         self.path = str(path)
         self.key = fid.key()
         self.compressed = fid.compression is not None
@@ -81,7 +87,8 @@ class ArchiveSource:
         except BaseException:
             self._raw.close()
             raise
-        self.assembler = EntryAssembler(begin, self.wrapped)
+        fast = native(self.path, begin, start) if native is not None and self.wrapped is None else None
+        self.assembler: Reading = fast if fast is not None else EntryAssembler(begin, self.wrapped)
         self.last_end = start
 
     @property
@@ -89,7 +96,7 @@ class ArchiveSource:
         """How far into the file as stored reading got (a compressed file's own bytes)."""
         return self._raw.tell() if self.compressed else self.last_end
 
-    def poll(self, now: float, linger: float) -> list[RawEntry]:
+    def poll(self, now: float, linger: float) -> Polled:
         chunk = self._stream.read(READ_CHUNK)
         if chunk:
             out = self.assembler.feed(chunk)
@@ -101,8 +108,9 @@ class ArchiveSource:
             over = (self.finished and not grown) or self.damage is not None
             out = self.assembler.finish() if over else self.assembler.release()
             self.complete = over
-        if out:
-            self.last_end = max(self.last_end, out[-1].end)
+        end = last_end(out)
+        if end is not None:
+            self.last_end = max(self.last_end, end)
         return out
 
     @property
@@ -110,7 +118,7 @@ class ArchiveSource:
         """Other programs' syslog lines read and not shipped."""
         return self.wrapped.skipped if self.wrapped is not None else 0
 
-    def flush_pending(self) -> list[RawEntry]:
+    def flush_pending(self) -> Polled:
         return []
 
     def mark(self, end: int) -> Mark:
@@ -147,9 +155,12 @@ class Followers:
         status: Status,
         close_inactive: float,
         wrapped_for: MakeWrapped,
+        *,
+        native: NativeFor | None = None,
     ) -> None:
         self.patterns = patterns
         self.wrapped_for = wrapped_for
+        self.native = native
         self.registry = registry
         self.status = status
         self.close_inactive = close_inactive
@@ -212,6 +223,7 @@ class Followers:
             resume=offset,
             detect=None if first else self._detect,
             assembler=wrapped,
+            native=None if self.native is None else functools.partial(self.native, path),
         )
         follow.restarted = restarted and copy_of is None
         self.files[key] = follow

@@ -99,10 +99,11 @@ if str(ROOT) not in sys.path:
 from shipper.exim.parse import EntryParser  # noqa: E402
 from shipper.files.archive import dataset_for  # noqa: E402
 from shipper.files.identity import identify  # noqa: E402
+from shipper.files.native import native_for  # noqa: E402
 from shipper.files.reader import ENTRY_START  # noqa: E402
 from shipper.messages import Partial  # noqa: E402
 from shipper.opensearch import summaries  # noqa: E402
-from shipper.pipeline import Shipper, _Occurrences  # noqa: E402
+from shipper.pipeline import Shipper, _Lane  # noqa: E402
 from shipper.settings import Settings  # noqa: E402
 from shipper.sources import ArchiveSource  # noqa: E402
 
@@ -165,23 +166,26 @@ def _shipper(zone: str) -> Shipper:
 
 
 def run_file(item: Input, zone: str) -> list[Record]:
-    """The events and summaries backfill would send for one file, canonical and normalised."""
+    """The events and summaries backfill would send for one file, canonical and normalised: through the
+    ship loop's own per-entry path (`Shipper._items`), so through the native core where it is built."""
     sh = _shipper(zone)
     path = item.path
-    source = ArchiveSource(path, identify(path), 0, lambda head, _mtime: sh._assembler(head, SYSLOG_ANCHOR))
-    parser = EntryParser(zone, sh.server, dataset=item.dataset or dataset_for(path))
-    occurrences = _Occurrences()
+    dataset = item.dataset or dataset_for(path)
+    native = native_for(sh.server, zone, "exim", lambda _path: dataset)
+    source = ArchiveSource(
+        path, identify(path), 0, lambda head, _mtime: sh._assembler(head, SYSLOG_ANCHOR), native
+    )
+    lane = _Lane(source, EntryParser(zone, sh.server, dataset=dataset), max_open=1)
     parts: list[Partial] = []
     out: list[Record] = []
     try:
         while not source.caught_up:
-            for entry in source.poll(0.0, 0.0):
-                occ = occurrences.next(entry.data)
-                bulk_item, entry_parts = sh._item(parser, source.path, source.key, entry, occ)
+            for bulk_item, entry_parts, _offset, _end, code in sh._items(lane, source.poll(0.0, 0.0)):
                 parts.extend(entry_parts)
                 doc = orjson.loads(bulk_item.body)
                 doc["log"]["file"]["path"] = item.label
                 out.append(_record(item.label, "event", bulk_item.action, doc))
+                RENDERED[code > 0] += 1
     finally:
         source.close()
     merged = summaries.by_message(parts)
@@ -189,6 +193,10 @@ def run_file(item: Input, zone: str) -> list[Record]:
         s = summaries.create_item("exim", key, merged[key])
         out.append(_record(item.label, "summary", s.action, orjson.loads(s.body)))
     return out
+
+
+RENDERED = [0, 0]
+"""Events `run_file` had from the Python parser and from the native core, since the process began."""
 
 
 def _record(label: str, kind: str, action: bytes, doc: Any) -> Record:

@@ -176,6 +176,12 @@ class EntryParser:
         hour: its bytes may equal an entry of the first pass, so its content id must tell them apart."""
         return self.times.second_pass
 
+    def follow(self, stamp: str) -> None:
+        """Go on after `stamp`, the last own time of entries of this stream parsed elsewhere (the native
+        core): entries without a valid one inherit it, and the repeated hour's order counts from it."""
+        self.last_timestamp = stamp
+        self.times.follow(stamp)
+
     def parse(self, raw: bytes, origin: Origin | None = None) -> Document:
         """One document for one logical entry; any input yields a document, never an exception.
 

@@ -56,6 +56,10 @@ class TimestampConverter:
         # there the fold=0 reading (the offset before the change) is kept.
         return (first, second) if second > first else first
 
+    def follow(self, stamp: str) -> None:
+        """Go on after `stamp` (as `convert` returns it), converted elsewhere: the order is from there."""
+        self._last = stamp
+
     def convert(self, date: str, hm: str, sec: str, ms: str | None, tz: str | None) -> str | None:
         """The UTC timestamp, or None when the date or time is impossible."""
         self.second_pass = False

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shipper.files.identity import HEAD_BYTES, head_hash, prefix_mark
-from shipper.files.reader import EntryAssembler, RawEntry
+from shipper.files.native import NativeEntries, Polled, Reading, joined
+from shipper.files.reader import EntryAssembler
 from shipper.files.syslog import SyslogAssembler
 
 READ_CHUNK = 1 << 20
@@ -59,10 +60,16 @@ class Harvester:
     """Tells the file's form from its first bytes, once it has some (see files.syslog)."""
     assembler: SyslogAssembler | None = None
     """A syslog or journal file's entry assembler; None for Exim's own log format."""
-    entries: EntryAssembler = field(init=False)
+    native: Callable[[int, int], NativeEntries | None] | None = None
+    """The native core's reader at `(start, resume)`, for a file in Exim's own format (see files.native)."""
+    entries: Reading = field(init=False)
 
     def __post_init__(self) -> None:
-        self.entries = EntryAssembler(self.start, self.assembler)
+        self.entries = self._reader(self.start)
+
+    def _reader(self, start: int) -> Reading:
+        fast = self.native(start, self.resume) if self.native is not None and self.assembler is None else None
+        return fast if fast is not None else EntryAssembler(start, self.assembler)
 
     @property
     def key(self) -> str:
@@ -73,9 +80,9 @@ class Harvester:
         """Bytes consumed from the file (the end of the last complete line)."""
         return self.entries.consumed
 
-    def poll(self, now: float, linger: float) -> list[RawEntry]:
+    def poll(self, now: float, linger: float) -> Polled:
         """Read what was appended; returns the entries known to be complete."""
-        out: list[RawEntry] = []
+        out: list[Polled] = []
         size = os.fstat(self.fh.fileno()).st_size
         rewritten = bool(self.head) and head_hash(self.path_fd_head()) != self.head
         if size < self.entries.fed or rewritten:
@@ -84,14 +91,14 @@ class Harvester:
             self.fh.seek(0)
             if self.assembler is not None:
                 self.assembler = self.assembler.fresh()
-            self.entries = EntryAssembler(0, self.assembler)
             self.resume = 0
+            self.entries = self._reader(0)
             self.restarted = True
         if self.detect is not None and size > 0:
             # Created empty: its form is told by its first bytes (nothing was fed before them).
             self.assembler = self.detect(os.pread(self.fh.fileno(), DETECT_BYTES, 0))
             self.detect = None
-            self.entries = EntryAssembler(self.entries.fed, self.assembler)
+            self.entries = self._reader(self.entries.fed)
         read = 0
         got = False
         self.caught_up = False
@@ -102,14 +109,14 @@ class Harvester:
                 break
             got = True
             read += len(chunk)
-            out += self.entries.feed(chunk)
+            out.append(self.entries.feed(chunk))
         if got:
             self.last_activity = now
             if not self.head and self.offset >= HEAD_BYTES:
                 self.head = head_hash(self.path_fd_head())
         elif self.entries.held and now - self.last_activity >= linger:
-            out += self.entries.release()
-        return out
+            out.append(self.entries.release())
+        return joined(out)
 
     def path_fd_head(self) -> bytes:
         return os.pread(self.fh.fileno(), HEAD_BYTES, 0)
@@ -118,11 +125,11 @@ class Harvester:
         """What confirms this file's identity in a checkpoint at `end` (see identity.confirms)."""
         return self.head or prefix_mark(self.fh.fileno(), end)
 
-    def flush_pending(self) -> list[RawEntry]:
+    def flush_pending(self) -> Polled:
         """The held-back last entry, at shutdown."""
         return self.entries.release()
 
-    def finish(self) -> list[RawEntry]:
+    def finish(self) -> Polled:
         """Everything left, a last line without its newline too: for a rotated file Exim no longer
         writes (closed as inactive), so nothing will complete it."""
         return self.entries.finish()

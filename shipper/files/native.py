@@ -1,0 +1,215 @@
+"""Exim's own log format through the native core (`shipper._native`): chunks in, per entry its bulk lines
+as the core rendered them, or its bytes for the Python parser where the core left the placeholder."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from shipper.files.reader import EntryAssembler, RawEntry
+
+
+def _load() -> ModuleType | None:
+    try:
+        from shipper import _native  # noqa: PLC0415 - optional: built by `make native`
+    except ImportError:
+        return None
+    return _native
+
+
+core: ModuleType | None = _load()
+"""The extension module, or None where it is not built: everything then runs on the Python path."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the core writes into every document of one file, and how it names its index and ids."""
+
+    server: str
+    zone: str
+    dataset: str
+    path: str
+    index_prefix: str
+
+
+class Rendered:
+    """What one feed, release or finish gave: per entry, in order, a `RECORD_FORMAT` record and, for
+    the entries the core rendered, their action and document lines in `bulk`."""
+
+    __slots__ = ("bulk", "reader", "records")
+
+    def __init__(self, bulk: bytes, records: bytes, reader: NativeEntries) -> None:
+        self.bulk = bulk
+        self.records = records
+        self.reader = reader
+
+    def __len__(self) -> int:
+        return len(self.records) // self.reader.record_size
+
+    def __iter__(self) -> Iterator[Entry]:
+        """The entries, once and in order (the reader follows the stream's time through them)."""
+        return self.reader.entries(self)
+
+    @property
+    def path(self) -> str:
+        """The `log.file.path` the core wrote into the documents."""
+        return self.reader.ctx.path
+
+    @property
+    def end(self) -> int:
+        """Offset just past the last entry (a record's second little-endian u64 word)."""
+        ends: int = struct.unpack_from("<Q", self.records, len(self.records) - self.reader.record_size + 8)[0]
+        return ends
+
+
+Entry = tuple[int, int, int, int, bytes, bytes, bytes, RawEntry | None, str | None]
+"""`(code, offset, end, occurrence, action, body, local_id, raw, stamp)`: code > 0, the core's action
+code, with its action and document lines; code 0, the placeholder, with `raw` (the entry's bytes, for
+the Python parser) and `stamp`, the stream's last own `@timestamp` before it (None: none yet), so that
+the Python parser goes on from where the core is (fold order, inherited stamps). `local_id` is the
+prefix's message id, NUL-padded (all NUL: none)."""
+
+
+class NativeEntries:
+    """The native `Reader` behind EntryAssembler's interface (feed, release, finish, consumed, fed, held),
+    returning `Rendered` batches instead of entries: assembly, occurrences and the resume point are the
+    core's, so a source hands it its bytes and checkpoints by the records' offsets."""
+
+    def __init__(self, ctx: Context, start: int, resume: int) -> None:
+        assert core is not None
+        self.ctx = ctx
+        self.reader: Any = core.Reader(
+            server=ctx.server,
+            zone=ctx.zone,
+            dataset=ctx.dataset,
+            path=ctx.path,
+            index_prefix=ctx.index_prefix,
+            start=start,
+            resume=resume,
+        )
+        self.record_size: int = core.RECORD_SIZE
+        self._record = struct.Struct(core.RECORD_FORMAT)
+        self._own_stamp = core.FLAG_HAS_TIMESTAMP
+        self._not_own = core.FLAG_INVALID_TIMESTAMP | core.FLAG_TIMESTAMP_INHERITED
+        self._terminated = core.FLAG_TERMINATED
+        self._bad_utf8 = core.FLAG_BAD_UTF8
+        self._stamp_ms: int | None = None  # the last own `@timestamp` of the stream, as epoch ms
+        self._stamp: str | None = None  # ... and as the document writes it, made when first asked
+        self._stamp_at: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return bool(self.reader.held)
+
+    @property
+    def consumed(self) -> int:
+        return int(self.reader.consumed)
+
+    @property
+    def fed(self) -> int:
+        return int(self.reader.fed)
+
+    def feed(self, chunk: bytes) -> Rendered:
+        bulk, records = self.reader.feed(chunk, self.reader.fed)
+        return Rendered(bulk, records, self)
+
+    def release(self) -> Rendered:
+        bulk, records = self.reader.release()
+        return Rendered(bulk, records, self)
+
+    def finish(self) -> Rendered:
+        bulk, records = self.reader.finish()
+        return Rendered(bulk, records, self)
+
+    def entries(self, batch: Rendered) -> Iterator[Entry]:
+        """The batch's entries in order (see `Entry`)."""
+        bulk = batch.bulk
+        pos = 0
+        own, not_own = self._own_stamp, self._not_own
+        records = self._record.iter_unpack(batch.records)
+        for offset, end, bulk_len, action_len, occ, flags, ms, _pid, local_id, code in records:
+            nxt = pos + bulk_len
+            body = bulk[pos + action_len + 1 : nxt - 1]
+            if code:
+                yield code, offset, end, occ, bulk[pos : pos + action_len], body, local_id, None, None
+            else:
+                raw = self._raw(body, offset, end, flags)
+                yield 0, offset, end, occ, b"", b"", local_id, raw, self._stamp_text()
+            if flags & own and not flags & not_own:
+                self._stamp_ms = ms
+            pos = nxt
+
+    def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:
+        # The placeholder keeps every byte of the entry: its text, or (bad UTF-8) its base64 as well.
+        doc = orjson.loads(placeholder)
+        if flags & self._bad_utf8:
+            data = base64.b64decode(doc["exim"]["original_base64"])
+        else:
+            data = doc["event"]["original"].encode()
+        return RawEntry(offset, data, end, bool(flags & self._terminated))
+
+    def _stamp_text(self) -> str | None:
+        ms = self._stamp_ms
+        if ms is None:
+            return None
+        if ms != self._stamp_at:
+            t = _EPOCH + timedelta(milliseconds=ms)
+            self._stamp = (
+                f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+                f".{t.microsecond // 1000:03d}Z"
+            )
+            self._stamp_at = ms
+        return self._stamp
+
+
+Polled = list[RawEntry] | Rendered
+"""What a source's poll gives: entries for the Python parser, or a batch the core rendered."""
+
+Reading = EntryAssembler | NativeEntries
+"""A source's reader of entries."""
+
+NativeFor = Callable[[str, int, int], NativeEntries | None]
+"""The native reader of a file in Exim's own format at `(path, start, resume)`, or None (the core is not
+built, or cannot take the file's settings): then the Python reader reads it."""
+
+
+def last_end(polled: Polled) -> int | None:
+    """Offset just past the last entry polled (None: nothing polled)."""
+    if isinstance(polled, Rendered):
+        return polled.end if len(polled) else None
+    return polled[-1].end if polled else None
+
+
+def joined(parts: list[Polled]) -> Polled:
+    """Several polls' output as one (one reader's, in order)."""
+    batches = [p for p in parts if isinstance(p, Rendered) and len(p)]
+    if batches:
+        if len(batches) == 1:
+            return batches[0]
+        bulk = b"".join(b.bulk for b in batches)
+        return Rendered(bulk, b"".join(b.records for b in batches), batches[0].reader)
+    return [e for p in parts if not isinstance(p, Rendered) for e in p]
+
+
+def native_for(server: str, zone: str, index_prefix: str, dataset: Callable[[str], str]) -> NativeFor | None:
+    """A NativeFor of these settings, or None when the core is not built or does not know the zone."""
+    if core is None:
+        return None
+    try:
+        core.Reader(server=server, zone=zone, dataset="", path="", index_prefix=index_prefix)
+    except ValueError:
+        return None  # a zone chrono-tz does not know: the Python path reads it as before
+
+    def make(path: str, start: int, resume: int) -> NativeEntries:
+        return NativeEntries(Context(server, zone, dataset(path), path, index_prefix), start, resume)
+
+    return make
