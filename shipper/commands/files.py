@@ -20,7 +20,8 @@ from shipper.commands.cluster import trace_fleet
 from shipper.errors import ConfigError, InputError
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.reader import RawEntry, iter_entries, peek_head
+from shipper.files.native import ACTIONS, NativeFor, Polled, Reading, Rendered, native_for
+from shipper.files.reader import CHUNK_SIZE, EntryAssembler, RawEntry, peek_head
 from shipper.files.syslog import assembler_for
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
 from shipper.settings import Settings
@@ -29,7 +30,9 @@ from shipper.trace_files import print_trace
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
 
 
-def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]) -> Iterator[RawEntry]:
+def _entries(
+    name: str, stream: BinaryIO, settings: Settings, counts: Counter[str], native: NativeFor | None
+) -> Iterator[Polled]:
     try:
         assembler = assembler_for(
             settings.input_format,
@@ -39,7 +42,12 @@ def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[st
             programs=settings.syslog_programs,
             host_from_syslog=not settings.server_name,
         )
-        yield from iter_entries(stream, assembler=assembler)
+        path = "-" if name == "-" else str(Path(name).resolve())
+        fast = native(path, 0, 0) if native is not None and assembler is None else None
+        reading: Reading = fast if fast is not None else EntryAssembler(0, assembler)
+        while chunk := stream.read(CHUNK_SIZE):
+            yield reading.feed(chunk)
+        yield reading.finish()
     except _DECOMPRESS_ERRORS as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
     if assembler is not None:
@@ -52,14 +60,11 @@ def _entries(name: str, stream: BinaryIO, settings: Settings, counts: Counter[st
 
 def _events(
     names: list[str], settings: Settings, errors: list[str], counts: Counter[str] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Parsed and enriched events of every file in turn; unreadable files are noted in `errors`, the
-    syslog lines skipped (other programs', unreadable) in `counts`."""
+) -> Iterator[tuple[str, dict[str, Any] | bytes]]:
+    """`(action, event)` of every entry of every file in turn: the event parsed and enriched, or the
+    document the native core wrote; unreadable files are noted in `errors`, the syslog lines skipped
+    (other programs', unreadable) in `counts`."""
     counts = Counter() if counts is None else counts
-    from shipper.exim.enrich import enrich  # the public suffix list: `trace` starts without it
-
-    zone = settings.effective_timezone()
-    server = settings.effective_server_name()
     for name in names:
         try:
             stream = open_input(name)
@@ -67,19 +72,45 @@ def _events(
             print(f"exim-shipper: {exc}", file=sys.stderr)
             errors.append(name)
             continue
-        parser = EntryParser(zone, server, dataset=dataset_for(name))
-        path = "-" if name == "-" else str(Path(name).resolve())
         try:
-            for entry in _entries(name, stream, settings, counts):
-                doc = enrich(parser.parse(entry.data, entry.origin))
-                doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
-                yield doc
+            yield from _file_events(name, stream, settings, counts)
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
             errors.append(name)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+
+
+def _file_events(
+    name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]
+) -> Iterator[tuple[str, dict[str, Any] | bytes]]:
+    from shipper.exim.enrich import enrich  # the public suffix list: `trace` starts without it
+
+    zone = settings.effective_timezone()
+    server = settings.effective_server_name()
+    dataset = dataset_for(name)
+    parser = EntryParser(zone, server, dataset=dataset)
+    native = native_for(server, zone, settings.index_prefix, lambda _path: dataset)
+    path = "-" if name == "-" else str(Path(name).resolve())
+
+    def parsed(entry: RawEntry) -> tuple[str, dict[str, Any]]:
+        doc = enrich(parser.parse(entry.data, entry.origin))
+        doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
+        return doc["event"]["action"], doc
+
+    for polled in _entries(name, stream, settings, counts, native):
+        if not isinstance(polled, Rendered):
+            yield from map(parsed, polled)
+            continue
+        for code, *_, body, _id, raw, stamp in polled:
+            if code:
+                yield ACTIONS[code], body
+                continue
+            assert raw is not None
+            if stamp is not None:
+                parser.follow(stamp)  # the core read the entries before: go on from its time
+            yield parsed(raw)
 
 
 class _Writer:
@@ -113,12 +144,15 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     writer = _Writer()
     summaries = _FirstSeenOrder(writer, args.max_open) if args.messages else None
     try:
-        for doc in _events(names, settings, errors, skipped):
-            actions[doc["event"]["action"]] += 1
+        for action, event in _events(names, settings, errors, skipped):
+            actions[action] += 1
             if summaries is None:
-                writer.write(doc)
+                if isinstance(event, bytes):
+                    writer.write_bytes(event)
+                else:
+                    writer.write(event)
             else:
-                summaries.add(doc)
+                summaries.add(orjson.loads(event) if isinstance(event, bytes) else event)
         if summaries is not None:
             summaries.finish()
     finally:

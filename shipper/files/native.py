@@ -27,6 +27,9 @@ def _load() -> ModuleType | None:
 core: ModuleType | None = _load()
 """The extension module, or None where it is not built: everything then runs on the Python path."""
 
+ACTIONS: list[str] = list(core.ACTIONS) if core is not None else []
+"""The names of the core's action codes."""
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
