@@ -77,8 +77,9 @@ class Rendered:
 Entry = tuple[int, int, int, int, bytes, bytes, bytes, RawEntry | None, str | None]
 """`(code, offset, end, occurrence, action, body, local_id, raw, stamp)`: code > 0, the core's action
 code, with its action and document lines; code 0, the placeholder, with `raw` (the entry's bytes, for
-the Python parser) and `stamp`, the stream's last own `@timestamp` before it (None: none yet), so that
-the Python parser goes on from where the core is (fold order, inherited stamps). `local_id` is the
+the Python parser) and `stamp`, the stream's last own `@timestamp` before it when the core stamped it
+(None: the Python parser's own last one stands), so that the parser goes on from where the core is
+(fold order, inherited stamps). `local_id` is the
 prefix's message id, NUL-padded (all NUL: none)."""
 
 
@@ -101,13 +102,11 @@ class NativeEntries:
         )
         self.record_size: int = core.RECORD_SIZE
         self._record = struct.Struct(core.RECORD_FORMAT)
-        self._own_stamp = core.FLAG_HAS_TIMESTAMP
-        self._not_own = core.FLAG_INVALID_TIMESTAMP | core.FLAG_TIMESTAMP_INHERITED
         self._terminated = core.FLAG_TERMINATED
         self._bad_utf8 = core.FLAG_BAD_UTF8
-        self._stamp_ms: int | None = None  # the last own `@timestamp` of the stream, as epoch ms
-        self._stamp: str | None = None  # ... and as the document writes it, made when first asked
-        self._stamp_at: int | None = None
+        # The last entry the core rendered since the Python parser's last (its document, epoch ms):
+        # the time the parser must go on from before the next entry it reads.
+        self._followed: tuple[bytes, int] | None = None
 
     @property
     def held(self) -> bool:
@@ -137,18 +136,31 @@ class NativeEntries:
         """The batch's entries in order (see `Entry`)."""
         bulk = batch.bulk
         pos = 0
-        own, not_own = self._own_stamp, self._not_own
-        records = self._record.iter_unpack(batch.records)
-        for offset, end, bulk_len, action_len, occ, flags, ms, _pid, local_id, code in records:
+        for (
+            offset,
+            end,
+            bulk_len,
+            action_len,
+            occ,
+            flags,
+            ms,
+            _pid,
+            local_id,
+            code,
+        ) in self._record.iter_unpack(batch.records):
             nxt = pos + bulk_len
             body = bulk[pos + action_len + 1 : nxt - 1]
             if code:
+                # A claimed entry always has its own valid time: Python's parser must follow it.
+                self._followed = body, ms
                 yield code, offset, end, occ, bulk[pos : pos + action_len], body, local_id, None, None
             else:
+                stamp = None
+                if self._followed is not None:
+                    stamp = self._stamp(*self._followed)
+                    self._followed = None  # the Python parser reads this entry: it knows its own time
                 raw = self._raw(body, offset, end, flags)
-                yield 0, offset, end, occ, b"", b"", local_id, raw, self._stamp_text()
-            if flags & own and not flags & not_own:
-                self._stamp_ms = ms
+                yield 0, offset, end, occ, b"", b"", local_id, raw, stamp
             pos = nxt
 
     def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:
@@ -160,18 +172,16 @@ class NativeEntries:
             data = doc["event"]["original"].encode()
         return RawEntry(offset, data, end, bool(flags & self._terminated))
 
-    def _stamp_text(self) -> str | None:
-        ms = self._stamp_ms
-        if ms is None:
-            return None
-        if ms != self._stamp_at:
-            t = _EPOCH + timedelta(milliseconds=ms)
-            self._stamp = (
-                f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-                f".{t.microsecond // 1000:03d}Z"
-            )
-            self._stamp_at = ms
-        return self._stamp
+    @staticmethod
+    def _stamp(doc: bytes, ms: int) -> str:
+        """The `@timestamp` of a document the core rendered: it writes it first, as Python does."""
+        if doc.startswith(b'{"@timestamp":"'):
+            return doc[15:39].decode()
+        t = _EPOCH + timedelta(milliseconds=ms)
+        return (
+            f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+            f".{t.microsecond // 1000:03d}Z"
+        )
 
 
 Polled = list[RawEntry] | Rendered

@@ -1,0 +1,164 @@
+"""The ship loop's per-line path up to the bulk body, Python path vs native core, on the generated log.
+
+What is timed is what `backfill` does per line before the request goes: `ArchiveSource` reading the file,
+`Shipper._items` (the core's bulk lines as they are, the placeholder's entries through the Python parser),
+the batcher, the correlator, and per batch the summaries' bulk items (`summaries.by_message`,
+`create_item`, as `Delivery` makes them); nothing is sent. Rows, best of N runs in one process,
+interleaved:
+
+- python: the core not loaded (`shipper.files.native.core = None`), the path the loop takes without it;
+- native: the loop as it runs with `shipper._native` built;
+- core alone: `Reader.feed` over the same chunks, its bytes out and nothing else (the floor);
+and the native loop's Python share (1 - core alone / native), then a cProfile of one native run (where
+the Python side's time goes: per line, it is the new bottleneck). With `--eximstats`, eximstats on the
+16-char-id copy of the same log for the ratios.
+
+    make native && .venv/bin/python bench/loop_speed.py --lines 200000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+import parse_speed  # noqa: E402 - bench/ is a folder of scripts, not a package
+from parse_speed import SERVER, TIMEZONE  # noqa: E402
+
+# Where tools/eximstats_fixture.sh unpacks Debian's eximstats.
+EXIMSTATS = Path.home() / ".cache/exim-shipper/exim4-base/root/usr/sbin/eximstats"
+
+
+def loop(path: Path, *, core: bool) -> tuple[float, int, int, int]:
+    """One backfill of `path` up to the bulk body: (seconds, entries, natively rendered, summary items)."""
+    from shipper.batcher import Batcher
+    from shipper.files import native
+    from shipper.files.archive import dataset_for
+    from shipper.files.identity import identify
+    from shipper.opensearch import summaries
+    from shipper.pipeline import Shipper, _Lane
+    from shipper.settings import Settings
+    from shipper.sources import ArchiveSource
+
+    saved = native.core
+    if not core:
+        native.core = None
+    try:
+        settings = Settings(server_name=SERVER, timezone=TIMEZONE)
+        sh = Shipper.__new__(Shipper)  # no state directory or cluster: only the per-line methods run
+        sh.settings, sh.server, sh.zone = settings, SERVER, TIMEZONE
+        make = native.native_for(SERVER, TIMEZONE, settings.index_prefix, dataset_for)
+        assert (make is not None) == core, "the native core is not built: make native"
+        t0 = time.perf_counter()
+        source = ArchiveSource(path, identify(path), 0, lambda _head, _mtime: None, make)
+        lane = _Lane(source, sh._parser(str(path)), settings.max_open_messages)
+        batcher = Batcher(settings.batch_max_docs, settings.batch_max_bytes, settings.batch_max_age)
+        entries = rendered = made = 0
+
+        def flush() -> int:
+            _items, parts = batcher.take(0.0)
+            merged = summaries.by_message(parts)
+            return len([summaries.create_item(settings.index_prefix, k, p) for k, p in merged.items()])
+
+        while not source.caught_up:
+            for item, parts, offset, end, code in sh._items(lane, source.poll(0.0, 0.0)):
+                batcher.add(item)
+                if parts:
+                    batcher.parts.extend(lane.correlator.add_partials(parts, offset))
+                lane.last_end = end
+                entries += 1
+                if code:
+                    rendered += 1
+                if batcher.full:
+                    made += flush()
+        batcher.parts.extend(lane.correlator.drain())
+        made += flush()
+        seconds = time.perf_counter() - t0
+        source.close()
+    finally:
+        native.core = saved
+    return seconds, entries, rendered, made
+
+
+def core_alone(path: Path) -> float:
+    from shipper.files import native
+    from shipper.files.follow import READ_CHUNK
+
+    assert native.core is not None
+    t0 = time.perf_counter()
+    ctx = {"dataset": "exim.main", "path": str(path), "index_prefix": "exim"}
+    r = native.core.Reader(server=SERVER, zone=TIMEZONE, **ctx)
+    with path.open("rb") as fh:
+        offset = 0
+        while chunk := fh.read(READ_CHUNK):
+            r.feed(chunk, offset)
+            offset += len(chunk)
+    r.finish()
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--python-runs", type=int, default=None, help="runs of the Python row (default: --runs)")
+    ap.add_argument("--eximstats", default=str(EXIMSTATS), help="eximstats script ('' to skip)")
+    ap.add_argument("--profile", type=int, default=18, help="rows of the native run's profile (0: none)")
+    args = ap.parse_args(argv)
+    path, _ = parse_speed.ensure_log(args.lines, args.seed)
+    lines = parse_speed.count_lines(path)
+    print(f"log: {path} ({lines:,} lines, {path.stat().st_size / 1e6:.1f} MB), zone {TIMEZONE}")
+
+    # Interleaved, so that a spell of load from elsewhere on the machine does not favour one row.
+    nat, py, alone = [], [], []
+    for n in range(args.runs):
+        nat.append(loop(path, core=True))
+        alone.append(core_alone(path))
+        if n < (args.python_runs or args.runs):
+            py.append(loop(path, core=False))
+    rows = {
+        "python loop": min(r[0] for r in py),
+        "native loop": min(r[0] for r in nat),
+        "core alone (Reader.feed)": min(alone),
+    }
+    _, entries, rendered, made = nat[0]
+    assert py[0][1:] == (entries, 0, made), "the two paths must give the same entries and summaries"
+    print(
+        f"entries {entries:,}, rendered by the core {rendered:,} ({100 * rendered / entries:.1f}%), "
+        f"summary items {made:,}; best of {args.runs}"
+    )
+    for label, best in rows.items():
+        print(f"  {label:28} {lines / best:>10,.0f} lines/s  {best:6.2f} s")
+    print(f"  native / python: {rows['python loop'] / rows['native loop']:.2f}x")
+    share = 1 - rows["core alone (Reader.feed)"] / rows["native loop"]
+    print(f"  Python's share of the native loop: {100 * share:.0f}%")
+
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.runcall(loop, path, core=True)
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(args.profile)
+        print("profile of one native run (cProfile inflates Python's own calls), by own time:")
+        print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
+
+    exe = args.eximstats
+    if exe and Path(exe).exists():
+        twin = parse_speed.ensure_short_id_twin(path)
+        es = min(parse_speed.run_eximstats(exe, twin)[0] for _ in range(args.runs))
+        print(f"eximstats on the 16-char-id copy: {lines / es:,.0f} lines/s  {es:6.2f} s")
+        for label in ("python loop", "native loop"):
+            print(f"  ratio {label} / eximstats: {es / rows[label]:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
