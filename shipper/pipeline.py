@@ -23,10 +23,11 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import Polled, Rendered, native_for
+from shipper.files.native import ACTIONS, Polled, Rendered, native_for
 from shipper.files.reader import RawEntry
 from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
+from shipper.messages.partials import STAMPS, stamped
 from shipper.opensearch import bulk
 from shipper.opensearch.cluster import Cluster
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
@@ -278,7 +279,14 @@ class Shipper:
         for code, offset, end, occ, action, lines, local_id, raw, stamp in batch:
             if code:
                 body = _with_path(lines, path, offset) if moved else lines
-                parts = partials(orjson.loads(body)) if local_id[0] else []
+                parts: list[Partial] = []
+                if local_id[0]:
+                    if code in _STAMPED and body.startswith(b'{"@timestamp":"'):
+                        # `Completed`: a tenth of the lines, whose facts are all in the record.
+                        msg = local_id.rstrip(b"\0").decode()
+                        parts = stamped(self.server, msg, body[15:39].decode(), _STAMPED[code])
+                    else:
+                        parts = partials(orjson.loads(body))
                 yield bulk.Item(action, body, ref=key), parts, offset, end, code
             else:
                 assert raw is not None
@@ -315,6 +323,10 @@ class Shipper:
             programs=s.syslog_programs,
             host_from_syslog=not s.server_name,
         )
+
+
+_STAMPED = {code: name for code, name in enumerate(ACTIONS) if name in STAMPS}
+"""The core's action codes of the status lines that only stamp a time."""
 
 
 def _with_path(body: bytes, path: str, offset: int) -> bytes:

@@ -75,12 +75,12 @@ class Rendered:
 
 
 Entry = tuple[int, int, int, int, bytes, bytes, bytes, RawEntry | None, str | None]
-"""`(code, offset, end, occurrence, action, body, local_id, raw, stamp)`: code > 0, the core's action
-code, with its action and document lines; code 0, the placeholder, with `raw` (the entry's bytes, for
-the Python parser) and `stamp`, the stream's last own `@timestamp` before it when the core stamped it
-(None: the Python parser's own last one stands), so that the parser goes on from where the core is
-(fold order, inherited stamps). `local_id` is the
-prefix's message id, NUL-padded (all NUL: none)."""
+"""`(code, offset, end, occurrence, action, body, local_id, raw, stamp)`: the core's action code and
+its action and document lines. Code > 0: the document is the entry's. Code 0, the placeholder (the
+line catalogue is not ported yet): `raw` holds the entry's bytes for the Python parser, and `stamp`
+the stream's last own `@timestamp` before it when the core stamped that one (None: the parser's own
+last one stands), so that the parser goes on from where the core is (fold order, inherited stamps).
+`local_id` is the prefix's message id, NUL-padded (all NUL: none)."""
 
 
 class NativeEntries:
@@ -160,7 +160,7 @@ class NativeEntries:
                     stamp = self._stamp(*self._followed)
                     self._followed = None  # the Python parser reads this entry: it knows its own time
                 raw = self._raw(body, offset, end, flags)
-                yield 0, offset, end, occ, b"", b"", local_id, raw, stamp
+                yield 0, offset, end, occ, bulk[pos : pos + action_len], body, local_id, raw, stamp
             pos = nxt
 
     def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:

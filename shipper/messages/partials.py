@@ -48,7 +48,7 @@ _DELIVERIES = frozenset(
     }
 )
 # Status lines that only stamp a time, and those that also say who did it.
-_STAMPS = {"message_completed": "completed", "message_frozen": "frozen", "message_unfrozen": "unfrozen"}
+STAMPS = {"message_completed": "completed", "message_frozen": "frozen", "message_unfrozen": "unfrozen"}
 _BY_WHOM = {"message_removed": "removed", "message_cancelled": "cancelled"}
 
 
@@ -136,8 +136,8 @@ def _delivery(doc: Document, action: str, p: Partial, ts: str) -> None:
 def _status(doc: Document, action: str, p: Partial, ts: str) -> None:
     """Completed, frozen, removed, rejected, spam verdicts and cPanel's outbound recipients."""
     exim = doc.get("exim", {})
-    if action in _STAMPS:
-        p[_STAMPS[action]] = ts
+    if action in STAMPS:
+        p[STAMPS[action]] = ts
     elif action in _BY_WHOM:
         p[_BY_WHOM[action]] = {"time": ts, "by": exim.get("by", "")}
     elif action in ("message_rejected", "cutthrough_rejected"):
@@ -149,6 +149,12 @@ def _status(doc: Document, action: str, p: Partial, ts: str) -> None:
         to = doc.get("email", {}).get("to", {}).get("address") or []
         if to:
             p["rcpt"] = {t.lower(): {} for t in to}
+
+
+def stamped(server: str, local_id: str, ts: str, action: str) -> list[Partial]:
+    """The partials of a status line that only stamps a time (`STAMPS`), from its facts alone: what
+    `partials` makes of its document, without the document."""
+    return [{"server": server, "id": local_id, "first_seen": ts, "last_seen": ts, STAMPS[action]: ts}]
 
 
 def partials(doc: Document) -> list[Partial]:
