@@ -202,3 +202,20 @@ def test_the_placeholder_gives_back_the_entry_s_bytes_bad_utf8_and_continuations
         (0, b"2025-01-31 10:00:00 caf\xe9 unknown\n continued line", 49, True),
         (49, b"2025-01-31 10:00:01 plain text", len(data), True),
     ]
+
+
+@needs_core
+def test_the_golden_run_goes_through_the_core_and_gives_what_the_python_path_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    import golden  # tools/ is a folder of scripts
+
+    item = golden.Input("exim_mainlog", _log(tmp_path))
+    before = list(golden.RENDERED)
+    fast = golden.run_file(item, "UTC")
+    rendered = golden.RENDERED[1] - before[1]
+    assert rendered > 0
+    monkeypatch.setattr(native, "core", None)
+    assert golden.run_file(item, "UTC") == fast
+    assert golden.RENDERED[1] == before[1] + rendered
