@@ -45,8 +45,9 @@ class Context:
 
 
 class Rendered:
-    """What one feed, release or finish gave: per entry, in order, a `RECORD_FORMAT` record and, for
-    the entries the core rendered, their action and document lines in `bulk`."""
+    """What one feed, release or finish gave: per entry, in order, a `RECORD_FORMAT` record in
+    `records` and its action and document lines in `bulk` (the placeholder's, for the entries the core
+    leaves to Python)."""
 
     __slots__ = ("bulk", "reader", "records")
 
