@@ -1,5 +1,6 @@
 """Today's per-line output stays as recorded: each corpus of tools/golden.py against tests/golden/, compared
-as parsed JSON (the bench log at 20k lines; its 100k-line digest is `tools/golden.py check`'s)."""
+as parsed JSON (the bench log at 20k lines; its 100k-line digest is `tools/golden.py check`'s), made by
+the ship loop's own path: through the native core where `shipper._native` is built."""
 
 from __future__ import annotations
 
