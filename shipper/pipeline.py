@@ -331,8 +331,11 @@ _STAMPED = {code: name for code, name in enumerate(ACTIONS) if name in STAMPS}
 
 def _with_path(body: bytes, path: str, offset: int) -> bytes:
     """A document the core rendered, with `log.file.path` now `path` (its `log` is written last)."""
+    log = {"file": {"path": path}, "offset": offset}
     cut = body.rfind(b',"log":{"file":{"path":')
-    return body[:cut] + b',"log":' + orjson.dumps({"file": {"path": path}, "offset": offset}) + b"}"
+    if cut < 0:  # written otherwise: the slow way
+        return dumps({**orjson.loads(body), "log": log})
+    return body[:cut] + b',"log":' + orjson.dumps(log) + b"}"
 
 
 class _Lane:
