@@ -4,7 +4,9 @@
 use crate::body::{sub, Decline, Obj, R};
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
+use regex::Regex;
 use serde_json::Value;
+use std::sync::OnceLock;
 
 pub(crate) fn get<'a>(o: &'a Obj, path: &[&str]) -> Option<&'a Value> {
     let (last, head) = path.split_last()?;
@@ -199,35 +201,30 @@ pub(crate) fn registered_domain(name: &str) -> R<Option<String>> {
     Ok(crate::suffixes::private_suffix(&name))
 }
 
-/// `eximstats.eximstats_view` for the claimed lines; the reject reading is declined.
+/// `eximstats.eximstats_view`: what eximstats counts for the entry's first physical line.
 pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     let words = line.contains("rejected") || line.contains("refused") || line.contains("dropped");
     if !words && !line.contains(" <= ") && !line.contains(" => ") && !line.contains(" -> ") {
         return Ok(None);
     }
-    let Some(p) = crate::prefix::parse(line) else {
-        return Err(Decline);
+    let r = stats_res();
+    let Some(m) = r.prefix.find(line) else {
+        return Ok(None);
     };
     if line.chars().count() + 1 < 38 {
         return Ok(None);
     }
-    let Some(id) = p.id else {
-        return Err(Decline);
-    };
-    let id_end = id.as_ptr() as usize - line.as_ptr() as usize + id.len();
-    if line.as_bytes().get(id_end) != Some(&b' ') {
-        return Err(Decline);
-    }
-    let mut rest = &line[id_end + 1..];
+    let mut rest = &line[m.end()..];
     let mut flag = None;
-    if let Some(f) = rest.get(..2) {
-        if f == "SA" || f.bytes().all(|c| b"<>=*-".contains(&c)) {
-            flag = Some(f);
-            rest = rest.get(3..).unwrap_or("");
+    if let Some(idm) = r.id.find(rest) {
+        rest = &rest[idm.end()..];
+        // eximstats reads the (up to) two characters after the id as the flag.
+        let two: String = rest.chars().take(2).collect();
+        if two == "SA" || (!two.is_empty() && two.bytes().all(|c| b"<>=*-".contains(&c))) {
+            flag = Some(&rest[..two.len()]);
+            let skip: usize = rest.chars().take(3).map(char::len_utf8).sum();
+            rest = &rest[skip..];
         }
-    }
-    if flag.is_none() && words {
-        return Err(Decline);
     }
     let has_t = {
         let mut found = false;
@@ -246,18 +243,8 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
         found
     };
     let mut out = Obj::new();
-    if flag == Some("=>") && !has_t {
-        // `_reason` and `_ip`: only the reading where no pattern can match (`Unknown`, `local`) is ported.
-        if REASON_WORDS.iter().any(|w| rest.contains(w))
-            || rest.contains("H=")
-            || rest.contains("Connection from ")
-            || rest.contains("SMTP call from ")
-        {
-            return Err(Decline);
-        }
-        out.insert("reject".into(), "permanent".into());
-        out.insert("reason".into(), "Unknown".into());
-        out.insert("ip".into(), "local".into());
+    if (flag.is_none() && words) || (flag == Some("=>") && !has_t) {
+        reject(rest, &mut out)?;
     }
     let host = if matches!(flag, Some("<=" | "=>" | "->")) {
         host_word(rest)?
@@ -286,25 +273,152 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// A literal every pattern of eximstats' `_reason` needs: a line holding none of them reads `Unknown`.
-pub(crate) const REASON_WORDS: &[&str] = &[
-    "rejected",
-    "refused",
-    "dropped",
-    "SpamAssassin",
-    "listed at ",
-    "Forged IP detected in HELO",
-    "Invalid domain or IP given in HELO/EHLO",
-    "closed connection ",
-    "DATA ACL discarded recipients",
-    "too many recipients",
-    "local_scan",
-    "SMTP protocol ",
-    "message too big",
-    "response to \"RCPT TO",
-    "lookup of host ",
-    "error from remote mailer after ",
-];
+struct StatsRes {
+    prefix: Regex,
+    id: Regex,
+    temporary_first: Vec<Regex>,
+    permanent: Vec<Regex>,
+    helo_syntax: Regex,
+    rcpt_response: Regex,
+    permanent_late: Vec<Regex>,
+    temporary_acl: Regex,
+    ip: Vec<Regex>,
+    ehlo_ip: Regex,
+}
+
+/// eximstats' own patterns (`eximstats.py`), in its order.
+fn stats_res() -> &'static StatsRes {
+    static R: OnceLock<StatsRes> = OnceLock::new();
+    R.get_or_init(|| {
+        let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("eximstats pattern {p}: {e}"));
+        let all = |ps: &[&str]| ps.iter().map(|p| re(p)).collect::<Vec<_>>();
+        StatsRes {
+            prefix: re(r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? "),
+            id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
+            temporary_first: all(&[
+                r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)",
+                r"(temporarily refused connection)()",
+            ]),
+            permanent: all(&[
+                r"(listed at [^ ]+)()",
+                r"(Forged IP detected in HELO)()",
+                r"(Invalid domain or IP given in HELO/EHLO)()",
+                r"(unqualified recipient rejected)()",
+                r"(closed connection (?:after|in response) .*?)\s*$()",
+                r"(sender rejected)()",
+                r" rejected after DATA: (.*)()",
+                r" (rejected DATA: .*)()",
+                r".DATA ACL discarded recipients.: (.*)()",
+                r"rejected after DATA: (unqualified address not permitted)()",
+                r"(VRFY rejected)()",
+                r"(too many recipients)()",
+                r"(refused relay.*?) to()",
+                r"(rejected by non-SMTP ACL: .*)()",
+                r"(rejected by local_scan.*)()",
+                r"(dropped: too many (?:(?:nonmail|unrecognized) commands|syntax or protocol errors))()",
+                r"(local_scan.. function .* - message temporarily rejected)()",
+                r"(SMTP protocol .*?(?:error|violation))()",
+                r"(message too big)()",
+            ]),
+            helo_syntax: re(r"rejected [HE][HE]LO from [^:]*: syntactically invalid argument"),
+            rcpt_response: re(r#"response to "RCPT TO.*? was: (.*)"#),
+            permanent_late: all(&[
+                r"(lookup of host )\S+ (failed)",
+                r"(rejected [A-Z]*) .*?(: .*?)(?::|\s*$)",
+                r"(refused connection )from.*? (\(.*)",
+                r"(error from remote mailer after .*?:).*(: .*?)(?::|\s*$)",
+                r#"rejected after DATA: ("." or "." expected).*?(: failing address in .*? header)"#,
+                r"(Connection )from.*? (refused: load average)",
+                r"([Cc]onnection )from.*? (refused.*)",
+                r": (Connection refused)()",
+            ]),
+            temporary_acl: re(r"(temporarily rejected connection in .*?ACL:?.*)"),
+            ip: all(&[
+                r"\bH=(?:|.*? )(\[[^\]]+\])",
+                r"Connection from (\[\S+\])",
+                r"SMTP call from .*?(\[\S+\])",
+            ]),
+            ehlo_ip: re(r"\Arejected [HE][HE]LO from .*?(\[.+?\]):"),
+        }
+    })
+}
+
+/// `_ucfirst`.
+fn ucfirst(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn groups(m: &regex::Captures<'_>, n: usize) -> String {
+    (1..=n)
+        .map(|i| m.get(i).map_or("", |g| g.as_str()))
+        .collect()
+}
+
+/// `_reason`: (kind, reason) for a line eximstats counts as a reject, in eximstats' order.
+fn reason(rest: &str) -> (&'static str, String) {
+    let r = stats_res();
+    if rest.contains("SpamAssassin") {
+        return ("permanent", "Rejected by SpamAssassin".into());
+    }
+    for x in &r.temporary_first {
+        if let Some(m) = x.captures(rest) {
+            return ("temporary", ucfirst(&groups(&m, 2)));
+        }
+    }
+    for x in &r.permanent {
+        if let Some(m) = x.captures(rest) {
+            return ("permanent", ucfirst(&groups(&m, 1)));
+        }
+    }
+    if r.helo_syntax.is_match(rest) {
+        return (
+            "permanent",
+            "Rejected HELO/EHLO: syntactically invalid argument".into(),
+        );
+    }
+    if let Some(m) = r.rcpt_response.captures(rest) {
+        return (
+            "permanent",
+            format!("Response to RCPT TO was: {}", groups(&m, 1)),
+        );
+    }
+    for x in &r.permanent_late {
+        if let Some(m) = x.captures(rest) {
+            return ("permanent", ucfirst(&groups(&m, 2)));
+        }
+    }
+    if let Some(m) = r.temporary_acl.captures(rest) {
+        return ("temporary", ucfirst(&groups(&m, 1)));
+    }
+    ("permanent", "Unknown".into())
+}
+
+/// `_reason`, `_ip` and `_EHLO_IP` into the view. Python's `re` and the `regex` crate agree on ASCII
+/// text without `\x1c`-`\x1f` (`\s`, `\b`, `upper()`): other lines are declined.
+fn reject(rest: &str, out: &mut Obj) -> R<()> {
+    if !rest.is_ascii() || rest.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+        return Err(Decline);
+    }
+    let r = stats_res();
+    let (kind, why) = reason(rest);
+    let mut ip =
+        r.ip.iter()
+            .find_map(|x| x.captures(rest).map(|m| groups(&m, 1)))
+            .unwrap_or_else(|| "local".into());
+    if ip == "local" {
+        if let Some(m) = r.ehlo_ip.captures(rest) {
+            ip = groups(&m, 1);
+        }
+    }
+    out.insert("reject".into(), kind.into());
+    out.insert("reason".into(), why.into());
+    out.insert("ip".into(), ip.into());
+    Ok(())
+}
 
 /// `\bH=(\S+)`.
 pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
@@ -363,4 +477,35 @@ pub(crate) fn user_word(rest: &str) -> Option<&str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod reject_tests {
+    use super::*;
+
+    #[test]
+    fn eximstats_reject_readings() {
+        let view = |l: &str| eximstats_view(l).unwrap().unwrap();
+        let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] F=<a@b.example> rejected RCPT <c@d.example>: relay not permitted");
+        assert_eq!(v["reject"], "permanent");
+        assert_eq!(v["reason"], "Rejected RCPT: relay not permitted");
+        assert_eq!(v["ip"], "[192.0.2.1]");
+        let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] temporarily rejected RCPT <c@d.example>: greylisted");
+        assert_eq!(
+            (v["reject"].as_str(), v["reason"].as_str()),
+            (
+                Some("temporary"),
+                Some("Temporarily rejected RCPT: greylisted")
+            )
+        );
+        let v = view("2024-01-01 00:00:00 rejected EHLO from [192.0.2.9]: syntactically invalid argument(s): x");
+        assert_eq!(v["ip"], "[192.0.2.9]");
+        assert_eq!(
+            v["reason"],
+            "Rejected HELO/EHLO: syntactically invalid argument"
+        );
+        assert!(eximstats_view("2024-01-01 00:00:00 rejected")
+            .unwrap()
+            .is_none());
+    }
 }
