@@ -42,11 +42,11 @@ pub(crate) fn sub<'a>(map: &'a mut Obj, name: &str) -> &'a mut Obj {
 }
 
 impl Event {
-    fn sec(&mut self, name: &str) -> &mut Obj {
+    pub(crate) fn sec(&mut self, name: &str) -> &mut Obj {
         sub(&mut self.doc, name)
     }
 
-    fn host(&mut self, side: &str, g: &HostGroup<'_>) -> R<()> {
+    pub(crate) fn host(&mut self, side: &str, g: &HostGroup<'_>) -> R<()> {
         let facts = ip_facts(g.address)?;
         let s = self.sec(side);
         s.insert("address".into(), g.address.into());
@@ -73,7 +73,7 @@ impl Event {
         Ok(())
     }
 
-    fn sender(&mut self, address: &str) {
+    pub(crate) fn sender(&mut self, address: &str) {
         let address = strip_angle(address);
         if address.is_empty() || address == "<>" {
             self.exim.insert("sender_empty".into(), true.into());
@@ -82,7 +82,7 @@ impl Event {
         sub(self.sec("email"), "from").insert("address".into(), address.into());
     }
 
-    fn recipients(&mut self, addresses: &[&str]) {
+    pub(crate) fn recipients(&mut self, addresses: &[&str]) {
         if addresses.is_empty() {
             return;
         }
@@ -240,7 +240,7 @@ impl Event {
     }
 
     /// `tags.scan`: tags and markers from `pos`, up to the first other word.
-    fn scan(&mut self, s: &str, mut pos: usize, arrival: bool, side: &str) -> R<usize> {
+    pub(crate) fn scan(&mut self, s: &str, mut pos: usize, arrival: bool, side: &str) -> R<usize> {
         let n = s.len();
         let markers = &tables::tags().markers;
         while pos < n {
@@ -287,7 +287,7 @@ impl Event {
     }
 
     /// `Event.remote_host`: a remote host named inside free text.
-    fn remote_host(&mut self, side: &str, name: &str, address: &str) -> R<()> {
+    pub(crate) fn remote_host(&mut self, side: &str, name: &str, address: &str) -> R<()> {
         if self.doc.contains_key(side) {
             return Ok(());
         }
@@ -310,7 +310,25 @@ impl Event {
         errno: Option<&str>,
         stage: Option<&str>,
     ) -> R<()> {
+        let how = ErrorOpts {
+            errno,
+            stage,
+            ..ErrorOpts::new(temporary)
+        };
+        self.error_with(message, &how)
+    }
+
+    /// `Event.error`: exim.error.* from a failure text (stage, codes, response text, class and hint).
+    pub(crate) fn error_with(&mut self, message: &str, how: &ErrorOpts<'_>) -> R<()> {
         use crate::classify as c;
+        let ErrorOpts {
+            temporary,
+            errno,
+            context,
+            stage,
+            side,
+            default,
+        } = *how;
         let message = message.trim_matches(py_space);
         let mut err = Obj::new();
         if !message.is_empty() {
@@ -322,7 +340,7 @@ impl Event {
             c::SmtpFacts::default()
         };
         if let Some((name, ip)) = &facts.host {
-            self.remote_host("destination", name, ip)?;
+            self.remote_host(side, name, ip)?;
         }
         let (text, code, enhanced) = match facts.text {
             Some(t) => (t, facts.smtp_code, facts.enhanced),
@@ -363,15 +381,24 @@ impl Event {
             }
         }
         let basis = if text.is_empty() { message } else { &text };
-        let (name, temp) = c::classify(basis, code, enhanced.as_deref(), errno, temporary);
+        let (name, temp) = c::classify(
+            basis,
+            code,
+            enhanced.as_deref(),
+            errno,
+            temporary,
+            context,
+            default,
+        );
         if !err.contains_key("stage") {
             if c::is_connect_class(&name) {
                 err.insert("stage".into(), "connect".into());
-            } else if !self.doc.contains_key("destination") {
+            } else if side == "destination" && !self.doc.contains_key("destination") {
                 err.insert("stage".into(), "local".into());
             }
         }
-        let local = c::routed_locally(self.exim.get("router").and_then(Value::as_str));
+        let local = side == "destination"
+            && c::routed_locally(self.exim.get("router").and_then(Value::as_str));
         err.insert("class".into(), name.as_str().into());
         err.insert("temporary".into(), temp.into());
         err.insert("hint".into(), c::hint_for(&name, local).into());
@@ -594,6 +621,31 @@ fn defer_match(rest: &str) -> Option<(&str, bool, &str, &str)> {
         }
     }
     None
+}
+
+/// The keyword arguments of Python's `Event.error` besides the message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ErrorOpts<'a> {
+    pub(crate) temporary: Option<bool>,
+    pub(crate) errno: Option<&'a str>,
+    pub(crate) context: Option<&'a str>,
+    pub(crate) stage: Option<&'a str>,
+    pub(crate) side: &'a str,
+    pub(crate) default: Option<&'a str>,
+}
+
+impl ErrorOpts<'_> {
+    /// Python's defaults: no errno, context, stage or default; the destination side.
+    pub(crate) fn new(temporary: Option<bool>) -> Self {
+        ErrorOpts {
+            temporary,
+            errno: None,
+            context: None,
+            stage: None,
+            side: "destination",
+            default: None,
+        }
+    }
 }
 
 /// What a claimed body gave: its action and the fields it filled.

@@ -55,7 +55,7 @@ pub mod flags {
 /// Code 0 is the placeholder document; codes from 1 are the kinds the core renders (`body::CLAIMED`),
 /// so the two lists cannot drift apart.
 pub const ACTIONS: &[&str] = &ACTION_NAMES;
-const ACTION_NAMES: [&str; 10] = [
+const ACTION_NAMES: [&str; 56] = [
     "unrecognized",
     "message_arrived",
     "message_arrived_fakereject",
@@ -66,6 +66,52 @@ const ACTION_NAMES: [&str; 10] = [
     "delivery_failed",
     "delivery_deferred",
     "message_completed",
+    "message_frozen",
+    "message_frozen_skipped",
+    "message_unfrozen",
+    "message_removed",
+    "message_cancelled",
+    "message_moved",
+    "message_queued",
+    "message_rejected",
+    "message_abandoned",
+    "spool_locked",
+    "error_ignored",
+    "transport_output",
+    "queue_admin",
+    "system_filter",
+    "address_rewritten",
+    "router_error",
+    "rewrite_error",
+    "remote_smtp_error",
+    "remote_host_error",
+    "prdr_result",
+    "dkim_verify",
+    "dkim_error",
+    "arc_error",
+    "dmarc_result",
+    "spam_verdict",
+    "sender_verify_failed",
+    "sender_verify_deferred",
+    "recipient_verify_failed",
+    "recipient_verify_deferred",
+    "tls_error",
+    "tls_fallback",
+    "process_crashed",
+    "transport_failed",
+    "config_error",
+    "expansion_failed",
+    "resource_error",
+    "slow_lookup",
+    "scanner_error",
+    "scanner_log",
+    "lookup_error",
+    "spool_error",
+    "dnslist_defer",
+    "dnslist_result",
+    "tls_config_warning",
+    "warning",
+    "panic",
 ];
 
 /// One entry's record: `struct.Struct(RECORD_FORMAT)` reads it in Python.
@@ -403,17 +449,25 @@ impl Stream {
             exim: body::Obj::new(),
         };
         let parsed = match text.split_once('\n') {
-            None => body::parse_body(&mut ev, body).ok()??,
+            None => self.body(&mut ev, body, p.id).ok()??,
             Some((_, more)) => {
-                // `_continuation`: header dumps are not ported; other lines join the body. Only a flag
-                // line's joined body is certain to stay its kind (a joined `Completed` may match the catalogue).
+                // `_continuation`: header dumps are not ported; other lines join the body. Python tries
+                // the joined text first and, when it is unrecognized, the first line alone.
                 let joined = body::continuation(body, more)?;
                 if joined == body {
-                    body::parse_body(&mut ev, body).ok()??
+                    self.body(&mut ev, body, p.id).ok()??
                 } else {
-                    let parsed = body::parse_body(&mut ev, &joined).ok()??;
-                    parsed.flag?;
-                    parsed
+                    let (doc, exim) = (ev.doc.clone(), ev.exim.clone());
+                    match self
+                        .body(&mut ev, joined.trim_start_matches(' '), p.id)
+                        .ok()?
+                    {
+                        Some(parsed) => parsed,
+                        None => {
+                            ev = body::Event { doc, exim };
+                            self.body(&mut ev, body, p.id).ok()??
+                        }
+                    }
                 }
             }
         };
@@ -441,6 +495,29 @@ impl Stream {
             action: parsed.action,
             failed,
         })
+    }
+
+    /// `EntryParser._body`: a flag line or `Completed`, else the line catalogue; `Ok(None)` when the
+    /// body is unrecognized (the placeholder), `Err` when it is declined.
+    fn body(
+        &self,
+        ev: &mut body::Event,
+        text: &str,
+        msgid: Option<&str>,
+    ) -> body::R<Option<body::Parsed>> {
+        if let Some(parsed) = body::parse_body(ev, text)? {
+            return Ok(Some(parsed));
+        }
+        let mut action = crate::catalogue::parse_other(ev, text, msgid)?;
+        if action == "unrecognized" {
+            if self.ctx.dataset != "exim.panic" {
+                return Ok(None);
+            }
+            // Whatever is written to the panic log is by definition a panic-level error.
+            ev.exim.insert("panic_message".into(), text.into());
+            action = "panic";
+        }
+        Ok(Some(body::Parsed { action, flag: None }))
     }
 
     /// Writes the action line and its newline; returns where this entry's bytes start.

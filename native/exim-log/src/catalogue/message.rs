@@ -1,0 +1,272 @@
+//! Per-message status lines (`shipper/exim/message_lines.py`): frozen, removed, queued, queue admin,
+//! rewrites, transport output, remote and TLS errors. `Completed` (Python's `MESSAGE_RULES[0]`) is
+//! [`crate::body`]'s; this list is `MESSAGE_RULES[1:]`.
+//!
+//! Patterns are Python's with `\s`/`\S` widened to Python's whitespace (`\x1c`-`\x1f` are space to
+//! Python's `str.isspace`, not to Unicode's `White_Space`), so a body means the same to both.
+
+use super::rule::Rule;
+use crate::body::{ErrorOpts, Event, R};
+use crate::fields::{py_space, strip_angle, HostGroup};
+use regex::{Captures, Regex};
+use std::sync::OnceLock;
+
+/// `grammar.ADDRESS`: quoted parts of a local part may hold spaces and `>`.
+macro_rules! address {
+    () => {
+        r#"(?:"(?:[^"\\]|\\.)*"|[^\s\x1c-\x1f"])+"#
+    };
+}
+pub(crate) use address;
+
+/// `grammar.ANGLE_ADDRESS`: `<address>`; a `>` inside a quoted local part does not close it.
+macro_rules! angle_address {
+    () => {
+        r#"<(?:"(?:[^"\\]|\\.)*"|[^>"])*>"#
+    };
+}
+
+/// A named group that did not take part in the match, or is empty, is Python's falsy `opt(m, name)`.
+pub(crate) fn opt<'t>(m: &Captures<'t>, name: &str) -> Option<&'t str> {
+    m.name(name).map(|g| g.as_str()).filter(|s| !s.is_empty())
+}
+
+pub(crate) fn group<'t>(m: &Captures<'t>, name: &str) -> &'t str {
+    m.name(name).map_or("", |g| g.as_str())
+}
+
+/// `rule.h_who`: who did it (`by …`) and why.
+pub(crate) fn h_who(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    if let Some(who) = opt(m, "who") {
+        ev.exim
+            .insert("by".into(), who.trim_matches(py_space).into());
+    }
+    if let Some(why) = opt(m, "why") {
+        ev.exim
+            .insert("reason".into(), why.trim_matches(py_space).into());
+    }
+    Ok(None)
+}
+
+fn h_queue_admin(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    h_who(ev, m)?;
+    if let Some(new) = opt(m, "new") {
+        ev.exim.insert("new_sender".into(), strip_angle(new).into());
+    } else if let Some(rcpt) = opt(m, "rcpt").or_else(|| opt(m, "added")) {
+        ev.recipients(&[strip_angle(rcpt)]);
+    }
+    Ok(None)
+}
+
+fn h_error_ignored(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    let addr = group(m, "addr");
+    ev.exim.insert("address".into(), addr.into());
+    ev.recipients(&[addr]);
+    if let Some(top) = opt(m, "top") {
+        // `<…>`: both brackets are ASCII.
+        ev.exim
+            .insert("original_address".into(), top[1..top.len() - 1].into());
+    }
+    if let Some(why) = opt(m, "why") {
+        ev.exim.insert("reason".into(), why.into());
+    }
+    Ok(None)
+}
+
+fn h_transport_output(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    ev.exim.insert("address".into(), group(m, "addr").into());
+    ev.exim.insert("transport".into(), group(m, "t").into());
+    ev.exim
+        .insert("transport_output".into(), group(m, "out").into());
+    Ok(None)
+}
+
+fn h_remote_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    ev.error_with(&m[0], &ErrorOpts::new(None))?;
+    Ok(None)
+}
+
+fn h_tls_out(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    static HOST: OnceLock<Regex> = OnceLock::new();
+    let host = HOST.get_or_init(|| {
+        Regex::new(r"(?:H=|to )([^\s\x1c-\x1f]+) \[([^\]]+)\]").expect("tls host pattern")
+    });
+    let text = &m[0];
+    if let Some(hm) = host.captures(text) {
+        let g = HostGroup {
+            address: hm.get(2).map_or("", |x| x.as_str()),
+            name: hm.get(1).map(|x| x.as_str()),
+            helo: None,
+            ds: false,
+            port: None,
+            reuse: false,
+        };
+        ev.host("destination", &g)?;
+    }
+    let how = ErrorOpts {
+        stage: Some("tls"),
+        context: Some("tls"),
+        ..ErrorOpts::new(Some(true))
+    };
+    ev.error_with(text, &how)?;
+    Ok(None)
+}
+
+fn h_prdr(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    if let Some(r) = opt(m, "r") {
+        ev.recipients(&[r]);
+    }
+    ev.exim.insert("reason".into(), group(m, "res").into());
+    Ok(None)
+}
+
+fn h_rewrite(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+    let mut o = crate::body::Obj::new();
+    for (key, name) in [
+        ("from", "old"),
+        ("where", "where"),
+        ("to", "new"),
+        ("rule", "rule"),
+    ] {
+        o.insert(key.into(), group(m, name).into());
+    }
+    ev.exim.insert("rewrite".into(), o.into());
+    Ok(None)
+}
+
+fn rule(
+    action: &'static str,
+    pattern: &'static str,
+    handler: Option<super::rule::Handler>,
+    needles: &'static [&'static str],
+) -> Rule {
+    Rule {
+        action,
+        pattern,
+        handler,
+        needs_id: None,
+        needles,
+    }
+}
+
+/// `MESSAGE_RULES[1:]` in Python's order (index 0 here is Python's index 1).
+pub fn rules() -> Vec<Rule> {
+    vec![
+        rule(
+            "message_frozen",
+            r"(?s)Frozen(?: (?P<why>.*))?[\s\x1c-\x1f]*\z",
+            Some(h_who),
+            &[],
+        ),
+        rule(
+            "message_frozen",
+            r"(?s)frozen by (?P<who>.*)",
+            Some(h_who),
+            &[],
+        ),
+        rule("message_frozen_skipped", r"(?s)Message is frozen", None, &[]),
+        rule(
+            "message_unfrozen",
+            r"(?s)[Uu]nfrozen by (?P<who>.*)",
+            Some(h_who),
+            &["nfrozen by "],
+        ),
+        rule(
+            "message_removed",
+            r"(?s)removed by (?P<who>.*)",
+            Some(h_who),
+            &[],
+        ),
+        rule(
+            "message_cancelled",
+            r"(?s)cancelled by (?P<who>.*)",
+            Some(h_who),
+            &[],
+        ),
+        rule(
+            "message_queued",
+            r"(?s)no immediate delivery: (?P<why>.*)",
+            Some(h_who),
+            &[],
+        ),
+        rule(
+            "spool_locked",
+            r"(?s)Spool file (?:for [^\s\x1c-\x1f]+ )?is locked",
+            None,
+            &[],
+        ),
+        rule(
+            "error_ignored",
+            concat!(
+                "(?s)(?P<addr>",
+                address!(),
+                ")(?: (?P<top>",
+                angle_address!(),
+                "))?: error ignored(?:: (?P<why>.*))?"
+            ),
+            Some(h_error_ignored),
+            &[": error ignored"],
+        ),
+        rule(
+            "transport_output",
+            r"(?s)(?P<addr>.*?): (?P<t>[^\s\x1c-\x1f]+) transport output: (?P<out>.*)",
+            Some(h_transport_output),
+            &[" transport output: "],
+        ),
+        rule(
+            "remote_smtp_error",
+            r"(?s)SMTP error from remote (?:mail server|mailer) after .*",
+            Some(h_remote_error),
+            &[],
+        ),
+        rule("tls_fallback", r"(?s)TLS session: .*", Some(h_tls_out), &[]),
+        rule(
+            "tls_error",
+            concat!(
+                r"(?s)(?:DANE attempt failed|DANE error|Required TLS certificate status not received|Server ",
+                r"certificate revoked|TLS (?:negotiation )?failed|OCSP dates invalid|\(SSL_CTX_\w+).*"
+            ),
+            Some(h_tls_out),
+            &[],
+        ),
+        rule(
+            "prdr_result",
+            r"(?s)PRDR (?:R=<(?P<r>[^>]*)> )?(?P<res>.*)",
+            Some(h_prdr),
+            &[],
+        ),
+        rule(
+            "queue_admin",
+            concat!(
+                "(?s)(?:address (?P<rcpt>",
+                angle_address!(),
+                ") marked delivered|recipient (?P<added>",
+                angle_address!(),
+                ") added|sender address changed to (?P<new>",
+                angle_address!(),
+                ")|message marked (?:delivered|frozen)|all recipients marked delivered)(?: by (?P<who>.*))?"
+            ),
+            Some(h_queue_admin),
+            &[],
+        ),
+        rule("message_moved", r"(?s)moved from .*", None, &[]),
+        rule(
+            "system_filter",
+            concat!(
+                r"(?s)(?:original recipients ignored \(system filter\)|Delivery deferred by system filter|Error in ",
+                r"system filter: |=> discarded \(system filter\)).*"
+            ),
+            None,
+            &[],
+        ),
+        rule(
+            "address_rewritten",
+            concat!(
+                r#"(?s)"(?P<old>[^"]*)" from (?P<where>.*?) rewritten (?:as|with) (?:\(address part of\) )?"#,
+                r#""(?P<new>[^"]*)" by (?P<rule>.*)"#
+            ),
+            Some(h_rewrite),
+            &[" rewritten "],
+        ),
+    ]
+}
