@@ -5,10 +5,12 @@
 //! `message.rs`). Values Python reads with `int()`/`float()` (which take any Unicode digit) are
 //! declined when they are not ASCII.
 
-use super::message::{address, group, opt};
+use super::group as opt;
+use super::hostident::{full_host, scan_host_ident};
+use super::message::{address, text};
 use super::rule::{Handler, Rule};
 use crate::body::{Decline, ErrorOpts, Event, Obj, R};
-use crate::fields::{host_group, py_space, HostGroup};
+use crate::fields::HostGroup;
 use regex::{Captures, Regex};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -32,7 +34,7 @@ fn h_text_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 
 fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let g = HostGroup {
-        address: group(m, "ip"),
+        address: text(m, "ip"),
         name: opt(m, "name"),
         helo: None,
         ds: false,
@@ -40,7 +42,7 @@ fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>>
         reuse: false,
     };
     ev.host("destination", &g)?;
-    ev.error_with(group(m, "err"), &ErrorOpts::new(Some(true)))?;
+    ev.error_with(text(m, "err"), &ErrorOpts::new(Some(true)))?;
     Ok(None)
 }
 
@@ -48,12 +50,12 @@ fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     static TAG: OnceLock<Regex> = OnceLock::new();
     let tag = TAG
         .get_or_init(|| Regex::new(r"(?:^| )(\w+)=([^\s\x1c-\x1f]*)").expect("dkim tag pattern"));
-    let text = group(m, "tags");
-    if !text.is_ascii() {
+    let tags_text = text(m, "tags");
+    if !tags_text.is_ascii() {
         return Err(Decline); // Python's `\w` and Rust's differ outside ASCII
     }
     let mut tags: Vec<(&str, &str)> = Vec::new();
-    for c in tag.captures_iter(text) {
+    for c in tag.captures_iter(tags_text) {
         let (k, v) = (
             c.get(1).map_or("", |x| x.as_str()),
             c.get(2).map_or("", |x| x.as_str()),
@@ -64,7 +66,7 @@ fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         }
     }
     let get = |k: &str| tags.iter().find(|&&(t, _)| t == k).map(|&(_, v)| v);
-    let res = group(m, "res");
+    let res = text(m, "res");
     let mut verify = Obj::new();
     for (key, t) in [
         ("domain", "d"),
@@ -96,50 +98,12 @@ fn int_value(digits: &str) -> R<Value> {
     digits.parse::<u64>().map(Value::from).map_err(|_| Decline)
 }
 
-/// `hostident.scan_host_ident`: host and ident tags from the start of `text`, as an arrival's.
-fn scan_host_ident(ev: &mut Event, text: &str) -> R<()> {
-    ev.scan(text, 0, true, "source").map(|_| ())
-}
-
-/// `hostident.full_host`: a host as written after `from` (`name (helo) [ip]:port`, `H=…`), else the
-/// text as the ident. catA's `hostident.rs` owns the shared one; this private copy keeps error.rs
-/// independent of it until the merge.
-fn full_host(ev: &mut Event, text: &str) -> R<()> {
-    let text = text.trim_matches(py_space);
-    if text.is_empty() {
-        return Ok(());
-    }
-    let probe = if text.starts_with("H=") || text.starts_with("U=") {
-        text.to_string()
-    } else {
-        format!("H={text}")
-    };
-    // Only a group that runs to the end counts: a partial parse must leave no host behind.
-    let mut scratch = Event {
-        doc: Obj::new(),
-        exim: Obj::new(),
-    };
-    if host_group(&probe, 0)?.is_some() && scratch.scan(&probe, 0, true, "source")? >= probe.len() {
-        for (name, section) in scratch.doc {
-            let Value::Object(section) = section else {
-                return Err(Decline);
-            };
-            ev.sec(&name).extend(section);
-        }
-        ev.exim.extend(scratch.exim);
-        return Ok(());
-    }
-    let ident = text.strip_prefix("U=").unwrap_or(text);
-    ev.exim.insert("ident".into(), ident.into());
-    Ok(())
-}
-
 fn h_rejected_from(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     static SIZE: OnceLock<Regex> = OnceLock::new();
     let size = SIZE.get_or_init(|| Regex::new(r"read=(\d+) max=(\d+)").expect("size pattern"));
-    ev.sender(group(m, "s"));
-    scan_host_ident(ev, group(m, "rest"))?;
-    let msg = group(m, "m");
+    ev.sender(text(m, "s"));
+    scan_host_ident(ev, text(m, "rest"), "source")?;
+    let msg = text(m, "m");
     if let Some(rm) = size.captures(msg) {
         let (read, max) = (&rm[1], &rm[2]);
         if !read.is_ascii() || !max.is_ascii() {
@@ -169,7 +133,7 @@ fn h_abandoned(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 }
 
 fn h_transport_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    ev.exim.insert("transport".into(), group(m, "t").into());
+    ev.exim.insert("transport".into(), text(m, "t").into());
     let how = ErrorOpts {
         stage: Some("local"),
         ..ErrorOpts::new(Some(true))
@@ -179,13 +143,13 @@ fn h_transport_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str
 }
 
 fn h_verify(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    let context = match group(m, "who") {
+    let context = match text(m, "who") {
         "sender" => "sender_verify",
         _ => "recipient_verify",
     };
     let how = ErrorOpts {
         context: Some(context),
-        ..ErrorOpts::new(Some(group(m, "r") == "defer"))
+        ..ErrorOpts::new(Some(text(m, "r") == "defer"))
     };
     ev.error_with(opt(m, "detail").unwrap_or(&m[0]), &how)?;
     if let Some(t) = opt(m, "t") {
@@ -201,27 +165,27 @@ fn h_warning(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 }
 
 fn h_overlong(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    full_host(ev, group(m, "who"))?;
-    ev.exim.insert("reason".into(), group(m, "why").into());
+    full_host(ev, text(m, "who"), "source")?;
+    ev.exim.insert("reason".into(), text(m, "why").into());
     Ok(None)
 }
 
 fn h_tainted_query(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let mut o = Obj::new();
-    o.insert("where".into(), group(m, "where").into());
-    o.insert("query".into(), group(m, "query").into());
+    o.insert("where".into(), text(m, "where").into());
+    o.insert("query".into(), text(m, "query").into());
     ev.exim.insert("lookup".into(), o.into());
     Ok(None)
 }
 
 fn h_spool_missing(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    ev.exim.insert("spool_file".into(), group(m, "file").into());
+    ev.exim.insert("spool_file".into(), text(m, "file").into());
     Ok(None)
 }
 
 fn h_scanner_internal(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     ev.exim
-        .insert("scanner_output".into(), group(m, "text").into());
+        .insert("scanner_output".into(), text(m, "text").into());
     if let Some(how) = opt(m, "how") {
         ev.exim.insert("reason".into(), how.into());
     }
@@ -305,7 +269,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             return Ok(Some("spam_verdict"));
         }
         // The kind is one of the pattern's ASCII words (`Debug\d?` aside: a non-ASCII digit is declined).
-        let kind = group(m, "kind");
+        let kind = text(m, "kind");
         if !kind.is_ascii() {
             return Err(Decline);
         }
@@ -315,7 +279,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             "level".into(),
             kind.trim_end_matches(|c: char| c.is_ascii_digit()).into(),
         );
-        sa.insert("text".into(), group(m, "text").into());
+        sa.insert("text".into(), text(m, "text").into());
         ev.exim.insert("sa_exim".into(), sa.into());
         return Ok(Some(if kind == "panic" {
             "scanner_error"
@@ -323,7 +287,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             "scanner_log"
         }));
     };
-    let what = group(&am, "what");
+    let what = text(&am, "what");
     let mut spam = Obj::new();
     spam.insert("scanner".into(), "sa-exim".into());
     if let Some((_, verdict, action)) = sa_outcomes().iter().find(|o| what.starts_with(&o.0)) {
@@ -350,9 +314,9 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         }
         spam.insert("scan_time".into(), float_value(scan)?);
     }
-    spam.insert("header_message_id".into(), group(&am, "mid").into());
+    spam.insert("header_message_id".into(), text(&am, "mid").into());
     ev.exim.insert("spam".into(), spam.into());
-    ev.sender(group(&am, "from"));
+    ev.sender(text(&am, "from"));
     if let Some(ip) = opt(&am, "ip") {
         // sa-exim prints Exim's sender_host_name, which is set only when reverse DNS was verified.
         let g = HostGroup {
@@ -368,7 +332,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     // sa-exim joins the recipients with ", ".
     let rcpts: Vec<&str> = p
         .recipient
-        .find_iter(group(&am, "rcpts"))
+        .find_iter(text(&am, "rcpts"))
         .map(|r| r.as_str().trim_end_matches(','))
         .filter(|r| !r.is_empty())
         .collect();

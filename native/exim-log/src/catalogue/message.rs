@@ -6,6 +6,7 @@
 //! Python's `str.isspace`, not to Unicode's `White_Space`), so a body means the same to both.
 
 use super::rule::Rule;
+use super::{group as opt, took_part};
 use crate::body::{ErrorOpts, Event, R};
 use crate::fields::{py_space, strip_angle, HostGroup};
 use regex::{Captures, Regex};
@@ -26,13 +27,9 @@ macro_rules! angle_address {
     };
 }
 
-/// A named group that did not take part in the match, or is empty, is Python's falsy `opt(m, name)`.
-pub(crate) fn opt<'t>(m: &Captures<'t>, name: &str) -> Option<&'t str> {
-    m.name(name).map(|g| g.as_str()).filter(|s| !s.is_empty())
-}
-
-pub(crate) fn group<'t>(m: &Captures<'t>, name: &str) -> &'t str {
-    m.name(name).map_or("", |g| g.as_str())
+/// Python's `m.group(name)` of a group the match always sets (`""` when it did not take part).
+pub(crate) fn text<'t>(m: &Captures<'t>, name: &str) -> &'t str {
+    took_part(m, name).unwrap_or("")
 }
 
 /// `rule.h_who`: who did it (`by …`) and why.
@@ -59,7 +56,7 @@ fn h_queue_admin(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 }
 
 fn h_error_ignored(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    let addr = group(m, "addr");
+    let addr = text(m, "addr");
     ev.exim.insert("address".into(), addr.into());
     ev.recipients(&[addr]);
     if let Some(top) = opt(m, "top") {
@@ -74,10 +71,10 @@ fn h_error_ignored(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> 
 }
 
 fn h_transport_output(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    ev.exim.insert("address".into(), group(m, "addr").into());
-    ev.exim.insert("transport".into(), group(m, "t").into());
+    ev.exim.insert("address".into(), text(m, "addr").into());
+    ev.exim.insert("transport".into(), text(m, "t").into());
     ev.exim
-        .insert("transport_output".into(), group(m, "out").into());
+        .insert("transport_output".into(), text(m, "out").into());
     Ok(None)
 }
 
@@ -116,7 +113,7 @@ fn h_prdr(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     if let Some(r) = opt(m, "r") {
         ev.recipients(&[r]);
     }
-    ev.exim.insert("reason".into(), group(m, "res").into());
+    ev.exim.insert("reason".into(), text(m, "res").into());
     Ok(None)
 }
 
@@ -128,7 +125,7 @@ fn h_rewrite(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         ("to", "new"),
         ("rule", "rule"),
     ] {
-        o.insert(key.into(), group(m, name).into());
+        o.insert(key.into(), text(m, name).into());
     }
     ev.exim.insert("rewrite".into(), o.into());
     Ok(None)
