@@ -542,3 +542,112 @@ pub fn rules() -> Vec<Rule> {
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::{assert_cases, parsed};
+
+    #[test]
+    fn python_cases() {
+        // Bodies from tests/unit/test_line_types.py, test_real_world_lines.py and edge cases; the JSON
+        // is Python's.
+        assert_cases(&[
+            (
+                r#"dnslookup router: skipped error: lookup failed"#,
+                "router_error",
+                r#"{"exim":{"error":{"class":"permanent_failure","message":"dnslookup router: skipped error: lookup failed","stage":"local","temporary":false,"text":"dnslookup router: skipped error: lookup failed"}}}"#,
+            ),
+            (
+                r#"DKIM: d=example.com s=sel a=rsa-sha256 i=@x d=paypal.com b=1024 [verification succeeded]"#,
+                "dkim_verify",
+                r#"{"exim":{"dkim_verify":{"algorithm":"rsa-sha256","domain":"example.com","identity":"@x","key_bits":1024,"result":"verification succeeded","selector":"sel","status":"pass"}}}"#,
+            ),
+            (
+                r#"DKIM: d=test.ex s=sel [invalid - signature did not verify (headers probably modified in transit)]  "#,
+                "dkim_verify",
+                r#"{"exim":{"dkim_verify":{"domain":"test.ex","result":"invalid - signature did not verify (headers probably modified in transit)","selector":"sel","status":"invalid"}}}"#,
+            ),
+            (
+                r#"SA: Action: permanently rejected message: hits=12.1 required=5.0 trigger=10.0 (scanned in 6/7 secs | Message-Id: 0087_a@x.xx). From <spammer@x.xx> (host=ip-4.rev.x.xx [178.123.108.196]) for trap@example.com, other@example.com"#,
+                "spam_verdict",
+                r#"{"email":{"from":{"address":"spammer@x.xx"},"to":{"address":["trap@example.com","other@example.com"]}},"exim":{"spam":{"action":"rejected","header_message_id":"0087_a@x.xx","required":5.0,"scan_time":6.0,"scanner":"sa-exim","score":12.1,"trigger":10.0,"verdict":"spam"}},"source":{"address":"178.123.108.196","domain":"ip-4.rev.x.xx","ip":"178.123.108.196"}}"#,
+            ),
+            (
+                r#"SA: Action: check skipped due to message size (1000 bytes) (Message-Id: mid). From <a@b.tld> (host=(null) [192.0.2.3]) for c@d.tld, "e f"@g.tld,"#,
+                "spam_verdict",
+                r#"{"email":{"from":{"address":"a@b.tld"},"to":{"address":["c@d.tld","\"e f\"@g.tld"]}},"exim":{"spam":{"action":"skipped","header_message_id":"mid","scanner":"sa-exim","verdict":"unknown"}},"source":{"address":"192.0.2.3","ip":"192.0.2.3"}}"#,
+            ),
+            (
+                r#"SA: Action: something odd"#,
+                "spam_verdict",
+                r#"{"exim":{"spam":{"scanner":"sa-exim","text":"something odd"}}}"#,
+            ),
+            (
+                r#"SA: Debug2: level two"#,
+                "scanner_log",
+                r#"{"exim":{"sa_exim":{"level":"debug","text":"level two"}}}"#,
+            ),
+            (
+                r#"SA: PANIC: Unexpected error on spamc read"#,
+                "scanner_error",
+                r#"{"exim":{"sa_exim":{"level":"panic","text":"Unexpected error on spamc read"}}}"#,
+            ),
+            (
+                r#"rejected from <a@b.example> U=alice: message too big: read=225 max=100"#,
+                "message_rejected",
+                r#"{"email":{"from":{"address":"a@b.example"}},"exim":{"error":{"class":"message_too_big","message":"message too big: read=225 max=100","stage":"data","temporary":false,"text":"message too big: read=225 max=100"},"ident":"alice","size":225,"size_limit":100}}"#,
+            ),
+            (
+                r#"sender verify fail (making callout connection): T=remote_smtp could not connect"#,
+                "sender_verify_failed",
+                r#"{"exim":{"error":{"class":"sender_verify_failed","message":"could not connect","stage":"local","temporary":false,"text":"could not connect"},"transport":"remote_smtp"}}"#,
+            ),
+            (
+                r#"recipient verify defer (making callout connection): timed out"#,
+                "recipient_verify_deferred",
+                r#"{"exim":{"error":{"class":"recipient_verify_failed","message":"timed out","stage":"local","temporary":true,"text":"timed out"}}}"#,
+            ),
+            (
+                r#"overlong message header line received from mx.example (helo.x) [192.0.2.4]:2525 I=[198.51.100.1]:25 (more than 998 characters) rest"#,
+                "message_abandoned",
+                r#"{"exim":{"helo":"helo.x","interface":{"address":"198.51.100.1","port":25},"reason":"more than 998 characters"},"source":{"address":"192.0.2.4","domain":"mx.example","ip":"192.0.2.4","port":2525}}"#,
+            ),
+            (
+                r#"overlong message header line received from alice (more than 1000 characters)"#,
+                "message_abandoned",
+                r#"{"exim":{"ident":"alice","reason":"more than 1000 characters"}}"#,
+            ),
+            (
+                r#"local_delivery transport process returned non-zero status 0x0100: exit code 1"#,
+                "transport_failed",
+                r#"{"exim":{"error":{"class":"local_delivery_failure","message":"local_delivery transport process returned non-zero status 0x0100: exit code 1","stage":"local","temporary":true,"text":"local_delivery transport process returned non-zero status 0x0100: exit code 1"},"transport":"local_delivery"}}"#,
+            ),
+            (
+                r#"Warning: No server certificate defined; will use a selfsigned one"#,
+                "tls_config_warning",
+                r#"{"exim":{"warning":"Warning: No server certificate defined; will use a selfsigned one"}}"#,
+            ),
+            (
+                r#"mx.example [192.0.2.9]:25 Connection refused"#,
+                "remote_host_error",
+                r#"{"destination":{"address":"192.0.2.9","domain":"mx.example","ip":"192.0.2.9"},"exim":{"error":{"class":"connection_refused","message":"Connection refused","stage":"connect","temporary":true,"text":"Connection refused"}}}"#,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn old_host_errors_need_a_message_id() {
+        assert_eq!(
+            parsed("mx.example [192.0.2.9] Connection refused", None).0,
+            "unrecognized"
+        );
+    }
+
+    #[test]
+    fn sa_exim_outcomes_come_from_lines_json() {
+        let o = super::sa_outcomes();
+        assert!(o
+            .iter()
+            .any(|(p, v, a)| p == "teergrubed" && v == "spam" && a == "teergrubed"));
+    }
+}

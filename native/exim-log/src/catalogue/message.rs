@@ -267,3 +267,138 @@ pub fn rules() -> Vec<Rule> {
         ),
     ]
 }
+
+/// Test support: what the catalogue makes of a body (with a message id), hints left out (the taxonomy's
+/// tests cover them), as one JSON object like Python's `ev.doc` with `ev.exim` under `exim`.
+#[cfg(test)]
+pub(crate) fn parsed(body: &str, msgid: Option<&str>) -> (&'static str, serde_json::Value) {
+    fn strip(v: &mut serde_json::Value) {
+        if let serde_json::Value::Object(o) = v {
+            o.remove("hint");
+            o.values_mut().for_each(strip);
+        }
+    }
+    let mut ev = Event {
+        doc: crate::body::Obj::new(),
+        exim: crate::body::Obj::new(),
+    };
+    let action = super::parse_other(&mut ev, body, msgid).expect("not declined");
+    let mut doc = ev.doc;
+    if !ev.exim.is_empty() {
+        doc.insert("exim".into(), ev.exim.into());
+    }
+    let mut v = serde_json::Value::Object(doc);
+    strip(&mut v);
+    (action, v)
+}
+
+/// Test support: every case's action and fields equal Python's (`lines.parse_other` on the same body,
+/// printed by `orjson` with sorted keys, hints left out).
+#[cfg(test)]
+pub(crate) fn assert_cases(cases: &[(&str, &str, &str)]) {
+    for &(body, action, want) in cases {
+        let (got_action, got) = parsed(body, Some("1tXaaa-00000001abc-0ABC"));
+        assert_eq!(got_action, action, "{body}");
+        let want: serde_json::Value = serde_json::from_str(want).expect("a case's JSON");
+        assert_eq!(got, want, "{body}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_cases() {
+        // Bodies from tests/unit/test_line_types.py and edge cases; the JSON is Python's.
+        assert_cases(&[
+            (
+                r#"Frozen (delivery error message)  "#,
+                "message_frozen",
+                r#"{"exim":{"reason":"(delivery error message)"}}"#,
+            ),
+            (
+                r#"frozen by ACL"#,
+                "message_frozen",
+                r#"{"exim":{"by":"ACL"}}"#,
+            ),
+            (
+                r#"unfrozen by  admin  "#,
+                "message_unfrozen",
+                r#"{"exim":{"by":"admin"}}"#,
+            ),
+            (r#"Message is frozen"#, "message_frozen_skipped", r#"{}"#),
+            (
+                r#""a b"@x.example <"c>d"@y.example>: error ignored: because"#,
+                "error_ignored",
+                r#"{"email":{"to":{"address":["\"a b\"@x.example"]}},"exim":{"address":"\"a b\"@x.example","original_address":"\"c>d\"@y.example","reason":"because"}}"#,
+            ),
+            (
+                r#"|/bin/x a: pipe transport output: out: more"#,
+                "transport_output",
+                r#"{"exim":{"address":"|/bin/x a","transport":"pipe","transport_output":"out: more"}}"#,
+            ),
+            (
+                r#"SMTP error from remote mail server after RCPT TO:<a@b.example>: host mx.b.example [192.0.2.1]: 550 5.1.1 <a@b.example>: no such user"#,
+                "remote_smtp_error",
+                r#"{"destination":{"address":"192.0.2.1","domain":"mx.b.example","ip":"192.0.2.1"},"exim":{"error":{"class":"unknown_user","enhanced_code":"5.1.1","message":"SMTP error from remote mail server after RCPT TO:<a@b.example>: host mx.b.example [192.0.2.1]: 550 5.1.1 <a@b.example>: no such user","smtp_code":550,"stage":"rcpt","temporary":false,"text":"<a@b.example>: no such user"}}}"#,
+            ),
+            (
+                r#"TLS session: (certificate verification failed): certificate invalid: delivering unencrypted to H=127.0.0.1 [127.0.0.1] (not in hosts_require_tls)"#,
+                "tls_fallback",
+                r#"{"destination":{"address":"127.0.0.1","domain":"H=127.0.0.1","ip":"127.0.0.1"},"exim":{"error":{"class":"tls_failure","message":"TLS session: (certificate verification failed): certificate invalid: delivering unencrypted to H=127.0.0.1 [127.0.0.1] (not in hosts_require_tls)","stage":"tls","temporary":true,"text":"TLS session: (certificate verification failed): certificate invalid: delivering unencrypted to H=127.0.0.1 [127.0.0.1] (not in hosts_require_tls)"}}}"#,
+            ),
+            (
+                r#"DANE attempt failed; TLS connection to mx.example [192.0.2.9]: whatever"#,
+                "tls_error",
+                r#"{"destination":{"address":"192.0.2.9","domain":"mx.example","ip":"192.0.2.9"},"exim":{"error":{"class":"tls_failure","message":"DANE attempt failed; TLS connection to mx.example [192.0.2.9]: whatever","stage":"tls","temporary":true,"text":"DANE attempt failed; TLS connection to mx.example [192.0.2.9]: whatever"}}}"#,
+            ),
+            (
+                r#"sender address changed to <new@x.example> by root"#,
+                "queue_admin",
+                r#"{"exim":{"by":"root","new_sender":"new@x.example"}}"#,
+            ),
+            (
+                r#"recipient <c@d.example> added by admin"#,
+                "queue_admin",
+                r#"{"email":{"to":{"address":["c@d.example"]}},"exim":{"by":"admin"}}"#,
+            ),
+            (
+                r#""a@b" from env-to rewritten with (address part of) "c@d" by rule 3"#,
+                "address_rewritten",
+                r#"{"exim":{"rewrite":{"from":"a@b","rule":"rule 3","to":"c@d","where":"env-to"}}}"#,
+            ),
+            (
+                r#"PRDR R=<a@b.example> refusal"#,
+                "prdr_result",
+                r#"{"email":{"to":{"address":["a@b.example"]}},"exim":{"reason":"refusal"}}"#,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn no_match_and_needles() {
+        assert_eq!(parsed("Frozenx", None).0, "unrecognized");
+        // `transport output` needs its needle: a body without it is never tried.
+        assert_eq!(parsed("a: b transport outputs", None).0, "unrecognized");
+    }
+
+    #[test]
+    fn whitespace_means_what_it_means_to_python() {
+        // `\x1c` is whitespace to Python's `\s`: the widened class takes it as Python does.
+        let re = Regex::new(r"\A(?s)Frozen(?: (?P<why>.*))?[\s\x1c-\x1f]*\z").unwrap();
+        assert!(re.is_match("Frozen\x1c"));
+        assert_eq!(h_who_reason("  x\x1d "), "x");
+    }
+
+    fn h_who_reason(why: &str) -> String {
+        let re = Regex::new(r"(?s)\A(?P<why>.*)\z").unwrap();
+        let m = re.captures(why).unwrap();
+        let mut ev = Event {
+            doc: crate::body::Obj::new(),
+            exim: crate::body::Obj::new(),
+        };
+        h_who(&mut ev, &m).unwrap();
+        ev.exim["reason"].as_str().unwrap().to_string()
+    }
+}
