@@ -716,7 +716,7 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
                 flag: None,
             }));
         }
-        return Err(Decline);
+        // `MESSAGE_RULES[0]` did not match: the rest of the catalogue reads it.
     }
     Ok(None)
 }
