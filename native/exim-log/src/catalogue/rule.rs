@@ -1,3 +1,5 @@
+//! `rule.py`'s `Rule`: a line type's action, its anchored pattern and what to extract from a match.
+
 use crate::body::{Event, R};
 /// What a handler returns: Some(action) overrides the rule's action (Python's handler returning a str).
 pub type Handler = fn(&mut Event, &regex::Captures<'_>) -> R<Option<&'static str>>;
