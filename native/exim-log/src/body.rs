@@ -5,9 +5,8 @@
 //!
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: header dumps, joined continuations of non-flag lines, scoped IPv6 addresses, mangled host groups,
-//! non-ASCII digits and domains, `\r`, and the lines eximstats counts
-//! as rejects for a reason other than `Unknown`.
+//! today: header dumps, scoped IPv6 addresses, mangled host groups, non-ASCII digits and domains, `\r`,
+//! and non-ASCII lines eximstats counts as rejects.
 
 use crate::fields::*;
 use crate::json::JsonWriter;

@@ -4,7 +4,9 @@
 use crate::body::{sub, Decline, Obj, R};
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
+use regex::Regex;
 use serde_json::Value;
+use std::sync::OnceLock;
 
 pub(crate) fn get<'a>(o: &'a Obj, path: &[&str]) -> Option<&'a Value> {
     let (last, head) = path.split_last()?;
@@ -212,7 +214,7 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
         return Ok(None);
     }
     let Some(id) = p.id else {
-        return Err(Decline);
+        return no_id_view(line, words);
     };
     let id_end = id.as_ptr() as usize - line.as_ptr() as usize + id.len();
     if line.as_bytes().get(id_end) != Some(&b' ') {
@@ -226,9 +228,7 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
             rest = rest.get(3..).unwrap_or("");
         }
     }
-    if flag.is_none() && words {
-        return Err(Decline);
-    }
+
     let has_t = {
         let mut found = false;
         let mut from = 0;
@@ -246,18 +246,8 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
         found
     };
     let mut out = Obj::new();
-    if flag == Some("=>") && !has_t {
-        // `_reason` and `_ip`: only the reading where no pattern can match (`Unknown`, `local`) is ported.
-        if REASON_WORDS.iter().any(|w| rest.contains(w))
-            || rest.contains("H=")
-            || rest.contains("Connection from ")
-            || rest.contains("SMTP call from ")
-        {
-            return Err(Decline);
-        }
-        out.insert("reject".into(), "permanent".into());
-        out.insert("reason".into(), "Unknown".into());
-        out.insert("ip".into(), "local".into());
+    if (flag.is_none() && words) || (flag == Some("=>") && !has_t) {
+        reject_reading(rest, &mut out)?;
     }
     let host = if matches!(flag, Some("<=" | "=>" | "->")) {
         host_word(rest)?
@@ -286,25 +276,168 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// A literal every pattern of eximstats' `_reason` needs: a line holding none of them reads `Unknown`.
-pub(crate) const REASON_WORDS: &[&str] = &[
-    "rejected",
-    "refused",
-    "dropped",
-    "SpamAssassin",
-    "listed at ",
-    "Forged IP detected in HELO",
-    "Invalid domain or IP given in HELO/EHLO",
-    "closed connection ",
-    "DATA ACL discarded recipients",
-    "too many recipients",
-    "local_scan",
-    "SMTP protocol ",
-    "message too big",
-    "response to \"RCPT TO",
-    "lookup of host ",
-    "error from remote mailer after ",
-];
+/// A line without a message id (`_ID.match` fails): no flag, only the reject reading counts.
+fn no_id_view(line: &str, words: bool) -> R<Option<Obj>> {
+    if !words {
+        return Ok(None);
+    }
+    let r = reject_patterns();
+    let Some(m) = r.prefix.find(line) else {
+        return Ok(None);
+    };
+    let rest = &line[m.end()..];
+    if r.id.is_match(rest) {
+        return Err(Decline); // an id `PREFIX_RE` did not take (a pid beyond 10 digits): not ported
+    }
+    let mut out = Obj::new();
+    reject_reading(rest, &mut out)?;
+    Ok(Some(out))
+}
+
+/// eximstats' reject patterns (`eximstats.py`, in its order), compiled once.
+struct RejectPatterns {
+    prefix: Regex,
+    id: Regex,
+    temporary_first: Vec<Regex>,
+    permanent: Vec<Regex>,
+    helo_syntax: Regex,
+    rcpt_response: Regex,
+    permanent_late: Vec<Regex>,
+    temporary_acl: Regex,
+    ip: Vec<Regex>,
+    ehlo_ip: Regex,
+}
+
+fn reject_patterns() -> &'static RejectPatterns {
+    static P: OnceLock<RejectPatterns> = OnceLock::new();
+    let all = |ps: &[&str]| -> Vec<Regex> {
+        ps.iter()
+            .map(|p| Regex::new(p).expect("an eximstats pattern"))
+            .collect()
+    };
+    P.get_or_init(|| RejectPatterns {
+        prefix: Regex::new(
+            r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? ",
+        )
+        .expect("prefix"),
+        id: Regex::new(
+            r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) ",
+        )
+        .expect("id"),
+        temporary_first: all(&[
+            r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)",
+            r"(temporarily refused connection)()",
+        ]),
+        permanent: all(&[
+            r"(listed at [^ ]+)()",
+            r"(Forged IP detected in HELO)()",
+            r"(Invalid domain or IP given in HELO/EHLO)()",
+            r"(unqualified recipient rejected)()",
+            r"(closed connection (?:after|in response) .*?)\s*$()",
+            r"(sender rejected)()",
+            r" rejected after DATA: (.*)()",
+            r" (rejected DATA: .*)()",
+            r".DATA ACL discarded recipients.: (.*)()",
+            r"rejected after DATA: (unqualified address not permitted)()",
+            r"(VRFY rejected)()",
+            r"(too many recipients)()",
+            r"(refused relay.*?) to()",
+            r"(rejected by non-SMTP ACL: .*)()",
+            r"(rejected by local_scan.*)()",
+            r"(dropped: too many (?:(?:nonmail|unrecognized) commands|syntax or protocol errors))()",
+            r"(local_scan.. function .* - message temporarily rejected)()",
+            r"(SMTP protocol .*?(?:error|violation))()",
+            r"(message too big)()",
+        ]),
+        helo_syntax: Regex::new(r"rejected [HE][HE]LO from [^:]*: syntactically invalid argument")
+            .expect("helo syntax"),
+        rcpt_response: Regex::new(r#"response to "RCPT TO.*? was: (.*)"#).expect("rcpt response"),
+        permanent_late: all(&[
+            r"(lookup of host )\S+ (failed)",
+            r"(rejected [A-Z]*) .*?(: .*?)(?::|\s*$)",
+            r"(refused connection )from.*? (\(.*)",
+            r"(error from remote mailer after .*?:).*(: .*?)(?::|\s*$)",
+            r#"rejected after DATA: ("." or "." expected).*?(: failing address in .*? header)"#,
+            r"(Connection )from.*? (refused: load average)",
+            r"([Cc]onnection )from.*? (refused.*)",
+            r": (Connection refused)()",
+        ]),
+        temporary_acl: Regex::new(r"(temporarily rejected connection in .*?ACL:?.*)")
+            .expect("temporary acl"),
+        ip: all(&[
+            r"\bH=(?:|.*? )(\[[^\]]+\])",
+            r"Connection from (\[\S+\])",
+            r"SMTP call from .*?(\[\S+\])",
+        ]),
+        ehlo_ip: Regex::new(r"\Arejected [HE][HE]LO from .*?(\[.+?\]):").expect("ehlo ip"),
+    })
+}
+
+/// `_ucfirst` of groups 1 and 2 (ASCII: the reading is declined otherwise).
+fn ucfirst(c: &regex::Captures<'_>, both: bool) -> String {
+    let mut t = c.get(1).map_or("", |g| g.as_str()).to_string();
+    if both {
+        t.push_str(c.get(2).map_or("", |g| g.as_str()));
+    }
+    if let Some(first) = t.get(..1) {
+        let up = first.to_ascii_uppercase();
+        t.replace_range(..1, &up);
+    }
+    t
+}
+
+/// `_reason`: (kind, reason) of a line eximstats counts as a reject.
+fn reason(rest: &str) -> (&'static str, String) {
+    let r = reject_patterns();
+    if rest.contains("SpamAssassin") {
+        return ("permanent", "Rejected by SpamAssassin".into());
+    }
+    if let Some(c) = r.temporary_first.iter().find_map(|x| x.captures(rest)) {
+        return ("temporary", ucfirst(&c, true));
+    }
+    if let Some(c) = r.permanent.iter().find_map(|x| x.captures(rest)) {
+        return ("permanent", ucfirst(&c, false));
+    }
+    if r.helo_syntax.is_match(rest) {
+        return (
+            "permanent",
+            "Rejected HELO/EHLO: syntactically invalid argument".into(),
+        );
+    }
+    if let Some(c) = r.rcpt_response.captures(rest) {
+        return ("permanent", format!("Response to RCPT TO was: {}", &c[1]));
+    }
+    if let Some(c) = r.permanent_late.iter().find_map(|x| x.captures(rest)) {
+        return ("permanent", ucfirst(&c, true));
+    }
+    if let Some(c) = r.temporary_acl.captures(rest) {
+        return ("temporary", ucfirst(&c, false));
+    }
+    ("permanent", "Unknown".into())
+}
+
+/// eximstats' reject reading (`_reason`, `_ip`, `_EHLO_IP`) into `out`. Python's `\s`, `\b` and
+/// `str.upper` agree with these on ASCII without `\x1c`-`\x1f`: other lines are declined.
+fn reject_reading(rest: &str, out: &mut Obj) -> R<()> {
+    if !rest.is_ascii() || rest.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+        return Err(Decline);
+    }
+    let r = reject_patterns();
+    let (kind, why) = reason(rest);
+    let mut ip =
+        r.ip.iter()
+            .find_map(|x| x.captures(rest))
+            .map_or("local", |c| c.get(1).map_or("", |g| g.as_str()));
+    if ip == "local" {
+        if let Some(c) = r.ehlo_ip.captures(rest) {
+            ip = c.get(1).map_or("", |g| g.as_str());
+        }
+    }
+    out.insert("reject".into(), kind.into());
+    out.insert("reason".into(), why.into());
+    out.insert("ip".into(), ip.into());
+    Ok(())
+}
 
 /// `\bH=(\S+)`.
 pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
@@ -363,4 +496,45 @@ pub(crate) fn user_word(rest: &str) -> Option<&str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(line: &str) -> Value {
+        Value::Object(eximstats_view(line).unwrap().unwrap_or_default())
+    }
+
+    #[test]
+    fn reject_readings_as_eximstats_py_gives_them() {
+        // The expected views are `eximstats.eximstats_view`'s on the same lines.
+        let cases = [
+            (
+                "2025-01-31 10:00:00 rejected from <a@b.example> H=[192.0.2.1]: temporarily rejected RCPT <x@y>: greylisted: try later",
+                r#"{"reject":"temporary","reason":"Temporarily rejected RCPT: greylisted","ip":"[192.0.2.1]"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC => a@b.example R=r Connection from [1.2.3.4] refused: load average",
+                r#"{"host":"local","destination":"a@b.example","reject":"permanent","reason":"Connection refused: load average","ip":"[1.2.3.4]"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC mx.example [192.0.2.9] Connection refused",
+                r#"{"reject":"permanent","reason":"Unknown","ip":"local"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 rejected EHLO from (x) [192.0.2.4]: syntactically invalid argument(s): bad",
+                r#"{"reject":"permanent","reason":"Rejected HELO/EHLO: syntactically invalid argument","ip":"[192.0.2.4]"}"#,
+            ),
+        ];
+        for (line, want) in cases {
+            let want: Value = serde_json::from_str(want).unwrap();
+            assert_eq!(view(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_non_ascii_reject_is_declined() {
+        assert!(eximstats_view("2025-01-31 10:00:00 rejected from <é@b>: listed at x").is_err());
+    }
 }
