@@ -201,34 +201,31 @@ pub(crate) fn registered_domain(name: &str) -> R<Option<String>> {
     Ok(crate::suffixes::private_suffix(&name))
 }
 
-/// `eximstats.eximstats_view` for the claimed lines; the reject reading is declined.
+/// `eximstats.eximstats_view`: what eximstats counts for the entry's first physical line.
 pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     let words = line.contains("rejected") || line.contains("refused") || line.contains("dropped");
     if !words && !line.contains(" <= ") && !line.contains(" => ") && !line.contains(" -> ") {
         return Ok(None);
     }
-    let Some(p) = crate::prefix::parse(line) else {
-        return Err(Decline);
+    let r = stats_res();
+    let Some(m) = r.prefix.find(line) else {
+        return Ok(None);
     };
     if line.chars().count() + 1 < 38 {
         return Ok(None);
     }
-    let Some(id) = p.id else {
-        return no_id_view(line, words);
-    };
-    let id_end = id.as_ptr() as usize - line.as_ptr() as usize + id.len();
-    if line.as_bytes().get(id_end) != Some(&b' ') {
-        return Err(Decline);
-    }
-    let mut rest = &line[id_end + 1..];
+    let mut rest = &line[m.end()..];
     let mut flag = None;
-    if let Some(f) = rest.get(..2) {
-        if f == "SA" || f.bytes().all(|c| b"<>=*-".contains(&c)) {
-            flag = Some(f);
-            rest = rest.get(3..).unwrap_or("");
+    if let Some(idm) = r.id.find(rest) {
+        rest = &rest[idm.end()..];
+        // eximstats reads the (up to) two characters after the id as the flag.
+        let two: String = rest.chars().take(2).collect();
+        if two == "SA" || (!two.is_empty() && two.bytes().all(|c| b"<>=*-".contains(&c))) {
+            flag = Some(&rest[..two.len()]);
+            let skip: usize = rest.chars().take(3).map(char::len_utf8).sum();
+            rest = &rest[skip..];
         }
     }
-
     let has_t = {
         let mut found = false;
         let mut from = 0;
@@ -247,7 +244,7 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     };
     let mut out = Obj::new();
     if (flag.is_none() && words) || (flag == Some("=>") && !has_t) {
-        reject_reading(rest, &mut out)?;
+        reject(rest, &mut out)?;
     }
     let host = if matches!(flag, Some("<=" | "=>" | "->")) {
         host_word(rest)?
@@ -276,26 +273,7 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// A line without a message id (`_ID.match` fails): no flag, only the reject reading counts.
-fn no_id_view(line: &str, words: bool) -> R<Option<Obj>> {
-    if !words {
-        return Ok(None);
-    }
-    let r = reject_patterns();
-    let Some(m) = r.prefix.find(line) else {
-        return Ok(None);
-    };
-    let rest = &line[m.end()..];
-    if r.id.is_match(rest) {
-        return Err(Decline); // an id `PREFIX_RE` did not take (a pid beyond 10 digits): not ported
-    }
-    let mut out = Obj::new();
-    reject_reading(rest, &mut out)?;
-    Ok(Some(out))
-}
-
-/// eximstats' reject patterns (`eximstats.py`, in its order), compiled once.
-struct RejectPatterns {
+struct StatsRes {
     prefix: Regex,
     id: Regex,
     temporary_first: Vec<Regex>,
@@ -308,95 +286,93 @@ struct RejectPatterns {
     ehlo_ip: Regex,
 }
 
-fn reject_patterns() -> &'static RejectPatterns {
-    static P: OnceLock<RejectPatterns> = OnceLock::new();
-    let all = |ps: &[&str]| -> Vec<Regex> {
-        ps.iter()
-            .map(|p| Regex::new(p).expect("an eximstats pattern"))
-            .collect()
-    };
-    P.get_or_init(|| RejectPatterns {
-        prefix: Regex::new(
-            r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? ",
-        )
-        .expect("prefix"),
-        id: Regex::new(
-            r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) ",
-        )
-        .expect("id"),
-        temporary_first: all(&[
-            r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)",
-            r"(temporarily refused connection)()",
-        ]),
-        permanent: all(&[
-            r"(listed at [^ ]+)()",
-            r"(Forged IP detected in HELO)()",
-            r"(Invalid domain or IP given in HELO/EHLO)()",
-            r"(unqualified recipient rejected)()",
-            r"(closed connection (?:after|in response) .*?)\s*$()",
-            r"(sender rejected)()",
-            r" rejected after DATA: (.*)()",
-            r" (rejected DATA: .*)()",
-            r".DATA ACL discarded recipients.: (.*)()",
-            r"rejected after DATA: (unqualified address not permitted)()",
-            r"(VRFY rejected)()",
-            r"(too many recipients)()",
-            r"(refused relay.*?) to()",
-            r"(rejected by non-SMTP ACL: .*)()",
-            r"(rejected by local_scan.*)()",
-            r"(dropped: too many (?:(?:nonmail|unrecognized) commands|syntax or protocol errors))()",
-            r"(local_scan.. function .* - message temporarily rejected)()",
-            r"(SMTP protocol .*?(?:error|violation))()",
-            r"(message too big)()",
-        ]),
-        helo_syntax: Regex::new(r"rejected [HE][HE]LO from [^:]*: syntactically invalid argument")
-            .expect("helo syntax"),
-        rcpt_response: Regex::new(r#"response to "RCPT TO.*? was: (.*)"#).expect("rcpt response"),
-        permanent_late: all(&[
-            r"(lookup of host )\S+ (failed)",
-            r"(rejected [A-Z]*) .*?(: .*?)(?::|\s*$)",
-            r"(refused connection )from.*? (\(.*)",
-            r"(error from remote mailer after .*?:).*(: .*?)(?::|\s*$)",
-            r#"rejected after DATA: ("." or "." expected).*?(: failing address in .*? header)"#,
-            r"(Connection )from.*? (refused: load average)",
-            r"([Cc]onnection )from.*? (refused.*)",
-            r": (Connection refused)()",
-        ]),
-        temporary_acl: Regex::new(r"(temporarily rejected connection in .*?ACL:?.*)")
-            .expect("temporary acl"),
-        ip: all(&[
-            r"\bH=(?:|.*? )(\[[^\]]+\])",
-            r"Connection from (\[\S+\])",
-            r"SMTP call from .*?(\[\S+\])",
-        ]),
-        ehlo_ip: Regex::new(r"\Arejected [HE][HE]LO from .*?(\[.+?\]):").expect("ehlo ip"),
+/// eximstats' own patterns (`eximstats.py`), in its order.
+fn stats_res() -> &'static StatsRes {
+    static R: OnceLock<StatsRes> = OnceLock::new();
+    R.get_or_init(|| {
+        let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("eximstats pattern {p}: {e}"));
+        let all = |ps: &[&str]| ps.iter().map(|p| re(p)).collect::<Vec<_>>();
+        StatsRes {
+            prefix: re(r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? "),
+            id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
+            temporary_first: all(&[
+                r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)",
+                r"(temporarily refused connection)()",
+            ]),
+            permanent: all(&[
+                r"(listed at [^ ]+)()",
+                r"(Forged IP detected in HELO)()",
+                r"(Invalid domain or IP given in HELO/EHLO)()",
+                r"(unqualified recipient rejected)()",
+                r"(closed connection (?:after|in response) .*?)\s*$()",
+                r"(sender rejected)()",
+                r" rejected after DATA: (.*)()",
+                r" (rejected DATA: .*)()",
+                r".DATA ACL discarded recipients.: (.*)()",
+                r"rejected after DATA: (unqualified address not permitted)()",
+                r"(VRFY rejected)()",
+                r"(too many recipients)()",
+                r"(refused relay.*?) to()",
+                r"(rejected by non-SMTP ACL: .*)()",
+                r"(rejected by local_scan.*)()",
+                r"(dropped: too many (?:(?:nonmail|unrecognized) commands|syntax or protocol errors))()",
+                r"(local_scan.. function .* - message temporarily rejected)()",
+                r"(SMTP protocol .*?(?:error|violation))()",
+                r"(message too big)()",
+            ]),
+            helo_syntax: re(r"rejected [HE][HE]LO from [^:]*: syntactically invalid argument"),
+            rcpt_response: re(r#"response to "RCPT TO.*? was: (.*)"#),
+            permanent_late: all(&[
+                r"(lookup of host )\S+ (failed)",
+                r"(rejected [A-Z]*) .*?(: .*?)(?::|\s*$)",
+                r"(refused connection )from.*? (\(.*)",
+                r"(error from remote mailer after .*?:).*(: .*?)(?::|\s*$)",
+                r#"rejected after DATA: ("." or "." expected).*?(: failing address in .*? header)"#,
+                r"(Connection )from.*? (refused: load average)",
+                r"([Cc]onnection )from.*? (refused.*)",
+                r": (Connection refused)()",
+            ]),
+            temporary_acl: re(r"(temporarily rejected connection in .*?ACL:?.*)"),
+            ip: all(&[
+                r"\bH=(?:|.*? )(\[[^\]]+\])",
+                r"Connection from (\[\S+\])",
+                r"SMTP call from .*?(\[\S+\])",
+            ]),
+            ehlo_ip: re(r"\Arejected [HE][HE]LO from .*?(\[.+?\]):"),
+        }
     })
 }
 
-/// `_ucfirst` of groups 1 and 2 (ASCII: the reading is declined otherwise).
-fn ucfirst(c: &regex::Captures<'_>, both: bool) -> String {
-    let mut t = c.get(1).map_or("", |g| g.as_str()).to_string();
-    if both {
-        t.push_str(c.get(2).map_or("", |g| g.as_str()));
+/// `_ucfirst`.
+fn ucfirst(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
     }
-    if let Some(first) = t.get(..1) {
-        let up = first.to_ascii_uppercase();
-        t.replace_range(..1, &up);
-    }
-    t
 }
 
-/// `_reason`: (kind, reason) of a line eximstats counts as a reject.
+fn groups(m: &regex::Captures<'_>, n: usize) -> String {
+    (1..=n)
+        .map(|i| m.get(i).map_or("", |g| g.as_str()))
+        .collect()
+}
+
+/// `_reason`: (kind, reason) for a line eximstats counts as a reject, in eximstats' order.
 fn reason(rest: &str) -> (&'static str, String) {
-    let r = reject_patterns();
+    let r = stats_res();
     if rest.contains("SpamAssassin") {
         return ("permanent", "Rejected by SpamAssassin".into());
     }
-    if let Some(c) = r.temporary_first.iter().find_map(|x| x.captures(rest)) {
-        return ("temporary", ucfirst(&c, true));
+    for x in &r.temporary_first {
+        if let Some(m) = x.captures(rest) {
+            return ("temporary", ucfirst(&groups(&m, 2)));
+        }
     }
-    if let Some(c) = r.permanent.iter().find_map(|x| x.captures(rest)) {
-        return ("permanent", ucfirst(&c, false));
+    for x in &r.permanent {
+        if let Some(m) = x.captures(rest) {
+            return ("permanent", ucfirst(&groups(&m, 1)));
+        }
     }
     if r.helo_syntax.is_match(rest) {
         return (
@@ -404,33 +380,38 @@ fn reason(rest: &str) -> (&'static str, String) {
             "Rejected HELO/EHLO: syntactically invalid argument".into(),
         );
     }
-    if let Some(c) = r.rcpt_response.captures(rest) {
-        return ("permanent", format!("Response to RCPT TO was: {}", &c[1]));
+    if let Some(m) = r.rcpt_response.captures(rest) {
+        return (
+            "permanent",
+            format!("Response to RCPT TO was: {}", groups(&m, 1)),
+        );
     }
-    if let Some(c) = r.permanent_late.iter().find_map(|x| x.captures(rest)) {
-        return ("permanent", ucfirst(&c, true));
+    for x in &r.permanent_late {
+        if let Some(m) = x.captures(rest) {
+            return ("permanent", ucfirst(&groups(&m, 2)));
+        }
     }
-    if let Some(c) = r.temporary_acl.captures(rest) {
-        return ("temporary", ucfirst(&c, false));
+    if let Some(m) = r.temporary_acl.captures(rest) {
+        return ("temporary", ucfirst(&groups(&m, 1)));
     }
     ("permanent", "Unknown".into())
 }
 
-/// eximstats' reject reading (`_reason`, `_ip`, `_EHLO_IP`) into `out`. Python's `\s`, `\b` and
-/// `str.upper` agree with these on ASCII without `\x1c`-`\x1f`: other lines are declined.
-fn reject_reading(rest: &str, out: &mut Obj) -> R<()> {
+/// `_reason`, `_ip` and `_EHLO_IP` into the view. Python's `re` and the `regex` crate agree on ASCII
+/// text without `\x1c`-`\x1f` (`\s`, `\b`, `upper()`): other lines are declined.
+fn reject(rest: &str, out: &mut Obj) -> R<()> {
     if !rest.is_ascii() || rest.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
         return Err(Decline);
     }
-    let r = reject_patterns();
+    let r = stats_res();
     let (kind, why) = reason(rest);
     let mut ip =
         r.ip.iter()
-            .find_map(|x| x.captures(rest))
-            .map_or("local", |c| c.get(1).map_or("", |g| g.as_str()));
+            .find_map(|x| x.captures(rest).map(|m| groups(&m, 1)))
+            .unwrap_or_else(|| "local".into());
     if ip == "local" {
-        if let Some(c) = r.ehlo_ip.captures(rest) {
-            ip = c.get(1).map_or("", |g| g.as_str());
+        if let Some(m) = r.ehlo_ip.captures(rest) {
+            ip = groups(&m, 1);
         }
     }
     out.insert("reject".into(), kind.into());
@@ -498,6 +479,36 @@ pub(crate) fn user_word(rest: &str) -> Option<&str> {
     None
 }
 
+#[cfg(test)]
+mod reject_tests {
+    use super::*;
+
+    #[test]
+    fn eximstats_reject_readings() {
+        let view = |l: &str| eximstats_view(l).unwrap().unwrap();
+        let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] F=<a@b.example> rejected RCPT <c@d.example>: relay not permitted");
+        assert_eq!(v["reject"], "permanent");
+        assert_eq!(v["reason"], "Rejected RCPT: relay not permitted");
+        assert_eq!(v["ip"], "[192.0.2.1]");
+        let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] temporarily rejected RCPT <c@d.example>: greylisted");
+        assert_eq!(
+            (v["reject"].as_str(), v["reason"].as_str()),
+            (
+                Some("temporary"),
+                Some("Temporarily rejected RCPT: greylisted")
+            )
+        );
+        let v = view("2024-01-01 00:00:00 rejected EHLO from [192.0.2.9]: syntactically invalid argument(s): x");
+        assert_eq!(v["ip"], "[192.0.2.9]");
+        assert_eq!(
+            v["reason"],
+            "Rejected HELO/EHLO: syntactically invalid argument"
+        );
+        assert!(eximstats_view("2024-01-01 00:00:00 rejected")
+            .unwrap()
+            .is_none());
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

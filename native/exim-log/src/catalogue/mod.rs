@@ -10,6 +10,25 @@
 //! The `regex` crate and Python's `re` agree on ASCII text without `\x1c`-`\x1f` (Python's `\s`
 //! holds those; `\w`, `\d` and `\b` differ beyond ASCII): other bodies are declined.
 
+/// `hostident.HOST`: a client as Exim writes it after `from` (`name (helo) [ip]:port`, `[ip]`, a login).
+macro_rules! host_re {
+    () => {
+        r"(?P<host>(?:H=)?(?:[^\s(\[]+ )?(?:\([^)]*\) )?\[[^\]]*\](?::\w+)?(?: I=\S+)?(?: U=\S+)?(?: Ci=\S+)?|U=\S+|local process|\S+)"
+    };
+}
+/// `hostident.CI`.
+macro_rules! ci_re {
+    () => {
+        r"(?: Ci=(?P<ci>\S+))?"
+    };
+}
+/// `rule.IN_ANGLE`: the inside of `<address>`; a quoted local part may hold `>`.
+macro_rules! in_angle_re {
+    () => {
+        r#"(?:"(?:[^"\\]|\\.)*"|[^>"])*"#
+    };
+}
+
 pub mod acl;
 pub mod command;
 pub mod connection;
@@ -34,6 +53,9 @@ struct Compiled {
     rules: Vec<(Rule, Regex, String)>,
     /// Per first byte of a body, the indices of the rules that may match it, in table order.
     by_first: Vec<Vec<usize>>,
+    /// Every rule module is ported: only then is a body no rule takes Python's `unrecognized` (and,
+    /// in the panic log, a panic); while a module is a stub such a body is declined.
+    complete: bool,
 }
 
 /// lines.py `_literal_prefix` on the pattern text (its leading `(?s)` aside): the literal text every
@@ -72,6 +94,7 @@ fn all_rules() -> Vec<Rule> {
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
+        let complete = !message::rules().is_empty() && !error::rules().is_empty();
         let mut rules = Vec::new();
         let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
         for (i, r) in all_rules().into_iter().enumerate() {
@@ -85,18 +108,11 @@ fn compiled() -> &'static Compiled {
             }
             rules.push((r, re, key));
         }
-        Compiled { rules, by_first }
-    })
-}
-
-/// `acl_lines.VERIFY_ACTIONS`: (who, result) -> action.
-pub(crate) fn verify_action(who: &str, result: &str) -> R<&'static str> {
-    Ok(match (who, result) {
-        ("sender", "fail") => "sender_verify_failed",
-        ("sender", "defer") => "sender_verify_deferred",
-        ("recipient", "fail") => "recipient_verify_failed",
-        ("recipient", "defer") => "recipient_verify_deferred",
-        _ => return Err(Decline),
+        Compiled {
+            rules,
+            by_first,
+            complete,
+        }
     })
 }
 
@@ -108,6 +124,50 @@ pub(crate) fn group<'h>(m: &Captures<'h>, name: &str) -> Option<&'h str> {
 /// A named group that took part in the match, empty or not (Python's `is not None`).
 pub(crate) fn took_part<'h>(m: &Captures<'h>, name: &str) -> Option<&'h str> {
     m.name(name).map(|g| g.as_str())
+}
+
+/// A rule in Python's defaults: no `needs_id`, no needles.
+pub(crate) const fn rule(
+    action: &'static str,
+    pattern: &'static str,
+    handler: Option<rule::Handler>,
+) -> Rule {
+    Rule {
+        action,
+        pattern,
+        handler,
+        needs_id: None,
+        needles: &[],
+    }
+}
+
+/// Python's `int()` of a `\d+` group (ASCII here): beyond `u64` it is declined.
+pub(crate) fn int(text: &str) -> R<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Decline);
+    }
+    text.parse().map_err(|_| Decline)
+}
+
+/// `Event.error` with its keyword arguments.
+pub(crate) fn error(
+    ev: &mut Event,
+    message: &str,
+    temporary: Option<bool>,
+    stage: Option<&str>,
+    context: Option<&str>,
+    side: &str,
+    default: Option<&str>,
+) -> R<()> {
+    let how = crate::body::ErrorOpts {
+        temporary,
+        errno: None,
+        context,
+        stage,
+        side,
+        default,
+    };
+    ev.error_with(message, &how)
 }
 
 /// `rule.set_duration`: an Exim duration in seconds under `exim.<key>`, when the value is one.
@@ -171,8 +231,13 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
         }
     }
     let c = compiled();
+    let unrecognized = if c.complete {
+        Ok("unrecognized")
+    } else {
+        Err(Decline)
+    };
     let Some(&first) = body.as_bytes().first() else {
-        return Ok("unrecognized");
+        return unrecognized;
     };
     let head: &str = &body[..body.len().min(KEY_LEN)];
     for &i in &c.by_first[usize::from(first)] {
@@ -202,12 +267,12 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
         }
         if action == "recipient_verify_failed" {
             if let Some(who) = group(&m, "who") {
-                action = verify_action(who, took_part(&m, "r").ok_or(Decline)?)?;
+                action = acl::verify_action(who, took_part(&m, "r").ok_or(Decline)?)?;
             }
         }
         return Ok(action);
     }
-    Ok("unrecognized")
+    unrecognized
 }
 
 #[cfg(test)]
