@@ -5,8 +5,8 @@
 //!
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: header dumps, scoped IPv6 addresses, mangled host groups, non-ASCII digits and domains, `\r`,
-//! and non-ASCII lines eximstats counts as rejects.
+//! today: scoped IPv6 addresses, mangled host groups, non-ASCII digits and domains, `\r`, and (in
+//! [`crate::catalogue`]) non-ASCII non-flag bodies.
 
 use crate::fields::*;
 use crate::json::JsonWriter;
@@ -736,8 +736,70 @@ fn header_line(l: &str) -> bool {
     b.get(i) == Some(&b':')
 }
 
+/// `EntryParser._continuation`'s reject-log header dump (`_header_dump`): when the lines after the
+/// first are one (`Envelope-…` or a `<type> Header: value` line first), their envelope, header names,
+/// subject and message id are filled in and true is returned; the body is then parsed alone.
+pub fn header_dump(ev: &mut Event, more: &str) -> bool {
+    let lines: Vec<&str> = more.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    if !(lines[0].starts_with("Envelope-") || header_line(lines[0])) {
+        return false;
+    }
+    let mut headers: Vec<Value> = Vec::new();
+    for ln in lines {
+        if let Some(v) = ln.strip_prefix("Envelope-from: ") {
+            let v = strip_angle(v.trim_matches(py_space));
+            ev.exim.insert("envelope_from".into(), v.into());
+        } else if let Some(v) = ln.strip_prefix("Envelope-to: ") {
+            let v = strip_angle(v.trim_matches(py_space));
+            push(&mut ev.exim, "envelope_to", v);
+        } else if ln.starts_with("    ")
+            && ev.exim.contains_key("envelope_to")
+            && headers.is_empty()
+        {
+            push(
+                &mut ev.exim,
+                "envelope_to",
+                strip_angle(ln.trim_matches(py_space)),
+            );
+        } else if header_line(ln) {
+            // `(?P<type>[A-Z* ]) (?P<name>[A-Za-z][A-Za-z0-9-]*): ?(?P<value>.*)\Z`
+            let colon = ln[2..].find(':').map_or(ln.len(), |k| k + 2);
+            let name = &ln[2..colon];
+            let value = &ln[colon + 1..];
+            let value = value
+                .strip_prefix(' ')
+                .unwrap_or(value)
+                .trim_matches(py_space);
+            headers.push(name.into());
+            let email = ev.sec("email");
+            match name.to_ascii_lowercase().as_str() {
+                "subject" if !email.contains_key("subject") => {
+                    email.insert("subject".into(), value.into());
+                }
+                "message-id" if !email.contains_key("message_id") => {
+                    email.insert("message_id".into(), strip_angle(value).into());
+                }
+                _ => {}
+            }
+        }
+    }
+    if !headers.is_empty() {
+        ev.exim.insert("header_names".into(), headers.into());
+    }
+    true
+}
+
+fn push(map: &mut Obj, key: &str, v: &str) {
+    if let Value::Array(a) = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        a.push(v.into());
+    }
+}
+
 /// `EntryParser._continuation` for a body (already without its leading spaces) and the lines after
-/// the first: the joined body, or None for a header dump (not ported).
+/// the first: the joined body, or None for a header dump ([`header_dump`] reads those first).
 pub fn continuation(body: &str, more: &str) -> Option<String> {
     let lines: Vec<&str> = more.split('\n').map(|l| l.trim_end_matches('\r')).collect();
     if lines[0].starts_with("Envelope-") || header_line(lines[0]) {

@@ -497,9 +497,14 @@ impl Stream {
         let parsed = match text.split_once('\n') {
             None => self.body(&mut ev, body, p.id).ok()??,
             Some((_, more)) => {
-                // `_continuation`: header dumps are not ported; other lines join the body. Python tries
-                // the joined text first and, when it is unrecognized, the first line alone.
-                let joined = body::continuation(body, more)?;
+                // `_continuation`: a header dump fills its fields and the first line is the body;
+                // other lines join the body. Python tries the joined text first and, when it is
+                // unrecognized, the first line alone.
+                let joined = if body::header_dump(&mut ev, more) {
+                    body.to_string()
+                } else {
+                    body::continuation(body, more)?
+                };
                 if joined == body {
                     self.body(&mut ev, body, p.id).ok()??
                 } else {

@@ -313,4 +313,271 @@ mod tests {
         assert_eq!(literal_prefix(r"(?s)abc?d"), "ab");
         assert_eq!(literal_prefix(r"(?s)ab+"), "ab");
     }
+
+    /// Every case's action and fields equal Python's (`lines.parse_other` on the same body with a
+    /// message id, printed by `orjson` with sorted keys, hints left out).
+    fn assert_python(cases: &[(&str, &str, &str)]) {
+        fn strip(v: &mut Value) {
+            if let Value::Object(o) = v {
+                o.remove("hint");
+                o.values_mut().for_each(strip);
+            }
+        }
+        for &(body, action, want) in cases {
+            let mut ev = Event {
+                doc: crate::body::Obj::new(),
+                exim: crate::body::Obj::new(),
+            };
+            let got_action =
+                parse_other(&mut ev, body, Some("1tXaaa-00000001abc-0ABC")).expect("not declined");
+            assert_eq!(got_action, action, "{body}");
+            let mut doc = ev.doc;
+            if !ev.exim.is_empty() {
+                doc.insert("exim".into(), ev.exim.into());
+            }
+            let mut got = Value::Object(doc);
+            strip(&mut got);
+            let want: Value = serde_json::from_str(want).expect("a case's JSON");
+            assert_eq!(got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn connection_command_process_and_acl_lines_as_python_reads_them() {
+        // Bodies from tests/unit/test_real_world_lines.py and edge cases of each rule.
+        assert_python(&[
+            (
+                r##"SMTP syntax error in "aUtH lOgIn" H=(test) [8.8.8.8]" H=(roxzgj) [192.0.2.6]:4431 AUTH command used when not advertised"##,
+                "smtp_syntax_error",
+                r##"{"exim":{"helo":"roxzgj","reason":"AUTH command used when not advertised","smtp_command":"aUtH lOgIn\" H=(test) [8.8.8.8]"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":4431}}"##,
+            ),
+            (
+                r##"SMTP protocol error in "aUtH \" H=(test) [8.8.8.8] lOgIn" H=(roxzgj) [192.0.2.6]:4431 AUTH command used when not advertised"##,
+                "smtp_protocol_error",
+                r##"{"exim":{"helo":"roxzgj","reason":"AUTH command used when not advertised","smtp_command":"aUtH \" H=(test) [8.8.8.8] lOgIn"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":4431}}"##,
+            ),
+            (
+                r##"SMTP protocol error in "AUTH" H=(x) [8.8.8.8] y" H=(real) [192.0.2.6] too many errors"##,
+                "smtp_protocol_error",
+                r##"{"exim":{"helo":"real","reason":"too many errors","smtp_command":"AUTH\" H=(x) [8.8.8.8] y","source_ambiguous":true},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"SMTP syntax error in "debug" U=CALLER unrecognized command"##,
+                "smtp_syntax_error",
+                r##"{"exim":{"ident":"CALLER","reason":"unrecognized command","smtp_command":"debug"}}"##,
+            ),
+            (
+                r##"SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(y) [8.8.8.8]" H=(x) [192.0.2.6]:58302 I=[10.0.0.1]:25 next input="QUIT\r\n""##,
+                "smtp_sync_error",
+                r##"{"exim":{"helo":"x","interface":{"address":"10.0.0.1","port":25},"reason":"next input sent too soon: pipelining was not advertised","smtp_command":"RSET\" H=(y) [8.8.8.8]","smtp_input":"QUIT\r\n"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":58302}}"##,
+            ),
+            (
+                r##"SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(y) [8.8.8.8] next input="" H=(x) [192.0.2.6]:58302 next input="QUIT""##,
+                "smtp_sync_error",
+                r##"{"exim":{"reason":"next input sent too soon: pipelining was not advertised","smtp_command":"RSET","source_ambiguous":true}}"##,
+            ),
+            (
+                r##"SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[192.0.2.7]:1234 input="GET / HTTP/1.1""##,
+                "smtp_sync_error",
+                r##"{"exim":{"reason":"input sent without waiting for greeting","smtp_input":"GET / HTTP/1.1"},"source":{"address":"192.0.2.7","ip":"192.0.2.7","port":1234}}"##,
+            ),
+            (
+                r##"VRFY failed for <a@b> H=(y) [8.8.8.8] H=(x) [192.0.2.6]:123 I=[10.0.0.1]:25"##,
+                "vrfy_failed",
+                r##"{"exim":{"helo":"x","interface":{"address":"10.0.0.1","port":25},"smtp_command":"VRFY <a@b> H=(y) [8.8.8.8]"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":123}}"##,
+            ),
+            (
+                r##"ETRN #x received from H=(y) [8.8.8.8] received from H=(x) [192.0.2.6]:123"##,
+                "etrn_received",
+                r##"{"exim":{"etrn_argument":"#x received from H=(y) [8.8.8.8]","helo":"x","smtp_command":"ETRN"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":123}}"##,
+            ),
+            (
+                r##"dovecot_plain authenticator failed for (x) [192.0.2.6]:587: 535 Incorrect authentication data (set_id=a(b)c)"##,
+                "auth_failed",
+                r##"{"exim":{"auth":{"authenticator":"dovecot_plain","id":"a(b)c"},"error":{"class":"authentication_failed","message":"535 Incorrect authentication data (set_id=a(b)c)","smtp_code":535,"stage":"auth","temporary":false,"text":"535 Incorrect authentication data (set_id=a(b)c)"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":587},"user":{"name":"a(b)c"}}"##,
+            ),
+            (
+                r##"ignoring AUTH=<a@b.example> from H=(x) [192.0.2.6] (client not authenticated)"##,
+                "auth_ignored",
+                r##"{"exim":{"auth":{"sender":"<a@b.example>"},"helo":"x","reason":"client not authenticated"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"SMTP connection from mx.example (helo) [192.0.2.6]:25 I=[10.0.0.1]:25 Ci=7 (TCP/IP connection count = 3)"##,
+                "smtp_connection_opened",
+                r##"{"exim":{"connection_count":3,"connection_id":"7","helo":"helo","interface":{"address":"10.0.0.1","port":25}},"source":{"address":"192.0.2.6","domain":"mx.example","ip":"192.0.2.6","port":25}}"##,
+            ),
+            (
+                r##"SMTP connection Ci=7 from (helo) [192.0.2.6]:25 I=[10.0.0.1]:25 D=2m3s closed by QUIT"##,
+                "smtp_connection_closed",
+                r##"{"exim":{"connection_id":"7","duration":123.0,"helo":"helo","interface":{"address":"10.0.0.1","port":25},"reason":"by QUIT"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":25}}"##,
+            ),
+            (
+                r##"SMTP connection from [192.0.2.6]:25 lost while reading message data (error: Connection reset by peer) D=1s"##,
+                "smtp_connection_lost",
+                r##"{"exim":{"duration":1.0,"reason":"while reading message data (error: Connection reset by peer)"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":25}}"##,
+            ),
+            (
+                r##"SMTP connection outbound 1700000000 1tXaaa-00000001abc-0ABC example.com rcpt@x.example"##,
+                "smtp_connection_outbound",
+                r##"{"email":{"to":{"address":["rcpt@x.example"]}},"exim":{"outbound_domain":"example.com","outbound_epoch":1700000000}}"##,
+            ),
+            (
+                r##"temporarily refused connection from [192.0.2.6] (too many connections)"##,
+                "connection_refused",
+                r##"{"exim":{"error":{"class":"rate_limited","message":"too many connections","stage":"connect","temporary":true,"text":"too many connections"},"reason":"too many connections"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"Connection from [192.0.2.6]:1234 refused: load average"##,
+                "connection_refused",
+                r##"{"exim":{"error":{"class":"policy_rejection","message":"load average","stage":"connect","temporary":true,"text":"load average"},"reason":"load average"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":1234}}"##,
+            ),
+            (
+                r##"no IP address found for host bad.example (during SMTP connection from [192.0.2.6])"##,
+                "host_lookup_failed",
+                r##"{"exim":{"reverse_name":"bad.example"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"no host name found for IP address 192.0.2.6"##,
+                "host_lookup_failed",
+                r##"{"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"temporarily rejected "EHLO x y" from [192.0.2.6]"##,
+                "helo_rejected",
+                r##"{"exim":{"error":{"class":"bad_helo","message":"HELO rejected","stage":"helo","temporary":true,"text":"HELO rejected"},"helo":"x y"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"rejected MAIL FROM:<a@b.example> H=(x) [192.0.2.6]: message too big: size=2000 max=1000"##,
+                "size_rejected",
+                r##"{"email":{"from":{"address":"a@b.example"}},"exim":{"error":{"class":"message_too_big","message":"message too big: size=2000 max=1000","stage":"mail","temporary":false,"text":"message too big: size=2000 max=1000"},"helo":"x","reason":"message too big: size=2000 max=1000","size":2000,"size_limit":1000},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"TLS error on connection from (x) [192.0.2.6] (SSL_accept): error:0A000126:SSL routines::unexpected eof while reading"##,
+                "tls_error",
+                r##"{"exim":{"error":{"class":"tls_failure","message":"error:0A000126:SSL routines::unexpected eof while reading","stage":"tls","temporary":true,"text":"error:0A000126:SSL routines::unexpected eof while reading"},"helo":"x","tls_function":"SSL_accept"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"[192.0.2.6] SSL verify error: depth=0 error=certificate has expired cert=/CN=x"##,
+                "tls_verify_error",
+                r##"{"destination":{"address":"192.0.2.6","ip":"192.0.2.6"},"exim":{"error":{"class":"tls_failure","message":"depth=0 error=certificate has expired cert=/CN=x","stage":"tls","temporary":true,"text":"depth=0 error=certificate has expired cert=/CN=x"}}}"##,
+            ),
+            (
+                r##"exim 4.97 daemon started: pid=123, -q30m, listening for SMTP on port 25 (IPv4) port 587 [::]:465 port 25"##,
+                "daemon_started",
+                r##"{"exim":{"daemon":{"options":"-q30m, listening for SMTP on port 25 (IPv4) port 587 [::]:465 port 25","ports":[25,465,587],"queue_interval":"-q30m"},"version":"4.97"},"process":{"pid":123}}"##,
+            ),
+            (
+                r##"cwd=/home2/bob/public_html 4 args: /usr/sbin/sendmail -t -i "a \"b\" c""##,
+                "process_started",
+                r##"{"exim":{"cpanel_user":"bob"},"process":{"args":["/usr/sbin/sendmail","-t","-i","a \"b\" c"],"args_count":4,"executable":"/usr/sbin/sendmail","working_directory":"/home2/bob/public_html"}}"##,
+            ),
+            (
+                r##"Start 'q1' queue run: pid=4567 -qff"##,
+                "queue_run_started",
+                r##"{"exim":{"queue":"q1","queue_run_args":"-qff"},"process":{"pid":4567}}"##,
+            ),
+            (
+                r##"pid 123: SIGHUP received"##,
+                "daemon_sighup",
+                r##"{"process":{"pid":123}}"##,
+            ),
+            (
+                r##"exim 4.97 daemon terminating by signal 15"##,
+                "daemon_stopped",
+                r##"{"exim":{"reason":"by signal 15"}}"##,
+            ),
+            (
+                r##"2 accept() failures: Too many open files"##,
+                "daemon_error",
+                r##"{"exim":{"error":{"class":"permanent_failure","message":"2 accept() failures: Too many open files","stage":"local","temporary":false,"text":"2 accept() failures: Too many open files"}}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] F=<a@b.example> rejected RCPT <c@d.example>: relay not permitted"##,
+                "rcpt_rejected",
+                r##"{"email":{"from":{"address":"a@b.example"},"to":{"address":["c@d.example"]}},"exim":{"acl":{"target":"RCPT <c@d.example>"},"error":{"class":"relay_denied","message":"relay not permitted","stage":"rcpt","temporary":false,"text":"relay not permitted"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] F=<a@b.example> temporarily rejected RCPT <c@d.example>: sender verify defer: could not complete sender verify"##,
+                "rcpt_rejected",
+                r##"{"email":{"from":{"address":"a@b.example"},"to":{"address":["c@d.example"]}},"exim":{"acl":{"target":"RCPT <c@d.example>"},"error":{"class":"sender_verify_failed","message":"sender verify defer: could not complete sender verify","stage":"rcpt","temporary":true,"text":"sender verify defer: could not complete sender verify"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] rejected EHLO or HELO x.example: bad helo"##,
+                "helo_rejected",
+                r##"{"exim":{"acl":{"target":"EHLO or HELO x.example"},"error":{"class":"bad_helo","message":"bad helo","stage":"helo","temporary":false,"text":"bad helo"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] Warning: "SpamAssassin as bob detected Incoming smtp message as NOT spam (1.5)""##,
+                "spam_verdict",
+                r##"{"exim":{"helo":"x","spam":{"direction":"incoming","scanner":"spamassassin","score":1.5,"user":"bob","verdict":"ham"}},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] Warning: spam score=7.25 tagged"##,
+                "spam_verdict",
+                r##"{"exim":{"helo":"x","spam":{"score":7.25}},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] Warning: message contains malware"##,
+                "virus_scan",
+                r##"{"exim":{"helo":"x","malware":{"text":"message contains malware","verdict":"infected"}},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] sender verify fail for <a@b.example>: no such user"##,
+                "sender_verify_failed",
+                r##"{"email":{"from":{"address":"a@b.example"}},"exim":{"error":{"class":"sender_verify_failed","message":"no such user","stage":"local","temporary":false,"text":"no such user"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] dropped by 'check_rcpt' ACL: go away"##,
+                "connection_dropped",
+                r##"{"exim":{"acl":{"name":"check_rcpt"},"error":{"class":"policy_rejection","message":"go away","stage":"connect","temporary":false,"text":"go away"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] F=<a@b.example> RCPT <c@d.example>: discarded by check_rcpt ACL: bye"##,
+                "rcpt_discarded",
+                r##"{"email":{"from":{"address":"a@b.example"},"to":{"address":["c@d.example"]}},"exim":{"acl":{"message":"bye","name":"check_rcpt"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] incomplete transaction (QUIT) from <"a> b"@b.tld> for r@s.tld t@u.tld"##,
+                "smtp_incomplete_transaction",
+                r##"{"email":{"from":{"address":"\"a> b\"@b.tld"},"to":{"address":["r@s.tld","t@u.tld"]}},"exim":{"helo":"x","reason":"QUIT"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.5] c@d.example H=mx.d.example [192.0.2.6] rejected after DATA: C="550 5.7.1 spam""##,
+                "cutthrough_rejected",
+                r##"{"email":{"to":{"address":["c@d.example"]}},"exim":{"error":{"class":"spam_content","enhanced_code":"5.7.1","message":"550 5.7.1 spam","smtp_code":550,"stage":"data","temporary":false,"text":"550 5.7.1 spam"},"helo":"x"},"source":{"address":"192.0.2.5","ip":"192.0.2.5"}}"##,
+            ),
+            (
+                r##"H=mx.d.example [192.0.2.6]: Connection refused"##,
+                "remote_host_error",
+                r##"{"destination":{"address":"192.0.2.6","domain":"mx.d.example","ip":"192.0.2.6"},"exim":{"error":{"class":"connection_refused","message":"Connection refused","stage":"connect","temporary":true,"text":"Connection refused"}}}"##,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn bodies_python_and_the_regex_crate_may_read_apart_are_declined() {
+        let mut ev = Event {
+            doc: crate::body::Obj::new(),
+            exim: crate::body::Obj::new(),
+        };
+        for body in [
+            "H=(x) [192.0.2.6] rejected RCPT <é@x>: no",
+            "SMTP call from [1.2.3.4] dropped: a\x1cb",
+        ] {
+            assert_eq!(parse_other(&mut ev, body, None), Err(Decline), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_reject_log_header_dump_as_python_reads_it() {
+        let mut ev = Event {
+            doc: crate::body::Obj::new(),
+            exim: crate::body::Obj::new(),
+        };
+        let more = "Envelope-from: <a@b.example>\nEnvelope-to: <c@d.example>\n    <e@f.example>\nP Received: from x\n\tby y\nT Subject:  Hello there \nI Message-Id: <m1@x>\n  Subject: second";
+        assert!(crate::body::header_dump(&mut ev, more));
+        let want: Value = serde_json::from_str(r#"{"doc":{"email":{"message_id":"m1@x","subject":"Hello there"}},"exim":{"envelope_from":"a@b.example","envelope_to":["c@d.example","e@f.example"],"header_names":["Received","Subject","Message-Id","Subject"]}}"#).unwrap();
+        assert_eq!(serde_json::json!({"doc": ev.doc, "exim": ev.exim}), want);
+        assert!(!crate::body::header_dump(&mut ev, "just more text"));
+    }
 }
