@@ -15,13 +15,6 @@ use regex::{Captures, Regex};
 use serde_json::Value;
 use std::sync::OnceLock;
 
-/// `rule.IN_ANGLE`: the inside of `<address>`; a quoted local part may hold `>`.
-macro_rules! in_angle {
-    () => {
-        r#"(?:"(?:[^"\\]|\\.)*"|[^>"])*"#
-    };
-}
-
 /// `rule.h_text_error`: the whole line as a local error.
 fn h_text_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let how = ErrorOpts {
@@ -209,7 +202,7 @@ fn sa_patterns() -> &'static SaPatterns {
             r"(?s)\ASA: Action: (?P<what>[^:(]*?)(?:: (?P<status>(?:hits|score)=[^\s\x1c-\x1f]+(?: \w+=[^\s\x1c-\x1f]+)*))? ",
             r"\((?:scanned in|time:) (?P<scan>\d+)/(?P<full>\d+) secs \| Message-Id: (?P<mid>[^)]*)\)\. ",
             "From <(?P<from>",
-            in_angle!(),
+            in_angle_re!(),
             r")> \((?:host=(?P<name>[^\s\x1c-\x1f]*) \[(?P<ip>[^\]\s\x1c-\x1f]*)\]|local)\) for (?P<rcpts>.*)"
         ))
         .expect("sa action pattern"),
@@ -217,7 +210,7 @@ fn sa_patterns() -> &'static SaPatterns {
             r"(?s)\ASA: Action: (?P<what>check skipped due to message size|Not running SA because SAEximRunCond ",
             r"expanded to false)[^(]*\((?:[^)]*\bbytes\)[^(]*\()?Message-Id: (?P<mid>[^)]*)\)\. ",
             "From <(?P<from>",
-            in_angle!(),
+            in_angle_re!(),
             r")> \((?:host=(?P<name>[^\s\x1c-\x1f]*) \[(?P<ip>[^\]\s\x1c-\x1f]*)\]|local)\) for (?P<rcpts>.*)"
         ))
         .expect("sa skipped pattern"),
@@ -416,7 +409,7 @@ pub fn rules() -> Vec<Rule> {
             "message_rejected",
             concat!(
                 "(?s)rejected from <(?P<s>",
-                in_angle!(),
+                in_angle_re!(),
                 ")> ?(?P<rest>.*?): (?P<m>.*)"
             ),
             Some(h_rejected_from),
