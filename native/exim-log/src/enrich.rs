@@ -397,14 +397,31 @@ fn reason(rest: &str) -> (&'static str, String) {
     ("permanent", "Unknown".into())
 }
 
-/// `_reason`, `_ip` and `_EHLO_IP` into the view. Python's `re` and the `regex` crate agree on ASCII
-/// text without `\x1c`-`\x1f` (`\s`, `\b`, `upper()`): other lines are declined.
+/// `_reason`, `_ip` and `_EHLO_IP` into the view. Python's `re` and the `regex` crate read `\s`
+/// apart on `\x1c`-`\x1f`: such lines are declined.
 fn reject(rest: &str, out: &mut Obj) -> R<()> {
-    if !rest.is_ascii() || rest.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+    if rest.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
         return Err(Decline);
+    }
+    // Beyond ASCII only `\bH=` (a word character before `H=`) and `_ucfirst` (Python's `upper()`)
+    // could read apart: such lines are declined.
+    let mut from = 0;
+    while let Some(k) = rest[from..].find("H=") {
+        let at = from + k;
+        if rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| !c.is_ascii())
+        {
+            return Err(Decline);
+        }
+        from = at + 2;
     }
     let r = stats_res();
     let (kind, why) = reason(rest);
+    if why.chars().next().is_some_and(|c| !c.is_ascii()) {
+        return Err(Decline);
+    }
     let mut ip =
         r.ip.iter()
             .find_map(|x| x.captures(rest).map(|m| groups(&m, 1)))

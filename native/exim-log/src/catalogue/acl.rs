@@ -107,7 +107,11 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
         action = t.action.as_str();
         stage = t.stage.clone();
     } else {
-        let first = what.split(' ').next().unwrap_or("").to_ascii_lowercase();
+        let first = what.split(' ').next().unwrap_or("");
+        if !first.is_ascii() {
+            return Err(Decline); // Python's Unicode lower()
+        }
+        let first = first.to_ascii_lowercase();
         let known = ["vrfy", "expn", "etrn", "atrn", "wellknown"].contains(&first.as_str());
         stage = if known { "mail" } else { "connect" }.to_string();
     }
@@ -124,6 +128,9 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
         ev.sender(from(what, 5));
     } else if action == "helo_rejected" && !ev.exim.contains_key("helo") {
         ev.exim.insert("helo".into(), from(what, 13).into());
+    }
+    if !msg.is_ascii() {
+        return Err(Decline); // Python's Unicode lower()
     }
     let low = msg.to_ascii_lowercase();
     let ctx = (low.contains("sender verify") && low.contains("could not complete"))
@@ -150,6 +157,9 @@ fn float(text: &str) -> R<Value> {
 }
 
 fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
+    if !text.is_ascii() {
+        return Err(Decline); // Python's Unicode lower(), `\b` and `(?i)`
+    }
     let c = compiled();
     if let Some(sm) = c.spamassassin.captures(text) {
         let mut spam = Obj::new();

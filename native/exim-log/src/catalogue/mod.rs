@@ -8,7 +8,8 @@
 //! would run every pattern over every body; most bodies are rejected by their first bytes already.
 //!
 //! The `regex` crate and Python's `re` agree on ASCII text without `\x1c`-`\x1f` (Python's `\s`
-//! holds those; `\w`, `\d` and `\b` differ beyond ASCII): other bodies are declined.
+//! holds those; `\w`, `\d` and `\b` differ beyond ASCII, and so do the Unicode versions): bodies with
+//! those characters are declined, and non-ASCII ones but for the ACL lines (`acl::host_line`).
 
 /// `hostident.HOST`: a client as Exim writes it after `from` (`name (helo) [ip]:port`, `[ip]`, a login).
 macro_rules! host_re {
@@ -222,13 +223,19 @@ fn generic(ev: &mut Event, action: &'static str, m: &Captures<'_>) -> R<&'static
 /// `lines.parse_other`: the action of a non-flag body, its fields filled; `"unrecognized"` when no
 /// rule matches. A body the port cannot read as Python does is declined.
 pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'static str> {
-    if !body.is_ascii() || body.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+    if body.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
         return Err(Decline);
     }
+    let ascii = body.is_ascii();
     if acl::HOST_START.iter().any(|p| body.starts_with(p)) {
+        // The ACL lines' patterns hold no `\w`, `\b` or case folding; acl.rs declines the non-ASCII
+        // texts it would lower-case.
         if let Some(action) = acl::host_line(ev, body, msgid)? {
             return Ok(action);
         }
+    }
+    if !ascii {
+        return Err(Decline);
     }
     let c = compiled();
     let unrecognized = if c.complete {
@@ -346,6 +353,16 @@ mod tests {
     fn connection_command_process_and_acl_lines_as_python_reads_them() {
         // Bodies from tests/unit/test_real_world_lines.py and edge cases of each rule.
         assert_python(&[
+            (
+                "U=CALLER F=<userA@test.ex> rejected RCPT <user.यष्टिमधु@test.ex>: Sender verify failed",
+                "rcpt_rejected",
+                r#"{"email":{"from":{"address":"userA@test.ex"},"to":{"address":["user.यष्टिमधु@test.ex"]}},"exim":{"acl":{"target":"RCPT <user.यष्टिमधु@test.ex>"},"error":{"class":"sender_verify_failed","message":"Sender verify failed","stage":"rcpt","temporary":false,"text":"Sender verify failed"},"ident":"CALLER"}}"#,
+            ),
+            (
+                r#"U=CALLER sender verify fail for <userB.જેઠીમધ@test.ex>: 127.0.0.1 [127.0.0.1] : response to "EHLO" did not include SMTPUTF8"#,
+                "sender_verify_failed",
+                r#"{"email":{"from":{"address":"userB.જેઠીમધ@test.ex"}},"exim":{"error":{"class":"sender_verify_failed","message":"127.0.0.1 [127.0.0.1] : response to \"EHLO\" did not include SMTPUTF8","stage":"local","temporary":false,"text":"127.0.0.1 [127.0.0.1] : response to \"EHLO\" did not include SMTPUTF8"},"ident":"CALLER"}}"#,
+            ),
             (
                 r##"SMTP syntax error in "aUtH lOgIn" H=(test) [8.8.8.8]" H=(roxzgj) [192.0.2.6]:4431 AUTH command used when not advertised"##,
                 "smtp_syntax_error",
@@ -561,7 +578,9 @@ mod tests {
             exim: crate::body::Obj::new(),
         };
         for body in [
-            "H=(x) [192.0.2.6] rejected RCPT <é@x>: no",
+            "H=(x) [192.0.2.6] rejected MAİL x: no",
+            "H=(x) [192.0.2.6] Warning: vİrus",
+            "SMTP call from [1.2.3.4] dropped: é",
             "SMTP call from [1.2.3.4] dropped: a\x1cb",
         ] {
             assert_eq!(parse_other(&mut ev, body, None), Err(Decline), "{body}");
