@@ -562,7 +562,15 @@ mod tests {
     }
 
     #[test]
-    fn a_non_ascii_reject_is_declined() {
-        assert!(eximstats_view("2025-01-31 10:00:00 rejected from <é@b>: listed at x").is_err());
+    fn non_ascii_rejects() {
+        // Python's readings; only a reason Python would upper-case beyond ASCII is declined.
+        assert_eq!(
+            view("2025-01-31 10:00:00 rejected from <é@b>: listed at x"),
+            serde_json::json!({"reject": "permanent", "reason": "Listed at x", "ip": "local"})
+        );
+        assert!(eximstats_view(
+            "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC x rejected after DATA: é bad"
+        )
+        .is_err());
     }
 }
