@@ -4,7 +4,7 @@
 use crate::body::{sub, Decline, Obj, R};
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -276,68 +276,93 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
 struct StatsRes {
     prefix: Regex,
     id: Regex,
-    temporary_first: Vec<Regex>,
-    permanent: Vec<Regex>,
-    helo_syntax: Regex,
-    rcpt_response: Regex,
-    permanent_late: Vec<Regex>,
-    temporary_acl: Regex,
+    /// `_reason`'s patterns in its order, with what each makes of a match.
+    reasons: Vec<(Regex, Reading)>,
+    /// The same patterns as one set: one pass over the line says which of them match.
+    reason_set: RegexSet,
     ip: Vec<Regex>,
     ehlo_ip: Regex,
 }
 
+/// What `_reason` returns for a pattern's match.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// (kind, `_ucfirst` of the first `n` groups joined).
+    Groups(&'static str, usize),
+    /// Python's fixed text.
+    Fixed(&'static str),
+    /// `Response to RCPT TO was: {1}`.
+    RcptResponse,
+}
+
 /// eximstats' own patterns (`eximstats.py`), in its order.
 fn stats_res() -> &'static StatsRes {
+    use Reading::*;
     static R: OnceLock<StatsRes> = OnceLock::new();
     R.get_or_init(|| {
         let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("eximstats pattern {p}: {e}"));
-        let all = |ps: &[&str]| ps.iter().map(|p| re(p)).collect::<Vec<_>>();
+        let reasons: Vec<(&str, Reading)> = vec![
+            // _TEMPORARY_FIRST
+            (r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)", Groups("temporary", 2)),
+            (r"(temporarily refused connection)()", Groups("temporary", 2)),
+            // _PERMANENT
+            (r"(listed at [^ ]+)()", Groups("permanent", 1)),
+            (r"(Forged IP detected in HELO)()", Groups("permanent", 1)),
+            (r"(Invalid domain or IP given in HELO/EHLO)()", Groups("permanent", 1)),
+            (r"(unqualified recipient rejected)()", Groups("permanent", 1)),
+            (r"(closed connection (?:after|in response) .*?)\s*$()", Groups("permanent", 1)),
+            (r"(sender rejected)()", Groups("permanent", 1)),
+            (r" rejected after DATA: (.*)()", Groups("permanent", 1)),
+            (r" (rejected DATA: .*)()", Groups("permanent", 1)),
+            (r".DATA ACL discarded recipients.: (.*)()", Groups("permanent", 1)),
+            (r"rejected after DATA: (unqualified address not permitted)()", Groups("permanent", 1)),
+            (r"(VRFY rejected)()", Groups("permanent", 1)),
+            (r"(too many recipients)()", Groups("permanent", 1)),
+            (r"(refused relay.*?) to()", Groups("permanent", 1)),
+            (r"(rejected by non-SMTP ACL: .*)()", Groups("permanent", 1)),
+            (r"(rejected by local_scan.*)()", Groups("permanent", 1)),
+            (
+                r"(dropped: too many (?:(?:nonmail|unrecognized) commands|syntax or protocol errors))()",
+                Groups("permanent", 1),
+            ),
+            (r"(local_scan.. function .* - message temporarily rejected)()", Groups("permanent", 1)),
+            (r"(SMTP protocol .*?(?:error|violation))()", Groups("permanent", 1)),
+            (r"(message too big)()", Groups("permanent", 1)),
+            // _HELO_SYNTAX, _RCPT_RESPONSE
+            (
+                r"rejected [HE][HE]LO from [^:]*: syntactically invalid argument",
+                Fixed("Rejected HELO/EHLO: syntactically invalid argument"),
+            ),
+            (r#"response to "RCPT TO.*? was: (.*)"#, RcptResponse),
+            // _PERMANENT_LATE
+            (r"(lookup of host )\S+ (failed)", Groups("permanent", 2)),
+            (r"(rejected [A-Z]*) .*?(: .*?)(?::|\s*$)", Groups("permanent", 2)),
+            (r"(refused connection )from.*? (\(.*)", Groups("permanent", 2)),
+            (r"(error from remote mailer after .*?:).*(: .*?)(?::|\s*$)", Groups("permanent", 2)),
+            (
+                r#"rejected after DATA: ("." or "." expected).*?(: failing address in .*? header)"#,
+                Groups("permanent", 2),
+            ),
+            (r"(Connection )from.*? (refused: load average)", Groups("permanent", 2)),
+            (r"([Cc]onnection )from.*? (refused.*)", Groups("permanent", 2)),
+            (r": (Connection refused)()", Groups("permanent", 2)),
+            // _TEMPORARY_ACL
+            (r"(temporarily rejected connection in .*?ACL:?.*)", Groups("temporary", 1)),
+        ];
+        let reason_set = RegexSet::new(reasons.iter().map(|r| r.0)).expect("eximstats patterns");
         StatsRes {
             prefix: re(r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? "),
             id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
-            temporary_first: all(&[
-                r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)",
-                r"(temporarily refused connection)()",
-            ]),
-            permanent: all(&[
-                r"(listed at [^ ]+)()",
-                r"(Forged IP detected in HELO)()",
-                r"(Invalid domain or IP given in HELO/EHLO)()",
-                r"(unqualified recipient rejected)()",
-                r"(closed connection (?:after|in response) .*?)\s*$()",
-                r"(sender rejected)()",
-                r" rejected after DATA: (.*)()",
-                r" (rejected DATA: .*)()",
-                r".DATA ACL discarded recipients.: (.*)()",
-                r"rejected after DATA: (unqualified address not permitted)()",
-                r"(VRFY rejected)()",
-                r"(too many recipients)()",
-                r"(refused relay.*?) to()",
-                r"(rejected by non-SMTP ACL: .*)()",
-                r"(rejected by local_scan.*)()",
-                r"(dropped: too many (?:(?:nonmail|unrecognized) commands|syntax or protocol errors))()",
-                r"(local_scan.. function .* - message temporarily rejected)()",
-                r"(SMTP protocol .*?(?:error|violation))()",
-                r"(message too big)()",
-            ]),
-            helo_syntax: re(r"rejected [HE][HE]LO from [^:]*: syntactically invalid argument"),
-            rcpt_response: re(r#"response to "RCPT TO.*? was: (.*)"#),
-            permanent_late: all(&[
-                r"(lookup of host )\S+ (failed)",
-                r"(rejected [A-Z]*) .*?(: .*?)(?::|\s*$)",
-                r"(refused connection )from.*? (\(.*)",
-                r"(error from remote mailer after .*?:).*(: .*?)(?::|\s*$)",
-                r#"rejected after DATA: ("." or "." expected).*?(: failing address in .*? header)"#,
-                r"(Connection )from.*? (refused: load average)",
-                r"([Cc]onnection )from.*? (refused.*)",
-                r": (Connection refused)()",
-            ]),
-            temporary_acl: re(r"(temporarily rejected connection in .*?ACL:?.*)"),
-            ip: all(&[
+            reasons: reasons.into_iter().map(|(p, r)| (re(p), r)).collect(),
+            reason_set,
+            ip: [
                 r"\bH=(?:|.*? )(\[[^\]]+\])",
                 r"Connection from (\[\S+\])",
                 r"SMTP call from .*?(\[\S+\])",
-            ]),
+            ]
+            .iter()
+            .map(|p| re(p))
+            .collect(),
             ehlo_ip: re(r"\Arejected [HE][HE]LO from .*?(\[.+?\]):"),
         }
     })
@@ -358,43 +383,28 @@ fn groups(m: &regex::Captures<'_>, n: usize) -> String {
         .collect()
 }
 
-/// `_reason`: (kind, reason) for a line eximstats counts as a reject, in eximstats' order.
+/// `_reason`: (kind, reason) for a line eximstats counts as a reject, its first pattern in its order
+/// that matches (one pass of the set finds it; only its captures are then run).
 fn reason(rest: &str) -> (&'static str, String) {
     let r = stats_res();
     if rest.contains("SpamAssassin") {
         return ("permanent", "Rejected by SpamAssassin".into());
     }
-    for x in &r.temporary_first {
-        if let Some(m) = x.captures(rest) {
-            return ("temporary", ucfirst(&groups(&m, 2)));
-        }
-    }
-    for x in &r.permanent {
-        if let Some(m) = x.captures(rest) {
-            return ("permanent", ucfirst(&groups(&m, 1)));
-        }
-    }
-    if r.helo_syntax.is_match(rest) {
-        return (
-            "permanent",
-            "Rejected HELO/EHLO: syntactically invalid argument".into(),
-        );
-    }
-    if let Some(m) = r.rcpt_response.captures(rest) {
-        return (
+    let Some(i) = r.reason_set.matches(rest).iter().next() else {
+        return ("permanent", "Unknown".into());
+    };
+    let (x, reading) = &r.reasons[i];
+    let Some(m) = x.captures(rest) else {
+        return ("permanent", "Unknown".into()); // the set said it matches
+    };
+    match *reading {
+        Reading::Groups(kind, n) => (kind, ucfirst(&groups(&m, n))),
+        Reading::Fixed(text) => ("permanent", text.into()),
+        Reading::RcptResponse => (
             "permanent",
             format!("Response to RCPT TO was: {}", groups(&m, 1)),
-        );
+        ),
     }
-    for x in &r.permanent_late {
-        if let Some(m) = x.captures(rest) {
-            return ("permanent", ucfirst(&groups(&m, 2)));
-        }
-    }
-    if let Some(m) = r.temporary_acl.captures(rest) {
-        return ("temporary", ucfirst(&groups(&m, 1)));
-    }
-    ("permanent", "Unknown".into())
 }
 
 /// `_reason`, `_ip` and `_EHLO_IP` into the view. Python's `re` and the `regex` crate read `\s`

@@ -5,8 +5,8 @@
 //! record per entry (its offsets, where its lines sit in the bulk bytes, and its compact message facts).
 //!
 //! Ported: assembly, prefix, zones, content id, index name, JSON, bulk framing, per-entry panic
-//! isolation, and the bodies of the message lines ([`crate::body`]); every other body is `unrecognized`
-//! for now (the line catalogue, failures and deferrals).
+//! isolation, the bodies of the message lines ([`crate::body`]) and the line catalogue
+//! ([`crate::catalogue`]); a body the core declines (or Python does not recognize) is `unrecognized`.
 
 use crate::assemble::{EntryAssembler, RawEntry};
 use crate::body;
@@ -213,8 +213,8 @@ pub struct Batch {
     pub entries: Vec<EntryOut>,
 }
 
-/// The body's action. The place where the line catalogue goes (`shipper/exim/parse.py` `_body`,
-/// `lines.py`, `classify.py`); until it is ported every body is `unrecognized`.
+/// The action code of an entry the core does not claim (declined, or `unrecognized` in Python too):
+/// the placeholder's. A test replaces it to prove a panic costs one entry.
 pub fn classify_body(_body: &str) -> u8 {
     0
 }
