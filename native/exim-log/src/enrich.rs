@@ -536,3 +536,51 @@ mod reject_tests {
             .is_none());
     }
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(line: &str) -> Value {
+        Value::Object(eximstats_view(line).unwrap().unwrap_or_default())
+    }
+
+    #[test]
+    fn reject_readings_as_eximstats_py_gives_them() {
+        // The expected views are `eximstats.eximstats_view`'s on the same lines.
+        let cases = [
+            (
+                "2025-01-31 10:00:00 rejected from <a@b.example> H=[192.0.2.1]: temporarily rejected RCPT <x@y>: greylisted: try later",
+                r#"{"reject":"temporary","reason":"Temporarily rejected RCPT: greylisted","ip":"[192.0.2.1]"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC => a@b.example R=r Connection from [1.2.3.4] refused: load average",
+                r#"{"host":"local","destination":"a@b.example","reject":"permanent","reason":"Connection refused: load average","ip":"[1.2.3.4]"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC mx.example [192.0.2.9] Connection refused",
+                r#"{"reject":"permanent","reason":"Unknown","ip":"local"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 rejected EHLO from (x) [192.0.2.4]: syntactically invalid argument(s): bad",
+                r#"{"reject":"permanent","reason":"Rejected HELO/EHLO: syntactically invalid argument","ip":"[192.0.2.4]"}"#,
+            ),
+        ];
+        for (line, want) in cases {
+            let want: Value = serde_json::from_str(want).unwrap();
+            assert_eq!(view(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_rejects() {
+        // Python's readings; only a reason Python would upper-case beyond ASCII is declined.
+        assert_eq!(
+            view("2025-01-31 10:00:00 rejected from <é@b>: listed at x"),
+            serde_json::json!({"reject": "permanent", "reason": "Listed at x", "ip": "local"})
+        );
+        assert!(eximstats_view(
+            "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC x rejected after DATA: é bad"
+        )
+        .is_err());
+    }
+}

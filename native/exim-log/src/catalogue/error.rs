@@ -15,13 +15,6 @@ use regex::{Captures, Regex};
 use serde_json::Value;
 use std::sync::OnceLock;
 
-/// `rule.IN_ANGLE`: the inside of `<address>`; a quoted local part may hold `>`.
-macro_rules! in_angle {
-    () => {
-        r#"(?:"(?:[^"\\]|\\.)*"|[^>"])*"#
-    };
-}
-
 /// `rule.h_text_error`: the whole line as a local error.
 fn h_text_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let how = ErrorOpts {
@@ -209,7 +202,7 @@ fn sa_patterns() -> &'static SaPatterns {
             r"(?s)\ASA: Action: (?P<what>[^:(]*?)(?:: (?P<status>(?:hits|score)=[^\s\x1c-\x1f]+(?: \w+=[^\s\x1c-\x1f]+)*))? ",
             r"\((?:scanned in|time:) (?P<scan>\d+)/(?P<full>\d+) secs \| Message-Id: (?P<mid>[^)]*)\)\. ",
             "From <(?P<from>",
-            in_angle!(),
+            in_angle_re!(),
             r")> \((?:host=(?P<name>[^\s\x1c-\x1f]*) \[(?P<ip>[^\]\s\x1c-\x1f]*)\]|local)\) for (?P<rcpts>.*)"
         ))
         .expect("sa action pattern"),
@@ -217,7 +210,7 @@ fn sa_patterns() -> &'static SaPatterns {
             r"(?s)\ASA: Action: (?P<what>check skipped due to message size|Not running SA because SAEximRunCond ",
             r"expanded to false)[^(]*\((?:[^)]*\bbytes\)[^(]*\()?Message-Id: (?P<mid>[^)]*)\)\. ",
             "From <(?P<from>",
-            in_angle!(),
+            in_angle_re!(),
             r")> \((?:host=(?P<name>[^\s\x1c-\x1f]*) \[(?P<ip>[^\]\s\x1c-\x1f]*)\]|local)\) for (?P<rcpts>.*)"
         ))
         .expect("sa skipped pattern"),
@@ -416,7 +409,7 @@ pub fn rules() -> Vec<Rule> {
             "message_rejected",
             concat!(
                 "(?s)rejected from <(?P<s>",
-                in_angle!(),
+                in_angle_re!(),
                 ")> ?(?P<rest>.*?): (?P<m>.*)"
             ),
             Some(h_rejected_from),
@@ -631,6 +624,41 @@ mod tests {
                 r#"mx.example [192.0.2.9]:25 Connection refused"#,
                 "remote_host_error",
                 r#"{"destination":{"address":"192.0.2.9","domain":"mx.example","ip":"192.0.2.9"},"exim":{"error":{"class":"connection_refused","message":"Connection refused","stage":"connect","temporary":true,"text":"Connection refused"}}}"#,
+            ),
+            (
+                r#"SA: Action: permanently rejected message: hits=12.1 required=5.0 trigger=10.0 (scanned in 2/2 secs | Message-Id: abc). From <"a> (host=x [192.0.2.66]) for"@b.tld> (host=(null) [192.0.2.6]) for a@b.tld"#,
+                "spam_verdict",
+                r#"{"email":{"from":{"address":"\"a> (host=x [192.0.2.66]) for\"@b.tld"},"to":{"address":["a@b.tld"]}},"exim":{"spam":{"action":"rejected","header_message_id":"abc","required":5.0,"scan_time":2.0,"scanner":"sa-exim","score":12.1,"trigger":10.0,"verdict":"spam"}},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"#,
+            ),
+            (
+                r#"SA: Action: Not running SA because SAEximRunCond expanded to false (Message-Id: 1tXaaa-00000001abc-0ABC). From <a@b.tld> (local) for c@d.tld"#,
+                "spam_verdict",
+                r#"{"email":{"from":{"address":"a@b.tld"},"to":{"address":["c@d.tld"]}},"exim":{"spam":{"action":"skipped","header_message_id":"1tXaaa-00000001abc-0ABC","scanner":"sa-exim","verdict":"unknown"}}}"#,
+            ),
+            (
+                r#"rejected from <> H=(x) [192.0.2.1]: message too big: read=1 max=1"#,
+                "message_rejected",
+                r#"{"exim":{"error":{"class":"message_too_big","message":"message too big: read=1 max=1","stage":"data","temporary":false,"text":"message too big: read=1 max=1"},"helo":"x","sender_empty":true,"size":1,"size_limit":1},"source":{"address":"192.0.2.1","ip":"192.0.2.1"}}"#,
+            ),
+            (
+                r#"Failed to expand return path "x""#,
+                "expansion_failed",
+                r#"{}"#,
+            ),
+            (
+                r#"re-exec of exim (/usr/sbin/exim) failed: nope"#,
+                "process_crashed",
+                r#"{}"#,
+            ),
+            (
+                r#"Spool file 1tXaaa-00000001abc-0ABC-D not found"#,
+                "spool_error",
+                r#"{"exim":{"spool_file":"1tXaaa-00000001abc-0ABC-D"}}"#,
+            ),
+            (
+                r#"tainted search query is not properly quoted (router r1, lsearch): select * from x"#,
+                "lookup_error",
+                r#"{"exim":{"lookup":{"query":"select * from x","where":"router r1, lsearch"}}}"#,
             ),
         ]);
     }
