@@ -7,10 +7,17 @@ LOG    ?= shipper/samples/exim_mainlog
 
 .PHONY: install run test lint bench clean opensearch opensearch-stop native native-test
 
-$(STAMP): pyproject.toml
+# The editable install builds the native module too (maturin, the root build backend, puts
+# shipper/_native.abi3.so beside the package), so its sources are the stamp's too: after a change to any of
+# them the next target reinstalls (cargo rebuilds what changed) and no test runs a stale module.
+NATIVE_SRC := native/Cargo.toml native/Cargo.lock \
+	$(shell find native/binding native/exim-log -path '*/target' -prune -o -type f -print 2>/dev/null) \
+	$(wildcard shipper/exim/data/*.json)
+
+$(STAMP): pyproject.toml $(NATIVE_SRC)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	CARGO_BUILD_JOBS=$(CARGO_JOBS) $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,8 +48,8 @@ opensearch:
 opensearch-stop:
 	$(PYTHON) tools/local_opensearch.py stop
 
-## The crate is checked and built first, so the tests comparing the native core with the Python path run.
-test: install lint native-test native
+## The crate is checked first; the install built its module, so the tests comparing it with the Python path run.
+test: install lint native-test
 	$(BIN)/pytest -q
 
 lint: install
@@ -56,12 +63,11 @@ bench: install
 	$(BIN)/python bench/ship_speed.py
 	$(BIN)/python bench/tail_latency.py
 
-## The native core (native/, Rust): maturin builds its abi3 wheel, and its module is put beside the Python
-## package (git-ignored) for the editable install. Nothing imports it yet but its test and bench.
+## The native core (native/, Rust) is built by the install above; `make native` is that step alone.
 CARGO_JOBS ?= 1
 # rustup finds its toolchains under $$HOME/.rustup: with HOME pointed at an empty directory (a fresh-machine
 # check, a sandboxed account) fall back to the account's own home, as Java does for user.home. Crates still
-# download into the empty $$HOME/.cargo.
+# download into the empty $$HOME/.cargo. Exported, so pip's build of the package finds them as cargo does.
 ifeq ($(RUSTUP_HOME),)
 ifeq ($(wildcard $(HOME)/.rustup/toolchains/*),)
 ACCOUNT_RUSTUP := $(shell getent passwd "$$(id -u)" | cut -d: -f6)/.rustup
@@ -70,11 +76,7 @@ export RUSTUP_HOME := $(ACCOUNT_RUSTUP)
 endif
 endif
 endif
-native: install
-	$(BIN)/pip install --quiet 'maturin>=1.9,<2'
-	cd native/binding && CARGO_BUILD_JOBS=$(CARGO_JOBS) ../../$(BIN)/maturin build --release --quiet \
-		-o ../target/wheels -i ../../$(BIN)/python
-	$(BIN)/python tools/native_module.py
+native: $(STAMP)
 
 ## The crate's own checks: format, clippy with warnings as errors, cargo test (unit, Python-equality, proptest).
 native-test:
