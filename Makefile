@@ -24,13 +24,32 @@ install: $(STAMP)
 
 ## A self-contained runtime for a server or an image: the package (not editable, its index templates and
 ## saved objects inside it as package data) and its dependencies, no dev tools, in a venv at $(RUNTIME).
-## docker/Dockerfile runs exactly this.
+## It installs a built wheel (`make wheel`, here or on a build machine: dist/), so the server needs no Rust;
+## by default the one in dist/ for this machine's architecture, or WHEEL=path. docker/Dockerfile runs this.
 RUNTIME ?= /opt/exim-shipper
-.PHONY: install-runtime
+WHEEL   ?= $(wildcard dist/exim_shipper-*_$(shell uname -m).whl)
+.PHONY: install-runtime wheel
 install-runtime:
+	$(if $(filter 1,$(words $(WHEEL))),,$(error install-runtime: want one wheel, found "$(WHEEL)": \
+		run make wheel, or give WHEEL=path))
 	$(PYTHON) -m venv $(RUNTIME)
 	$(RUNTIME)/bin/pip install --quiet --no-cache-dir --upgrade pip
-	$(RUNTIME)/bin/pip install --quiet --no-cache-dir .
+	$(RUNTIME)/bin/pip install --quiet --no-cache-dir $(WHEEL)
+
+## The release wheel for servers without Rust, the native module inside, into dist/: manylinux2014 (glibc
+## 2.17 or later, every distribution with a Python 3.11), linked by zig (pip's ziglang) against that glibc
+## whatever this machine's is; maturin checks the module's symbols against the tag. Its own venv and cargo
+## target directory, so neither the dev install nor its build cache is touched.
+## WHEEL_TARGET=aarch64-unknown-linux-gnu cross-builds the aarch64 wheel (needs that target's std: rustup target add).
+WHEEL_VENV   ?= .venv-wheel
+WHEEL_COMPAT ?= manylinux2014
+WHEEL_TARGET ?=
+wheel:
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install --quiet 'maturin>=1.9,<2' 'ziglang==0.17.1'
+	PATH="$(abspath $(WHEEL_VENV))/bin:$$PATH" CARGO_BUILD_JOBS=$(CARGO_JOBS) CARGO_TARGET_DIR=native/target/wheel \
+		maturin build --release --zig --compatibility $(WHEEL_COMPAT) \
+		$(if $(WHEEL_TARGET),--target $(WHEEL_TARGET)) --out dist
 
 ## The main job: ship a log (default: the bundled sample) into OpenSearch: EXIM_SHIPPER_OPENSEARCH_URL if set,
 ## else a local single-node OpenSearch started here (fetched from Maven Central on first use). The launcher's
@@ -85,4 +104,4 @@ native-test:
 	cd native && CARGO_BUILD_JOBS=$(CARGO_JOBS) cargo test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/out shipper/_native.abi3.so
+	rm -rf $(VENV) $(WHEEL_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/out shipper/_native.abi3.so
