@@ -40,7 +40,8 @@ install-runtime:
 ## 2.17 or later, every distribution with a Python 3.11), linked by zig (pip's ziglang) against that glibc
 ## whatever this machine's is; maturin checks the module's symbols against the tag. Its own venv and cargo
 ## target directory, so neither the dev install nor its build cache is touched.
-## WHEEL_TARGET=aarch64-unknown-linux-gnu cross-builds the aarch64 wheel (needs that target's std: rustup target add).
+## WHEEL_TARGET=aarch64-unknown-linux-gnu cross-builds the aarch64 wheel (with that target's std from
+## `rustup target add`); WHEEL_COMPAT=manylinux_2_28 a wheel for glibc 2.28 and later. docs/deploy.md.
 WHEEL_VENV   ?= .venv-wheel
 WHEEL_COMPAT ?= manylinux2014
 WHEEL_TARGET ?=
