@@ -28,11 +28,19 @@ DATA_DIRS = ("index_templates", "kibana")
 DATA_SUFFIXES = (".json", ".ndjson")
 
 
-def run(*cmd: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    *cmd: str | Path, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     # Nothing of the repository or of the test run leaks in: no PYTHONPATH, no EXIM_SHIPPER_* settings.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("EXIM_SHIPPER_")}
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("EXIM_SHIPPER_")}
     return subprocess.run(
-        [str(c) for c in cmd], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False
+        [str(c) for c in cmd],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=clean | (env or {}),
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -46,19 +54,26 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(ROOT / "shipper", source / "shipper", ignore=shutil.ignore_patterns("__pycache__"))
+    # The editable install's module stays behind too: the wheel must hold one maturin built from native/.
+    ignore = shutil.ignore_patterns("__pycache__", "_native*.so", "target")
+    shutil.copytree(ROOT / "shipper", source / "shipper", ignore=ignore)
+    shutil.copytree(ROOT / "native", source / "native", ignore=ignore)
     dist = base / "dist"
-    built = run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", source, "-w", dist, cwd=base)
+    # A target directory of its own that outlives the test, so the crates.io dependencies build once (the
+    # dev build's directory is not shared: the same crates at another path would overwrite its module).
+    env = {"CARGO_TARGET_DIR": str(ROOT / "native" / "target" / "installed-package")}
+    built = run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", source, "-w", dist, cwd=base,
+                timeout=1200, env=env)  # fmt: skip
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("exim_shipper-*.whl")
-    env = base / "venv"
-    made = run(sys.executable, "-m", "venv", "--without-pip", env, cwd=base)
+    venv = base / "venv"
+    made = run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=base)
     assert made.returncode == 0, made.stderr
     # The test run's own pip installs into the new venv (as pipx does), which saves bootstrapping one.
-    installed = run(sys.executable, "-m", "pip", "--python", env / "bin" / "python", "install", "--quiet",
+    installed = run(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet",
                     wheel, cwd=base)  # fmt: skip
     assert installed.returncode == 0, installed.stderr
-    return env
+    return venv
 
 
 @pytest.fixture
@@ -87,6 +102,33 @@ def test_the_installed_package_is_its_own_and_carries_every_data_file(venv: Path
     assert len(data_files(ours)) == 8
     for rel in data_files(ours):
         assert (installed / rel).read_bytes() == (ours / rel).read_bytes(), rel
+
+
+def test_the_installed_package_carries_the_native_core_it_was_built_with(venv: Path, tmp_path: Path) -> None:
+    """The wheel's own shipper._native (not the editable install's), and it ships the sample exactly as the
+    module the editable install built from the same crates does."""
+    res = run(venv / "bin" / "python", "-c", "import shipper._native as n; print(n.__file__)", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    module = Path(res.stdout.strip())
+    assert module.is_relative_to(venv) and module.name == "_native.abi3.so"
+    installed = reader_output(venv / "bin" / "python", tmp_path)
+    assert installed.split()[2] == "24"  # entries of the sample
+    assert installed == reader_output(Path(sys.executable), tmp_path)
+
+
+def reader_output(python: Path, cwd: Path) -> str:
+    """Digests of the bulk body and records one interpreter's shipper._native makes of the sample."""
+    code = (
+        "import hashlib, shipper._native as n, sys\n"
+        "r = n.Reader(server='mx1', zone='Europe/London', dataset='exim.main', path='/var/log/exim_mainlog',"
+        " index_prefix='exim')\n"
+        "b1, r1 = r.feed(open(sys.argv[1], 'rb').read(), 0)\n"
+        "b2, r2 = r.finish()\n"
+        "print(hashlib.sha256(b1 + b2).hexdigest(), hashlib.sha256(r1 + r2).hexdigest(), len(r1 + r2) // n.RECORD_SIZE)\n"
+    )
+    res = run(python, "-c", code, SAMPLE, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
 
 
 def test_version_comes_from_the_package_metadata(venv: Path, tmp_path: Path) -> None:

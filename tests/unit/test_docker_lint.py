@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,22 @@ def test_kubernetes_example_matches_the_api_schemas() -> None:
 MAKE_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
 
 
+# What `make wheel` names the x86_64 wheel; the install stage finds it in the dist/ it copied, which the
+# repository itself need not have, so the dry runs name it.
+WHEEL = "dist/exim_shipper-0.1.0-cp311-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+
+
+def stages(steps: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(FROM arguments, the stage's instructions) per stage, in order."""
+    out: list[tuple[str, list[tuple[str, str]]]] = []
+    for word, args in steps:
+        if word == "FROM":
+            out.append((args, []))
+        elif out:
+            out[-1][1].append((word, args))
+    return out
+
+
 def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None:
     """`RUN make T VAR=…` is a real target (make -n), COPY sources exist, and the runtime contract holds."""
     steps = instructions(DOCKER / "Dockerfile")
@@ -156,6 +173,8 @@ def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None
     runtime = ""
     for args in runs:
         words = shlex.split(args)
+        if words[1] == "install-runtime":
+            words.append(f"WHEEL={WHEEL}")
         res = subprocess.run(
             ["make", "-n", "--no-print-directory", *words[1:]],
             capture_output=True,
@@ -168,14 +187,14 @@ def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None
         runtime = dict(w.split("=", 1) for w in words if "=" in w).get("RUNTIME", runtime)
     assert runtime == "/opt/exim-shipper"
     dry = subprocess.run(
-        ["make", "-n", "--no-print-directory", "install-runtime", f"RUNTIME={runtime}"],
+        ["make", "-n", "--no-print-directory", "install-runtime", f"RUNTIME={runtime}", f"WHEEL={WHEEL}"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=True,
         env=MAKE_ENV,
     ).stdout
-    assert f"{runtime}/bin/pip install --quiet --no-cache-dir .\n" in dry  # not editable, no [dev]
+    assert f"{runtime}/bin/pip install --quiet --no-cache-dir {WHEEL}\n" in dry  # the built wheel, no [dev]
     # A plain install: the templates and saved objects travel inside the package, nothing is copied beside it.
     for line in dry.splitlines():
         assert line.endswith(f" -m venv {runtime}") or line.startswith(f"{runtime}/bin/pip install "), line
@@ -191,8 +210,6 @@ def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None
             for src in sources:
                 assert (ROOT / src).exists(), src
                 assert f"!{src}" in ignore, src
-    froms = [args for word, args in steps if word == "FROM"]
-    assert all(f.startswith("${PYTHON_IMAGE}") for f in froms)
     assert ("ARG", "PYTHON_IMAGE=python:3.11-slim-bookworm") in steps
     uid = next(args for word, args in steps if word == "ARG" and args.startswith("UID=")).split("=")[1]
     assert int(uid) > 0
@@ -206,6 +223,64 @@ def test_dockerfile_installs_with_a_make_target_and_runs_as_documented() -> None
     check = re.search(r"CMD (\[.*\])", health)
     assert check is not None
     assert yaml.safe_load(check.group(1))[:2] == ["exim-shipper", "health"]
+
+
+def test_only_the_wheel_stage_has_rust_and_the_image_installs_its_wheel() -> None:
+    """`make wheel` in a pinned Rust image; `make install-runtime` in the Python image from the dist/ it copied
+    from there; the image copies that venv alone (no compiler, no make, no sources); `dist` is the wheel."""
+    steps = instructions(DOCKER / "Dockerfile")
+    (rust_image,) = [a.split("=", 1)[1] for w, a in steps if w == "ARG" and a.startswith("RUST_IMAGE=")]
+    name, _, tag = rust_image.partition(":")
+    assert name == "rust" and tag.endswith("-slim-bookworm")  # the Python image's Debian release
+    version = tuple(int(n) for n in tag.split("-")[0].split("."))
+    assert len(version) == 3  # a release, not a moving `1` or `latest`
+    want = tomllib.loads((ROOT / "native" / "Cargo.toml").read_text())["workspace"]["package"]["rust-version"]
+    assert version >= tuple(int(n) for n in want.split("."))  # the crates' minimum Rust
+
+    by_name = {head.split(" AS ")[1] if " AS " in head else "": body for head, body in stages(steps)}
+    heads = [head for head, _ in stages(steps)]
+    assert heads[0] == "${RUST_IMAGE} AS wheel" and heads[-1] == "${PYTHON_IMAGE}"
+    assert [h for h in heads if "RUST_IMAGE" in h] == ["${RUST_IMAGE} AS wheel"]
+
+    def makes(body: list[tuple[str, str]]) -> list[str]:
+        return [shlex.split(a)[1] for w, a in body if w == "RUN" and a.startswith("make ")]
+
+    assert makes(by_name["wheel"]) == ["wheel"]
+    assert makes(by_name["install"]) == ["install-runtime"]
+    assert makes(by_name[""]) == []
+    # install-runtime takes the wheel from dist/ beside the Makefile: both where the install stage runs make.
+    wheel_workdir = next(a for w, a in by_name["wheel"] if w == "WORKDIR")
+    assert ("COPY", "Makefile ./") in by_name["install"]
+    assert ("COPY", f"--from=wheel {wheel_workdir}/dist ./dist") in by_name["install"]
+    assert by_name["dist"] == [("COPY", f"--from=wheel {wheel_workdir}/dist/ /")]
+    # The image takes the venv and its own entrypoint only: nothing from the stages with tools in them.
+    copies = [a for w, a in by_name[""] if w == "COPY"]
+    assert [a for a in copies if "--from=" in a] == ["--from=install /opt/exim-shipper /opt/exim-shipper"]
+    assert all("--from=" in a or "docker/entrypoint.sh" in a for a in copies)
+    assert not any(w == "RUN" and "apt-get" in a for w, a in by_name[""])
+
+    # make wheel builds from what the wheel stage copies (the crates among it), and names it as above.
+    copied = {
+        src
+        for w, a in by_name["wheel"]
+        if w == "COPY"
+        for src in [x for x in shlex.split(a) if not x.startswith("--")][:-1]
+    }
+    assert {"Makefile", "pyproject.toml", "native", "shipper"} <= copied
+    manifest = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["maturin"]["manifest-path"]
+    assert manifest.split("/")[0] in copied
+    dry = subprocess.run(
+        ["make", "-n", "--no-print-directory", "wheel"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        env=MAKE_ENV,
+    ).stdout
+    assert "maturin build --release --zig --compatibility manylinux2014" in " ".join(dry.split())
+    assert "--out dist" in dry
+    ignore = (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "native/target" in ignore  # the host's build cache never reaches the builder
 
 
 # --- commands and settings given to the image ------------------------------------------------------

@@ -5,9 +5,8 @@
 //!
 //! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
 //! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: header dumps, joined continuations of non-flag lines, scoped IPv6 addresses, mangled host groups,
-//! non-ASCII digits and domains, `\r`, and the lines eximstats counts
-//! as rejects for a reason other than `Unknown`.
+//! today: scoped IPv6 addresses, mangled host groups, non-ASCII digits and domains, `\r`, and (in
+//! [`crate::catalogue`]) non-ASCII non-flag bodies.
 
 use crate::fields::*;
 use crate::json::JsonWriter;
@@ -42,11 +41,11 @@ pub(crate) fn sub<'a>(map: &'a mut Obj, name: &str) -> &'a mut Obj {
 }
 
 impl Event {
-    fn sec(&mut self, name: &str) -> &mut Obj {
+    pub(crate) fn sec(&mut self, name: &str) -> &mut Obj {
         sub(&mut self.doc, name)
     }
 
-    fn host(&mut self, side: &str, g: &HostGroup<'_>) -> R<()> {
+    pub(crate) fn host(&mut self, side: &str, g: &HostGroup<'_>) -> R<()> {
         let facts = ip_facts(g.address)?;
         let s = self.sec(side);
         s.insert("address".into(), g.address.into());
@@ -73,7 +72,7 @@ impl Event {
         Ok(())
     }
 
-    fn sender(&mut self, address: &str) {
+    pub(crate) fn sender(&mut self, address: &str) {
         let address = strip_angle(address);
         if address.is_empty() || address == "<>" {
             self.exim.insert("sender_empty".into(), true.into());
@@ -82,7 +81,7 @@ impl Event {
         sub(self.sec("email"), "from").insert("address".into(), address.into());
     }
 
-    fn recipients(&mut self, addresses: &[&str]) {
+    pub(crate) fn recipients(&mut self, addresses: &[&str]) {
         if addresses.is_empty() {
             return;
         }
@@ -240,7 +239,7 @@ impl Event {
     }
 
     /// `tags.scan`: tags and markers from `pos`, up to the first other word.
-    fn scan(&mut self, s: &str, mut pos: usize, arrival: bool, side: &str) -> R<usize> {
+    pub(crate) fn scan(&mut self, s: &str, mut pos: usize, arrival: bool, side: &str) -> R<usize> {
         let n = s.len();
         let markers = &tables::tags().markers;
         while pos < n {
@@ -287,7 +286,7 @@ impl Event {
     }
 
     /// `Event.remote_host`: a remote host named inside free text.
-    fn remote_host(&mut self, side: &str, name: &str, address: &str) -> R<()> {
+    pub(crate) fn remote_host(&mut self, side: &str, name: &str, address: &str) -> R<()> {
         if self.doc.contains_key(side) {
             return Ok(());
         }
@@ -310,7 +309,25 @@ impl Event {
         errno: Option<&str>,
         stage: Option<&str>,
     ) -> R<()> {
+        let how = ErrorOpts {
+            errno,
+            stage,
+            ..ErrorOpts::new(temporary)
+        };
+        self.error_with(message, &how)
+    }
+
+    /// `Event.error`: exim.error.* from a failure text (stage, codes, response text, class and hint).
+    pub(crate) fn error_with(&mut self, message: &str, how: &ErrorOpts<'_>) -> R<()> {
         use crate::classify as c;
+        let ErrorOpts {
+            temporary,
+            errno,
+            context,
+            stage,
+            side,
+            default,
+        } = *how;
         let message = message.trim_matches(py_space);
         let mut err = Obj::new();
         if !message.is_empty() {
@@ -322,7 +339,7 @@ impl Event {
             c::SmtpFacts::default()
         };
         if let Some((name, ip)) = &facts.host {
-            self.remote_host("destination", name, ip)?;
+            self.remote_host(side, name, ip)?;
         }
         let (text, code, enhanced) = match facts.text {
             Some(t) => (t, facts.smtp_code, facts.enhanced),
@@ -363,15 +380,24 @@ impl Event {
             }
         }
         let basis = if text.is_empty() { message } else { &text };
-        let (name, temp) = c::classify(basis, code, enhanced.as_deref(), errno, temporary);
+        let (name, temp) = c::classify(
+            basis,
+            code,
+            enhanced.as_deref(),
+            errno,
+            temporary,
+            context,
+            default,
+        );
         if !err.contains_key("stage") {
             if c::is_connect_class(&name) {
                 err.insert("stage".into(), "connect".into());
-            } else if !self.doc.contains_key("destination") {
+            } else if side == "destination" && !self.doc.contains_key("destination") {
                 err.insert("stage".into(), "local".into());
             }
         }
-        let local = c::routed_locally(self.exim.get("router").and_then(Value::as_str));
+        let local = side == "destination"
+            && c::routed_locally(self.exim.get("router").and_then(Value::as_str));
         err.insert("class".into(), name.as_str().into());
         err.insert("temporary".into(), temp.into());
         err.insert("hint".into(), c::hint_for(&name, local).into());
@@ -596,6 +622,31 @@ fn defer_match(rest: &str) -> Option<(&str, bool, &str, &str)> {
     None
 }
 
+/// The keyword arguments of Python's `Event.error` besides the message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ErrorOpts<'a> {
+    pub(crate) temporary: Option<bool>,
+    pub(crate) errno: Option<&'a str>,
+    pub(crate) context: Option<&'a str>,
+    pub(crate) stage: Option<&'a str>,
+    pub(crate) side: &'a str,
+    pub(crate) default: Option<&'a str>,
+}
+
+impl ErrorOpts<'_> {
+    /// Python's defaults: no errno, context, stage or default; the destination side.
+    pub(crate) fn new(temporary: Option<bool>) -> Self {
+        ErrorOpts {
+            temporary,
+            errno: None,
+            context: None,
+            stage: None,
+            side: "destination",
+            default: None,
+        }
+    }
+}
+
 /// What a claimed body gave: its action and the fields it filled.
 pub struct Parsed {
     pub action: &'static str,
@@ -664,7 +715,7 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
                 flag: None,
             }));
         }
-        return Err(Decline);
+        // `MESSAGE_RULES[0]` did not match: the rest of the catalogue reads it.
     }
     Ok(None)
 }
@@ -685,8 +736,70 @@ fn header_line(l: &str) -> bool {
     b.get(i) == Some(&b':')
 }
 
+/// `EntryParser._continuation`'s reject-log header dump (`_header_dump`): when the lines after the
+/// first are one (`Envelope-…` or a `<type> Header: value` line first), their envelope, header names,
+/// subject and message id are filled in and true is returned; the body is then parsed alone.
+pub fn header_dump(ev: &mut Event, more: &str) -> bool {
+    let lines: Vec<&str> = more.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    if !(lines[0].starts_with("Envelope-") || header_line(lines[0])) {
+        return false;
+    }
+    let mut headers: Vec<Value> = Vec::new();
+    for ln in lines {
+        if let Some(v) = ln.strip_prefix("Envelope-from: ") {
+            let v = strip_angle(v.trim_matches(py_space));
+            ev.exim.insert("envelope_from".into(), v.into());
+        } else if let Some(v) = ln.strip_prefix("Envelope-to: ") {
+            let v = strip_angle(v.trim_matches(py_space));
+            push(&mut ev.exim, "envelope_to", v);
+        } else if ln.starts_with("    ")
+            && ev.exim.contains_key("envelope_to")
+            && headers.is_empty()
+        {
+            push(
+                &mut ev.exim,
+                "envelope_to",
+                strip_angle(ln.trim_matches(py_space)),
+            );
+        } else if header_line(ln) {
+            // `(?P<type>[A-Z* ]) (?P<name>[A-Za-z][A-Za-z0-9-]*): ?(?P<value>.*)\Z`
+            let colon = ln[2..].find(':').map_or(ln.len(), |k| k + 2);
+            let name = &ln[2..colon];
+            let value = &ln[colon + 1..];
+            let value = value
+                .strip_prefix(' ')
+                .unwrap_or(value)
+                .trim_matches(py_space);
+            headers.push(name.into());
+            let email = ev.sec("email");
+            match name.to_ascii_lowercase().as_str() {
+                "subject" if !email.contains_key("subject") => {
+                    email.insert("subject".into(), value.into());
+                }
+                "message-id" if !email.contains_key("message_id") => {
+                    email.insert("message_id".into(), strip_angle(value).into());
+                }
+                _ => {}
+            }
+        }
+    }
+    if !headers.is_empty() {
+        ev.exim.insert("header_names".into(), headers.into());
+    }
+    true
+}
+
+fn push(map: &mut Obj, key: &str, v: &str) {
+    if let Value::Array(a) = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        a.push(v.into());
+    }
+}
+
 /// `EntryParser._continuation` for a body (already without its leading spaces) and the lines after
-/// the first: the joined body, or None for a header dump (not ported).
+/// the first: the joined body, or None for a header dump ([`header_dump`] reads those first).
 pub fn continuation(body: &str, more: &str) -> Option<String> {
     let lines: Vec<&str> = more.split('\n').map(|l| l.trim_end_matches('\r')).collect();
     if lines[0].starts_with("Envelope-") || header_line(lines[0]) {

@@ -265,13 +265,16 @@ pub fn is_connect_class(name: &str) -> bool {
     tables::taxonomy().connect_classes.iter().any(|c| c == name)
 }
 
-/// `classify` (without a context: the flag lines have none): (class, temporary).
+/// `classify`: (class, temporary). `context` is the line's own kind (`tls`, `sender_verify`, …), which
+/// decides before any code or text; `default` is the line type's class when nothing else matched.
 pub fn classify(
     text: &str,
     smtp_code: Option<u16>,
     enhanced: Option<&str>,
     errno: Option<&str>,
     temporary: Option<bool>,
+    context: Option<&str>,
+    default: Option<&str>,
 ) -> (String, bool) {
     let c = compiled();
     let t = tables::taxonomy();
@@ -281,13 +284,18 @@ pub fn classify(
     } else if let Some(e) = enhanced.filter(|e| !e.is_empty()) {
         temporary = Some(e.starts_with('4'));
     }
-    let mut chosen: Option<&ErrorClassRow> = None;
-    if let Some(e) = enhanced.filter(|e| !e.is_empty()) {
-        chosen = c
-            .classes
-            .iter()
-            .map(|x| x.0)
-            .find(|x| x.enhanced.iter().any(|v| v == e));
+    let mut chosen: Option<&ErrorClassRow> = context
+        .and_then(|x| t.context_classes.get(x))
+        .and_then(|name| c.by_name.get(name.as_str()))
+        .map(|&i| &t.classes[i]);
+    if chosen.is_none() {
+        if let Some(e) = enhanced.filter(|e| !e.is_empty()) {
+            chosen = c
+                .classes
+                .iter()
+                .map(|x| x.0)
+                .find(|x| x.enhanced.iter().any(|v| v == e));
+        }
     }
     if chosen.is_none() {
         if let Some(n) = errno.filter(|e| !e.is_empty()) {
@@ -310,6 +318,8 @@ pub fn classify(
             chosen = c.by_name.get(name.as_str()).map(|&i| &t.classes[i]);
         } else if enhanced.is_some_and(|e| e.get(2..4) == Some("7.")) {
             chosen = c.by_name.get("policy_rejection").map(|&i| &t.classes[i]);
+        } else if let Some(name) = default {
+            chosen = c.by_name.get(name).map(|&i| &t.classes[i]);
         }
     }
     let Some(chosen) = chosen else {
@@ -355,15 +365,24 @@ mod tests {
     #[test]
     fn classes() {
         assert_eq!(
-            classify("retry time not reached", None, None, None, Some(true)).0,
+            classify(
+                "retry time not reached",
+                None,
+                None,
+                None,
+                Some(true),
+                None,
+                None
+            )
+            .0,
             "retry_time_not_reached"
         );
         assert_eq!(
-            classify("nothing known", None, None, None, Some(false)).0,
+            classify("nothing known", None, None, None, Some(false), None, None).0,
             "permanent_failure"
         );
         assert_eq!(
-            classify("nothing known", Some(451), None, None, None),
+            classify("nothing known", Some(451), None, None, None, None, None),
             ("temporary_local_problem".into(), true)
         );
     }

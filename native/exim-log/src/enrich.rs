@@ -4,7 +4,9 @@
 use crate::body::{sub, Decline, Obj, R};
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
+use std::sync::OnceLock;
 
 pub(crate) fn get<'a>(o: &'a Obj, path: &[&str]) -> Option<&'a Value> {
     let (last, head) = path.split_last()?;
@@ -199,35 +201,30 @@ pub(crate) fn registered_domain(name: &str) -> R<Option<String>> {
     Ok(crate::suffixes::private_suffix(&name))
 }
 
-/// `eximstats.eximstats_view` for the claimed lines; the reject reading is declined.
+/// `eximstats.eximstats_view`: what eximstats counts for the entry's first physical line.
 pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     let words = line.contains("rejected") || line.contains("refused") || line.contains("dropped");
     if !words && !line.contains(" <= ") && !line.contains(" => ") && !line.contains(" -> ") {
         return Ok(None);
     }
-    let Some(p) = crate::prefix::parse(line) else {
-        return Err(Decline);
+    let r = stats_res();
+    let Some(m) = r.prefix.find(line) else {
+        return Ok(None);
     };
     if line.chars().count() + 1 < 38 {
         return Ok(None);
     }
-    let Some(id) = p.id else {
-        return Err(Decline);
-    };
-    let id_end = id.as_ptr() as usize - line.as_ptr() as usize + id.len();
-    if line.as_bytes().get(id_end) != Some(&b' ') {
-        return Err(Decline);
-    }
-    let mut rest = &line[id_end + 1..];
+    let mut rest = &line[m.end()..];
     let mut flag = None;
-    if let Some(f) = rest.get(..2) {
-        if f == "SA" || f.bytes().all(|c| b"<>=*-".contains(&c)) {
-            flag = Some(f);
-            rest = rest.get(3..).unwrap_or("");
+    if let Some(idm) = r.id.find(rest) {
+        rest = &rest[idm.end()..];
+        // eximstats reads the (up to) two characters after the id as the flag.
+        let two: String = rest.chars().take(2).collect();
+        if two == "SA" || (!two.is_empty() && two.bytes().all(|c| b"<>=*-".contains(&c))) {
+            flag = Some(&rest[..two.len()]);
+            let skip: usize = rest.chars().take(3).map(char::len_utf8).sum();
+            rest = &rest[skip..];
         }
-    }
-    if flag.is_none() && words {
-        return Err(Decline);
     }
     let has_t = {
         let mut found = false;
@@ -246,18 +243,8 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
         found
     };
     let mut out = Obj::new();
-    if flag == Some("=>") && !has_t {
-        // `_reason` and `_ip`: only the reading where no pattern can match (`Unknown`, `local`) is ported.
-        if REASON_WORDS.iter().any(|w| rest.contains(w))
-            || rest.contains("H=")
-            || rest.contains("Connection from ")
-            || rest.contains("SMTP call from ")
-        {
-            return Err(Decline);
-        }
-        out.insert("reject".into(), "permanent".into());
-        out.insert("reason".into(), "Unknown".into());
-        out.insert("ip".into(), "local".into());
+    if (flag.is_none() && words) || (flag == Some("=>") && !has_t) {
+        reject(rest, &mut out)?;
     }
     let host = if matches!(flag, Some("<=" | "=>" | "->")) {
         host_word(rest)?
@@ -286,25 +273,179 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// A literal every pattern of eximstats' `_reason` needs: a line holding none of them reads `Unknown`.
-pub(crate) const REASON_WORDS: &[&str] = &[
-    "rejected",
-    "refused",
-    "dropped",
-    "SpamAssassin",
-    "listed at ",
-    "Forged IP detected in HELO",
-    "Invalid domain or IP given in HELO/EHLO",
-    "closed connection ",
-    "DATA ACL discarded recipients",
-    "too many recipients",
-    "local_scan",
-    "SMTP protocol ",
-    "message too big",
-    "response to \"RCPT TO",
-    "lookup of host ",
-    "error from remote mailer after ",
-];
+struct StatsRes {
+    prefix: Regex,
+    id: Regex,
+    /// `_reason`'s patterns in its order, with what each makes of a match.
+    reasons: Vec<(Regex, Reading)>,
+    /// The same patterns as one set: one pass over the line says which of them match.
+    reason_set: RegexSet,
+    ip: Vec<Regex>,
+    ehlo_ip: Regex,
+}
+
+/// What `_reason` returns for a pattern's match.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// (kind, `_ucfirst` of the first `n` groups joined).
+    Groups(&'static str, usize),
+    /// Python's fixed text.
+    Fixed(&'static str),
+    /// `Response to RCPT TO was: {1}`.
+    RcptResponse,
+}
+
+/// eximstats' own patterns (`eximstats.py`), in its order.
+fn stats_res() -> &'static StatsRes {
+    use Reading::*;
+    static R: OnceLock<StatsRes> = OnceLock::new();
+    R.get_or_init(|| {
+        let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("eximstats pattern {p}: {e}"));
+        let reasons: Vec<(&str, Reading)> = vec![
+            // _TEMPORARY_FIRST
+            (r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)", Groups("temporary", 2)),
+            (r"(temporarily refused connection)()", Groups("temporary", 2)),
+            // _PERMANENT
+            (r"(listed at [^ ]+)()", Groups("permanent", 1)),
+            (r"(Forged IP detected in HELO)()", Groups("permanent", 1)),
+            (r"(Invalid domain or IP given in HELO/EHLO)()", Groups("permanent", 1)),
+            (r"(unqualified recipient rejected)()", Groups("permanent", 1)),
+            (r"(closed connection (?:after|in response) .*?)\s*$()", Groups("permanent", 1)),
+            (r"(sender rejected)()", Groups("permanent", 1)),
+            (r" rejected after DATA: (.*)()", Groups("permanent", 1)),
+            (r" (rejected DATA: .*)()", Groups("permanent", 1)),
+            (r".DATA ACL discarded recipients.: (.*)()", Groups("permanent", 1)),
+            (r"rejected after DATA: (unqualified address not permitted)()", Groups("permanent", 1)),
+            (r"(VRFY rejected)()", Groups("permanent", 1)),
+            (r"(too many recipients)()", Groups("permanent", 1)),
+            (r"(refused relay.*?) to()", Groups("permanent", 1)),
+            (r"(rejected by non-SMTP ACL: .*)()", Groups("permanent", 1)),
+            (r"(rejected by local_scan.*)()", Groups("permanent", 1)),
+            (
+                r"(dropped: too many (?:(?:nonmail|unrecognized) commands|syntax or protocol errors))()",
+                Groups("permanent", 1),
+            ),
+            (r"(local_scan.. function .* - message temporarily rejected)()", Groups("permanent", 1)),
+            (r"(SMTP protocol .*?(?:error|violation))()", Groups("permanent", 1)),
+            (r"(message too big)()", Groups("permanent", 1)),
+            // _HELO_SYNTAX, _RCPT_RESPONSE
+            (
+                r"rejected [HE][HE]LO from [^:]*: syntactically invalid argument",
+                Fixed("Rejected HELO/EHLO: syntactically invalid argument"),
+            ),
+            (r#"response to "RCPT TO.*? was: (.*)"#, RcptResponse),
+            // _PERMANENT_LATE
+            (r"(lookup of host )\S+ (failed)", Groups("permanent", 2)),
+            (r"(rejected [A-Z]*) .*?(: .*?)(?::|\s*$)", Groups("permanent", 2)),
+            (r"(refused connection )from.*? (\(.*)", Groups("permanent", 2)),
+            (r"(error from remote mailer after .*?:).*(: .*?)(?::|\s*$)", Groups("permanent", 2)),
+            (
+                r#"rejected after DATA: ("." or "." expected).*?(: failing address in .*? header)"#,
+                Groups("permanent", 2),
+            ),
+            (r"(Connection )from.*? (refused: load average)", Groups("permanent", 2)),
+            (r"([Cc]onnection )from.*? (refused.*)", Groups("permanent", 2)),
+            (r": (Connection refused)()", Groups("permanent", 2)),
+            // _TEMPORARY_ACL
+            (r"(temporarily rejected connection in .*?ACL:?.*)", Groups("temporary", 1)),
+        ];
+        let reason_set = RegexSet::new(reasons.iter().map(|r| r.0)).expect("eximstats patterns");
+        StatsRes {
+            prefix: re(r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? "),
+            id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
+            reasons: reasons.into_iter().map(|(p, r)| (re(p), r)).collect(),
+            reason_set,
+            ip: [
+                r"\bH=(?:|.*? )(\[[^\]]+\])",
+                r"Connection from (\[\S+\])",
+                r"SMTP call from .*?(\[\S+\])",
+            ]
+            .iter()
+            .map(|p| re(p))
+            .collect(),
+            ehlo_ip: re(r"\Arejected [HE][HE]LO from .*?(\[.+?\]):"),
+        }
+    })
+}
+
+/// `_ucfirst`.
+fn ucfirst(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn groups(m: &regex::Captures<'_>, n: usize) -> String {
+    (1..=n)
+        .map(|i| m.get(i).map_or("", |g| g.as_str()))
+        .collect()
+}
+
+/// `_reason`: (kind, reason) for a line eximstats counts as a reject, its first pattern in its order
+/// that matches (one pass of the set finds it; only its captures are then run).
+fn reason(rest: &str) -> (&'static str, String) {
+    let r = stats_res();
+    if rest.contains("SpamAssassin") {
+        return ("permanent", "Rejected by SpamAssassin".into());
+    }
+    let Some(i) = r.reason_set.matches(rest).iter().next() else {
+        return ("permanent", "Unknown".into());
+    };
+    let (x, reading) = &r.reasons[i];
+    let Some(m) = x.captures(rest) else {
+        return ("permanent", "Unknown".into()); // the set said it matches
+    };
+    match *reading {
+        Reading::Groups(kind, n) => (kind, ucfirst(&groups(&m, n))),
+        Reading::Fixed(text) => ("permanent", text.into()),
+        Reading::RcptResponse => (
+            "permanent",
+            format!("Response to RCPT TO was: {}", groups(&m, 1)),
+        ),
+    }
+}
+
+/// `_reason`, `_ip` and `_EHLO_IP` into the view. Python's `re` and the `regex` crate read `\s`
+/// apart on `\x1c`-`\x1f`: such lines are declined.
+fn reject(rest: &str, out: &mut Obj) -> R<()> {
+    if rest.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+        return Err(Decline);
+    }
+    // Beyond ASCII only `\bH=` (a word character before `H=`) and `_ucfirst` (Python's `upper()`)
+    // could read apart: such lines are declined.
+    let mut from = 0;
+    while let Some(k) = rest[from..].find("H=") {
+        let at = from + k;
+        if rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| !c.is_ascii())
+        {
+            return Err(Decline);
+        }
+        from = at + 2;
+    }
+    let r = stats_res();
+    let (kind, why) = reason(rest);
+    if why.chars().next().is_some_and(|c| !c.is_ascii()) {
+        return Err(Decline);
+    }
+    let mut ip =
+        r.ip.iter()
+            .find_map(|x| x.captures(rest).map(|m| groups(&m, 1)))
+            .unwrap_or_else(|| "local".into());
+    if ip == "local" {
+        if let Some(m) = r.ehlo_ip.captures(rest) {
+            ip = groups(&m, 1);
+        }
+    }
+    out.insert("reject".into(), kind.into());
+    out.insert("reason".into(), why.into());
+    out.insert("ip".into(), ip.into());
+    Ok(())
+}
 
 /// `\bH=(\S+)`.
 pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
@@ -363,4 +504,83 @@ pub(crate) fn user_word(rest: &str) -> Option<&str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod reject_tests {
+    use super::*;
+
+    #[test]
+    fn eximstats_reject_readings() {
+        let view = |l: &str| eximstats_view(l).unwrap().unwrap();
+        let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] F=<a@b.example> rejected RCPT <c@d.example>: relay not permitted");
+        assert_eq!(v["reject"], "permanent");
+        assert_eq!(v["reason"], "Rejected RCPT: relay not permitted");
+        assert_eq!(v["ip"], "[192.0.2.1]");
+        let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] temporarily rejected RCPT <c@d.example>: greylisted");
+        assert_eq!(
+            (v["reject"].as_str(), v["reason"].as_str()),
+            (
+                Some("temporary"),
+                Some("Temporarily rejected RCPT: greylisted")
+            )
+        );
+        let v = view("2024-01-01 00:00:00 rejected EHLO from [192.0.2.9]: syntactically invalid argument(s): x");
+        assert_eq!(v["ip"], "[192.0.2.9]");
+        assert_eq!(
+            v["reason"],
+            "Rejected HELO/EHLO: syntactically invalid argument"
+        );
+        assert!(eximstats_view("2024-01-01 00:00:00 rejected")
+            .unwrap()
+            .is_none());
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(line: &str) -> Value {
+        Value::Object(eximstats_view(line).unwrap().unwrap_or_default())
+    }
+
+    #[test]
+    fn reject_readings_as_eximstats_py_gives_them() {
+        // The expected views are `eximstats.eximstats_view`'s on the same lines.
+        let cases = [
+            (
+                "2025-01-31 10:00:00 rejected from <a@b.example> H=[192.0.2.1]: temporarily rejected RCPT <x@y>: greylisted: try later",
+                r#"{"reject":"temporary","reason":"Temporarily rejected RCPT: greylisted","ip":"[192.0.2.1]"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC => a@b.example R=r Connection from [1.2.3.4] refused: load average",
+                r#"{"host":"local","destination":"a@b.example","reject":"permanent","reason":"Connection refused: load average","ip":"[1.2.3.4]"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC mx.example [192.0.2.9] Connection refused",
+                r#"{"reject":"permanent","reason":"Unknown","ip":"local"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 rejected EHLO from (x) [192.0.2.4]: syntactically invalid argument(s): bad",
+                r#"{"reject":"permanent","reason":"Rejected HELO/EHLO: syntactically invalid argument","ip":"[192.0.2.4]"}"#,
+            ),
+        ];
+        for (line, want) in cases {
+            let want: Value = serde_json::from_str(want).unwrap();
+            assert_eq!(view(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_rejects() {
+        // Python's readings; only a reason Python would upper-case beyond ASCII is declined.
+        assert_eq!(
+            view("2025-01-31 10:00:00 rejected from <é@b>: listed at x"),
+            serde_json::json!({"reject": "permanent", "reason": "Listed at x", "ip": "local"})
+        );
+        assert!(eximstats_view(
+            "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC x rejected after DATA: é bad"
+        )
+        .is_err());
+    }
 }

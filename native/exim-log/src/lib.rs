@@ -7,6 +7,7 @@
 
 pub mod assemble;
 pub mod body;
+pub mod catalogue;
 pub mod classify;
 pub mod enrich;
 pub mod fields;

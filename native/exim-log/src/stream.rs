@@ -5,8 +5,8 @@
 //! record per entry (its offsets, where its lines sit in the bulk bytes, and its compact message facts).
 //!
 //! Ported: assembly, prefix, zones, content id, index name, JSON, bulk framing, per-entry panic
-//! isolation, and the bodies of the message lines ([`crate::body`]); every other body is `unrecognized`
-//! for now (the line catalogue, failures and deferrals).
+//! isolation, the bodies of the message lines ([`crate::body`]) and the line catalogue
+//! ([`crate::catalogue`]); a body the core declines (or Python does not recognize) is `unrecognized`.
 
 use crate::assemble::{EntryAssembler, RawEntry};
 use crate::body;
@@ -50,12 +50,12 @@ pub mod flags {
     pub const HAS_PID: u32 = 1 << 7;
 }
 
-/// Action codes of [`EntryOut::action`]: indices into this list. The catalogue will extend it from
-/// `shipper/exim/data/*.json`; the binding exports the list so Python never hard-codes a number.
-/// Code 0 is the placeholder document; codes from 1 are the kinds the core renders (`body::CLAIMED`),
-/// so the two lists cannot drift apart.
+/// Action codes of [`EntryOut::action`]: indices into this list, which the binding exports so Python
+/// never hard-codes a number. Code 0 is the placeholder document; codes from 1 are every other action
+/// of `shipper/exim/data/actions.json`, in the file's order (a test holds them equal), and all of them
+/// are kinds the core renders (`body::CLAIMED`).
 pub const ACTIONS: &[&str] = &ACTION_NAMES;
-const ACTION_NAMES: [&str; 10] = [
+const ACTION_NAMES: [&str; 102] = [
     "unrecognized",
     "message_arrived",
     "message_arrived_fakereject",
@@ -66,6 +66,98 @@ const ACTION_NAMES: [&str; 10] = [
     "delivery_failed",
     "delivery_deferred",
     "message_completed",
+    "message_frozen",
+    "message_frozen_skipped",
+    "message_unfrozen",
+    "message_removed",
+    "message_cancelled",
+    "message_moved",
+    "message_queued",
+    "message_rejected",
+    "message_abandoned",
+    "spool_locked",
+    "error_ignored",
+    "transport_output",
+    "queue_admin",
+    "system_filter",
+    "address_rewritten",
+    "router_error",
+    "rewrite_error",
+    "remote_smtp_error",
+    "remote_host_error",
+    "remote_auth_failed",
+    "cutthrough_rejected",
+    "prdr_result",
+    "dkim_verify",
+    "dkim_error",
+    "arc_error",
+    "dmarc_result",
+    "spam_verdict",
+    "virus_scan",
+    "acl_warning",
+    "smtp_connection_opened",
+    "smtp_connection_closed",
+    "smtp_connection_lost",
+    "smtp_connection_outbound",
+    "smtp_timeout",
+    "smtp_no_mail",
+    "smtp_incomplete_transaction",
+    "smtp_sync_error",
+    "smtp_syntax_error",
+    "smtp_protocol_error",
+    "smtp_call_dropped",
+    "smtp_input_error",
+    "connection_refused",
+    "connection_rejected",
+    "connection_dropped",
+    "host_lookup_failed",
+    "helo_rejected",
+    "mail_rejected",
+    "rcpt_rejected",
+    "rcpt_discarded",
+    "data_rejected",
+    "auth_rejected",
+    "starttls_rejected",
+    "command_rejected",
+    "size_rejected",
+    "too_many_recipients",
+    "sender_verify_failed",
+    "sender_verify_deferred",
+    "recipient_verify_failed",
+    "recipient_verify_deferred",
+    "auth_failed",
+    "auth_ignored",
+    "tls_error",
+    "tls_verify_error",
+    "tls_fallback",
+    "etrn_received",
+    "vrfy_failed",
+    "ident_timeout",
+    "daemon_started",
+    "daemon_sighup",
+    "daemon_stopped",
+    "daemon_error",
+    "listen_backlog",
+    "queue_run_started",
+    "queue_run_ended",
+    "queue_run_abandoned",
+    "queue_run_triggered",
+    "process_started",
+    "process_crashed",
+    "transport_failed",
+    "config_error",
+    "expansion_failed",
+    "resource_error",
+    "slow_lookup",
+    "scanner_error",
+    "scanner_log",
+    "lookup_error",
+    "spool_error",
+    "dnslist_defer",
+    "dnslist_result",
+    "tls_config_warning",
+    "warning",
+    "panic",
 ];
 
 /// One entry's record: `struct.Struct(RECORD_FORMAT)` reads it in Python.
@@ -121,8 +213,8 @@ pub struct Batch {
     pub entries: Vec<EntryOut>,
 }
 
-/// The body's action. The place where the line catalogue goes (`shipper/exim/parse.py` `_body`,
-/// `lines.py`, `classify.py`); until it is ported every body is `unrecognized`.
+/// The action code of an entry the core does not claim (declined, or `unrecognized` in Python too):
+/// the placeholder's. A test replaces it to prove a panic costs one entry.
 pub fn classify_body(_body: &str) -> u8 {
     0
 }
@@ -403,17 +495,30 @@ impl Stream {
             exim: body::Obj::new(),
         };
         let parsed = match text.split_once('\n') {
-            None => body::parse_body(&mut ev, body).ok()??,
+            None => self.body(&mut ev, body, p.id).ok()??,
             Some((_, more)) => {
-                // `_continuation`: header dumps are not ported; other lines join the body. Only a flag
-                // line's joined body is certain to stay its kind (a joined `Completed` may match the catalogue).
-                let joined = body::continuation(body, more)?;
-                if joined == body {
-                    body::parse_body(&mut ev, body).ok()??
+                // `_continuation`: a header dump fills its fields and the first line is the body;
+                // other lines join the body. Python tries the joined text first and, when it is
+                // unrecognized, the first line alone.
+                let joined = if body::header_dump(&mut ev, more) {
+                    body.to_string()
                 } else {
-                    let parsed = body::parse_body(&mut ev, &joined).ok()??;
-                    parsed.flag?;
-                    parsed
+                    body::continuation(body, more)?
+                };
+                if joined == body {
+                    self.body(&mut ev, body, p.id).ok()??
+                } else {
+                    let (doc, exim) = (ev.doc.clone(), ev.exim.clone());
+                    match self
+                        .body(&mut ev, joined.trim_start_matches(' '), p.id)
+                        .ok()?
+                    {
+                        Some(parsed) => parsed,
+                        None => {
+                            ev = body::Event { doc, exim };
+                            self.body(&mut ev, body, p.id).ok()??
+                        }
+                    }
                 }
             }
         };
@@ -441,6 +546,29 @@ impl Stream {
             action: parsed.action,
             failed,
         })
+    }
+
+    /// `EntryParser._body`: a flag line or `Completed`, else the line catalogue; `Ok(None)` when the
+    /// body is unrecognized (the placeholder), `Err` when it is declined.
+    fn body(
+        &self,
+        ev: &mut body::Event,
+        text: &str,
+        msgid: Option<&str>,
+    ) -> body::R<Option<body::Parsed>> {
+        if let Some(parsed) = body::parse_body(ev, text)? {
+            return Ok(Some(parsed));
+        }
+        let mut action = crate::catalogue::parse_other(ev, text, msgid)?;
+        if action == "unrecognized" {
+            if self.ctx.dataset != "exim.panic" {
+                return Ok(None);
+            }
+            // Whatever is written to the panic log is by definition a panic-level error.
+            ev.exim.insert("panic_message".into(), text.into());
+            action = "panic";
+        }
+        Ok(Some(body::Parsed { action, flag: None }))
     }
 
     /// Writes the action line and its newline; returns where this entry's bytes start.

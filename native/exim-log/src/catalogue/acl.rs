@@ -1,0 +1,327 @@
+//! `acl_lines.py`: lines that start with the client's host (host_and_ident): ACL rejections,
+//! warnings, verify results, and what is left on a message line, a per-host delivery error.
+
+use super::hostident::scan_host_ident;
+use super::{error, took_part};
+use crate::body::{Decline, Event, Obj, R};
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// `HOST_START`: the bodies `host_line` is tried on.
+pub(crate) const HOST_START: [&str; 4] = ["H=", "U=", "DS ", "F="];
+
+#[derive(Deserialize)]
+struct Target {
+    prefix: String,
+    action: String,
+    stage: String,
+}
+
+/// `data/lines.json`, the tables Python's acl_lines reads.
+#[derive(Deserialize)]
+struct Lines {
+    verify_actions: HashMap<String, HashMap<String, String>>,
+    acl_targets: Vec<Target>,
+}
+
+struct Compiled {
+    lines: Lines,
+    rejected: Regex,
+    spamassassin: Regex,
+    spam_score: Regex,
+    verify: Regex,
+    dropped: Regex,
+    discarded: Regex,
+    incomplete: Regex,
+    address: Regex,
+    cutthrough: Regex,
+}
+
+fn compiled() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| {
+        let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("acl pattern: {e}"));
+        Compiled {
+            lines: serde_json::from_str(include_str!("../../../../shipper/exim/data/lines.json"))
+                .expect("shipper/exim/data/lines.json"),
+            rejected: re(r"(?s)\A(?P<temp>temporarily )?rejected (?P<what>.*)"),
+            spamassassin: re(concat!(
+                r#""?SpamAssassin as (?P<user>\S+) detected (?:(?P<dir>\S+) (?P<proto>\S+) )?message as "#,
+                r"(?P<not>NOT )?spam \((?P<score>-?\d+(?:\.\d+)?)\)"
+            )),
+            spam_score: re(r"(?i)\bspam\b.*?\bscore[=: ]+(?P<score>-?\d+(?:\.\d+)?)"),
+            verify: re(
+                r"(?s)\A(?P<who>sender|recipient) verify (?P<r>fail|defer) for <(?P<a>[^>]*)>(?:: (?P<d>.*))?",
+            ),
+            dropped: re(r"(?s)\Adropped by '(?P<acl>[^']*)' ACL(?:: (?P<m>.*))?"),
+            discarded: re(r"(?s)\ARCPT <(?P<r>[^>]*)>: discarded by (?P<acl>\S+) ACL(?:: (?P<m>.*))?"),
+            incomplete: re(concat!(
+                r"(?s)\Aincomplete transaction \((?P<why>[^)]*)\) from <(?P<s>",
+                in_angle_re!(),
+                r")>(?: for (?P<r>.*))?"
+            )),
+            address: re(r#"(?:"(?:[^"\\]|\\.)*"|[^\s"])+"#),
+            cutthrough: re(
+                r"(?s)\A(?P<addr>\S+) (?P<mid>.*?)(?P<tmp>tmp-reject from cutthrough|rejected) after DATA: ?(?P<tail>.*)",
+            ),
+        }
+    })
+}
+
+/// `VERIFY_ACTIONS[(who, result)]`.
+pub(crate) fn verify_action(who: &str, result: &str) -> R<&'static str> {
+    let c = compiled();
+    c.lines
+        .verify_actions
+        .get(who)
+        .and_then(|r| r.get(result))
+        .map(String::as_str)
+        .ok_or(Decline)
+}
+
+/// Python's `s[a:]` on ASCII text (never out of range).
+fn from(s: &str, a: usize) -> &str {
+    s.get(a.min(s.len())..).unwrap_or("")
+}
+
+fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
+    let c = compiled();
+    // `(?P<what>.*?)(?:: (?P<msg>.*))?\Z`: up to the first `: `.
+    let (mut what, mut msg) = what_msg.split_once(": ").unwrap_or((what_msg, ""));
+    if what.starts_with("by ") && msg.is_empty() {
+        if let Some(idx) = what.find(": ") {
+            (what, msg) = (&what[..idx], &what[idx + 2..]);
+        }
+    }
+    let mut action: &'static str = "command_rejected";
+    let stage: String;
+    if let Some(t) = c
+        .lines
+        .acl_targets
+        .iter()
+        .find(|t| what.starts_with(&t.prefix))
+    {
+        action = t.action.as_str();
+        stage = t.stage.clone();
+    } else {
+        let first = what.split(' ').next().unwrap_or("");
+        if !first.is_ascii() {
+            return Err(Decline); // Python's Unicode lower()
+        }
+        let first = first.to_ascii_lowercase();
+        let known = ["vrfy", "expn", "etrn", "atrn", "wellknown"].contains(&first.as_str());
+        stage = if known { "mail" } else { "connect" }.to_string();
+    }
+    let mut acl = Obj::new();
+    acl.insert("target".into(), what.trim().into());
+    ev.exim.insert("acl".into(), acl.into());
+    if action == "rcpt_rejected" {
+        let r = match what.strip_suffix('>') {
+            Some(w) => from(w, 6),
+            None => from(what, 5),
+        };
+        ev.recipients(&[r]);
+    } else if action == "mail_rejected" && what.starts_with("MAIL <") {
+        ev.sender(from(what, 5));
+    } else if action == "helo_rejected" && !ev.exim.contains_key("helo") {
+        ev.exim.insert("helo".into(), from(what, 13).into());
+    }
+    if !msg.is_ascii() {
+        return Err(Decline); // Python's Unicode lower()
+    }
+    let low = msg.to_ascii_lowercase();
+    let ctx = (low.contains("sender verify") && low.contains("could not complete"))
+        .then_some("sender_verify");
+    error(
+        ev,
+        msg,
+        Some(temp),
+        Some(&stage),
+        ctx,
+        "source",
+        Some("policy_rejection"),
+    )?;
+    Ok(action)
+}
+
+/// Python's `float()` of a `-?\d+(?:\.\d+)?` group.
+fn float(text: &str) -> R<Value> {
+    let f: f64 = text.parse().map_err(|_| Decline)?;
+    if !f.is_finite() {
+        return Err(Decline);
+    }
+    Ok(f.into())
+}
+
+fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
+    if !text.is_ascii() {
+        return Err(Decline); // Python's Unicode lower(), `\b` and `(?i)`
+    }
+    let c = compiled();
+    if let Some(sm) = c.spamassassin.captures(text) {
+        let mut spam = Obj::new();
+        spam.insert("scanner".into(), "spamassassin".into());
+        let verdict = if sm.name("not").is_some() {
+            "ham"
+        } else {
+            "spam"
+        };
+        spam.insert("verdict".into(), verdict.into());
+        spam.insert(
+            "score".into(),
+            float(took_part(&sm, "score").unwrap_or(""))?,
+        );
+        spam.insert("user".into(), took_part(&sm, "user").unwrap_or("").into());
+        if let Some(dir) = took_part(&sm, "dir").filter(|d| !d.is_empty()) {
+            spam.insert("direction".into(), dir.to_ascii_lowercase().into());
+        }
+        ev.exim.insert("spam".into(), spam.into());
+        return Ok("spam_verdict");
+    }
+    let low = text.to_ascii_lowercase();
+    if low.contains("virus") || low.contains("malware") || low.contains("harmful content") {
+        let clean =
+            low.contains("no virus") || low.contains("not infected") || low.contains("no harmful");
+        let mut mal = Obj::new();
+        let verdict = if clean { "clean" } else { "infected" };
+        mal.insert("verdict".into(), verdict.into());
+        mal.insert("text".into(), text.into());
+        ev.exim.insert("malware".into(), mal.into());
+        return Ok("virus_scan");
+    }
+    if let Some(sc) = c.spam_score.captures(text) {
+        let mut spam = Obj::new();
+        spam.insert(
+            "score".into(),
+            float(took_part(&sc, "score").unwrap_or(""))?,
+        );
+        ev.exim.insert("spam".into(), spam.into());
+        return Ok("spam_verdict");
+    }
+    ev.exim.insert("warning".into(), text.into());
+    Ok("acl_warning")
+}
+
+/// `host_line`: the action of a line that starts with the client's host, or None when it is none of
+/// these (the rules then try it, with the host already scanned, as in Python).
+pub(crate) fn host_line(
+    ev: &mut Event,
+    body: &str,
+    msgid: Option<&str>,
+) -> R<Option<&'static str>> {
+    let c = compiled();
+    let pos = scan_host_ident(ev, body, "source")?;
+    let rest = &body[pos..];
+    if let Some(rm) = c.rejected.captures(rest) {
+        let temp = rm.name("temp").is_some_and(|t| !t.is_empty());
+        return acl_reject(ev, temp, took_part(&rm, "what").unwrap_or("")).map(Some);
+    }
+    if let Some(text) = rest.strip_prefix("Warning: ") {
+        return warning(ev, text).map(Some);
+    }
+    if let Some(vm) = c.verify.captures(rest) {
+        let who = took_part(&vm, "who").unwrap_or("");
+        let result = took_part(&vm, "r").unwrap_or("");
+        let a = took_part(&vm, "a").unwrap_or("");
+        if who == "sender" {
+            ev.sender(a);
+        } else {
+            ev.recipients(&[a]);
+        }
+        let context = format!("{who}_verify");
+        let d = took_part(&vm, "d").unwrap_or("");
+        error(
+            ev,
+            d,
+            Some(result == "defer"),
+            None,
+            Some(&context),
+            "destination",
+            None,
+        )?;
+        return verify_action(who, result).map(Some);
+    }
+    if let Some(dm) = c.dropped.captures(rest) {
+        let mut acl = Obj::new();
+        acl.insert("name".into(), took_part(&dm, "acl").unwrap_or("").into());
+        ev.exim.insert("acl".into(), acl.into());
+        let msg = took_part(&dm, "m").unwrap_or("");
+        error(
+            ev,
+            msg,
+            Some(false),
+            Some("connect"),
+            None,
+            "source",
+            Some("policy_rejection"),
+        )?;
+        return Ok(Some("connection_dropped"));
+    }
+    if let Some(dc) = c.discarded.captures(rest) {
+        ev.recipients(&[took_part(&dc, "r").unwrap_or("")]);
+        let mut acl = Obj::new();
+        acl.insert("name".into(), took_part(&dc, "acl").unwrap_or("").into());
+        acl.insert("message".into(), took_part(&dc, "m").unwrap_or("").into());
+        ev.exim.insert("acl".into(), acl.into());
+        return Ok(Some("rcpt_discarded"));
+    }
+    if let Some(im) = c.incomplete.captures(rest) {
+        let why = took_part(&im, "why").unwrap_or("");
+        ev.exim.insert("reason".into(), why.into());
+        ev.sender(took_part(&im, "s").unwrap_or(""));
+        if let Some(r) = took_part(&im, "r").filter(|r| !r.is_empty()) {
+            let rcpts: Vec<&str> = c.address.find_iter(r).map(|x| x.as_str()).collect();
+            ev.recipients(&rcpts);
+        }
+        return Ok(Some("smtp_incomplete_transaction"));
+    }
+    if rest.contains("SMTP connection lost after final dot") || rest.starts_with("SMTP connection")
+    {
+        return Ok(None);
+    }
+    if let Some(cm) = c.cutthrough.captures(rest) {
+        ev.recipients(&[took_part(&cm, "addr").unwrap_or("")]);
+        let tail = took_part(&cm, "tail").unwrap_or("");
+        scan_host_ident(ev, took_part(&cm, "mid").unwrap_or(""), "source")?;
+        ev.scan(tail, 0, false, "destination")?;
+        let conf = match ev.exim.remove("smtp_confirmation") {
+            None => String::new(),
+            Some(Value::String(s)) => s,
+            Some(_) => return Err(Decline),
+        };
+        let tmp = took_part(&cm, "tmp").unwrap_or("").starts_with("tmp");
+        error(
+            ev,
+            &conf,
+            Some(tmp),
+            Some("data"),
+            None,
+            "destination",
+            None,
+        )?;
+        return Ok(Some("cutthrough_rejected"));
+    }
+    // What is left on a message line that began with H= is a per-host delivery error (outbound).
+    if msgid.is_some() && ev.doc.contains_key("source") && !rest.contains("Warning") {
+        if let Some(src) = ev.doc.remove("source") {
+            ev.doc.insert("destination".into(), src);
+        }
+        let msg = rest.trim_start_matches([' ', ':']);
+        let temporary = if msg.contains("SMTP error") {
+            None
+        } else {
+            Some(true)
+        };
+        error(ev, msg, temporary, None, None, "destination", None)?;
+        let action = if msg.contains("SMTP error from remote") {
+            "remote_smtp_error"
+        } else {
+            "remote_host_error"
+        };
+        return Ok(Some(action));
+    }
+    Ok(None)
+}

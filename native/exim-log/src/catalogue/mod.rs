@@ -1,0 +1,602 @@
+//! The line catalogue of the non-flag bodies (`shipper/exim/lines.py` `parse_other`, `_generic`, the
+//! key prefilter, `acl_lines.VERIFY_ACTIONS`): its rules in Python's match order, first match wins.
+//!
+//! Each rule's pattern is compiled once ([`OnceLock`]), one `regex::Regex` per rule anchored at the
+//! body's start (Python's `Pattern.match`). Per line only the rules that can start the body run: like
+//! lines.py, a rule whose literal prefix is 3 characters or longer is tried only on bodies starting
+//! with those 3 (indexed by the first byte here), and a rule's needles must occur first. A `RegexSet`
+//! would run every pattern over every body; most bodies are rejected by their first bytes already.
+//!
+//! The `regex` crate and Python's `re` agree on ASCII text without `\x1c`-`\x1f` (Python's `\s`
+//! holds those; `\w`, `\d` and `\b` differ beyond ASCII, and so do the Unicode versions): bodies with
+//! those characters are declined, and non-ASCII ones but for the ACL lines (`acl::host_line`).
+
+/// `hostident.HOST`: a client as Exim writes it after `from` (`name (helo) [ip]:port`, `[ip]`, a login).
+macro_rules! host_re {
+    () => {
+        r"(?P<host>(?:H=)?(?:[^\s(\[]+ )?(?:\([^)]*\) )?\[[^\]]*\](?::\w+)?(?: I=\S+)?(?: U=\S+)?(?: Ci=\S+)?|U=\S+|local process|\S+)"
+    };
+}
+/// `hostident.CI`.
+macro_rules! ci_re {
+    () => {
+        r"(?: Ci=(?P<ci>\S+))?"
+    };
+}
+/// `rule.IN_ANGLE`: the inside of `<address>`; a quoted local part may hold `>`.
+macro_rules! in_angle_re {
+    () => {
+        r#"(?:"(?:[^"\\]|\\.)*"|[^>"])*"#
+    };
+}
+
+pub mod acl;
+pub mod command;
+pub mod connection;
+pub mod error;
+pub mod hostident;
+pub mod message;
+pub mod process;
+pub mod rule;
+
+use crate::body::{Decline, Event, R};
+use crate::fields::{duration, unescape, HostGroup};
+use regex::{Captures, Regex};
+use rule::Rule;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// lines.py's `_KEY_LEN`: how many leading characters of a body pick its candidate rules.
+const KEY_LEN: usize = 3;
+
+struct Compiled {
+    /// Each rule, its compiled pattern and its key (up to [`KEY_LEN`] leading literal characters).
+    rules: Vec<(Rule, Regex, String)>,
+    /// Per first byte of a body, the indices of the rules that may match it, in table order.
+    by_first: Vec<Vec<usize>>,
+    /// Every rule module is ported: only then is a body no rule takes Python's `unrecognized` (and,
+    /// in the panic log, a panic); while a module is a stub such a body is declined.
+    complete: bool,
+}
+
+/// lines.py `_literal_prefix` on the pattern text (its leading `(?s)` aside): the literal text every
+/// match starts with, as Python computes it (its table order depends on exactly this).
+fn literal_prefix(pattern: &str) -> String {
+    const META: &str = "\\.^$*+?{}[]|()";
+    let pattern = pattern.strip_prefix("(?s)").unwrap_or(pattern);
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out: Vec<char> = Vec::new();
+    for (i, &ch) in chars.iter().enumerate() {
+        if META.contains(ch) {
+            if "?*{".contains(ch) {
+                out.pop();
+            }
+            break;
+        }
+        if chars.get(i + 1).is_some_and(|c| "?*{".contains(*c)) {
+            break;
+        }
+        out.push(ch);
+    }
+    out.into_iter().collect()
+}
+
+/// Python's `RULES`: `MESSAGE_RULES[:1]` (`Completed`, which [`crate::body`] reads first), then the
+/// connection, command, process, other message and error rules.
+fn all_rules() -> Vec<Rule> {
+    let mut v = connection::rules();
+    v.extend(command::rules());
+    v.extend(process::rules());
+    v.extend(message::rules());
+    v.extend(error::rules());
+    v
+}
+
+fn compiled() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| {
+        let complete = !message::rules().is_empty() && !error::rules().is_empty();
+        let mut rules = Vec::new();
+        let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
+        for (i, r) in all_rules().into_iter().enumerate() {
+            let re = Regex::new(&format!(r"\A(?:{})", r.pattern))
+                .unwrap_or_else(|e| panic!("catalogue rule {}: {e}", r.action));
+            let key: String = literal_prefix(r.pattern).chars().take(KEY_LEN).collect();
+            for (b, list) in by_first.iter_mut().enumerate() {
+                if key.chars().count() < KEY_LEN || key.as_bytes()[0] == b as u8 {
+                    list.push(i);
+                }
+            }
+            rules.push((r, re, key));
+        }
+        Compiled {
+            rules,
+            by_first,
+            complete,
+        }
+    })
+}
+
+/// A named group that took part in the match and is not empty (Python's `gd.get(name)` truthiness).
+pub(crate) fn group<'h>(m: &Captures<'h>, name: &str) -> Option<&'h str> {
+    m.name(name).map(|g| g.as_str()).filter(|s| !s.is_empty())
+}
+
+/// A named group that took part in the match, empty or not (Python's `is not None`).
+pub(crate) fn took_part<'h>(m: &Captures<'h>, name: &str) -> Option<&'h str> {
+    m.name(name).map(|g| g.as_str())
+}
+
+/// A rule in Python's defaults: no `needs_id`, no needles.
+pub(crate) const fn rule(
+    action: &'static str,
+    pattern: &'static str,
+    handler: Option<rule::Handler>,
+) -> Rule {
+    Rule {
+        action,
+        pattern,
+        handler,
+        needs_id: None,
+        needles: &[],
+    }
+}
+
+/// Python's `int()` of a `\d+` group (ASCII here): beyond `u64` it is declined.
+pub(crate) fn int(text: &str) -> R<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Decline);
+    }
+    text.parse().map_err(|_| Decline)
+}
+
+/// `Event.error` with its keyword arguments.
+pub(crate) fn error(
+    ev: &mut Event,
+    message: &str,
+    temporary: Option<bool>,
+    stage: Option<&str>,
+    context: Option<&str>,
+    side: &str,
+    default: Option<&str>,
+) -> R<()> {
+    let how = crate::body::ErrorOpts {
+        temporary,
+        errno: None,
+        context,
+        stage,
+        side,
+        default,
+    };
+    ev.error_with(message, &how)
+}
+
+/// `rule.set_duration`: an Exim duration in seconds under `exim.<key>`, when the value is one.
+pub(crate) fn set_duration(ev: &mut Event, value: Option<&str>, key: &str) -> R<()> {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        if let Some(d) = duration(v)? {
+            ev.exim.insert(key.into(), d.into());
+        }
+    }
+    Ok(())
+}
+
+/// `Event.host(side, {"address": …})`: a bare address.
+pub(crate) fn bare_host(ev: &mut Event, side: &str, address: &str) -> R<()> {
+    let g = HostGroup {
+        address,
+        name: None,
+        helo: None,
+        ds: false,
+        port: None,
+        reuse: false,
+    };
+    ev.host(side, &g)
+}
+
+/// `lines._generic`: the fields common to handler-less rules.
+fn generic(ev: &mut Event, action: &'static str, m: &Captures<'_>) -> R<&'static str> {
+    if let Some(h) = group(m, "host") {
+        hostident::full_host(ev, h, "source")?;
+    }
+    if let Some(rest) = group(m, "rest") {
+        hostident::scan_host_ident(ev, rest, "source")?;
+    }
+    set_duration(ev, group(m, "d"), "duration")?;
+    if let Some(cmd) = group(m, "cmd") {
+        ev.exim.insert("smtp_command".into(), unescape(cmd)?.into());
+    }
+    if let Some(reason) = group(m, "reason") {
+        ev.exim.insert("reason".into(), reason.into());
+    }
+    if let Some(ip) = group(m, "ip") {
+        bare_host(ev, "source", ip)?;
+    }
+    if let Some(name) = group(m, "name") {
+        if action == "host_lookup_failed" {
+            ev.sec("source").insert("domain".into(), Value::from(name));
+        }
+    }
+    Ok(action)
+}
+
+/// `lines.parse_other`: the action of a non-flag body, its fields filled; `"unrecognized"` when no
+/// rule matches. A body the port cannot read as Python does is declined.
+pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'static str> {
+    if body.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+        return Err(Decline);
+    }
+    let ascii = body.is_ascii();
+    if acl::HOST_START.iter().any(|p| body.starts_with(p)) {
+        // The ACL lines' patterns hold no `\w`, `\b` or case folding; acl.rs declines the non-ASCII
+        // texts it would lower-case.
+        if let Some(action) = acl::host_line(ev, body, msgid)? {
+            return Ok(action);
+        }
+    }
+    if !ascii {
+        return Err(Decline);
+    }
+    let c = compiled();
+    let unrecognized = if c.complete {
+        Ok("unrecognized")
+    } else {
+        Err(Decline)
+    };
+    let Some(&first) = body.as_bytes().first() else {
+        return unrecognized;
+    };
+    let head: &str = &body[..body.len().min(KEY_LEN)];
+    for &i in &c.by_first[usize::from(first)] {
+        let (rule, re, key) = &c.rules[i];
+        if let Some(need) = rule.needs_id {
+            if need != msgid.is_some() {
+                continue;
+            }
+        }
+        if !rule.needles.is_empty() && !rule.needles.iter().any(|n| body.contains(n)) {
+            continue;
+        }
+        if key.len() >= KEY_LEN && !head.starts_with(key.as_str()) {
+            continue;
+        }
+        let Some(m) = re.captures(body) else {
+            continue;
+        };
+        let mut action = rule.action;
+        match rule.handler {
+            Some(h) => {
+                if let Some(a) = h(ev, &m)? {
+                    action = a;
+                }
+            }
+            None => action = generic(ev, action, &m)?,
+        }
+        if action == "recipient_verify_failed" {
+            if let Some(who) = group(&m, "who") {
+                action = acl::verify_action(who, took_part(&m, "r").ok_or(Decline)?)?;
+            }
+        }
+        return Ok(action);
+    }
+    unrecognized
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_action_codes_are_the_placeholder_then_actions_json_in_order() {
+        // The file's order (serde_json's map sorts): its `"name": {` lines after `"actions": {`.
+        let text = include_str!("../../../../shipper/exim/data/actions.json");
+        let from: usize = text.find("\"actions\": {").expect("actions");
+        let from_file: Vec<&str> = text[from..]
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.strip_prefix("    \"")?.split_once("\": {").map(|x| x.0))
+            .filter(|&a| a != "unrecognized")
+            .collect();
+        assert_eq!(from_file.len() + 1, crate::tables::actions().actions.len());
+        assert_eq!(crate::stream::ACTIONS[0], "unrecognized");
+        assert_eq!(&crate::stream::ACTIONS[1..], &from_file[..]);
+    }
+
+    #[test]
+    fn every_rule_compiles_and_returns_a_known_action() {
+        for (r, _, _) in &compiled().rules {
+            assert!(crate::stream::ACTIONS.contains(&r.action), "{}", r.action);
+        }
+    }
+
+    #[test]
+    fn literal_prefixes_as_lines_py_computes_them() {
+        assert_eq!(
+            literal_prefix(r"(?s)SMTP connection from (?P<host>x)"),
+            "SMTP connection from "
+        );
+        assert_eq!(literal_prefix(r"(?s)[Tt]oo many"), "");
+        assert_eq!(literal_prefix(r"(?s)Frozen(?: x)?"), "Frozen");
+        assert_eq!(literal_prefix(r"(?s)abc?d"), "ab");
+        assert_eq!(literal_prefix(r"(?s)ab+"), "ab");
+    }
+
+    /// Every case's action and fields equal Python's (`lines.parse_other` on the same body with a
+    /// message id, printed by `orjson` with sorted keys, hints left out).
+    fn assert_python(cases: &[(&str, &str, &str)]) {
+        fn strip(v: &mut Value) {
+            if let Value::Object(o) = v {
+                o.remove("hint");
+                o.values_mut().for_each(strip);
+            }
+        }
+        for &(body, action, want) in cases {
+            let mut ev = Event {
+                doc: crate::body::Obj::new(),
+                exim: crate::body::Obj::new(),
+            };
+            let got_action =
+                parse_other(&mut ev, body, Some("1tXaaa-00000001abc-0ABC")).expect("not declined");
+            assert_eq!(got_action, action, "{body}");
+            let mut doc = ev.doc;
+            if !ev.exim.is_empty() {
+                doc.insert("exim".into(), ev.exim.into());
+            }
+            let mut got = Value::Object(doc);
+            strip(&mut got);
+            let want: Value = serde_json::from_str(want).expect("a case's JSON");
+            assert_eq!(got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn connection_command_process_and_acl_lines_as_python_reads_them() {
+        // Bodies from tests/unit/test_real_world_lines.py and edge cases of each rule.
+        assert_python(&[
+            (
+                "U=CALLER F=<userA@test.ex> rejected RCPT <user.यष्टिमधु@test.ex>: Sender verify failed",
+                "rcpt_rejected",
+                r#"{"email":{"from":{"address":"userA@test.ex"},"to":{"address":["user.यष्टिमधु@test.ex"]}},"exim":{"acl":{"target":"RCPT <user.यष्टिमधु@test.ex>"},"error":{"class":"sender_verify_failed","message":"Sender verify failed","stage":"rcpt","temporary":false,"text":"Sender verify failed"},"ident":"CALLER"}}"#,
+            ),
+            (
+                r#"U=CALLER sender verify fail for <userB.જેઠીમધ@test.ex>: 127.0.0.1 [127.0.0.1] : response to "EHLO" did not include SMTPUTF8"#,
+                "sender_verify_failed",
+                r#"{"email":{"from":{"address":"userB.જેઠીમધ@test.ex"}},"exim":{"error":{"class":"sender_verify_failed","message":"127.0.0.1 [127.0.0.1] : response to \"EHLO\" did not include SMTPUTF8","stage":"local","temporary":false,"text":"127.0.0.1 [127.0.0.1] : response to \"EHLO\" did not include SMTPUTF8"},"ident":"CALLER"}}"#,
+            ),
+            (
+                r##"SMTP syntax error in "aUtH lOgIn" H=(test) [8.8.8.8]" H=(roxzgj) [192.0.2.6]:4431 AUTH command used when not advertised"##,
+                "smtp_syntax_error",
+                r##"{"exim":{"helo":"roxzgj","reason":"AUTH command used when not advertised","smtp_command":"aUtH lOgIn\" H=(test) [8.8.8.8]"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":4431}}"##,
+            ),
+            (
+                r##"SMTP protocol error in "aUtH \" H=(test) [8.8.8.8] lOgIn" H=(roxzgj) [192.0.2.6]:4431 AUTH command used when not advertised"##,
+                "smtp_protocol_error",
+                r##"{"exim":{"helo":"roxzgj","reason":"AUTH command used when not advertised","smtp_command":"aUtH \" H=(test) [8.8.8.8] lOgIn"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":4431}}"##,
+            ),
+            (
+                r##"SMTP protocol error in "AUTH" H=(x) [8.8.8.8] y" H=(real) [192.0.2.6] too many errors"##,
+                "smtp_protocol_error",
+                r##"{"exim":{"helo":"real","reason":"too many errors","smtp_command":"AUTH\" H=(x) [8.8.8.8] y","source_ambiguous":true},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"SMTP syntax error in "debug" U=CALLER unrecognized command"##,
+                "smtp_syntax_error",
+                r##"{"exim":{"ident":"CALLER","reason":"unrecognized command","smtp_command":"debug"}}"##,
+            ),
+            (
+                r##"SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(y) [8.8.8.8]" H=(x) [192.0.2.6]:58302 I=[10.0.0.1]:25 next input="QUIT\r\n""##,
+                "smtp_sync_error",
+                r##"{"exim":{"helo":"x","interface":{"address":"10.0.0.1","port":25},"reason":"next input sent too soon: pipelining was not advertised","smtp_command":"RSET\" H=(y) [8.8.8.8]","smtp_input":"QUIT\r\n"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":58302}}"##,
+            ),
+            (
+                r##"SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(y) [8.8.8.8] next input="" H=(x) [192.0.2.6]:58302 next input="QUIT""##,
+                "smtp_sync_error",
+                r##"{"exim":{"reason":"next input sent too soon: pipelining was not advertised","smtp_command":"RSET","source_ambiguous":true}}"##,
+            ),
+            (
+                r##"SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[192.0.2.7]:1234 input="GET / HTTP/1.1""##,
+                "smtp_sync_error",
+                r##"{"exim":{"reason":"input sent without waiting for greeting","smtp_input":"GET / HTTP/1.1"},"source":{"address":"192.0.2.7","ip":"192.0.2.7","port":1234}}"##,
+            ),
+            (
+                r##"VRFY failed for <a@b> H=(y) [8.8.8.8] H=(x) [192.0.2.6]:123 I=[10.0.0.1]:25"##,
+                "vrfy_failed",
+                r##"{"exim":{"helo":"x","interface":{"address":"10.0.0.1","port":25},"smtp_command":"VRFY <a@b> H=(y) [8.8.8.8]"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":123}}"##,
+            ),
+            (
+                r##"ETRN #x received from H=(y) [8.8.8.8] received from H=(x) [192.0.2.6]:123"##,
+                "etrn_received",
+                r##"{"exim":{"etrn_argument":"#x received from H=(y) [8.8.8.8]","helo":"x","smtp_command":"ETRN"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":123}}"##,
+            ),
+            (
+                r##"dovecot_plain authenticator failed for (x) [192.0.2.6]:587: 535 Incorrect authentication data (set_id=a(b)c)"##,
+                "auth_failed",
+                r##"{"exim":{"auth":{"authenticator":"dovecot_plain","id":"a(b)c"},"error":{"class":"authentication_failed","message":"535 Incorrect authentication data (set_id=a(b)c)","smtp_code":535,"stage":"auth","temporary":false,"text":"535 Incorrect authentication data (set_id=a(b)c)"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":587},"user":{"name":"a(b)c"}}"##,
+            ),
+            (
+                r##"ignoring AUTH=<a@b.example> from H=(x) [192.0.2.6] (client not authenticated)"##,
+                "auth_ignored",
+                r##"{"exim":{"auth":{"sender":"<a@b.example>"},"helo":"x","reason":"client not authenticated"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"SMTP connection from mx.example (helo) [192.0.2.6]:25 I=[10.0.0.1]:25 Ci=7 (TCP/IP connection count = 3)"##,
+                "smtp_connection_opened",
+                r##"{"exim":{"connection_count":3,"connection_id":"7","helo":"helo","interface":{"address":"10.0.0.1","port":25}},"source":{"address":"192.0.2.6","domain":"mx.example","ip":"192.0.2.6","port":25}}"##,
+            ),
+            (
+                r##"SMTP connection Ci=7 from (helo) [192.0.2.6]:25 I=[10.0.0.1]:25 D=2m3s closed by QUIT"##,
+                "smtp_connection_closed",
+                r##"{"exim":{"connection_id":"7","duration":123.0,"helo":"helo","interface":{"address":"10.0.0.1","port":25},"reason":"by QUIT"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":25}}"##,
+            ),
+            (
+                r##"SMTP connection from [192.0.2.6]:25 lost while reading message data (error: Connection reset by peer) D=1s"##,
+                "smtp_connection_lost",
+                r##"{"exim":{"duration":1.0,"reason":"while reading message data (error: Connection reset by peer)"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":25}}"##,
+            ),
+            (
+                r##"SMTP connection outbound 1700000000 1tXaaa-00000001abc-0ABC example.com rcpt@x.example"##,
+                "smtp_connection_outbound",
+                r##"{"email":{"to":{"address":["rcpt@x.example"]}},"exim":{"outbound_domain":"example.com","outbound_epoch":1700000000}}"##,
+            ),
+            (
+                r##"temporarily refused connection from [192.0.2.6] (too many connections)"##,
+                "connection_refused",
+                r##"{"exim":{"error":{"class":"rate_limited","message":"too many connections","stage":"connect","temporary":true,"text":"too many connections"},"reason":"too many connections"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"Connection from [192.0.2.6]:1234 refused: load average"##,
+                "connection_refused",
+                r##"{"exim":{"error":{"class":"policy_rejection","message":"load average","stage":"connect","temporary":true,"text":"load average"},"reason":"load average"},"source":{"address":"192.0.2.6","ip":"192.0.2.6","port":1234}}"##,
+            ),
+            (
+                r##"no IP address found for host bad.example (during SMTP connection from [192.0.2.6])"##,
+                "host_lookup_failed",
+                r##"{"exim":{"reverse_name":"bad.example"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"no host name found for IP address 192.0.2.6"##,
+                "host_lookup_failed",
+                r##"{"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"temporarily rejected "EHLO x y" from [192.0.2.6]"##,
+                "helo_rejected",
+                r##"{"exim":{"error":{"class":"bad_helo","message":"HELO rejected","stage":"helo","temporary":true,"text":"HELO rejected"},"helo":"x y"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"rejected MAIL FROM:<a@b.example> H=(x) [192.0.2.6]: message too big: size=2000 max=1000"##,
+                "size_rejected",
+                r##"{"email":{"from":{"address":"a@b.example"}},"exim":{"error":{"class":"message_too_big","message":"message too big: size=2000 max=1000","stage":"mail","temporary":false,"text":"message too big: size=2000 max=1000"},"helo":"x","reason":"message too big: size=2000 max=1000","size":2000,"size_limit":1000},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"TLS error on connection from (x) [192.0.2.6] (SSL_accept): error:0A000126:SSL routines::unexpected eof while reading"##,
+                "tls_error",
+                r##"{"exim":{"error":{"class":"tls_failure","message":"error:0A000126:SSL routines::unexpected eof while reading","stage":"tls","temporary":true,"text":"error:0A000126:SSL routines::unexpected eof while reading"},"helo":"x","tls_function":"SSL_accept"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"[192.0.2.6] SSL verify error: depth=0 error=certificate has expired cert=/CN=x"##,
+                "tls_verify_error",
+                r##"{"destination":{"address":"192.0.2.6","ip":"192.0.2.6"},"exim":{"error":{"class":"tls_failure","message":"depth=0 error=certificate has expired cert=/CN=x","stage":"tls","temporary":true,"text":"depth=0 error=certificate has expired cert=/CN=x"}}}"##,
+            ),
+            (
+                r##"exim 4.97 daemon started: pid=123, -q30m, listening for SMTP on port 25 (IPv4) port 587 [::]:465 port 25"##,
+                "daemon_started",
+                r##"{"exim":{"daemon":{"options":"-q30m, listening for SMTP on port 25 (IPv4) port 587 [::]:465 port 25","ports":[25,465,587],"queue_interval":"-q30m"},"version":"4.97"},"process":{"pid":123}}"##,
+            ),
+            (
+                r##"cwd=/home2/bob/public_html 4 args: /usr/sbin/sendmail -t -i "a \"b\" c""##,
+                "process_started",
+                r##"{"exim":{"cpanel_user":"bob"},"process":{"args":["/usr/sbin/sendmail","-t","-i","a \"b\" c"],"args_count":4,"executable":"/usr/sbin/sendmail","working_directory":"/home2/bob/public_html"}}"##,
+            ),
+            (
+                r##"Start 'q1' queue run: pid=4567 -qff"##,
+                "queue_run_started",
+                r##"{"exim":{"queue":"q1","queue_run_args":"-qff"},"process":{"pid":4567}}"##,
+            ),
+            (
+                r##"pid 123: SIGHUP received"##,
+                "daemon_sighup",
+                r##"{"process":{"pid":123}}"##,
+            ),
+            (
+                r##"exim 4.97 daemon terminating by signal 15"##,
+                "daemon_stopped",
+                r##"{"exim":{"reason":"by signal 15"}}"##,
+            ),
+            (
+                r##"2 accept() failures: Too many open files"##,
+                "daemon_error",
+                r##"{"exim":{"error":{"class":"permanent_failure","message":"2 accept() failures: Too many open files","stage":"local","temporary":false,"text":"2 accept() failures: Too many open files"}}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] F=<a@b.example> rejected RCPT <c@d.example>: relay not permitted"##,
+                "rcpt_rejected",
+                r##"{"email":{"from":{"address":"a@b.example"},"to":{"address":["c@d.example"]}},"exim":{"acl":{"target":"RCPT <c@d.example>"},"error":{"class":"relay_denied","message":"relay not permitted","stage":"rcpt","temporary":false,"text":"relay not permitted"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] F=<a@b.example> temporarily rejected RCPT <c@d.example>: sender verify defer: could not complete sender verify"##,
+                "rcpt_rejected",
+                r##"{"email":{"from":{"address":"a@b.example"},"to":{"address":["c@d.example"]}},"exim":{"acl":{"target":"RCPT <c@d.example>"},"error":{"class":"sender_verify_failed","message":"sender verify defer: could not complete sender verify","stage":"rcpt","temporary":true,"text":"sender verify defer: could not complete sender verify"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] rejected EHLO or HELO x.example: bad helo"##,
+                "helo_rejected",
+                r##"{"exim":{"acl":{"target":"EHLO or HELO x.example"},"error":{"class":"bad_helo","message":"bad helo","stage":"helo","temporary":false,"text":"bad helo"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] Warning: "SpamAssassin as bob detected Incoming smtp message as NOT spam (1.5)""##,
+                "spam_verdict",
+                r##"{"exim":{"helo":"x","spam":{"direction":"incoming","scanner":"spamassassin","score":1.5,"user":"bob","verdict":"ham"}},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] Warning: spam score=7.25 tagged"##,
+                "spam_verdict",
+                r##"{"exim":{"helo":"x","spam":{"score":7.25}},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] Warning: message contains malware"##,
+                "virus_scan",
+                r##"{"exim":{"helo":"x","malware":{"text":"message contains malware","verdict":"infected"}},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] sender verify fail for <a@b.example>: no such user"##,
+                "sender_verify_failed",
+                r##"{"email":{"from":{"address":"a@b.example"}},"exim":{"error":{"class":"sender_verify_failed","message":"no such user","stage":"local","temporary":false,"text":"no such user"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] dropped by 'check_rcpt' ACL: go away"##,
+                "connection_dropped",
+                r##"{"exim":{"acl":{"name":"check_rcpt"},"error":{"class":"policy_rejection","message":"go away","stage":"connect","temporary":false,"text":"go away"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] F=<a@b.example> RCPT <c@d.example>: discarded by check_rcpt ACL: bye"##,
+                "rcpt_discarded",
+                r##"{"email":{"from":{"address":"a@b.example"},"to":{"address":["c@d.example"]}},"exim":{"acl":{"message":"bye","name":"check_rcpt"},"helo":"x"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.6] incomplete transaction (QUIT) from <"a> b"@b.tld> for r@s.tld t@u.tld"##,
+                "smtp_incomplete_transaction",
+                r##"{"email":{"from":{"address":"\"a> b\"@b.tld"},"to":{"address":["r@s.tld","t@u.tld"]}},"exim":{"helo":"x","reason":"QUIT"},"source":{"address":"192.0.2.6","ip":"192.0.2.6"}}"##,
+            ),
+            (
+                r##"H=(x) [192.0.2.5] c@d.example H=mx.d.example [192.0.2.6] rejected after DATA: C="550 5.7.1 spam""##,
+                "cutthrough_rejected",
+                r##"{"email":{"to":{"address":["c@d.example"]}},"exim":{"error":{"class":"spam_content","enhanced_code":"5.7.1","message":"550 5.7.1 spam","smtp_code":550,"stage":"data","temporary":false,"text":"550 5.7.1 spam"},"helo":"x"},"source":{"address":"192.0.2.5","ip":"192.0.2.5"}}"##,
+            ),
+            (
+                r##"H=mx.d.example [192.0.2.6]: Connection refused"##,
+                "remote_host_error",
+                r##"{"destination":{"address":"192.0.2.6","domain":"mx.d.example","ip":"192.0.2.6"},"exim":{"error":{"class":"connection_refused","message":"Connection refused","stage":"connect","temporary":true,"text":"Connection refused"}}}"##,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn bodies_python_and_the_regex_crate_may_read_apart_are_declined() {
+        let mut ev = Event {
+            doc: crate::body::Obj::new(),
+            exim: crate::body::Obj::new(),
+        };
+        for body in [
+            "H=(x) [192.0.2.6] rejected MAİL x: no",
+            "H=(x) [192.0.2.6] Warning: vİrus",
+            "SMTP call from [1.2.3.4] dropped: é",
+            "SMTP call from [1.2.3.4] dropped: a\x1cb",
+        ] {
+            assert_eq!(parse_other(&mut ev, body, None), Err(Decline), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_reject_log_header_dump_as_python_reads_it() {
+        let mut ev = Event {
+            doc: crate::body::Obj::new(),
+            exim: crate::body::Obj::new(),
+        };
+        let more = "Envelope-from: <a@b.example>\nEnvelope-to: <c@d.example>\n    <e@f.example>\nP Received: from x\n\tby y\nT Subject:  Hello there \nI Message-Id: <m1@x>\n  Subject: second";
+        assert!(crate::body::header_dump(&mut ev, more));
+        let want: Value = serde_json::from_str(r#"{"doc":{"email":{"message_id":"m1@x","subject":"Hello there"}},"exim":{"envelope_from":"a@b.example","envelope_to":["c@d.example","e@f.example"],"header_names":["Received","Subject","Message-Id","Subject"]}}"#).unwrap();
+        assert_eq!(serde_json::json!({"doc": ev.doc, "exim": ev.exim}), want);
+        assert!(!crate::body::header_dump(&mut ev, "just more text"));
+    }
+}
