@@ -662,6 +662,9 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
     let flag = body.get(..2).unwrap_or("");
     if let Some(meta) = tables::actions().flags.get(flag) {
         if body.len() == 2 || body.as_bytes()[2] == b' ' || flag == "<=" {
+            if body.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
+                return Err(Decline); // Python's strip(), split() and `\s` take them as spaces
+            }
             let Some(action) = claimed(&meta.action) else {
                 return Ok(None);
             };

@@ -399,6 +399,9 @@ pub(crate) fn ipv6_kind(n: u128) -> &'static str {
 
 /// `fields.ip_facts`: the canonical form and version of an address.
 pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
+    if !text.is_ascii() {
+        return Err(Decline); // `ipaddress` and `\d` take non-ASCII digits; Exim never logs them
+    }
     if ipv4_octets(text).is_some() {
         return Ok(Some((text.to_string(), 4)));
     }
@@ -407,6 +410,9 @@ pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
 
 /// `hosts.ip_kind`: (version, kind).
 pub(crate) fn ip_kind(text: &str) -> R<Option<(u8, &'static str)>> {
+    if !text.is_ascii() {
+        return Err(Decline); // as in ip_facts
+    }
     let Some([a, b, c, d]) = ipv4_octets(text) else {
         return Ok(ipv6(text)?.map(|n| {
             if n >> 32 == 0xffff {

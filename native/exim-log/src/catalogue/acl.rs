@@ -83,8 +83,9 @@ pub(crate) fn verify_action(who: &str, result: &str) -> R<&'static str> {
 }
 
 /// Python's `s[a:]` on ASCII text (never out of range).
+/// Python's `s[a:]`: `a` counts characters, not bytes.
 fn from(s: &str, a: usize) -> &str {
-    s.get(a.min(s.len())..).unwrap_or("")
+    s.char_indices().nth(a).map_or("", |(i, _)| &s[i..])
 }
 
 fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
