@@ -10,7 +10,7 @@
 
 use crate::assemble::{EntryAssembler, RawEntry};
 use crate::body;
-use crate::ids::{event_id, event_index, Occurrences};
+use crate::ids::{event_id_into, event_index, Occurrences};
 use crate::json::JsonWriter;
 use crate::prefix;
 use crate::text;
@@ -243,6 +243,8 @@ pub struct Stream {
     /// The body classifier; a test replaces it to prove a panic costs one entry.
     pub classify: fn(&str) -> u8,
     raw: Vec<RawEntry>,
+    /// The last index name and the stamp's first 10 characters it was made from.
+    index: std::cell::RefCell<(String, String)>,
 }
 
 impl Stream {
@@ -256,6 +258,7 @@ impl Stream {
             resume: 0,
             classify: classify_body,
             raw: Vec::new(),
+            index: std::cell::RefCell::new((String::new(), String::new())),
         }
     }
 
@@ -581,20 +584,27 @@ impl Stream {
         out: &mut EntryOut,
     ) -> usize {
         let start = bulk.len();
-        let id = event_id(
+        let mut id = [0u8; 20];
+        let id = event_id_into(
             &self.ctx.server,
             data,
             occ,
             &self.ctx.dataset,
             out.flags & flags::SECOND_PASS != 0,
+            &mut id,
         );
-        let index = event_index(&self.ctx.index_prefix, ts);
+        // The index changes once a day: it is remade only when the stamp's date does.
+        let date = ts.and_then(|t| t.get(..10)).unwrap_or("");
+        let mut index = self.index.borrow_mut();
+        if index.0.is_empty() || index.0 != date {
+            *index = (date.to_string(), event_index(&self.ctx.index_prefix, ts));
+        }
         let mut w = JsonWriter::new(bulk);
         w.begin_object()
             .key("create")
             .begin_object()
-            .field("_index", &index)
-            .field("_id", &id);
+            .field("_index", &index.1)
+            .field("_id", id);
         w.end_object().end_object();
         out.action_len = u32::try_from(bulk.len() - start).unwrap_or(u32::MAX);
         bulk.push(b'\n');
