@@ -110,6 +110,16 @@ pub struct Occurrences {
 
 impl Occurrences {
     pub fn next(&mut self, data: &[u8]) -> u64 {
+        let n = self.count(data);
+        if n == 0 {
+            self.keep(data.to_vec());
+        }
+        n
+    }
+
+    /// [`Occurrences::next`] without keeping a first occurrence: the caller hands its bytes to
+    /// [`Occurrences::keep`] once it is done with them, so they are moved, not copied.
+    pub fn count(&mut self, data: &[u8]) -> u64 {
         let second = &data[..data.len().min(19)];
         if second != self.second.as_slice() {
             self.second.clear();
@@ -120,8 +130,12 @@ impl Occurrences {
             *n += 1;
             return *n - 1;
         }
-        self.seen.insert(data.to_vec(), 1);
         0
+    }
+
+    /// Records an entry [`Occurrences::count`] saw first (returned 0), before the next is counted.
+    pub fn keep(&mut self, data: Vec<u8>) {
+        self.seen.insert(data, 1);
     }
 }
 

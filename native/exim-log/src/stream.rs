@@ -294,8 +294,11 @@ impl Stream {
 
     fn emit(&mut self, raw: &mut Vec<RawEntry>, batch: &mut Batch) {
         for entry in raw.drain(..) {
-            let occ = self.occurrences.next(&entry.data);
+            let occ = self.occurrences.count(&entry.data);
             if entry.end <= self.resume {
+                if occ == 0 {
+                    self.occurrences.keep(entry.data);
+                }
                 continue;
             }
             let start = batch.bulk.len();
@@ -315,6 +318,9 @@ impl Stream {
                 }
             };
             batch.entries.push(out);
+            if occ == 0 {
+                self.occurrences.keep(entry.data);
+            }
         }
     }
 
