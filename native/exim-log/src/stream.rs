@@ -244,7 +244,7 @@ pub struct Stream {
     pub classify: fn(&str) -> u8,
     raw: Vec<RawEntry>,
     /// The last index name and the stamp's first 10 characters it was made from.
-    index: std::cell::RefCell<(String, String)>,
+    index: (String, String),
 }
 
 impl Stream {
@@ -258,7 +258,7 @@ impl Stream {
             resume: 0,
             classify: classify_body,
             raw: Vec::new(),
-            index: std::cell::RefCell::new((String::new(), String::new())),
+            index: (String::new(), String::new()),
         }
     }
 
@@ -582,7 +582,7 @@ impl Stream {
 
     /// Writes the action line and its newline; returns where this entry's bytes start.
     fn action(
-        &self,
+        &mut self,
         bulk: &mut Vec<u8>,
         ts: Option<&str>,
         data: &[u8],
@@ -601,15 +601,14 @@ impl Stream {
         );
         // The index changes once a day: it is remade only when the stamp's date does.
         let date = ts.and_then(|t| t.get(..10)).unwrap_or("");
-        let mut index = self.index.borrow_mut();
-        if index.0.is_empty() || index.0 != date {
-            *index = (date.to_string(), event_index(&self.ctx.index_prefix, ts));
+        if self.index.0.is_empty() || self.index.0 != date {
+            self.index = (date.to_string(), event_index(&self.ctx.index_prefix, ts));
         }
         let mut w = JsonWriter::new(bulk);
         w.begin_object()
             .key("create")
             .begin_object()
-            .field("_index", &index.1)
+            .field("_index", &self.index.1)
             .field("_id", id);
         w.end_object().end_object();
         out.action_len = u32::try_from(bulk.len() - start).unwrap_or(u32::MAX);
