@@ -99,6 +99,10 @@ pub struct SmtpFacts {
 /// `_CODE_RE.match(text.lstrip())`: (code, enhanced).
 fn codes(text: &str) -> R<Option<(u16, Option<String>)>> {
     let t = text.trim_start_matches(py_space);
+    // The pattern starts `^[245]`: most texts fail on their first byte, without the captures' search.
+    if !matches!(t.as_bytes().first(), Some(b'2' | b'4' | b'5')) {
+        return Ok(None);
+    }
     let Some(m) = compiled().code.captures(t) else {
         return Ok(None);
     };

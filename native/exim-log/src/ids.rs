@@ -17,11 +17,39 @@ pub fn event_id(
     dataset: &str,
     second_pass: bool,
 ) -> String {
+    let mut out = [0u8; 20];
+    event_id_into(server, data, occurrence, dataset, second_pass, &mut out).to_string()
+}
+
+/// [`event_id`] into a stack buffer: the stream writes an id per entry, and the `String`s of
+/// `format!` and `encode` showed among the allocations in perf.
+pub fn event_id_into<'a>(
+    server: &str,
+    data: &[u8],
+    occurrence: u64,
+    dataset: &str,
+    second_pass: bool,
+    out: &'a mut [u8; 20],
+) -> &'a str {
     let mut h = Blake2bVar::new(15).expect("15 is a valid BLAKE2b size");
     h.update(server.as_bytes());
     h.update(b"\0");
     h.update(data);
-    h.update(format!("\0{occurrence}").as_bytes());
+    // `\0{occurrence}` in decimal, without a String.
+    let mut digits = [0u8; 21];
+    let mut at = digits.len();
+    let mut n = occurrence;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    at -= 1;
+    digits[at] = 0;
+    h.update(&digits[at..]);
     if dataset != "exim.main" {
         h.update(b"\0");
         h.update(dataset.as_bytes());
@@ -32,7 +60,10 @@ pub fn event_id(
     let mut digest = [0u8; 15];
     h.finalize_variable(&mut digest)
         .expect("the buffer is the digest's size");
-    base64::engine::general_purpose::URL_SAFE.encode(digest)
+    let n = base64::engine::general_purpose::URL_SAFE
+        .encode_slice(digest, out)
+        .expect("15 bytes are 20 base64 characters");
+    std::str::from_utf8(&out[..n]).expect("base64 is ASCII")
 }
 
 /// `<prefix>-events-YYYY.MM.DD` from the stamp's own characters, `-undated` without one.
@@ -79,6 +110,16 @@ pub struct Occurrences {
 
 impl Occurrences {
     pub fn next(&mut self, data: &[u8]) -> u64 {
+        let n = self.count(data);
+        if n == 0 {
+            self.keep(data.to_vec());
+        }
+        n
+    }
+
+    /// [`Occurrences::next`] without keeping a first occurrence: the caller hands its bytes to
+    /// [`Occurrences::keep`] once it is done with them, so they are moved, not copied.
+    pub fn count(&mut self, data: &[u8]) -> u64 {
         let second = &data[..data.len().min(19)];
         if second != self.second.as_slice() {
             self.second.clear();
@@ -89,8 +130,12 @@ impl Occurrences {
             *n += 1;
             return *n - 1;
         }
-        self.seen.insert(data.to_vec(), 1);
         0
+    }
+
+    /// Records an entry [`Occurrences::count`] saw first (returned 0), before the next is counted.
+    pub fn keep(&mut self, data: Vec<u8>) {
+        self.seen.insert(data, 1);
     }
 }
 

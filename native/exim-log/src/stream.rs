@@ -10,7 +10,7 @@
 
 use crate::assemble::{EntryAssembler, RawEntry};
 use crate::body;
-use crate::ids::{event_id, event_index, Occurrences};
+use crate::ids::{event_id_into, event_index, Occurrences};
 use crate::json::JsonWriter;
 use crate::prefix;
 use crate::text;
@@ -243,6 +243,8 @@ pub struct Stream {
     /// The body classifier; a test replaces it to prove a panic costs one entry.
     pub classify: fn(&str) -> u8,
     raw: Vec<RawEntry>,
+    /// The last index name and the stamp's first 10 characters it was made from.
+    index: (String, String),
 }
 
 impl Stream {
@@ -256,6 +258,7 @@ impl Stream {
             resume: 0,
             classify: classify_body,
             raw: Vec::new(),
+            index: (String::new(), String::new()),
         }
     }
 
@@ -291,8 +294,11 @@ impl Stream {
 
     fn emit(&mut self, raw: &mut Vec<RawEntry>, batch: &mut Batch) {
         for entry in raw.drain(..) {
-            let occ = self.occurrences.next(&entry.data);
+            let occ = self.occurrences.count(&entry.data);
             if entry.end <= self.resume {
+                if occ == 0 {
+                    self.occurrences.keep(entry.data);
+                }
                 continue;
             }
             let start = batch.bulk.len();
@@ -312,6 +318,9 @@ impl Stream {
                 }
             };
             batch.entries.push(out);
+            if occ == 0 {
+                self.occurrences.keep(entry.data);
+            }
         }
     }
 
@@ -573,7 +582,7 @@ impl Stream {
 
     /// Writes the action line and its newline; returns where this entry's bytes start.
     fn action(
-        &self,
+        &mut self,
         bulk: &mut Vec<u8>,
         ts: Option<&str>,
         data: &[u8],
@@ -581,20 +590,26 @@ impl Stream {
         out: &mut EntryOut,
     ) -> usize {
         let start = bulk.len();
-        let id = event_id(
+        let mut id = [0u8; 20];
+        let id = event_id_into(
             &self.ctx.server,
             data,
             occ,
             &self.ctx.dataset,
             out.flags & flags::SECOND_PASS != 0,
+            &mut id,
         );
-        let index = event_index(&self.ctx.index_prefix, ts);
+        // The index changes once a day: it is remade only when the stamp's date does.
+        let date = ts.and_then(|t| t.get(..10)).unwrap_or("");
+        if self.index.0.is_empty() || self.index.0 != date {
+            self.index = (date.to_string(), event_index(&self.ctx.index_prefix, ts));
+        }
         let mut w = JsonWriter::new(bulk);
         w.begin_object()
             .key("create")
             .begin_object()
-            .field("_index", &index)
-            .field("_id", &id);
+            .field("_index", &self.index.1)
+            .field("_id", id);
         w.end_object().end_object();
         out.action_len = u32::try_from(bulk.len() - start).unwrap_or(u32::MAX);
         bulk.push(b'\n');

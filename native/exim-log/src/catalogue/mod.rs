@@ -92,6 +92,73 @@ fn all_rules() -> Vec<Rule> {
     v
 }
 
+/// The pattern with `\d`, `\w`, `\s` (and `\D`, `\W`, `\S`, `\b`, `\B` outside classes) as their
+/// ASCII forms. [`parse_other`] runs the rules on ASCII bodies only, where both mean the same, and the
+/// Unicode forms made NFAs whose captures (the bounded backtracker and its visited set) led the profile.
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut depth = 0usize;
+    let mut chars = pattern.chars().peekable();
+    // Right after a class's `[` or `[^`, a `]` is a literal.
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        let at_start = std::mem::replace(&mut class_start, false);
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let swap = match (depth > 0, e) {
+                    (false, 'd') => "[0-9]",
+                    (false, 'w') => "[0-9A-Za-z_]",
+                    (false, 's') => "[\\t\\n\\x0B\\f\\r ]",
+                    (false, 'D') => "[^0-9]",
+                    (false, 'W') => "[^0-9A-Za-z_]",
+                    (false, 'S') => "[^\\t\\n\\x0B\\f\\r ]",
+                    (false, 'b') => "(?-u:\\b)",
+                    (false, 'B') => "(?-u:\\B)",
+                    (true, 'd') => "0-9",
+                    (true, 'w') => "0-9A-Za-z_",
+                    (true, 's') => "\\t\\n\\x0B\\f\\r ",
+                    _ => "",
+                };
+                if swap.is_empty() {
+                    out.push(c);
+                    out.push(e);
+                } else {
+                    out.push_str(swap);
+                }
+            }
+            '[' => {
+                out.push(c);
+                if depth > 0 && chars.peek() == Some(&':') {
+                    // `[:name:]` inside a class: copied whole.
+                    for x in chars.by_ref() {
+                        out.push(x);
+                        if x == ']' {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                depth += 1;
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                class_start = true;
+            }
+            ']' if depth > 0 && !at_start => {
+                depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
@@ -99,7 +166,7 @@ fn compiled() -> &'static Compiled {
         let mut rules = Vec::new();
         let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
         for (i, r) in all_rules().into_iter().enumerate() {
-            let re = Regex::new(&format!(r"\A(?:{})", r.pattern))
+            let re = Regex::new(&format!(r"\A(?:{})", ascii_classes(r.pattern)))
                 .unwrap_or_else(|e| panic!("catalogue rule {}: {e}", r.action));
             let key: String = literal_prefix(r.pattern).chars().take(KEY_LEN).collect();
             for (b, list) in by_first.iter_mut().enumerate() {
@@ -285,6 +352,28 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_classes_swap_only_the_unicode_classes() {
+        assert_eq!(
+            ascii_classes(r"\d+\s\w"),
+            r"[0-9]+[\t\n\x0B\f\r ][0-9A-Za-z_]"
+        );
+        assert_eq!(
+            ascii_classes(r"[^\s\x1c-\x1f]*"),
+            r"[^\t\n\x0B\f\r \x1c-\x1f]*"
+        );
+        assert_eq!(
+            ascii_classes(r"[\w.-]+\b\\d"),
+            r"[0-9A-Za-z_.-]+(?-u:\b)\\d"
+        );
+        assert_eq!(
+            ascii_classes(r"[]\d][^]\s]\S"),
+            r"[]0-9][^]\t\n\x0B\f\r ][^\t\n\x0B\f\r ]"
+        );
+        assert_eq!(ascii_classes(r"[\S\]]\D"), r"[\S\]][^0-9]");
+        assert!(!compiled().rules.is_empty());
+    }
 
     #[test]
     fn the_action_codes_are_the_placeholder_then_actions_json_in_order() {
