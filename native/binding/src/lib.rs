@@ -7,6 +7,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+// Only the core allocates through it: Python objects keep CPython's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One file's reader: `feed` chunks in order from `start`; each call returns `(bulk, records)`.
 ///
 /// `bulk` holds each emitted entry's action line and document line, each ending in a newline, back to
