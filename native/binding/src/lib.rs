@@ -15,6 +15,8 @@ use pyo3::types::PyBytes;
 #[pyclass(module = "shipper._native")]
 struct Reader {
     stream: Stream,
+    /// The message facts of the entries the last `feed`, `release` or `finish` returned.
+    facts: Vec<u8>,
 }
 
 fn panic_on_marker(body: &str) -> u8 {
@@ -71,7 +73,10 @@ impl Reader {
         if panic_on {
             stream.classify = panic_on_marker;
         }
-        Ok(Self { stream })
+        Ok(Self {
+            stream,
+            facts: Vec::new(),
+        })
     }
 
     /// Entries completed by `chunk`, which must start at `offset` (where the last chunk ended).
@@ -89,6 +94,7 @@ impl Reader {
         }
         let mut batch = Batch::default();
         py.detach(|| self.stream.feed(chunk, &mut batch));
+        self.facts = std::mem::take(&mut batch.facts);
         Ok(out(py, &batch))
     }
 
@@ -96,6 +102,7 @@ impl Reader {
     fn release(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.release(&mut batch);
+        self.facts = std::mem::take(&mut batch.facts);
         out(py, &batch)
     }
 
@@ -103,7 +110,16 @@ impl Reader {
     fn finish(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.finish(&mut batch);
+        self.facts = std::mem::take(&mut batch.facts);
         out(py, &batch)
+    }
+
+    /// The message facts of the entries the last `feed`, `release` or `finish` returned: per entry, in
+    /// order, a line. A claimed entry with a message id has the JSON array of its partial summaries
+    /// (`shipper/messages/partials.py`'s, sets as arrays), or `!` where Python must read its document;
+    /// the line is empty for every other entry.
+    fn facts(&self, py: Python<'_>) -> Py<PyBytes> {
+        PyBytes::new(py, &self.facts).unbind()
     }
 
     /// Offset just past the last complete (or cut) physical line.

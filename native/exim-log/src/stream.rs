@@ -211,6 +211,8 @@ impl EntryOut {
 pub struct Batch {
     pub bulk: Vec<u8>,
     pub entries: Vec<EntryOut>,
+    /// Per entry, in order, its message facts (`facts::write`; empty when none) and a newline.
+    pub facts: Vec<u8>,
 }
 
 /// The action code of an entry the core does not claim (declined, or `unrecognized` in Python too):
@@ -243,6 +245,8 @@ pub struct Stream {
     /// The body classifier; a test replaces it to prove a panic costs one entry.
     pub classify: fn(&str) -> u8,
     raw: Vec<RawEntry>,
+    /// The current entry's message facts, moved into the batch after it.
+    facts: Vec<u8>,
 }
 
 impl Stream {
@@ -256,6 +260,7 @@ impl Stream {
             resume: 0,
             classify: classify_body,
             raw: Vec::new(),
+            facts: Vec::new(),
         }
     }
 
@@ -303,6 +308,7 @@ impl Stream {
                 Ok(out) => out,
                 Err(panic) => {
                     batch.bulk.truncate(start);
+                    self.facts.clear();
                     let why = panic
                         .downcast_ref::<&str>()
                         .map(|s| (*s).to_string())
@@ -312,6 +318,8 @@ impl Stream {
                 }
             };
             batch.entries.push(out);
+            batch.facts.append(&mut self.facts);
+            batch.facts.push(b'\n');
         }
     }
 
@@ -419,6 +427,7 @@ impl Stream {
                 w.end_object();
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+                crate::facts::write(&mut self.facts, &self.ctx.server, ts, doc.action, &doc.doc);
                 return out;
             }
         }
