@@ -276,7 +276,7 @@ class Shipper:
         src = lane.source
         path, key, parser = src.path, src.key, lane.parser
         moved = batch.path != path  # renamed since the core was given its path (a glob follows it)
-        for code, offset, end, occ, action, lines, local_id, raw, stamp, facts in batch:
+        for code, offset, end, occ, facts, action, lines, local_id, raw, stamp in batch:
             if code:
                 body = _with_path(lines, path, offset) if moved else lines
                 parts: list[Partial] = []

@@ -103,7 +103,7 @@ def _file_events(
         if not isinstance(polled, Rendered):
             yield from map(parsed, polled)
             continue
-        for code, *_, body, _id, raw, stamp, _facts in polled:
+        for code, *_, body, _id, raw, stamp in polled:
             if code:
                 yield ACTIONS[code], body
                 continue

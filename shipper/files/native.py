@@ -76,8 +76,8 @@ class Rendered:
         return ends
 
 
-Entry = tuple[int, int, int, int, bytes, bytes, bytes, RawEntry | None, str | None, bytes]
-"""`(code, offset, end, occurrence, action, body, local_id, raw, stamp, facts)`: the core's action code and
+Entry = tuple[int, int, int, int, bytes, bytes, bytes, bytes, RawEntry | None, str | None]
+"""`(code, offset, end, occurrence, facts, action, body, local_id, raw, stamp)`: the core's action code and
 its action and document lines. Code > 0: the document is the entry's. Code 0, the placeholder (the
 line catalogue is not ported yet): `raw` holds the entry's bytes for the Python parser, and `stamp`
 the stream's last own `@timestamp` before it when the core stamped that one (None: the parser's own
@@ -159,14 +159,14 @@ class NativeEntries:
             if code:
                 # A claimed entry always has its own valid time: Python's parser must follow it.
                 self._followed = body, ms
-                yield code, offset, end, occ, bulk[pos : pos + action_len], body, local_id, None, None, fact
+                yield code, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, None, None
             else:
                 stamp = None
                 if self._followed is not None:
                     stamp = self._stamp(*self._followed)
                     self._followed = None  # the Python parser reads this entry: it knows its own time
                 raw = self._raw(body, offset, end, flags)
-                yield 0, offset, end, occ, bulk[pos : pos + action_len], body, local_id, raw, stamp, fact
+                yield 0, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, raw, stamp
             pos = nxt
 
     def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:

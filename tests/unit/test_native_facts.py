@@ -20,9 +20,9 @@ pytestmark = pytest.mark.skipif(native.core is None, reason="shipper._native is 
 ID = "1tXaaa-000001-AB"
 LINES = [
     f"2025-01-31 10:00:00 {ID} <= alice@Example.COM H=mail.example.com [192.0.2.1] P=esmtps "
-    "X=TLS1.3:TLS_AES_256_GCM_SHA384:256 S=1234 id=abc@example.com T=\"Hello\" for Bob@Example.net carol@x.org",
+    'X=TLS1.3:TLS_AES_256_GCM_SHA384:256 S=1234 id=abc@example.com T="Hello" for Bob@Example.net carol@x.org',
     f"2025-01-31 10:00:01 {ID} => bob@example.net <Bob@Alias.example> R=dnslookup T=remote_smtp "
-    "H=mx.example.net [198.51.100.7] C=\"250 OK\"",
+    'H=mx.example.net [198.51.100.7] C="250 OK"',
     f"2025-01-31 10:00:02 {ID} == carol@x.org R=dnslookup T=remote_smtp defer (-44) H=mx.x.org "
     "[203.0.113.9]: SMTP error from remote mail server after RCPT TO:<carol@x.org>: 451 4.7.1 Try later",
     f"2025-01-31 10:00:03 {ID} == carol@x.org routing defer (-51): retry time not reached",
@@ -39,13 +39,15 @@ LINES = [
 
 def _checked(path: Path) -> tuple[int, int]:
     """(entries whose facts equal their document's partials, entries left to the document with `!`)."""
-    reader = native.NativeEntries(native.Context("mx1", "Europe/London", "exim.main", str(path), "exim"), 0, 0)
+    reader = native.NativeEntries(
+        native.Context("mx1", "Europe/London", "exim.main", str(path), "exim"), 0, 0
+    )
     data = path.read_bytes()
     polled = [reader.feed(data[i : i + 4096]) for i in range(0, len(data), 4096)]
     batch = native.joined([*polled, reader.finish()])
     assert isinstance(batch, native.Rendered)
     equal = unsure = 0
-    for code, *_, body, _id, _raw, _stamp, facts in batch:
+    for code, _offset, _end, _occ, facts, _action, body, *_ in batch:
         if not code:
             assert facts == b""  # the placeholder: Python's parser makes the partials
             continue
@@ -75,7 +77,7 @@ def test_facts_of_a_bounce_name_the_bounced_message(tmp_path: Path) -> None:
     reader = native.NativeEntries(native.Context("mx1", "UTC", "exim.main", str(log), "exim"), 0, 0)
     batch = native.joined([reader.feed(log.read_bytes()), reader.finish()])
     assert isinstance(batch, native.Rendered)
-    [(*_, facts)] = list(batch)
+    [(*_, facts, _action, _body, _id, _raw, _stamp)] = list(batch)
     bounce, bounced = from_facts(facts)
     assert bounce["bounce_of"] == ID
     assert bounced == {"server": "mx1", "id": ID, "bounced_by": frozenset({"1tXbbb-000002-AB"})}
