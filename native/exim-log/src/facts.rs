@@ -422,3 +422,55 @@ fn status(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(v: serde_json::Value) -> Obj {
+        match v {
+            Value::Object(m) => m,
+            _ => Obj::new(),
+        }
+    }
+
+    fn facts(action: &str, d: serde_json::Value) -> String {
+        let mut out = Vec::new();
+        write(&mut out, "mx1", "T", action, &doc(d));
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn no_message_id_no_facts() {
+        assert_eq!(facts("message_completed", serde_json::json!({})), "");
+    }
+
+    #[test]
+    fn a_stamp_and_a_skipped_retry() {
+        let id = serde_json::json!({"email": {"local_id": "1tXaaa-000001-AB"}});
+        assert_eq!(
+            facts("message_completed", id),
+            r#"[{"server":"mx1","id":"1tXaaa-000001-AB","first_seen":"T","last_seen":"T","completed":"T"}]"#
+        );
+        let d = serde_json::json!({"email": {"local_id": "X"}, "exim": {"address": "A@B",
+            "error": {"class": "retry_time_not_reached", "message": "m"}}});
+        assert_eq!(
+            facts("delivery_deferred", d),
+            concat!(
+                r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T","#,
+                r#""first_deferral":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
+                r#""last_deferral":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
+                r#""last_error":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
+                r#""rcpt":{"a@b":{"deferred_first":"T","#,
+                r#""first_error":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
+                r#""last_error":{"time":"T","class":"retry_time_not_reached","text":"m"}}}}]"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_non_ascii_address_is_left_to_python() {
+        let d = serde_json::json!({"email": {"local_id": "X"}, "exim": {"address": "Ünï@b"}});
+        assert_eq!(facts("delivered", d), "!");
+    }
+}
