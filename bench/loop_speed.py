@@ -104,8 +104,8 @@ def _take_placeholders_as_rendered() -> None:
     native.NativeEntries._raw = lambda *_args: None  # type: ignore[method-assign,assignment,return-value]
 
     def entries(self: native.NativeEntries, batch: native.Rendered) -> Iterator[native.Entry]:
-        for code, offset, end, occ, action, body, local_id, _raw, _stamp in whole(self, batch):
-            yield code or 255, offset, end, occ, action, body, local_id, None, None
+        for code, offset, end, occ, facts, action, body, local_id, _raw, _stamp in whole(self, batch):
+            yield code or 255, offset, end, occ, facts, action, body, local_id, None, None
 
     native.NativeEntries.entries = entries  # type: ignore[method-assign]
 

@@ -27,7 +27,7 @@ from shipper.files.native import ACTIONS, Polled, Rendered, native_for
 from shipper.files.reader import RawEntry
 from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
-from shipper.messages.partials import STAMPS, stamped
+from shipper.messages.partials import STAMPS, from_facts, stamped
 from shipper.opensearch import bulk
 from shipper.opensearch.cluster import Cluster
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
@@ -276,11 +276,13 @@ class Shipper:
         src = lane.source
         path, key, parser = src.path, src.key, lane.parser
         moved = batch.path != path  # renamed since the core was given its path (a glob follows it)
-        for code, offset, end, occ, action, lines, local_id, raw, stamp in batch:
+        for code, offset, end, occ, facts, action, lines, local_id, raw, stamp in batch:
             if code:
                 body = _with_path(lines, path, offset) if moved else lines
                 parts: list[Partial] = []
-                if local_id[0]:
+                if facts and facts != b"!":
+                    parts = from_facts(facts)  # the core's reading of the document: none to load
+                elif local_id[0]:
                     if code in _STAMPED and body.startswith(b'{"@timestamp":"'):
                         # `Completed`: a tenth of the lines, whose facts are all in the record.
                         msg = local_id.rstrip(b"\0").decode()

@@ -46,14 +46,15 @@ class Context:
 
 class Rendered:
     """What one feed, release or finish gave: per entry, in order, a `RECORD_FORMAT` record in
-    `records` and its action and document lines in `bulk` (the placeholder's, for the entries the core
-    leaves to Python)."""
+    `records`, its action and document lines in `bulk` (the placeholder's, for the entries the core
+    leaves to Python) and its line of message facts in `facts` (see `Entry`)."""
 
-    __slots__ = ("bulk", "reader", "records")
+    __slots__ = ("bulk", "facts", "reader", "records")
 
-    def __init__(self, bulk: bytes, records: bytes, reader: NativeEntries) -> None:
+    def __init__(self, bulk: bytes, records: bytes, facts: bytes, reader: NativeEntries) -> None:
         self.bulk = bulk
         self.records = records
+        self.facts = facts
         self.reader = reader
 
     def __len__(self) -> int:
@@ -75,13 +76,15 @@ class Rendered:
         return ends
 
 
-Entry = tuple[int, int, int, int, bytes, bytes, bytes, RawEntry | None, str | None]
-"""`(code, offset, end, occurrence, action, body, local_id, raw, stamp)`: the core's action code and
+Entry = tuple[int, int, int, int, bytes, bytes, bytes, bytes, RawEntry | None, str | None]
+"""`(code, offset, end, occurrence, facts, action, body, local_id, raw, stamp)`: the core's action code and
 its action and document lines. Code > 0: the document is the entry's. Code 0, the placeholder (the
 line catalogue is not ported yet): `raw` holds the entry's bytes for the Python parser, and `stamp`
 the stream's last own `@timestamp` before it when the core stamped that one (None: the parser's own
 last one stands), so that the parser goes on from where the core is (fold order, inherited stamps).
-`local_id` is the prefix's message id, NUL-padded (all NUL: none)."""
+`local_id` is the prefix's message id, NUL-padded (all NUL: none). `facts`: for an entry the core
+rendered with a message id, the JSON array of its partial summaries (`messages.partials.from_facts`
+reads it), or `!` where the document must be read instead; empty for every other entry."""
 
 
 class NativeEntries:
@@ -123,20 +126,21 @@ class NativeEntries:
 
     def feed(self, chunk: bytes) -> Rendered:
         bulk, records = self.reader.feed(chunk, self.reader.fed)
-        return Rendered(bulk, records, self)
+        return Rendered(bulk, records, self.reader.facts(), self)
 
     def release(self) -> Rendered:
         bulk, records = self.reader.release()
-        return Rendered(bulk, records, self)
+        return Rendered(bulk, records, self.reader.facts(), self)
 
     def finish(self) -> Rendered:
         bulk, records = self.reader.finish()
-        return Rendered(bulk, records, self)
+        return Rendered(bulk, records, self.reader.facts(), self)
 
     def entries(self, batch: Rendered) -> Iterator[Entry]:
         """The batch's entries in order (see `Entry`)."""
         bulk = batch.bulk
         pos = 0
+        facts = iter(batch.facts.split(b"\n"))
         for (
             offset,
             end,
@@ -149,19 +153,20 @@ class NativeEntries:
             local_id,
             code,
         ) in self._record.iter_unpack(batch.records):
+            fact = next(facts)
             nxt = pos + bulk_len
             body = bulk[pos + action_len + 1 : nxt - 1]
             if code:
                 # A claimed entry always has its own valid time: Python's parser must follow it.
                 self._followed = body, ms
-                yield code, offset, end, occ, bulk[pos : pos + action_len], body, local_id, None, None
+                yield code, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, None, None
             else:
                 stamp = None
                 if self._followed is not None:
                     stamp = self._stamp(*self._followed)
                     self._followed = None  # the Python parser reads this entry: it knows its own time
                 raw = self._raw(body, offset, end, flags)
-                yield 0, offset, end, occ, bulk[pos : pos + action_len], body, local_id, raw, stamp
+                yield 0, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, raw, stamp
             pos = nxt
 
     def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:
@@ -210,7 +215,8 @@ def joined(parts: list[Polled]) -> Polled:
         if len(batches) == 1:
             return batches[0]
         bulk = b"".join(b.bulk for b in batches)
-        return Rendered(bulk, b"".join(b.records for b in batches), batches[0].reader)
+        records = b"".join(b.records for b in batches)
+        return Rendered(bulk, records, b"".join(b.facts for b in batches), batches[0].reader)
     return [e for p in parts if not isinstance(p, Rendered) for e in p]
 
 

@@ -42,22 +42,24 @@ class Correlator:
     def add_partials(self, parts: list[Partial], at: int = 0) -> list[Partial]:
         """Fold partials in; returns those that leave memory now (finished, or evicted for the cap)."""
         out: list[Partial] = []
+        held = self.open
         for part in parts:
-            key = key_of(part)
-            cur = self.open.get(key)
+            key = (part["server"], part["id"])  # key_of, inline: once per event with a message id
+            cur = held.get(key)
             if cur is None:
-                if len(self.open) >= self.max_open:
+                if len(held) >= self.max_open:
                     out.append(self._pop_oldest())
                 merged = part
                 self.since[key] = at
             else:
                 merged = merge(cur, part)
-            if finished(merged):
-                self.open.pop(key, None)
+            # finished(), inline
+            if "completed" in merged or ("rejected" in merged and "arrival" not in merged):
+                held.pop(key, None)
                 self.since.pop(key, None)
                 out.append(merged)
             else:
-                self.open[key] = merged
+                held[key] = merged
         return out
 
     def _pop_oldest(self) -> Partial:

@@ -14,10 +14,17 @@ def _record_key(record: dict[str, Any]) -> tuple[str, bytes]:
 
 
 def _min_record(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    # The times decide but for a tie: the whole record (sorted JSON) only then.
+    ta, tb = a.get("time") or "", b.get("time") or ""
+    if ta != tb:
+        return a if ta < tb else b
     return a if _record_key(a) <= _record_key(b) else b
 
 
 def _max_record(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    ta, tb = a.get("time") or "", b.get("time") or ""
+    if ta != tb:
+        return a if ta > tb else b
     return a if _record_key(a) >= _record_key(b) else b
 
 
@@ -77,7 +84,22 @@ def _merge_map(rules: dict[str, str], a: Partial, b: Partial) -> Partial:
     out = dict(a)
     for key, vb in b.items():
         va = out.get(key)
-        out[key] = vb if va is None else _merge_value(rules[key], va, vb)
+        if va is None:
+            out[key] = vb
+            continue
+        # The common rules inline: one merge per event with a message id, on the loop's path.
+        rule = rules[key]
+        if rule == "min":
+            if vb < va:
+                out[key] = vb
+        elif rule == "max":
+            if vb > va:
+                out[key] = vb
+        elif rule == "union":
+            if not vb <= va:
+                out[key] = va | vb
+        else:
+            out[key] = _merge_value(rule, va, vb)
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from shipper.exim.event import Document
 from shipper.messages.merge import Partial
 
@@ -176,3 +178,20 @@ def partials(doc: Document) -> list[Partial]:
     else:
         _status(doc, action, p, ts)
     return out
+
+
+def from_facts(facts: bytes) -> list[Partial]:
+    """The partials of an entry from the native core's facts of it (`partials` of its document, written
+    by the core as JSON with sets as arrays): no document to load."""
+    parts: list[Partial] = orjson.loads(facts)
+    for p in parts:
+        if "attempts" in p:
+            p["attempts"] = frozenset(p["attempts"])
+        if "bounced_by" in p:
+            p["bounced_by"] = frozenset(p["bounced_by"])
+        for r in p.get("rcpt", {}).values():
+            if "attempts" in r:
+                r["attempts"] = frozenset(r["attempts"])
+            if "originals" in r:
+                r["originals"] = frozenset(r["originals"])
+    return parts

@@ -19,6 +19,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[pyclass(module = "shipper._native")]
 struct Reader {
     stream: Stream,
+    /// The message facts of the entries the last `feed`, `release` or `finish` returned.
+    facts: Vec<u8>,
 }
 
 fn panic_on_marker(body: &str) -> u8 {
@@ -75,7 +77,10 @@ impl Reader {
         if panic_on {
             stream.classify = panic_on_marker;
         }
-        Ok(Self { stream })
+        Ok(Self {
+            stream,
+            facts: Vec::new(),
+        })
     }
 
     /// Entries completed by `chunk`, which must start at `offset` (where the last chunk ended).
@@ -93,6 +98,7 @@ impl Reader {
         }
         let mut batch = Batch::default();
         py.detach(|| self.stream.feed(chunk, &mut batch));
+        self.facts = std::mem::take(&mut batch.facts);
         Ok(out(py, &batch))
     }
 
@@ -100,6 +106,7 @@ impl Reader {
     fn release(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.release(&mut batch);
+        self.facts = std::mem::take(&mut batch.facts);
         out(py, &batch)
     }
 
@@ -107,7 +114,16 @@ impl Reader {
     fn finish(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.finish(&mut batch);
+        self.facts = std::mem::take(&mut batch.facts);
         out(py, &batch)
+    }
+
+    /// The message facts of the entries the last `feed`, `release` or `finish` returned: per entry, in
+    /// order, a line. A claimed entry with a message id has the JSON array of its partial summaries
+    /// (`shipper/messages/partials.py`'s, sets as arrays), or `!` where Python must read its document;
+    /// the line is empty for every other entry.
+    fn facts(&self, py: Python<'_>) -> Py<PyBytes> {
+        PyBytes::new(py, &self.facts).unbind()
     }
 
     /// Offset just past the last complete (or cut) physical line.
@@ -152,6 +168,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FLAG_BAD_UTF8", stream::flags::BAD_UTF8)?;
     m.add("FLAG_HAS_PID", stream::flags::HAS_PID)?;
     // What the core does not do yet; the Python test and bench print it.
-    m.add("MISSING", "non-ASCII non-flag bodies (but the ACL lines), non-ASCII domains and HELOs, mangled host groups, scoped IPv6 addresses, syslog origins, and message facts beyond the prefix; claimed lines needing them stay unrecognized")?;
+    m.add("MISSING", "non-ASCII non-flag bodies (but the ACL lines), non-ASCII domains and HELOs, mangled host groups, scoped IPv6 addresses and syslog origins; claimed lines needing them stay unrecognized")?;
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod body;
 pub mod catalogue;
 pub mod classify;
 pub mod enrich;
+pub mod facts;
 pub mod fields;
 pub mod ids;
 pub mod json;

@@ -211,6 +211,8 @@ impl EntryOut {
 pub struct Batch {
     pub bulk: Vec<u8>,
     pub entries: Vec<EntryOut>,
+    /// Per entry, in order, its message facts (`facts::write`; empty when none) and a newline.
+    pub facts: Vec<u8>,
 }
 
 /// The action code of an entry the core does not claim (declined, or `unrecognized` in Python too):
@@ -245,6 +247,8 @@ pub struct Stream {
     raw: Vec<RawEntry>,
     /// The last index name and the stamp's first 10 characters it was made from.
     index: (String, String),
+    /// The current entry's message facts, moved into the batch after it.
+    facts: Vec<u8>,
 }
 
 impl Stream {
@@ -259,6 +263,7 @@ impl Stream {
             classify: classify_body,
             raw: Vec::new(),
             index: (String::new(), String::new()),
+            facts: Vec::new(),
         }
     }
 
@@ -309,6 +314,7 @@ impl Stream {
                 Ok(out) => out,
                 Err(panic) => {
                     batch.bulk.truncate(start);
+                    self.facts.clear();
                     let why = panic
                         .downcast_ref::<&str>()
                         .map(|s| (*s).to_string())
@@ -321,6 +327,8 @@ impl Stream {
             if occ == 0 {
                 self.occurrences.keep(entry.data);
             }
+            batch.facts.append(&mut self.facts);
+            batch.facts.push(b'\n');
         }
     }
 
@@ -428,6 +436,7 @@ impl Stream {
                 w.end_object();
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+                crate::facts::write(&mut self.facts, &self.ctx.server, ts, doc.action, &doc.doc);
                 return out;
             }
         }
