@@ -8,22 +8,12 @@
 use super::group as opt;
 use super::hostident::{full_host, scan_host_ident};
 use super::message::{address, text};
-use super::rule::{Handler, Rule};
+use super::rule::{h_text_error, with_needles as rule, Rule};
 use crate::body::{Decline, ErrorOpts, Event, Obj, R};
 use crate::fields::HostGroup;
 use regex::{Captures, Regex};
 use serde_json::Value;
 use std::sync::OnceLock;
-
-/// `rule.h_text_error`: the whole line as a local error.
-fn h_text_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    let how = ErrorOpts {
-        stage: Some("local"),
-        ..ErrorOpts::new(None)
-    };
-    ev.error_with(&m[0], &how)?;
-    Ok(None)
-}
 
 fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let g = HostGroup {
@@ -331,21 +321,6 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         .collect();
     ev.recipients(&rcpts);
     Ok(Some("spam_verdict"))
-}
-
-fn rule(
-    action: &'static str,
-    pattern: &'static str,
-    handler: Option<Handler>,
-    needles: &'static [&'static str],
-) -> Rule {
-    Rule {
-        action,
-        pattern,
-        handler,
-        needs_id: None,
-        needles,
-    }
 }
 
 /// `ERROR_RULES` in Python's order.

@@ -5,10 +5,10 @@
 //! Patterns are Python's with `\s`/`\S` widened to Python's whitespace (`\x1c`-`\x1f` are space to
 //! Python's `str.isspace`, not to Unicode's `White_Space`), so a body means the same to both.
 
-use super::rule::Rule;
+use super::rule::{h_who, with_needles as rule, Rule};
 use super::{group as opt, took_part};
 use crate::body::{ErrorOpts, Event, R};
-use crate::fields::{py_space, strip_angle, HostGroup};
+use crate::fields::{strip_angle, HostGroup};
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
@@ -30,19 +30,6 @@ macro_rules! angle_address {
 /// Python's `m.group(name)` of a group the match always sets (`""` when it did not take part).
 pub(crate) fn text<'t>(m: &Captures<'t>, name: &str) -> &'t str {
     took_part(m, name).unwrap_or("")
-}
-
-/// `rule.h_who`: who did it (`by …`) and why.
-pub(crate) fn h_who(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    if let Some(who) = opt(m, "who") {
-        ev.exim
-            .insert("by".into(), who.trim_matches(py_space).into());
-    }
-    if let Some(why) = opt(m, "why") {
-        ev.exim
-            .insert("reason".into(), why.trim_matches(py_space).into());
-    }
-    Ok(None)
 }
 
 fn h_queue_admin(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
@@ -129,21 +116,6 @@ fn h_rewrite(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     }
     ev.exim.insert("rewrite".into(), o.into());
     Ok(None)
-}
-
-fn rule(
-    action: &'static str,
-    pattern: &'static str,
-    handler: Option<super::rule::Handler>,
-    needles: &'static [&'static str],
-) -> Rule {
-    Rule {
-        action,
-        pattern,
-        handler,
-        needs_id: None,
-        needles,
-    }
 }
 
 /// `MESSAGE_RULES[1:]` in Python's order (index 0 here is Python's index 1).

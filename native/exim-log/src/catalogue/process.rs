@@ -1,8 +1,8 @@
 //! `process_lines.py`: daemon, queue-runner and process lines (start, stop, SIGHUP, queue runs,
 //! `cwd=`) and their failures.
 
-use super::rule::Rule;
-use super::{error, group, int, rule, took_part};
+use super::rule::{h_text_error, h_who, Rule};
+use super::{group, int, rule, took_part};
 use crate::body::{Event, Obj, R};
 use crate::fields::unescape;
 use regex::{Captures, Regex};
@@ -98,24 +98,6 @@ fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 fn h_sighup(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let p = int(took_part(m, "pid").unwrap_or(""))?;
     ev.sec("process").insert("pid".into(), p.into());
-    Ok(None)
-}
-
-/// `rule.h_who`: who did it (`by …`) and why.
-fn h_who(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    if let Some(who) = group(m, "who") {
-        ev.exim.insert("by".into(), who.trim().into());
-    }
-    if let Some(why) = group(m, "why") {
-        ev.exim.insert("reason".into(), why.trim().into());
-    }
-    Ok(None)
-}
-
-/// `rule.h_text_error`: the whole line as a local error.
-fn h_text_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    let whole = m.get(0).map_or("", |g| g.as_str());
-    error(ev, whole, None, Some("local"), None, "destination", None)?;
     Ok(None)
 }
 
