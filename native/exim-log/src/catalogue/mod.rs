@@ -200,13 +200,7 @@ pub(crate) const fn rule(
     pattern: &'static str,
     handler: Option<rule::Handler>,
 ) -> Rule {
-    Rule {
-        action,
-        pattern,
-        handler,
-        needs_id: None,
-        needles: &[],
-    }
+    rule::with_needles(action, pattern, handler, &[])
 }
 
 /// Python's `int()` of a `\d+` group (ASCII here): beyond `u64` it is declined.
