@@ -335,8 +335,9 @@ def _with_path(body: bytes, path: str, offset: int) -> bytes:
     """A document the core rendered, with `log.file.path` now `path` (its `log` is written last)."""
     log = {"file": {"path": path}, "offset": offset}
     cut = body.rfind(b',"log":{"file":{"path":')
-    if cut < 0:  # written otherwise: the slow way
-        return dumps({**orjson.loads(body), "log": log})
+    if cut < 0:  # written otherwise (a syslog entry's `log.syslog` first): the slow way
+        doc = orjson.loads(body)
+        return dumps({**doc, "log": {**doc.get("log", {}), **log}})
     return body[:cut] + b',"log":' + orjson.dumps(log) + b"}"
 
 

@@ -14,7 +14,7 @@ from shipper.delivery import Mark
 from shipper.files.archive import damage_of, detect_compression, wrap_decompressor
 from shipper.files.follow import DETECT_BYTES, READ_CHUNK, Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, FileId, confirms, head_hash
-from shipper.files.native import NativeFor, Polled, Reading, last_end
+from shipper.files.native import NativeEntries, NativeFor, Polled, Reading, last_end
 from shipper.files.reader import EntryAssembler, peek_head, same_second_start
 from shipper.files.syslog import SyslogAssembler
 from shipper.status import Status
@@ -87,7 +87,7 @@ class ArchiveSource:
         except BaseException:
             self._raw.close()
             raise
-        fast = native(self.path, begin, start) if native is not None and self.wrapped is None else None
+        fast = native(self.path, begin, start, self.wrapped) if native is not None else None
         self.assembler: Reading = fast if fast is not None else EntryAssembler(begin, self.wrapped)
         self.last_end = start
 
@@ -116,7 +116,9 @@ class ArchiveSource:
     @property
     def foreign(self) -> int:
         """Other programs' syslog lines read and not shipped."""
-        return self.wrapped.skipped if self.wrapped is not None else 0
+        if self.wrapped is None:
+            return 0
+        return self.assembler.skipped if isinstance(self.assembler, NativeEntries) else self.wrapped.skipped
 
     def flush_pending(self) -> Polled:
         return []

@@ -43,7 +43,7 @@ def _entries(
             host_from_syslog=not settings.server_name,
         )
         path = "-" if name == "-" else str(Path(name).resolve())
-        fast = native(path, 0, 0) if native is not None and assembler is None else None
+        fast = native(path, 0, 0, assembler) if native is not None else None
         reading: Reading = fast if fast is not None else EntryAssembler(0, assembler)
         while chunk := stream.read(CHUNK_SIZE):
             yield reading.feed(chunk)
@@ -51,8 +51,9 @@ def _entries(
     except _DECOMPRESS_ERRORS as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
     if assembler is not None:
-        counts["skipped"] += assembler.skipped
-        counts["unreadable"] += assembler.unreadable
+        counted = fast if fast is not None else assembler
+        counts["skipped"] += counted.skipped
+        counts["unreadable"] += counted.unreadable
     damage = damage_of(stream)
     if damage is not None:
         raise InputError(f"{name}: cannot read to the end, {damage}; the entries before it were read")

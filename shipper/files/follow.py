@@ -60,15 +60,15 @@ class Harvester:
     """Tells the file's form from its first bytes, once it has some (see files.syslog)."""
     assembler: SyslogAssembler | None = None
     """A syslog or journal file's entry assembler; None for Exim's own log format."""
-    native: Callable[[int, int], NativeEntries | None] | None = None
-    """The native core's reader at `(start, resume)`, for a file in Exim's own format (see files.native)."""
+    native: Callable[[int, int, SyslogAssembler | None], NativeEntries | None] | None = None
+    """The native core's reader at `(start, resume, assembler)` (see files.native)."""
     entries: Reading = field(init=False)
 
     def __post_init__(self) -> None:
         self.entries = self._reader(self.start)
 
     def _reader(self, start: int) -> Reading:
-        fast = self.native(start, self.resume) if self.native is not None and self.assembler is None else None
+        fast = self.native(start, self.resume, self.assembler) if self.native is not None else None
         return fast if fast is not None else EntryAssembler(start, self.assembler)
 
     @property

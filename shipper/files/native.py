@@ -1,5 +1,6 @@
-"""Exim's own log format through the native core (`shipper._native`): chunks in, per entry its bulk lines
-as the core rendered them, or its bytes for the Python parser where the core left the placeholder."""
+"""Log files through the native core (`shipper._native`), Exim's own format and syslog or journal files:
+chunks in, per entry its bulk lines as the core rendered them, or its bytes (and a wrapper's origin) for
+the Python parser where the core left the placeholder."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from shipper.exim.syslog import Origin
 from shipper.files.reader import EntryAssembler, RawEntry
+from shipper.files.syslog import SyslogAssembler
 
 
 def _load() -> ModuleType | None:
@@ -92,9 +95,21 @@ class NativeEntries:
     returning `Rendered` batches instead of entries: assembly, occurrences and the resume point are the
     core's, so a source hands it its bytes and checkpoints by the records' offsets."""
 
-    def __init__(self, ctx: Context, start: int, resume: int) -> None:
+    def __init__(self, ctx: Context, start: int, resume: int, wrapped: SyslogAssembler | None = None) -> None:
         assert core is not None
         self.ctx = ctx
+        # A syslog or journal file: the core unwraps it with the Python assembler's configuration (the
+        # Python one still finds a resume's second, reading the file backwards).
+        form: dict[str, Any] = {}
+        if wrapped is not None:
+            a = wrapped.anchor
+            form = {
+                "form": wrapped.form,
+                "anchor": (a.year, a.month, a.day),
+                "programs": sorted(wrapped.programs),
+                "host_from_syslog": wrapped.host_from_syslog,
+            }
+        self.wrapped = wrapped is not None
         self.reader: Any = core.Reader(
             server=ctx.server,
             zone=ctx.zone,
@@ -103,6 +118,7 @@ class NativeEntries:
             index_prefix=ctx.index_prefix,
             start=start,
             resume=resume,
+            **form,
         )
         self.record_size: int = core.RECORD_SIZE
         self._record = struct.Struct(core.RECORD_FORMAT)
@@ -123,6 +139,16 @@ class NativeEntries:
     @property
     def fed(self) -> int:
         return int(self.reader.fed)
+
+    @property
+    def skipped(self) -> int:
+        """A syslog or journal file's lines of other programs, read and not shipped."""
+        return int(self.reader.skipped)
+
+    @property
+    def unreadable(self) -> int:
+        """A syslog or journal file's lines that are neither a record of its form nor an Exim line."""
+        return int(self.reader.unreadable)
 
     def feed(self, chunk: bytes) -> Rendered:
         bulk, records = self.reader.feed(chunk, self.reader.fed)
@@ -176,7 +202,8 @@ class NativeEntries:
             data = base64.b64decode(doc["exim"]["original_base64"])
         else:
             data = doc["event"]["original"].encode()
-        return RawEntry(offset, data, end, bool(flags & self._terminated))
+        origin = _origin(doc) if self.wrapped else None
+        return RawEntry(offset, data, end, bool(flags & self._terminated), origin)
 
     @staticmethod
     def _stamp(doc: bytes, ms: int) -> str:
@@ -190,15 +217,42 @@ class NativeEntries:
         )
 
 
+def _origin(doc: dict[str, Any]) -> Origin | None:
+    """A syslog or journal entry's origin, read back from the placeholder the core applied it to."""
+    s = doc.get("log", {}).get("syslog")
+    if s is None:
+        return None  # a plain Exim line among the records
+    tags = doc.get("tags", [])
+    host = s.get("hostname")
+    pid = s.get("procid")
+    return Origin(
+        host=host,
+        program=s["appname"],
+        pid=None if pid is None else int(pid),
+        # The record's host is host.name only when it replaced the server's (the same either way when equal).
+        host_name=host if host is not None and doc.get("host", {}).get("name") == host else None,
+        dataset=doc["event"]["dataset"],
+        priority=s.get("severity", {}).get("code"),
+        restamped="timestamp_from_syslog" in tags,
+        incomplete="syslog_parts_missing" in tags,
+    )
+
+
 Polled = list[RawEntry] | Rendered
 """What a source's poll gives: entries for the Python parser, or a batch the core rendered."""
 
 Reading = EntryAssembler | NativeEntries
 """A source's reader of entries."""
 
-NativeFor = Callable[[str, int, int], NativeEntries | None]
-"""The native reader of a file in Exim's own format at `(path, start, resume)`, or None (the core is not
-built, or cannot take the file's settings): then the Python reader reads it."""
+
+class NativeFor(Protocol):
+    """The native reader of a file at `(path, start, resume)`, `wrapped` the syslog or journal assembler
+    of a wrapped file (None: Exim's own format), or None (the core is not built, or cannot take the
+    file's settings): then the Python reader reads it."""
+
+    def __call__(
+        self, path: str, start: int, resume: int, wrapped: SyslogAssembler | None = None
+    ) -> NativeEntries | None: ...
 
 
 def last_end(polled: Polled) -> int | None:
@@ -229,7 +283,7 @@ def native_for(server: str, zone: str, index_prefix: str, dataset: Callable[[str
     except ValueError:
         return None  # a zone chrono-tz does not know: the Python path reads it as before
 
-    def make(path: str, start: int, resume: int) -> NativeEntries:
-        return NativeEntries(Context(server, zone, dataset(path), path, index_prefix), start, resume)
+    def make(path: str, start: int, resume: int, wrapped: SyslogAssembler | None = None) -> NativeEntries:
+        return NativeEntries(Context(server, zone, dataset(path), path, index_prefix), start, resume, wrapped)
 
     return make

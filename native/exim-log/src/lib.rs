@@ -17,6 +17,7 @@ pub mod json;
 pub mod prefix;
 pub mod stream;
 pub mod suffixes;
+pub mod syslog;
 pub mod tables;
 pub mod text;
 pub mod timestamps;

@@ -13,6 +13,7 @@ use crate::body;
 use crate::ids::{event_id_into, event_index, Occurrences};
 use crate::json::JsonWriter;
 use crate::prefix;
+use crate::syslog::{Origin, SyslogAssembler};
 use crate::text;
 use crate::timestamps::TimestampConverter;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -249,6 +250,12 @@ pub struct Stream {
     index: (String, String),
     /// The current entry's message facts, moved into the batch after it.
     facts: Vec<u8>,
+    /// A syslog or journal stream's envelope reader: the assembler then hands it physical lines.
+    wrapped: Option<SyslogAssembler>,
+    /// The wrapped entries' origins, index for index with the entries being emitted.
+    origins: Vec<Option<Origin>>,
+    /// The origin of the entry being processed (None: Exim's own format).
+    origin: Option<Origin>,
 }
 
 impl Stream {
@@ -264,6 +271,54 @@ impl Stream {
             raw: Vec::new(),
             index: (String::new(), String::new()),
             facts: Vec::new(),
+            wrapped: None,
+            origins: Vec::new(),
+            origin: None,
+        }
+    }
+
+    /// A syslog file's or journal export's stream: `syslog` unwraps its records into Exim's entries.
+    pub fn wrapped(
+        ctx: Context,
+        times: TimestampConverter,
+        start: u64,
+        syslog: SyslogAssembler,
+    ) -> Self {
+        let mut stream = Self::new(ctx, times, start);
+        // Every physical line is its own piece: the envelope reader decides the entries.
+        stream.assembler.max_entry = 0;
+        stream.wrapped = Some(syslog);
+        stream
+    }
+
+    /// The envelope reader of a wrapped stream (its skipped and unreadable counts).
+    pub fn syslog(&self) -> Option<&SyslogAssembler> {
+        self.wrapped.as_ref()
+    }
+
+    /// Whether an entry waits for `release`: a wrapped stream may always hold split pieces.
+    pub fn held(&self) -> bool {
+        self.wrapped.is_some() || self.assembler.held()
+    }
+
+    /// A wrapped stream's physical lines in `raw` to its entries (and `origins`); `flush`: the pieces
+    /// still waiting too.
+    fn unwrap(&mut self, raw: &mut Vec<RawEntry>, flush: bool) {
+        let Some(w) = self.wrapped.as_mut() else {
+            return;
+        };
+        let lines = std::mem::take(raw);
+        for line in &lines {
+            w.feed(
+                line.offset,
+                &line.data,
+                line.terminated,
+                raw,
+                &mut self.origins,
+            );
+        }
+        if flush {
+            w.flush(raw, &mut self.origins);
         }
     }
 
@@ -277,6 +332,10 @@ impl Stream {
         // Documents are about twice their entry's size (the original, the action line, the fields).
         batch.bulk.reserve(chunk.len() * 2 + 4096);
         self.assembler.feed(chunk, &mut raw);
+        if self.wrapped.is_some() {
+            self.assembler.release_into(&mut raw);
+            self.unwrap(&mut raw, false);
+        }
         self.emit(&mut raw, batch);
         self.raw = raw;
     }
@@ -285,6 +344,7 @@ impl Stream {
     pub fn release(&mut self, batch: &mut Batch) {
         let mut raw = std::mem::take(&mut self.raw);
         self.assembler.release_into(&mut raw);
+        self.unwrap(&mut raw, true);
         self.emit(&mut raw, batch);
         self.raw = raw;
     }
@@ -293,12 +353,13 @@ impl Stream {
     pub fn finish(&mut self, batch: &mut Batch) {
         let mut raw = std::mem::take(&mut self.raw);
         self.assembler.finish_into(&mut raw);
+        self.unwrap(&mut raw, true);
         self.emit(&mut raw, batch);
         self.raw = raw;
     }
 
     fn emit(&mut self, raw: &mut Vec<RawEntry>, batch: &mut Batch) {
-        for entry in raw.drain(..) {
+        for (i, entry) in raw.drain(..).enumerate() {
             let occ = self.occurrences.count(&entry.data);
             if entry.end <= self.resume {
                 if occ == 0 {
@@ -306,6 +367,13 @@ impl Stream {
                 }
                 continue;
             }
+            self.origin = self.origins.get_mut(i).and_then(Option::take);
+            // A syslog stream mixes Exim's three logs: the entry's own keys its id, index and rules.
+            let own = self
+                .origin
+                .as_ref()
+                .and_then(|o| o.dataset)
+                .map(|d| std::mem::replace(&mut self.ctx.dataset, d.to_string()));
             let start = batch.bulk.len();
             let done = catch_unwind(AssertUnwindSafe(|| {
                 self.entry(&entry, occ, &mut batch.bulk)
@@ -329,7 +397,12 @@ impl Stream {
             }
             batch.facts.append(&mut self.facts);
             batch.facts.push(b'\n');
+            if let Some(own) = own {
+                self.ctx.dataset = own;
+            }
+            self.origin = None;
         }
+        self.origins.clear();
     }
 
     fn record(entry: &RawEntry, occ: u64) -> EntryOut {
@@ -389,7 +462,10 @@ impl Stream {
         // eximstats reads the raw first line, `\r` included: not ported.
         let plain = !text.contains('\r');
         if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, plain) {
-            if let Some(doc) = self.claimed(p, body, &text, bad.then_some(&entry.data[..])) {
+            if let Some(mut doc) = self.claimed(p, body, &text, bad.then_some(&entry.data[..])) {
+                if let Some(o) = &self.origin {
+                    o.apply(&mut doc.doc);
+                }
                 let doc_start = self.action(bulk, Some(ts), &entry.data, occ, &mut out);
                 out.action = doc.code;
                 out.timestamp_ms = *ms;
@@ -415,18 +491,26 @@ impl Stream {
                     &self.ctx.dataset,
                     doc.failed,
                 );
-                if !self.ctx.server.is_empty() {
+                let host = self
+                    .origin
+                    .as_ref()
+                    .and_then(Origin::host_name)
+                    .unwrap_or(&self.ctx.server);
+                if !host.is_empty() {
                     w.key("host")
                         .begin_object()
-                        .field("name", &self.ctx.server)
+                        .field("name", host)
                         .end_object();
                 }
                 for (k, v) in &doc.doc {
                     w.member(k, v);
                 }
-                w.key("log")
-                    .begin_object()
-                    .key("file")
+                w.key("log").begin_object();
+                if let Some(o) = &self.origin {
+                    // Before `file`: the pipeline rewrites a renamed file's `log` by merging then.
+                    w.member("syslog", &o.log_syslog());
+                }
+                w.key("file")
                     .begin_object()
                     .field("path", &self.ctx.path)
                     .end_object()
@@ -436,7 +520,7 @@ impl Stream {
                 w.end_object();
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
-                crate::facts::write(&mut self.facts, &self.ctx.server, ts, doc.action, &doc.doc);
+                crate::facts::write(&mut self.facts, host, ts, doc.action, &doc.doc);
                 return out;
             }
         }
@@ -451,26 +535,22 @@ impl Stream {
         let mut w = JsonWriter::new(bulk);
         w.begin_object();
         // Python's insertion order: a failed stamp's tag comes before the inherited @timestamp.
-        if out.flags & flags::INVALID_TIMESTAMP != 0 {
-            w.key("tags")
-                .begin_array()
-                .str("invalid_timestamp")
-                .end_array();
+        let invalid = out.flags & flags::INVALID_TIMESTAMP != 0;
+        if invalid {
+            self.tags(&mut w, Some("invalid_timestamp"));
         }
         if let Some((ts, ms)) = &stamp {
             w.field("@timestamp", ts);
             out.timestamp_ms = *ms;
             out.flags |= flags::HAS_TIMESTAMP;
         }
-        if tags == Some("timestamp_inherited") {
-            w.key("tags")
-                .begin_array()
-                .str("timestamp_inherited")
-                .end_array();
+        if !invalid {
+            self.tags(&mut w, tags);
         }
         if let Some(p) = &p {
             self.prefix_fields(&mut w, p, &mut out);
         }
+        self.origin_pid(&mut w, p.as_ref());
         self.finish_doc(
             &mut w,
             &text,
@@ -625,6 +705,36 @@ impl Stream {
         start
     }
 
+    /// `tags` of a placeholder: the entry's own, then those of its syslog origin (none: no member).
+    fn tags(&self, w: &mut JsonWriter<'_>, own: Option<&str>) {
+        let mut extra = self.origin.iter().flat_map(Origin::tags).peekable();
+        if own.is_none() && extra.peek().is_none() {
+            return;
+        }
+        w.key("tags").begin_array();
+        if let Some(t) = own {
+            w.str(t);
+        }
+        for t in extra {
+            w.str(t);
+        }
+        w.end_array();
+    }
+
+    /// A syslog origin's pid, where the prefix has none (`apply_origin`'s setdefault).
+    fn origin_pid(&self, w: &mut JsonWriter<'_>, p: Option<&prefix::Prefix<'_>>) {
+        if let (Some(pid), None) = (
+            self.origin.as_ref().and_then(|o| o.pid),
+            p.and_then(|p| p.pid),
+        ) {
+            w.key("process")
+                .begin_object()
+                .key("pid")
+                .uint(pid)
+                .end_object();
+        }
+    }
+
     fn prefix_fields(&self, w: &mut JsonWriter<'_>, p: &prefix::Prefix<'_>, out: &mut EntryOut) {
         if let Some(pid) = p.pid {
             // Up to 10 digits: always fits.
@@ -669,10 +779,15 @@ impl Stream {
         w.field("outcome", "unknown")
             .field("dataset", &self.ctx.dataset)
             .end_object();
-        if !self.ctx.server.is_empty() {
+        let host = self
+            .origin
+            .as_ref()
+            .and_then(Origin::host_name)
+            .unwrap_or(&self.ctx.server);
+        if !host.is_empty() {
             w.key("host")
                 .begin_object()
-                .field("name", &self.ctx.server)
+                .field("name", host)
                 .end_object();
         }
         if timestamp_raw.is_some() || parse_error.is_some() || raw.is_some() {
@@ -688,9 +803,11 @@ impl Stream {
             }
             w.end_object();
         }
-        w.key("log")
-            .begin_object()
-            .key("file")
+        w.key("log").begin_object();
+        if let Some(o) = &self.origin {
+            w.member("syslog", &o.log_syslog());
+        }
+        w.key("file")
             .begin_object()
             .field("path", &self.ctx.path)
             .end_object();
@@ -729,9 +846,11 @@ impl Stream {
             out.timestamp_ms = *ms;
             out.flags |= flags::HAS_TIMESTAMP;
         }
+        self.tags(&mut w, None);
         if let Some(p) = &p {
             self.prefix_fields(&mut w, p, &mut out);
         }
+        self.origin_pid(&mut w, p.as_ref());
         let why = format!("panic: {why}");
         self.finish_doc(
             &mut w,

@@ -1,0 +1,297 @@
+"""Syslog and journal files through the native core against the Python path (files.syslog's assembler,
+the parser with the entry's origin, the pipeline's `_item`): offsets, ids and documents equal as parsed
+JSON, and the skipped and unreadable counts, for the syslog tests' literals, crafted streams and
+bench/syslog_speed.py's generated mail.log."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from shipper.exim.parse import EntryParser
+from shipper.files import native as files_native
+from shipper.files.archive import dataset_for
+from shipper.files.reader import iter_entries
+from shipper.files.syslog import SyslogAssembler, detect_format
+from shipper.pipeline import Shipper, _Occurrences
+from shipper.settings import Settings
+from tests.integration.test_syslog_backfill import mail_log
+
+pytestmark = pytest.mark.skipif(files_native.core is None, reason="the native module is not built")
+
+ROOT = Path(__file__).resolve().parents[2]
+ANCHOR = date(2025, 7, 1)
+ID = "1tgXJ4-000000001aB-0Cd4"
+ARRIVAL = f"{ID} <= alice@example.com H=mail.example.com [192.0.2.1] P=esmtps S=1234 id=abc@example.com"
+DELIVERY = f'{ID} => bob@example.org R=dnslookup T=remote_smtp H=mx.example.org [198.51.100.7] C="250 OK"'
+
+
+def _journal(**fields: Any) -> bytes:
+    record = {"__CURSOR": "s=1", "__REALTIME_TIMESTAMP": "1751205859123456", "PRIORITY": "6", **fields}
+    return json.dumps(record).encode() + b"\n"
+
+
+CRAFTED: dict[str, tuple[str, bytes]] = {
+    "bsd restamped": ("syslog", f"Jun 29 16:04:19 mx1 exim[1234]: {ARRIVAL}\n".encode()),
+    "bsd own stamp, no pid": (
+        "syslog",
+        f"Jun  5 16:04:19 mx1 exim4: 2025-06-05 16:04:19 {ARRIVAL}\n".encode(),
+    ),
+    "bsd exim pid kept": (
+        "syslog",
+        f"Jun 29 16:04:19 mx1 exim[1234]: 2025-06-29 16:04:19 [99] {DELIVERY}\n".encode(),
+    ),
+    "rfc3339": ("syslog", f"2025-06-29T16:04:19.123456+02:00 mx1 exim[7]: {DELIVERY}\n".encode()),
+    "rfc5424": (
+        "syslog",
+        f'<22>1 2025-06-29T16:04:19.5Z mx1 exim 77 - [x@1 a="]"] \ufeff{ARRIVAL}\n'.encode()
+        + f"<22>1 - - exim - - - {ID} Completed\n".encode(),
+    ),
+    "priority prefix": ("syslog", f"<22>Jun 29 16:04:19 mx1 exim[3]: {ID} Completed\n".encode()),
+    "split pieces": (
+        "syslog",
+        b"Jun 29 16:04:19 mx1 exim[9]: [1\\3] H=(x) [192.0.2.9] F=<a@b.example> rejected RCPT <c@d.example>: no\n"
+        b"Jun 29 16:04:19 mx1 postfix[2]: other program\n"
+        b"Jun 29 16:04:19 mx1 exim[9]: [2\\3] Envelope-from: <a@b.example>\n"
+        b"Jun 29 16:04:19 mx1 exim[9]: [3/3] Envelope-to: <c@d.example>\n",
+    ),
+    "pieces missing and orphaned": (
+        "syslog",
+        f"Jun 29 16:04:19 mx1 exim[9]: [1\\2] {ARRIVAL}\nJun 29 16:04:20 mx1 exim[9]: {ID} Completed\n"
+        f"Jun 29 16:04:21 mx1 exim[9]: [2/2] orphan piece\nnot a record at all\n\n".encode(),
+    ),
+    "reject copy": (
+        "syslog",
+        b"Jun 29 16:04:19 mx1 exim[5]: H=(x) [192.0.2.9] rejected EHLO or HELO x: bad\n"
+        b"Jun 29 16:04:19 mx1 exim[5]: H=(x) [192.0.2.9] rejected EHLO or HELO x: bad\n",
+    ),
+    "plain exim lines among records": (
+        "syslog",
+        f"2025-06-29 16:04:18 {ARRIVAL}\r\nJun 29 16:04:19 mx1 exim[1]: {ID} Completed\r\n"
+        f"  a continuation stays alone\n".encode(),
+    ),
+    "new year": (
+        "syslog",
+        f"Dec 31 23:59:59 mx1 exim[1]: {ARRIVAL}\nJan  1 00:00:01 mx1 exim[1]: {ID} Completed\n".encode(),
+    ),
+    "bad utf-8 and no newline": (
+        "syslog",
+        b"Jun 29 16:04:19 h\xff exim[1]: " + ARRIVAL.encode() + b" \xff\xfe",
+    ),
+    "twins in one second": ("syslog", f"Jun 29 16:04:19 mx1 exim[1]: {ID} Completed\n".encode() * 3),
+    "journal": (
+        "journal",
+        _journal(MESSAGE=ARRIVAL, _HOSTNAME="mx1", SYSLOG_IDENTIFIER="exim", _PID="42")
+        + _journal(MESSAGE=list(f"{ID} Completed".encode()), SYSLOG_IDENTIFIER="exim", PRIORITY="5")
+        + _journal(MESSAGE="something broke", SYSLOG_IDENTIFIER="exim", PRIORITY="1", _HOSTNAME="")
+        + _journal(MESSAGE="dovecot", SYSLOG_IDENTIFIER="dovecot")
+        + _journal(MESSAGE=None, SYSLOG_IDENTIFIER="exim", PRIORITY="3", SYSLOG_PID="x", _PID="5")
+        + b"\x1e"
+        + _journal(MESSAGE=[f"2025-06-29 16:04:19 {DELIVERY}"], _COMM="exim4", PRIORITY="2")
+        + b'{"MESSAGE": "no time", "SYSLOG_IDENTIFIER": "exim"}\n{"neither": 1}\n'
+        + b'{"MESSAGE": "far future", "SYSLOG_IDENTIFIER": "exim", "__REALTIME_TIMESTAMP": "99999999999999999999"}\n',
+    ),
+}
+
+
+def _literals() -> list[tuple[str, str, bytes]]:
+    """Every string or bytes literal of the syslog tests that is a syslog or journal stream."""
+    out: dict[bytes, tuple[str, str, bytes]] = {}
+    for rel in ("tests/unit/test_syslog.py", "tests/integration/test_syslog_backfill.py"):
+        path = ROOT / rel
+        if not path.exists():
+            continue
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+                raw = node.value.encode() if isinstance(node.value, str) else node.value
+                form = detect_format(raw)
+                if form != "exim":
+                    out.setdefault(raw, (f"{rel}:{node.lineno}", form, raw))
+    return list(out.values())
+
+
+def _shipper(tmp: Path, server_name: str) -> Shipper:
+    # A state directory of its own: a Shipper holds its directory's lock for as long as it lives.
+    settings = Settings(state_dir=Path(tempfile.mkdtemp(dir=tmp)), timezone="UTC", server_name=server_name)
+    return Shipper(settings, cluster=None)  # type: ignore[arg-type]  # _item never talks to a cluster
+
+
+def _assembler(form: str, shipper: Shipper) -> SyslogAssembler:
+    return SyslogAssembler(form, ANCHOR, host_from_syslog=not shipper.settings.server_name)  # type: ignore[arg-type]
+
+
+Item = tuple[int, int, dict[str, Any], dict[str, Any]]
+
+
+def python_items(data: bytes, form: str, shipper: Shipper, path: str) -> tuple[list[Item], int, int]:
+    assembler = _assembler(form, shipper)
+    parser = EntryParser(shipper.zone, shipper.server, dataset=dataset_for(path))
+    occurrences = _Occurrences()
+    out: list[Item] = []
+    for entry in iter_entries(io.BytesIO(data), assembler=assembler):
+        item = shipper._item(parser, path, "key", entry, occurrences.next(entry.data))[0]
+        out.append((entry.offset, entry.end, orjson.loads(item.action), orjson.loads(item.body)))
+    return out, assembler.skipped, assembler.unreadable
+
+
+def native_items(
+    data: bytes, form: str, shipper: Shipper, path: str, chunk: int
+) -> tuple[list[Item], int, int, Counter[str]]:
+    """What the ship loop makes of the core's output (`Shipper._rendered`): its documents as they are,
+    the placeholder's entries through the Python parser with the origin read back."""
+    dataset = dataset_for(path)
+    ctx = files_native.Context(shipper.server, shipper.zone, dataset, path, "exim")
+    reader = files_native.NativeEntries(ctx, 0, 0, _assembler(form, shipper))
+    parser = EntryParser(shipper.zone, shipper.server, dataset=dataset)
+    out: list[Item] = []
+    claimed: Counter[str] = Counter()
+    batches = [reader.feed(data[i : i + chunk]) for i in range(0, len(data), chunk)]
+    batches.append(reader.finish())
+    for batch in batches:
+        for code, offset, end, _occ, _facts, action, body, _lid, raw, stamp in batch:
+            if code:
+                claimed["core"] += 1
+                out.append((offset, end, orjson.loads(action), orjson.loads(body)))
+                continue
+            claimed["python"] += 1
+            assert raw is not None
+            if stamp is not None:
+                parser.follow(stamp)
+            item = shipper._item(parser, path, "key", raw, _occ)[0]
+            out.append((offset, end, orjson.loads(item.action), orjson.loads(item.body)))
+    return out, reader.skipped, reader.unreadable, claimed
+
+
+def _same(tmp: Path, data: bytes, form: str, server_name: str, chunks: tuple[int, ...]) -> Counter[str]:
+    shipper = _shipper(tmp, server_name)
+    path = str(tmp / "mail.log")
+    want, skipped, unreadable = python_items(data, form, shipper, path)
+    total: Counter[str] = Counter()
+    for chunk in chunks:
+        got, n_skipped, n_unreadable, claimed = native_items(data, form, shipper, path, chunk)
+        assert (n_skipped, n_unreadable) == (skipped, unreadable)
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert g == w, w[3]["event"]["original"]
+        total = claimed
+    return total
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+@pytest.mark.parametrize("server_name", ["", "mx-configured"])
+def test_crafted_streams_equal_the_python_path(tmp_path: Path, name: str, server_name: str) -> None:
+    form, data = CRAFTED[name]
+    _same(tmp_path, data, form, server_name, (1, 7, 1 << 20))
+
+
+def test_the_crafted_streams_are_mostly_the_cores(tmp_path: Path) -> None:
+    """Not all through the placeholder: the core renders the syslog entries it claims itself."""
+    counts: Counter[str] = Counter()
+    for form, data in CRAFTED.values():
+        counts += _same(tmp_path, data, form, "", (1 << 20,))
+    assert counts["core"] > counts["python"] > 0
+
+
+def test_the_syslog_tests_literals_equal_the_python_path(tmp_path: Path) -> None:
+    found = _literals()
+    assert len(found) >= 5  # the syslog tests quote records: a failed extraction must not pass empty
+    for where, form, data in found:
+        for server_name in ("", "mx1"):
+            try:
+                _same(tmp_path, data, form, server_name, (3, 1 << 20))
+            except AssertionError as exc:
+                raise AssertionError(f"{where}: {exc}") from exc
+
+
+def test_a_panic_in_the_core_costs_one_entry_with_its_origin(tmp_path: Path) -> None:
+    assert files_native.core is not None
+    shipper = _shipper(tmp_path, "")
+    data = f"Jun 29 16:04:19 mx9 exim[3]: {ID} \x01panic\x01\nJun 29 16:04:20 mx9 exim[3]: {ID} Completed\n"
+    reader = files_native.core.Reader(
+        server=shipper.server,
+        zone="UTC",
+        dataset="exim.main",
+        path="p",
+        index_prefix="exim",
+        panic_on=True,
+        form="syslog",
+        anchor=(2025, 7, 1),
+        programs=["exim"],
+        host_from_syslog=True,
+    )
+    bulk, _ = reader.feed(data.encode(), 0)
+    extra, _ = reader.finish()
+    docs = [orjson.loads(line) for line in (bulk + extra).splitlines()[1::2]]
+    assert len(docs) == 2
+    first = docs[0]
+    assert first["exim"]["parse_error"].startswith("panic: ")
+    assert first["event"]["original"] == f"2025-06-29 16:04:19 {ID} \x01panic\x01"
+    assert first["host"] == {"name": "mx9"}
+    assert first["log"]["syslog"] == {"appname": "exim", "hostname": "mx9", "procid": "3"}
+    assert first["tags"] == ["timestamp_from_syslog"]
+    assert docs[1]["event"]["action"] == "message_completed"
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location("syslog_speed", ROOT / "bench" / "syslog_speed.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_mail_log_equals_the_python_path(tmp_path: Path) -> None:
+    log = tmp_path / "mainlog"
+    cmd = [sys.executable, str(ROOT / "bench" / "generate_mainlog.py"), str(log), "--lines", "5000"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    data = _bench().as_mail_log(log.read_bytes())
+    counts = _same(tmp_path, data, "syslog", "", (1 << 16,))
+    # The core renders nearly all of it; the rest (lines of kinds it declines) goes through Python.
+    assert counts["core"] >= 0.95 * (counts["core"] + counts["python"])
+    journal = b"".join(
+        _journal(
+            MESSAGE=base64.b64encode(line).decode() if i % 97 == 0 else line.decode("utf-8", "replace")
+        ).replace(b'"PRIORITY"', b'"SYSLOG_IDENTIFIER": "exim", "PRIORITY"')
+        for i, line in enumerate(log.read_bytes().splitlines()[:2000])
+    )
+    _same(tmp_path, journal, "journal", "", (1 << 16,))
+
+
+def test_the_syslog_backfill_tests_mail_log_equals_the_python_path(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    mail_log(log)
+    counts = _same(tmp_path, log.read_bytes(), "syslog", "", (5, 1 << 20))
+    assert counts["core"] > counts["python"]
+
+
+def _as_journal(data: bytes) -> bytes:
+    """Each entry as `journalctl -o json` writes it: the whole entry one MESSAGE, bytes arrays for bad UTF-8."""
+    out = []
+    for n, entry in enumerate(iter_entries(io.BytesIO(data))):
+        try:
+            message: Any = entry.data.decode()
+        except UnicodeDecodeError:
+            message = list(entry.data)
+        priority = ("6", "5", "1")[n % 7 // 5]  # mostly main, some reject and panic copies
+        out.append(_journal(MESSAGE=message, SYSLOG_IDENTIFIER="exim", _HOSTNAME="mx-j", PRIORITY=priority))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("log", sorted((ROOT / "tests" / "fixtures").rglob("*.log")), ids=lambda p: p.name)
+def test_the_fixtures_wrapped_as_syslog_and_journal_equal_the_python_path(tmp_path: Path, log: Path) -> None:
+    data = log.read_bytes()
+    _same(tmp_path, _bench().as_mail_log(data), "syslog", "", (1 << 20,))
+    _same(tmp_path, _as_journal(data), "journal", "mx1", (1 << 20,))
