@@ -26,8 +26,10 @@ from shipper.files import native as files_native
 from shipper.files.archive import dataset_for
 from shipper.files.reader import iter_entries
 from shipper.files.syslog import SyslogAssembler, detect_format
+from shipper.messages.partials import from_facts, partials
 from shipper.pipeline import Shipper, _Occurrences
 from shipper.settings import Settings
+from tests.fakes.cluster import FakeCluster
 from tests.integration.test_syslog_backfill import mail_log
 
 pytestmark = pytest.mark.skipif(files_native.core is None, reason="the native module is not built")
@@ -161,10 +163,14 @@ def native_items(
     batches = [reader.feed(data[i : i + chunk]) for i in range(0, len(data), chunk)]
     batches.append(reader.finish())
     for batch in batches:
-        for code, offset, end, _occ, _facts, action, body, _lid, raw, stamp in batch:
+        for code, offset, end, _occ, facts, action, body, _lid, raw, stamp in batch:
             if code:
                 claimed["core"] += 1
-                out.append((offset, end, orjson.loads(action), orjson.loads(body)))
+                doc = orjson.loads(body)
+                if facts and facts != b"!":
+                    # The correlation's facts are the document's, with the syslog host as its server.
+                    assert from_facts(facts) == partials(doc)
+                out.append((offset, end, orjson.loads(action), doc))
                 continue
             claimed["python"] += 1
             assert raw is not None
@@ -295,3 +301,75 @@ def test_the_fixtures_wrapped_as_syslog_and_journal_equal_the_python_path(tmp_pa
     data = log.read_bytes()
     _same(tmp_path, _bench().as_mail_log(data), "syslog", "", (1 << 20,))
     _same(tmp_path, _as_journal(data), "journal", "mx1", (1 << 20,))
+
+
+def _backfill(
+    log: Path, state: Path, *, core: bool, server_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """Backfill `log` into an in-memory cluster: (stored documents by index and id, report, registry)."""
+    with monkeypatch.context() as m:
+        if not core:
+            m.setattr(files_native, "core", None)
+        cluster = FakeCluster()
+        settings = Settings(
+            state_dir=state, server_name=server_name, timezone="Europe/London", batch_max_docs=7
+        )
+        shipper = Shipper(settings, cluster)  # type: ignore[arg-type]
+        try:
+            report = shipper.backfill(log)
+        finally:
+            shipper.close()
+            shipper.state_lock.release()
+    stored = {index: {i: s.source for i, s in docs.items()} for index, docs in cluster.indices.items()}
+    offsets = [(f["offset"], f["complete"]) for f in shipper.registry.files.values()]
+    counts = (report.entries, report.indexed, report.already, report.dead, report.summaries, report.foreign)
+    return stored, counts, report.native, offsets
+
+
+@pytest.mark.parametrize("form", ["syslog", "journal"])
+@pytest.mark.parametrize("server_name", ["", "mx1"])
+def test_backfill_of_a_wrapped_file_through_the_core_stores_what_the_python_path_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str, server_name: str
+) -> None:
+    log = tmp_path / "mail.log.1"  # a rotated name: finished, its last line shipped
+    mail_log(log)
+    if form == "journal":
+        log.write_bytes(_as_journal((ROOT / "tests" / "fixtures" / "fleet_a.log").read_bytes()))
+    fast = _backfill(log, tmp_path / "a", core=True, server_name=server_name, monkeypatch=monkeypatch)
+    slow = _backfill(log, tmp_path / "b", core=False, server_name=server_name, monkeypatch=monkeypatch)
+    assert fast[0] == slow[0]
+    assert any("-messages-" in index for index in fast[0]), "the summaries are compared too"
+    assert fast[1] == slow[1]
+    assert fast[3] == slow[3]
+    assert slow[2] == 0
+    assert 0 < fast[2] <= fast[1][0]
+    if form == "syslog":
+        assert fast[1][5] > 0  # postfix's lines, counted by the core
+
+
+def test_a_resumed_backfill_of_a_syslog_file_through_the_core_adds_what_the_python_path_adds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut after the first of three twins in one second: the second go re-reads that second (the Python
+    assembler finds it) so the twins keep their ids, and both paths leave the same cluster."""
+    twin = f"Jun 29 16:04:19 mx1 exim[5]: {ID} Completed\n".encode()
+    head = CRAFTED["split pieces"][1] + CRAFTED["reject copy"][1]
+    whole = head + twin * 3 + b"Jun 29 16:04:20 mx1 postfix[2]: later\n" + CRAFTED["new year"][1]
+    cut = len(head) + len(twin)
+    results = []
+    for core in (True, False):
+        log = tmp_path / "go" / "mail.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_bytes(whole[:cut])
+        first = _backfill(log, tmp_path / f"{core}-state", core=core, server_name="", monkeypatch=monkeypatch)
+        log.write_bytes(whole)
+        second = _backfill(
+            log, tmp_path / f"{core}-state", core=core, server_name="", monkeypatch=monkeypatch
+        )
+        assert second[1][0] == 4  # the other two twins, the two New Year lines
+        results.append((first, second))
+    (f1, f2), (s1, s2) = results
+    assert f1[0] == s1[0]
+    assert f2[0] == s2[0]
+    assert (f2[1], f2[3]) == (s2[1], s2[3])
+    assert f2[2] > 0

@@ -862,6 +862,7 @@ impl SyslogAssembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     fn assemble(form: Form, text: &[u8]) -> (Vec<RawEntry>, Vec<Option<Origin>>, SyslogAssembler) {
         let anchor = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
@@ -1028,6 +1029,58 @@ Jun 29 16:04:21 mx1 exim[1]: [2/2] orphan\nnot a record\n\n";
         );
     }
 
+    fn wrapped_stream(host_from_syslog: bool) -> crate::stream::Stream {
+        let ctx = crate::stream::Context {
+            server: "mx1".into(),
+            dataset: "exim.main".into(),
+            path: "mail.log".into(),
+            index_prefix: "exim".into(),
+        };
+        let times = crate::timestamps::TimestampConverter::from_name("UTC").unwrap();
+        let anchor = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+        let syslog =
+            SyslogAssembler::new(Form::Syslog, anchor, vec!["exim".into()], host_from_syslog);
+        crate::stream::Stream::wrapped(ctx, times, 0, syslog)
+    }
+
+    fn documents(stream: &mut crate::stream::Stream, data: &[u8], chunk: usize) -> Vec<Value> {
+        let mut batch = crate::stream::Batch::default();
+        for piece in data.chunks(chunk.max(1)) {
+            stream.feed(piece, &mut batch);
+        }
+        stream.finish(&mut batch);
+        let text = String::from_utf8(batch.bulk).unwrap();
+        text.lines()
+            .skip(1)
+            .step_by(2)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_stream_writes_the_origin_into_claimed_and_placeholder_documents() {
+        let data = b"Jun 29 16:04:19 mx9 exim[12]: 1tgXJ4-000000001aB-0Cd4 Completed\n\
+Jun 29 16:04:19 mx9 exim[12]: something no rule knows\n\
+Jun 29 16:04:19 mx9 exim[12]: something no rule knows\n";
+        let docs = documents(&mut wrapped_stream(true), data, 1 << 20);
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[0]["event"]["action"], "message_completed");
+        assert_eq!(docs[1]["event"]["action"], "unrecognized");
+        for d in &docs {
+            assert_eq!(d["host"]["name"], "mx9");
+            assert_eq!(d["process"]["pid"], 12);
+            assert_eq!(d["tags"], serde_json::json!(["timestamp_from_syslog"]));
+            assert_eq!(
+                d["log"]["syslog"],
+                serde_json::json!({"appname": "exim", "hostname": "mx9", "procid": "12"})
+            );
+        }
+        assert_eq!(docs[1]["event"]["dataset"], "exim.main");
+        assert_eq!(docs[2]["event"]["dataset"], "exim.reject");
+        let docs = documents(&mut wrapped_stream(false), data, 3);
+        assert_eq!(docs[0]["host"]["name"], "mx1");
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics_and_keeps_every_exim_byte(lines in proptest::collection::vec(
@@ -1052,6 +1105,58 @@ Jun 29 16:04:21 mx1 exim[1]: [2/2] orphan\nnot a record\n\n";
                 if o.is_none() {
                     proptest::prop_assert!(exim_stamp_at(&e.data));
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Whole records of Exim: one entry each, in order, holding the message as it was (after the
+        /// syslog stamp put in front when it has none of Exim's), and the stream never panics on them.
+        #[test]
+        fn whole_records_keep_their_message(records in proptest::collection::vec(
+            (0u8..3, proptest::collection::vec(proptest::prop_oneof![
+                proptest::num::u8::ANY.prop_filter("no newline", |b| *b != b'\n'),
+                proptest::strategy::Just(b' '),
+            ], 0..60)), 0..30), chunk in 1usize..200) {
+            let mut text = Vec::new();
+            let mut messages = Vec::new();
+            for (form, msg) in &records {
+                // Not a piece marker nor a trailing `\r`: those are the envelope's, not the message's.
+                let mut msg = msg.clone();
+                if msg.first() == Some(&b'[') { msg[0] = b'x'; }
+                while msg.last() == Some(&b'\r') { msg.pop(); }
+                text.extend_from_slice(match form {
+                    0 => &b"Jun 29 16:04:19 mx1 exim[7]: "[..],
+                    1 => &b"2025-06-29T16:04:19.250+02:00 mx1 exim: "[..],
+                    _ => &b"<22>1 2025-06-29T16:04:19Z mx1 exim 7 - - "[..],
+                });
+                text.extend_from_slice(&msg);
+                text.push(b'\n');
+                messages.push(msg);
+            }
+            let (out, origins, _) = assemble(Form::Syslog, &text);
+            proptest::prop_assert_eq!(out.len(), messages.len());
+            for (((e, o), msg), (form, _)) in out.iter().zip(&origins).zip(&messages).zip(&records) {
+                let o = o.as_ref().unwrap();
+                let msg = msg.strip_prefix(BOM).unwrap_or(msg);
+                let stamp: &[u8] = match form {
+                    0 => b"2025-06-29 16:04:19 ",
+                    1 => b"2025-06-29 16:04:19.250 +0200 ",
+                    _ => b"2025-06-29 16:04:19 +0000 ",
+                };
+                proptest::prop_assert_eq!(o.restamped, !exim_stamp_at(msg));
+                let want = if o.restamped { [stamp, msg].concat() } else { msg.to_vec() };
+                proptest::prop_assert_eq!(&e.data, &want);
+            }
+            let docs = documents(&mut wrapped_stream(true), &text, chunk);
+            proptest::prop_assert_eq!(docs.len(), out.len());
+            for (d, e) in docs.iter().zip(&out) {
+                // The original kept: the text, or (bad UTF-8) its base64 twin.
+                let kept = match d["exim"]["original_base64"].as_str() {
+                    Some(b64) => base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap(),
+                    None => d["event"]["original"].as_str().unwrap().as_bytes().to_vec(),
+                };
+                proptest::prop_assert_eq!(&kept, &e.data);
             }
         }
     }
