@@ -10,6 +10,7 @@ import base64
 import importlib.util
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from shipper.files.archive import dataset_for
 from shipper.files.reader import iter_entries
 from shipper.files.syslog import SyslogAssembler, detect_format
 from shipper.messages.partials import from_facts, partials
-from shipper.pipeline import Shipper, _Occurrences
+from shipper.pipeline import Shipper, _Lane, _Occurrences
 from shipper.settings import Settings
 from tests.fakes.cluster import FakeCluster
 from tests.integration.test_syslog_backfill import mail_log
@@ -373,3 +374,60 @@ def test_a_resumed_backfill_of_a_syslog_file_through_the_core_adds_what_the_pyth
     assert f2[0] == s2[0]
     assert (f2[1], f2[3]) == (s2[1], s2[3])
     assert f2[2] > 0
+
+
+def _parse(args: list[str], *, block_core: bool) -> tuple[list[Any], str]:
+    code = "import sys; from shipper.cli import main; sys.exit(main(sys.argv[1:]))"
+    if block_core:
+        # The extension cannot be imported, as on a machine where it was never built.
+        code = "import sys; sys.modules['shipper._native'] = None; " + code
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXIM_SHIPPER_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "parse", "--timezone", "Europe/London", *args],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
+    return [orjson.loads(line) for line in proc.stdout.splitlines()], proc.stderr.decode()
+
+
+@pytest.mark.parametrize("messages", [False, True])
+def test_parse_of_wrapped_files_writes_the_same_with_the_core_and_without_it(
+    tmp_path: Path, messages: bool
+) -> None:
+    log = tmp_path / "mail.log"
+    mail_log(log)
+    journal = tmp_path / "journal.json"
+    journal.write_bytes(_as_journal((ROOT / "tests" / "fixtures" / "fleet_a.log").read_bytes()))
+    args = [str(log), str(journal)]
+    fast = _parse(["--messages", *args] if messages else args, block_core=False)
+    slow = _parse(["--messages", *args] if messages else args, block_core=True)
+    assert fast == slow
+    assert "syslog lines skipped: " in fast[1]  # postfix's, counted by the core
+    if not messages:
+        assert {d["host"]["name"] for d in fast[0]} == {"mx-sys", "mx-j"}
+
+
+def test_a_renamed_syslog_file_s_documents_keep_their_syslog_facts(tmp_path: Path) -> None:
+    shipper = Shipper.__new__(Shipper)
+    shipper.settings, shipper.server, shipper.zone = Settings(timezone="UTC"), "mx1", "UTC"
+    make = files_native.native_for("mx1", "UTC", "exim", lambda _path: "exim.main")
+    assert make is not None
+    reader = make("/var/log/mail.log", 0, 0, SyslogAssembler("syslog", ANCHOR))
+    batch = files_native.joined([reader.feed(CRAFTED["bsd restamped"][1]), reader.finish()])
+    assert isinstance(batch, files_native.Rendered)
+
+    class Moved:
+        path, key, resume, followed = "/var/log/mail.log.1", "k", 0, True
+
+    lane = _Lane.__new__(_Lane)
+    lane.source, lane.parser = Moved(), shipper._parser(Moved.path)  # type: ignore[assignment]
+    items = list(shipper._items(lane, batch))
+    assert [code for *_, code in items] == [files_native.ACTIONS.index("message_arrived")]
+    doc = orjson.loads(items[0][0].body)
+    assert doc["log"] == {
+        "syslog": {"appname": "exim", "hostname": "mx1", "procid": "1234"},
+        "file": {"path": "/var/log/mail.log.1"},
+        "offset": 0,
+    }
