@@ -52,7 +52,8 @@ class ArchiveSource:
     line is shipped even without a newline, and the checkpoint says complete. Any other file may still
     grow, so an unterminated last line waits and the checkpoint stays before it.
 
-    A file in Exim's own format is read by the native core when `native` gives its reader.
+    The native core reads the file (Exim's own format, or a syslog or journal file it unwraps with the
+    `wrapped` assembler's configuration) when `native` gives its reader.
     """
 
     followed = False

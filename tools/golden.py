@@ -8,9 +8,9 @@ and leave stored, produced by the shipper's own functions (nothing here re-imple
   backfill reader: compression, syslog/journal unwrapping, continuations, the entry size cap, bad UTF-8
   kept; an unterminated last line of a file that may still grow waits, as in backfill), the document,
   `log.file.path`/`log.offset`, the target index and the deterministic `_id` (byte-identical entries of
-  one second counted, as the loop does). Where `shipper._native` is built, a file in Exim's own format
-  goes through the native core as in the loop (its documents for the kinds it renders, `EntryParser.parse`
-  and `enrich` for the rest); elsewhere, and for syslog/journal files, all through the Python parser;
+  one second counted, as the loop does). Where `shipper._native` is built, every file (Exim's own format,
+  syslog and journal files too) goes through the native core as in the loop (its documents for the kinds it
+  renders, `EntryParser.parse` and `enrich` for the rest); elsewhere all through the Python parser;
 - every message summary as the index holds it once all of the file's lines are in: the file's
   partials merged per message (`summaries.by_message`, an order-free merge, so batching does not
   matter) and written by `summaries.create_item` (index, `_id`, readable summary plus `merge_state`);
