@@ -25,9 +25,11 @@ import pytest
 from shipper.exim.parse import EntryParser
 from shipper.files import native as files_native
 from shipper.files.archive import dataset_for
+from shipper.files.follow import Harvester
 from shipper.files.reader import iter_entries
 from shipper.files.syslog import SyslogAssembler, detect_format
 from shipper.messages.partials import from_facts, partials
+from shipper.opensearch.documents import dumps
 from shipper.pipeline import Shipper, _Lane, _Occurrences
 from shipper.settings import Settings
 from tests.fakes.cluster import FakeCluster
@@ -431,3 +433,53 @@ def test_a_renamed_syslog_file_s_documents_keep_their_syslog_facts(tmp_path: Pat
         "file": {"path": "/var/log/mail.log.1"},
         "offset": 0,
     }
+
+
+def test_the_tail_harvester_reads_a_syslog_file_through_the_core_as_through_python(tmp_path: Path) -> None:
+    """The form told once the file has bytes, pieces waiting for each other across polls, other programs'
+    lines skipped, a piece that stops coming flushed after the linger: poll by poll, the same entries."""
+    make = files_native.native_for("mx1", "UTC", "exim", lambda _path: "exim.main")
+    assert make is not None
+    writes = [
+        f"Jun 29 16:04:19 mx postfix/qmgr[3]: x\nJun 29 16:04:19 mx exim[1]: {ARRIVAL}\n".encode()
+        + b"Jun 29 16:04:20 mx exim[2]: [1\\2] 2025-06-29 16:04:20 H=[192.0.2.1] rejected after DATA: x\n",
+        b"Jun 29 16:04:20 mx exim[2]: [2/2] Envelope-from: <a@b.c>\n"
+        b"Jun 29 16:04:21 mx exim[3]: [1\\2] 2025-06-29 16:04:21 H=[192.0.2.2] rejected after DATA: y\n",
+        b"",
+        b"",
+    ]
+
+    def detect(head: bytes) -> SyslogAssembler | None:
+        return SyslogAssembler("syslog", ANCHOR) if detect_format(head) == "syslog" else None
+
+    def run(core: bool) -> list[list[tuple[int, int, bytes, list[str]]]]:
+        path = tmp_path / f"{core}.log"
+        path.write_bytes(b"")
+        polls = []
+        with path.open("rb") as fh:
+            native = (lambda start, resume, a: make(str(path), start, resume, a)) if core else None
+            h = Harvester(str(path), fh, 0, 0, 0, detect=detect, native=native)
+            for t, data in zip((0.0, 1.0, 2.0, 2.5, 3.5), [b"", *writes], strict=True):
+                with path.open("ab") as out:
+                    out.write(data)
+                got = h.poll(t, 1.0)
+                if isinstance(got, files_native.Rendered):
+                    assert core
+                    polls.append([(e[1], e[2], *_original(e[6])) for e in got])
+                else:
+                    assert not core or not got
+                    parser = EntryParser("UTC", "mx1")
+                    polls.append(
+                        [(e.offset, e.end, *_original(dumps(parser.parse(e.data, e.origin)))) for e in got]
+                    )
+        return polls
+
+    fast, slow = run(True), run(False)
+    assert fast == slow
+    assert [len(p) for p in slow] == [0, 1, 1, 0, 1]
+    assert slow[-1][0][3] == ["syslog_parts_missing"]
+
+
+def _original(doc: bytes) -> tuple[bytes, list[str]]:
+    d = orjson.loads(doc)
+    return d["event"]["original"].encode(), d.get("tags", [])
