@@ -21,6 +21,9 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from shipper.exim.parse import EntryParser
 from shipper.files import native as files_native
@@ -483,3 +486,77 @@ def test_the_tail_harvester_reads_a_syslog_file_through_the_core_as_through_pyth
 def _original(doc: bytes) -> tuple[bytes, list[str]]:
     d = orjson.loads(doc)
     return d["event"]["original"].encode(), d.get("tags", [])
+
+
+_HEADS = st.sampled_from(
+    [
+        "Jun 29 16:04:19 mx1 exim[5]: ",
+        "Jun  1 00:00:00 mx1 exim4: ",
+        "Dec 31 23:59:59 mx2 exim[5]: ",
+        "Feb 29 12:00:00 mx1 exim[6]: ",
+        "Jun 29 16:04:19 mx1 postfix[5]: ",
+        "<22>Jun 29 16:04:19 mx1 exim[5]: ",
+        "2025-06-29T16:04:19.5+01:00 mx1 exim[5]: ",
+        "<13>1 2025-06-29T16:04:19Z mx1 exim 5 - - ",
+        '<11>1 - - exim - - [a b="]"] ',
+        "",
+    ]
+)
+_BODIES = st.sampled_from(
+    [
+        ARRIVAL,
+        DELIVERY,
+        f"{ID} Completed",
+        f"2025-06-29 16:04:19 {ID} Completed",
+        "H=(x) [192.0.2.9] rejected EHLO or HELO x: bad",
+        "Envelope-from: <a@b.example>",
+        "Start queue run: pid=12",
+        "",
+        " ",
+        "caf\udcff",
+    ]
+)
+_PIECES = st.sampled_from(["", "", "", "[1\\2] ", "[2/2] ", "[1/3] ", "[2\\3] ", "[3/3] ", "[0/2] "])
+_LINES = st.lists(st.tuples(_HEADS, _PIECES, _BODIES, st.sampled_from(["\n", "\n", "\r\n"])), max_size=25)
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=_LINES, chunk=st.integers(1, 300), unterminated=st.booleans())
+def test_random_syslog_streams_equal_the_python_path(
+    tmp_path: Path, lines: list[tuple[str, str, str, str]], chunk: int, unterminated: bool
+) -> None:
+    """Records, pieces in any order, other programs, plain and blank lines, bad UTF-8, `\\r\\n`, a last
+    line without its newline: through the binding, never an exception, and Python's documents."""
+    data = "".join(h + p + b + e for h, p, b, e in lines).encode("utf-8", "surrogateescape")
+    if unterminated:
+        data = data.rstrip(b"\n")
+    _same(tmp_path, data, "syslog", "", (chunk,))
+
+
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "MESSAGE": st.sampled_from(
+            [ARRIVAL, f"{ID} Completed", "", None, [104, 105], [True, 300], [["x"]], 5]
+        ),
+        "__REALTIME_TIMESTAMP": st.sampled_from(["1751205859123456", "0", "99999999999999999999", "x", 17]),
+        "SYSLOG_IDENTIFIER": st.sampled_from(["exim", "exim4", "postfix", ""]),
+        "_COMM": st.just("exim"),
+        "_HOSTNAME": st.sampled_from(["mx1", "", ["m", "x"]]),
+        "SYSLOG_PID": st.sampled_from(["12", "x", 5]),
+        "PRIORITY": st.sampled_from(["6", "5", "1", "2", "3", "x"]),
+    },
+)
+
+
+@hypothesis_settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=st.lists(_FIELDS, max_size=15), chunk=st.integers(1, 500))
+def test_random_journal_exports_equal_the_python_path(
+    tmp_path: Path, records: list[dict[str, Any]], chunk: int
+) -> None:
+    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    _same(tmp_path, data, "journal", "", (chunk,))
