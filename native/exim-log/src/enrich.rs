@@ -2,19 +2,19 @@
 //! and eximstats' reading of the line (`eximstats.py`).
 
 use crate::body::{sub, Decline, Obj, R};
+use crate::doc::Value;
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
 use regex::{Regex, RegexSet};
-use serde_json::Value;
 use std::sync::OnceLock;
 
 pub(crate) fn get<'a>(o: &'a Obj, path: &[&str]) -> Option<&'a Value> {
     let (last, head) = path.split_last()?;
     let mut cur = o;
     for k in head {
-        cur = cur.get(*k)?.as_object()?;
+        cur = cur.get(k)?.as_object()?;
     }
-    cur.get(*last)
+    cur.get(last)
 }
 
 pub(crate) fn get_str<'a>(o: &'a Obj, path: &[&str]) -> Option<&'a str> {
@@ -576,7 +576,9 @@ mod tests {
         // Python's readings; only a reason Python would upper-case beyond ASCII is declined.
         assert_eq!(
             view("2025-01-31 10:00:00 rejected from <é@b>: listed at x"),
-            serde_json::json!({"reject": "permanent", "reason": "Listed at x", "ip": "local"})
+            Value::from(
+                serde_json::json!({"reject": "permanent", "reason": "Listed at x", "ip": "local"})
+            )
         );
         assert!(eximstats_view(
             "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC x rejected after DATA: é bad"

@@ -2,8 +2,8 @@
 //! they stand for, `tags.REMOTE_ID_RE`) and the host facts of `hosts.py` (`ip_kind`, `provider`).
 
 use crate::body::{Decline, Obj, R};
+use crate::doc::Value;
 use crate::tables;
-use serde_json::Value;
 
 /// Python's `str.isspace` (what `\s` means in a `str` pattern).
 pub fn py_space(c: char) -> bool {

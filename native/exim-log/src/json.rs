@@ -98,7 +98,7 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// A member whose name and value come from a map (names escaped like any string).
-    pub fn member(&mut self, k: &str, v: &serde_json::Value) -> &mut Self {
+    pub fn member(&mut self, k: &str, v: &crate::doc::Value) -> &mut Self {
         self.sep();
         write_str(self.out, k);
         self.out.push(b':');
@@ -112,21 +112,19 @@ impl<'a> JsonWriter<'a> {
     }
 }
 
-/// A `serde_json::Value` written with [`write_str`]: serde_json's own serialiser escapes a byte at a
-/// time and goes through its `Serializer` trait per value, the largest cost of a claimed line's document
-/// (perf). Map order is kept (sorted, as serde_json writes it).
-pub fn write_value(out: &mut Vec<u8>, v: &serde_json::Value) {
-    use serde_json::Value;
+/// A document value written with [`write_str`], as `serde_json` wrote it (its own serialiser escaped a
+/// byte at a time, per perf). Map order is kept (sorted by key).
+pub fn write_value(out: &mut Vec<u8>, v: &crate::doc::Value) {
+    use crate::doc::{Number, Value};
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                write_u64(out, u);
-            } else {
-                // Negative and float numbers are rare here: serde_json's own formatting (ryu) for them.
-                out.extend_from_slice(n.to_string().as_bytes());
-            }
+        Value::Number(Number::U(u)) => write_u64(out, *u),
+        Value::Number(Number::I(i)) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Number(Number::F(f)) => {
+            // Rare here: serde_json's own formatting (ryu) for them.
+            let n = serde_json::Number::from_f64(*f).map(|n| n.to_string());
+            out.extend_from_slice(n.as_deref().unwrap_or("null").as_bytes());
         }
         Value::String(s) => write_str(out, s),
         Value::Array(a) => {
@@ -262,7 +260,7 @@ mod tests {
             "": 2.5e-8,
         });
         let mut out = Vec::new();
-        write_value(&mut out, &v);
+        write_value(&mut out, &crate::doc::Value::from(v.clone()));
         assert_eq!(out, serde_json::to_vec(&v).unwrap_or_default());
         let mut n = Vec::new();
         for x in [0, 7, 10, 99, 100, 12_345, u64::MAX] {

@@ -4,9 +4,9 @@
 use super::hostident::scan_host_ident;
 use super::{error, took_part};
 use crate::body::{Decline, Event, Obj, R};
+use crate::doc::Value;
 use regex::Regex;
 use serde::Deserialize;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
