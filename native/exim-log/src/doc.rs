@@ -130,6 +130,19 @@ impl Value {
     }
 }
 
+/// Byte order, as `str::cmp`, without the `memcmp` call: keys are short and differ early.
+#[inline]
+fn key_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+const INITIAL: usize = 8;
+
 impl Obj {
     pub fn new() -> Self {
         Self { items: Vec::new() }
@@ -137,7 +150,9 @@ impl Obj {
 
     #[inline]
     fn find(&self, k: &str) -> Result<usize, usize> {
-        self.items.binary_search_by(|(x, _)| x.as_ref().cmp(k))
+        let k = k.as_bytes();
+        self.items
+            .binary_search_by(|(x, _)| key_cmp(x.as_bytes(), k))
     }
 
     /// Sets `k` (replacing its value when present, as `BTreeMap::insert`); returns the old value.
@@ -145,6 +160,10 @@ impl Obj {
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut self.items[i].1, v)),
             Err(i) => {
+                if self.items.capacity() == 0 {
+                    // Sections hold a few members, `exim` a dozen: one allocation, not 4, 8, 16.
+                    self.items.reserve_exact(INITIAL);
+                }
                 self.items.insert(i, (k, v));
                 None
             }
@@ -180,6 +199,9 @@ impl Obj {
         let i = match self.find(k) {
             Ok(i) => i,
             Err(i) => {
+                if self.items.capacity() == 0 {
+                    self.items.reserve_exact(INITIAL);
+                }
                 self.items.insert(i, (owned(), f()));
                 i
             }
