@@ -290,7 +290,7 @@ pub(crate) fn host_line(
         ev.scan(tail, 0, false, "destination")?;
         let conf = match ev.exim.remove("smtp_confirmation") {
             None => String::new(),
-            Some(Value::String(s)) => s,
+            Some(Value::String(s)) => s.into_string(),
             Some(_) => return Err(Decline),
         };
         let tmp = took_part(&cm, "tmp").unwrap_or("").starts_with("tmp");
