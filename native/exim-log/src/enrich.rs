@@ -201,10 +201,21 @@ pub(crate) fn registered_domain(name: &str) -> R<Option<String>> {
     Ok(crate::suffixes::private_suffix(&name))
 }
 
+/// The words and flags that make eximstats read a line, searched with memchr's SIMD finders built
+/// once (`str::contains` builds a searcher per call: six a line were 1.7% of the instructions).
+fn view_finders() -> &'static [memchr::memmem::Finder<'static>; 6] {
+    static F: OnceLock<[memchr::memmem::Finder<'static>; 6]> = OnceLock::new();
+    F.get_or_init(|| {
+        ["rejected", "refused", "dropped", " <= ", " => ", " -> "].map(memchr::memmem::Finder::new)
+    })
+}
+
 /// `eximstats.eximstats_view`: what eximstats counts for the entry's first physical line.
 pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
-    let words = line.contains("rejected") || line.contains("refused") || line.contains("dropped");
-    if !words && !line.contains(" <= ") && !line.contains(" => ") && !line.contains(" -> ") {
+    let [rejected, refused, dropped, arrival, delivery, cc] = view_finders();
+    let has = |f: &memchr::memmem::Finder<'_>| f.find(line.as_bytes()).is_some();
+    let words = has(rejected) || has(refused) || has(dropped);
+    if !words && !has(arrival) && !has(delivery) && !has(cc) {
         return Ok(None);
     }
     let r = stats_res();

@@ -276,24 +276,31 @@ pub fn strip_angle(value: &str) -> &str {
 
 /// `fields.ipv4_octets`.
 pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
+    // One pass over the bytes (`split('.')` and `parse` per part cost 1% of the instructions): four
+    // parts of 1-3 ASCII digits, no leading zero, each at most 255, split by single dots.
+    let b = text.as_bytes();
     let mut out = [0u8; 4];
-    let mut n = 0;
-    for part in text.split('.') {
-        if n == 4 {
+    let mut i = 0;
+    for (n, octet) in out.iter_mut().enumerate() {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && i - start < 4 && b[i].is_ascii_digit() {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || len > 3 || (b[start] == b'0' && len > 1) || v > 255 {
             return None;
         }
-        let b = part.as_bytes();
-        if b.is_empty()
-            || b.len() > 3
-            || !b.iter().all(u8::is_ascii_digit)
-            || (b[0] == b'0' && b.len() > 1)
-        {
-            return None;
+        *octet = v as u8;
+        if n < 3 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
-        out[n] = part.parse().ok()?;
-        n += 1;
     }
-    (n == 4).then_some(out)
+    (i == b.len()).then_some(out)
 }
 
 /// Whether `ipaddress.ip_address` might take the text as IPv6 with a `%scope` (not ported).
@@ -737,6 +744,54 @@ pub(crate) fn remote_id(s: &str) -> R<Option<&str>> {
 mod tests {
     use super::*;
     use crate::body::Decline;
+
+    /// `ipv4_octets` as it was written first (split, then each part's checks and `parse`).
+    fn ipv4_by_parts(text: &str) -> Option<[u8; 4]> {
+        let mut out = [0u8; 4];
+        let mut n = 0;
+        for part in text.split('.') {
+            if n == 4 {
+                return None;
+            }
+            let b = part.as_bytes();
+            if b.is_empty()
+                || b.len() > 3
+                || !b.iter().all(u8::is_ascii_digit)
+                || (b[0] == b'0' && b.len() > 1)
+            {
+                return None;
+            }
+            out[n] = part.parse().ok()?;
+            n += 1;
+        }
+        (n == 4).then_some(out)
+    }
+
+    #[test]
+    fn ipv4_octets_reads_as_the_split_reading() {
+        let parts = [
+            "", "0", "00", "1", "01", "9", "25", "255", "256", "300", "999", "1000", "a", "1a", "٣",
+        ];
+        let mut texts = vec![
+            "1.2.3.4".to_string(),
+            "1.2.3.4.".into(),
+            ".1.2.3.4".into(),
+            "1..2.3".into(),
+            "1.2.3.4.5".into(),
+            "1.2.3".into(),
+            "1.2.3.4 ".into(),
+            "192.168.0.1".into(),
+        ];
+        for a in parts {
+            for b in parts {
+                texts.push(format!("{a}.{b}.10.{a}"));
+                texts.push(format!("10.{a}.{b}.1"));
+            }
+        }
+        for t in &texts {
+            assert_eq!(ipv4_octets(t), ipv4_by_parts(t), "{t:?}");
+        }
+    }
 
     #[test]
     fn durations_as_python() {

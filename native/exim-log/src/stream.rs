@@ -357,7 +357,7 @@ impl Stream {
         self.times.second_pass = false;
         let text = text::decode(&entry.data);
         let bad = matches!(text, std::borrow::Cow::Owned(_));
-        let first = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
+        let first = text::first_line(&text).trim_end_matches('\r');
         let p = prefix::parse(first);
         let mut stamp: Option<(String, i64)> = None;
         let mut tags: Option<&str> = None;
@@ -387,7 +387,7 @@ impl Stream {
             out.flags |= flags::SECOND_PASS;
         }
         // eximstats reads the raw first line, `\r` included: not ported.
-        let plain = !text.contains('\r');
+        let plain = memchr::memchr(b'\r', text.as_bytes()).is_none();
         if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, plain) {
             if let Some(doc) = self.claimed(p, body, &text, bad.then_some(&entry.data[..])) {
                 let doc_start = self.action(bulk, Some(ts), &entry.data, occ, &mut out);
@@ -512,7 +512,7 @@ impl Stream {
             doc,
             exim: body::Obj::new(),
         };
-        let parsed = match text.split_once('\n') {
+        let parsed = match text::split_first_line(text) {
             None => self.body(&mut ev, body, p.id).ok()??,
             Some((_, more)) => {
                 // `_continuation`: a header dump fills its fields and the first line is the body;
@@ -546,13 +546,8 @@ impl Stream {
         if let Some(raw) = raw {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
-        let exim = crate::enrich::enrich(
-            &mut doc,
-            exim,
-            parsed.flag,
-            text.split('\n').next().unwrap_or(""),
-        )
-        .ok()?;
+        let exim =
+            crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text)).ok()?;
         if !exim.is_empty() {
             doc.insert("exim".into(), exim.into());
         }
@@ -705,7 +700,7 @@ impl Stream {
         self.times.second_pass = false;
         let text = text::decode(&entry.data);
         let bad = matches!(text, std::borrow::Cow::Owned(_));
-        let first = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
+        let first = text::first_line(&text).trim_end_matches('\r');
         let p = prefix::parse(first);
         let stamp = p
             .as_ref()
