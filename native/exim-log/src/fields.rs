@@ -535,63 +535,73 @@ pub(crate) fn host_tail<'a>(
     name: Option<&'a str>,
 ) -> R<Option<(HostGroup<'a>, usize)>> {
     let b = s.as_bytes();
-    let mut helos: Vec<(Option<&str>, usize)> = Vec::new();
+    // The helo candidates in order (each `(helo) ` before a `[` or `DS [`), then none: tried as they
+    // are found, without collecting them (two Vecs a call were most of this function's cost).
     if b.get(q) == Some(&b'(') {
         let mut k = q + 1;
         while k < b.len() && b[k] != b'\n' {
             if b[k..].starts_with(b") ")
                 && (b[k + 2..].starts_with(b"[") || b[k + 2..].starts_with(b"DS ["))
             {
-                helos.push((Some(&s[q + 1..k]), k + 2));
+                if let Some(found) = host_at(s, Some(&s[q + 1..k]), k + 2, name)? {
+                    return Ok(Some(found));
+                }
             }
             k += 1;
         }
     }
-    helos.push((None, q));
-    for (helo, next) in helos {
-        let mut dss = Vec::new();
-        if s[next..].starts_with("DS ") {
-            dss.push((true, next + 3));
+    host_at(s, None, q, name)
+}
+
+/// `HOST_RE`'s `(?:DS )?\[address\](?::port)?\*?` at `next`, `DS ` taken first when it is there.
+fn host_at<'a>(
+    s: &'a str,
+    helo: Option<&'a str>,
+    next: usize,
+    name: Option<&'a str>,
+) -> R<Option<(HostGroup<'a>, usize)>> {
+    let b = s.as_bytes();
+    let ds_first = s[next..].starts_with("DS ");
+    for (ds, r) in [(true, next + 3), (false, next)] {
+        if ds && !ds_first {
+            continue;
         }
-        dss.push((false, next));
-        for (ds, r) in dss {
-            if b.get(r) != Some(&b'[') {
-                continue;
-            }
-            let mut e = r + 1;
-            while let Some(c) = char_at(s, e) {
-                if c == ']' || py_space(c) {
-                    break;
-                }
-                e += c.len_utf8();
-            }
-            if b.get(e) != Some(&b']') {
-                continue;
-            }
-            let address = &s[r + 1..e];
-            let mut end = e + 1;
-            let mut port = None;
-            if b.get(end) == Some(&b':') {
-                let w = word_end(s, end + 1)?;
-                if w > end + 1 {
-                    port = Some(&s[end + 1..w]);
-                    end = w;
-                }
-            }
-            let reuse = b.get(end) == Some(&b'*');
-            if reuse {
-                end += 1;
-            }
-            let g = HostGroup {
-                address,
-                name,
-                helo,
-                ds,
-                port,
-                reuse,
-            };
-            return Ok(Some((g, end)));
+        if b.get(r) != Some(&b'[') {
+            continue;
         }
+        let mut e = r + 1;
+        while let Some(c) = char_at(s, e) {
+            if c == ']' || py_space(c) {
+                break;
+            }
+            e += c.len_utf8();
+        }
+        if b.get(e) != Some(&b']') {
+            continue;
+        }
+        let address = &s[r + 1..e];
+        let mut end = e + 1;
+        let mut port = None;
+        if b.get(end) == Some(&b':') {
+            let w = word_end(s, end + 1)?;
+            if w > end + 1 {
+                port = Some(&s[end + 1..w]);
+                end = w;
+            }
+        }
+        let reuse = b.get(end) == Some(&b'*');
+        if reuse {
+            end += 1;
+        }
+        let g = HostGroup {
+            address,
+            name,
+            helo,
+            ds,
+            port,
+            reuse,
+        };
+        return Ok(Some((g, end)));
     }
     Ok(None)
 }
@@ -599,21 +609,25 @@ pub(crate) fn host_tail<'a>(
 /// `fields.host_group` at `pos` (which holds `H=`); the loose fallback is declined.
 pub(crate) fn host_group(s: &str, pos: usize) -> R<Option<(HostGroup<'_>, usize)>> {
     let p = pos + 2;
-    let mut ends = Vec::new();
+    // The name's possible ends, longest first (the regex's backtracking): every char boundary after
+    // its first character, read backwards from the longest instead of collected.
+    let mut last = p;
     if let Some(c) = char_at(s, p) {
         if !py_space(c) && c != '(' && c != '[' {
-            let mut e = p + c.len_utf8();
-            ends.push(e);
-            while let Some(c) = char_at(s, e) {
+            last = p + c.len_utf8();
+            while let Some(c) = char_at(s, last) {
                 if py_space(c) || c == '[' {
                     break;
                 }
-                e += c.len_utf8();
-                ends.push(e);
+                last += c.len_utf8();
             }
         }
     }
-    for &e in ends.iter().rev() {
+    let ends = s[p..last]
+        .char_indices()
+        .rev()
+        .map(|(i, c)| p + i + c.len_utf8());
+    for e in ends {
         let name = Some(&s[p..e]);
         if s.as_bytes().get(e) == Some(&b' ') {
             if let Some(found) = host_tail(s, e + 1, name)? {
