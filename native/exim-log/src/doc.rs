@@ -214,7 +214,42 @@ fn key_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
+/// Sections hold a few members, `exim` a dozen: one buffer of 8 to start (not 4, 8, 16).
 const INITIAL: usize = 8;
+
+/// Buffers kept for reuse per thread: a document's objects are made and dropped per entry, so
+/// the next entry's take them back instead of a malloc and a free each (8 a line).
+const POOLED: usize = 64;
+
+type Items = Vec<(Key, Value)>;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Items>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn buffer() -> Items {
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(INITIAL))
+}
+
+impl Drop for Obj {
+    fn drop(&mut self) {
+        if self.items.capacity() == 0 {
+            return;
+        }
+        let mut items = std::mem::take(&mut self.items);
+        // Members first: their own objects go back to the pool before this one.
+        items.clear();
+        // `try_with`: a thread's pool may be gone while its last objects drop.
+        let _ = POOL.try_with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut() {
+                if p.len() < POOLED {
+                    p.push(items);
+                }
+            }
+        });
+    }
+}
 
 impl Obj {
     pub fn new() -> Self {
@@ -234,8 +269,7 @@ impl Obj {
             Ok(i) => Some(std::mem::replace(&mut self.items[i].1, v)),
             Err(i) => {
                 if self.items.capacity() == 0 {
-                    // Sections hold a few members, `exim` a dozen: one allocation, not 4, 8, 16.
-                    self.items.reserve_exact(INITIAL);
+                    self.items = buffer();
                 }
                 self.items.insert(i, (k, v));
                 None
@@ -273,7 +307,7 @@ impl Obj {
             Ok(i) => i,
             Err(i) => {
                 if self.items.capacity() == 0 {
-                    self.items.reserve_exact(INITIAL);
+                    self.items = buffer();
                 }
                 self.items.insert(i, (owned(), f()));
                 i
@@ -316,8 +350,8 @@ impl Obj {
 impl IntoIterator for Obj {
     type Item = (Key, Value);
     type IntoIter = std::vec::IntoIter<(Key, Value)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter()
+    fn into_iter(mut self) -> Self::IntoIter {
+        std::mem::take(&mut self.items).into_iter()
     }
 }
 
@@ -572,6 +606,26 @@ mod tests {
         }
         assert_eq!(std::mem::size_of::<Str>(), std::mem::size_of::<String>());
         assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
+
+    #[test]
+    fn pooled_buffers_come_back_empty() {
+        let make = |n: u64| {
+            let mut inner = Obj::new();
+            inner.insert("x".into(), n.into());
+            let mut o = Obj::new();
+            o.insert("inner".into(), inner.into());
+            o.insert("n".into(), n.into());
+            o
+        };
+        for n in 0..200 {
+            let o = make(n);
+            let mut fresh = Obj::new();
+            fresh.insert("only".into(), true.into());
+            assert_eq!(fresh.len(), 1);
+            assert_eq!(o["inner"]["x"], Value::from(n));
+            assert_eq!(o.clone().into_iter().count(), 2);
+        }
     }
 
     #[test]
