@@ -8,17 +8,17 @@
 //! today: scoped IPv6 addresses, mangled host groups, non-ASCII digits and domains, `\r`, and (in
 //! [`crate::catalogue`]) non-ASCII non-flag bodies.
 
+use crate::doc::Value;
 use crate::fields::*;
 use crate::json::JsonWriter;
 use crate::tables;
-use serde_json::{Map, Value};
 
 /// The line needs something not ported yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decline;
 
 pub type R<T> = Result<T, Decline>;
-pub type Obj = Map<String, Value>;
+pub type Obj = crate::doc::Obj;
 
 /// The actions the core renders itself; every other body is `unrecognized` until it is ported.
 pub const CLAIMED: &[&str] = crate::stream::ACTIONS.split_at(1).1;
@@ -30,10 +30,13 @@ pub struct Event {
     pub exim: Obj,
 }
 
+/// The section `name` of `map`, made empty when absent (its key is owned only when `name` is not static).
 pub(crate) fn sub<'a>(map: &'a mut Obj, name: &str) -> &'a mut Obj {
-    let v = map
-        .entry(name.to_string())
-        .or_insert_with(|| Value::Object(Obj::new()));
+    let v = map.entry_or_insert_with(
+        name,
+        || name.to_string().into(),
+        || Value::Object(Obj::new()),
+    );
     match v {
         Value::Object(o) => o,
         _ => unreachable!("sections are objects"),
@@ -86,16 +89,14 @@ impl Event {
             return;
         }
         let to = sub(self.sec("email"), "to");
-        let list = to
-            .entry("address")
-            .or_insert_with(|| Value::Array(Vec::new()));
+        let list = to.or_insert_with("address", || Value::Array(Vec::new()));
         if let Value::Array(a) = list {
             a.extend(addresses.iter().map(|&x| Value::from(x)));
         }
     }
 
     fn unknown(&mut self, tag: &str, val: &str) {
-        sub(&mut self.exim, "fields").insert(tag.into(), val.into());
+        sub(&mut self.exim, "fields").insert(tag.to_string().into(), val.into());
     }
 
     /// `tags.apply_field`.
@@ -108,14 +109,14 @@ impl Event {
         if t.durations.contains_key(tag) {
             match duration(val)? {
                 Some(d) => {
-                    self.exim.insert(t.durations[tag].clone(), d.into());
+                    self.exim.insert(t.durations[tag].as_str().into(), d.into());
                 }
                 None => self.unknown(tag, val),
             }
             return Ok(());
         }
         if let Some(name) = t.plain.get(tag) {
-            self.exim.insert(name.clone(), val.into());
+            self.exim.insert(name.as_str().into(), val.into());
             return Ok(());
         }
         match tag {
@@ -161,7 +162,7 @@ impl Event {
                 let mut extra = Obj::new();
                 let t = self.sec("tls");
                 for (k, v) in tls {
-                    if matches!(k.as_str(), "version" | "version_protocol" | "cipher") {
+                    if matches!(k.as_ref(), "version" | "version_protocol" | "cipher") {
                         t.insert(k, v);
                     } else {
                         extra.insert(k, v);
@@ -269,8 +270,7 @@ impl Event {
             }
             let list = self
                 .exim
-                .entry("markers")
-                .or_insert_with(|| Value::Array(Vec::new()));
+                .or_insert_with("markers", || Value::Array(Vec::new()));
             if let Value::Array(a) = list {
                 a.push(word.into());
             }
@@ -792,11 +792,8 @@ pub fn header_dump(ev: &mut Event, more: &str) -> bool {
     true
 }
 
-fn push(map: &mut Obj, key: &str, v: &str) {
-    if let Value::Array(a) = map
-        .entry(key.to_string())
-        .or_insert_with(|| Value::Array(Vec::new()))
-    {
+fn push(map: &mut Obj, key: &'static str, v: &str) {
+    if let Value::Array(a) = map.or_insert_with(key, || Value::Array(Vec::new())) {
         a.push(v.into());
     }
 }

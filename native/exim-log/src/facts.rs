@@ -6,7 +6,7 @@
 //! which Python lower-cases with Unicode rules; a value of an unexpected type), the facts are the single
 //! byte `!`: Python then takes the partials from the document itself, as before.
 
-use serde_json::Value;
+use crate::doc::Value;
 
 use crate::body::Obj;
 use crate::json::{write_str, write_value};
@@ -428,7 +428,7 @@ mod tests {
     use super::*;
 
     fn doc(v: serde_json::Value) -> Obj {
-        match v {
+        match Value::from(v) {
             Value::Object(m) => m,
             _ => Obj::new(),
         }

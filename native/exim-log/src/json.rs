@@ -5,8 +5,10 @@
 #[derive(Debug)]
 pub struct JsonWriter<'a> {
     out: &'a mut Vec<u8>,
-    /// Per open container: whether it already holds a member.
-    open: Vec<bool>,
+    /// Per open container, innermost in bit 0: whether it already holds a member (a bit stack, not
+    /// a `Vec`: a writer is made per document, and documents nest a few levels only).
+    open: u64,
+    depth: u32,
     after_key: bool,
 }
 
@@ -14,7 +16,8 @@ impl<'a> JsonWriter<'a> {
     pub fn new(out: &'a mut Vec<u8>) -> Self {
         Self {
             out,
-            open: Vec::new(),
+            open: 0,
+            depth: 0,
             after_key: false,
         }
     }
@@ -24,23 +27,34 @@ impl<'a> JsonWriter<'a> {
             self.after_key = false;
             return;
         }
-        if let Some(has) = self.open.last_mut() {
-            if *has {
+        if self.depth > 0 {
+            if self.open & 1 != 0 {
                 self.out.push(b',');
             }
-            *has = true;
+            self.open |= 1;
         }
+    }
+
+    fn push(&mut self) {
+        debug_assert!(self.depth < 64, "documents nest a few levels");
+        self.open <<= 1;
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) {
+        self.open >>= 1;
+        self.depth = self.depth.saturating_sub(1);
     }
 
     pub fn begin_object(&mut self) -> &mut Self {
         self.sep();
         self.out.push(b'{');
-        self.open.push(false);
+        self.push();
         self
     }
 
     pub fn end_object(&mut self) -> &mut Self {
-        self.open.pop();
+        self.pop();
         self.out.push(b'}');
         self
     }
@@ -48,12 +62,12 @@ impl<'a> JsonWriter<'a> {
     pub fn begin_array(&mut self) -> &mut Self {
         self.sep();
         self.out.push(b'[');
-        self.open.push(false);
+        self.push();
         self
     }
 
     pub fn end_array(&mut self) -> &mut Self {
-        self.open.pop();
+        self.pop();
         self.out.push(b']');
         self
     }
@@ -98,7 +112,7 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// A member whose name and value come from a map (names escaped like any string).
-    pub fn member(&mut self, k: &str, v: &serde_json::Value) -> &mut Self {
+    pub fn member(&mut self, k: &str, v: &crate::doc::Value) -> &mut Self {
         self.sep();
         write_str(self.out, k);
         self.out.push(b':');
@@ -112,21 +126,19 @@ impl<'a> JsonWriter<'a> {
     }
 }
 
-/// A `serde_json::Value` written with [`write_str`]: serde_json's own serialiser escapes a byte at a
-/// time and goes through its `Serializer` trait per value, the largest cost of a claimed line's document
-/// (perf). Map order is kept (sorted, as serde_json writes it).
-pub fn write_value(out: &mut Vec<u8>, v: &serde_json::Value) {
-    use serde_json::Value;
+/// A document value written with [`write_str`], as `serde_json` wrote it (its own serialiser escaped a
+/// byte at a time, per perf). Map order is kept (sorted by key).
+pub fn write_value(out: &mut Vec<u8>, v: &crate::doc::Value) {
+    use crate::doc::{Number, Value};
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                write_u64(out, u);
-            } else {
-                // Negative and float numbers are rare here: serde_json's own formatting (ryu) for them.
-                out.extend_from_slice(n.to_string().as_bytes());
-            }
+        Value::Number(Number::U(u)) => write_u64(out, *u),
+        Value::Number(Number::I(i)) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Number(Number::F(f)) => {
+            // Rare here: serde_json's own formatting (ryu) for them.
+            let n = serde_json::Number::from_f64(*f).map(|n| n.to_string());
+            out.extend_from_slice(n.as_deref().unwrap_or("null").as_bytes());
         }
         Value::String(s) => write_str(out, s),
         Value::Array(a) => {
@@ -206,16 +218,31 @@ fn next_escape(b: &[u8], mut i: usize) -> Option<usize> {
         }
         i += 8;
     }
-    if i < b.len() {
-        // The tail in one test too, padded with a byte that needs no escape (never the lowest flag).
-        let mut pad = [b'a'; 8];
-        pad[..b.len() - i].copy_from_slice(&b[i..]);
-        let m = escape_mask(u64::from_le_bytes(pad));
-        if m != 0 {
-            return Some(at(i, m));
-        }
+    if i == b.len() {
+        return None;
     }
-    None
+    // The tail in one test too, without copying it into a padded word (a `memcpy` call per string).
+    let n = b.len();
+    if n >= 8 {
+        // The last word, its bytes before `i` (already read, or an escape just written) replaced by
+        // a byte that needs no escape.
+        const PAD: u64 = 0x6161_6161_6161_6161;
+        let keep = !0u64 << (8 * (i + 8 - n));
+        let m = escape_mask((word(b, n - 8) & keep) | (PAD & !keep));
+        return (m != 0).then(|| at(n - 8, m));
+    }
+    if n - i >= 4 {
+        // Two overlapping halves as one word: the low one from `i`, the high one ending at `n`.
+        let half =
+            |k: usize| u64::from(u32::from_le_bytes(b[k..k + 4].try_into().unwrap_or([0; 4])));
+        let m = escape_mask(half(i) | half(n - 4) << 32);
+        return match (m.trailing_zeros() / 8) as usize {
+            8 => None,
+            j if j < 4 => Some(i + j),
+            j => Some(n + j - 8),
+        };
+    }
+    (i..n).find(|&k| b[k] < 0x20 || b[k] == b'"' || b[k] == b'\\')
 }
 
 /// A JSON string as orjson writes it: `\"`, `\\`, `\b \t \n \f \r`, other controls as `\u00xx`.
@@ -262,7 +289,7 @@ mod tests {
             "": 2.5e-8,
         });
         let mut out = Vec::new();
-        write_value(&mut out, &v);
+        write_value(&mut out, &crate::doc::Value::from(v.clone()));
         assert_eq!(out, serde_json::to_vec(&v).unwrap_or_default());
         let mut n = Vec::new();
         for x in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
@@ -285,9 +312,12 @@ mod tests {
 
     #[test]
     fn escapes_are_found_at_every_position_of_a_word() {
-        for c in ['"', '\\', '\n', '\x01', '\x1f'] {
-            for at in 0..20 {
-                let mut s: String = "abcdefghijklmnopqrst".into();
+        for (c, len) in ['"', '\\', '\n', '\x01', '\x1f']
+            .into_iter()
+            .flat_map(|c| (1..=20).map(move |len| (c, len)))
+        {
+            for at in 0..len {
+                let mut s: String = "abcdefghijklmnopqrst"[..len].into();
                 s.replace_range(at..=at, &c.to_string());
                 let mut out = Vec::new();
                 write_str(&mut out, &s);
@@ -307,7 +337,7 @@ mod tests {
                 assert_eq!(
                     String::from_utf8(out).unwrap(),
                     String::from_utf8(slow).unwrap(),
-                    "{c:?} at {at}"
+                    "{c:?} at {at} of {len}"
                 );
             }
         }

@@ -9,6 +9,7 @@ pub mod assemble;
 pub mod body;
 pub mod catalogue;
 pub mod classify;
+pub mod doc;
 pub mod enrich;
 pub mod facts;
 pub mod fields;

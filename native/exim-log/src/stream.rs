@@ -53,113 +53,10 @@ pub mod flags {
 
 /// Action codes of [`EntryOut::action`]: indices into this list, which the binding exports so Python
 /// never hard-codes a number. Code 0 is the placeholder document; codes from 1 are every other action
-/// of `shipper/exim/data/actions.json`, in the file's order (a test holds them equal), and all of them
-/// are kinds the core renders (`body::CLAIMED`).
+/// of `shipper/exim/data/actions.json`, in the file's order (generated from it by `build.rs`; a test
+/// holds them equal), and all of them are kinds the core renders (`body::CLAIMED`).
 pub const ACTIONS: &[&str] = &ACTION_NAMES;
-const ACTION_NAMES: [&str; 102] = [
-    "unrecognized",
-    "message_arrived",
-    "message_arrived_fakereject",
-    "delivered",
-    "delivered_additional",
-    "delivered_cutthrough",
-    "delivery_suppressed",
-    "delivery_failed",
-    "delivery_deferred",
-    "message_completed",
-    "message_frozen",
-    "message_frozen_skipped",
-    "message_unfrozen",
-    "message_removed",
-    "message_cancelled",
-    "message_moved",
-    "message_queued",
-    "message_rejected",
-    "message_abandoned",
-    "spool_locked",
-    "error_ignored",
-    "transport_output",
-    "queue_admin",
-    "system_filter",
-    "address_rewritten",
-    "router_error",
-    "rewrite_error",
-    "remote_smtp_error",
-    "remote_host_error",
-    "remote_auth_failed",
-    "cutthrough_rejected",
-    "prdr_result",
-    "dkim_verify",
-    "dkim_error",
-    "arc_error",
-    "dmarc_result",
-    "spam_verdict",
-    "virus_scan",
-    "acl_warning",
-    "smtp_connection_opened",
-    "smtp_connection_closed",
-    "smtp_connection_lost",
-    "smtp_connection_outbound",
-    "smtp_timeout",
-    "smtp_no_mail",
-    "smtp_incomplete_transaction",
-    "smtp_sync_error",
-    "smtp_syntax_error",
-    "smtp_protocol_error",
-    "smtp_call_dropped",
-    "smtp_input_error",
-    "connection_refused",
-    "connection_rejected",
-    "connection_dropped",
-    "host_lookup_failed",
-    "helo_rejected",
-    "mail_rejected",
-    "rcpt_rejected",
-    "rcpt_discarded",
-    "data_rejected",
-    "auth_rejected",
-    "starttls_rejected",
-    "command_rejected",
-    "size_rejected",
-    "too_many_recipients",
-    "sender_verify_failed",
-    "sender_verify_deferred",
-    "recipient_verify_failed",
-    "recipient_verify_deferred",
-    "auth_failed",
-    "auth_ignored",
-    "tls_error",
-    "tls_verify_error",
-    "tls_fallback",
-    "etrn_received",
-    "vrfy_failed",
-    "ident_timeout",
-    "daemon_started",
-    "daemon_sighup",
-    "daemon_stopped",
-    "daemon_error",
-    "listen_backlog",
-    "queue_run_started",
-    "queue_run_ended",
-    "queue_run_abandoned",
-    "queue_run_triggered",
-    "process_started",
-    "process_crashed",
-    "transport_failed",
-    "config_error",
-    "expansion_failed",
-    "resource_error",
-    "slow_lookup",
-    "scanner_error",
-    "scanner_log",
-    "lookup_error",
-    "spool_error",
-    "dnslist_defer",
-    "dnslist_result",
-    "tls_config_warning",
-    "warning",
-    "panic",
-];
+include!(concat!(env!("OUT_DIR"), "/actions.rs"));
 
 /// One entry's record: `struct.Struct(RECORD_FORMAT)` reads it in Python.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,7 +327,7 @@ impl Stream {
         self.times.second_pass = false;
         let text = text::decode(&entry.data);
         let bad = matches!(text, std::borrow::Cow::Owned(_));
-        let first = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
+        let first = text::first_line(&text).trim_end_matches('\r');
         let p = prefix::parse(first);
         let mut stamp: Option<(String, i64)> = None;
         let mut tags: Option<&str> = None;
@@ -460,7 +357,7 @@ impl Stream {
             out.flags |= flags::SECOND_PASS;
         }
         // eximstats reads the raw first line, `\r` included: not ported.
-        let plain = !text.contains('\r');
+        let plain = memchr::memchr(b'\r', text.as_bytes()).is_none();
         if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, plain) {
             if let Some(mut doc) = self.claimed(p, body, &text, bad.then_some(&entry.data[..])) {
                 if let Some(o) = &self.origin {
@@ -592,7 +489,7 @@ impl Stream {
             doc,
             exim: body::Obj::new(),
         };
-        let parsed = match text.split_once('\n') {
+        let parsed = match text::split_first_line(text) {
             None => self.body(&mut ev, body, p.id).ok()??,
             Some((_, more)) => {
                 // `_continuation`: a header dump fills its fields and the first line is the body;
@@ -626,13 +523,8 @@ impl Stream {
         if let Some(raw) = raw {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
-        let exim = crate::enrich::enrich(
-            &mut doc,
-            exim,
-            parsed.flag,
-            text.split('\n').next().unwrap_or(""),
-        )
-        .ok()?;
+        let exim =
+            crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text)).ok()?;
         if !exim.is_empty() {
             doc.insert("exim".into(), exim.into());
         }
@@ -822,7 +714,7 @@ impl Stream {
         self.times.second_pass = false;
         let text = text::decode(&entry.data);
         let bad = matches!(text, std::borrow::Cow::Owned(_));
-        let first = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
+        let first = text::first_line(&text).trim_end_matches('\r');
         let p = prefix::parse(first);
         let stamp = p
             .as_ref()

@@ -4,9 +4,9 @@
 use super::hostident::scan_host_ident;
 use super::{error, took_part};
 use crate::body::{Decline, Event, Obj, R};
+use crate::doc::Value;
 use regex::Regex;
 use serde::Deserialize;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -290,7 +290,7 @@ pub(crate) fn host_line(
         ev.scan(tail, 0, false, "destination")?;
         let conf = match ev.exim.remove("smtp_confirmation") {
             None => String::new(),
-            Some(Value::String(s)) => s,
+            Some(Value::String(s)) => s.into_string(),
             Some(_) => return Err(Decline),
         };
         let tmp = took_part(&cm, "tmp").unwrap_or("").starts_with("tmp");

@@ -8,9 +8,9 @@ use super::hostident::{
 use super::rule::Rule;
 use super::{bare_host, error, group, int, rule, took_part};
 use crate::body::{Decline, Event, Obj, R};
+use crate::doc::Value;
 use crate::fields::host_group;
 use regex::{Captures, Regex};
-use serde_json::Value;
 use std::sync::OnceLock;
 
 fn h_helo(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {

@@ -7,9 +7,9 @@ use super::hostident::{
 use super::rule::Rule;
 use super::{error, group, int, rule, set_duration, took_part};
 use crate::body::{Decline, Event, Obj, R};
+use crate::doc::Value;
 use crate::fields::{interface, unescape};
 use regex::{Captures, Regex};
-use serde_json::Value;
 use std::sync::OnceLock;
 
 fn h_conn_open(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {

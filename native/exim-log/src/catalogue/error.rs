@@ -10,9 +10,9 @@ use super::hostident::{full_host, scan_host_ident};
 use super::message::{address, text};
 use super::rule::{h_text_error, with_needles as rule, Rule};
 use crate::body::{Decline, ErrorOpts, Event, Obj, R};
+use crate::doc::Value;
 use crate::fields::HostGroup;
 use regex::{Captures, Regex};
-use serde_json::Value;
 use std::sync::OnceLock;
 
 fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
@@ -213,10 +213,12 @@ fn sa_patterns() -> &'static SaPatterns {
 fn sa_outcomes() -> &'static [(String, String, String)] {
     static O: OnceLock<Vec<(String, String, String)>> = OnceLock::new();
     O.get_or_init(|| {
-        let table: Value =
+        let table: serde_json::Value =
             serde_json::from_str(include_str!("../../../../shipper/exim/data/lines.json"))
                 .expect("lines.json parses");
-        let field = |row: &Value, k: &str| row[k].as_str().expect("an outcome's field").to_string();
+        let field = |row: &serde_json::Value, k: &str| {
+            row[k].as_str().expect("an outcome's field").to_string()
+        };
         table["sa_exim_outcomes"]
             .as_array()
             .expect("sa_exim_outcomes")
@@ -235,7 +237,7 @@ fn sa_outcomes() -> &'static [(String, String, String)] {
 /// Python's `float()` of `-?\d+(?:\.\d+)?` in ASCII.
 fn float_value(text: &str) -> R<Value> {
     let f: f64 = text.parse().map_err(|_| Decline)?;
-    serde_json::Number::from_f64(f)
+    crate::doc::Number::from_f64(f)
         .map(Value::Number)
         .ok_or(Decline)
 }
@@ -288,7 +290,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             } else {
                 key
             };
-            spam.insert(key.into(), float_value(&c[2])?);
+            spam.insert(key.to_string().into(), float_value(&c[2])?);
         }
     }
     if let Some(scan) = opt(&am, "scan") {

@@ -1,9 +1,9 @@
 //! `hostident.py`: host and ident groups in free text, where Exim's own `H=`/`U=` group starts and ends.
 
 use crate::body::{Event, Obj, R};
+use crate::doc::Value;
 use crate::fields::{host_group, non_space_end};
 use regex::Regex;
-use serde_json::Value;
 use std::sync::OnceLock;
 
 /// `scan_host_ident`: `tags.scan` as on an arrival line, from the text's start.

@@ -259,7 +259,7 @@ pub(crate) fn parsed(body: &str, msgid: Option<&str>) -> (&'static str, serde_js
     if !ev.exim.is_empty() {
         doc.insert("exim".into(), ev.exim.into());
     }
-    let mut v = serde_json::Value::Object(doc);
+    let mut v = serde_json::to_value(&doc).expect("a document");
     strip(&mut v);
     (action, v)
 }

@@ -40,10 +40,10 @@ pub mod process;
 pub mod rule;
 
 use crate::body::{Decline, Event, R};
+use crate::doc::Value;
 use crate::fields::{duration, unescape, HostGroup};
 use regex::{Captures, Regex};
 use rule::Rule;
-use serde_json::Value;
 use std::sync::OnceLock;
 
 /// lines.py's `_KEY_LEN`: how many leading characters of a body pick its candidate rules.
@@ -233,7 +233,7 @@ pub(crate) fn error(
 }
 
 /// `rule.set_duration`: an Exim duration in seconds under `exim.<key>`, when the value is one.
-pub(crate) fn set_duration(ev: &mut Event, value: Option<&str>, key: &str) -> R<()> {
+pub(crate) fn set_duration(ev: &mut Event, value: Option<&str>, key: &'static str) -> R<()> {
     if let Some(v) = value.filter(|v| !v.is_empty()) {
         if let Some(d) = duration(v)? {
             ev.exim.insert(key.into(), d.into());
@@ -678,7 +678,7 @@ mod tests {
         };
         let more = "Envelope-from: <a@b.example>\nEnvelope-to: <c@d.example>\n    <e@f.example>\nP Received: from x\n\tby y\nT Subject:  Hello there \nI Message-Id: <m1@x>\n  Subject: second";
         assert!(crate::body::header_dump(&mut ev, more));
-        let want: Value = serde_json::from_str(r#"{"doc":{"email":{"message_id":"m1@x","subject":"Hello there"}},"exim":{"envelope_from":"a@b.example","envelope_to":["c@d.example","e@f.example"],"header_names":["Received","Subject","Message-Id","Subject"]}}"#).unwrap();
+        let want: serde_json::Value = serde_json::from_str(r#"{"doc":{"email":{"message_id":"m1@x","subject":"Hello there"}},"exim":{"envelope_from":"a@b.example","envelope_to":["c@d.example","e@f.example"],"header_names":["Received","Subject","Message-Id","Subject"]}}"#).unwrap();
         assert_eq!(serde_json::json!({"doc": ev.doc, "exim": ev.exim}), want);
         assert!(!crate::body::header_dump(&mut ev, "just more text"));
     }

@@ -4,9 +4,9 @@
 use super::rule::{h_text_error, h_who, Rule};
 use super::{group, int, rule, took_part};
 use crate::body::{Event, Obj, R};
+use crate::doc::Value;
 use crate::fields::unescape;
 use regex::{Captures, Regex};
-use serde_json::Value;
 use std::sync::OnceLock;
 
 struct Res {
