@@ -4,6 +4,7 @@
 //! dates, the reject/panic dataset per entry, the skipped and unreadable counts.
 
 use crate::assemble::{RawEntry, MAX_ENTRY_BYTES};
+use crate::doc::{self, Obj};
 use chrono::{Datelike, NaiveDate, Timelike};
 use regex::bytes::{Captures, Regex};
 use serde_json::{Map, Value};
@@ -74,9 +75,9 @@ pub struct Origin {
 
 impl Origin {
     /// `log.syslog` of the document (`apply_origin`).
-    pub fn log_syslog(&self) -> Value {
-        let mut o = Map::new();
-        o.insert("appname".into(), self.program.clone().into());
+    pub fn log_syslog(&self) -> doc::Value {
+        let mut o = Obj::new();
+        o.insert("appname".into(), self.program.as_str().into());
         if let Some(h) = self.host.as_deref().filter(|h| !h.is_empty()) {
             o.insert("hostname".into(), h.into());
         }
@@ -84,11 +85,11 @@ impl Origin {
             o.insert("procid".into(), pid.to_string().into());
         }
         if let Some(code) = self.priority {
-            let mut s = Map::new();
+            let mut s = Obj::new();
             s.insert("code".into(), code.into());
             o.insert("severity".into(), s.into());
         }
-        Value::Object(o)
+        doc::Value::Object(o)
     }
 
     /// The `host.name` this entry's document takes instead of the server's, if any.
@@ -108,23 +109,21 @@ impl Origin {
 
     /// `apply_origin`'s members of a document the body made: the pid when the prefix had none, and
     /// the tags after the entry's own (`host` and `log` are the writer's).
-    pub fn apply(&self, doc: &mut Map<String, Value>) {
+    pub fn apply(&self, doc: &mut Obj) {
         if let Some(pid) = self.pid {
-            let process = doc
-                .entry("process")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(p) = process {
-                p.entry("pid").or_insert_with(|| pid.into());
+            let process = doc.or_insert_with("process", || Obj::new().into());
+            if let Some(p) = process.as_object_mut() {
+                p.or_insert_with("pid", || pid.into());
             }
         }
-        let tags: Vec<Value> = self.tags().map(Value::from).collect();
+        let tags: Vec<doc::Value> = self.tags().map(doc::Value::from).collect();
         if !tags.is_empty() {
             let mut all = match doc.remove("tags") {
-                Some(Value::Array(a)) => a,
+                Some(doc::Value::Array(a)) => a,
                 _ => Vec::new(),
             };
             all.extend(tags);
-            doc.insert("tags".into(), Value::Array(all));
+            doc.insert("tags".into(), doc::Value::Array(all));
         }
     }
 }
@@ -1016,15 +1015,19 @@ Jun 29 16:04:21 mx1 exim[1]: [2/2] orphan\nnot a record\n\n";
             restamped: true,
             incomplete: true,
         };
-        let mut doc: Map<String, Value> =
-            serde_json::from_str(r#"{"process":{"pid":3},"tags":["a"]}"#).unwrap();
+        let mut doc: Obj =
+            serde_json::from_str::<doc::Value>(r#"{"process":{"pid":3},"tags":["a"]}"#)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .clone();
         o.apply(&mut doc);
         assert_eq!(
-            Value::Object(doc).to_string(),
+            serde_json::to_string(&doc).unwrap(),
             r#"{"process":{"pid":3},"tags":["a","timestamp_from_syslog","syslog_parts_missing"]}"#
         );
         assert_eq!(
-            o.log_syslog().to_string(),
+            serde_json::to_string(&o.log_syslog()).unwrap(),
             r#"{"appname":"exim","hostname":"mx1","procid":"7","severity":{"code":6}}"#
         );
     }
