@@ -64,6 +64,11 @@ class Rendered:
         """The entries, once and in order (the reader follows the stream's time through them)."""
         return self.reader.entries(self)
 
+    def runs(self) -> Iterator[Run | Entry]:
+        """The entries, once and in order, as runs of the core's documents and the placeholder's entries
+        (see `NativeEntries.runs`)."""
+        return self.reader.runs(self)
+
     @property
     def path(self) -> str:
         """The `log.file.path` the core wrote into the documents."""
@@ -85,6 +90,15 @@ last one stands), so that the parser goes on from where the core is (fold order,
 `local_id` is the prefix's message id, NUL-padded (all NUL: none). `facts`: for an entry the core
 rendered with a message id, the JSON array of its partial summaries (`messages.partials.from_facts`
 reads it), or `!` where the document must be read instead; empty for every other entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive entries the core rendered (code > 0): their document lines back to back, each ending
+    in its newline, and their action codes, a byte per entry."""
+
+    lines: bytes
+    codes: bytes
 
 
 class NativeEntries:
@@ -168,6 +182,41 @@ class NativeEntries:
                 raw = self._raw(body, offset, end, flags)
                 yield 0, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, raw, stamp
             pos = nxt
+
+    def runs(self, batch: Rendered) -> Iterator[Run | Entry]:
+        """The batch in order, without a Python step per entry the core rendered: each stretch of such
+        entries as one `Run`, sliced from `bulk` (every second line is a document: JSON holds no raw
+        newline), each placeholder's entry as `entries` gives it, for the Python parser."""
+        size = self.record_size
+        records = batch.records
+        codes = records[size - 1 :: size]  # the record's last byte
+        lines = batch.bulk.split(b"\n")
+        docs = lines[1::2]
+        if len(docs) != len(codes):  # a document with a raw newline: never written so, but stay exact
+            yield from self.entries(batch)
+            return
+        start = 0
+        while start < len(codes):
+            zero = codes.find(0, start)
+            stop = len(codes) if zero < 0 else zero
+            if stop > start:
+                yield Run(b"\n".join(docs[start:stop]) + b"\n", codes[start:stop])
+            if zero < 0:
+                break
+            if zero > start:  # `entries`' follow state: the core's last document before this one
+                self._followed = docs[zero - 1], self._record.unpack_from(records, (zero - 1) * size)[6]
+            offset, end, _, _, occ, flags, _, _, local_id, _ = self._record.unpack_from(records, zero * size)
+            stamp = None
+            if self._followed is not None:
+                stamp = self._stamp(*self._followed)
+                self._followed = None
+            body = docs[zero]
+            raw = self._raw(body, offset, end, flags)
+            # A placeholder's line of facts is always empty.
+            yield 0, offset, end, occ, b"", lines[2 * zero], body, local_id, raw, stamp
+            start = zero + 1
+        if codes and codes[-1]:
+            self._followed = docs[-1], self._record.unpack_from(records, (len(codes) - 1) * size)[6]
 
     def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:
         # The placeholder keeps every byte of the entry: its text, or (bad UTF-8) its base64 as well.
