@@ -95,6 +95,15 @@ class Node:
         self.conn.close()
 
 
+def node_cpu(data: Path | None) -> float:
+    """CPU seconds the node this script started has used so far (0 for a node given by --url)."""
+    if data is None:
+        return 0.0
+    pid = int((data / "opensearch.pid").read_text())
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def set_up(url: str, prefix: str) -> None:
     """The prefix's templates, as `exim-shipper setup` installs them (backfill only checks them)."""
     from opensearchpy import OpenSearch
@@ -124,10 +133,10 @@ class Backfill:
     cpu_s: float
 
 
-def backfill(log: Path, url: str, prefix: str, work: Path) -> Backfill:
+def backfill(log: Path, url: str, prefix: str, work: Path, extra: dict[str, str]) -> Backfill:
     """`exim-shipper backfill` of the log into `prefix`, a process of its own, timed to searchable."""
     state = work / f"state-{prefix}"
-    env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(state)}
+    env = {**os.environ, **extra, "EXIM_SHIPPER_STATE_DIR": str(state)}
     cmd = [
         str(ROOT / ".venv" / "bin" / "exim-shipper"),
         "backfill",
@@ -236,11 +245,13 @@ def _rate(docs: int, seconds: float) -> str:
     return f"{docs:,} docs in {seconds:.2f} s = {docs / seconds:,.0f} docs/s"
 
 
-def measure(log: Path, url: str, runs: int, work: Path) -> int:
+def measure(log: Path, url: str, data: Path | None, work: Path, *, runs: int, extra: dict[str, str]) -> int:
     settings = Settings()  # the defaults backfill runs with (and EXIM_SHIPPER_* of the environment)
     print(f"log: {log}; node {url}; batch {settings.batch_max_docs} docs / {settings.batch_max_bytes} bytes")
     set_up(url, SOURCE_PREFIX)
-    src = backfill(log, url, SOURCE_PREFIX, work)
+    if extra:
+        print(f"backfill's environment adds {extra}")
+    src = backfill(log, url, SOURCE_PREFIX, work, extra)
     print(f"source backfill (untimed warm-up): {_rate(src.docs, src.seconds)}")
     loaded = prebuild(url, "bvbraw", settings)
     drop(url, SOURCE_PREFIX)
@@ -259,18 +270,21 @@ def measure(log: Path, url: str, runs: int, work: Path) -> int:
         for kind in order:
             prefix = f"bvb{kind[:3]}{n}"
             set_up(url, prefix)
+            cpu0 = node_cpu(data)
             if kind == "raw":
                 seconds = load(url, retarget(loaded, "bvbraw", prefix), prefix)
                 best_raw = min(best_raw, seconds)
-                print(f"  round {n + 1} raw loader: {_rate(expected, seconds)}")
+                used = node_cpu(data) - cpu0
+                print(f"  round {n + 1} raw loader: {_rate(expected, seconds)} (node CPU {used:.1f} s)")
             else:
-                run = backfill(log, url, prefix, work)
+                run = backfill(log, url, prefix, work, extra)
                 if run.docs != expected:
                     raise SystemExit(f"backfill stored {run.docs:,} documents, the source {expected:,}")
                 best_bf = min(best_bf, run.seconds)
                 print(
-                    f"  round {n + 1} backfill:   {_rate(run.docs, run.seconds)} "
-                    f"(process CPU {run.cpu_s:.1f} s, summary writes {run.summary_writes:,})"
+                    f"  round {n + 1} backfill:   {_rate(run.docs, run.seconds)} (node CPU "
+                    f"{node_cpu(data) - cpu0:.1f} s, backfill's CPU {run.cpu_s:.1f} s, summary writes "
+                    f"{run.summary_writes:,})"
                 )
             drop(url, prefix)
     print(f"best of {runs}, documents searchable (events + summaries, {expected:,}):")
@@ -287,12 +301,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, help="this log instead of a generated one")
     ap.add_argument("--runs", type=int, default=3, help="rounds, best of (default 3)")
     ap.add_argument("--url", help="a running node to use instead of starting one (never :9200's)")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="add to backfill's environment, e.g. EXIM_SHIPPER_HTTP_COMPRESS=false (repeatable)",
+    )
     args = ap.parse_args(argv)
+    extra = dict(e.split("=", 1) for e in args.env)
     log = args.log.resolve() if args.log else parse_speed.ensure_log(args.lines, args.seed)[0]
     url, data = bench_node.start(args.url)
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-bvb-"))
     try:
-        return measure(log, url, args.runs, work)
+        return measure(log, url, data, work, runs=args.runs, extra=extra)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         bench_node.stop(data)
