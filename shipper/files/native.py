@@ -128,6 +128,10 @@ class NativeEntries:
         self._record = struct.Struct(core.RECORD_FORMAT)
         self._terminated = core.FLAG_TERMINATED
         self._bad_utf8 = core.FLAG_BAD_UTF8
+        # `runs` reads the lengths as the records' native 32-bit words 4 and 5 and the code as the last
+        # byte: true of this layout on a little-endian machine (else it takes `entries`' way).
+        fmt = core.RECORD_FORMAT
+        self._words = sys.byteorder == "little" and fmt.startswith("<QQII") and fmt.endswith("B")
         # The last entry the core rendered since the Python parser's last (its document, epoch ms):
         # the time the parser must go on from before the next entry it reads.
         self._followed: tuple[bytes, int] | None = None
@@ -195,7 +199,7 @@ class NativeEntries:
         entry as `entries` gives it, for the Python parser."""
         size = self.record_size
         records = batch.records
-        if sys.byteorder != "little":  # the records' words are read as native ones below
+        if not self._words:
             yield from self.entries(batch)
             return
         # Each record as 32-bit words: `bulk_len` is the fifth, `action_len` the sixth (RECORD_FORMAT).
