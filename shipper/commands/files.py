@@ -8,9 +8,9 @@ import lzma
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 import zstandard
@@ -20,12 +20,14 @@ from shipper.commands.cluster import trace_fleet
 from shipper.errors import ConfigError, InputError
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.native import ACTIONS, NativeFor, Polled, Reading, Rendered, native_for
+from shipper.files.native import ACTIONS, NativeFor, Polled, Reading, Rendered, Run, native_for
 from shipper.files.reader import CHUNK_SIZE, EntryAssembler, RawEntry, peek_head
 from shipper.files.syslog import assembler_for
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
 from shipper.settings import Settings
 from shipper.trace_files import print_trace
+
+T = TypeVar("T")
 
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
 
@@ -65,7 +67,22 @@ def _events(
     """`(action, event)` of every entry of every file in turn: the event parsed and enriched, or the
     document the native core wrote; unreadable files are noted in `errors`, the syslog lines skipped
     (other programs', unreadable) in `counts`."""
-    counts = Counter() if counts is None else counts
+    seen: Counter[str] = Counter() if counts is None else counts
+    return _each_file(names, errors, lambda name, stream: _file_events(name, stream, settings, seen))
+
+
+def _outputs(
+    names: list[str], settings: Settings, errors: list[str], counts: Counter[str]
+) -> Iterator[Run | tuple[str, dict[str, Any]]]:
+    """What `parse` writes without --messages, as `_events` reads it: the native core's documents a run
+    at a time (`Run`), the Python parser's events one by one."""
+    return _each_file(names, errors, lambda name, stream: _file_outputs(name, stream, settings, counts))
+
+
+def _each_file(
+    names: list[str], errors: list[str], read: Callable[[str, BinaryIO], Iterator[T]]
+) -> Iterator[T]:
+    """`read` of every file in turn; unreadable files are noted in `errors`."""
     for name in names:
         try:
             stream = open_input(name)
@@ -74,7 +91,7 @@ def _events(
             errors.append(name)
             continue
         try:
-            yield from _file_events(name, stream, settings, counts)
+            yield from read(name, stream)
         except InputError as exc:
             print(f"exim-shipper: {exc}", file=sys.stderr)
             errors.append(name)
@@ -83,9 +100,11 @@ def _events(
                 stream.close()
 
 
-def _file_events(
-    name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]
-) -> Iterator[tuple[str, dict[str, Any] | bytes]]:
+Parsed = Callable[[RawEntry], tuple[str, dict[str, Any]]]
+
+
+def _file_parser(name: str, settings: Settings) -> tuple[EntryParser, Parsed, NativeFor | None]:
+    """One file's Python parser, its `(action, event)` of an entry, and its native reader's maker."""
     from shipper.exim.enrich import enrich  # the public suffix list: `trace` starts without it
 
     zone = settings.effective_timezone()
@@ -100,6 +119,13 @@ def _file_events(
         doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
         return doc["event"]["action"], doc
 
+    return parser, parsed, native
+
+
+def _file_events(
+    name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]
+) -> Iterator[tuple[str, dict[str, Any] | bytes]]:
+    parser, parsed, native = _file_parser(name, settings)
     for polled in _entries(name, stream, settings, counts, native):
         if not isinstance(polled, Rendered):
             yield from map(parsed, polled)
@@ -114,8 +140,27 @@ def _file_events(
             yield parsed(raw)
 
 
+def _file_outputs(
+    name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]
+) -> Iterator[Run | tuple[str, dict[str, Any]]]:
+    parser, parsed, native = _file_parser(name, settings)
+    for polled in _entries(name, stream, settings, counts, native):
+        if not isinstance(polled, Rendered):
+            yield from map(parsed, polled)
+            continue
+        for run in polled.runs():
+            if isinstance(run, Run):
+                yield run
+                continue
+            *_, raw, stamp = run  # a placeholder's entry, in its place
+            assert raw is not None
+            if stamp is not None:
+                parser.follow(stamp)  # the core read the entries before: go on from its time
+            yield parsed(raw)
+
+
 class _Writer:
-    """Buffered JSON-lines output (one write per 512 documents)."""
+    """Buffered JSON-lines output (one write per 512 documents, or per run of the core's)."""
 
     def __init__(self) -> None:
         self.out = sys.stdout.buffer
@@ -129,11 +174,35 @@ class _Writer:
         if len(self.buf) >= 512:
             self.flush()
 
+    def write_lines(self, lines: bytes) -> None:
+        """Documents already joined, each ending in its newline (a run of the core's), in one write."""
+        self._drain()
+        self.out.write(lines)
+
     def flush(self) -> None:
+        self._drain()
+        self.out.flush()
+
+    def _drain(self) -> None:
         if self.buf:
             self.out.write(b"\n".join(self.buf) + b"\n")
             self.buf.clear()
-        self.out.flush()
+
+
+def _write_events(
+    outputs: Iterator[Run | tuple[str, dict[str, Any]]], writer: _Writer, actions: Counter[str]
+) -> None:
+    """Write the events and count them by action: a run of the core's documents in one write, its
+    actions counted from its codes in one pass."""
+    for out in outputs:
+        if isinstance(out, Run):
+            writer.write_lines(out.lines)
+            for code, n in Counter(out.codes).items():
+                actions[ACTIONS[code]] += n
+        else:
+            action, event = out
+            actions[action] += 1
+            writer.write(event)
 
 
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
@@ -145,16 +214,12 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     writer = _Writer()
     summaries = _FirstSeenOrder(writer, args.max_open) if args.messages else None
     try:
-        for action, event in _events(names, settings, errors, skipped):
-            actions[action] += 1
-            if summaries is None:
-                if isinstance(event, bytes):
-                    writer.write_bytes(event)
-                else:
-                    writer.write(event)
-            else:
+        if summaries is None:
+            _write_events(_outputs(names, settings, errors, skipped), writer, actions)
+        else:
+            for action, event in _events(names, settings, errors, skipped):
+                actions[action] += 1
                 summaries.add(orjson.loads(event) if isinstance(event, bytes) else event)
-        if summaries is not None:
             summaries.finish()
     finally:
         writer.flush()

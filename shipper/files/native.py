@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import struct
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -67,6 +69,11 @@ class Rendered:
         """The entries, once and in order (the reader follows the stream's time through them)."""
         return self.reader.entries(self)
 
+    def runs(self) -> Iterator[Run | Entry]:
+        """The entries, once and in order, as runs of the core's documents and the placeholder's entries
+        (see `NativeEntries.runs`)."""
+        return self.reader.runs(self)
+
     @property
     def path(self) -> str:
         """The `log.file.path` the core wrote into the documents."""
@@ -88,6 +95,19 @@ last one stands), so that the parser goes on from where the core is (fold order,
 `local_id` is the prefix's message id, NUL-padded (all NUL: none). `facts`: for an entry the core
 rendered with a message id, the JSON array of its partial summaries (`messages.partials.from_facts`
 reads it), or `!` where the document must be read instead; empty for every other entry."""
+
+
+RUN_MAX = 1024
+"""Documents in one `Run` at most."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive entries the core rendered (code > 0): their document lines back to back, each ending
+    in its newline, and their action codes, a byte per entry."""
+
+    lines: bytes
+    codes: bytes
 
 
 class NativeEntries:
@@ -124,6 +144,10 @@ class NativeEntries:
         self._record = struct.Struct(core.RECORD_FORMAT)
         self._terminated = core.FLAG_TERMINATED
         self._bad_utf8 = core.FLAG_BAD_UTF8
+        # `runs` reads the lengths as the records' native 32-bit words 4 and 5 and the code as the last
+        # byte: true of this layout on a little-endian machine (else it takes `entries`' way).
+        fmt = core.RECORD_FORMAT
+        self._words = sys.byteorder == "little" and fmt.startswith("<QQII") and fmt.endswith("B")
         # The last entry the core rendered since the Python parser's last (its document, epoch ms):
         # the time the parser must go on from before the next entry it reads.
         self._followed: tuple[bytes, int] | None = None
@@ -194,6 +218,56 @@ class NativeEntries:
                 raw = self._raw(body, offset, end, flags)
                 yield 0, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, raw, stamp
             pos = nxt
+
+    def runs(self, batch: Rendered) -> Iterator[Run | Entry]:
+        """The batch in order, without a Python step per entry the core rendered: each stretch of such
+        entries as `Run`s, their document lines cut from `bulk` by the records' lengths, each placeholder's
+        entry as `entries` gives it, for the Python parser."""
+        size = self.record_size
+        records = batch.records
+        if not self._words:
+            yield from self.entries(batch)
+            return
+        # Each record as 32-bit words: `bulk_len` is the fifth, `action_len` the sixth (RECORD_FORMAT).
+        words = memoryview(records).cast("I")
+        ends = list(accumulate(words[4 :: size // 4]))
+        starts = [0, *ends[:-1]]
+        actions = words[5 :: size // 4]
+        bulk = memoryview(batch.bulk)
+        codes = records[size - 1 :: size]  # the record's last byte
+        start = 0
+        while start < len(codes):
+            zero = codes.find(0, start)
+            stop = len(codes) if zero < 0 else zero
+            for i in range(start, stop, RUN_MAX):  # a bounded copy at a time: peak RSS
+                cut = min(i + RUN_MAX, stop)
+                spans = zip(starts[i:cut], actions[i:cut], ends[i:cut], strict=True)
+                docs = [bulk[s + a + 1 : e] for s, a, e in spans]  # views: one copy, the join's
+                yield Run(b"".join(docs), codes[i:cut])
+            if zero < 0:
+                break
+            if zero > start:  # `entries`' follow state: the core's last document before this one
+                self._followed = self._document(batch, zero - 1, starts, actions, ends)
+            offset, end, _, _, occ, flags, _, _, local_id, _ = self._record.unpack_from(records, zero * size)
+            stamp = None
+            if self._followed is not None:
+                stamp = self._stamp(*self._followed)
+                self._followed = None
+            body = self._document(batch, zero, starts, actions, ends)[0]
+            raw = self._raw(body, offset, end, flags)
+            action = batch.bulk[starts[zero] : starts[zero] + actions[zero]]
+            # A placeholder's line of facts is always empty.
+            yield 0, offset, end, occ, b"", action, body, local_id, raw, stamp
+            start = zero + 1
+        if codes and codes[-1]:
+            self._followed = self._document(batch, len(codes) - 1, starts, actions, ends)
+
+    def _document(
+        self, batch: Rendered, i: int, starts: list[int], actions: memoryview, ends: list[int]
+    ) -> tuple[bytes, int]:
+        """Entry `i`'s document line (without its newline) and its `timestamp_ms`."""
+        ms: int = self._record.unpack_from(batch.records, i * self.record_size)[6]
+        return batch.bulk[starts[i] + actions[i] + 1 : ends[i] - 1], ms
 
     def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:
         # The placeholder keeps every byte of the entry: its text, or (bad UTF-8) its base64 as well.
