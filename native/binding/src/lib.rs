@@ -1,6 +1,9 @@
 //! `shipper._native`: the exim-log crate under Python. Bytes cross, never per-line objects: a chunk in,
 //! the bulk lines and a packed record per entry out.
 
+mod correlation;
+
+use correlation::{Correlator, Held, Summaries};
 use exim_log::stream::{self, Batch, Context, Stream};
 use exim_log::timestamps::TimestampConverter;
 use pyo3::exceptions::PyValueError;
@@ -21,6 +24,35 @@ struct Reader {
     stream: Stream,
     /// The message facts of the entries the last `feed`, `release` or `finish` returned.
     facts: Vec<u8>,
+    /// With `correlate`: those facts as partials, per entry, for `correlate`/`summarize` to fold in.
+    correlate: bool,
+    held: Vec<Held>,
+    /// Entries of `held` folded in already.
+    cursor: usize,
+}
+
+impl Reader {
+    fn keep_facts(&mut self, batch: &mut Batch) {
+        self.facts = std::mem::take(&mut batch.facts);
+        if self.correlate {
+            let offsets = batch.entries.iter().map(|e| e.offset);
+            correlation::parse_facts(&mut self.facts, offsets, &mut self.held);
+            self.cursor = 0;
+        }
+    }
+
+    /// The held partials of the entries `[cursor, upto)`, with where each entry begins.
+    fn unfolded(
+        &mut self,
+        upto: usize,
+    ) -> impl Iterator<Item = (u64, Vec<exim_log::messages::Partial>)> + '_ {
+        let end = upto.min(self.held.len());
+        let start = self.cursor.min(end);
+        self.cursor = self.cursor.max(end);
+        self.held[start..end]
+            .iter_mut()
+            .filter_map(|(at, parts)| parts.take().map(|p| (*at, p)))
+    }
 }
 
 fn panic_on_marker(body: &str) -> u8 {
@@ -49,7 +81,7 @@ impl Reader {
     /// at or before it are counted (twins in one second) but not returned. `panic_on`: test hook; a
     /// body containing `\x01panic\x01` panics inside the core when it is true.
     #[new]
-    #[pyo3(signature = (*, server, zone, dataset, path, index_prefix, start=0, resume=0, panic_on=false))]
+    #[pyo3(signature = (*, server, zone, dataset, path, index_prefix, start=0, resume=0, panic_on=false, correlate=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         server: String,
@@ -60,6 +92,7 @@ impl Reader {
         start: u64,
         resume: u64,
         panic_on: bool,
+        correlate: bool,
     ) -> PyResult<Self> {
         let times = TimestampConverter::from_name(zone)
             .ok_or_else(|| PyValueError::new_err(format!("unknown time zone: {zone}")))?;
@@ -80,6 +113,9 @@ impl Reader {
         Ok(Self {
             stream,
             facts: Vec::new(),
+            correlate,
+            held: Vec::new(),
+            cursor: 0,
         })
     }
 
@@ -97,8 +133,10 @@ impl Reader {
             )));
         }
         let mut batch = Batch::default();
-        py.detach(|| self.stream.feed(chunk, &mut batch));
-        self.facts = std::mem::take(&mut batch.facts);
+        py.detach(|| {
+            self.stream.feed(chunk, &mut batch);
+            self.keep_facts(&mut batch);
+        });
         Ok(out(py, &batch))
     }
 
@@ -106,7 +144,7 @@ impl Reader {
     fn release(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.release(&mut batch);
-        self.facts = std::mem::take(&mut batch.facts);
+        self.keep_facts(&mut batch);
         out(py, &batch)
     }
 
@@ -114,7 +152,7 @@ impl Reader {
     fn finish(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.finish(&mut batch);
-        self.facts = std::mem::take(&mut batch.facts);
+        self.keep_facts(&mut batch);
         out(py, &batch)
     }
 
@@ -124,6 +162,23 @@ impl Reader {
     /// the line is empty for every other entry.
     fn facts(&self, py: Python<'_>) -> Py<PyBytes> {
         PyBytes::new(py, &self.facts).unbind()
+    }
+
+    /// Fold the partials of the last batch's entries before index `upto` (those not folded yet) into
+    /// `correlator`, each at its entry's offset: the loop calls it before it adds the partials Python
+    /// made for entry `upto`, before a flush, and at the batch's end, so the order is the entries'.
+    /// The reader must have been made with `correlate=True`.
+    fn correlate(&mut self, mut correlator: PyRefMut<'_, Correlator>, upto: usize) {
+        for (at, parts) in self.unfolded(upto) {
+            correlator.fold(parts, at);
+        }
+    }
+
+    /// `correlate` for `parse --messages`' summaries.
+    fn summarize(&mut self, mut summaries: PyRefMut<'_, Summaries>, upto: usize) {
+        for (_, parts) in self.unfolded(upto) {
+            summaries.inner.add(parts);
+        }
     }
 
     /// Offset just past the last complete (or cut) physical line.
@@ -152,6 +207,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // structured log stream. The hook is this library's own: other extensions keep theirs.
     std::panic::set_hook(Box::new(|_| {}));
     m.add_class::<Reader>()?;
+    m.add_class::<Correlator>()?;
+    m.add_class::<Summaries>()?;
     m.add("RECORD_FORMAT", stream::RECORD_FORMAT)?;
     m.add("RECORD_SIZE", stream::RECORD_SIZE)?;
     m.add("ACTIONS", stream::ACTIONS.to_vec())?;
