@@ -2,36 +2,38 @@
 //! the facts a `Reader` holds (`Reader.correlate`/`summarize`) or from JSON Python made; out come the
 //! summaries' bulk items (the loop) or their documents (`parse --messages`) as bytes.
 
+use std::collections::VecDeque;
+
 use exim_log::messages::{self, parse_parts, Partial};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 /// One entry's partials as the reader parsed them from its facts, and where the entry begins.
-pub type Held = (u64, Option<Vec<Partial>>);
+pub type Held = (u64, Vec<Partial>);
 
 /// The facts lines of a batch (one per entry, each ending in a newline) as partials; a line that is
 /// not the JSON of partials (`!`, or anything this port's types do not hold) becomes `!` in `facts`,
-/// so that Python reads that entry's document.
-pub fn parse_facts(facts: &mut Vec<u8>, offsets: impl Iterator<Item = u64>, held: &mut Vec<Held>) {
-    held.clear();
+/// so that Python reads that entry's document. The partials queue in `held` until folded in.
+pub fn parse_facts(
+    facts: &mut Vec<u8>,
+    offsets: impl ExactSizeIterator<Item = u64>,
+    held: &mut VecDeque<Held>,
+) {
+    let n = offsets.len();
     let mut unsure: Vec<usize> = Vec::new();
     for (i, (line, offset)) in facts.split(|&b| b == b'\n').zip(offsets).enumerate() {
-        let parts = match line {
-            b"" | b"!" => None,
+        match line {
+            b"" | b"!" => {}
             _ => match parse_parts(line) {
-                Ok(parts) => Some(parts),
-                Err(_) => {
-                    unsure.push(i);
-                    None
-                }
+                Ok(parts) => held.push_back((offset, parts)),
+                Err(_) => unsure.push(i),
             },
-        };
-        held.push((offset, parts));
+        }
     }
     if !unsure.is_empty() {
         let mut out = Vec::with_capacity(facts.len());
-        for (i, line) in facts.split(|&b| b == b'\n').take(held.len()).enumerate() {
+        for (i, line) in facts.split(|&b| b == b'\n').take(n).enumerate() {
             out.extend_from_slice(if unsure.contains(&i) { b"!" } else { line });
             out.push(b'\n');
         }

@@ -3,6 +3,8 @@
 
 mod correlation;
 
+use std::collections::VecDeque;
+
 use correlation::{Correlator, Held, Summaries};
 use exim_log::stream::{self, Batch, Context, Stream};
 use exim_log::timestamps::TimestampConverter;
@@ -24,11 +26,10 @@ struct Reader {
     stream: Stream,
     /// The message facts of the entries the last `feed`, `release` or `finish` returned.
     facts: Vec<u8>,
-    /// With `correlate`: those facts as partials, per entry, for `correlate`/`summarize` to fold in.
+    /// With `correlate`: the partials of the entries returned and not folded in yet, in order, each
+    /// with the offset where its entry begins (`correlate`/`summarize` take them).
     correlate: bool,
-    held: Vec<Held>,
-    /// Entries of `held` folded in already.
-    cursor: usize,
+    held: VecDeque<Held>,
 }
 
 impl Reader {
@@ -37,21 +38,13 @@ impl Reader {
         if self.correlate {
             let offsets = batch.entries.iter().map(|e| e.offset);
             correlation::parse_facts(&mut self.facts, offsets, &mut self.held);
-            self.cursor = 0;
         }
     }
 
-    /// The held partials of the entries `[cursor, upto)`, with where each entry begins.
-    fn unfolded(
-        &mut self,
-        upto: usize,
-    ) -> impl Iterator<Item = (u64, Vec<exim_log::messages::Partial>)> + '_ {
-        let end = upto.min(self.held.len());
-        let start = self.cursor.min(end);
-        self.cursor = self.cursor.max(end);
-        self.held[start..end]
-            .iter_mut()
-            .filter_map(|(at, parts)| parts.take().map(|p| (*at, p)))
+    /// The held partials of the entries that begin before `before`.
+    fn unfolded(&mut self, before: u64) -> Vec<Held> {
+        let n = self.held.iter().take_while(|(at, _)| *at < before).count();
+        self.held.drain(..n).collect()
     }
 }
 
@@ -114,8 +107,7 @@ impl Reader {
             stream,
             facts: Vec::new(),
             correlate,
-            held: Vec::new(),
-            cursor: 0,
+            held: VecDeque::new(),
         })
     }
 
@@ -164,19 +156,20 @@ impl Reader {
         PyBytes::new(py, &self.facts).unbind()
     }
 
-    /// Fold the partials of the last batch's entries before index `upto` (those not folded yet) into
-    /// `correlator`, each at its entry's offset: the loop calls it before it adds the partials Python
-    /// made for entry `upto`, before a flush, and at the batch's end, so the order is the entries'.
-    /// The reader must have been made with `correlate=True`.
-    fn correlate(&mut self, mut correlator: PyRefMut<'_, Correlator>, upto: usize) {
-        for (at, parts) in self.unfolded(upto) {
+    /// Fold the partials of the entries returned so far that begin before offset `before` (those not
+    /// folded yet) into `correlator`, each at its entry's offset: the loop calls it before it adds the
+    /// partials Python made for the entry at `before`, before a flush (with the last entry's end) and
+    /// at a batch's end, so the order is the entries'. Only a reader made with `correlate=True` holds
+    /// partials.
+    fn correlate(&mut self, mut correlator: PyRefMut<'_, Correlator>, before: u64) {
+        for (at, parts) in self.unfolded(before) {
             correlator.fold(parts, at);
         }
     }
 
     /// `correlate` for `parse --messages`' summaries.
-    fn summarize(&mut self, mut summaries: PyRefMut<'_, Summaries>, upto: usize) {
-        for (_, parts) in self.unfolded(upto) {
+    fn summarize(&mut self, mut summaries: PyRefMut<'_, Summaries>, before: u64) {
+        for (_, parts) in self.unfolded(before) {
             summaries.inner.add(parts);
         }
     }
