@@ -96,6 +96,7 @@ class NativeEntries:
         """`correlate`: the reader keeps its entries' partials for a native correlator."""
         assert core is not None
         self.ctx = ctx
+        self.correlate = correlate
         self.reader: Any = core.Reader(
             server=ctx.server,
             zone=ctx.zone,
