@@ -169,8 +169,9 @@ class _NativeSummaries:
         self._write(self.core.finish())
 
     def _write(self, lines: bytes) -> None:
-        if lines:
+        if lines:  # a batch's documents: the writer's buffer of 512 would hold 512 batches
             self.writer.write_bytes(lines[:-1])
+            self.writer.flush()
 
 
 class _Writer:

@@ -196,6 +196,22 @@ impl Pending {
     }
 }
 
+/// A finished message waiting for its turn, as the JSON of its state: a third of the partial's size in
+/// memory (its maps and strings), and `parse --messages` may hold `max_open` of them.
+#[derive(Debug)]
+struct Packed(Box<[u8]>);
+
+impl Packed {
+    fn new(p: &Partial) -> Self {
+        Self(serde_json::to_vec(p).unwrap_or_default().into_boxed_slice())
+    }
+
+    fn unpack(&self) -> Partial {
+        // Written by `new` from a partial: it reads back (floats round-trip, `float_roundtrip`).
+        serde_json::from_slice(&self.0).unwrap_or_default()
+    }
+}
+
 /// `parse --messages`: summaries written in first-seen order with bounded memory, one per message.
 ///
 /// A finished message waits, merged, until every earlier message is written; a line that comes for it
@@ -205,7 +221,7 @@ pub struct FirstSeen {
     max_open: usize,
     correlator: Correlator,
     /// None: still open in the correlator; a partial: finished, waiting for its turn.
-    order: Ordered<Option<Partial>>,
+    order: Ordered<Option<Packed>>,
     /// Summary documents written and not yet taken, one JSON line each.
     pub out: Vec<u8>,
     pub written: usize,
@@ -228,7 +244,11 @@ impl FirstSeen {
         for part in parts {
             let key = part.key();
             match self.order.get_mut(&key) {
-                Some(Some(held)) => merge(held, part),
+                Some(Some(held)) => {
+                    let mut merged = held.unpack();
+                    merge(&mut merged, part);
+                    *held = Packed::new(&merged);
+                }
                 Some(None) => to_correlator.push(part),
                 None => {
                     self.order.push(key, None);
@@ -256,8 +276,12 @@ impl FirstSeen {
             // A late line of a message already written: its own partial summary.
             None => self.write(&part),
             Some(slot) => match slot {
-                Some(held) => merge(held, part),
-                None => *slot = Some(part),
+                Some(held) => {
+                    let mut merged = held.unpack();
+                    merge(&mut merged, part);
+                    *held = Packed::new(&merged);
+                }
+                None => *slot = Some(Packed::new(&part)),
             },
         }
     }
@@ -276,7 +300,7 @@ impl FirstSeen {
             };
             let held = self.order.remove(&key).flatten();
             let part = match held {
-                Some(p) => Some(p),
+                Some(p) => Some(p.unpack()),
                 None => self.correlator.pop(&key),
             };
             if let Some(p) = part {

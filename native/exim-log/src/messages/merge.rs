@@ -25,9 +25,9 @@ fn max(a: &mut Option<String>, b: Option<String>) {
 }
 
 fn union(a: &mut Option<Set>, b: Option<Set>) {
-    if let Some(mut vb) = b {
+    if let Some(vb) = b {
         match a {
-            Some(va) => va.append(&mut vb),
+            Some(va) => va.union(vb),
             None => *a = Some(vb),
         }
     }
@@ -95,7 +95,7 @@ pub fn merge(a: &mut Partial, b: Partial) {
         match &mut a.rcpt {
             None => a.rcpt = Some(rb),
             Some(ra) => {
-                for (addr, r) in rb {
+                for (addr, r) in rb.into_vec() {
                     match ra.get_mut(&addr) {
                         Some(cur) => merge_rcpt(cur, r),
                         None => {

@@ -2,15 +2,159 @@
 //! each optional but the message's server and id; records (arrival, errors, removal, spam) stay JSON
 //! maps, as Python keeps them. Serialised, it is `to_state` of the Python partial (sets as sorted arrays).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::marker::PhantomData;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A JSON object as a vector sorted by key: a message holds a few small maps, and a `BTreeMap`'s node
+/// (eleven slots, allocated whole) made the open messages of `parse --messages` take 1 GB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fields<V>(Vec<(String, V)>);
+
+impl<V> Default for Fields<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<V> Fields<V> {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn get(&self, k: &str) -> Option<&V> {
+        self.0
+            .binary_search_by(|(key, _)| key.as_str().cmp(k))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut V> {
+        match self.0.binary_search_by(|(key, _)| key.as_str().cmp(k)) {
+            Ok(i) => Some(&mut self.0[i].1),
+            Err(_) => None,
+        }
+    }
+
+    /// Sets `k` (a later value replaces an earlier one, as in a JSON object read into a dict).
+    pub fn insert(&mut self, k: String, v: V) {
+        match self.0.binary_search_by(|(key, _)| key.as_str().cmp(&k)) {
+            Ok(i) => self.0[i].1 = v,
+            Err(i) => self.0.insert(i, (k, v)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+
+    pub fn into_vec(self) -> Vec<(String, V)> {
+        self.0
+    }
+}
+
+impl<V> std::ops::Index<&str> for Fields<V> {
+    type Output = V;
+
+    fn index(&self, k: &str) -> &V {
+        self.get(k).expect("no such key")
+    }
+}
+
+impl<V: Serialize> Serialize for Fields<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Fields<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V2<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for V2<V> {
+            type Value = Fields<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut out = Fields(Vec::with_capacity(a.size_hint().unwrap_or(0)));
+                while let Some((k, v)) = a.next_entry::<String, V>()? {
+                    out.insert(k, v);
+                }
+                out.0.shrink_to_fit();
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V2(PhantomData))
+    }
+}
 
 /// A record merged whole (`min_record`/`max_record`): a JSON object with a `time`.
-pub type Record = serde_json::Map<String, serde_json::Value>;
+pub type Record = Fields<serde_json::Value>;
 
-/// A set merged by union; sorted, as `to_state` writes it.
-pub type Set = BTreeSet<String>;
+/// A set merged by union: sorted, without repeats, as `to_state` writes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Set(Vec<String>);
+
+impl Set {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.0.iter()
+    }
+
+    /// `self | other`.
+    pub fn union(&mut self, other: Set) {
+        if other.0.iter().all(|x| self.0.binary_search(x).is_ok()) {
+            return;
+        }
+        self.0.extend(other.0);
+        self.0.sort_unstable();
+        self.0.dedup();
+    }
+}
+
+impl<'de> Deserialize<'de> for Set {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut v = Vec::<String>::deserialize(d)?;
+        v.sort_unstable();
+        v.dedup();
+        v.shrink_to_fit();
+        Ok(Set(v))
+    }
+}
 
 /// The identity of a message: (server, Exim message id).
 pub type Key = (String, String);
@@ -50,7 +194,7 @@ pub struct Partial {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrival: Option<Record>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rcpt: Option<BTreeMap<String, Rcpt>>,
+    pub rcpt: Option<Fields<Rcpt>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<Set>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,7 @@ use blake2::Blake2bVar;
 use chrono::DateTime;
 use serde_json::{Map, Value};
 
-use super::partial::{Partial, Rcpt, Record};
+use super::partial::{Partial, Rcpt, Record, Set};
 use crate::json::{write_str, write_value};
 
 const B62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -66,12 +66,13 @@ fn outcome(r: &Rcpt) -> &'static str {
 
 /// `recipients_of`: an expanded address gives way to its targets unless it has an outcome of its own.
 pub fn recipients_of(p: &Partial) -> BTreeMap<&str, &Rcpt> {
+    // Sorted by address, as `summary` lists them.
     let Some(rcpts) = &p.rcpt else {
         return BTreeMap::new();
     };
     let parents: std::collections::BTreeSet<&str> = rcpts
         .values()
-        .flat_map(|r| r.originals.iter().flatten().map(String::as_str))
+        .flat_map(|r| r.originals.iter().flat_map(Set::iter).map(String::as_str))
         .collect();
     rcpts
         .iter()
@@ -164,7 +165,7 @@ impl RoundTiesEven for f64 {
     }
 }
 
-fn len_of(set: &Option<super::partial::Set>) -> Value {
+fn len_of(set: &Option<Set>) -> Value {
     Value::from(set.as_ref().map_or(0, |s| s.len()))
 }
 
@@ -204,7 +205,7 @@ fn times(p: &Partial, arrival: &Record, exim: &mut Map<String, Value>) -> Option
 }
 
 fn record(r: &Record) -> Value {
-    Value::Object(r.clone())
+    Value::Object(r.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// `_happenings`: deferrals, the last error's class, spam, rejection, removal, freezing, bounces.
@@ -260,7 +261,7 @@ fn recipient(addr: &str, r: &Rcpt) -> Value {
     rec.insert("attempts".into(), len_of(&r.attempts));
     if let Some(t) = &r.delivered {
         rec.insert("delivered_time".into(), s(t));
-        for (k, v) in r.via.iter().flatten() {
+        for (k, v) in r.via.iter().flat_map(Record::iter) {
             if k != "time" && k != "flag" {
                 rec.insert(k.clone(), v.clone());
             }
@@ -286,8 +287,8 @@ fn delivered_volume(p: &Partial, size: &Value) -> Option<Value> {
     let primary = p
         .rcpt
         .iter()
-        .flatten()
-        .filter(|(_, r)| {
+        .flat_map(|r| r.values())
+        .filter(|r| {
             r.via.as_ref().is_some_and(|v| {
                 v.get("flag").and_then(Value::as_str) == Some("=>")
                     && v.get("time")
