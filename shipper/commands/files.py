@@ -166,12 +166,14 @@ class _NativeSummaries:
             self.core.add(to_json(parts))
 
     def finish(self) -> None:
-        self._write(self.core.finish())
+        # In steps: every message held may wait for the end (behind one that never completes).
+        while lines := self.core.finish():
+            self._write(lines)
 
     def _write(self, lines: bytes) -> None:
-        if lines:  # a batch's documents: the writer's buffer of 512 would hold 512 batches
-            self.writer.write_bytes(lines[:-1])
+        if lines:  # whole lines, written at once: the writer's buffer of 512 would hold 512 batches
             self.writer.flush()
+            self.writer.out.write(lines)
 
 
 class _Writer:

@@ -153,9 +153,11 @@ impl Summaries {
         PyBytes::new(py, &out).unbind()
     }
 
-    /// The stream is over: every message left, and what was not taken yet.
-    fn finish(&mut self, py: Python<'_>) -> Py<PyBytes> {
-        py.detach(|| self.inner.finish());
+    /// The stream is over: the documents of the messages left, in steps of about `budget` bytes
+    /// (with what was not taken yet); call it again until it returns nothing.
+    #[pyo3(signature = (budget=1 << 22))]
+    fn finish(&mut self, py: Python<'_>, budget: usize) -> Py<PyBytes> {
+        py.detach(|| self.inner.finish_some(budget));
         self.take(py)
     }
 

@@ -225,6 +225,8 @@ pub struct FirstSeen {
     /// Summary documents written and not yet taken, one JSON line each.
     pub out: Vec<u8>,
     pub written: usize,
+    /// The stream is over: the correlator was drained into `order`.
+    finishing: bool,
 }
 
 impl FirstSeen {
@@ -235,6 +237,7 @@ impl FirstSeen {
             order: Ordered::default(),
             out: Vec::new(),
             written: 0,
+            finishing: false,
         }
     }
 
@@ -261,7 +264,7 @@ impl FirstSeen {
         for p in done {
             self.ready(p);
         }
-        self.flush_head(self.max_open);
+        self.flush_head(self.max_open, usize::MAX);
     }
 
     fn write(&mut self, p: &Partial) {
@@ -286,13 +289,18 @@ impl FirstSeen {
         }
     }
 
-    fn flush_head(&mut self, limit: usize) {
+    /// Writes the head of the order while it is finished or the order is over `limit`, until `out`
+    /// holds `budget` bytes; true when the order is empty.
+    fn flush_head(&mut self, limit: usize, budget: usize) -> bool {
         loop {
+            if self.out.len() >= budget {
+                return self.order.len() == 0;
+            }
             let key = match self.order.front() {
-                None => return,
+                None => return true,
                 Some((key, None)) => {
                     if self.order.len() <= limit {
-                        return;
+                        return false;
                     }
                     key.clone()
                 }
@@ -311,12 +319,21 @@ impl FirstSeen {
 
     /// The stream is over: every message goes (`FirstSeenOrder.finish`).
     pub fn finish(&mut self) {
-        let mut left = Vec::new();
-        self.correlator.drain(&mut left);
-        for p in left {
-            self.ready(p);
+        self.finish_some(usize::MAX);
+    }
+
+    /// `finish` in steps: writes until `out` holds `budget` bytes (so that the documents of every
+    /// message held are never in memory at once); true when every message is written.
+    pub fn finish_some(&mut self, budget: usize) -> bool {
+        if !self.finishing {
+            self.finishing = true;
+            let mut left = Vec::new();
+            self.correlator.drain(&mut left);
+            for p in left {
+                self.ready(p);
+            }
         }
-        self.flush_head(0);
+        self.flush_head(0, budget)
     }
 
     /// Whether `key` waits here (open or finished).
