@@ -24,6 +24,7 @@ from shipper.opensearch import bulk, summaries
 from shipper.pipeline import Shipper, _Lane, _settle
 from shipper.settings import Settings
 from shipper.sources import ArchiveSource
+from tests.fakes.cluster import FakeCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -233,3 +234,45 @@ def test_any_json_is_taken_or_refused_never_a_crash(data: bytes) -> None:
             return
     bulk_lines, keys, count = corr.drain()
     assert len(summaries.native_items(bulk_lines, keys, count)) == count
+
+
+@pytest.mark.parametrize(("docs", "window", "max_open"), [(7, 4 << 20, 100_000), (3, 200, 2)])
+def test_backfill_stores_what_the_python_correlator_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs: int, window: int, max_open: int
+) -> None:
+    """Into the in-memory cluster: with small batches, windows and caps a message's summary is written
+    in several shares, so the native items meet stored summaries (read back, merged, 409s)."""
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(
+        b"".join(p.read_bytes() for p in (FIXTURES / "fleet_a.log", FIXTURES / "dashboards_mx1.log"))
+        + ("\n".join(LINES) + "\n").encode()
+    )
+
+    def backfill(state: Path, *, core: bool) -> tuple[Any, ...]:
+        with monkeypatch.context() as m:
+            if not core:
+                m.setattr(native, "core", None)
+            cluster = FakeCluster()
+            s = Settings(
+                state_dir=state,
+                server_name="mx1",
+                timezone=ZONE,
+                batch_max_docs=docs,
+                summary_window=window,
+                max_open_messages=max_open,
+            )
+            shipper = Shipper(s, cluster)  # type: ignore[arg-type]
+            try:
+                report = shipper.backfill(log)
+            finally:
+                shipper.close()
+                shipper.state_lock.release()
+        stored = {index: {i: d.source for i, d in ds.items()} for index, ds in cluster.indices.items()}
+        return stored, report.summaries, report.native
+
+    ours, summaries_ours, rendered = backfill(tmp_path / "a", core=True)
+    theirs, summaries_theirs, _ = backfill(tmp_path / "b", core=False)
+    assert rendered > 0
+    assert any("-messages-" in index for index in ours)
+    assert ours == theirs
+    assert summaries_ours == summaries_theirs
