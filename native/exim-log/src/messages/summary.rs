@@ -387,14 +387,36 @@ pub fn write_summary(p: &Partial, out: &mut Vec<u8>) {
     write_value(out, &Value::Object(summary(p)));
 }
 
-/// `summary_body`: the summary with `exim.merge_state`, `to_state` of the partial.
+/// `summary_body`: the summary with `exim.merge_state`, `to_state` of the partial, written last in
+/// `exim` straight from the partial (a `Value` tree of it cost as much as the summary itself).
 pub fn write_summary_body(p: &Partial, out: &mut Vec<u8>) {
-    let mut doc = summary(p);
-    let state = serde_json::to_value(p).unwrap_or(Value::Null);
-    if let Some(Value::Object(exim)) = doc.get_mut("exim") {
-        exim.insert("merge_state".into(), state);
+    let doc = summary(p);
+    out.push(b'{');
+    for (i, (k, v)) in doc.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        match v {
+            Value::Object(exim) if k == "exim" => {
+                out.push(b'{');
+                for (k, v) in exim {
+                    write_str(out, k);
+                    out.push(b':');
+                    write_value(out, v);
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"merge_state\":");
+                if serde_json::to_writer(&mut *out, p).is_err() {
+                    out.extend_from_slice(b"null");
+                }
+                out.push(b'}');
+            }
+            _ => write_value(out, v),
+        }
     }
-    write_value(out, &Value::Object(doc));
+    out.push(b'}');
 }
 
 /// `create_item`'s action line and body, each ending in a newline.
