@@ -2,8 +2,10 @@
 
 What is timed is what `backfill` does per line before the request goes: `ArchiveSource` reading the file,
 `Shipper._items` (the core's bulk lines as they are, the placeholder's entries through the Python parser),
-the batcher, the correlator, and per batch the summaries' bulk items (`summaries.by_message`,
-`create_item`, as `Delivery` makes them); nothing is sent. Rows, best of N runs in one process,
+the batcher, the correlator (on the native rows the core's, `shipper._native.Correlator`, fed from the
+reader's facts), and per batch the summaries' bulk items (`_settle`: the native correlator's `create`
+items, and Python's through `summaries.by_message`, `create_item`, as `Delivery` makes them); nothing
+is sent. Rows, best of N runs in one process,
 interleaved:
 
 - python: the core not loaded (`shipper.files.native.core = None`), the path the loop takes without it;
@@ -50,8 +52,8 @@ def loop(path: Path, *, core: bool, project: bool = False) -> tuple[float, int, 
     from shipper.files import native
     from shipper.files.archive import dataset_for
     from shipper.files.identity import identify
-    from shipper.opensearch import summaries
-    from shipper.pipeline import Shipper, _Lane
+    from shipper.opensearch import bulk, summaries
+    from shipper.pipeline import Shipper, _Lane, _settle
     from shipper.settings import Settings
     from shipper.sources import ArchiveSource
 
@@ -64,7 +66,7 @@ def loop(path: Path, *, core: bool, project: bool = False) -> tuple[float, int, 
         settings = Settings(server_name=SERVER, timezone=TIMEZONE)
         sh = Shipper.__new__(Shipper)  # no state directory or cluster: only the per-line methods run
         sh.settings, sh.server, sh.zone = settings, SERVER, TIMEZONE
-        make = native.native_for(SERVER, TIMEZONE, settings.index_prefix, dataset_for)
+        make = native.native_for(SERVER, TIMEZONE, settings.index_prefix, dataset_for, correlate=True)
         assert (make is not None) == core, "the native core is not built: make native"
         t0 = time.perf_counter()
         source = ArchiveSource(path, identify(path), 0, lambda _head, _mtime: None, make)
@@ -72,10 +74,15 @@ def loop(path: Path, *, core: bool, project: bool = False) -> tuple[float, int, 
         batcher = Batcher(settings.batch_max_docs, settings.batch_max_bytes, settings.batch_max_age)
         entries = rendered = made = 0
 
-        def flush() -> int:
+        def flush(*, final: bool = False) -> int:
+            # The loop's flush but the sending: the correlators' summaries (the native one's as items).
             _items, parts = batcher.take(0.0)
+            made: list[bulk.Item] = []
+            _settle({"bench": lane}, parts, made, settings.summary_window, final=final)
             merged = summaries.by_message(parts)
-            return len([summaries.create_item(settings.index_prefix, k, p) for k, p in merged.items()])
+            return len(made) + len(
+                [summaries.create_item(settings.index_prefix, k, p) for k, p in merged.items()]
+            )
 
         while not source.caught_up:
             for item, parts, offset, end, code in sh._items(lane, source.poll(0.0, 0.0)):
@@ -88,8 +95,7 @@ def loop(path: Path, *, core: bool, project: bool = False) -> tuple[float, int, 
                     rendered += 1
                 if batcher.full:
                     made += flush()
-        batcher.parts.extend(lane.correlator.drain())
-        made += flush()
+        made += flush(final=True)
         seconds = time.perf_counter() - t0
         source.close()
     finally:

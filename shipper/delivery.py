@@ -10,7 +10,7 @@ from typing import Protocol
 
 from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
-from shipper.messages import Partial
+from shipper.messages import Partial, merge
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
 from shipper.opensearch.retry import RetryPolicy
@@ -48,6 +48,8 @@ class Batch:
     marks: list[Mark]
     tally: Tally
     done: threading.Event = field(default_factory=threading.Event)
+    summaries: list[bulk.Item] = field(default_factory=list)
+    """Summaries the native correlator made (`summaries.native_items`), beside `parts`' Python ones."""
 
 
 class Delivery:
@@ -79,8 +81,9 @@ class Delivery:
     def deliver(self, batch: Batch) -> None:
         tally = batch.tally
         pending = summaries.by_message(batch.parts)
+        made = self._made(batch.summaries, pending)
         new = [(k, p) for k, p in pending.items() if k not in self.recent]
-        creates = [summaries.create_item(self.prefix, k, p) for k, p in new]
+        creates = [summaries.create_item(self.prefix, k, p) for k, p in new] + list(made.values())
         later = {k: p for k, p in pending.items() if k in self.recent}
         items = batch.events + creates
         tries = self.policy.tries()
@@ -105,12 +108,12 @@ class Delivery:
                     counts[item.ref, "dead_lettered"] += 1
             status.counted(counts)
             for item in outcome.conflicts:
-                later[item.ref] = pending[item.ref]
+                later[item.ref] = summaries.partial_of(item.body) if item.ref in made else pending[item.ref]
         if later:
             merged = summaries.upsert(self.cluster, self.prefix, later, self.dead, tries)
             tally.summaries += merged
             self.status.counted(Counter({(None, "summaries"): merged}))
-        self.recent.add(list(pending))
+        self.recent.add([*pending, *made])
         # A reject that could not be kept raised above, so no checkpoint below moves past it.
         self.dead.sync()
         for m in batch.marks:
@@ -128,6 +131,23 @@ class Delivery:
             self.registry.save()
         for m in batch.marks:
             self.status.acked(m.key, m.end)
+
+    def _made(
+        self, items: list[bulk.Item], pending: dict[summaries.Key, Partial]
+    ) -> dict[summaries.Key, bulk.Item]:
+        """The native summaries to create as they are, by key; one of a message stored lately, or met
+        twice in the batch, joins `pending` as its partial (read back from its state) instead."""
+        made: dict[summaries.Key, bulk.Item] = {}
+        for item in items:
+            key = item.ref
+            if key not in self.recent and key not in pending and key not in made:
+                made[key] = item
+                continue
+            part = summaries.partial_of(item.body)
+            if key in made:
+                part = merge(summaries.partial_of(made.pop(key).body), part)
+            pending[key] = merge(pending[key], part) if key in pending else part
+        return made
 
 
 class Sender:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -23,12 +23,13 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import ACTIONS, Polled, Rendered, native_for
+from shipper.files.native import ACTIONS, NativeEntries, Polled, Rendered, core, native_for
 from shipper.files.reader import RawEntry
 from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
+from shipper.messages.merge import to_json
 from shipper.messages.partials import STAMPS, from_facts, stamped
-from shipper.opensearch import bulk
+from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
 from shipper.opensearch.documents import action_line, dumps, event_id, event_index
 from shipper.opensearch.retry import RetryPolicy
@@ -120,7 +121,7 @@ class Shipper:
             status=self.status,
         )
         self._sender: Sender | None = None
-        self._native = native_for(self.server, self.zone, settings.index_prefix, dataset_for)
+        self._native = native_for(self.server, self.zone, settings.index_prefix, dataset_for, correlate=True)
 
     @property
     def sender(self) -> Sender:
@@ -205,8 +206,9 @@ class Shipper:
 
         def flush(*, final: bool = False) -> None:
             items, parts = batcher.take(time.monotonic())
-            marks = _settle(lanes, parts, settings.summary_window, final=final)
-            self.sender.submit(Batch(items, parts, marks, report))
+            made: list[bulk.Item] = []
+            marks = _settle(lanes, parts, made, settings.summary_window, final=final)
+            self.sender.submit(Batch(items, parts, marks, report, summaries=made))
             if progress is not None and isinstance(sources, _Archive):
                 progress.update(report.entries, sources.source.position)
 
@@ -272,16 +274,21 @@ class Shipper:
         self, lane: _Lane, batch: Rendered
     ) -> Iterator[tuple[bulk.Item, list[Partial], int, int, int]]:
         """The core's entries as items: its bulk lines as they are, the placeholder's entries through
-        `_item` (the core counted occurrences and left out what ends at or before the resume point)."""
+        `_item` (the core counted occurrences and left out what ends at or before the resume point).
+
+        With a reader that correlates, the core's facts stay in it for the lane's native correlator and
+        the partials Python makes go there too (as JSON): the items then come without partials."""
         src = lane.source
         path, key, parser = src.path, src.key, lane.parser
         moved = batch.path != path  # renamed since the core was given its path (a glob follows it)
+        native = lane.correlating(batch.reader, self.settings.index_prefix)
         for code, offset, end, occ, facts, action, lines, local_id, raw, stamp in batch:
             if code:
                 body = _with_path(lines, path, offset) if moved else lines
                 parts: list[Partial] = []
                 if facts and facts != b"!":
-                    parts = from_facts(facts)  # the core's reading of the document: none to load
+                    if native is None:
+                        parts = from_facts(facts)  # the core's reading of the document: none to load
                 elif local_id[0]:
                     if code in _STAMPED and body.startswith(b'{"@timestamp":"'):
                         # `Completed`: a tenth of the lines, whose facts are all in the record.
@@ -289,12 +296,16 @@ class Shipper:
                         parts = stamped(self.server, msg, body[15:39].decode(), _STAMPED[code])
                     else:
                         parts = partials(orjson.loads(body))
+                if parts and native is not None:
+                    parts = lane.fold_in(parts, offset)
                 yield bulk.Item(action, body, ref=key), parts, offset, end, code
             else:
                 assert raw is not None
                 if stamp is not None:
                     parser.follow(stamp)
                 item, parts = self._item(parser, path, key, raw, occ)
+                if parts and native is not None:
+                    parts = lane.fold_in(parts, offset)
                 yield item, parts, offset, end, 0
 
     def _parser(self, path: str) -> EntryParser:
@@ -327,6 +338,9 @@ class Shipper:
         )
 
 
+_ALL = 2**64 - 1
+"""An offset past every entry."""
+
 _STAMPED = {code: name for code, name in enumerate(ACTIONS) if name in STAMPS}
 """The core's action codes of the status lines that only stamp a time."""
 
@@ -342,28 +356,77 @@ def _with_path(body: bytes, path: str, offset: int) -> bytes:
 
 
 class _Lane:
-    """The loop's state for one source: its parser, occurrence counts and correlator, and how far it is
-    batched (`last_end`) and checkpointed (`marked`, -1 before the first mark)."""
+    """The loop's state for one source: its parser, occurrence counts and correlators, and how far it is
+    batched (`last_end`) and checkpointed (`marked`, -1 before the first mark).
+
+    Entries the native core renders with a reader that correlates are correlated in the core
+    (`native`, a `shipper._native.Correlator`): their partials wait in the reader until `fold` moves
+    those before an offset in, so the correlator sees the entries in the file's order."""
+
+    native: Any = None
+    reader: Any = None
+    """The core's reader whose partials go into `native`."""
 
     def __init__(self, source: Source, parser: EntryParser, max_open: int) -> None:
         self.source = source
         self.parser = parser
         self.occurrences = _Occurrences()
         self.correlator = Correlator(max_open=max_open)
+        self.max_open = max_open
         self.last_end = source.resume
         self.marked = -1
         self.gone = False
 
+    def correlating(self, entries: NativeEntries, index_prefix: str) -> Any:
+        """The native correlator for a batch of `entries`' reader (None: it does not correlate)."""
+        if not entries.correlate:
+            return None
+        if self.native is None:
+            assert core is not None
+            self.native = core.Correlator(max_open=self.max_open, index_prefix=index_prefix)
+        if entries.reader is not self.reader:
+            self.fold(_ALL)  # a new reader of the source (read again from 0): the old one's first
+            self.reader = entries.reader
+        return self.native
 
-def _settle(lanes: dict[str, _Lane], parts: list[Partial], window: int, *, final: bool) -> list[Mark]:
-    """Add to `parts` the summaries the lanes may let go now, drop spent lanes; the checkpoints it allows."""
+    def fold(self, before: int) -> None:
+        """Move the partials of the entries before offset `before` from the reader into `native`."""
+        if self.reader is not None:
+            self.reader.correlate(self.native, before)
+
+    def fold_in(self, parts: list[Partial], at: int) -> list[Partial]:
+        """Partials Python made for the entry at `at`, into `native` after the entries before it."""
+        self.fold(at)
+        self.native.add(to_json(parts), at)
+        return []
+
+    def settle(self, window: int, *, drain: bool) -> tuple[list[Partial], list[bulk.Item], int | None]:
+        """What may leave memory now (all with `drain`, else what is held over `window` bytes), as the
+        Python correlator's partials and the native one's items; and where the oldest share left begins."""
+        correlator = self.correlator
+        parts = list(correlator.drain()) if drain else correlator.older_than(self.last_end - window)
+        oldest = self.correlator.oldest()
+        native = self.native
+        if native is None:
+            return parts, [], oldest
+        self.fold(self.last_end)
+        made = native.drain() if drain else native.older_than(max(0, self.last_end - window))
+        held = native.oldest()
+        if held is not None:
+            oldest = held if oldest is None else min(oldest, held)
+        return parts, summaries.native_items(*made), oldest
+
+
+def _settle(
+    lanes: dict[str, _Lane], parts: list[Partial], made: list[bulk.Item], window: int, *, final: bool
+) -> list[Mark]:
+    """Add to `parts` (Python's) and `made` (the native correlators') the summaries the lanes may let go
+    now, drop spent lanes; the checkpoints it allows."""
     marks: list[Mark] = []
     for lane in list(lanes.values()):
-        if final or lane.source.caught_up:
-            parts.extend(lane.correlator.drain())
-        else:
-            parts.extend(lane.correlator.older_than(lane.last_end - window))
-        oldest = lane.correlator.oldest()
+        lane_parts, lane_made, oldest = lane.settle(window, drain=final or lane.source.caught_up)
+        parts.extend(lane_parts)
+        made.extend(lane_made)
         safe = lane.last_end if oldest is None else min(oldest, lane.last_end)
         if safe > lane.marked or (final and lane.marked < 0):
             marks.append(lane.source.mark(safe))

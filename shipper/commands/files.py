@@ -20,10 +20,12 @@ from shipper.commands.cluster import trace_fleet
 from shipper.errors import ConfigError, InputError
 from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.native import ACTIONS, NativeFor, Polled, Reading, Rendered, Run, native_for
+from shipper.files.native import ACTIONS, NativeFor, Polled, Reading, Rendered, Run, core, native_for
 from shipper.files.reader import CHUNK_SIZE, EntryAssembler, RawEntry, peek_head
 from shipper.files.syslog import assembler_for
 from shipper.message_output import FirstSeenOrder as _FirstSeenOrder
+from shipper.messages import partials
+from shipper.messages.merge import to_json
 from shipper.settings import Settings
 from shipper.trace_files import print_trace
 
@@ -62,13 +64,19 @@ def _entries(
 
 
 def _events(
-    names: list[str], settings: Settings, errors: list[str], counts: Counter[str] | None = None
-) -> Iterator[tuple[str, dict[str, Any] | bytes]]:
+    names: list[str],
+    settings: Settings,
+    errors: list[str],
+    counts: Counter[str] | None = None,
+    summaries: _NativeSummaries | None = None,
+) -> Iterator[tuple[str, dict[str, Any] | bytes | None]]:
     """`(action, event)` of every entry of every file in turn: the event parsed and enriched, or the
-    document the native core wrote; unreadable files are noted in `errors`, the syslog lines skipped
-    (other programs', unreadable) in `counts`."""
+    document the native core wrote (None: `summaries` took its partials from the core); unreadable
+    files are noted in `errors`, the syslog lines skipped (other programs', unreadable) in `counts`."""
     seen: Counter[str] = Counter() if counts is None else counts
-    return _each_file(names, errors, lambda name, stream: _file_events(name, stream, settings, seen))
+    return _each_file(
+        names, errors, lambda name, stream: _file_events(name, stream, settings, seen, summaries)
+    )
 
 
 def _outputs(
@@ -103,15 +111,18 @@ def _each_file(
 Parsed = Callable[[RawEntry], tuple[str, dict[str, Any]]]
 
 
-def _file_parser(name: str, settings: Settings) -> tuple[EntryParser, Parsed, NativeFor | None]:
-    """One file's Python parser, its `(action, event)` of an entry, and its native reader's maker."""
+def _file_parser(
+    name: str, settings: Settings, *, correlate: bool = False
+) -> tuple[EntryParser, Parsed, NativeFor | None]:
+    """One file's Python parser, its `(action, event)` of an entry, and its native reader's maker
+    (`correlate`: its readers keep their partials for native summaries)."""
     from shipper.exim.enrich import enrich  # the public suffix list: `trace` starts without it
 
     zone = settings.effective_timezone()
     server = settings.effective_server_name()
     dataset = dataset_for(name)
     parser = EntryParser(zone, server, dataset=dataset)
-    native = native_for(server, zone, settings.index_prefix, lambda _path: dataset)
+    native = native_for(server, zone, settings.index_prefix, lambda _path: dataset, correlate=correlate)
     path = "-" if name == "-" else str(Path(name).resolve())
 
     def parsed(entry: RawEntry) -> tuple[str, dict[str, Any]]:
@@ -123,12 +134,19 @@ def _file_parser(name: str, settings: Settings) -> tuple[EntryParser, Parsed, Na
 
 
 def _file_events(
-    name: str, stream: BinaryIO, settings: Settings, counts: Counter[str]
-) -> Iterator[tuple[str, dict[str, Any] | bytes]]:
-    parser, parsed, native = _file_parser(name, settings)
+    name: str,
+    stream: BinaryIO,
+    settings: Settings,
+    counts: Counter[str],
+    summaries: _NativeSummaries | None = None,
+) -> Iterator[tuple[str, dict[str, Any] | bytes | None]]:
+    parser, parsed, native = _file_parser(name, settings, correlate=summaries is not None)
     for polled in _entries(name, stream, settings, counts, native):
         if not isinstance(polled, Rendered):
             yield from map(parsed, polled)
+            continue
+        if summaries is not None:
+            yield from summaries.entries(polled, parser, parsed)
             continue
         for code, *_, body, _id, raw, stamp in polled:
             if code:
@@ -157,6 +175,54 @@ def _file_outputs(
             if stamp is not None:
                 parser.follow(stamp)  # the core read the entries before: go on from its time
             yield parsed(raw)
+
+
+class _NativeSummaries:
+    """`parse --messages` on the native correlator (`shipper._native.Summaries`, first-seen order as
+    `FirstSeenOrder`): the core's entries' partials stay in Rust, the others go in as JSON."""
+
+    def __init__(self, writer: _Writer, max_open: int) -> None:
+        assert core is not None
+        self.writer = writer
+        self.core = core.Summaries(max_open=max_open)
+
+    def entries(
+        self, batch: Rendered, parser: EntryParser, parsed: Callable[[RawEntry], tuple[str, dict[str, Any]]]
+    ) -> Iterator[tuple[str, dict[str, Any] | bytes | None]]:
+        """`_file_events`' items of a batch the core rendered; before an entry whose partials Python
+        makes (`add`), the core's entries before it are folded in, so the order is the file's."""
+        reader = batch.reader.reader
+        for code, offset, _end, _occ, facts, _action, body, local_id, raw, stamp in batch:
+            if code:
+                if facts == b"!" or (not facts and local_id[0]):
+                    reader.summarize(self.core, offset)
+                    yield ACTIONS[code], body
+                else:
+                    yield ACTIONS[code], None
+                continue
+            assert raw is not None
+            reader.summarize(self.core, offset)
+            if stamp is not None:
+                parser.follow(stamp)
+            yield parsed(raw)
+        if len(batch):
+            reader.summarize(self.core, batch.end)
+        self._write(self.core.take())
+
+    def add(self, doc: dict[str, Any]) -> None:
+        parts = partials(doc)
+        if parts:
+            self.core.add(to_json(parts))
+
+    def finish(self) -> None:
+        # In steps: every message held may wait for the end (behind one that never completes).
+        while lines := self.core.finish():
+            self._write(lines)
+
+    def _write(self, lines: bytes) -> None:
+        if lines:  # whole lines, written at once: the writer's buffer of 512 would hold 512 batches
+            self.writer.flush()
+            self.writer.out.write(lines)
 
 
 class _Writer:
@@ -212,14 +278,23 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     skipped: Counter[str] = Counter()
     errors: list[str] = []
     writer = _Writer()
-    summaries = _FirstSeenOrder(writer, args.max_open) if args.messages else None
+    summaries: _FirstSeenOrder | _NativeSummaries | None = None
+    if args.messages:
+        # The core's correlator where it is built (syslog files' partials go into it as JSON).
+        summaries = (
+            _FirstSeenOrder(writer, args.max_open)
+            if core is None
+            else _NativeSummaries(writer, args.max_open)
+        )
+    native = summaries if isinstance(summaries, _NativeSummaries) else None
     try:
         if summaries is None:
             _write_events(_outputs(names, settings, errors, skipped), writer, actions)
         else:
-            for action, event in _events(names, settings, errors, skipped):
+            for action, event in _events(names, settings, errors, skipped, native):
                 actions[action] += 1
-                summaries.add(orjson.loads(event) if isinstance(event, bytes) else event)
+                if event is not None:  # None: the native summaries took its partials from the core
+                    summaries.add(orjson.loads(event) if isinstance(event, bytes) else event)
             summaries.finish()
     finally:
         writer.flush()

@@ -115,9 +115,19 @@ class NativeEntries:
     returning `Rendered` batches instead of entries: assembly, occurrences and the resume point are the
     core's, so a source hands it its bytes and checkpoints by the records' offsets."""
 
-    def __init__(self, ctx: Context, start: int, resume: int, wrapped: SyslogAssembler | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        start: int,
+        resume: int,
+        wrapped: SyslogAssembler | None = None,
+        *,
+        correlate: bool = False,
+    ) -> None:
+        """`correlate`: the reader keeps its entries' partials for a native correlator."""
         assert core is not None
         self.ctx = ctx
+        self.correlate = correlate
         # A syslog or journal file: the core unwraps it with the Python assembler's configuration (the
         # Python one still finds a resume's second, reading the file backwards).
         form: dict[str, Any] = {}
@@ -138,6 +148,7 @@ class NativeEntries:
             index_prefix=ctx.index_prefix,
             start=start,
             resume=resume,
+            correlate=correlate,
             **form,
         )
         self.record_size: int = core.RECORD_SIZE
@@ -348,8 +359,11 @@ def joined(parts: list[Polled]) -> Polled:
     return [e for p in parts if not isinstance(p, Rendered) for e in p]
 
 
-def native_for(server: str, zone: str, index_prefix: str, dataset: Callable[[str], str]) -> NativeFor | None:
-    """A NativeFor of these settings, or None when the core is not built or does not know the zone."""
+def native_for(
+    server: str, zone: str, index_prefix: str, dataset: Callable[[str], str], *, correlate: bool = False
+) -> NativeFor | None:
+    """A NativeFor of these settings, or None when the core is not built or does not know the zone;
+    `correlate`: its readers keep their partials for a native correlator."""
     if core is None:
         return None
     try:
@@ -358,6 +372,7 @@ def native_for(server: str, zone: str, index_prefix: str, dataset: Callable[[str
         return None  # a zone chrono-tz does not know: the Python path reads it as before
 
     def make(path: str, start: int, resume: int, wrapped: SyslogAssembler | None = None) -> NativeEntries:
-        return NativeEntries(Context(server, zone, dataset(path), path, index_prefix), start, resume, wrapped)
+        ctx = Context(server, zone, dataset(path), path, index_prefix)
+        return NativeEntries(ctx, start, resume, wrapped, correlate=correlate)
 
     return make

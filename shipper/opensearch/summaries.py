@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+import orjson
+
 from shipper.deadletter import DeadLetters
 from shipper.errors import OpenSearchUnavailable
 from shipper.messages import Partial, from_state, key_of, merge
@@ -35,6 +37,30 @@ def create_item(prefix: str, key: Key, part: Partial) -> bulk.Item:
     server, local_id = key
     action = action_line("create", message_index(prefix, local_id), message_id(server, local_id))
     return bulk.Item(action, summary_body(part), ref=key, merge_on_conflict=True)
+
+
+def native_items(bulk_lines: bytes, keys: bytes, count: int) -> list[bulk.Item]:
+    """The native correlator's summaries (`Correlator.drain`/`older_than`: per message its action and
+    document lines, and its key as `server \\0 id \\0`) as the items `create_item` makes."""
+    if not count:
+        return []
+    lines = bulk_lines.split(b"\n")
+    names = keys.split(b"\0")
+    return [
+        bulk.Item(
+            lines[2 * i],
+            lines[2 * i + 1],
+            ref=(names[2 * i].decode(), names[2 * i + 1].decode()),
+            merge_on_conflict=True,
+        )
+        for i in range(count)
+    ]
+
+
+def partial_of(body: bytes) -> Partial:
+    """The merged partial a summary body was made from (its `exim.merge_state`)."""
+    state: dict[str, Any] = orjson.loads(body)["exim"]["merge_state"]
+    return from_state(state)
 
 
 class Recent:

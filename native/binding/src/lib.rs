@@ -1,6 +1,11 @@
 //! `shipper._native`: the exim-log crate under Python. Bytes cross, never per-line objects: a chunk in,
 //! the bulk lines and a packed record per entry out.
 
+mod correlation;
+
+use std::collections::VecDeque;
+
+use correlation::{Correlator, Held, Summaries};
 use exim_log::stream::{self, Batch, Context, Stream};
 use exim_log::syslog::{Form, SyslogAssembler};
 use exim_log::timestamps::TimestampConverter;
@@ -22,6 +27,26 @@ struct Reader {
     stream: Stream,
     /// The message facts of the entries the last `feed`, `release` or `finish` returned.
     facts: Vec<u8>,
+    /// With `correlate`: the partials of the entries returned and not folded in yet, in order, each
+    /// with the offset where its entry begins (`correlate`/`summarize` take them).
+    correlate: bool,
+    held: VecDeque<Held>,
+}
+
+impl Reader {
+    fn keep_facts(&mut self, batch: &mut Batch) {
+        self.facts = std::mem::take(&mut batch.facts);
+        if self.correlate {
+            let offsets = batch.entries.iter().map(|e| e.offset);
+            correlation::parse_facts(&mut self.facts, offsets, &mut self.held);
+        }
+    }
+
+    /// The held partials of the entries that begin before `before`.
+    fn unfolded(&mut self, before: u64) -> Vec<Held> {
+        let n = self.held.iter().take_while(|(at, _)| *at < before).count();
+        self.held.drain(..n).collect()
+    }
 }
 
 fn panic_on_marker(body: &str) -> u8 {
@@ -56,7 +81,7 @@ impl Reader {
     /// `host_from_syslog` makes the record's host the entries' `host.name`.
     #[new]
     #[pyo3(signature = (*, server, zone, dataset, path, index_prefix, start=0, resume=0, panic_on=false,
-        form="exim", anchor=(1970, 1, 1), programs=vec![], host_from_syslog=true))]
+        form="exim", anchor=(1970, 1, 1), programs=vec![], host_from_syslog=true, correlate=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         server: String,
@@ -71,6 +96,7 @@ impl Reader {
         anchor: (i32, u32, u32),
         programs: Vec<String>,
         host_from_syslog: bool,
+        correlate: bool,
     ) -> PyResult<Self> {
         let times = TimestampConverter::from_name(zone)
             .ok_or_else(|| PyValueError::new_err(format!("unknown time zone: {zone}")))?;
@@ -107,6 +133,8 @@ impl Reader {
         Ok(Self {
             stream,
             facts: Vec::new(),
+            correlate,
+            held: VecDeque::new(),
         })
     }
 
@@ -124,8 +152,10 @@ impl Reader {
             )));
         }
         let mut batch = Batch::default();
-        py.detach(|| self.stream.feed(chunk, &mut batch));
-        self.facts = std::mem::take(&mut batch.facts);
+        py.detach(|| {
+            self.stream.feed(chunk, &mut batch);
+            self.keep_facts(&mut batch);
+        });
         Ok(out(py, &batch))
     }
 
@@ -133,7 +163,7 @@ impl Reader {
     fn release(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.release(&mut batch);
-        self.facts = std::mem::take(&mut batch.facts);
+        self.keep_facts(&mut batch);
         out(py, &batch)
     }
 
@@ -141,7 +171,7 @@ impl Reader {
     fn finish(&mut self, py: Python<'_>) -> (Py<PyBytes>, Py<PyBytes>) {
         let mut batch = Batch::default();
         self.stream.finish(&mut batch);
-        self.facts = std::mem::take(&mut batch.facts);
+        self.keep_facts(&mut batch);
         out(py, &batch)
     }
 
@@ -151,6 +181,24 @@ impl Reader {
     /// the line is empty for every other entry.
     fn facts(&self, py: Python<'_>) -> Py<PyBytes> {
         PyBytes::new(py, &self.facts).unbind()
+    }
+
+    /// Fold the partials of the entries returned so far that begin before offset `before` (those not
+    /// folded yet) into `correlator`, each at its entry's offset: the loop calls it before it adds the
+    /// partials Python made for the entry at `before`, before a flush (with the last entry's end) and
+    /// at a batch's end, so the order is the entries'. Only a reader made with `correlate=True` holds
+    /// partials.
+    fn correlate(&mut self, mut correlator: PyRefMut<'_, Correlator>, before: u64) {
+        for (at, parts) in self.unfolded(before) {
+            correlator.fold(parts, at);
+        }
+    }
+
+    /// `correlate` for `parse --messages`' summaries.
+    fn summarize(&mut self, mut summaries: PyRefMut<'_, Summaries>, before: u64) {
+        for (_, parts) in self.unfolded(before) {
+            summaries.inner.add(parts);
+        }
     }
 
     /// Offset just past the last complete (or cut) physical line.
@@ -191,6 +239,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // structured log stream. The hook is this library's own: other extensions keep theirs.
     std::panic::set_hook(Box::new(|_| {}));
     m.add_class::<Reader>()?;
+    m.add_class::<Correlator>()?;
+    m.add_class::<Summaries>()?;
     m.add("RECORD_FORMAT", stream::RECORD_FORMAT)?;
     m.add("RECORD_SIZE", stream::RECORD_SIZE)?;
     m.add("ACTIONS", stream::ACTIONS.to_vec())?;

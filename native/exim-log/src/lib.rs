@@ -15,6 +15,7 @@ pub mod facts;
 pub mod fields;
 pub mod ids;
 pub mod json;
+pub mod messages;
 pub mod prefix;
 pub mod stream;
 pub mod suffixes;

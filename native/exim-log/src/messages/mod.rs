@@ -1,0 +1,16 @@
+//! Message correlation on typed partials (`shipper/messages/`): the partial summaries the facts hold
+//! (`partial`), their order-free merge (`merge`), the bounded correlator and `parse --messages`'
+//! first-seen order (`correlator`), and the summary document with its index and id (`summary`).
+//!
+//! The facts `crate::facts` writes, and partials Python made (`to_state` of them: sets as arrays), are
+//! read with serde into [`Partial`]; nothing here loads a document.
+
+pub mod correlator;
+pub mod merge;
+pub mod partial;
+pub mod summary;
+
+pub use correlator::{Correlator, FirstSeen, Pending};
+pub use merge::merge;
+pub use partial::{parse_parts, Key, Partial, Rcpt, Record};
+pub use summary::{message_id, message_index, summary};
