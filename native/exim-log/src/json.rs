@@ -166,46 +166,6 @@ pub fn write_value(out: &mut Vec<u8>, v: &crate::doc::Value) {
     }
 }
 
-/// A `serde_json` value (the summaries of `messages/` are built as those) written as [`write_value`]
-/// writes a document value.
-pub fn write_json(out: &mut Vec<u8>, v: &serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                write_u64(out, u);
-            } else {
-                out.extend_from_slice(n.to_string().as_bytes());
-            }
-        }
-        Value::String(s) => write_str(out, s),
-        Value::Array(a) => {
-            out.push(b'[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_json(out, x);
-            }
-            out.push(b']');
-        }
-        Value::Object(m) => {
-            out.push(b'{');
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, k);
-                out.push(b':');
-                write_json(out, x);
-            }
-            out.push(b'}');
-        }
-    }
-}
-
 /// Decimal digits without the `String` that `to_string` allocates.
 pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];

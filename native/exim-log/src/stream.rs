@@ -155,6 +155,11 @@ pub struct Stream {
     origin: Option<Origin>,
 }
 
+/// An entry's `host.name`: its syslog record's host where that one stands, else the server's.
+fn host_name<'a>(origin: Option<&'a Origin>, server: &'a str) -> &'a str {
+    origin.and_then(Origin::host_name).unwrap_or(server)
+}
+
 impl Stream {
     pub fn new(ctx: Context, times: TimestampConverter, start: u64) -> Self {
         Self {
@@ -388,11 +393,7 @@ impl Stream {
                     &self.ctx.dataset,
                     doc.failed,
                 );
-                let host = self
-                    .origin
-                    .as_ref()
-                    .and_then(Origin::host_name)
-                    .unwrap_or(&self.ctx.server);
+                let host = host_name(self.origin.as_ref(), &self.ctx.server);
                 if !host.is_empty() {
                     w.key("host")
                         .begin_object()
@@ -671,11 +672,7 @@ impl Stream {
         w.field("outcome", "unknown")
             .field("dataset", &self.ctx.dataset)
             .end_object();
-        let host = self
-            .origin
-            .as_ref()
-            .and_then(Origin::host_name)
-            .unwrap_or(&self.ctx.server);
+        let host = host_name(self.origin.as_ref(), &self.ctx.server);
         if !host.is_empty() {
             w.key("host")
                 .begin_object()
