@@ -35,13 +35,17 @@ def _log(tmp_path: Path) -> Path:
     return log
 
 
-def _backfill(log: Path, state: Path, *, core: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+def _backfill(
+    log: Path, state: Path, *, core: bool, monkeypatch: pytest.MonkeyPatch, server_name: str = "mx1"
+) -> tuple[Any, ...]:
     """Backfill `log` into an in-memory cluster; (stored documents by index and id, report, registry)."""
     with monkeypatch.context() as m:
         if not core:
             m.setattr(native, "core", None)
         cluster = FakeCluster()
-        settings = Settings(state_dir=state, server_name="mx1", timezone="Europe/London", batch_max_docs=7)
+        settings = Settings(
+            state_dir=state, server_name=server_name, timezone="Europe/London", batch_max_docs=7
+        )
         shipper = Shipper(settings, cluster)  # type: ignore[arg-type]
         try:
             report = shipper.backfill(log)

@@ -35,8 +35,8 @@ from shipper.messages.partials import from_facts, partials
 from shipper.opensearch.documents import dumps
 from shipper.pipeline import Shipper, _Lane, _Occurrences
 from shipper.settings import Settings
-from tests.fakes.cluster import FakeCluster
 from tests.integration.test_syslog_backfill import mail_log
+from tests.unit.test_native_pipeline import _backfill as backfill
 
 pytestmark = pytest.mark.skipif(files_native.core is None, reason="the native module is not built")
 
@@ -313,22 +313,10 @@ def test_the_fixtures_wrapped_as_syslog_and_journal_equal_the_python_path(tmp_pa
 def _backfill(
     log: Path, state: Path, *, core: bool, server_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> Any:
-    """Backfill `log` into an in-memory cluster: (stored documents by index and id, report, registry)."""
-    with monkeypatch.context() as m:
-        if not core:
-            m.setattr(files_native, "core", None)
-        cluster = FakeCluster()
-        settings = Settings(
-            state_dir=state, server_name=server_name, timezone="Europe/London", batch_max_docs=7
-        )
-        shipper = Shipper(settings, cluster)  # type: ignore[arg-type]
-        try:
-            report = shipper.backfill(log)
-        finally:
-            shipper.close()
-            shipper.state_lock.release()
-    stored = {index: {i: s.source for i, s in docs.items()} for index, docs in cluster.indices.items()}
-    offsets = [(f["offset"], f["complete"]) for f in shipper.registry.files.values()]
+    """Backfill `log` into an in-memory cluster: (stored documents by index and id, report counts, entries
+    the core rendered, the registry's offsets)."""
+    stored, report, files = backfill(log, state, core=core, server_name=server_name, monkeypatch=monkeypatch)
+    offsets = [(f["offset"], f["complete"]) for f in files.values()]
     counts = (report.entries, report.indexed, report.already, report.dead, report.summaries, report.foreign)
     return stored, counts, report.native, offsets
 
