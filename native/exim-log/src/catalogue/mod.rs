@@ -298,6 +298,14 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
     if !ascii {
         return Err(Decline);
     }
+    if let Some(done) = connection::fast(ev, body) {
+        return done;
+    }
+    by_rules(ev, body, msgid)
+}
+
+/// The rules in order on an ASCII body: the first that matches fills the event.
+fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'static str> {
     let c = compiled();
     let unrecognized = if c.complete {
         Ok("unrecognized")
