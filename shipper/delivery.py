@@ -43,7 +43,7 @@ class Mark:
 
 @dataclass(slots=True)
 class Batch:
-    events: list[bulk.Item]
+    events: list[bulk.Piece]
     parts: list[Partial]
     marks: list[Mark]
     tally: Tally
@@ -85,7 +85,7 @@ class Delivery:
         new = [(k, p) for k, p in pending.items() if k not in self.recent]
         creates = [summaries.create_item(self.prefix, k, p) for k, p in new] + list(made.values())
         later = {k: p for k, p in pending.items() if k in self.recent}
-        items = batch.events + creates
+        items = [*batch.events, *creates]
         tries = self.policy.tries()
         if items:
             status = self.status
@@ -96,11 +96,11 @@ class Delivery:
                     tally.summaries += 1
                     counts[None, "summaries"] += 1
                 else:
-                    tally.indexed += 1
-                    counts[item.ref, "indexed"] += 1  # an event's ref is its file's key
-            tally.already += len(outcome.existed)
+                    tally.indexed += len(item)  # a run is many documents
+                    counts[item.ref, "indexed"] += len(item)  # an event's ref is its file's key
+            tally.already += bulk.documents(outcome.existed)
             for item in outcome.existed:
-                counts[item.ref, "already"] += 1
+                counts[item.ref, "already"] += len(item)
             for item, reason in outcome.rejected:
                 self.dead.add(reason, item.action, item.body)
                 if not item.merge_on_conflict:
