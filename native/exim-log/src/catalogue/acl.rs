@@ -109,11 +109,8 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
         stage = t.stage.clone();
     } else {
         let first = what.split(' ').next().unwrap_or("");
-        if !first.is_ascii() {
-            return Err(Decline); // Python's Unicode lower()
-        }
-        let first = first.to_ascii_lowercase();
-        let known = ["vrfy", "expn", "etrn", "atrn", "wellknown"].contains(&first.as_str());
+        let first = crate::text::py_lower(first);
+        let known = ["vrfy", "expn", "etrn", "atrn", "wellknown"].contains(&&*first);
         stage = if known { "mail" } else { "connect" }.to_string();
     }
     let mut acl = Obj::new();
@@ -130,10 +127,7 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
     } else if action == "helo_rejected" && !ev.exim.contains_key("helo") {
         ev.exim.insert("helo".into(), from(what, 13).into());
     }
-    if !msg.is_ascii() {
-        return Err(Decline); // Python's Unicode lower()
-    }
-    let low = msg.to_ascii_lowercase();
+    let low = crate::text::py_lower(msg);
     let ctx = (low.contains("sender verify") && low.contains("could not complete"))
         .then_some("sender_verify");
     error(

@@ -23,6 +23,7 @@ fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>>
         ds: false,
         port: None,
         reuse: false,
+        raw: None,
     };
     ev.host("destination", &g)?;
     ev.error_with(text(m, "err"), &ErrorOpts::new(Some(true)))?;
@@ -311,6 +312,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             ds: false,
             port: None,
             reuse: false,
+            raw: None,
         };
         ev.host("source", &g)?;
     }

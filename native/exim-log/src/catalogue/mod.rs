@@ -251,6 +251,7 @@ pub(crate) fn bare_host(ev: &mut Event, side: &str, address: &str) -> R<()> {
         ds: false,
         port: None,
         reuse: false,
+        raw: None,
     };
     ev.host(side, &g)
 }
@@ -660,8 +661,12 @@ mod tests {
             doc: crate::body::Obj::new(),
             exim: crate::body::Obj::new(),
         };
+        // The ACL rejections lower-case as `str.lower()` does: read, not declined.
+        assert_eq!(
+            parse_other(&mut ev, "H=(x) [192.0.2.6] rejected MAİL x: no", None),
+            Ok("command_rejected")
+        );
         for body in [
-            "H=(x) [192.0.2.6] rejected MAİL x: no",
             "H=(x) [192.0.2.6] Warning: vİrus",
             "SMTP call from [1.2.3.4] dropped: é",
             "SMTP call from [1.2.3.4] dropped: a\x1cb",
