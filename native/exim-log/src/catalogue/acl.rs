@@ -152,8 +152,8 @@ fn float(text: &str) -> R<Value> {
 }
 
 fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
-    if !text.is_ascii() {
-        return Err(Decline); // Python's Unicode lower(), `\b` and `(?i)`
+    if !text.is_ascii() && super::reads_apart(text) {
+        return Err(Decline); // `spam_score`'s `\b` and `(?i)`
     }
     let c = compiled();
     if let Some(sm) = c.spamassassin.captures(text) {
@@ -171,12 +171,12 @@ fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
         );
         spam.insert("user".into(), took_part(&sm, "user").unwrap_or("").into());
         if let Some(dir) = took_part(&sm, "dir").filter(|d| !d.is_empty()) {
-            spam.insert("direction".into(), dir.to_ascii_lowercase().into());
+            spam.insert("direction".into(), crate::text::py_lower(dir).into());
         }
         ev.exim.insert("spam".into(), spam.into());
         return Ok("spam_verdict");
     }
-    let low = text.to_ascii_lowercase();
+    let low = crate::text::py_lower(text);
     if low.contains("virus") || low.contains("malware") || low.contains("harmful content") {
         let clean =
             low.contains("no virus") || low.contains("not infected") || low.contains("no harmful");
