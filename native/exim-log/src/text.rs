@@ -134,6 +134,22 @@ pub fn py_decimal(c: char) -> Option<u32> {
     Some((u32::from(c) - zero) % 10)
 }
 
+/// The text with decimal digits of other scripts as ASCII ones, as Python's `int()` and `float()` read
+/// them.
+pub fn ascii_digits(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match py_decimal(c) {
+                Some(d) if !c.is_ascii() => char::from_digit(d, 10).unwrap_or(c),
+                _ => c,
+            })
+            .collect(),
+    )
+}
+
 /// Python's `int(text)` of a `str` (base 10): surrounding whitespace, a sign, digits of any script with
 /// single `_` between them. `None` where `int()` raises or the value is beyond i64.
 pub fn py_int(text: &str) -> Option<i64> {
@@ -285,6 +301,8 @@ mod tests {
         assert_eq!(py_int("²"), None);
         assert_eq!(py_int("-9223372036854775808"), Some(i64::MIN));
         assert_eq!(py_int("9223372036854775808"), None);
+        // float("-١.٥")
+        assert_eq!(ascii_digits("-١.٥"), "-1.5");
     }
 
     #[test]

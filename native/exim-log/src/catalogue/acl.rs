@@ -144,7 +144,9 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
 
 /// Python's `float()` of a `-?\d+(?:\.\d+)?` group.
 fn float(text: &str) -> R<Value> {
-    let f: f64 = text.parse().map_err(|_| Decline)?;
+    let f: f64 = crate::text::ascii_digits(text)
+        .parse()
+        .map_err(|_| Decline)?;
     if !f.is_finite() {
         return Err(Decline);
     }

@@ -237,7 +237,9 @@ fn sa_outcomes() -> &'static [(String, String, String)] {
 
 /// Python's `float()` of `-?\d+(?:\.\d+)?` in ASCII.
 fn float_value(text: &str) -> R<Value> {
-    let f: f64 = text.parse().map_err(|_| Decline)?;
+    let f: f64 = crate::text::ascii_digits(text)
+        .parse()
+        .map_err(|_| Decline)?;
     crate::doc::Number::from_f64(f)
         .map(Value::Number)
         .ok_or(Decline)
