@@ -100,6 +100,12 @@ def shipper() -> Shipper:
     "H=mx.example.org [192.0.2.25]:٢٥ hिंदी\n".encode()
 )
 @example(data="2022-06-29 18:38:43 H=(x) [192.0.2.6] rejected MAİL ΣΑΣ: no\n".encode())
+# `_CODE_RE`'s `\b` after an enhanced code followed by a vowel sign (a word character for the regex crate).
+@example(
+    data="2025-03-10 09:15:03 1trZDw-000000002Aa-0007 ** a2@hotmail.com R=r T=t H=mx.example "
+    "[52.101.8.33]: SMTP error from remote mail server after RCPT TO:<a2@hotmail.com>: 550 5.5.0\u093f "
+    "Requested action not taken: mailbox unavailable\n".encode()
+)
 @hypothesis_settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
