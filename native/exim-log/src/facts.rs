@@ -72,10 +72,10 @@ fn get<'a>(d: Option<&'a Obj>, k: &str) -> Option<&'a Value> {
     d.and_then(|d| d.get(k)).filter(|v| !v.is_null())
 }
 
-/// `s.lower()` of a string value: ASCII only (Python's Unicode rules are not ported).
+/// `s.lower()` of a string value.
 fn lower(v: &Value) -> R<String> {
     match v {
-        Value::String(s) if s.is_ascii() => Ok(s.to_ascii_lowercase()),
+        Value::String(s) => Ok(crate::text::py_lower(s).into_owned()),
         _ => Err(Unsure),
     }
 }
@@ -469,8 +469,14 @@ mod tests {
     }
 
     #[test]
-    fn a_non_ascii_address_is_left_to_python() {
+    fn a_non_ascii_address_is_lowered_as_pythons_str_lower() {
         let d = serde_json::json!({"email": {"local_id": "X"}, "exim": {"address": "Ünï@b"}});
-        assert_eq!(facts("delivered", d), "!");
+        assert_eq!(
+            facts("delivered", d),
+            concat!(
+                r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T","attempts":["T"],"#,
+                r#""rcpt":{"ünï@b":{"delivered":"T","via":{"time":"T"},"attempts":["T"]}}}]"#
+            )
+        );
     }
 }

@@ -553,7 +553,7 @@ mod tests {
             return false;
         };
         let mut ev = event();
-        let want = super::super::by_rules(&mut ev, body, None);
+        let want = super::super::by_rules(&mut ev, body, None, true);
         assert_eq!(got, want, "{body}");
         assert_eq!(fast_ev.doc, ev.doc, "{body}");
         assert_eq!(fast_ev.exim, ev.exim, "{body}");
