@@ -336,6 +336,14 @@ impl FirstSeen {
         self.flush_head(0, budget)
     }
 
+    /// What waits now: `(open, finished, bytes)`, the messages still open in the correlator, the
+    /// finished ones waiting for their turn and the bytes these are kept in.
+    pub fn held(&self) -> (usize, usize, usize) {
+        let packed = self.order.map.values().filter_map(|(_, p)| p.as_ref());
+        let (n, bytes) = packed.fold((0, 0), |(n, b), p| (n + 1, b + p.0.len()));
+        (self.correlator.len(), n, bytes)
+    }
+
     /// Whether `key` waits here (open or finished).
     pub fn holds(&self, key: &Key) -> bool {
         self.order.contains(key)
