@@ -44,7 +44,7 @@ fn main() {
     let parsed: Vec<Vec<Partial>> = lines.iter().filter_map(|l| parse_parts(l).ok()).collect();
     let parse = t.elapsed().as_secs_f64();
     drop(lines);
-    let json_facts = std::mem::take(&mut { batch }.facts);
+    let json_facts = batch.facts;
 
     let (typed, feed_typed) = feed(&data, true);
     let n_typed = typed.parts.len();
