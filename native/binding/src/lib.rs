@@ -29,7 +29,6 @@ struct Reader {
     facts: Vec<u8>,
     /// With `correlate`: the partials of the entries returned and not folded in yet, in order, each
     /// with the offset where its entry begins (`correlate`/`summarize` take them).
-    correlate: bool,
     held: VecDeque<Held>,
 }
 
@@ -131,7 +130,6 @@ impl Reader {
         Ok(Self {
             stream,
             facts: Vec::new(),
-            correlate,
             held: VecDeque::new(),
         })
     }
