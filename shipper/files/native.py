@@ -95,7 +95,8 @@ the stream's last own `@timestamp` before it when the core stamped that one (Non
 last one stands), so that the parser goes on from where the core is (fold order, inherited stamps).
 `local_id` is the prefix's message id, NUL-padded (all NUL: none). `facts`: for an entry the core
 rendered with a message id, the JSON array of its partial summaries (`messages.partials.from_facts`
-reads it), or `!` where the document must be read instead; empty for every other entry."""
+reads it), or `!` where the document must be read instead; empty for every other entry. A reader that
+correlates writes no JSON: `=` there, its partials held in the reader for the native correlator."""
 
 
 RUN_MAX = 1024
