@@ -28,6 +28,9 @@ class Outcome:
     """Per-item result: delivered, already there (409), to merge (409), or rejected with the reason."""
 
     delivered: list[Item] = field(default_factory=list)
+    versions: list[tuple[Item, int, int]] = field(default_factory=list)
+    """The delivered summaries (`merge_on_conflict`) with the `_seq_no` and `_primary_term` the node gave
+    them, so that a later write of the same summary can go under that version without reading it."""
     existed: list[Item] = field(default_factory=list)
     conflicts: list[Item] = field(default_factory=list)
     rejected: list[tuple[Item, str]] = field(default_factory=list)
@@ -82,6 +85,8 @@ def _sort(pending: list[Item], resp: dict[str, Any], outcome: Outcome) -> list[I
         status = res.get("status", 0)
         if status < 300:
             outcome.delivered.append(item)
+            if item.merge_on_conflict and "_seq_no" in res and "_primary_term" in res:
+                outcome.versions.append((item, res["_seq_no"], res["_primary_term"]))
         elif status == 409:
             (outcome.conflicts if item.merge_on_conflict else outcome.existed).append(item)
         elif status in RETRYABLE_STATUS or res.get("error", {}).get("type") in BLOCK_TYPES:
@@ -110,6 +115,7 @@ def _split(
     for part in (items[:half], items[half:]):
         got = send(cluster, part, tries, timed=timed)
         outcome.delivered += got.delivered
+        outcome.versions += got.versions
         outcome.existed += got.existed
         outcome.conflicts += got.conflicts
         outcome.rejected += got.rejected

@@ -1,9 +1,11 @@
-"""Message-summary upserts: create when new, else read the stored mergeable state, merge, write back with
-optimistic locking."""
+"""Message-summary upserts: create when new, write under the version this process last saw when it has
+one, else read the stored mergeable state, merge, write back with optimistic locking."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -63,23 +65,74 @@ def partial_of(body: bytes) -> Partial:
     return from_state(state)
 
 
+def write_item(prefix: str, key: Key, merged: Partial, seq_no: int, primary_term: int) -> bulk.Item:
+    """An `index` of the merged summary under the version it replaces: a 409 (another writer came in
+    between) sends it down the read-merge-write path."""
+    server, local_id = key
+    action = action_line(
+        "index",
+        message_index(prefix, local_id),
+        message_id(server, local_id),
+        if_seq_no=seq_no,
+        if_primary_term=primary_term,
+    )
+    return bulk.Item(action, summary_body(merged), ref=key, merge_on_conflict=True)
+
+
+@dataclass(slots=True)
+class Version:
+    """A summary as this process last wrote or read it: the node's `_seq_no`/`_primary_term` for it and
+    the merged state stored under them (or the body written, read back into the state only when a later
+    batch has something for this message: most never do)."""
+
+    seq_no: int
+    primary_term: int
+    state: Partial | None = None
+    body: bytes = b""
+
+    def merged(self) -> Partial:
+        if self.state is None:
+            self.state = partial_of(self.body)
+            self.body = b""
+        return self.state
+
+
 class Recent:
-    """Keys of messages whose summary this process stored lately: those go straight to read-merge-write.
+    """Messages whose summary this process stored lately, each with its `Version` when the write's answer
+    (or a read) gave one: those are merged and written under it, the others go to read-merge-write.
 
     Bounded, because only a message still being logged matters; forgetting one costs a 409, not data.
+    A version is only a cache of what the node holds: a stale one answers 409, which reads it again.
     """
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
-        self.keys: OrderedDict[Key, None] = OrderedDict()
+        self.keys: OrderedDict[Key, Version | None] = OrderedDict()
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys
 
-    def add(self, keys: list[Key]) -> None:
+    def add(self, keys: Iterable[Key]) -> None:
+        """Stored lately; a version already kept stays."""
         for key in keys:
-            self.keys[key] = None
+            self.keys.setdefault(key, None)
             self.keys.move_to_end(key)
+        self._trim()
+
+    def keep(self, key: Key, version: Version) -> None:
+        self.keys[key] = version
+        self.keys.move_to_end(key)
+        self._trim()
+
+    def take(self, key: Key) -> Version | None:
+        """The kept version of `key`, forgotten until a write's answer keeps the next one: whatever
+        happens to the write (rejected, an outage), no later batch writes under a version it replaced."""
+        version = self.keys.get(key)
+        if version is not None:
+            self.keys[key] = None
+        return version
+
+    def _trim(self) -> None:
         while len(self.keys) > self.size:
             self.keys.popitem(last=False)
 
@@ -90,8 +143,11 @@ def upsert(
     pending: dict[Key, Partial],
     dead: DeadLetters,
     tries: Tries,
+    *,
+    recent: Recent | None = None,
 ) -> int:
     """Merge each pending partial into its stored summary; returns how many summary documents were written.
+    With `recent`, the version of each summary written or found up to date is kept there.
 
     Equivalent to a scripted upsert but with the one merge implementation (shipper.messages): a
     concurrent writer makes our write fail with 409, and that message is simply read and merged again, for
@@ -107,12 +163,15 @@ def upsert(
         resp = _read(cluster, targets, tries)
         items: list[bulk.Item] = []
         retry_keys: list[Key] = []
+        states: dict[Key, Partial] = {}
         for key, (ix, did), found in zip(keys, targets, resp["docs"], strict=True):
             new = pending[key]
             if found.get("found"):
                 stored = found.get("_source", {}).get("exim", {}).get("merge_state")
                 merged = merge(from_state(stored), new) if stored else new
                 if stored and merged == from_state(stored):
+                    if recent is not None:
+                        recent.keep(key, Version(found["_seq_no"], found["_primary_term"], merged))
                     continue  # nothing new: skip the write
                 action = action_line(
                     "index", ix, did, if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"]
@@ -123,9 +182,13 @@ def upsert(
             else:  # not found, or its monthly index does not exist yet
                 merged = new
                 action = action_line("create", ix, did)
+            states[key] = merged
             items.append(bulk.Item(action, summary_body(merged), ref=key, merge_on_conflict=True))
         outcome = bulk.send(cluster, items, tries)
         written += len(outcome.delivered)
+        if recent is not None:
+            for item, seq_no, term in outcome.versions:
+                recent.keep(item.ref, Version(seq_no, term, states[item.ref]))
         for item, reason in outcome.rejected:
             dead.add(reason, item.action, item.body)
         if retry_keys:
