@@ -7,10 +7,19 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from opensearchpy import OpenSearch
 
+from shipper.checkpoints import Registry
+from shipper.deadletter import DeadLetters
+from shipper.delivery import Batch, Delivery, Mark
+from shipper.messages import partials
+from shipper.opensearch.connection import OpenSearchCluster
+from tests.conftest import parse
+from tests.fakes.cluster import no_wait
 from tests.integration.faultproxy import FaultProxy
 from tests.integration.test_backfill import (
     ROOT,
@@ -80,3 +89,40 @@ def test_a_restart_mid_log_knows_no_versions_and_still_converges(
     assert second.returncode == 0, second.stderr
     assert assert_converged(opensearch_url, prefix, log) > 0
     assert count(opensearch_url, f"{prefix}-events-*") == entries
+
+
+class Counting(OpenSearchCluster):
+    """The real seam, counting its `_mget` requests."""
+
+    mgets = 0
+
+    def mget(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+        self.mgets += 1
+        return super().mget(docs)
+
+
+@pytest.mark.usefixtures("set_up")
+def test_the_node_answers_the_versions_and_a_later_batch_writes_under_them_without_a_read(
+    opensearch_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """Through the real connection (its filtered bulk answer must keep `_seq_no` and `_primary_term`)."""
+    local_id = "1tXaaa-00000001abc-0ABC"
+    lines = [
+        f"2030-01-01 10:00:00 {local_id} <= a@example.com H=h [192.0.2.1] P=esmtp S=100",
+        f"2030-01-01 10:00:01 {local_id} => b@example.org R=dnslookup T=remote_smtp H=mx [192.0.2.9]",
+        f"2030-01-01 10:00:02 {local_id} Completed",
+    ]
+    cluster = Counting(OpenSearch([opensearch_url]))
+    delivery = Delivery(cluster, prefix, Registry(tmp_path), DeadLetters(tmp_path), no_wait())
+
+    class Tally:
+        indexed = already = dead = summaries = 0
+
+    for n, line in enumerate(lines):
+        parts = [{**p, "server": "mx1"} for p in partials(parse(line))]
+        delivery.deliver(Batch([], parts, [Mark("f", "/log", n)], Tally()))
+        assert delivery.recent.keys[("mx1", local_id)] is not None, "the node's answer gave its version"
+    assert cluster.mgets == 0, "no read: each write went under the version the last one returned"
+    (stored,) = summaries(opensearch_url, prefix).values()
+    assert stored["exim"]["state"] == "completed"
+    assert stored["exim"]["merge_state"]["completed"] == "2030-01-01T10:00:02.000Z"
