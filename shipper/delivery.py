@@ -93,7 +93,7 @@ class Delivery:
             for item, seq_no, term in outcome.versions:
                 state = states.get(item.ref)
                 body = item.body if state is None else b""  # a native summary: read back if ever needed
-                self.recent.keep(item.ref, summaries.Version(seq_no, term, state, body))
+                self.recent.keep(item.ref, summaries.Version(seq_no, term, len(item.body), state, body))
             for item in outcome.conflicts:
                 # Another writer, or a version this process forgot: read, merge and write again.
                 key = item.ref

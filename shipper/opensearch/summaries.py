@@ -83,10 +83,11 @@ def write_item(prefix: str, key: Key, merged: Partial, seq_no: int, primary_term
 class Version:
     """A summary as this process last wrote or read it: the node's `_seq_no`/`_primary_term` for it and
     the merged state stored under them (or the body written, read back into the state only when a later
-    batch has something for this message: most never do)."""
+    batch has something for this message: most never do). `size`: about the bytes it holds."""
 
     seq_no: int
     primary_term: int
+    size: int
     state: Partial | None = None
     body: bytes = b""
 
@@ -98,16 +99,22 @@ class Version:
 
 
 class Recent:
-    """Messages whose summary this process stored lately, each with its `Version` when the write's answer
-    (or a read) gave one: those are merged and written under it, the others go to read-merge-write.
+    """Messages whose summary this process stored lately, and for the latest of them the `Version` a
+    write's answer (or a read) gave: those are merged and written under it, the others go to
+    read-merge-write.
 
-    Bounded, because only a message still being logged matters; forgetting one costs a 409, not data.
-    A version is only a cache of what the node holds: a stale one answers 409, which reads it again.
+    Bounded, because only a message still being logged matters: `size` keys, and versions holding about
+    `budget` bytes of state (a version costs its summary's size, a key only its name). Forgetting either
+    costs a 409 or a read, not data: a version is only a cache of what the node holds, and a stale one
+    answers 409, which reads it again.
     """
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 20_000, budget: int = 16 << 20) -> None:
         self.size = size
-        self.keys: OrderedDict[Key, Version | None] = OrderedDict()
+        self.budget = budget
+        self.held = 0
+        self.keys: OrderedDict[Key, None] = OrderedDict()
+        self.versions: OrderedDict[Key, Version] = OrderedDict()
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys
@@ -115,26 +122,28 @@ class Recent:
     def add(self, keys: Iterable[Key]) -> None:
         """Stored lately; a version already kept stays."""
         for key in keys:
-            self.keys.setdefault(key, None)
+            self.keys[key] = None
             self.keys.move_to_end(key)
-        self._trim()
+        while len(self.keys) > self.size:
+            old, _ = self.keys.popitem(last=False)
+            self.take(old)
 
     def keep(self, key: Key, version: Version) -> None:
-        self.keys[key] = version
+        self.take(key)
+        self.keys[key] = None
         self.keys.move_to_end(key)
-        self._trim()
+        self.versions[key] = version
+        self.held += version.size
+        while self.held > self.budget and self.versions:
+            self.held -= self.versions.popitem(last=False)[1].size
 
     def take(self, key: Key) -> Version | None:
         """The kept version of `key`, forgotten until a write's answer keeps the next one: whatever
         happens to the write (rejected, an outage), no later batch writes under a version it replaced."""
-        version = self.keys.get(key)
+        version = self.versions.pop(key, None)
         if version is not None:
-            self.keys[key] = None
+            self.held -= version.size
         return version
-
-    def _trim(self) -> None:
-        while len(self.keys) > self.size:
-            self.keys.popitem(last=False)
 
 
 def upsert(
@@ -171,7 +180,8 @@ def upsert(
                 merged = merge(from_state(stored), new) if stored else new
                 if stored and merged == from_state(stored):
                     if recent is not None:
-                        recent.keep(key, Version(found["_seq_no"], found["_primary_term"], merged))
+                        size = len(orjson.dumps(stored))  # about: the state, not the whole summary
+                        recent.keep(key, Version(found["_seq_no"], found["_primary_term"], size, merged))
                     continue  # nothing new: skip the write
                 action = action_line(
                     "index", ix, did, if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"]
@@ -188,7 +198,7 @@ def upsert(
         written += len(outcome.delivered)
         if recent is not None:
             for item, seq_no, term in outcome.versions:
-                recent.keep(item.ref, Version(seq_no, term, states[item.ref]))
+                recent.keep(item.ref, Version(seq_no, term, len(item.body), states[item.ref]))
         for item, reason in outcome.rejected:
             dead.add(reason, item.action, item.body)
         if retry_keys:

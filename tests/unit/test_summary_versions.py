@@ -236,3 +236,18 @@ def test_the_outcome_keeps_the_versions_of_delivered_summaries_only() -> None:
     got = bulk.send(cluster, items, no_wait().tries())
     assert [(i.ref, seq, term) for i, seq, term in got.versions] == [("s1", 3, 1), ("s2", 4, 1)]
     assert [i.ref for i in got.conflicts] == ["bad"]
+
+
+def test_kept_versions_are_bounded_by_their_bytes_and_keys_by_their_number() -> None:
+    recent = summaries.Recent(size=3, budget=100)
+    for n in range(3):
+        recent.keep(("s", str(n)), summaries.Version(n, 1, 40, body=b"x" * 40))
+    assert list(recent.versions) == [("s", "1"), ("s", "2")], "over 100 bytes: the oldest version goes"
+    assert recent.held == 80
+    assert ("s", "0") in recent, "its key stays: a read, not a blind create"
+    assert recent.take(("s", "0")) is None
+    recent.add([("s", "3")])
+    assert ("s", "0") not in recent and recent.take(("s", "1")) is not None and recent.held == 40
+    recent.add([("s", "4"), ("s", "5")])
+    assert list(recent.keys) == [("s", "3"), ("s", "4"), ("s", "5")]
+    assert not recent.versions and recent.held == 0, "a key forgotten takes its version with it"
