@@ -1,11 +1,11 @@
 """The ship loop's per-line path up to the bulk body, Python path vs native core, on the generated log.
 
 What is timed is what `backfill` does per line before the request goes: `ArchiveSource` reading the file,
-`Shipper._items` (the core's bulk lines as they are, the placeholder's entries through the Python parser),
-the batcher, the correlator (on the native rows the core's, `shipper._native.Correlator`, fed from the
-reader's facts), and per batch the summaries' bulk items (`_settle`: the native correlator's `create`
-items, and Python's through `summaries.by_message`, `create_item`, as `Delivery` makes them); nothing
-is sent. Rows, best of N runs in one process,
+`Shipper._batch` (the core's bulk lines as they are, a run of them per batcher item; the placeholder's
+entries through the Python parser), the batcher, the correlator (on the native rows the core's,
+`shipper._native.Correlator`, fed from the reader's facts), and per batch the summaries' bulk items
+(`_settle`: the native correlator's `create` items, and Python's through `summaries.by_message`,
+`create_item`, as `Delivery` makes them); nothing is sent. Rows, best of N runs in one process,
 interleaved:
 
 - python: the core not loaded (`shipper.files.native.core = None`), the path the loop takes without it;
@@ -38,6 +38,9 @@ sys.path.insert(0, str(BENCH))
 import parse_speed  # noqa: E402 - bench/ is a folder of scripts, not a package
 from parse_speed import SERVER, TIMEZONE  # noqa: E402
 
+CLOCK = time.perf_counter
+"""The rows' clock: wall time, or with `--cpu` the process's CPU time (steadier on a shared machine)."""
+
 # Where tools/eximstats_fixture.sh unpacks Debian's eximstats.
 EXIMSTATS = Path.home() / ".cache/exim-shipper/exim4-base/root/usr/sbin/eximstats"
 
@@ -53,11 +56,17 @@ def loop(path: Path, *, core: bool, project: bool = False) -> tuple[float, int, 
     from shipper.files.archive import dataset_for
     from shipper.files.identity import identify
     from shipper.opensearch import bulk, summaries
-    from shipper.pipeline import Shipper, _Lane, _settle
+    from shipper.pipeline import FileReport, Shipper, _Lane, _settle
     from shipper.settings import Settings
     from shipper.sources import ArchiveSource
+    from shipper.status import Status
 
-    saved = native.core, native.NativeEntries.entries, native.NativeEntries._raw
+    saved = (
+        native.core,
+        native.NativeEntries.entries,
+        native.NativeEntries.stretches,
+        native.NativeEntries._raw,
+    )
     if not core:
         native.core = None
     if project:
@@ -65,55 +74,61 @@ def loop(path: Path, *, core: bool, project: bool = False) -> tuple[float, int, 
     try:
         settings = Settings(server_name=SERVER, timezone=TIMEZONE)
         sh = Shipper.__new__(Shipper)  # no state directory or cluster: only the per-line methods run
-        sh.settings, sh.server, sh.zone = settings, SERVER, TIMEZONE
+        sh.settings, sh.server, sh.zone, sh.status = settings, SERVER, TIMEZONE, Status()
         make = native.native_for(SERVER, TIMEZONE, settings.index_prefix, dataset_for, correlate=True)
         assert (make is not None) == core, "the native core is not built: make native"
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         source = ArchiveSource(path, identify(path), 0, lambda _head, _mtime: None, make)
         lane = _Lane(source, sh._parser(str(path)), settings.max_open_messages)
         batcher = Batcher(settings.batch_max_docs, settings.batch_max_bytes, settings.batch_max_age)
-        entries = rendered = made = 0
+        report = FileReport(str(path))
+        made = 0
 
-        def flush(*, final: bool = False) -> int:
+        def flush(*, final: bool = False) -> None:
             # The loop's flush but the sending: the correlators' summaries (the native one's as items).
+            nonlocal made
             _items, parts = batcher.take(0.0)
-            made: list[bulk.Item] = []
-            _settle({"bench": lane}, parts, made, settings.summary_window, final=final)
+            items: list[bulk.Item] = []
+            _settle({"bench": lane}, parts, items, settings.summary_window, final=final)
             merged = summaries.by_message(parts)
-            return len(made) + len(
+            made += len(items) + len(
                 [summaries.create_item(settings.index_prefix, k, p) for k, p in merged.items()]
             )
 
         while not source.caught_up:
-            for item, parts, offset, end, code in sh._items(lane, source.poll(0.0, 0.0)):
-                batcher.add(item)
-                if parts:
-                    batcher.parts.extend(lane.correlator.add_partials(parts, offset))
-                lane.last_end = end
-                entries += 1
-                if code:
-                    rendered += 1
-                if batcher.full:
-                    made += flush()
-        made += flush(final=True)
-        seconds = time.perf_counter() - t0
+            sh._batch(lane, source.poll(0.0, 0.0), batcher, report, flush)
+        flush(final=True)
+        seconds = CLOCK() - t0
         source.close()
     finally:
-        native.core, native.NativeEntries.entries, native.NativeEntries._raw = saved  # type: ignore[method-assign]
-    return seconds, entries, rendered, made
+        (
+            native.core,
+            native.NativeEntries.entries,  # type: ignore[method-assign]
+            native.NativeEntries.stretches,  # type: ignore[method-assign]
+            native.NativeEntries._raw,  # type: ignore[method-assign]
+        ) = saved
+    return seconds, report.entries, report.native, made
 
 
 def _take_placeholders_as_rendered() -> None:
     from shipper.files import native
 
-    whole = native.NativeEntries.entries
+    whole, stretches = native.NativeEntries.entries, native.NativeEntries.stretches
     native.NativeEntries._raw = lambda *_args: None  # type: ignore[method-assign,assignment,return-value]
+    claimed = bytes([255, *range(1, 256)])  # code 0 (the placeholder) as a code of the core's
 
     def entries(self: native.NativeEntries, batch: native.Rendered) -> Iterator[native.Entry]:
         for code, offset, end, occ, facts, action, body, local_id, _raw, _stamp in whole(self, batch):
             yield code or 255, offset, end, occ, facts, action, body, local_id, None, None
 
+    def runs(self: native.NativeEntries, batch: native.Rendered) -> Iterator[native.Stretch | native.Entry]:
+        size = self.record_size
+        records = bytearray(batch.records)
+        records[size - 1 :: size] = records[size - 1 :: size].translate(claimed)
+        return stretches(self, native.Rendered(batch.bulk, bytes(records), batch.facts, self))
+
     native.NativeEntries.entries = entries  # type: ignore[method-assign]
+    native.NativeEntries.stretches = runs  # type: ignore[method-assign]
 
 
 def core_alone(path: Path) -> float:
@@ -121,7 +136,7 @@ def core_alone(path: Path) -> float:
     from shipper.files.follow import READ_CHUNK
 
     assert native.core is not None
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     ctx = {"dataset": "exim.main", "path": str(path), "index_prefix": "exim"}
     r = native.core.Reader(server=SERVER, zone=TIMEZONE, **ctx)
     with path.open("rb") as fh:
@@ -130,7 +145,7 @@ def core_alone(path: Path) -> float:
             r.feed(chunk, offset)
             offset += len(chunk)
     r.finish()
-    return time.perf_counter() - t0
+    return CLOCK() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python-runs", type=int, default=None, help="runs of the Python row (default: --runs)")
     ap.add_argument("--eximstats", default=str(EXIMSTATS), help="eximstats script ('' to skip)")
     ap.add_argument("--profile", type=int, default=18, help="rows of the native run's profile (0: none)")
+    ap.add_argument(
+        "--cpu", action="store_true", help="time the rows by the process's CPU time (eximstats stays wall)"
+    )
     args = ap.parse_args(argv)
+    if args.cpu:
+        global CLOCK  # noqa: PLW0603 - one switch for every row's timing
+        CLOCK = time.process_time
     path, _ = parse_speed.ensure_log(args.lines, args.seed)
     lines = parse_speed.count_lines(path)
     print(f"log: {path} ({lines:,} lines, {path.stat().st_size / 1e6:.1f} MB), zone {TIMEZONE}")

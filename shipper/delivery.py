@@ -43,7 +43,7 @@ class Mark:
 
 @dataclass(slots=True)
 class Batch:
-    events: list[bulk.Item]
+    events: list[bulk.Piece]
     parts: list[Partial]
     marks: list[Mark]
     tally: Tally
@@ -85,7 +85,7 @@ class Delivery:
         pending = summaries.by_message(batch.parts)
         made = self._made(batch.summaries, pending)
         writes, states, later = self._writes(pending)
-        items = batch.events + list(made.values()) + writes
+        items = [*batch.events, *made.values(), *writes]
         tries = self.policy.tries()
         if items:
             outcome = bulk.send(self.cluster, items, tries, timed=self.status.bulk_took)
@@ -157,11 +157,11 @@ class Delivery:
                 tally.summaries += 1
                 counts[None, "summaries"] += 1
             else:
-                tally.indexed += 1
-                counts[item.ref, "indexed"] += 1  # an event's ref is its file's key
-        tally.already += len(outcome.existed)
+                tally.indexed += len(item)  # a run is many documents
+                counts[item.ref, "indexed"] += len(item)  # an event's ref is its file's key
+        tally.already += bulk.documents(outcome.existed)
         for item in outcome.existed:
-            counts[item.ref, "already"] += 1
+            counts[item.ref, "already"] += len(item)
         for item, reason in outcome.rejected:
             self.dead.add(reason, item.action, item.body)
             if not item.merge_on_conflict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import glob
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import ACTIONS, NativeEntries, Polled, Rendered, core, native_for
+from shipper.files.native import ACTIONS, Entry, NativeEntries, Polled, Rendered, Stretch, core, native_for
 from shipper.files.reader import RawEntry
 from shipper.files.syslog import SyslogAssembler, assembler_for
 from shipper.messages import Correlator, Partial, partials
@@ -213,19 +213,7 @@ class Shipper:
                 progress.update(report.entries, sources.source.position)
 
         def take(lane: _Lane, polled: Polled) -> int:
-            src = lane.source
-            for item, parts, offset, end, code in self._items(lane, polled):
-                if src.followed:
-                    self.status.read(src.key, end)
-                batcher.add(item)
-                if parts:
-                    batcher.parts.extend(lane.correlator.add_partials(parts, offset))
-                lane.last_end = end
-                report.entries += 1
-                if code:
-                    report.native += 1
-                if batcher.full:
-                    flush()
+            self._batch(lane, polled, batcher, report, flush)
             return len(polled)
 
         while True:
@@ -256,7 +244,84 @@ class Shipper:
             if not got:
                 stop.wait(sources.idle_wait(time.monotonic(), batcher.due() if batcher.items else None))
 
-    def _items(self, lane: _Lane, polled: Polled) -> Iterator[tuple[bulk.Item, list[Partial], int, int, int]]:
+    def _batch(
+        self, lane: _Lane, polled: Polled, batcher: Batcher, report: FileReport, flush: Callable[[], None]
+    ) -> None:
+        """The polled entries past the source's resume point into `batcher`, `flush`ed whenever it is
+        full; a stretch of the core's entries as runs of bulk lines (cut where a batch fills)."""
+        src = lane.source
+        for got in self._pieces(lane, polled):
+            if isinstance(got, Stretch):
+                self._batch_stretch(lane, got, batcher, report, flush)
+                continue
+            item, parts, offset, end, code = got
+            if src.followed:
+                self.status.read(src.key, end)
+            batcher.add(item)
+            if parts:
+                batcher.parts.extend(lane.correlator.add_partials(parts, offset))
+            lane.last_end = end
+            report.entries += 1
+            if code:
+                report.native += 1
+            if batcher.full:
+                flush()
+
+    def _batch_stretch(
+        self, lane: _Lane, stretch: Stretch, batcher: Batcher, report: FileReport, flush: Callable[[], None]
+    ) -> None:
+        src = lane.source
+        run = bulk.Run(stretch.bulk, stretch.cuts, ref=src.key)
+        odd = self._odd_partials(stretch)
+        n, i, f = len(run), 0, 0
+        while i < n:
+            j = i + batcher.room(run, i)
+            # Python's partials go in after the core's of the entries before them: the file's order.
+            while f < len(odd) and odd[f][0] < j:
+                lane.fold_in(odd[f][2], odd[f][1])
+                f += 1
+            batcher.add(run if j - i == n else run.piece(i, j))
+            end = stretch.ends[j - 1]
+            if src.followed:
+                self.status.read(src.key, end, j - i)
+            lane.last_end = end
+            report.entries += j - i
+            report.native += j - i
+            if batcher.full:
+                flush()
+            i = j
+
+    def _odd_partials(self, stretch: Stretch) -> list[tuple[int, int, list[Partial]]]:
+        """`(index, offset, partials)` of the stretch's entries whose partials Python makes (see `odd`)."""
+        out = []
+        for i in stretch.odd:
+            parts = self._claimed_partials(stretch.document(i), stretch.code(i), stretch.local_id(i))
+            if parts:
+                out.append((i, stretch.offsets[i], parts))
+        return out
+
+    def _pieces(self, lane: _Lane, polled: Polled) -> Iterator[Stretch | _Single]:
+        """What `_batch` adds: the core's stretches where its reader correlates and the file kept its
+        name, else `_items`' entries one at a time."""
+        native = isinstance(polled, Rendered) and lane.correlating(polled.reader, self.settings.index_prefix)
+        if not isinstance(polled, Rendered) or native is None or polled.path != lane.source.path:
+            yield from self._items(lane, polled)
+            return
+        src = lane.source
+        for got in polled.reader.stretches(polled):
+            if isinstance(got, Stretch):
+                yield got
+                continue
+            code, offset, end, _occ, facts, action, lines, local_id, _raw, _stamp = got
+            if code:  # the reader could not cut stretches (`stretches` gave `entries`)
+                parts = [] if facts and facts != b"!" else self._claimed_partials(lines, code, local_id)
+                if parts:
+                    lane.fold_in(parts, offset)
+                yield bulk.Item(action, lines, ref=src.key), [], offset, end, code
+                continue
+            yield self._placeholder(lane, got, native)
+
+    def _items(self, lane: _Lane, polled: Polled) -> Iterator[_Single]:
         """`(item, partials, offset, end, code)` of each polled entry past the source's resume point; `code`
         is the core's action code of an entry it rendered, 0 for one the Python parser did."""
         src = lane.source
@@ -270,43 +335,52 @@ class Shipper:
             item, parts = self._item(lane.parser, src.path, src.key, entry, occ)
             yield item, parts, entry.offset, entry.end, 0
 
-    def _rendered(
-        self, lane: _Lane, batch: Rendered
-    ) -> Iterator[tuple[bulk.Item, list[Partial], int, int, int]]:
+    def _rendered(self, lane: _Lane, batch: Rendered) -> Iterator[_Single]:
         """The core's entries as items: its bulk lines as they are, the placeholder's entries through
         `_item` (the core counted occurrences and left out what ends at or before the resume point).
 
         With a reader that correlates, the core's facts stay in it for the lane's native correlator and
         the partials Python makes go there too (as JSON): the items then come without partials."""
         src = lane.source
-        path, key, parser = src.path, src.key, lane.parser
+        path, key = src.path, src.key
         moved = batch.path != path  # renamed since the core was given its path (a glob follows it)
         native = lane.correlating(batch.reader, self.settings.index_prefix)
-        for code, offset, end, occ, facts, action, lines, local_id, raw, stamp in batch:
-            if code:
-                body = _with_path(lines, path, offset) if moved else lines
-                parts: list[Partial] = []
-                if facts and facts != b"!":
-                    if native is None:
-                        parts = from_facts(facts)  # the core's reading of the document: none to load
-                elif local_id[0]:
-                    if code in _STAMPED and body.startswith(b'{"@timestamp":"'):
-                        # `Completed`: a tenth of the lines, whose facts are all in the record.
-                        msg = local_id.rstrip(b"\0").decode()
-                        parts = stamped(self.server, msg, body[15:39].decode(), _STAMPED[code])
-                    else:
-                        parts = partials(orjson.loads(body))
-                if parts and native is not None:
-                    parts = lane.fold_in(parts, offset)
-                yield bulk.Item(action, body, ref=key), parts, offset, end, code
+        for entry in batch:
+            code, offset, end, _occ, facts, action, lines, local_id, _raw, _stamp = entry
+            if not code:
+                yield self._placeholder(lane, entry, native)
+                continue
+            body = _with_path(lines, path, offset) if moved else lines
+            parts: list[Partial] = []
+            if facts and facts != b"!":
+                if native is None:
+                    parts = from_facts(facts)  # the core's reading of the document: none to load
             else:
-                assert raw is not None
-                if stamp is not None:
-                    parser.follow(stamp)
-                item, parts = self._item(parser, path, key, raw, occ)
-                if parts and native is not None:
-                    parts = lane.fold_in(parts, offset)
-                yield item, parts, offset, end, 0
+                parts = self._claimed_partials(body, code, local_id)
+            if parts and native is not None:
+                parts = lane.fold_in(parts, offset)
+            yield bulk.Item(action, body, ref=key), parts, offset, end, code
+
+    def _claimed_partials(self, body: bytes, code: int, local_id: bytes) -> list[Partial]:
+        """Partials of an entry the core rendered with no facts it kept (`!`, or none written)."""
+        if not local_id[0]:
+            return []
+        if code in _STAMPED and body.startswith(b'{"@timestamp":"'):
+            # `Completed`: a tenth of the lines, whose facts are all in the record.
+            msg = local_id.rstrip(b"\0").decode()
+            return stamped(self.server, msg, body[15:39].decode(), _STAMPED[code])
+        return partials(orjson.loads(body))
+
+    def _placeholder(self, lane: _Lane, entry: Entry, native: Any) -> _Single:
+        """A placeholder's entry through the Python parser, going on from the core's time."""
+        _code, offset, end, occ, _facts, _action, _lines, _local_id, raw, stamp = entry
+        assert raw is not None
+        if stamp is not None:
+            lane.parser.follow(stamp)
+        item, parts = self._item(lane.parser, lane.source.path, lane.source.key, raw, occ)
+        if parts and native is not None:
+            parts = lane.fold_in(parts, offset)
+        return item, parts, offset, end, 0
 
     def _parser(self, path: str) -> EntryParser:
         return EntryParser(self.zone, self.server, dataset=dataset_for(path))
@@ -337,6 +411,10 @@ class Shipper:
             host_from_syslog=not s.server_name,
         )
 
+
+_Single = tuple[bulk.Item, list[Partial], int, int, int]
+"""`(item, partials, offset, end, code)` of one entry: `code` is the core's action code of an entry it
+rendered, 0 for one the Python parser did."""
 
 _ALL = 2**64 - 1
 """An offset past every entry."""

@@ -30,7 +30,7 @@ def _h_dkim(ev: Event, m: re.Match[str]) -> None:
         "algorithm": tags.get("a"),
         "identity": tags.get("i"),
         "canonicalization": tags.get("c"),
-        "key_bits": int(tags["b"]) if tags.get("b", "").isdigit() else None,
+        "key_bits": int(tags["b"]) if tags.get("b", "").isdecimal() else None,
         "result": res,
         "status": "pass" if res == "verification succeeded" else res.split(" ")[0],
     }

@@ -35,7 +35,7 @@ def duration(value: str) -> float | None:
 
 def integer(value: str) -> int | None:
     """A non-negative decimal integer, or None (test-suite placeholders such as `sss`)."""
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    return int(value) if value.isdecimal() and len(value) < 19 else None
 
 
 def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
@@ -98,7 +98,7 @@ def ipv4_octets(text: str) -> tuple[int, int, int, int] | None:
         return None
     octets = []
     for part in parts:
-        if not part.isdigit() or len(part) > 3 or (part[0] == "0" and part != "0"):
+        if not part.isdecimal() or len(part) > 3 or (part[0] == "0" and part != "0"):
             return None
         value = int(part)
         if value > 255:
@@ -138,7 +138,7 @@ def host_group(text: str, pos: int = 0) -> tuple[dict[str, Any], int] | None:
         ip, port = m.group("ip"), m.group("port")
         out = {"address": ip, "raw": m.group("raw").strip()}
     if port:
-        out["port"] = int(port) if port.isdigit() else port
+        out["port"] = int(port) if port.isdecimal() else port
     if m.group("reuse"):
         out["connection_reused"] = True
     return out, m.end()
@@ -156,7 +156,7 @@ def interface(value: str) -> dict[str, Any]:
     port = m.group("port")
     if port:
         # A service name (`:smtp`) or test placeholder must not land in the numeric port field.
-        if port.isdigit():
+        if port.isdecimal():
             out["port"] = int(port)
         else:
             out["port_name"] = port

@@ -12,7 +12,7 @@ from shipper.exim.rule import Rule, h_text_error, h_who, opt, rx
 def _h_daemon(ev: Event, m: re.Match[str]) -> None:
     ev.exim["version"] = m.group("v")
     pid = m.group("pid").lstrip("p")
-    if pid.isdigit():
+    if pid.isdecimal():
         ev.sec("process")["pid"] = int(pid)
     ev.exim["daemon"] = {"options": m.group("rest")}
     qm = re.search(r"(?:^|, )(-q[^\s,]*(?: -q[^\s,]*)*)", m.group("rest"))
@@ -25,7 +25,7 @@ def _h_daemon(ev: Event, m: re.Match[str]) -> None:
 
 def _h_pid(ev: Event, m: re.Match[str]) -> None:
     pid = m.group("pid").lstrip("p")
-    if pid.isdigit():
+    if pid.isdecimal():
         ev.sec("process")["pid"] = int(pid)
     if opt(m, "q"):
         ev.exim["queue"] = m.group("q")

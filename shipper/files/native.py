@@ -5,12 +5,13 @@ the Python parser where the core left the placeholder."""
 from __future__ import annotations
 
 import base64
+import operator
 import struct
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate
+from itertools import accumulate, compress
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -94,7 +95,8 @@ the stream's last own `@timestamp` before it when the core stamped that one (Non
 last one stands), so that the parser goes on from where the core is (fold order, inherited stamps).
 `local_id` is the prefix's message id, NUL-padded (all NUL: none). `facts`: for an entry the core
 rendered with a message id, the JSON array of its partial summaries (`messages.partials.from_facts`
-reads it), or `!` where the document must be read instead; empty for every other entry."""
+reads it), or `!` where the document must be read instead; empty for every other entry. A reader that
+correlates writes no JSON: `=` there, its partials held in the reader for the native correlator."""
 
 
 RUN_MAX = 1024
@@ -108,6 +110,53 @@ class Run:
 
     lines: bytes
     codes: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """Consecutive entries the core rendered, for the ship loop: their bulk lines in `bulk` from
+    `cuts[0]` to `cuts[-1]` (entry `i`'s from `cuts[i]`), each entry's `offset` and `end` in the file,
+    and which of them (`odd`, ascending) have a message id but no facts the core kept (`!`, or none
+    written): Python makes those entries' partials."""
+
+    bulk: bytes
+    cuts: list[int]
+    offsets: Sequence[int]
+    ends: Sequence[int]
+    odd: list[int]
+    records: bytes
+    """The entries' `RECORD_FORMAT` records."""
+
+    def document(self, i: int) -> bytes:
+        """Entry `i`'s document line, without its newline."""
+        lines = self.bulk[self.cuts[i] : self.cuts[i + 1] - 1]
+        return lines[lines.index(b"\n") + 1 :]
+
+    def code(self, i: int) -> int:
+        """Entry `i`'s action code (the record's last byte)."""
+        return self.records[(i + 1) * _RECORD_SIZE - 1]
+
+    def local_id(self, i: int) -> bytes:
+        """Entry `i`'s message id, NUL-padded (see `Entry`)."""
+        at = i * _RECORD_SIZE + _LOCAL_ID
+        return self.records[at : at + 23]
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Entries `start` to `stop` (exclusive) of a batch, all rendered by the core; `cuts` and `actions`
+    are the batch's (where each entry's bulk lines begin, its action line's length)."""
+
+    start: int
+    stop: int
+    cuts: list[int]
+    actions: memoryview
+
+
+_LOCAL_ID = 48
+"""Where a record's `local_id` begins (RECORD_FORMAT `<QQIIIIqQ23sB`: `stretches` checks it)."""
+_RECORD_SIZE = 72
+_TWO_IF_ID = bytes([0, *[2] * 255])
 
 
 class NativeEntries:
@@ -158,7 +207,9 @@ class NativeEntries:
         # `runs` reads the lengths as the records' native 32-bit words 4 and 5 and the code as the last
         # byte: true of this layout on a little-endian machine (else it takes `entries`' way).
         fmt = core.RECORD_FORMAT
-        self._words = sys.byteorder == "little" and fmt.startswith("<QQII") and fmt.endswith("B")
+        self._words = (
+            sys.byteorder == "little" and fmt == "<QQIIIIqQ23sB" and self.record_size == _RECORD_SIZE
+        )
         # The last entry the core rendered since the Python parser's last (its document, epoch ms):
         # the time the parser must go on from before the next entry it reads.
         self._followed: tuple[bytes, int] | None = None
@@ -234,51 +285,87 @@ class NativeEntries:
         """The batch in order, without a Python step per entry the core rendered: each stretch of such
         entries as `Run`s, their document lines cut from `bulk` by the records' lengths, each placeholder's
         entry as `entries` gives it, for the Python parser."""
-        size = self.record_size
-        records = batch.records
         if not self._words:
             yield from self.entries(batch)
             return
+        bulk = memoryview(batch.bulk)
+        codes = batch.records[self.record_size - 1 :: self.record_size]
+        for got in self._spans(batch):
+            if not isinstance(got, _Span):
+                yield got
+                continue
+            cuts, actions = got.cuts, got.actions
+            for i in range(got.start, got.stop, RUN_MAX):  # a bounded copy at a time: peak RSS
+                cut = min(i + RUN_MAX, got.stop)
+                spans = zip(cuts[i:cut], actions[i:cut], cuts[i + 1 : cut + 1], strict=True)
+                docs = [bulk[s + a + 1 : e] for s, a, e in spans]  # views: one copy, the join's
+                yield Run(b"".join(docs), codes[i:cut])
+
+    def stretches(self, batch: Rendered) -> Iterator[Stretch | Entry]:
+        """The batch in order for the ship loop, without a Python step per entry the core rendered: each
+        stretch of such entries as a `Stretch` (their bulk lines as they are), each placeholder's entry as
+        `entries` gives it."""
+        if not self._words:
+            yield from self.entries(batch)
+            return
+        size = self.record_size
+        records = batch.records
+        words = memoryview(records).cast("Q")  # a record is 9 words: `offset` the first, `end` the second
+        offsets, ends = words[0 :: size // 8], words[1 :: size // 8]
+        facts = batch.facts.split(b"\n")
+        # 2 where the entry has a message id (`local_id`'s first byte not NUL), else 0.
+        ids = records[_LOCAL_ID::size].translate(_TWO_IF_ID)
+        for got in self._spans(batch):
+            if not isinstance(got, _Span):
+                yield got
+                continue
+            start, stop = got.start, got.stop
+            # The entries whose partials Python makes: a message id, and `!` or no facts (a line shorter
+            # than 2, where the facts are a JSON array). Iterators all through: no Python step per entry.
+            short = map(operator.lt, map(len, facts[start:stop]), ids[start:stop])
+            odd = list(compress(range(stop - start), short))
+            cuts = got.cuts[start : stop + 1]
+            records_of = records[start * size : stop * size]
+            yield Stretch(batch.bulk, cuts, offsets[start:stop], ends[start:stop], odd, records_of)
+
+    def _spans(self, batch: Rendered) -> Iterator[_Span | Entry]:
+        """The batch in order as spans of the entries the core rendered and the placeholder's entries
+        (as `entries` gives them), the follow state kept as `entries` keeps it."""
+        size = self.record_size
+        records = batch.records
         # Each record as 32-bit words: `bulk_len` is the fifth, `action_len` the sixth (RECORD_FORMAT).
         words = memoryview(records).cast("I")
-        ends = list(accumulate(words[4 :: size // 4]))
-        starts = [0, *ends[:-1]]
+        cuts = [0, *accumulate(words[4 :: size // 4])]  # where each entry's bulk lines begin, and the end
         actions = words[5 :: size // 4]
-        bulk = memoryview(batch.bulk)
         codes = records[size - 1 :: size]  # the record's last byte
         start = 0
         while start < len(codes):
             zero = codes.find(0, start)
             stop = len(codes) if zero < 0 else zero
-            for i in range(start, stop, RUN_MAX):  # a bounded copy at a time: peak RSS
-                cut = min(i + RUN_MAX, stop)
-                spans = zip(starts[i:cut], actions[i:cut], ends[i:cut], strict=True)
-                docs = [bulk[s + a + 1 : e] for s, a, e in spans]  # views: one copy, the join's
-                yield Run(b"".join(docs), codes[i:cut])
+            if stop > start:
+                yield _Span(start, stop, cuts, actions)
             if zero < 0:
                 break
             if zero > start:  # `entries`' follow state: the core's last document before this one
-                self._followed = self._document(batch, zero - 1, starts, actions, ends)
+                self._followed = self._document(batch, zero - 1, cuts, actions)
             offset, end, _, _, occ, flags, _, _, local_id, _ = self._record.unpack_from(records, zero * size)
             stamp = None
             if self._followed is not None:
                 stamp = self._stamp(*self._followed)
                 self._followed = None
-            body = self._document(batch, zero, starts, actions, ends)[0]
+            body = self._document(batch, zero, cuts, actions)[0]
             raw = self._raw(body, offset, end, flags)
-            action = batch.bulk[starts[zero] : starts[zero] + actions[zero]]
+            action = batch.bulk[cuts[zero] : cuts[zero] + actions[zero]]
             # A placeholder's line of facts is always empty.
             yield 0, offset, end, occ, b"", action, body, local_id, raw, stamp
             start = zero + 1
         if codes and codes[-1]:
-            self._followed = self._document(batch, len(codes) - 1, starts, actions, ends)
+            self._followed = self._document(batch, len(codes) - 1, cuts, actions)
 
-    def _document(
-        self, batch: Rendered, i: int, starts: list[int], actions: memoryview, ends: list[int]
-    ) -> tuple[bytes, int]:
+    def _document(self, batch: Rendered, i: int, cuts: list[int], actions: memoryview) -> tuple[bytes, int]:
         """Entry `i`'s document line (without its newline) and its `timestamp_ms`."""
         ms: int = self._record.unpack_from(batch.records, i * self.record_size)[6]
-        return batch.bulk[starts[i] + actions[i] + 1 : ends[i] - 1], ms
+        return batch.bulk[cuts[i] + actions[i] + 1 : cuts[i + 1] - 1], ms
 
     def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:
         # The placeholder keeps every byte of the entry: its text, or (bad UTF-8) its base64 as well.

@@ -136,14 +136,15 @@ class Status:
             self.unreadable[path] = reason
         log.warning("cannot open %s: %s; trying again", path, reason, extra={"file": path, "error": reason})
 
-    def read(self, key: str, end: int) -> None:
+    def read(self, key: str, end: int, entries: int = 1) -> None:
+        """`entries` more of file `key` read, the last ending at `end`."""
         now = self.clock()
         with self.lock:
-            self.totals["read"] += 1
+            self.totals["read"] += entries
             facts = self.files.get(key)
             if facts is None:
                 return
-            facts.counts["read"] += 1
+            facts.counts["read"] += entries
             facts.read_end = end
             if facts.unacked and now - facts.unacked[-1][1] < _READ_GRAIN:
                 facts.unacked[-1][0] = end

@@ -154,3 +154,15 @@ def test_ip_facts_canonicalises() -> None:
     """Valid IPs are canonicalised; test-suite placeholders are not IPs."""
     assert F.ip_facts("2001:DB8:0::1") == ("2001:db8::1", 6)
     assert F.ip_facts("ip4.ip4.ip4.ip4") is None
+
+
+def test_digits_that_are_not_decimal_are_not_numbers() -> None:
+    """`²` is a digit (`isdigit`) that `int()` refuses: read as text, never a ValueError; decimal digits
+    of other scripts are numbers, as `int()` reads them."""
+    assert F.ipv4_octets("².0.2.1") is None
+    assert F.ipv4_octets("١92.0.2.1") == (192, 0, 2, 1)
+    assert F.integer("²") is None
+    assert F.integer("٤٢") == 42
+    assert F.host_group("H=mx [192.0.2.1]:²", 0) == ({"address": "192.0.2.1", "name": "mx", "port": "²"}, 18)
+    assert F.interface("[127.0.0.1]:²") == {"address": "127.0.0.1", "port_name": "²"}
+    assert F.interface("[127.0.0.1]:٢٥") == {"address": "127.0.0.1", "port": 25}

@@ -84,6 +84,28 @@ def shipper() -> Shipper:
     data="2022-06-29 18:38:43 H=tata.test.biz [1.2.3.5]:41584 F=<nico@test.biz> rejected RCPT "
     "é<titi@alpacas.com.au>: Sender verify failed\n".encode()
 )
+# Formerly declined, now rendered as Python does: non-ASCII domains (`str.lower()`, the suffix list's
+# Unicode and punycode rules), a mangled host group (`HOST_LOOSE_RE`), a port and an errno in Arabic-Indic
+# digits (`int()`), a vowel sign after a word (`\w` without marks), an ACL target with `İ`.
+@example(
+    data="1999-03-02 09:44:33 10HmaX-000000005vi-0000 <= 他们@hebrew.למההםפשוטלאמדבריםעברית.com "
+    "U=CALLER P=utf8local-esmtp S=sss for userÄ@ÖL.XN--FIQS8S\n".encode()
+)
+@example(
+    data=b"2014-10-01 15:30:35 1XZKvG-0002HW-ML <= a@b.example H=(12-12-12-12.domain.net "
+    b"[10.5.40.204]:65376 P=esmtp S=519381 for c@d.example\n"
+)
+@example(
+    data="2025-03-10 10:05:02 1tra0K-000000002Ee-0011 == d1@example.org R=r T=t defer (-٤٤): x "
+    "H=mx.example.org [192.0.2.25]:٢٥ hिंदी\n".encode()
+)
+@example(data="2022-06-29 18:38:43 H=(x) [192.0.2.6] rejected MAİL ΣΑΣ: no\n".encode())
+# `_CODE_RE`'s `\b` after an enhanced code followed by a vowel sign (a word character for the regex crate).
+@example(
+    data="2025-03-10 09:15:03 1trZDw-000000002Aa-0007 ** a2@hotmail.com R=r T=t H=mx.example "
+    "[52.101.8.33]: SMTP error from remote mail server after RCPT TO:<a2@hotmail.com>: 550 5.5.0\u093f "
+    "Requested action not taken: mailbox unavailable\n".encode()
+)
 @hypothesis_settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -15,6 +15,7 @@ import pytest
 from shipper import pipeline
 from shipper.delivery import Batch
 from shipper.files.follow import POLL_MAX, POLL_MIN, poll_wait
+from shipper.opensearch import bulk
 from shipper.pipeline import Shipper
 from shipper.settings import Settings
 from tests.fakes.cluster import FakeCluster
@@ -68,7 +69,7 @@ class Recorder:
     def submit(self, batch: Batch) -> None:
         if batch.events:
             self.submits += 1
-        for item in batch.events:
+        for item in bulk.each(batch.events):
             self.sent[orjson.loads(item.body)["log"]["offset"]] = self.world.now
 
     def wait(self) -> None:

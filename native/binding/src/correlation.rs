@@ -2,44 +2,14 @@
 //! the facts a `Reader` holds (`Reader.correlate`/`summarize`) or from JSON Python made; out come the
 //! summaries' bulk items (the loop) or their documents (`parse --messages`) as bytes.
 
-use std::collections::VecDeque;
-
 use exim_log::messages::{self, parse_parts, Partial};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-/// One entry's partials as the reader parsed them from its facts, and where the entry begins.
+/// One entry's partials as the reader's core made them (typed, no JSON between), and where the entry
+/// begins.
 pub type Held = (u64, Vec<Partial>);
-
-/// The facts lines of a batch (one per entry, each ending in a newline) as partials; a line that is
-/// not the JSON of partials (`!`, or anything this port's types do not hold) becomes `!` in `facts`,
-/// so that Python reads that entry's document. The partials queue in `held` until folded in.
-pub fn parse_facts(
-    facts: &mut Vec<u8>,
-    offsets: impl ExactSizeIterator<Item = u64>,
-    held: &mut VecDeque<Held>,
-) {
-    let n = offsets.len();
-    let mut unsure: Vec<usize> = Vec::new();
-    for (i, (line, offset)) in facts.split(|&b| b == b'\n').zip(offsets).enumerate() {
-        match line {
-            b"" | b"!" => {}
-            _ => match parse_parts(line) {
-                Ok(parts) => held.push_back((offset, parts)),
-                Err(_) => unsure.push(i),
-            },
-        }
-    }
-    if !unsure.is_empty() {
-        let mut out = Vec::with_capacity(facts.len());
-        for (i, line) in facts.split(|&b| b == b'\n').take(n).enumerate() {
-            out.extend_from_slice(if unsure.contains(&i) { b"!" } else { line });
-            out.push(b'\n');
-        }
-        *facts = out;
-    }
-}
 
 fn parts_of(json: &[u8]) -> PyResult<Vec<Partial>> {
     parse_parts(json).map_err(|e| PyValueError::new_err(format!("not a list of partials: {e}")))

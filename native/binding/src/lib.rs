@@ -29,17 +29,13 @@ struct Reader {
     facts: Vec<u8>,
     /// With `correlate`: the partials of the entries returned and not folded in yet, in order, each
     /// with the offset where its entry begins (`correlate`/`summarize` take them).
-    correlate: bool,
     held: VecDeque<Held>,
 }
 
 impl Reader {
     fn keep_facts(&mut self, batch: &mut Batch) {
         self.facts = std::mem::take(&mut batch.facts);
-        if self.correlate {
-            let offsets = batch.entries.iter().map(|e| e.offset);
-            correlation::parse_facts(&mut self.facts, offsets, &mut self.held);
-        }
+        self.held.extend(batch.parts.drain(..));
     }
 
     /// The held partials of the entries that begin before `before`.
@@ -127,13 +123,13 @@ impl Reader {
             }
         };
         stream.resume = resume;
+        stream.typed_facts = correlate;
         if panic_on {
             stream.classify = panic_on_marker;
         }
         Ok(Self {
             stream,
             facts: Vec::new(),
-            correlate,
             held: VecDeque::new(),
         })
     }
@@ -178,7 +174,8 @@ impl Reader {
     /// The message facts of the entries the last `feed`, `release` or `finish` returned: per entry, in
     /// order, a line. A claimed entry with a message id has the JSON array of its partial summaries
     /// (`shipper/messages/partials.py`'s, sets as arrays), or `!` where Python must read its document;
-    /// the line is empty for every other entry.
+    /// the line is empty for every other entry. A reader made with `correlate=True` writes no JSON: its
+    /// line is `=` where the reader holds the entry's partials for `correlate`/`summarize` instead.
     fn facts(&self, py: Python<'_>) -> Py<PyBytes> {
         PyBytes::new(py, &self.facts).unbind()
     }

@@ -1,13 +1,13 @@
-//! Times the correlation of a log's message facts (parse, correlate, summaries' items):
-//! `cargo run --release --example correlate -- FILE`.
-use exim_log::messages::{parse_parts, Correlator, Pending};
+//! Times the correlation of a log's message facts: the facts as JSON and their parse (the path Python
+//! reads) against the typed partials (`Stream::typed_facts`, the correlator's path), the fold, and the
+//! summaries' items. `cargo run --release --example correlate -- FILE [--check]`; `--check` also
+//! asserts that the typed partials equal the parsed JSON, entry by entry.
+use exim_log::messages::{parse_parts, Correlator, FirstSeen, Partial, Pending};
 use exim_log::stream::{Batch, Context, Stream};
 use exim_log::timestamps::TimestampConverter;
 use std::time::Instant;
 
-fn main() {
-    let path = std::env::args().nth(1).expect("a log file");
-    let data = std::fs::read(&path).expect("readable");
+fn feed(data: &[u8], typed: bool) -> (Batch, f64) {
     let ctx = Context {
         server: "bench".into(),
         dataset: "exim.main".into(),
@@ -19,30 +19,86 @@ fn main() {
         TimestampConverter::from_name("Europe/London").unwrap(),
         0,
     );
+    s.typed_facts = typed;
     let mut batch = Batch::default();
     let t = Instant::now();
     for chunk in data.chunks(1 << 20) {
         s.feed(chunk, &mut batch);
     }
     s.finish(&mut batch);
-    let feed = t.elapsed().as_secs_f64();
+    (batch, t.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let path = std::env::args().nth(1).expect("a log file");
+    let check = std::env::args().any(|a| a == "--check");
+    let data = std::fs::read(&path).expect("readable");
+
+    let (batch, feed_json) = feed(&data, false);
     let lines: Vec<&[u8]> = batch
         .facts
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty() && *l != b"!")
         .collect();
     let t = Instant::now();
-    let parsed: Vec<_> = lines.iter().filter_map(|l| parse_parts(l).ok()).collect();
+    let parsed: Vec<Vec<Partial>> = lines.iter().filter_map(|l| parse_parts(l).ok()).collect();
     let parse = t.elapsed().as_secs_f64();
+    drop(lines);
+    let json_facts = batch.facts;
+
+    let (typed, feed_typed) = feed(&data, true);
+    let n_typed = typed.parts.len();
+    if check {
+        assert_eq!(parsed.len(), n_typed, "as many entries with partials");
+        for (i, ((_, t), p)) in typed.parts.iter().zip(&parsed).enumerate() {
+            assert_eq!(
+                t, p,
+                "entry {i}: typed partials differ from the parsed facts"
+            );
+        }
+        let unsure = |f: &[u8]| f.split(|&b| b == b'\n').filter(|l| *l == b"!").count();
+        assert_eq!(unsure(&json_facts), unsure(&typed.facts), "as many unsure");
+        println!("check: {n_typed} entries' typed partials equal their parsed facts");
+    }
+    drop(parsed);
+
+    // `parse --messages`' order, with what it holds at its peak.
+    let t = Instant::now();
+    let mut f = FirstSeen::new(100_000);
+    let (mut peak, mut at_peak, mut written) = (0, (0, 0, 0), 0);
+    for (i, (_, parts)) in typed.parts.iter().cloned().enumerate() {
+        f.add(parts);
+        written += std::mem::take(&mut f.out).len();
+        if i % 4096 != 0 {
+            continue; // `held` counts the waiting messages one by one
+        }
+        let held = f.held();
+        if held.0 + held.1 > peak {
+            (peak, at_peak) = (held.0 + held.1, held);
+        }
+    }
+    while !f.finish_some(1 << 22) {
+        written += std::mem::take(&mut f.out).len();
+    }
+    written += f.out.len();
+    println!(
+        "first-seen order {:.3}s, {} summaries ({written} bytes); at its peak {} open and {} finished \
+         waiting in {} bytes",
+        t.elapsed().as_secs_f64(),
+        f.written,
+        at_peak.0,
+        at_peak.1,
+        at_peak.2
+    );
+
     let t = Instant::now();
     let mut c = Correlator::new(100_000);
     let mut pending = Pending::default();
-    for (at, parts) in parsed.into_iter().enumerate() {
-        let mut out = Vec::new();
-        c.add(parts, at as u64, &mut out);
-        pending.extend(out);
-    }
     let mut out = Vec::new();
+    for (at, parts) in typed.parts {
+        c.add(parts, at, &mut out);
+        pending.extend(std::mem::take(&mut out));
+    }
     c.drain(&mut out);
     pending.extend(out);
     let fold = t.elapsed().as_secs_f64();
@@ -51,9 +107,11 @@ fn main() {
     let n = pending.write("exim", &mut bulk, &mut keys);
     let write = t.elapsed().as_secs_f64();
     println!(
-        "feed {feed:.3}s; {} facts lines parsed in {parse:.3}s ({:.2} us each); fold {fold:.3}s; {n} summaries written in {write:.3}s ({:.2} us each)",
-        lines.len(),
-        1e6 * parse / lines.len() as f64,
+        "feed with JSON facts {feed_json:.3}s, typed {feed_typed:.3}s; {n_typed} entries' facts parsed \
+         in {parse:.3}s ({:.2} us each); fold {fold:.3}s ({:.2} us per entry); {n} summaries written \
+         in {write:.3}s ({:.2} us each)",
+        1e6 * parse / n_typed as f64,
+        1e6 * fold / n_typed as f64,
         1e6 * write / n as f64
     );
 }

@@ -55,10 +55,8 @@ impl Event {
         if let Some((ip, _)) = facts {
             s.insert("ip".into(), ip.into());
         }
-        if let Some(port) = g.port {
-            if port.bytes().all(|c| c.is_ascii_digit()) {
-                s.insert("port".into(), port_value(port));
-            }
+        if let Some(port) = g.port.and_then(decimal_port) {
+            s.insert("port".into(), port);
         }
         if let Some(name) = g.name {
             s.insert("domain".into(), name.into());
@@ -71,6 +69,9 @@ impl Event {
         }
         if g.ds {
             self.exim.insert("dnssec".into(), true.into());
+        }
+        if let Some(raw) = g.raw {
+            self.exim.insert("host_raw".into(), raw.into());
         }
         Ok(())
     }
@@ -297,6 +298,7 @@ impl Event {
             ds: false,
             port: None,
             reuse: false,
+            raw: None,
         };
         self.host(side, &g)
     }
@@ -361,21 +363,39 @@ impl Event {
             err.insert("stage".into(), stage.into());
         }
         if let Some(errno) = errno {
-            // Python's int(): surrounding whitespace, a sign, ASCII digits (`_` and other digits declined).
+            // Python's int(): surrounding whitespace, a sign, ASCII digits here; digits of other
+            // scripts and `_` between digits through `py_int`.
             let t = errno.trim_matches(py_space);
             if !t.is_ascii() || t.contains('_') {
-                return Err(Decline);
-            }
-            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-            match t.parse::<i64>() {
-                Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                    err.insert("errno".into(), n.into());
+                let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+                let numeral = !digits.is_empty()
+                    && !digits.starts_with('_')
+                    && !digits.ends_with('_')
+                    && !digits.contains("__")
+                    && digits
+                        .chars()
+                        .all(|c| c == '_' || crate::text::py_decimal(c).is_some());
+                match crate::text::py_int(t) {
+                    Some(n) => {
+                        err.insert("errno".into(), n.into());
+                    }
+                    None if numeral => return Err(Decline), // beyond i64
+                    None => {
+                        err.insert("errno_raw".into(), errno.into());
+                    }
                 }
-                _ if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                    return Err(Decline); // beyond i64
-                }
-                _ => {
-                    err.insert("errno_raw".into(), errno.into());
+            } else {
+                let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+                match t.parse::<i64>() {
+                    Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                        err.insert("errno".into(), n.into());
+                    }
+                    _ if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                        return Err(Decline); // beyond i64
+                    }
+                    _ => {
+                        err.insert("errno_raw".into(), errno.into());
+                    }
                 }
             }
         }

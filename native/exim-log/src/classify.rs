@@ -44,7 +44,8 @@ fn compiled() -> &'static Compiled {
             by_name,
             remote_router: alternatives(&t.routers.remote).expect("remote routers"),
             local_router: alternatives(&t.routers.local).expect("local routers"),
-            code: Regex::new(r"^(?P<code>[245]\d\d)(?:[-\s]+(?P<enh>[245]\.\d{1,3}\.\d{1,3})\b)?")
+            // `_CODE_RE`'s closing `\b` is read in `codes`, with Python's `\w` (the crate's takes marks).
+            code: Regex::new(r"^(?P<code>[245]\d\d)(?:[-\s]+(?P<enh>[245]\.\d{1,3}\.\d{1,3}))?")
                 .expect("code"),
             lead_code: Regex::new(r"(?m)^\s*[245]\d\d(?:[-\s]+[245]\.\d{1,3}\.\d{1,3})?[-\s]?")
                 .expect("lead code"),
@@ -110,7 +111,17 @@ fn codes(text: &str) -> R<Option<(u16, Option<String>)>> {
     if !code.is_ascii() {
         return Err(Decline);
     }
-    let enh = m.name("enh").map(|e| e.as_str().to_string());
+    // `\b` after the enhanced code: a word character next fails the optional group (a shorter digit
+    // run would end before a digit, a word character too).
+    let enh = m
+        .name("enh")
+        .filter(|e| {
+            !t[e.end()..]
+                .chars()
+                .next()
+                .is_some_and(crate::text::py_word)
+        })
+        .map(|e| e.as_str().to_string());
     if enh.as_ref().is_some_and(|e| !e.is_ascii()) {
         return Err(Decline);
     }
@@ -340,6 +351,17 @@ pub fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_enhanced_codes_closing_boundary_is_pythons() {
+        // CPython's `_CODE_RE.match`: a vowel sign (not `\w` for Python) ends the enhanced code, a
+        // letter or a fourth digit fails it.
+        let enh = |t: &str| codes(t).unwrap().and_then(|(_, e)| e);
+        assert_eq!(enh("550 5.5.0\u{93f} x").as_deref(), Some("5.5.0"));
+        assert_eq!(enh("550 5.5.0é x"), None);
+        assert_eq!(enh("550 5.5.0 x").as_deref(), Some("5.5.0"));
+        assert_eq!(enh("550 5.5.1234 x"), None);
+    }
 
     #[test]
     fn every_pattern_of_the_taxonomy_compiles() {

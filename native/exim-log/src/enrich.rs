@@ -5,6 +5,7 @@ use crate::body::{sub, Decline, Obj, R};
 use crate::doc::Value;
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
+use crate::text::{py_eq_lower, py_lower};
 use regex::{Regex, RegexSet};
 use std::sync::OnceLock;
 
@@ -57,13 +58,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
             };
             exim.insert("helo_is_ip".into(), is_ip.into());
             if let Some(name) = &name {
-                if !helo.is_ascii() || !name.is_ascii() {
-                    return Err(Decline);
-                }
-                exim.insert(
-                    "helo_mismatch".into(),
-                    (!helo.eq_ignore_ascii_case(name)).into(),
-                );
+                exim.insert("helo_mismatch".into(), (!py_eq_lower(&helo, name)).into());
             }
             hosts.push(helo);
         }
@@ -166,10 +161,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     if !hosts.is_empty() {
         let mut seen: Vec<Value> = Vec::new();
         for h in hosts {
-            if !h.is_ascii() {
-                return Err(Decline);
-            }
-            push_unique(&mut seen, &h.to_ascii_lowercase());
+            push_unique(&mut seen, &py_lower(&h));
         }
         related.insert("hosts".into(), Value::Array(seen));
     }
@@ -200,10 +192,7 @@ pub(crate) fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) -> R<()> {
 
 /// `hosts.registered_domain`.
 pub(crate) fn registered_domain(name: &str) -> R<Option<String>> {
-    if !name.is_ascii() || name.to_ascii_lowercase().contains("xn--") {
-        return Err(Decline);
-    }
-    let name = name.trim_matches('.').to_ascii_lowercase();
+    let name = py_lower(name.trim_matches('.'));
     if name.is_empty() || !name.contains('.') || name.starts_with('[') || ip_kind(&name)?.is_some()
     {
         return Ok(None);
@@ -475,9 +464,6 @@ pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
         let at = from + k;
         from = at + 1;
         if let Some(prev) = rest[..at].chars().next_back() {
-            if !prev.is_ascii() {
-                return Err(Decline);
-            }
             if is_word(prev) {
                 continue;
             }

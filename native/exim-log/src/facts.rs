@@ -10,6 +10,8 @@ use crate::doc::Value;
 
 use crate::body::Obj;
 use crate::json::{write_str, write_value};
+use crate::messages::partial::{Fields, Rcpt, Record, Set};
+use crate::messages::Partial;
 
 /// The status lines that only stamp a time (`partials.STAMPS`).
 const STAMPS: [(&str, &str); 3] = [
@@ -72,10 +74,10 @@ fn get<'a>(d: Option<&'a Obj>, k: &str) -> Option<&'a Value> {
     d.and_then(|d| d.get(k)).filter(|v| !v.is_null())
 }
 
-/// `s.lower()` of a string value: ASCII only (Python's Unicode rules are not ported).
+/// `s.lower()` of a string value.
 fn lower(v: &Value) -> R<String> {
     match v {
-        Value::String(s) if s.is_ascii() => Ok(s.to_ascii_lowercase()),
+        Value::String(s) => Ok(crate::text::py_lower(s).into_owned()),
         _ => Err(Unsure),
     }
 }
@@ -423,6 +425,319 @@ fn status(
     Ok(())
 }
 
+/// What `typed` makes of a claimed entry's facts.
+#[derive(Debug, PartialEq)]
+pub enum Typed {
+    /// No message id: no partials.
+    None,
+    /// The partials, equal to [`parse_parts`](crate::messages::parse_parts) of what `write` writes.
+    Parts(Vec<Partial>),
+    /// What `write` writes as `!`, or what the typed partial cannot hold: Python reads the document.
+    Unsure,
+}
+
+/// The facts of a claimed entry as typed partials, for the correlator in the same process: the JSON
+/// that `write` makes, and the parse of it back, cost as much as the rest of the correlation.
+pub fn typed(server: &str, ts: &str, action: &str, doc: &Obj) -> Typed {
+    match typed_parts(server, ts, action, doc) {
+        Ok(None) => Typed::None,
+        Ok(Some(parts)) => Typed::Parts(parts),
+        Err(Unsure) => Typed::Unsure,
+    }
+}
+
+/// A document value as `serde_json` reads it back from `write_value`'s JSON (a non-negative `I` is
+/// read as an unsigned integer; floats round-trip, `float_roundtrip`).
+fn json(v: &Value) -> serde_json::Value {
+    use crate::doc::Number as N;
+    use serde_json::Value as J;
+    match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Number(N::U(u)) => J::Number((*u).into()),
+        Value::Number(N::I(i)) => J::Number((*i).into()),
+        Value::Number(N::F(f)) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::String(s) => J::String(s.to_string()),
+        Value::Array(a) => J::Array(a.iter().map(json).collect()),
+        Value::Object(m) => J::Object(m.iter().map(|(k, v)| (k.to_string(), json(v))).collect()),
+    }
+}
+
+/// A string member of the typed partial: anything else does not parse (unsure).
+fn string(v: &Value) -> R<String> {
+    match v {
+        Value::String(s) => Ok(s.to_string()),
+        _ => Err(Unsure),
+    }
+}
+
+fn rec(pairs: &[(&str, serde_json::Value)]) -> Record {
+    let mut r = Record::new();
+    for (k, v) in pairs {
+        r.insert((*k).to_string(), v.clone());
+    }
+    r
+}
+
+fn text(s: &str) -> serde_json::Value {
+    serde_json::Value::String(s.to_string())
+}
+
+/// `_known` into a record.
+fn known_into(r: &mut Record, pairs: &[(&str, Option<&Value>)]) {
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            r.insert((*k).to_string(), json(v));
+        }
+    }
+}
+
+fn typed_parts(server: &str, ts: &str, action: &str, doc: &Obj) -> R<Option<Vec<Partial>>> {
+    let doc = Some(doc);
+    let email = obj(doc, "email")?;
+    let exim = obj(doc, "exim")?;
+    let local_id = match get(email, "local_id") {
+        Some(v) if truthy(v) => match v {
+            Value::String(s) => s.as_str(),
+            _ => return Err(Unsure),
+        },
+        _ => return Ok(None),
+    };
+    let mut p = Partial {
+        server: server.to_string(),
+        id: local_id.to_string(),
+        first_seen: Some(ts.to_string()),
+        last_seen: Some(ts.to_string()),
+        ..Partial::default()
+    };
+    let mut bounced: Option<&Value> = None;
+    if ARRIVALS.contains(&action) {
+        bounced = typed_arrival(&mut p, doc, email, exim, ts)?;
+    } else if DELIVERIES.contains(&action) {
+        typed_delivery(&mut p, doc, email, exim, action, ts)?;
+    } else {
+        typed_status(&mut p, email, exim, action, ts)?;
+    }
+    let mut parts = vec![p];
+    if let Some(of) = bounced {
+        parts.push(Partial {
+            server: server.to_string(),
+            id: string(of)?,
+            bounced_by: Some(Set::one(local_id.to_string())),
+            ..Partial::default()
+        });
+    }
+    Ok(Some(parts))
+}
+
+/// `rcpt` of a list of addresses: `{r.lower(): {}}` each.
+fn typed_recipients(list: &Value) -> R<Fields<Rcpt>> {
+    let Value::Array(list) = list else {
+        return Err(Unsure);
+    };
+    let mut rcpt = Fields::new();
+    for r in list {
+        rcpt.insert(lower(r)?, Rcpt::default());
+    }
+    Ok(rcpt)
+}
+
+fn typed_arrival<'a>(
+    p: &mut Partial,
+    doc: Option<&'a Obj>,
+    email: Option<&'a Obj>,
+    exim: Option<&'a Obj>,
+    ts: &str,
+) -> R<Option<&'a Value>> {
+    let from = obj(email, "from")?;
+    let tls = obj(doc, "tls")?;
+    let source = obj(doc, "source")?;
+    let remote = obj(exim, "remote")?;
+    let user = obj(doc, "user")?;
+    let mut a = rec(&[("time", text(ts))]);
+    let sender = match from.and_then(|f| f.get("address")) {
+        Some(v) => json(v),
+        None => text("<>"),
+    };
+    a.insert("sender".to_string(), sender);
+    known_into(
+        &mut a,
+        &[
+            ("size", get(exim, "size")),
+            ("subject", get(email, "subject")),
+            ("message_id", get(email, "message_id")),
+            ("protocol", get(exim, "protocol")),
+            ("user", get(user, "name")),
+            ("ident", get(exim, "ident")),
+            ("tls_version", get(tls, "version")),
+            ("tls_cipher", get(tls, "cipher")),
+            ("source_ip", get(source, "ip")),
+            ("source_domain", get(source, "domain")),
+            ("helo", get(exim, "helo")),
+            ("provider", get(remote, "provider")),
+        ],
+    );
+    p.arrival = Some(a);
+    if let Some(rcpts) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
+        p.rcpt = Some(typed_recipients(rcpts)?);
+    }
+    match get(exim, "bounce_of").filter(|v| truthy(v)) {
+        Some(of) => {
+            p.bounce_of = Some(string(of)?);
+            Ok(Some(of))
+        }
+        None => Ok(None),
+    }
+}
+
+/// `_error_record`.
+fn typed_error_record(exim: Option<&Obj>, ts: &str) -> R<Record> {
+    let err = obj(exim, "error")?;
+    let mut r = rec(&[("time", text(ts))]);
+    let class = match err.and_then(|e| e.get("class")) {
+        Some(v) => json(v),
+        None => text("unknown"),
+    };
+    r.insert("class".to_string(), class);
+    let message = match err.and_then(|e| e.get("text")).filter(|v| truthy(v)) {
+        Some(v) => json(v),
+        None => match err.and_then(|e| e.get("message")) {
+            Some(v) => json(v),
+            None => text(""),
+        },
+    };
+    r.insert("text".to_string(), message);
+    if let Some(code) = err.and_then(|e| e.get("smtp_code")) {
+        r.insert("smtp_code".to_string(), json(code));
+    }
+    Ok(r)
+}
+
+fn typed_delivery(
+    p: &mut Partial,
+    doc: Option<&Obj>,
+    email: Option<&Obj>,
+    exim: Option<&Obj>,
+    action: &str,
+    ts: &str,
+) -> R<()> {
+    let addr = match get(exim, "address").filter(|v| truthy(v)) {
+        Some(a) => Some(a),
+        None => match get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
+            Some(Value::Array(to)) => to.first(),
+            Some(_) => return Err(Unsure),
+            None => None,
+        },
+    };
+    let Some(addr) = addr.filter(|v| truthy(v)) else {
+        return Ok(());
+    };
+    let rcpt = lower(addr)?;
+    let original = match get(exim, "original_address").filter(|v| truthy(v)) {
+        Some(v) => lower(v)?,
+        None => String::new(),
+    };
+    let original = (!original.is_empty() && original != rcpt).then_some(original);
+    let record = if action == "delivery_failed" || action == "delivery_deferred" {
+        Some(typed_error_record(exim, ts)?)
+    } else {
+        None
+    };
+    let class = get(obj(exim, "error")?, "class");
+    let attempt = class.and_then(Value::as_str) != Some("retry_time_not_reached");
+    let mut r = Rcpt {
+        originals: original.map(Set::one),
+        ..Rcpt::default()
+    };
+    if action == "delivery_failed" {
+        p.last_error.clone_from(&record);
+        r.failed = Some(ts.to_string());
+        r.first_error.clone_from(&record);
+        r.last_error = record;
+    } else if action == "delivery_deferred" {
+        p.first_deferral.clone_from(&record);
+        p.last_deferral.clone_from(&record);
+        p.last_error.clone_from(&record);
+        r.deferred_first = Some(ts.to_string());
+        r.first_error.clone_from(&record);
+        r.last_error = record;
+    } else {
+        r.delivered = Some(ts.to_string());
+        r.via = Some(typed_via(doc, exim, ts)?);
+    }
+    if attempt {
+        p.attempts = Some(Set::one(ts.to_string()));
+        r.attempts = Some(Set::one(ts.to_string()));
+    }
+    let mut all = Fields::new();
+    all.insert(rcpt, r);
+    p.rcpt = Some(all);
+    Ok(())
+}
+
+/// `_via`.
+fn typed_via(doc: Option<&Obj>, exim: Option<&Obj>, ts: &str) -> R<Record> {
+    let dest = obj(doc, "destination")?;
+    let remote = obj(exim, "remote")?;
+    let mut r = rec(&[("time", text(ts))]);
+    known_into(
+        &mut r,
+        &[
+            ("flag", get(exim, "flag")),
+            ("router", get(exim, "router")),
+            ("transport", get(exim, "transport")),
+            ("host", get(dest, "domain")),
+            ("ip", get(dest, "ip")),
+            ("provider", get(remote, "provider")),
+        ],
+    );
+    Ok(r)
+}
+
+fn typed_status(
+    p: &mut Partial,
+    email: Option<&Obj>,
+    exim: Option<&Obj>,
+    action: &str,
+    ts: &str,
+) -> R<()> {
+    if let Some((_, key)) = STAMPS.iter().find(|(a, _)| *a == action) {
+        let at = Some(ts.to_string());
+        match *key {
+            "completed" => p.completed = at,
+            "frozen" => p.frozen = at,
+            _ => p.unfrozen = at,
+        }
+    } else if let Some((_, key)) = BY_WHOM.iter().find(|(a, _)| *a == action) {
+        let by = match exim.and_then(|e| e.get("by")) {
+            Some(v) => json(v),
+            None => text(""),
+        };
+        let r = rec(&[("time", text(ts)), ("by", by)]);
+        if *key == "removed" {
+            p.removed = Some(r);
+        } else {
+            p.cancelled = Some(r);
+        }
+    } else if action == "message_rejected" || action == "cutthrough_rejected" {
+        p.rejected = Some(typed_error_record(exim, ts)?);
+    } else if action == "spam_verdict" {
+        let spam = obj(exim, "spam")?;
+        let mut r = rec(&[("time", text(ts))]);
+        for (k, v) in spam.into_iter().flatten() {
+            if k == "verdict" || k == "score" {
+                r.insert(k.to_string(), json(v));
+            }
+        }
+        p.spam = Some(r);
+    } else if action == "smtp_connection_outbound" {
+        if let Some(to) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
+            p.rcpt = Some(typed_recipients(to)?);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,9 +783,70 @@ mod tests {
         );
     }
 
+    /// Every entry of a log through a stream: its facts lines, and with `typed` its partials.
+    fn stream(data: &[u8], typed: bool) -> crate::stream::Batch {
+        let ctx = crate::stream::Context {
+            server: "mx1".into(),
+            dataset: "exim.main".into(),
+            path: "/var/log/exim/mainlog".into(),
+            index_prefix: "exim".into(),
+        };
+        let zone = crate::timestamps::TimestampConverter::from_name("Europe/London").unwrap();
+        let mut s = crate::stream::Stream::new(ctx, zone, 0);
+        s.typed_facts = typed;
+        let mut batch = crate::stream::Batch::default();
+        s.feed(data, &mut batch);
+        s.finish(&mut batch);
+        batch
+    }
+
     #[test]
-    fn a_non_ascii_address_is_left_to_python() {
+    fn typed_partials_equal_the_parsed_facts() {
+        let mut log = include_bytes!("../../../shipper/samples/exim_mainlog").to_vec();
+        log.extend_from_slice(concat!(
+            "2024-03-01 10:00:00 1tXaaa-000001-AB <= <> R=1tXaab-000001-AB U=mail P=local S=1234 ",
+            "T=\"Mail delivery failed\"\n",
+            "2024-03-01 10:00:01 1tXaaa-000001-AB ** Bob@Example.COM <bob@example.com> R=dnslookup ",
+            "T=remote_smtp: SMTP error from remote mail server after RCPT TO:<bob@example.com>: ",
+            "550 5.1.1 User unknown\n",
+            "2024-03-01 10:00:02 1tXaac-000001-AB == carol@example.org R=dnslookup T=remote_smtp ",
+            "defer (-44): retry time not reached\n",
+            "2024-03-01 10:00:03 1tXaaa-000001-AB removed by root\n",
+            "2024-03-01 10:00:04 1tXaaa-000001-AB Completed\n",
+        ).as_bytes());
+        let json = stream(&log, false);
+        let typed = stream(&log, true);
+        assert!(json.parts.is_empty());
+        let lines: Vec<&[u8]> = json.facts.split(|&b| b == b'\n').collect();
+        let marks: Vec<&[u8]> = typed.facts.split(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), marks.len());
+        let mut parts = typed.parts.iter();
+        let mut n = 0;
+        for ((line, mark), e) in lines.iter().zip(&marks).zip(&json.entries) {
+            match *line {
+                b"" | b"!" => assert_eq!(line, mark),
+                _ => {
+                    assert_eq!(*mark, b"=");
+                    let (at, got) = parts.next().expect("a typed entry");
+                    assert_eq!(*at, e.offset);
+                    assert_eq!(*got, crate::messages::parse_parts(line).unwrap());
+                    n += 1;
+                }
+            }
+        }
+        assert!(parts.next().is_none());
+        assert!(n >= 15, "the log's entries with facts: {n}");
+    }
+
+    #[test]
+    fn a_non_ascii_address_is_lowered_as_pythons_str_lower() {
         let d = serde_json::json!({"email": {"local_id": "X"}, "exim": {"address": "Ünï@b"}});
-        assert_eq!(facts("delivered", d), "!");
+        assert_eq!(
+            facts("delivered", d),
+            concat!(
+                r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T","attempts":["T"],"#,
+                r#""rcpt":{"ünï@b":{"delivered":"T","via":{"time":"T"},"attempts":["T"]}}}]"#
+            )
+        );
     }
 }

@@ -4,6 +4,7 @@
 use crate::body::{Decline, Obj, R};
 use crate::doc::Value;
 use crate::tables;
+use crate::text::{py_decimal, py_lower, py_word};
 
 /// Python's `str.isspace` (what `\s` means in a `str` pattern).
 pub fn py_space(c: char) -> bool {
@@ -303,6 +304,33 @@ pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
     (i == b.len()).then_some(out)
 }
 
+/// `fields.ipv4_octets` of non-ASCII text: parts of one to three decimal digits of any script
+/// (`isdecimal`), no leading ASCII `0`, each at most 255.
+fn unicode_ipv4_octets(text: &str) -> Option<[u8; 4]> {
+    if text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut out {
+        let part = parts.next()?;
+        let mut v = 0u32;
+        let mut n = 0;
+        for c in part.chars() {
+            v = v * 10 + py_decimal(c)?;
+            n += 1;
+            if n > 3 {
+                return None;
+            }
+        }
+        if n == 0 || (part.starts_with('0') && part != "0") || v > 255 {
+            return None;
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
 /// Whether `ipaddress.ip_address` might take the text as IPv6 with a `%scope` (not ported).
 pub(crate) fn scoped_ipv6(text: &str) -> bool {
     text.contains(':') && text.contains('%')
@@ -407,7 +435,8 @@ pub(crate) fn ipv6_kind(n: u128) -> &'static str {
 /// `fields.ip_facts`: the canonical form and version of an address.
 pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
     if !text.is_ascii() {
-        return Err(Decline); // `ipaddress` and `\d` take non-ASCII digits; Exim never logs them
+        // `ipv4_octets` reads digits of any script; `ipaddress` takes ASCII only.
+        return Ok(unicode_ipv4_octets(text).map(|_| (text.to_string(), 4)));
     }
     if ipv4_octets(text).is_some() {
         return Ok(Some((text.to_string(), 4)));
@@ -417,10 +446,7 @@ pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
 
 /// `hosts.ip_kind`: (version, kind).
 pub(crate) fn ip_kind(text: &str) -> R<Option<(u8, &'static str)>> {
-    if !text.is_ascii() {
-        return Err(Decline); // as in ip_facts
-    }
-    let Some([a, b, c, d]) = ipv4_octets(text) else {
+    let Some([a, b, c, d]) = ipv4_octets(text).or_else(|| unicode_ipv4_octets(text)) else {
         return Ok(ipv6(text)?.map(|n| {
             if n >> 32 == 0xffff {
                 (6, "ipv4_mapped")
@@ -457,10 +483,7 @@ pub(crate) fn ip_kind(text: &str) -> R<Option<(u8, &'static str)>> {
 
 /// `hosts.provider`.
 pub(crate) fn provider(name: &str) -> R<Option<String>> {
-    if !name.is_ascii() {
-        return Err(Decline);
-    }
-    let name = name.trim_matches('.').to_ascii_lowercase();
+    let name = py_lower(name.trim_matches('.'));
     let t = tables::providers();
     for p in &t.host_prefixes {
         if name.starts_with(&p.prefix) {
@@ -485,29 +508,23 @@ pub(crate) fn address_parts(address: &str) -> R<Option<(String, String)>> {
         return Ok(None);
     }
     let domain = &address[at + 1..];
-    if !domain.is_ascii() {
-        return Err(Decline); // str.lower() of non-ASCII text is not ported
-    }
     Ok(Some((
         address[..at].to_string(),
-        domain.to_ascii_lowercase(),
+        py_lower(domain).into_owned(),
     )))
 }
 
 pub(crate) fn is_word(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
+    py_word(c)
 }
 
-/// `\w+` at `i` (ASCII; a non-ASCII character there is declined).
+/// `\w+` at `i` (Python's `\w`: `str.isalnum()` or `_`).
 pub(crate) fn word_end(s: &str, mut i: usize) -> R<usize> {
     while let Some(c) = char_at(s, i) {
-        if is_word(c) {
-            i += 1;
-        } else if !c.is_ascii() && c.is_alphanumeric() {
-            return Err(Decline);
-        } else {
+        if !py_word(c) {
             break;
         }
+        i += c.len_utf8();
     }
     Ok(i)
 }
@@ -526,6 +543,8 @@ pub(crate) struct HostGroup<'a> {
     pub(crate) ds: bool,
     pub(crate) port: Option<&'a str>,
     pub(crate) reuse: bool,
+    /// `HOST_LOOSE_RE`'s text before the address (a mangled group), stripped.
+    pub(crate) raw: Option<&'a str>,
 }
 
 /// `HOST_RE` after its `H=` at `q`, from the name's end on.
@@ -600,6 +619,7 @@ fn host_at<'a>(
             ds,
             port,
             reuse,
+            raw: None,
         };
         return Ok(Some((g, end)));
     }
@@ -641,10 +661,67 @@ pub(crate) fn host_group(s: &str, pos: usize) -> R<Option<(HostGroup<'_>, usize)
     if let Some(found) = host_tail(s, p, None)? {
         return Ok(Some(found));
     }
-    if s[p..].contains('[') {
-        return Err(Decline); // HOST_LOOSE_RE's mangled groups are not ported
+    Ok(host_loose(s, p))
+}
+
+/// `HOST_LOOSE_RE` after its `H=` at `p`: `(?P<raw>[^\[\]]{0,300}?)\[(?P<ip>[0-9A-Fa-f:.]+)\]`, then
+/// `(?::(?P<port>\w+))?(?P<reuse>\*)?`. The raw part holds no bracket, so the first one decides.
+fn host_loose(s: &str, p: usize) -> Option<(HostGroup<'_>, usize)> {
+    let (k, c) = s[p..]
+        .char_indices()
+        .take(301)
+        .find(|&(_, c)| c == '[' || c == ']')?;
+    if c != '[' {
+        return None;
     }
-    Ok(None)
+    let open = p + k;
+    let b = s.as_bytes();
+    let mut e = open + 1;
+    while b
+        .get(e)
+        .is_some_and(|c| c.is_ascii_hexdigit() || *c == b':' || *c == b'.')
+    {
+        e += 1;
+    }
+    if e == open + 1 || b.get(e) != Some(&b']') {
+        return None;
+    }
+    let mut end = e + 1;
+    let mut port = None;
+    if b.get(end) == Some(&b':') {
+        let w = word_end(s, end + 1).ok()?;
+        if w > end + 1 {
+            port = Some(&s[end + 1..w]);
+            end = w;
+        }
+    }
+    let reuse = b.get(end) == Some(&b'*');
+    if reuse {
+        end += 1;
+    }
+    let g = HostGroup {
+        address: &s[open + 1..e],
+        name: None,
+        helo: None,
+        ds: false,
+        port,
+        reuse,
+        raw: Some(s[p..open].trim_matches(py_space)),
+    };
+    Some((g, end))
+}
+
+/// A port as `int(port) if port.isdecimal()` reads it (digits of any script), else `None`.
+pub(crate) fn decimal_port(port: &str) -> Option<Value> {
+    if port.bytes().all(|c| c.is_ascii_digit()) {
+        return Some(port_value(port));
+    }
+    if port.is_ascii() || !port.chars().all(|c| py_decimal(c).is_some()) {
+        return None;
+    }
+    crate::text::py_int(port)
+        .and_then(|n| u64::try_from(n).ok())
+        .map(Value::from)
 }
 
 pub(crate) fn interface(value: &str) -> R<Value> {
@@ -664,8 +741,8 @@ pub(crate) fn interface(value: &str) -> R<Value> {
             if let Some(port) = port {
                 out.insert("address".into(), value[1..k].into());
                 if let Some(port) = port {
-                    if port.bytes().all(|c| c.is_ascii_digit()) {
-                        out.insert("port".into(), port_value(port));
+                    if let Some(v) = decimal_port(port) {
+                        out.insert("port".into(), v);
                     } else {
                         out.insert("port_name".into(), port.into());
                     }
@@ -730,9 +807,6 @@ pub(crate) fn remote_id(s: &str) -> R<Option<&str>> {
         let at = from + k;
         from = at + 1;
         if let Some(prev) = s[..at].chars().next_back() {
-            if !prev.is_ascii() {
-                return Err(Decline);
-            }
             if is_word(prev) {
                 continue;
             }

@@ -111,6 +111,9 @@ pub struct Batch {
     pub entries: Vec<EntryOut>,
     /// Per entry, in order, its message facts (`facts::write`; empty when none) and a newline.
     pub facts: Vec<u8>,
+    /// With [`Stream::typed_facts`]: the entries' partials, each with the offset where its entry begins
+    /// (their facts line is then `=`).
+    pub parts: Vec<(u64, Vec<crate::messages::Partial>)>,
 }
 
 /// The action code of an entry the core does not claim (declined, or `unrecognized` in Python too):
@@ -147,6 +150,11 @@ pub struct Stream {
     index: (String, String),
     /// The current entry's message facts, moved into the batch after it.
     facts: Vec<u8>,
+    /// Facts as typed partials into the batch's `parts` rather than JSON (a correlator in this
+    /// process takes them; JSON only for Python).
+    pub typed_facts: bool,
+    /// The current entry's typed partials.
+    parts: Option<Vec<crate::messages::Partial>>,
     /// A syslog or journal stream's envelope reader: the assembler then hands it physical lines.
     wrapped: Option<SyslogAssembler>,
     /// The wrapped entries' origins, index for index with the entries being emitted.
@@ -173,6 +181,8 @@ impl Stream {
             raw: Vec::new(),
             index: (String::new(), String::new()),
             facts: Vec::new(),
+            typed_facts: false,
+            parts: None,
             wrapped: None,
             origins: Vec::new(),
             origin: None,
@@ -285,6 +295,7 @@ impl Stream {
                 Err(panic) => {
                     batch.bulk.truncate(start);
                     self.facts.clear();
+                    self.parts = None;
                     let why = panic
                         .downcast_ref::<&str>()
                         .map(|s| (*s).to_string())
@@ -298,6 +309,9 @@ impl Stream {
                 self.occurrences.keep(entry.data);
             }
             batch.facts.append(&mut self.facts);
+            if let Some(parts) = self.parts.take() {
+                batch.parts.push((entry.offset, parts));
+            }
             batch.facts.push(b'\n');
             if let Some(own) = own {
                 self.ctx.dataset = own;
@@ -418,7 +432,18 @@ impl Stream {
                 w.end_object();
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
-                crate::facts::write(&mut self.facts, host, ts, doc.action, &doc.doc);
+                if self.typed_facts {
+                    match crate::facts::typed(host, ts, doc.action, &doc.doc) {
+                        crate::facts::Typed::None => {}
+                        crate::facts::Typed::Unsure => self.facts.push(b'!'),
+                        crate::facts::Typed::Parts(parts) => {
+                            self.facts.push(b'=');
+                            self.parts = Some(parts);
+                        }
+                    }
+                } else {
+                    crate::facts::write(&mut self.facts, host, ts, doc.action, &doc.doc);
+                }
                 return out;
             }
         }

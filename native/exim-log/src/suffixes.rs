@@ -15,6 +15,18 @@ struct List {
     maxlabel: usize,
 }
 
+impl List {
+    fn add(&mut self, s: &str) {
+        if let Some(x) = s.strip_prefix('!') {
+            self.exceptions.insert(x.to_string(), ());
+        }
+        if let Some(x) = s.strip_prefix("*.") {
+            self.wildcards.insert(x.to_string(), ());
+        }
+        self.plain.insert(s.to_string(), ());
+    }
+}
+
 fn list() -> &'static List {
     static L: OnceLock<List> = OnceLock::new();
     L.get_or_init(|| {
@@ -32,13 +44,13 @@ fn list() -> &'static List {
                 continue;
             }
             l.maxlabel = l.maxlabel.max(s.matches('.').count() + 1);
-            if let Some(x) = s.strip_prefix('!') {
-                l.exceptions.insert(x.to_string(), ());
+            l.add(s);
+            if !s.is_ascii() {
+                // `accept_encoded_idn`: the rule's `idna` form too, so `xn--` names match it.
+                let (mark, bare) = s.strip_prefix('!').map_or(("", s), |b| ("!", b));
+                let labels: Vec<String> = bare.split('.').map(crate::text::idna_label).collect();
+                l.add(&format!("{mark}{}", labels.join(".")));
             }
-            if let Some(x) = s.strip_prefix("*.") {
-                l.wildcards.insert(x.to_string(), ());
-            }
-            l.plain.insert(s.to_string(), ());
         }
         l
     })
@@ -69,10 +81,10 @@ fn count_public(name: &str, starts: &[usize]) -> usize {
     1
 }
 
-/// `privatesuffix` of an ASCII name without `xn--` labels (the caller declines the others: the package
-/// also matches the punycode forms of its non-ASCII rules).
+/// `privatesuffix` of a name: lowercased as `str.lower()` does; the rules are matched as written and,
+/// for non-ASCII ones, in their punycode (`xn--`) forms, as the package does.
 pub fn private_suffix(name: &str) -> Option<String> {
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let name = crate::text::py_lower(name.strip_suffix('.').unwrap_or(name));
     let mut starts: Vec<usize> = Vec::with_capacity(8);
     starts.push(0);
     starts.extend(memchr::memchr_iter(b'.', name.as_bytes()).map(|k| k + 1));
@@ -119,5 +131,20 @@ mod tests {
         // A wildcard rule (`*.ck`) and its exception (`!www.ck`).
         assert_eq!(private_suffix("a.b.ck").as_deref(), Some("a.b.ck"));
         assert_eq!(private_suffix("www.ck").as_deref(), Some("www.ck"));
+        // Non-ASCII names and their punycode forms, as the package reads them (`中国` and
+        // `公司.cn` are rules: `xn--fiqs8s`, `xn--55qx5d.cn`).
+        assert_eq!(
+            private_suffix("Mail.例子.中国").as_deref(),
+            Some("例子.中国")
+        );
+        assert_eq!(
+            private_suffix("mail.xn--fsqu00a.XN--fiqs8s").as_deref(),
+            Some("xn--fsqu00a.xn--fiqs8s")
+        );
+        assert_eq!(
+            private_suffix("a.b.xn--55qx5d.cn").as_deref(),
+            Some("b.xn--55qx5d.cn")
+        );
+        assert_eq!(private_suffix("hebrew.ΛΑΣ.com").as_deref(), Some("λασ.com"));
     }
 }

@@ -109,11 +109,8 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
         stage = t.stage.clone();
     } else {
         let first = what.split(' ').next().unwrap_or("");
-        if !first.is_ascii() {
-            return Err(Decline); // Python's Unicode lower()
-        }
-        let first = first.to_ascii_lowercase();
-        let known = ["vrfy", "expn", "etrn", "atrn", "wellknown"].contains(&first.as_str());
+        let first = crate::text::py_lower(first);
+        let known = ["vrfy", "expn", "etrn", "atrn", "wellknown"].contains(&&*first);
         stage = if known { "mail" } else { "connect" }.to_string();
     }
     let mut acl = Obj::new();
@@ -130,10 +127,7 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
     } else if action == "helo_rejected" && !ev.exim.contains_key("helo") {
         ev.exim.insert("helo".into(), from(what, 13).into());
     }
-    if !msg.is_ascii() {
-        return Err(Decline); // Python's Unicode lower()
-    }
-    let low = msg.to_ascii_lowercase();
+    let low = crate::text::py_lower(msg);
     let ctx = (low.contains("sender verify") && low.contains("could not complete"))
         .then_some("sender_verify");
     error(
@@ -150,7 +144,9 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
 
 /// Python's `float()` of a `-?\d+(?:\.\d+)?` group.
 fn float(text: &str) -> R<Value> {
-    let f: f64 = text.parse().map_err(|_| Decline)?;
+    let f: f64 = crate::text::ascii_digits(text)
+        .parse()
+        .map_err(|_| Decline)?;
     if !f.is_finite() {
         return Err(Decline);
     }
@@ -158,8 +154,8 @@ fn float(text: &str) -> R<Value> {
 }
 
 fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
-    if !text.is_ascii() {
-        return Err(Decline); // Python's Unicode lower(), `\b` and `(?i)`
+    if !text.is_ascii() && super::reads_apart(text) {
+        return Err(Decline); // `spam_score`'s `\b` and `(?i)`
     }
     let c = compiled();
     if let Some(sm) = c.spamassassin.captures(text) {
@@ -177,12 +173,12 @@ fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
         );
         spam.insert("user".into(), took_part(&sm, "user").unwrap_or("").into());
         if let Some(dir) = took_part(&sm, "dir").filter(|d| !d.is_empty()) {
-            spam.insert("direction".into(), dir.to_ascii_lowercase().into());
+            spam.insert("direction".into(), crate::text::py_lower(dir).into());
         }
         ev.exim.insert("spam".into(), spam.into());
         return Ok("spam_verdict");
     }
-    let low = text.to_ascii_lowercase();
+    let low = crate::text::py_lower(text);
     if low.contains("virus") || low.contains("malware") || low.contains("harmful content") {
         let clean =
             low.contains("no virus") || low.contains("not infected") || low.contains("no harmful");

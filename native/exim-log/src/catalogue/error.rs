@@ -23,6 +23,7 @@ fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>>
         ds: false,
         port: None,
         reuse: false,
+        raw: None,
     };
     ev.host("destination", &g)?;
     ev.error_with(text(m, "err"), &ErrorOpts::new(Some(true)))?;
@@ -236,7 +237,9 @@ fn sa_outcomes() -> &'static [(String, String, String)] {
 
 /// Python's `float()` of `-?\d+(?:\.\d+)?` in ASCII.
 fn float_value(text: &str) -> R<Value> {
-    let f: f64 = text.parse().map_err(|_| Decline)?;
+    let f: f64 = crate::text::ascii_digits(text)
+        .parse()
+        .map_err(|_| Decline)?;
     crate::doc::Number::from_f64(f)
         .map(Value::Number)
         .ok_or(Decline)
@@ -311,6 +314,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             ds: false,
             port: None,
             reuse: false,
+            raw: None,
         };
         ev.host("source", &g)?;
     }

@@ -84,6 +84,7 @@ fn h_tls_out(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             ds: false,
             port: None,
             reuse: false,
+            raw: None,
         };
         ev.host("destination", &g)?;
     }

@@ -59,6 +59,98 @@ struct Compiled {
     complete: bool,
 }
 
+/// The pattern with `\w` and `\W` as Python reads them in a `str` pattern (`str.isalnum()` or `_`:
+/// letters and numbers, no marks), for bodies beyond ASCII; `\d` (`Nd`) and `\s` (less `\x1c`-`\x1f`,
+/// declined before) are the regex crate's Unicode forms already. `\b` stays the crate's, so
+/// [`parse_other`] declines a `\b` rule on a body holding a character the two `\w`s read apart.
+fn python_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut depth = 0usize;
+    let mut chars = pattern.chars().peekable();
+    let mut class_start = false;
+    while let Some(c) = chars.next() {
+        let at_start = std::mem::replace(&mut class_start, false);
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                match (depth > 0, e) {
+                    (false, 'w') => out.push_str(r"[\p{L}\p{N}_]"),
+                    (false, 'W') => out.push_str(r"[^\p{L}\p{N}_]"),
+                    (true, 'w') => out.push_str(r"\p{L}\p{N}_"),
+                    _ => {
+                        out.push(c);
+                        out.push(e);
+                    }
+                }
+            }
+            '[' => {
+                out.push(c);
+                if depth > 0 && chars.peek() == Some(&':') {
+                    for x in chars.by_ref() {
+                        out.push(x);
+                        if x == ']' {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                depth += 1;
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                class_start = true;
+            }
+            ']' if depth > 0 && !at_start => {
+                depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The rules compiled for bodies beyond ASCII ([`python_classes`]), built the first time one comes.
+struct Unicode {
+    rules: Vec<Regex>,
+    /// Per rule: its `\b`/`\B` (read with the crate's `\w`) and `(?i)` (Python also folds `İ` and
+    /// `ı` onto `i`, simple case folding does not) need the guards below.
+    word_boundary: Vec<bool>,
+    ignore_case: Vec<bool>,
+    /// A character the crate's `\w` and Python's read apart (marks, `\p{Pc}` but `_`, `\p{No}`).
+    apart: Regex,
+}
+
+fn unicode() -> &'static Unicode {
+    static U: OnceLock<Unicode> = OnceLock::new();
+    U.get_or_init(|| {
+        let c = compiled();
+        let pats = || c.rules.iter().map(|(r, _, _)| r.pattern);
+        Unicode {
+            rules: pats()
+                .map(|p| {
+                    Regex::new(&format!(r"\A(?:{})", python_classes(p)))
+                        .unwrap_or_else(|e| panic!("catalogue rule {p}: {e}"))
+                })
+                .collect(),
+            word_boundary: pats()
+                .map(|p| p.contains(r"\b") || p.contains(r"\B"))
+                .collect(),
+            ignore_case: pats().map(|p| p.contains("(?i")).collect(),
+            apart: Regex::new(r"[[\w--[\p{L}\p{N}_]][[\p{L}\p{N}_]--\w]]").expect("apart class"),
+        }
+    })
+}
+
+/// Whether a `\b` or `(?i)` of the regex crate may read a non-ASCII text apart from Python's `re`.
+pub(crate) fn reads_apart(text: &str) -> bool {
+    unicode().apart.is_match(text) || text.contains(['İ', 'ı'])
+}
+
 /// lines.py `_literal_prefix` on the pattern text (its leading `(?s)` aside): the literal text every
 /// match starts with, as Python computes it (its table order depends on exactly this).
 fn literal_prefix(pattern: &str) -> String {
@@ -203,10 +295,15 @@ pub(crate) const fn rule(
     rule::with_needles(action, pattern, handler, &[])
 }
 
-/// Python's `int()` of a `\d+` group (ASCII here): beyond `u64` it is declined.
+/// Python's `int()` of a `\d+` group (digits of any script): beyond `u64` it is declined.
 pub(crate) fn int(text: &str) -> R<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Decline);
+        if text.is_empty() || !text.chars().all(|c| crate::text::py_decimal(c).is_some()) {
+            return Err(Decline);
+        }
+        return crate::text::py_int(text)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or(Decline);
     }
     text.parse().map_err(|_| Decline)
 }
@@ -251,6 +348,7 @@ pub(crate) fn bare_host(ev: &mut Event, side: &str, address: &str) -> R<()> {
         ds: false,
         port: None,
         reuse: false,
+        raw: None,
     };
     ev.host(side, &g)
 }
@@ -289,16 +387,26 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
     }
     let ascii = body.is_ascii();
     if acl::HOST_START.iter().any(|p| body.starts_with(p)) {
-        // The ACL lines' patterns hold no `\w`, `\b` or case folding; acl.rs declines the non-ASCII
-        // texts it would lower-case.
+        // The ACL lines' patterns hold no `\w`; acl.rs guards its one `\b` and `(?i)` pattern.
         if let Some(action) = acl::host_line(ev, body, msgid)? {
             return Ok(action);
         }
     }
-    if !ascii {
-        return Err(Decline);
+    if ascii {
+        if let Some(done) = connection::fast(ev, body) {
+            return done;
+        }
     }
+    by_rules(ev, body, msgid, ascii)
+}
+
+/// The rules in order: the first that matches fills the event. A non-ASCII body runs the set compiled
+/// with Python's `\w`, declined where the two readings could differ.
+fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> R<&'static str> {
     let c = compiled();
+    let wide = (!ascii).then(unicode);
+    let apart = wide.is_some_and(|u| u.apart.is_match(body));
+    let dotless = !ascii && body.contains(['İ', 'ı']);
     let unrecognized = if c.complete {
         Ok("unrecognized")
     } else {
@@ -307,7 +415,11 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
     let Some(&first) = body.as_bytes().first() else {
         return unrecognized;
     };
-    let head: &str = &body[..body.len().min(KEY_LEN)];
+    let mut cut = body.len().min(KEY_LEN);
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head: &str = &body[..cut];
     for &i in &c.by_first[usize::from(first)] {
         let (rule, re, key) = &c.rules[i];
         if let Some(need) = rule.needs_id {
@@ -321,6 +433,15 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
         if key.len() >= KEY_LEN && !head.starts_with(key.as_str()) {
             continue;
         }
+        let re = match wide {
+            Some(u) => {
+                if (apart && u.word_boundary[i]) || (dotless && u.ignore_case[i]) {
+                    return Err(Decline);
+                }
+                &u.rules[i]
+            }
+            None => re,
+        };
         let Some(m) = re.captures(body) else {
             continue;
         };
@@ -660,14 +781,34 @@ mod tests {
             doc: crate::body::Obj::new(),
             exim: crate::body::Obj::new(),
         };
+        // The ACL rejections lower-case as `str.lower()` does: read, not declined.
+        assert_eq!(
+            parse_other(&mut ev, "H=(x) [192.0.2.6] rejected MAİL x: no", None),
+            Ok("command_rejected")
+        );
+        // Python's `\b` and `(?i)` beyond ASCII: a vowel sign (`\w` for the crate, not for Python), `İ`.
         for body in [
-            "H=(x) [192.0.2.6] rejected MAİL x: no",
             "H=(x) [192.0.2.6] Warning: vİrus",
-            "SMTP call from [1.2.3.4] dropped: é",
+            "H=(x) [192.0.2.6] Warning: spam\u{93f} score 5",
             "SMTP call from [1.2.3.4] dropped: a\x1cb",
         ] {
+            let mut ev = Event {
+                doc: crate::body::Obj::new(),
+                exim: crate::body::Obj::new(),
+            };
             assert_eq!(parse_other(&mut ev, body, None), Err(Decline), "{body}");
         }
+        // Other non-ASCII bodies run the rules compiled with Python's `\w`: as `parse_other` reads
+        // them (CPython: `smtp_call_dropped`, `exim.reason` "é").
+        let mut ev = Event {
+            doc: crate::body::Obj::new(),
+            exim: crate::body::Obj::new(),
+        };
+        assert_eq!(
+            parse_other(&mut ev, "SMTP call from [1.2.3.4] dropped: é", None),
+            Ok("smtp_call_dropped")
+        );
+        assert_eq!(ev.exim.get("reason").and_then(Value::as_str), Some("é"));
     }
 
     #[test]

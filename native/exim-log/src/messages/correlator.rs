@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::merge::merge;
+use super::pack::Packer;
 use super::partial::{Key, Partial};
 use super::summary::{create_item, write_summary};
 
@@ -196,19 +197,20 @@ impl Pending {
     }
 }
 
-/// A finished message waiting for its turn, as the JSON of its state: a third of the partial's size in
-/// memory (its maps and strings), and `parse --messages` may hold `max_open` of them.
+/// A finished message waiting for its turn, as the JSON of its state packed (`pack`): a third of the
+/// partial's size in memory as JSON, a tenth packed, and `parse --messages` may hold `max_open` of them.
 #[derive(Debug)]
 struct Packed(Box<[u8]>);
 
 impl Packed {
-    fn new(p: &Partial) -> Self {
-        Self(serde_json::to_vec(p).unwrap_or_default().into_boxed_slice())
+    fn new(p: &Partial, packer: &mut Packer) -> Self {
+        let json = serde_json::to_vec(p).unwrap_or_default();
+        Self(packer.pack(&json).into_boxed_slice())
     }
 
-    fn unpack(&self) -> Partial {
+    fn unpack(&self, packer: &Packer) -> Partial {
         // Written by `new` from a partial: it reads back (floats round-trip, `float_roundtrip`).
-        serde_json::from_slice(&self.0).unwrap_or_default()
+        serde_json::from_slice(&packer.unpack(&self.0)).unwrap_or_default()
     }
 }
 
@@ -222,6 +224,7 @@ pub struct FirstSeen {
     correlator: Correlator,
     /// None: still open in the correlator; a partial: finished, waiting for its turn.
     order: Ordered<Option<Packed>>,
+    packer: Packer,
     /// Summary documents written and not yet taken, one JSON line each.
     pub out: Vec<u8>,
     pub written: usize,
@@ -235,6 +238,7 @@ impl FirstSeen {
             max_open,
             correlator: Correlator::new(max_open),
             order: Ordered::default(),
+            packer: Packer::default(),
             out: Vec::new(),
             written: 0,
             finishing: false,
@@ -248,9 +252,9 @@ impl FirstSeen {
             let key = part.key();
             match self.order.get_mut(&key) {
                 Some(Some(held)) => {
-                    let mut merged = held.unpack();
+                    let mut merged = held.unpack(&self.packer);
                     merge(&mut merged, part);
-                    *held = Packed::new(&merged);
+                    *held = Packed::new(&merged, &mut self.packer);
                 }
                 Some(None) => to_correlator.push(part),
                 None => {
@@ -280,11 +284,11 @@ impl FirstSeen {
             None => self.write(&part),
             Some(slot) => match slot {
                 Some(held) => {
-                    let mut merged = held.unpack();
+                    let mut merged = held.unpack(&self.packer);
                     merge(&mut merged, part);
-                    *held = Packed::new(&merged);
+                    *held = Packed::new(&merged, &mut self.packer);
                 }
-                None => *slot = Some(Packed::new(&part)),
+                None => *slot = Some(Packed::new(&part, &mut self.packer)),
             },
         }
     }
@@ -308,7 +312,7 @@ impl FirstSeen {
             };
             let held = self.order.remove(&key).flatten();
             let part = match held {
-                Some(p) => Some(p.unpack()),
+                Some(p) => Some(p.unpack(&self.packer)),
                 None => self.correlator.pop(&key),
             };
             if let Some(p) = part {
@@ -334,6 +338,14 @@ impl FirstSeen {
             }
         }
         self.flush_head(0, budget)
+    }
+
+    /// What waits now: `(open, finished, bytes)`, the messages still open in the correlator, the
+    /// finished ones waiting for their turn and the bytes these are kept in.
+    pub fn held(&self) -> (usize, usize, usize) {
+        let packed = self.order.map.values().filter_map(|(_, p)| p.as_ref());
+        let (n, bytes) = packed.fold((0, 0), |(n, b), p| (n + 1, b + p.0.len()));
+        (self.correlator.len(), n, bytes)
     }
 
     /// Whether `key` waits here (open or finished).

@@ -7,6 +7,7 @@
 
 pub mod correlator;
 pub mod merge;
+pub mod pack;
 pub mod partial;
 pub mod summary;
 

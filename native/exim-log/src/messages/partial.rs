@@ -123,6 +123,11 @@ pub type Record = Fields<serde_json::Value>;
 pub struct Set(Vec<String>);
 
 impl Set {
+    /// `{v}`.
+    pub fn one(v: String) -> Self {
+        Set(vec![v])
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
