@@ -53,8 +53,10 @@ class Batch:
 
 
 class Delivery:
-    """Sends one batch: events plus optimistic `create`s of new summaries in one `_bulk` request, then the
-    read-merge-write of summaries already stored, then the checkpoints. Nothing moves a checkpoint before
+    """Sends one batch: events plus optimistic `create`s of new summaries, and the summaries this process
+    stored lately merged and written under the version it kept (`index` with `if_seq_no`), in one `_bulk`
+    request; then the read-merge-write of the others already stored (and of any 409), then the
+    checkpoints. Nothing moves a checkpoint before
     OpenSearch has acknowledged every document the entries before it produced.
 
     A batch is one operation of `policy`: its bulk request, the items sent again and the summary merges
@@ -82,35 +84,22 @@ class Delivery:
         tally = batch.tally
         pending = summaries.by_message(batch.parts)
         made = self._made(batch.summaries, pending)
-        new = [(k, p) for k, p in pending.items() if k not in self.recent]
-        creates = [summaries.create_item(self.prefix, k, p) for k, p in new] + list(made.values())
-        later = {k: p for k, p in pending.items() if k in self.recent}
-        items = [*batch.events, *creates]
+        writes, states, later = self._writes(pending)
+        items = [*batch.events, *made.values(), *writes]
         tries = self.policy.tries()
         if items:
-            status = self.status
-            outcome = bulk.send(self.cluster, items, tries, timed=status.bulk_took)
-            counts: Counter[tuple[str | None, str]] = Counter()  # (file key, outcome): one lock per batch
-            for item in outcome.delivered:
-                if item.merge_on_conflict:
-                    tally.summaries += 1
-                    counts[None, "summaries"] += 1
-                else:
-                    tally.indexed += len(item)  # a run is many documents
-                    counts[item.ref, "indexed"] += len(item)  # an event's ref is its file's key
-            tally.already += bulk.documents(outcome.existed)
-            for item in outcome.existed:
-                counts[item.ref, "already"] += len(item)
-            for item, reason in outcome.rejected:
-                self.dead.add(reason, item.action, item.body)
-                if not item.merge_on_conflict:
-                    tally.dead += 1
-                    counts[item.ref, "dead_lettered"] += 1
-            status.counted(counts)
+            outcome = bulk.send(self.cluster, items, tries, timed=self.status.bulk_took)
+            self._count(outcome, tally)
+            for item, seq_no, term in outcome.versions:
+                state = states.get(item.ref)
+                body = item.body if state is None else b""  # a native summary: read back if ever needed
+                self.recent.keep(item.ref, summaries.Version(seq_no, term, len(item.body), state, body))
             for item in outcome.conflicts:
-                later[item.ref] = summaries.partial_of(item.body) if item.ref in made else pending[item.ref]
+                # Another writer, or a version this process forgot: read, merge and write again.
+                key = item.ref
+                later[key] = states[key] if key in states else summaries.partial_of(item.body)
         if later:
-            merged = summaries.upsert(self.cluster, self.prefix, later, self.dead, tries)
+            merged = summaries.upsert(self.cluster, self.prefix, later, self.dead, tries, recent=self.recent)
             tally.summaries += merged
             self.status.counted(Counter({(None, "summaries"): merged}))
         self.recent.add([*pending, *made])
@@ -131,6 +120,54 @@ class Delivery:
             self.registry.save()
         for m in batch.marks:
             self.status.acked(m.key, m.end)
+
+    def _writes(
+        self, pending: dict[summaries.Key, Partial]
+    ) -> tuple[list[bulk.Item], dict[summaries.Key, Partial], dict[summaries.Key, Partial]]:
+        """The bulk items of `pending`'s summaries, what each is stored as once written, and those left to
+        read-merge-write: a new message's is a `create`; one stored lately under a kept version is merged
+        into it and written under it (or not at all, when nothing is new); one without goes to be read."""
+        writes: list[bulk.Item] = []
+        states: dict[summaries.Key, Partial] = {}
+        later: dict[summaries.Key, Partial] = {}
+        recent = self.recent
+        for key, part in pending.items():
+            if key not in recent:
+                writes.append(summaries.create_item(self.prefix, key, part))
+                states[key] = part
+            elif (known := recent.take(key)) is None:
+                later[key] = part
+            else:
+                stored = known.merged()
+                merged = merge(stored, part)
+                if merged == stored:
+                    recent.keep(key, known)
+                    continue
+                writes.append(
+                    summaries.write_item(self.prefix, key, merged, known.seq_no, known.primary_term)
+                )
+                states[key] = merged
+        return writes, states, later
+
+    def _count(self, outcome: bulk.Outcome, tally: Tally) -> None:
+        """The outcome into the file's tally and the status counters; rejects into the dead letters."""
+        counts: Counter[tuple[str | None, str]] = Counter()  # (file key, outcome): one lock per batch
+        for item in outcome.delivered:
+            if item.merge_on_conflict:
+                tally.summaries += 1
+                counts[None, "summaries"] += 1
+            else:
+                tally.indexed += len(item)  # a run is many documents
+                counts[item.ref, "indexed"] += len(item)  # an event's ref is its file's key
+        tally.already += bulk.documents(outcome.existed)
+        for item in outcome.existed:
+            counts[item.ref, "already"] += len(item)
+        for item, reason in outcome.rejected:
+            self.dead.add(reason, item.action, item.body)
+            if not item.merge_on_conflict:
+                tally.dead += 1
+                counts[item.ref, "dead_lettered"] += 1
+        self.status.counted(counts)
 
     def _made(
         self, items: list[bulk.Item], pending: dict[summaries.Key, Partial]

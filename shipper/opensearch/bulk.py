@@ -107,6 +107,9 @@ class Outcome:
     A run's documents of one result come as one `Run` (`len` counts them); a rejected one as its `Item`."""
 
     delivered: list[Piece] = field(default_factory=list)
+    versions: list[tuple[Item, int, int]] = field(default_factory=list)
+    """The delivered summaries (`merge_on_conflict`) with the `_seq_no` and `_primary_term` the node gave
+    them, so that a later write of the same summary can go under that version without reading it."""
     existed: list[Piece] = field(default_factory=list)
     conflicts: list[Item] = field(default_factory=list)
     rejected: list[tuple[Item, str]] = field(default_factory=list)
@@ -161,8 +164,13 @@ def _sort(pending: list[Piece], resp: dict[str, Any], outcome: Outcome) -> list[
     results = resp.get("items", [])
     if len(results) != documents(pending):
         raise ValueError(f"a bulk response of {len(results)} items to {documents(pending)} documents")
-    if resp.get("errors") is False:  # every document stored: nothing to look at one by one
+    if resp.get("errors") is False:  # every document stored: only the summaries' versions to look at
         outcome.delivered += pending
+        at = 0
+        for item in pending:
+            if isinstance(item, Item) and item.merge_on_conflict:
+                _version(item, next(iter(results[at].values())), outcome)
+            at += len(item)
         return []
     again: list[Piece] = []
     at = 0
@@ -177,6 +185,8 @@ def _sort(pending: list[Piece], resp: dict[str, Any], outcome: Outcome) -> list[
         status = res.get("status", 0)
         if status < 300:
             outcome.delivered.append(item)
+            if item.merge_on_conflict:
+                _version(item, res, outcome)
         elif status == 409:
             (outcome.conflicts if item.merge_on_conflict else outcome.existed).append(item)
         elif _again(status, res):
@@ -184,6 +194,11 @@ def _sort(pending: list[Piece], resp: dict[str, Any], outcome: Outcome) -> list[
         else:
             outcome.rejected.append((item, _reason(status, res)))
     return again
+
+
+def _version(item: Item, res: dict[str, Any], outcome: Outcome) -> None:
+    if "_seq_no" in res and "_primary_term" in res:
+        outcome.versions.append((item, res["_seq_no"], res["_primary_term"]))
 
 
 def _sort_run(run: Run, results: list[dict[str, Any]], outcome: Outcome, again: list[Piece]) -> None:
@@ -239,6 +254,7 @@ def _split(
     for part in _halves(items):
         got = send(cluster, part, tries, timed=timed)
         outcome.delivered += got.delivered
+        outcome.versions += got.versions
         outcome.existed += got.existed
         outcome.conflicts += got.conflicts
         outcome.rejected += got.rejected

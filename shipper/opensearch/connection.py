@@ -25,7 +25,11 @@ from shipper.errors import (
 from shipper.opensearch.retry import RETRYABLE_STATUS
 from shipper.settings import Settings
 
-_BULK_FILTER = "errors,items.*.status,items.*._id,items.*.error.type,items.*.error.reason"
+# The versions of what was stored: a summary written again later goes under them without a read.
+_BULK_FILTER = (
+    "errors,items.*.status,items.*._id,items.*._seq_no,items.*._primary_term,"
+    "items.*.error.type,items.*.error.reason"
+)
 
 
 class OrjsonSerializer(JSONSerializer):

@@ -1,9 +1,11 @@
-"""Message-summary upserts: create when new, else read the stored mergeable state, merge, write back with
-optimistic locking."""
+"""Message-summary upserts: create when new, write under the version this process last saw when it has
+one, else read the stored mergeable state, merge, write back with optimistic locking."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -63,25 +65,85 @@ def partial_of(body: bytes) -> Partial:
     return from_state(state)
 
 
-class Recent:
-    """Keys of messages whose summary this process stored lately: those go straight to read-merge-write.
+def write_item(prefix: str, key: Key, merged: Partial, seq_no: int, primary_term: int) -> bulk.Item:
+    """An `index` of the merged summary under the version it replaces: a 409 (another writer came in
+    between) sends it down the read-merge-write path."""
+    server, local_id = key
+    action = action_line(
+        "index",
+        message_index(prefix, local_id),
+        message_id(server, local_id),
+        if_seq_no=seq_no,
+        if_primary_term=primary_term,
+    )
+    return bulk.Item(action, summary_body(merged), ref=key, merge_on_conflict=True)
 
-    Bounded, because only a message still being logged matters; forgetting one costs a 409, not data.
+
+@dataclass(slots=True)
+class Version:
+    """A summary as this process last wrote or read it: the node's `_seq_no`/`_primary_term` for it and
+    the merged state stored under them (or the body written, read back into the state only when a later
+    batch has something for this message: most never do). `size`: about the bytes it holds."""
+
+    seq_no: int
+    primary_term: int
+    size: int
+    state: Partial | None = None
+    body: bytes = b""
+
+    def merged(self) -> Partial:
+        if self.state is None:
+            self.state = partial_of(self.body)
+            self.body = b""
+        return self.state
+
+
+class Recent:
+    """Messages whose summary this process stored lately, and for the latest of them the `Version` a
+    write's answer (or a read) gave: those are merged and written under it, the others go to
+    read-merge-write.
+
+    Bounded, because only a message still being logged matters: `size` keys, and versions holding about
+    `budget` bytes of state (a version costs its summary's size, a key only its name). Forgetting either
+    costs a 409 or a read, not data: a version is only a cache of what the node holds, and a stale one
+    answers 409, which reads it again.
     """
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 20_000, budget: int = 16 << 20) -> None:
         self.size = size
+        self.budget = budget
+        self.held = 0
         self.keys: OrderedDict[Key, None] = OrderedDict()
+        self.versions: OrderedDict[Key, Version] = OrderedDict()
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys
 
-    def add(self, keys: list[Key]) -> None:
+    def add(self, keys: Iterable[Key]) -> None:
+        """Stored lately; a version already kept stays."""
         for key in keys:
             self.keys[key] = None
             self.keys.move_to_end(key)
         while len(self.keys) > self.size:
-            self.keys.popitem(last=False)
+            old, _ = self.keys.popitem(last=False)
+            self.take(old)
+
+    def keep(self, key: Key, version: Version) -> None:
+        self.take(key)
+        self.keys[key] = None
+        self.keys.move_to_end(key)
+        self.versions[key] = version
+        self.held += version.size
+        while self.held > self.budget and self.versions:
+            self.held -= self.versions.popitem(last=False)[1].size
+
+    def take(self, key: Key) -> Version | None:
+        """The kept version of `key`, forgotten until a write's answer keeps the next one: whatever
+        happens to the write (rejected, an outage), no later batch writes under a version it replaced."""
+        version = self.versions.pop(key, None)
+        if version is not None:
+            self.held -= version.size
+        return version
 
 
 def upsert(
@@ -90,8 +152,11 @@ def upsert(
     pending: dict[Key, Partial],
     dead: DeadLetters,
     tries: Tries,
+    *,
+    recent: Recent | None = None,
 ) -> int:
     """Merge each pending partial into its stored summary; returns how many summary documents were written.
+    With `recent`, the version of each summary written or found up to date is kept there.
 
     Equivalent to a scripted upsert but with the one merge implementation (shipper.messages): a
     concurrent writer makes our write fail with 409, and that message is simply read and merged again, for
@@ -107,12 +172,16 @@ def upsert(
         resp = _read(cluster, targets, tries)
         items: list[bulk.Item] = []
         retry_keys: list[Key] = []
+        states: dict[Key, Partial] = {}
         for key, (ix, did), found in zip(keys, targets, resp["docs"], strict=True):
             new = pending[key]
             if found.get("found"):
                 stored = found.get("_source", {}).get("exim", {}).get("merge_state")
                 merged = merge(from_state(stored), new) if stored else new
                 if stored and merged == from_state(stored):
+                    if recent is not None:
+                        size = len(orjson.dumps(stored))  # about: the state, not the whole summary
+                        recent.keep(key, Version(found["_seq_no"], found["_primary_term"], size, merged))
                     continue  # nothing new: skip the write
                 action = action_line(
                     "index", ix, did, if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"]
@@ -123,9 +192,13 @@ def upsert(
             else:  # not found, or its monthly index does not exist yet
                 merged = new
                 action = action_line("create", ix, did)
+            states[key] = merged
             items.append(bulk.Item(action, summary_body(merged), ref=key, merge_on_conflict=True))
         outcome = bulk.send(cluster, items, tries)
         written += len(outcome.delivered)
+        if recent is not None:
+            for item, seq_no, term in outcome.versions:
+                recent.keep(item.ref, Version(seq_no, term, len(item.body), states[item.ref]))
         for item, reason in outcome.rejected:
             dead.add(reason, item.action, item.body)
         if retry_keys:

@@ -2,7 +2,7 @@
 
 It stores what it is sent the way a node does for the calls the shipper makes: `create` of an existing id
 answers 409, `index` with `if_seq_no`/`if_primary_term` answers 409 when the stored version moved on,
-`_mget` returns the stored sources and versions. Faults are scripted: `fault` answers single bulk items
+a stored item's answer carries its `_seq_no` and `_primary_term`, `_mget` returns the stored sources and versions. Faults are scripted: `fault` answers single bulk items
 (a 429, a cluster block, a mapping error) instead of storing them, `refuse` fails a whole request (raise a
 shipper.errors.ClusterError, as the real seam does). Searches ignore their query: every document of the
 matching indices is a hit, and no aggregation is computed.
@@ -171,4 +171,4 @@ class FakeCluster:
             return {"status": 400, "error": {"type": "illegal_argument_exception", "reason": f"op {sent.op}"}}
         self._seq += 1
         docs[sent.id] = Stored(sent.doc, self._seq)
-        return {"status": 201 if current is None else 200, "_seq_no": self._seq}
+        return {"status": 201 if current is None else 200, "_seq_no": self._seq, "_primary_term": 1}

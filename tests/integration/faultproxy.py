@@ -16,14 +16,23 @@ class FaultProxy:
     """Forwards to `upstream`; on `_bulk`, withholds a share of items and answers them 429/503 itself."""
 
     def __init__(
-        self, upstream: str, *, item_fault: float, request_503: float, drop: float, seed: int = 1
+        self,
+        upstream: str,
+        *,
+        item_fault: float,
+        request_503: float,
+        drop: float,
+        lost: float = 0.0,
+        seed: int = 1,
     ) -> None:
+        """`lost`: the share of bulk requests forwarded (so the node applies them) whose answer is
+        dropped with the connection, as a timeout after the node did the work looks to the client."""
         up = urlsplit(upstream)
         self.host, self.port = up.hostname or "127.0.0.1", up.port or 9200
-        self.item_fault, self.request_503, self.drop = item_fault, request_503, drop
+        self.item_fault, self.request_503, self.drop, self.lost = item_fault, request_503, drop, lost
         self.rnd = random.Random(seed)
         self.lock = threading.Lock()
-        self.stats = {"items_faulted": 0, "requests_503": 0, "dropped": 0, "bulk_requests": 0}
+        self.stats = {"items_faulted": 0, "requests_503": 0, "dropped": 0, "bulk_requests": 0, "lost": 0}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,6 +102,11 @@ class FaultProxy:
                 )
                 return
         status, data = self._forward(h, body)
+        if is_bulk and self._roll(self.lost):
+            self.stats["lost"] += 1
+            h.close_connection = True
+            h.connection.close()  # applied by the node, but the client never hears so
+            return
         if faulted and status == 200:
             real = iter(orjson.loads(data)["items"])
             items = [
