@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -157,6 +157,8 @@ _LOCAL_ID = 48
 """Where a record's `local_id` begins (RECORD_FORMAT `<QQIIIIqQ23sB`: `stretches` checks it)."""
 _RECORD_SIZE = 72
 _TWO_IF_ID = bytes([0, *[2] * 255])
+_PYTHON_MAKES = {b"": 0, b"!": 0}
+"""Facts lines after which Python makes the entry's partials (`stretches`); any other weighs 2."""
 
 
 class NativeEntries:
@@ -320,9 +322,10 @@ class NativeEntries:
                 yield got
                 continue
             start, stop = got.start, got.stop
-            # The entries whose partials Python makes: a message id, and `!` or no facts (a line shorter
-            # than 2, where the facts are a JSON array). Iterators all through: no Python step per entry.
-            short = map(operator.lt, map(len, facts[start:stop]), ids[start:stop])
+            # The entries whose partials Python makes: a message id, and `!` or no facts (weight 0; a
+            # JSON array, or `=` for partials a correlating reader kept, weigh 2). Iterators all through:
+            # no Python step per entry.
+            short = map(operator.lt, map(_PYTHON_MAKES.get, facts[start:stop], repeat(2)), ids[start:stop])
             odd = list(compress(range(stop - start), short))
             cuts = got.cuts[start : stop + 1]
             records_of = records[start * size : stop * size]
