@@ -803,7 +803,10 @@ mod tests {
     #[test]
     fn typed_partials_equal_the_parsed_facts() {
         // Read, not embedded: the install stamp follows what the module embeds, and this is a test's input.
-        let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shipper/samples/exim_mainlog");
+        let sample = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shipper/samples/exim_mainlog"
+        );
         let mut log = std::fs::read(sample).expect("the bundled sample");
         log.extend_from_slice(concat!(
             "2024-03-01 10:00:00 1tXaaa-000001-AB <= <> R=1tXaab-000001-AB U=mail P=local S=1234 ",
