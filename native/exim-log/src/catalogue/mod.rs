@@ -64,54 +64,12 @@ struct Compiled {
 /// declined before) are the regex crate's Unicode forms already. `\b` stays the crate's, so
 /// [`parse_other`] declines a `\b` rule on a body holding a character the two `\w`s read apart.
 fn python_classes(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() * 2);
-    let mut depth = 0usize;
-    let mut chars = pattern.chars().peekable();
-    let mut class_start = false;
-    while let Some(c) = chars.next() {
-        let at_start = std::mem::replace(&mut class_start, false);
-        match c {
-            '\\' => {
-                let Some(e) = chars.next() else {
-                    out.push(c);
-                    break;
-                };
-                match (depth > 0, e) {
-                    (false, 'w') => out.push_str(r"[\p{L}\p{N}_]"),
-                    (false, 'W') => out.push_str(r"[^\p{L}\p{N}_]"),
-                    (true, 'w') => out.push_str(r"\p{L}\p{N}_"),
-                    _ => {
-                        out.push(c);
-                        out.push(e);
-                    }
-                }
-            }
-            '[' => {
-                out.push(c);
-                if depth > 0 && chars.peek() == Some(&':') {
-                    for x in chars.by_ref() {
-                        out.push(x);
-                        if x == ']' {
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                depth += 1;
-                if chars.peek() == Some(&'^') {
-                    out.push('^');
-                    chars.next();
-                }
-                class_start = true;
-            }
-            ']' if depth > 0 && !at_start => {
-                depth -= 1;
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
+    swap_classes(pattern, |in_class, e| match (in_class, e) {
+        (false, 'w') => r"[\p{L}\p{N}_]",
+        (false, 'W') => r"[^\p{L}\p{N}_]",
+        (true, 'w') => r"\p{L}\p{N}_",
+        _ => "",
+    })
 }
 
 /// The rules compiled for bodies beyond ASCII ([`python_classes`]), built the first time one comes.
@@ -188,6 +146,25 @@ fn all_rules() -> Vec<Rule> {
 /// ASCII forms. [`parse_other`] runs the rules on ASCII bodies only, where both mean the same, and the
 /// Unicode forms made NFAs whose captures (the bounded backtracker and its visited set) led the profile.
 fn ascii_classes(pattern: &str) -> String {
+    swap_classes(pattern, |in_class, e| match (in_class, e) {
+        (false, 'd') => "[0-9]",
+        (false, 'w') => "[0-9A-Za-z_]",
+        (false, 's') => "[\\t\\n\\x0B\\f\\r ]",
+        (false, 'D') => "[^0-9]",
+        (false, 'W') => "[^0-9A-Za-z_]",
+        (false, 'S') => "[^\\t\\n\\x0B\\f\\r ]",
+        (false, 'b') => "(?-u:\\b)",
+        (false, 'B') => "(?-u:\\B)",
+        (true, 'd') => "0-9",
+        (true, 'w') => "0-9A-Za-z_",
+        (true, 's') => "\\t\\n\\x0B\\f\\r ",
+        _ => "",
+    })
+}
+
+/// The pattern with each escape `\e` that `swap(inside a class, e)` names replaced by its text (an
+/// empty text: kept as it is). Classes are followed, `[:name:]` inside one copied whole.
+fn swap_classes(pattern: &str, swap: impl Fn(bool, char) -> &'static str) -> String {
     let mut out = String::with_capacity(pattern.len() * 2);
     let mut depth = 0usize;
     let mut chars = pattern.chars().peekable();
@@ -201,20 +178,7 @@ fn ascii_classes(pattern: &str) -> String {
                     out.push(c);
                     break;
                 };
-                let swap = match (depth > 0, e) {
-                    (false, 'd') => "[0-9]",
-                    (false, 'w') => "[0-9A-Za-z_]",
-                    (false, 's') => "[\\t\\n\\x0B\\f\\r ]",
-                    (false, 'D') => "[^0-9]",
-                    (false, 'W') => "[^0-9A-Za-z_]",
-                    (false, 'S') => "[^\\t\\n\\x0B\\f\\r ]",
-                    (false, 'b') => "(?-u:\\b)",
-                    (false, 'B') => "(?-u:\\B)",
-                    (true, 'd') => "0-9",
-                    (true, 'w') => "0-9A-Za-z_",
-                    (true, 's') => "\\t\\n\\x0B\\f\\r ",
-                    _ => "",
-                };
+                let swap = swap(depth > 0, e);
                 if swap.is_empty() {
                     out.push(c);
                     out.push(e);
@@ -225,7 +189,6 @@ fn ascii_classes(pattern: &str) -> String {
             '[' => {
                 out.push(c);
                 if depth > 0 && chars.peek() == Some(&':') {
-                    // `[:name:]` inside a class: copied whole.
                     for x in chars.by_ref() {
                         out.push(x);
                         if x == ']' {
