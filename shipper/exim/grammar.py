@@ -17,7 +17,8 @@ PREFIX_RE = re.compile(
     r"(?: (?P<tz>[+-]\d{4}))?"
     r"(?: \[(?P<pid>\d{1,10})\])?"
     rf"(?: (?P<id>{MSGID})(?= |$))?"
-    r" ?"
+    r" ?",
+    re.ASCII,  # Exim writes ASCII digits; the core reads only those (a `+١000` is not a zone)
 )
 
 # The remote host group. Inbound: `name (helo) [ip]:port`, `(helo) [ip]`, `[ip]`; outbound:

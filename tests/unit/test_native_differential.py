@@ -100,6 +100,8 @@ def shipper() -> Shipper:
     "H=mx.example.org [192.0.2.25]:٢٥ hिंदी\n".encode()
 )
 @example(data="2022-06-29 18:38:43 H=(x) [192.0.2.6] rejected MAİL ΣΑΣ: no\n".encode())
+# A zone offset in Arabic-Indic digits: neither prefix reads it (PREFIX_RE is ASCII now, as the core is).
+@example(data="2025-02-10 09:00:00.000 +\u0661000\n".encode())
 # `_CODE_RE`'s `\b` after an enhanced code followed by a vowel sign (a word character for the regex crate).
 @example(
     data="2025-03-10 09:15:03 1trZDw-000000002Aa-0007 ** a2@hotmail.com R=r T=t H=mx.example "
