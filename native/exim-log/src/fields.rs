@@ -599,19 +599,7 @@ fn host_at<'a>(
             continue;
         }
         let address = &s[r + 1..e];
-        let mut end = e + 1;
-        let mut port = None;
-        if b.get(end) == Some(&b':') {
-            let w = word_end(s, end + 1)?;
-            if w > end + 1 {
-                port = Some(&s[end + 1..w]);
-                end = w;
-            }
-        }
-        let reuse = b.get(end) == Some(&b'*');
-        if reuse {
-            end += 1;
-        }
+        let (port, reuse, end) = port_and_reuse(s, e + 1)?;
         let g = HostGroup {
             address,
             name,
@@ -624,6 +612,24 @@ fn host_at<'a>(
         return Ok(Some((g, end)));
     }
     Ok(None)
+}
+
+/// After a group's `[address]` at `end`: `(?::(?P<port>\w+))?(?P<reuse>\*)?`, and where they end.
+fn port_and_reuse(s: &str, mut end: usize) -> R<(Option<&str>, bool, usize)> {
+    let b = s.as_bytes();
+    let mut port = None;
+    if b.get(end) == Some(&b':') {
+        let w = word_end(s, end + 1)?;
+        if w > end + 1 {
+            port = Some(&s[end + 1..w]);
+            end = w;
+        }
+    }
+    let reuse = b.get(end) == Some(&b'*');
+    if reuse {
+        end += 1;
+    }
+    Ok((port, reuse, end))
 }
 
 /// `fields.host_group` at `pos` (which holds `H=`); the loose fallback is declined.
@@ -686,19 +692,7 @@ fn host_loose(s: &str, p: usize) -> Option<(HostGroup<'_>, usize)> {
     if e == open + 1 || b.get(e) != Some(&b']') {
         return None;
     }
-    let mut end = e + 1;
-    let mut port = None;
-    if b.get(end) == Some(&b':') {
-        let w = word_end(s, end + 1).ok()?;
-        if w > end + 1 {
-            port = Some(&s[end + 1..w]);
-            end = w;
-        }
-    }
-    let reuse = b.get(end) == Some(&b'*');
-    if reuse {
-        end += 1;
-    }
+    let (port, reuse, end) = port_and_reuse(s, e + 1).ok()?;
     let g = HostGroup {
         address: &s[open + 1..e],
         name: None,
