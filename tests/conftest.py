@@ -1,4 +1,5 @@
-"""Shared test helpers: parsing one line, dotted look-ups and the optional ../shared tree."""
+"""Shared test helpers: parsing one line (through the native core, tests/parsing.py), dotted look-ups
+and the optional ../shared tree."""
 
 from __future__ import annotations
 
@@ -9,20 +10,16 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from shipper.exim.parse import EntryParser
+from tests.parsing import parse
 
 # CI runs a fixed example sequence so a landing never depends on a random draw; local runs explore.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+__all__ = ["SHARED", "get", "parse", "shared_path"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def parse(text: str | bytes, tz: str = "UTC", dataset: str = "exim.main") -> dict[str, Any]:
-    """Parse one entry with a fresh parser."""
-    raw = text.encode() if isinstance(text, str) else text
-    return EntryParser(tz, "mx1.example.net", dataset=dataset).parse(raw)
 
 
 def get(doc: dict[str, Any], dotted: str, default: Any = None) -> Any:

@@ -13,12 +13,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
 
-from shipper.exim.parse import EntryParser
-from shipper.files.reader import iter_entries
 from tests.conftest import shared_path
+from tests.parsing import original_bytes, read
 
 TESTSUITE_FREE_TEXT = re.compile(
     r"^(?:\s*\*+ ?SERVER|\*\*NOTE|=====|Check that|"
@@ -42,20 +40,19 @@ def _run(kind: str) -> tuple[Counter[str], int, list[str]]:
     free_text = 0
     untagged: list[str] = []
     for path in sorted(Path(base).iterdir()):
-        parser = EntryParser("UTC", "corpus", dataset=f"exim.{kind.removesuffix('log')}")
-        with path.open("rb") as fh:
-            for entry in iter_entries(fh):
-                doc = parser.parse(entry.data)
-                orjson.dumps(doc)  # every document must serialise
-                assert "parse_error" not in doc.get("exim", {}), (path.name, entry.data[:200], doc)
-                action = doc["event"]["action"]
-                actions[action] += 1
-                if action == "unrecognized":
-                    body = PREFIX.sub("", entry.data.decode("utf-8", "replace"), count=1).lstrip("\n")
-                    if TESTSUITE_FREE_TEXT.match(body):
-                        free_text += 1
-                    else:
-                        untagged.append(f"{path.name}: {body[:120]!r}")
+        # Every document the core writes must be JSON: `read` loads each one.
+        log = read(path.read_bytes(), server="corpus", dataset=f"exim.{kind.removesuffix('log')}")
+        for doc in log.docs:
+            data = original_bytes(doc)
+            assert "parse_error" not in doc.get("exim", {}), (path.name, data[:200], doc)
+            action = doc["event"]["action"]
+            actions[action] += 1
+            if action == "unrecognized":
+                body = PREFIX.sub("", data.decode("utf-8", "replace"), count=1).lstrip("\n")
+                if TESTSUITE_FREE_TEXT.match(body):
+                    free_text += 1
+                else:
+                    untagged.append(f"{path.name}: {body[:120]!r}")
     return actions, free_text, untagged
 
 

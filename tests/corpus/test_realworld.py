@@ -11,9 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from shipper.exim.enrich import enrich
-from shipper.exim.parse import EntryParser
 from tests.conftest import get
+from tests.parsing import read
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "realworld"
 SOURCES = sorted(FIXTURES.glob("*.log"))
@@ -21,9 +20,10 @@ MAX_UNRECOGNIZED = 0.001
 
 
 def _entries(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | None, dict[str, Any]]]:
-    """(line number, line, the expectation written above it, our document) of each log line."""
-    parser = EntryParser("UTC", "realworld")
+    """(line number, line, the expectation written above it, our document) of each log line, the log
+    lines read as one stream (each begins with a timestamp: one entry each)."""
     expect: dict[str, Any] | None = None
+    lines = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -32,8 +32,12 @@ def _entries(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | None, dict
                 if line.startswith(marker):
                     expect = {"kind": marker, **orjson.loads(line[len(marker) :])}
             continue  # other comments, including fail2ban's commented-out sample lines
-        yield number, line, expect, enrich(parser.parse(line.encode()))
+        lines.append((number, line, expect))
         expect = None
+    docs = read("".join(f"{line}\n" for _, line, _ in lines), server="realworld").docs
+    assert len(docs) == len(lines)
+    for (number, line, expected), doc in zip(lines, docs, strict=True):
+        yield number, line, expected, doc
 
 
 def test_the_fixtures_are_there() -> None:

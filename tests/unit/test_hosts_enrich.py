@@ -1,12 +1,22 @@
-"""Host facts and enrichment: IP kinds, registered domains, providers, HELO checks, related.*."""
+"""Host facts and enrichment: IP kinds, registered domains, providers, HELO checks, related.*, each read from
+the core's document of a line that carries it."""
 
 from __future__ import annotations
 
 import pytest
 
-from shipper.exim.enrich import enrich
-from shipper.exim.hosts import ip_kind, provider, registered_domain
 from tests.conftest import get, parse
+
+ID = "1tXaaa-00000001abc-0ABC"
+
+
+def _arrival_from(ip: str) -> dict[str, object]:
+    return parse(f"2025-01-31 10:00:00 {ID} <= a@b.example H=(x) [{ip}] P=esmtp S=1")
+
+
+def _delivery_to(host: str) -> dict[str, object]:
+    """A delivery to `host` (an `H=` host group) for a recipient whose domain names no provider."""
+    return parse(f"2025-01-31 10:00:00 {ID} => a@example.net R=dnslookup T=remote_smtp H={host}")
 
 
 @pytest.mark.parametrize(
@@ -39,8 +49,15 @@ from tests.conftest import get, parse
     ],
 )
 def test_ip_kind(ip: str, expected: tuple[int, str] | None) -> None:
-    """Every kind the issue names is told apart, from the address alone."""
-    assert ip_kind(ip) == expected
+    """Every kind the issue names is told apart, from the address alone; what is not an address has none
+    (and is no `source.ip`)."""
+    doc = _arrival_from(ip)
+    if expected is None:
+        assert get(doc, "exim.remote") is None
+        assert get(doc, "source.ip") is None
+    else:
+        version, kind = expected
+        assert get(doc, "exim.remote") == {"ip_kind": kind, "ip_version": version}
 
 
 @pytest.mark.parametrize(
@@ -52,12 +69,21 @@ def test_ip_kind(ip: str, expected: tuple[int, str] | None) -> None:
         ("Example.COM.", "example.com"),
         ("localhost", None),
         ("10.5.40.204", None),
-        ("[10.5.40.204]", None),
     ],
 )
 def test_registered_domain(name: str, expected: str | None) -> None:
     """Registered domains come from the bundled public suffix list; IPs have none."""
-    assert registered_domain(name) == expected
+    doc = _delivery_to(f"{name} [192.0.2.1]")
+    assert get(doc, "destination.domain") == name
+    assert get(doc, "destination.registered_domain") == expected
+
+
+def test_a_bracketed_ip_has_no_registered_domain() -> None:
+    """`H=[10.5.40.204]`: the address alone, no name, so no registered domain."""
+    doc = _delivery_to("[10.5.40.204]")
+    assert get(doc, "destination.ip") == "10.5.40.204"
+    assert get(doc, "destination.domain") is None
+    assert get(doc, "destination.registered_domain") is None
 
 
 @pytest.mark.parametrize(
@@ -80,17 +106,15 @@ def test_registered_domain(name: str, expected: str | None) -> None:
 )
 def test_provider(name: str, family: str | None) -> None:
     """Provider families from host names, no network look-up."""
-    assert provider(name) == family
+    assert get(_delivery_to(f"{name} [192.0.2.1]"), "exim.remote.provider") == family
 
 
 def test_inbound_facts_and_related() -> None:
     """Verified reverse name, HELO mismatch, address parts and related.* on an arrival."""
-    doc = enrich(
-        parse(
-            "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC <= Alice@Shop.Example H=mail-ed1-f96.google.com "
-            "(other.helo) [209.85.222.96]:39789 I=[198.51.100.23]:25 P=esmtps A=plain:alice S=10 "
-            "for bob@example.net carol@example.org"
-        )
+    doc = parse(
+        "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC <= Alice@Shop.Example H=mail-ed1-f96.google.com "
+        "(other.helo) [209.85.222.96]:39789 I=[198.51.100.23]:25 P=esmtps A=plain:alice S=10 "
+        "for bob@example.net carol@example.org"
     )
     assert get(doc, "exim.reverse_verified") is True
     assert get(doc, "exim.helo_mismatch") is True
@@ -110,7 +134,7 @@ def test_inbound_facts_and_related() -> None:
 
 def test_unverified_helo_literal() -> None:
     """`(helo) [ip]`: reverse name not verified, no mismatch verdict, HELO an IP literal."""
-    doc = enrich(parse("2025-01-31 10:00:00 H=([203.0.113.9]) [203.0.113.9]:1234 rejected EHLO or HELO x"))
+    doc = parse("2025-01-31 10:00:00 H=([203.0.113.9]) [203.0.113.9]:1234 rejected EHLO or HELO x")
     assert get(doc, "exim.reverse_verified") is False
     assert get(doc, "exim.helo_mismatch") is None
     assert get(doc, "exim.helo_is_ip") is True
@@ -118,11 +142,9 @@ def test_unverified_helo_literal() -> None:
 
 def test_provider_from_recipient_domain_without_host() -> None:
     """A deferral with no host (retry skip) still names the provider from the recipient domain."""
-    doc = enrich(
-        parse(
-            "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC == bob@gmail.com R=dnslookup T=remote_smtp defer (-54): "
-            "retry time not reached for any host for 'gmail.com'"
-        )
+    doc = parse(
+        "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC == bob@gmail.com R=dnslookup T=remote_smtp defer (-54): "
+        "retry time not reached for any host for 'gmail.com'"
     )
     assert get(doc, "exim.remote.provider") == "gmail"
     assert get(doc, "exim.error.class") == "retry_time_not_reached"

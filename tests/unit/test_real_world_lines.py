@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from shipper.exim.enrich import enrich
 from tests.conftest import get, parse
 
 T = "2025-01-31 10:00:00"
@@ -99,10 +98,6 @@ def test_two_spaces_after_the_flag_still_parse(body: str, address: str, top: str
     assert get(doc, "destination.ip") == "1.2.3.4"
 
 
-def _enriched(line: str) -> dict[str, object]:
-    return enrich(parse(line))
-
-
 @pytest.mark.parametrize(
     ("helo", "is_ip"),
     [
@@ -114,13 +109,13 @@ def _enriched(line: str) -> dict[str, object]:
     ],
 )
 def test_helo_is_ip_only_for_an_ip_literal(helo: str, is_ip: bool) -> None:
-    doc = _enriched(f"{T} {ID} <= a@b.tld H=mail.host.tld ({helo}) [192.0.2.6]:1337 P=esmtp S=1")
+    doc = parse(f"{T} {ID} <= a@b.tld H=mail.host.tld ({helo}) [192.0.2.6]:1337 P=esmtp S=1")
     assert get(doc, "exim.helo") == helo
     assert get(doc, "exim.helo_is_ip") is is_ip
 
 
 def test_no_ip_address_for_host_keeps_the_client_and_not_the_failed_name() -> None:
-    doc = _enriched(
+    doc = parse(
         f"{T} no IP address found for host mail.example.com (during SMTP connection from [192.0.2.1]:4321 "
         "I=[10.0.0.1]:25)"
     )
@@ -205,7 +200,7 @@ def test_local_parts_with_spaces_stay_one_address() -> None:
 
 
 def test_error_ignored_is_never_an_empty_exim_object() -> None:
-    doc = _enriched(f"{T} {ID} b@known.ex: error ignored")
+    doc = parse(f"{T} {ID} b@known.ex: error ignored")
     assert get(doc, "exim.address") == "b@known.ex"
 
 
@@ -291,7 +286,7 @@ def _never_framed(doc: dict[str, object], side: str = "source", real: str | None
     ],
 )
 def test_client_text_never_supplies_the_source(line: str) -> None:
-    doc = _enriched(line)
+    doc = parse(line)
     _never_framed(doc)
     assert get(doc, "exim.helo") in (None, "x")  # the HELO of Exim's own host group
     sender = get(doc, "email.from.address")
@@ -299,7 +294,7 @@ def test_client_text_never_supplies_the_source(line: str) -> None:
 
 
 def test_a_sync_error_whose_command_and_data_both_hold_a_host_records_no_source() -> None:
-    doc = _enriched(
+    doc = parse(
         f"{T} SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): "
         f'rejected "RSET" H=(y) [{FRAMED}] next input="" H=(x) [192.0.2.6]:58302 next input="QUIT"'
     )
@@ -337,7 +332,7 @@ def test_dkim_signer_text_never_supplies_the_domain() -> None:
     ],
 )
 def test_remote_replies_and_addresses_never_supply_the_destination(line: str) -> None:
-    doc = _enriched(line)
+    doc = parse(line)
     real = None if "defer" in line else "192.0.2.6"
     _never_framed(doc, side="destination", real=real)
     sender = get(doc, "email.from.address")
@@ -345,14 +340,14 @@ def test_remote_replies_and_addresses_never_supply_the_destination(line: str) ->
 
 
 def test_an_etrn_argument_never_supplies_the_source() -> None:
-    doc = _enriched(f"{T} ETRN #x received from H=(y) [{FRAMED}] received from H=(x) [192.0.2.6]:123")
+    doc = parse(f"{T} ETRN #x received from H=(y) [{FRAMED}] received from H=(x) [192.0.2.6]:123")
     _never_framed(doc)
     assert get(doc, "exim.etrn_argument") == f"#x received from H=(y) [{FRAMED}]"
 
 
 def test_a_partial_host_after_from_leaves_no_host_behind() -> None:
     """`_fullhost` keeps a host only when the whole text is one host group."""
-    doc = _enriched(
+    doc = parse(
         f"{T} overlong message header line received from H=(y) [{FRAMED}] junk (more than 1024 characters): "
         "message abandoned"
     )
@@ -362,7 +357,7 @@ def test_a_partial_host_after_from_leaves_no_host_behind() -> None:
 
 
 def test_a_junk_helo_rejection_keeps_the_clients_text_out_of_the_host() -> None:
-    doc = _enriched(
+    doc = parse(
         f"{T} rejected EHLO from [192.0.2.6]:123: syntactically invalid argument(s): x) [{FRAMED}]"
     )
     _never_framed(doc)

@@ -1,0 +1,210 @@
+"""Test-side reading of Exim text through the native core (`shipper._native`): per entry its document,
+index, `_id` and record, and `parse --messages`' summaries, as the CLI and the ship loop drive the core."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+import pytest
+
+from shipper import _native as core
+
+SERVER = "mx1.example.net"
+"""The server name of a test's documents unless it names another."""
+
+_RECORD = struct.Struct(core.RECORD_FORMAT)
+
+
+def declined(what: str) -> pytest.MarkDecorator:
+    """A test the core fails because it declines the entry (its placeholder, code 0) where Python read it:
+    a finding for the core (helper "nodecline" removes the declines). Strict: it fails once the core
+    reads the entry, so the mark goes then."""
+    return pytest.mark.xfail(strict=True, reason=f"the core declines {what}: the placeholder")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry as the core wrote it: its document, where its bulk action line sends it, and its record."""
+
+    doc: dict[str, Any]
+    index: str
+    id: str
+    offset: int
+    end: int
+    flags: int
+    code: int
+    facts: bytes
+    """Its line of message facts (`Reader.facts()`): the JSON array of its partials, `!` or empty."""
+
+    @property
+    def second_pass(self) -> bool:
+        """Stamped in the repeated hour of a fall-back, after time went back."""
+        return bool(self.flags & core.FLAG_SECOND_PASS)
+
+    @property
+    def terminated(self) -> bool:
+        """Its last line ended in a newline."""
+        return bool(self.flags & core.FLAG_TERMINATED)
+
+
+@dataclass(slots=True)
+class Log:
+    """A whole stream's entries, and what a syslog or journal stream read and did not ship."""
+
+    entries: list[Entry] = field(default_factory=list)
+    skipped: int = 0
+    unreadable: int = 0
+
+    @property
+    def docs(self) -> list[dict[str, Any]]:
+        return [e.doc for e in self.entries]
+
+
+def _reader(
+    *,
+    zone: str,
+    server: str,
+    dataset: str,
+    path: str,
+    form: str,
+    anchor: date,
+    programs: Iterable[str],
+    host_from_syslog: bool,
+    correlate: bool = False,
+) -> Any:
+    return core.Reader(
+        server=server,
+        zone=zone,
+        dataset=dataset,
+        path=path,
+        index_prefix="exim",
+        form=form,
+        anchor=(anchor.year, anchor.month, anchor.day),
+        programs=sorted(programs),
+        host_from_syslog=host_from_syslog,
+        correlate=correlate,
+    )
+
+
+def _unpack(bulk: bytes, records: bytes, facts: bytes) -> list[Entry]:
+    out = []
+    pos = 0
+    lines = facts.split(b"\n")
+    for i, (offset, end, bulk_len, action_len, _occ, flags, _ms, _pid, _id, code) in enumerate(
+        _RECORD.iter_unpack(records)
+    ):
+        action = orjson.loads(bulk[pos : pos + action_len])["create"]
+        doc = orjson.loads(bulk[pos + action_len + 1 : pos + bulk_len - 1])
+        out.append(Entry(doc, action["_index"], action["_id"], offset, end, flags, code, lines[i]))
+        pos += bulk_len
+    return out
+
+
+def read(
+    data: str | bytes,
+    *,
+    zone: str = "UTC",
+    server: str = SERVER,
+    dataset: str = "exim.main",
+    path: str = "-",
+    form: str = "exim",
+    anchor: date = date(2025, 7, 1),
+    programs: Iterable[str] = (),
+    host_from_syslog: bool = True,
+    chunk: int = 1 << 16,
+) -> Log:
+    """Every entry of a stream (`form` `exim`, `syslog` or `journal`), fed `chunk` bytes at a time and
+    finished, as `exim-shipper parse` reads a file."""
+    raw = data.encode() if isinstance(data, str) else data
+    reader = _reader(
+        zone=zone,
+        server=server,
+        dataset=dataset,
+        path=path,
+        form=form,
+        anchor=anchor,
+        programs=programs,
+        host_from_syslog=host_from_syslog,
+    )
+    log = Log()
+    for at in range(0, len(raw), chunk):
+        log.entries += _unpack(*reader.feed(raw[at : at + chunk], at), reader.facts())
+    log.entries += _unpack(*reader.finish(), reader.facts())
+    log.skipped, log.unreadable = reader.skipped, reader.unreadable
+    return log
+
+
+def documents(data: str | bytes, **context: Any) -> list[dict[str, Any]]:
+    """The documents of a stream's entries, in order (`read`'s context)."""
+    return read(data, **context).docs
+
+
+def parse(data: str | bytes, tz: str = "UTC", dataset: str = "exim.main", **context: Any) -> dict[str, Any]:
+    """The document of one entry (the text must hold exactly one)."""
+    (doc,) = documents(data, zone=tz, dataset=dataset, **context)
+    return doc
+
+
+def summaries(
+    data: str | bytes,
+    *,
+    max_open: int = 100_000,
+    zone: str = "UTC",
+    server: str = SERVER,
+    dataset: str = "exim.main",
+    form: str = "exim",
+    anchor: date = date(2025, 7, 1),
+) -> list[dict[str, Any]]:
+    """`parse --messages`' summary documents of a stream, in first-seen order: the reader keeps its
+    entries' partials and folds them into the core's `Summaries`."""
+    raw = data.encode() if isinstance(data, str) else data
+    reader = _reader(
+        zone=zone,
+        server=server,
+        dataset=dataset,
+        path="-",
+        form=form,
+        anchor=anchor,
+        programs=(),
+        host_from_syslog=True,
+        correlate=True,
+    )
+    sums = core.Summaries(max_open=max_open)
+    out = bytearray()
+    for bulk, records in (reader.feed(raw, 0), reader.finish()):
+        unsure = [e for e in _unpack(bulk, records, reader.facts()) if e.facts == b"!"]
+        assert not unsure, f"the core left these entries' partials to Python: {[e.doc for e in unsure]}"
+        reader.summarize(sums, 1 << 63)
+        out += sums.take()
+    while lines := sums.finish():
+        out += lines
+    return [orjson.loads(line) for line in bytes(out).splitlines()]
+
+
+def summaries_by_id(data: str | bytes, **context: Any) -> dict[str, dict[str, Any]]:
+    """`summaries` by message id (one server)."""
+    return {s["exim"]["local_id"]: s for s in summaries(data, **context)}
+
+
+def partials(data: str | bytes, **context: Any) -> list[bytes]:
+    """Per entry with a message id, the JSON array of its partials as the core writes them
+    (`Reader.facts()`, what `Summaries.add` takes)."""
+    entries = read(data, **context).entries
+    unsure = [e.doc for e in entries if e.facts == b"!"]
+    assert not unsure, f"the core left these entries' partials to Python: {unsure}"
+    return [e.facts for e in entries if e.facts]
+
+
+def original_bytes(doc: dict[str, Any]) -> bytes:
+    """The exact bytes a document was read from: `event.original`, or its base64 twin (bad UTF-8)."""
+    b64 = doc.get("exim", {}).get("original_base64")
+    if b64 is not None:
+        return base64.b64decode(b64)
+    text: str = doc["event"]["original"]
+    return text.encode("utf-8")
