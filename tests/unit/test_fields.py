@@ -1,10 +1,22 @@
-"""Value parsers: durations, unescaping, TLS ciphers, host groups, A= and addresses."""
+"""Value parsers: durations (Python's `fields.duration`, which the report's windows use), and the core's
+reading of unescaping, TLS ciphers, host groups, A=, I= and addresses, each in the document of a line."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from shipper.exim import fields as F
+from tests.conftest import get
+from tests.parsing import declined, parse
+
+T = "2025-01-31 10:00:00"
+ID = "1tXaaa-00000001abc-0ABC"
+
+
+def _arrival(fields: str) -> dict[str, Any]:
+    return parse(f"{T} {ID} <= a@b.example {fields}")
 
 
 @pytest.mark.parametrize(
@@ -45,13 +57,14 @@ def test_duration_rejects_non_durations(text: str) -> None:
 )
 def test_unescape(raw: str, text: str) -> None:
     """string_printing() and T= quoting are undone, octal bytes decoded as UTF-8 else Latin-1."""
-    assert F.unescape(raw) == text
+    assert get(_arrival(f'U=x P=local S=1 T="{raw}"'), "email.subject") == text
 
 
 def test_unquote_confirmation_twice() -> None:
     """C= is escaped twice (printing, then quoting): a multi-line reply's `\\\\n` is a newline."""
     raw = r'"250-first\\n250 OK id=1tXaaa-00000001abc-0ABC"'
-    assert F.unescape(F.unquote(raw)) == "250-first\n250 OK id=1tXaaa-00000001abc-0ABC"
+    doc = parse(f"{T} {ID} => a@b.example R=r T=t H=mx [192.0.2.1] C={raw}")
+    assert get(doc, "exim.smtp_confirmation") == "250-first\n250 OK id=1tXaaa-00000001abc-0ABC"
 
 
 @pytest.mark.parametrize(
@@ -92,8 +105,10 @@ def test_unquote_confirmation_twice() -> None:
     ],
 )
 def test_tls_cipher(value: str, expected: dict[str, object]) -> None:
-    """X= splits into version, cipher, bits, key-exchange group (4.100) and resumption."""
-    assert F.tls_cipher(value) == expected
+    """X= splits into version, cipher, bits, key-exchange group (4.100) and resumption (`tls.*` the ECS
+    fields, `exim.tls.*` the rest)."""
+    doc = _arrival(f"H=(x) [192.0.2.1] P=esmtps X={value} S=1")
+    assert {**doc["tls"], **doc["exim"]["tls"]} == expected
 
 
 @pytest.mark.parametrize(
@@ -118,51 +133,83 @@ def test_tls_cipher(value: str, expected: dict[str, object]) -> None:
     ],
 )
 def test_host_group(group: str, expected: dict[str, object]) -> None:
-    """The address is always the last bracketed part; HELO and name are split apart."""
-    parsed = F.host_group(group + " P=esmtp")
-    assert parsed is not None
-    assert parsed[0] == expected
-    assert parsed[1] == len(group)
+    """The address is always the last bracketed part; HELO and name are split apart; the field after the
+    group is read on (the group ends where it should)."""
+    doc = _arrival(f"{group} P=esmtp S=1")
+    read = {
+        "name": get(doc, "source.domain"),
+        "helo": get(doc, "exim.helo"),
+        "address": get(doc, "source.ip"),
+        "port": get(doc, "source.port"),
+        "connection_reused": get(doc, "exim.connection_reused"),
+        "dnssec": get(doc, "exim.dnssec"),
+    }
+    assert {k: v for k, v in read.items() if v is not None} == expected
+    assert get(doc, "exim.protocol") == "esmtp"
 
 
 def test_host_group_loose_fallback() -> None:
     """An unbalanced HELO parenthesis still yields the address (graceful degradation)."""
-    parsed = F.host_group("H=(12-12-12-12.domain.net [10.5.40.204]:65376 P=esmtp")
-    assert parsed is not None
-    assert parsed[0]["address"] == "10.5.40.204"
-    assert parsed[0]["port"] == 65376
+    doc = _arrival("H=(12-12-12-12.domain.net [10.5.40.204]:65376 P=esmtp S=1")
+    assert get(doc, "source.ip") == "10.5.40.204"
+    assert get(doc, "source.port") == 65376
+    assert get(doc, "exim.protocol") == "esmtp"
 
 
 def test_auth_parts() -> None:
     """A= holds authenticator, id and (with smtp_mailauth) the AUTH= sender."""
-    assert F.auth("dovecot_login:aaron@domain.com") == {
+
+    def auth(value: str) -> Any:
+        return get(_arrival(f"H=(x) [192.0.2.1] P=esmtpa A={value} S=1"), "exim.auth")
+
+    assert auth("dovecot_login:aaron@domain.com") == {
         "authenticator": "dovecot_login",
         "id": "aaron@domain.com",
     }
-    assert F.auth("plain:userx:sender@x") == {"authenticator": "plain", "id": "userx", "sender": "sender@x"}
-    assert F.auth("cram") == {"authenticator": "cram"}
+    assert auth("plain:userx:sender@x") == {"authenticator": "plain", "id": "userx", "sender": "sender@x"}
+    assert auth("cram") == {"authenticator": "cram"}
 
 
 def test_interface_forms() -> None:
     """I= `[ip]:port`, and PRX= bare ip on arrivals."""
-    assert F.interface("[127.0.0.1]:25") == {"address": "127.0.0.1", "port": 25}
-    assert F.interface("[2001:db8::5]:587") == {"address": "2001:db8::5", "port": 587}
-    assert F.interface("192.0.2.4") == {"address": "192.0.2.4"}
+
+    def interface(value: str) -> Any:
+        return get(_arrival(f"H=(x) [192.0.2.1] I={value} P=esmtp S=1"), "exim.interface")
+
+    assert interface("[127.0.0.1]:25") == {"address": "127.0.0.1", "port": 25}
+    assert interface("[2001:db8::5]:587") == {"address": "2001:db8::5", "port": 587}
+    assert get(_arrival("H=(x) [192.0.2.1] PRX=192.0.2.4 P=esmtp S=1"), "exim.proxy") == {"address": "192.0.2.4"}
 
 
 def test_ip_facts_canonicalises() -> None:
-    """Valid IPs are canonicalised; test-suite placeholders are not IPs."""
-    assert F.ip_facts("2001:DB8:0::1") == ("2001:db8::1", 6)
-    assert F.ip_facts("ip4.ip4.ip4.ip4") is None
+    """Valid IPs are canonicalised; test-suite placeholders are not IPs (the text stays the address)."""
+    doc = _arrival("H=mx [2001:DB8:0::1] P=esmtp S=1")
+    assert (get(doc, "source.ip"), get(doc, "exim.remote.ip_version")) == ("2001:db8::1", 6)
+    doc = _arrival("H=mx [ip4.ip4.ip4.ip4] P=esmtp S=1")
+    assert get(doc, "source.address") == "ip4.ip4.ip4.ip4"
+    assert get(doc, "source.ip") is None
+    assert get(doc, "exim.remote") is None
 
 
 def test_digits_that_are_not_decimal_are_not_numbers() -> None:
     """`²` is a digit (`isdigit`) that `int()` refuses: read as text, never a ValueError; decimal digits
     of other scripts are numbers, as `int()` reads them."""
-    assert F.ipv4_octets("².0.2.1") is None
-    assert F.ipv4_octets("١92.0.2.1") == (192, 0, 2, 1)
-    assert F.integer("²") is None
-    assert F.integer("٤٢") == 42
-    assert F.host_group("H=mx [192.0.2.1]:²", 0) == ({"address": "192.0.2.1", "name": "mx", "port": "²"}, 18)
-    assert F.interface("[127.0.0.1]:²") == {"address": "127.0.0.1", "port_name": "²"}
-    assert F.interface("[127.0.0.1]:٢٥") == {"address": "127.0.0.1", "port": 25}
+    assert get(_arrival("H=(x) [².0.2.1] P=esmtp S=1"), "source") == {"address": "².0.2.1"}
+    # The octets of `١92.0.2.1` are 192.0.2.1: a documentation address (the text stays as written).
+    doc = _arrival("H=(x) [١92.0.2.1] P=esmtp S=1")
+    assert get(doc, "exim.remote") == {"ip_kind": "documentation", "ip_version": 4}
+    doc = _arrival("H=mx [192.0.2.1]:² I=[127.0.0.1]:² P=esmtp S=1")
+    assert get(doc, "source") == {"address": "192.0.2.1", "domain": "mx", "ip": "192.0.2.1"}
+    assert get(doc, "exim.interface") == {"address": "127.0.0.1", "port_name": "²"}
+    assert get(doc, "exim.protocol") == "esmtp"
+    doc = _arrival("H=mx [192.0.2.1] I=[127.0.0.1]:٢٥ P=esmtp S=1")
+    assert get(doc, "exim.interface") == {"address": "127.0.0.1", "port": 25}
+
+
+@declined("an `S=` of non-ASCII digits")
+def test_a_size_of_other_digits() -> None:
+    """`S=٤٢` is 42, as `int()` reads it; `S=²` is no number: kept as the field's text."""
+    assert get(_arrival("H=mx [192.0.2.1] P=esmtp S=٤٢"), "exim.size") == 42
+    doc = _arrival("H=mx [192.0.2.1] P=esmtp S=²")
+    assert get(doc, "exim.size") is None
+    assert get(doc, "exim.fields") == {"S": "²"}
