@@ -17,6 +17,8 @@ from shipper import _native as core
 
 SERVER = "mx1.example.net"
 """The server name of a test's documents unless it names another."""
+PROGRAMS = ("exim", "exim4")
+"""The syslog tags of Exim's lines (the settings' default `syslog_programs`)."""
 
 _RECORD = struct.Struct(core.RECORD_FORMAT)
 
@@ -77,6 +79,7 @@ def _reader(
     programs: Iterable[str],
     host_from_syslog: bool,
     correlate: bool = False,
+    start: int = 0,
 ) -> Any:
     return core.Reader(
         server=server,
@@ -89,6 +92,7 @@ def _reader(
         programs=sorted(programs),
         host_from_syslog=host_from_syslog,
         correlate=correlate,
+        start=start,
     )
 
 
@@ -115,12 +119,14 @@ def read(
     path: str = "-",
     form: str = "exim",
     anchor: date = date(2025, 7, 1),
-    programs: Iterable[str] = (),
+    programs: Iterable[str] = PROGRAMS,
     host_from_syslog: bool = True,
     chunk: int = 1 << 16,
+    start: int = 0,
 ) -> Log:
     """Every entry of a stream (`form` `exim`, `syslog` or `journal`), fed `chunk` bytes at a time and
-    finished, as `exim-shipper parse` reads a file."""
+    finished, as `exim-shipper parse` reads a file; `start`: the offset in the file where `data` begins
+    (a reader resuming there)."""
     raw = data.encode() if isinstance(data, str) else data
     reader = _reader(
         zone=zone,
@@ -131,10 +137,11 @@ def read(
         anchor=anchor,
         programs=programs,
         host_from_syslog=host_from_syslog,
+        start=start,
     )
     log = Log()
     for at in range(0, len(raw), chunk):
-        log.entries += _unpack(*reader.feed(raw[at : at + chunk], at), reader.facts())
+        log.entries += _unpack(*reader.feed(raw[at : at + chunk], start + at), reader.facts())
     log.entries += _unpack(*reader.finish(), reader.facts())
     log.skipped, log.unreadable = reader.skipped, reader.unreadable
     return log
@@ -171,7 +178,7 @@ def summaries(
         path="-",
         form=form,
         anchor=anchor,
-        programs=(),
+        programs=PROGRAMS,
         host_from_syslog=True,
         correlate=True,
     )

@@ -1,9 +1,10 @@
-"""Syslog and journald input: each wrapper form, Exim's split pieces, New Year, other programs, detection."""
+"""Syslog and journald input: each wrapper form, Exim's split pieces, New Year, other programs, detection.
+The records are read by the core (`Reader(form=...)`); format detection, the tail's harvester and the
+resume's second are Python's."""
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 from datetime import date
 from pathlib import Path
@@ -11,24 +12,24 @@ from typing import Any
 
 import pytest
 
-from shipper.exim.parse import EntryParser
-from shipper.exim.syslog import YearGuess, parse_journal, parse_syslog, split_part
 from shipper.files.follow import Harvester
-from shipper.files.reader import RawEntry, iter_entries
 from shipper.files.syslog import SyslogAssembler, detect_format
+from tests.parsing import Entry, Log, read
 
 ID = "1tgXJ4-000000001aB-0Cd4"
 ARRIVAL = f"{ID} <= alice@example.com H=mail.example.com [192.0.2.1] P=esmtps S=1234 id=abc@example.com"
 
 
-def entries(text: bytes, *, form: str = "syslog", anchor: date = date(2025, 7, 1)) -> list[RawEntry]:
-    assembler = SyslogAssembler(form, anchor)  # type: ignore[arg-type]
-    return list(iter_entries(io.BytesIO(text), assembler=assembler))
+def log(text: bytes, *, form: str = "syslog", anchor: date = date(2025, 7, 1), **kw: Any) -> Log:
+    return read(text, form=form, anchor=anchor, server="this-host", **kw)
+
+
+def entries(text: bytes, **kw: Any) -> list[Entry]:
+    return log(text, **kw).entries
 
 
 def docs(text: bytes, **kw: Any) -> list[dict[str, Any]]:
-    parser = EntryParser("UTC", "this-host")
-    return [parser.parse(e.data, e.origin) for e in entries(text, **kw)]
+    return log(text, **kw).docs
 
 
 def journal(**fields: Any) -> bytes:
@@ -94,9 +95,8 @@ def test_rfc3339_and_rfc5424_forms(line: str, stamp: str) -> None:
 
 def test_rfc5424_severity_is_kept() -> None:
     """The severity of `<PRI>` (PRI mod 8) goes to log.syslog.severity.code."""
-    w = parse_syslog(f"<22>1 2025-06-29T16:04:19Z server exim 1234 - - {ARRIVAL}".encode())
-    assert w is not None
-    assert w.priority == 6
+    [doc] = docs(f"<22>1 2025-06-29T16:04:19Z server exim 1234 - - {ARRIVAL}\n".encode())
+    assert doc["log"]["syslog"]["severity"] == {"code": 6}
 
 
 def test_journal_json_with_a_bytes_array_message() -> None:
@@ -114,9 +114,10 @@ def test_journal_json_with_a_bytes_array_message() -> None:
 
 def test_journal_fields_and_priority() -> None:
     """SYSLOG_PID is preferred over _PID; PRIORITY 5 (notice) is the reject log's copy."""
-    w = parse_journal(journal(_PID="1", SYSLOG_PID="2", SYSLOG_IDENTIFIER="exim", MESSAGE="x"))
-    assert w is not None
-    assert (w.pid, w.program, w.priority, w.message) == (2, "exim", 6, b"x")
+    [doc] = docs(journal(_PID="1", SYSLOG_PID="2", SYSLOG_IDENTIFIER="exim", MESSAGE="x"), form="journal")
+    assert doc["process"]["pid"] == 2
+    assert doc["log"]["syslog"] == {"appname": "exim", "procid": "2", "severity": {"code": 6}}
+    assert doc["event"]["original"].endswith(" x")  # the message, after the stamp the record gave it
     text = journal(
         _HOSTNAME="mx2",
         SYSLOG_IDENTIFIER="exim",
@@ -125,8 +126,9 @@ def test_journal_fields_and_priority() -> None:
     )
     [doc] = docs(text, form="journal")
     assert doc["event"]["dataset"] == "exim.reject"
-    assert parse_journal(b'{"MESSAGE": null, "__REALTIME_TIMESTAMP": "1"}') is not None
-    assert parse_journal(b"not json") is None
+    # A record without a message or program is a record (another program's), a line of no JSON is not.
+    other = log(b'{"MESSAGE": null, "__REALTIME_TIMESTAMP": "1"}\nnot json\n', form="journal")
+    assert (other.entries, other.skipped, other.unreadable) == ([], 1, 1)
 
 
 def test_split_pieces_are_joined_as_exim_wrote_them() -> None:
@@ -141,27 +143,35 @@ def test_split_pieces_are_joined_as_exim_wrote_them() -> None:
         b"Jun 29 16:04:19 mx exim[9]: [4/4] mple.com>\n"
     )
     got = entries(text)
-    assert [e.data for e in got] == [
-        b"2025-06-29 16:04:19 1tgXJ5-000000001aC-0Cd5 H=(h) [203.0.113.10] F=<a@b.c> rejected after DATA: spam\n"
-        b"Envelope-from: <a@b.c>\nEnvelope-to: <d@example.com>",
-        b"2025-06-29 16:04:19 1tgXJ4-000000001aB-0Cd4 Completed",
+    assert [e.doc["event"]["original"] for e in got] == [
+        "2025-06-29 16:04:19 1tgXJ5-000000001aC-0Cd5 H=(h) [203.0.113.10] F=<a@b.c> rejected after DATA: spam\n"
+        "Envelope-from: <a@b.c>\nEnvelope-to: <d@example.com>",
+        "2025-06-29 16:04:19 1tgXJ4-000000001aB-0Cd4 Completed",
     ]
     # The second entry ends inside the first one's span: ends never go backwards (safe checkpoints).
     assert got[0].end == got[1].end == len(text)
-    parser = EntryParser("UTC", "x")
-    doc = parser.parse(got[0].data, got[0].origin)
+    doc = got[0].doc
     assert doc["event"]["action"] == "message_rejected"
     assert doc["exim"]["envelope_from"] == "a@b.c"
     assert doc["exim"]["envelope_to"] == ["d@example.com"]
     assert doc["event"]["dataset"] == "exim.reject", "a header dump is the reject log's copy"
 
 
-def test_split_part_markers() -> None:
-    """The marker's parts; a bracket that is not a marker leaves the message whole."""
-    assert split_part(b"[2\\3] text") == (2, 3, True, b"text")
-    assert split_part(b"[3/3] ") == (3, 3, False, b"")
-    assert split_part(b"[1.2.3.4] x") is None
-    assert split_part(b"[4/3] x") is None
+@pytest.mark.parametrize(
+    ("message", "text", "marker"),
+    [
+        (b"[2\\3] text", "text", True),
+        (b"[3/3] ", "", True),
+        (b"[1.2.3.4] x", "[1.2.3.4] x", False),
+        (b"[4/3] x", "[4/3] x", False),
+    ],
+)
+def test_split_part_markers(message: bytes, text: str, marker: bool) -> None:
+    """A marker is cut off its piece (here a piece whose start never came: it stands alone, tagged); a
+    bracket that is not a marker leaves the message whole."""
+    [doc] = docs(b"Jun 29 16:04:19 mx exim[9]: " + message + b"\n")
+    assert doc["event"]["original"] == f"2025-06-29 16:04:19 {text}"
+    assert ("syslog_parts_missing" in doc["tags"]) is marker
 
 
 def test_missing_pieces_are_tagged_and_nothing_is_lost() -> None:
@@ -193,13 +203,16 @@ def test_new_year_year_inference() -> None:
 
 def test_year_guess_never_dates_a_line_after_its_anchor() -> None:
     """Read in June, a July line is last year's; 29 February takes the latest leap year."""
-    years = YearGuess(date(2025, 6, 30))
-    assert years(7, 15) == 2024
-    assert YearGuess(date(2025, 6, 30))(6, 30) == 2025
-    assert YearGuess(date(2025, 6, 30))(2, 29) == 2024
+
+    def years(anchor: date, *days: str) -> list[int]:
+        text = "".join(f"{day} 12:00:00 mx exim[1]: {ID} Completed\n" for day in days).encode()
+        return [int(d["@timestamp"][:4]) for d in docs(text, anchor=anchor)]
+
+    assert years(date(2025, 6, 30), "Jul 15") == [2024]
+    assert years(date(2025, 6, 30), "Jun 30") == [2025]
+    assert years(date(2025, 6, 30), "Feb 29") == [2024]
     # A file from March to February: the year turns once.
-    years = YearGuess(date(2026, 2, 10))
-    assert [years(m, 1) for m in (3, 7, 12, 1, 2)] == [2025, 2025, 2025, 2026, 2026]
+    assert years(date(2026, 2, 10), "Mar  1", "Jul  1", "Dec  1", "Jan  1", "Feb  1") == [2025, 2025, 2025, 2026, 2026]
 
 
 def test_other_programs_lines_are_skipped_and_counted() -> None:
@@ -210,14 +223,12 @@ def test_other_programs_lines_are_skipped_and_counted() -> None:
         "Jun 29 16:04:20 mx dovecot: imap-login: Login: user=<bob>\n"
         "-- Boot 0123456789abcdef --\n"
     ).encode()
-    assembler = SyslogAssembler("syslog", date(2025, 7, 1), frozenset({"exim"}))
-    got = list(iter_entries(io.BytesIO(text), assembler=assembler))
-    assert len(got) == 1
-    assert assembler.skipped == 2
-    assert assembler.unreadable == 1
+    got = log(text, programs={"exim"})
+    assert len(got.entries) == 1
+    assert got.skipped == 2
+    assert got.unreadable == 1
     # A configured program name is Exim too.
-    named = SyslogAssembler("syslog", date(2025, 7, 1), frozenset({"exim", "postfix/smtpd"}))
-    assert len(list(iter_entries(io.BytesIO(text), assembler=named))) == 2
+    assert len(entries(text, programs={"exim", "postfix/smtpd"})) == 2
 
 
 def test_syslog_duplication_marks_the_reject_copy() -> None:
@@ -229,11 +240,8 @@ def test_syslog_duplication_marks_the_reject_copy() -> None:
 
 def test_server_name_configured_keeps_host_name() -> None:
     """With a configured server name the syslog host stays in log.syslog.hostname only."""
-    assembler = SyslogAssembler("syslog", date(2025, 7, 1), host_from_syslog=False)
-    [entry] = iter_entries(
-        io.BytesIO(f"Jun 29 16:04:19 other exim[1]: {ARRIVAL}\n".encode()), assembler=assembler
-    )
-    doc = EntryParser("UTC", "configured").parse(entry.data, entry.origin)
+    text = f"Jun 29 16:04:19 other exim[1]: {ARRIVAL}\n".encode()
+    [doc] = read(text, form="syslog", anchor=date(2025, 7, 1), server="configured", host_from_syslog=False).docs
     assert doc["host"]["name"] == "configured"
     assert doc["log"]["syslog"]["hostname"] == "other"
 
@@ -247,10 +255,10 @@ def test_journal_line_is_never_glued_to_the_previous_entry() -> None:
         + f"2025-06-29T16:04:21+02:00 mx exim[1]: {ID} Completed\n"
         + " continuation of the entry before\n"
     ).encode()
-    got = list(iter_entries(io.BytesIO(text)))
+    got = read(text).docs
     assert len(got) == 4
-    assert got[0].data == f"2025-06-29 16:04:19 {ARRIVAL}".encode()
-    assert got[3].data.endswith(b"\n continuation of the entry before")
+    assert got[0]["event"]["original"] == f"2025-06-29 16:04:19 {ARRIVAL}"
+    assert got[3]["event"]["original"].endswith("\n continuation of the entry before")
 
 
 def test_format_detection_from_the_first_lines() -> None:
@@ -331,7 +339,8 @@ def test_a_resume_rereads_the_twins_of_its_second(tmp_path: Path, form: str) -> 
         assert assembler.second_start(fh, starts[-1]) == starts[1]
         assert assembler.second_start(fh, starts[1]) == starts[1]
         assert assembler.second_start(fh, 0) == 0
-        fh.seek(starts[1])
-        again = list(iter_entries(fh, starts[1], assembler.fresh()))
+    # The core's reader resumed there reads both twins again.
+    again = read(path.read_bytes()[starts[1] :], form=form, anchor=date(2025, 7, 1), start=starts[1]).entries
     assert len(again) == 2
-    assert again[0].data == again[1].data
+    assert again[0].doc["event"]["original"] == again[1].doc["event"]["original"]
+    assert [e.offset for e in again] == [starts[1], starts[-1]]
