@@ -184,8 +184,8 @@ def summaries(
     )
     sums = core.Summaries(max_open=max_open)
     out = bytearray()
-    for bulk, records in (reader.feed(raw, 0), reader.finish()):
-        unsure = [e for e in _unpack(bulk, records, reader.facts()) if e.facts == b"!"]
+    for call in (lambda: reader.feed(raw, 0), reader.finish):
+        unsure = [e for e in _unpack(*call(), reader.facts()) if e.facts == b"!"]
         assert not unsure, f"the core left these entries' partials to Python: {[e.doc for e in unsure]}"
         reader.summarize(sums, 1 << 63)
         out += sums.take()
@@ -196,16 +196,7 @@ def summaries(
 
 def summaries_by_id(data: str | bytes, **context: Any) -> dict[str, dict[str, Any]]:
     """`summaries` by message id (one server)."""
-    return {s["exim"]["local_id"]: s for s in summaries(data, **context)}
-
-
-def partials(data: str | bytes, **context: Any) -> list[bytes]:
-    """Per entry with a message id, the JSON array of its partials as the core writes them
-    (`Reader.facts()`, what `Summaries.add` takes)."""
-    entries = read(data, **context).entries
-    unsure = [e.doc for e in entries if e.facts == b"!"]
-    assert not unsure, f"the core left these entries' partials to Python: {unsure}"
-    return [e.facts for e in entries if e.facts]
+    return {s["email"]["local_id"]: s for s in summaries(data, **context)}
 
 
 def original_bytes(doc: dict[str, Any]) -> bytes:
@@ -215,3 +206,39 @@ def original_bytes(doc: dict[str, Any]) -> bytes:
         return base64.b64decode(b64)
     text: str = doc["event"]["original"]
     return text.encode("utf-8")
+
+
+def states(data: str | bytes, **context: Any) -> list[dict[str, Any]]:
+    """The partial summaries the core makes of a stream's entries, in order, each as its mergeable state
+    (`shipper.messages.to_state`'s form: `from_state` reads it)."""
+    entries = read(data, **context).entries
+    unsure = [e.doc for e in entries if e.facts == b"!"]
+    assert not unsure, f"the core left these entries' partials to Python: {unsure}"
+    return [state for e in entries if e.facts for state in orjson.loads(e.facts)]
+
+
+def stored(data: str | bytes, *, max_open: int, server: str = SERVER, zone: str = "UTC") -> list[dict[str, Any]]:
+    """The summary documents the ship loop's correlator (`shipper._native.Correlator`) hands out for a
+    stream, in order: finished and evicted messages as they leave, the open ones drained at the end,
+    each with the `exim.merge_state` it is stored with."""
+    raw = data.encode() if isinstance(data, str) else data
+    reader = _reader(
+        zone=zone,
+        server=server,
+        dataset="exim.main",
+        path="-",
+        form="exim",
+        anchor=date(1970, 1, 1),
+        programs=PROGRAMS,
+        host_from_syslog=True,
+        correlate=True,
+    )
+    loop = core.Correlator(max_open=max_open, index_prefix="exim")
+    bulk = bytearray()
+    for call in (lambda: reader.feed(raw, 0), reader.finish):
+        for entry in _unpack(*call(), reader.facts()):
+            reader.correlate(loop, entry.end)  # an entry at a time: what leaves, leaves at its entry
+            bulk += loop.older_than(0)[0]
+    bulk += loop.drain()[0]
+    lines = bytes(bulk).splitlines()
+    return [orjson.loads(doc) for doc in lines[1::2]]

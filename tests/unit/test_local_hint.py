@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from shipper.exim.classify import hint_for, routed_locally
-from tests.unit.test_messages import _docs
+import pytest
+
+from shipper.exim.classify import hint_for
+from tests.conftest import parse
 
 
 def _error(line: str) -> dict[str, object]:
-    (doc,) = _docs(line + "\n")
-    err: dict[str, object] = doc["exim"]["error"]
+    err: dict[str, object] = parse(line)["exim"]["error"]
     return err
 
 
@@ -31,12 +32,29 @@ def test_remote_domain_keeps_the_dns_hint() -> None:
     assert "DNS zone" in str(err["hint"])
 
 
-def test_router_names() -> None:
-    assert (
-        routed_locally("virtual_aliases") and routed_locally("localuser") and routed_locally("system_aliases")
-    )
-    assert (
-        not routed_locally("dkim_lookuphost") and not routed_locally("dnslookup") and not routed_locally(None)
-    )
-    assert not routed_locally("remote_forward_smtp")
-    assert hint_for("unknown_user", local=True) == hint_for("unknown_user")
+@pytest.mark.parametrize(
+    ("router", "local"),
+    [
+        ("virtual_aliases", True),
+        ("localuser", True),
+        ("system_aliases", True),
+        ("dkim_lookuphost", False),
+        ("dnslookup", False),
+        ("remote_forward_smtp", False),
+        (None, False),
+    ],
+)
+def test_router_names(router: str | None, local: bool) -> None:
+    """Which routers are local, read from the hint of an unroutable address routed by each."""
+    routed = f" R={router}" if router else ""
+    err = _error(f"2025-03-30 10:00:01 1tAlia-00000000001-0001 ** x@nosuch.example{routed}: Unrouteable address")
+    assert err["class"] == "unroutable_domain"
+    assert ("DNS zone" not in str(err["hint"])) is local
+
+
+def test_a_class_without_a_local_hint_keeps_its_own() -> None:
+    """An unknown user on a local router has the class's hint, as on a remote one."""
+    line = "2025-03-30 10:00:01 1tAlia-00000000001-0001 ** x@fleet.test R={}: 550 5.1.1 User unknown"
+    local, remote = _error(line.format("localuser")), _error(line.format("dnslookup"))
+    assert local["class"] == remote["class"] == "unknown_user"
+    assert local["hint"] == remote["hint"] == hint_for("unknown_user")

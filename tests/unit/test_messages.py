@@ -1,39 +1,42 @@
-"""Message correlation: states, arrival time from the id, bounded memory, and an order-free merge."""
+"""Message correlation: states, arrival time from the id, bounded memory, and an order-free merge. The
+summaries are the core's (`parse --messages`' and the ship loop's correlators); the merge of stored
+states is Python's (`shipper.messages.merge`, which the summary upserts use) over the core's partials."""
 
 from __future__ import annotations
 
-import io
 import random
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipper.exim.enrich import enrich
-from shipper.exim.parse import EntryParser
-from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, accumulate, id_time, merge, partials, summary
+from shipper.messages import Partial, accumulate, from_state, merge, summary, to_state
 from tests.conftest import SHARED
+from tests.parsing import read, states, stored, summaries_by_id
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shipper" / "samples" / "exim_mainlog"
 
 
-def _docs(text: str) -> list[dict[str, Any]]:
-    parser = EntryParser("UTC", "mx1")
-    return [enrich(parser.parse(e.data)) for e in iter_entries(io.BytesIO(text.encode()))]
+def _summaries(log: str, max_open: int = 100) -> dict[str, dict[str, Any]]:
+    """`parse --messages`' summaries of a log by id."""
+    return summaries_by_id(log, server="mx1", max_open=max_open)
 
 
-def _summaries(docs: list[dict[str, Any]], max_open: int = 100) -> dict[str, dict[str, Any]]:
-    """Summaries by id, merging whatever the correlator hands out (finished, evicted, drained)."""
-    c = Correlator(max_open=max_open)
-    out: dict[str, Partial] = {}
-    for part in [p for d in docs for p in c.add(d)] + list(c.drain()):
-        accumulate(out, part)
-    assert not c.open
-    return {k: summary(v) for k, v in out.items()}
+def _partials(log: str) -> list[Partial]:
+    """The partial summaries the core makes of a log's entries, in order."""
+    return [from_state(s) for s in states(log, server="mx1")]
+
+
+def _merged(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The summaries of stored documents merged by id, as the cluster's stored states would be."""
+    acc: dict[str, Partial] = {}
+    for doc in docs:
+        accumulate(acc, from_state(doc["exim"]["merge_state"]))
+    return {k: summary(v) for k, v in acc.items()}
 
 
 ID = "1tXaaa-00000001abc-0ABC"
@@ -91,14 +94,12 @@ C = f"2025-01-31 10:05:00 {ID} Completed\n"
 )
 def test_states(log: str, state: str) -> None:
     """Each of the eight states from a small message history."""
-    assert _summaries(_docs(log))[ID]["exim"]["state"] == state
+    assert _summaries(log)[ID]["exim"]["state"] == state
 
 
 def test_summary_fields() -> None:
     """Attempts, first/last deferral, delay, per-recipient outcome and the last error class."""
-    s = _summaries(
-        _docs(A + QB + DA + QB.replace("10:00:01", "10:30:00") + FB.replace("10:00:01", "11:00:00") + C)
-    )[ID]
+    s = _summaries(A + QB + DA + QB.replace("10:00:01", "10:30:00") + FB.replace("10:00:01", "11:00:00") + C)[ID]
     ex = s["exim"]
     assert ex["attempts"] == 3  # 10:00:01, 10:30:00, 11:00:00
     assert ex["first_deferral"]["time"] == "2025-01-31T10:00:01.000Z"
@@ -119,8 +120,7 @@ def test_summary_fields() -> None:
 
 def test_id_time_and_arrival_in_another_file() -> None:
     """Without its `<=` line, the arrival time is decoded from the id's first six characters."""
-    assert id_time("1XGVPd-000707-4Y") == "2014-08-10T15:52:01.000Z"
-    s = _summaries(_docs("2014-08-10 15:53:00 1XGVPd-000707-4Y => a@b.example R=r T=t\n"))["1XGVPd-000707-4Y"]
+    s = _summaries("2014-08-10 15:53:00 1XGVPd-000707-4Y => a@b.example R=r T=t\n")["1XGVPd-000707-4Y"]
     assert s["exim"]["arrival_time"] == "2014-08-10T15:52:01.000Z"
     assert s["exim"]["arrival_time_source"] == "message_id"
 
@@ -129,61 +129,27 @@ def test_bounce_links_both_ways() -> None:
     """A locally generated bounce names the message it bounces, and that message names it."""
     bounce = "1tXbbb-00000002abc-0DEF"
     log = A + FA + f"2025-01-31 10:00:02 {bounce} <= <> R={ID} U=mailnull P=local S=1 for s@x.example\n"
-    sums = _summaries(_docs(log))
+    sums = _summaries(log)
     assert sums[bounce]["exim"]["bounce_of"] == ID
     assert sums[ID]["exim"]["bounced_by"] == [bounce]
     assert "from" not in sums[bounce]["email"]
 
 
 def test_cap_flushes_oldest_and_partials_merge_back() -> None:
-    """With a cap of one open message, evicted partials merge to the uncapped summary."""
+    """With a cap of one open message, the ship loop's correlator hands out evicted pieces, whose stored
+    states merge to the uncapped summary."""
     other = "1tXccc-00000003abc-0GHI"
     log = A + f"2025-01-31 10:00:00 {other} <= o@x.example U=o P=local S=1 for z@z.example\n" + DA + DB + C
-    docs = _docs(log)
-    full = _summaries(docs)
-    capped = Correlator(max_open=1)
-    pieces: dict[str, Partial] = {}
-    handed_out = 0
-    for d in docs:
-        for p in capped.add(d):
-            handed_out += 1
-            accumulate(pieces, p)
-        assert len(capped.open) <= 1
-    for p in capped.drain():
-        accumulate(pieces, p)
-    assert handed_out >= 2  # the eviction and the completed message
-    assert {k: summary(v) for k, v in pieces.items()} == full
+    full = stored(log, max_open=100, server="mx1")
+    capped = stored(log, max_open=1, server="mx1")
+    assert len(full) == 2
+    assert len(capped) >= 3  # the eviction and the completed message
+    assert _merged(capped) == _merged(full)
+    assert {d["email"]["local_id"]: d["exim"]["state"] for d in full} == {ID: "delivered", other: "received"}
 
 
-def test_finished_messages_leave_memory_at_once() -> None:
-    """After `Completed` a message is handed out and no longer held; unfinished ones stay."""
-    c = Correlator()
-    done = [p for d in _docs(A + DA + DB + C) for p in c.add(d)]
-    assert [p["id"] for p in done] == [ID]
-    assert not c.open
-    c.add(_docs(A)[0])
-    assert list(c.open) == [("mx1", ID)]
-
-
-def test_correlator_knows_where_the_oldest_held_share_begins() -> None:
-    """The checkpoint may not pass the first line of a message still held in memory."""
-    other = "1tXccc-00000003abc-0GHI"
-    c = Correlator()
-    assert c.oldest() is None
-    (a,) = _docs(A)
-    (o,) = _docs(f"2025-01-31 10:00:01 {other} <= o@x.example U=o P=local S=1 for z@z.example\n")
-    c.add_partials(partials(a), at=100)
-    c.add_partials(partials(o), at=250)
-    c.add_partials(partials(_docs(DA)[0]), at=300)  # a later line of the first message: still held from 100
-    assert c.oldest() == 100
-    assert [p["id"] for p in c.older_than(100)] == []
-    taken = c.older_than(251)
-    assert [p["id"] for p in taken] == [ID, other]
-    assert c.oldest() is None and not c.since
-    # Finished messages leave, and their start no longer holds anything back.
-    for d, at in zip(_docs(A + DA + DB + C), (400, 500, 600, 700), strict=True):
-        c.add_partials(partials(d), at=at)
-    assert c.oldest() is None and not c.since
+# The loop correlator's bookkeeping (finished messages leave at once, `oldest`, `older_than`) is the
+# cargo test `messages::correlator::tests::finished_leaves_at_once_and_the_cap_evicts_the_oldest`.
 
 
 ALIAS_ID = "1tAlia-00000000001-0001"
@@ -203,7 +169,7 @@ ALIAS = (
 def test_alias_outcomes_are_per_final_address() -> None:
     """An alias expanding to two addresses, one failing: two outcomes, each with the address it came from;
     the message is partially delivered, and the expanded parents are not left `pending`."""
-    s = _summaries(_docs(ALIAS))[ALIAS_ID]
+    s = _summaries(ALIAS)[ALIAS_ID]
     assert s["exim"]["state"] == "partially_delivered"
     rcpts = {r["address"]: r for r in s["exim"]["recipients"]}
     assert set(rcpts) == {"dave", "nobody-here@fleet.test"}
@@ -214,8 +180,8 @@ def test_alias_outcomes_are_per_final_address() -> None:
     assert s["email"]["to"]["address"] == ["dave", "nobody-here@fleet.test"]
     # Without the failing target it is delivered; an alias that only failed is bounced.
     lines = ALIAS.splitlines(keepends=True)
-    assert _summaries(_docs("".join(lines[:2] + lines[3:])))[ALIAS_ID]["exim"]["state"] == "delivered"
-    assert _summaries(_docs("".join(lines[:3] + lines[5:])))[ALIAS_ID]["exim"]["state"] == "bounced"
+    assert _summaries("".join(lines[:2] + lines[3:]))[ALIAS_ID]["exim"]["state"] == "delivered"
+    assert _summaries("".join(lines[:3] + lines[5:]))[ALIAS_ID]["exim"]["state"] == "bounced"
 
 
 def test_a_parent_with_its_own_outcome_stays() -> None:
@@ -226,7 +192,7 @@ def test_a_parent_with_its_own_outcome_stays() -> None:
         f"2025-03-30 10:00:01 {ALIAS_ID} => x@remote.example <list@fleet.test> R=dnslookup T=remote_smtp H=mx [192.0.2.9]\n"
         f"2025-03-30 10:00:01 {ALIAS_ID} Completed\n"
     )
-    s = _summaries(_docs(log))[ALIAS_ID]
+    s = _summaries(log)[ALIAS_ID]
     assert [(r["address"], r["outcome"]) for r in s["exim"]["recipients"]] == [
         ("list@fleet.test", "delivered"),
         ("x@remote.example", "delivered"),
@@ -235,24 +201,30 @@ def test_a_parent_with_its_own_outcome_stays() -> None:
 
 def test_removed_then_completed_is_one_finished_message() -> None:
     """`removed by` is followed by `Completed`: the message stays open until then, and leaves once."""
-    c = Correlator()
     log = A + f"2025-01-31 10:02:00 {ID} removed by root\n2025-01-31 10:02:00 {ID} Completed\n"
-    out = [p for d in _docs(log) for p in c.add(d)]
-    assert [p["id"] for p in out] == [ID] and not c.open
-    assert summary(out[0])["exim"]["state"] == "removed"
+    out = stored(log, max_open=100, server="mx1")
+    assert [d["email"]["local_id"] for d in out] == [ID]
+    assert out[0]["exim"]["state"] == "removed"
+    # Stopped before `Completed`, the message is still open: drained, it is removed but not completed.
+    (held,) = stored(log.rsplit("2025-01-31 10:02:00", 1)[0], max_open=100, server="mx1")
+    assert held["exim"]["state"] == "removed"
+    assert "completed_time" not in held["exim"]
 
 
-def _histories() -> list[list[dict[str, Any]]]:
-    """Real message histories: the bundled sample, plus Exim's test-suite logs when ../shared exists."""
+def _histories() -> list[list[list[Partial]]]:
+    """Real message histories, as the core's partials of each entry with a message id: the bundled sample,
+    plus Exim's test-suite logs when ../shared exists."""
     texts = [SAMPLE.read_text(), ALIAS]
     corpus = SHARED / "corpus" / "exim-testsuite" / "mainlog"
     if corpus.exists():
         texts += [p.read_text(errors="replace") for p in sorted(corpus.iterdir())[:120]]
     out = []
     for text in texts:
-        docs = [d for d in _docs(text) if d.get("email", {}).get("local_id")]
-        if docs:
-            out.append(docs)
+        facts = [e.facts for e in read(text, server="mx1").entries if e.facts]
+        assert b"!" not in facts, "the core left an entry's partials to Python"
+        entries = [[from_state(s) for s in orjson.loads(f)] for f in facts]
+        if entries:
+            out.append(entries)
     return out
 
 
@@ -271,14 +243,14 @@ def _fold(parts: list[Partial]) -> dict[str, Partial]:
 def test_merge_is_order_free(index: int, rnd: random.Random, chunks: int) -> None:
     """Shuffled, duplicated and split into runs merged in any order: the same summaries."""
     docs = HISTORIES[index]
-    reference = {k: summary(v) for k, v in _fold([p for d in docs for p in partials(d)]).items()}
+    reference = {k: summary(v) for k, v in _fold([p for d in docs for p in d]).items()}
     mixed = docs + rnd.sample(docs, k=min(len(docs), rnd.randint(0, len(docs))))  # duplicates
     rnd.shuffle(mixed)
     cuts = (
         sorted(rnd.sample(range(1, len(mixed)), k=min(chunks - 1, len(mixed) - 1))) if len(mixed) > 1 else []
     )
     runs = [mixed[i:j] for i, j in zip([0, *cuts], [*cuts, len(mixed)], strict=True)]
-    run_partials = [_fold([p for d in run for p in partials(d)]) for run in runs]  # e.g. one per file / run
+    run_partials = [_fold([p for d in run for p in d]) for run in runs]  # e.g. one per file / run
     rnd.shuffle(run_partials)
     combined = reduce(
         lambda a, b: {
@@ -293,7 +265,7 @@ def test_merge_is_order_free(index: int, rnd: random.Random, chunks: int) -> Non
 @settings(max_examples=60, deadline=None)
 def test_merge_laws_pairwise(index: int, rnd: random.Random) -> None:
     """merge is commutative, associative and idempotent on real partials of one message."""
-    parts = [p for d in HISTORIES[index] for p in partials(d)]
+    parts = [p for d in HISTORIES[index] for p in d]
     by_id: dict[str, list[Partial]] = {}
     for p in parts:
         by_id.setdefault(p["id"], []).append(p)
@@ -307,9 +279,7 @@ def test_merge_laws_pairwise(index: int, rnd: random.Random) -> None:
 def test_message_known_only_from_its_bounce() -> None:
     """A bounce naming a message whose own lines are elsewhere still yields a summary of it."""
     bounce = "1tXbbb-00000002abc-0DEF"
-    sums = _summaries(
-        _docs(f"2025-01-31 10:00:02 {bounce} <= <> R={ID} U=mailnull P=local S=1 for s@x.example\n")
-    )
+    sums = _summaries(f"2025-01-31 10:00:02 {bounce} <= <> R={ID} U=mailnull P=local S=1 for s@x.example\n")
     original = sums[ID]
     assert original["exim"]["state"] == "bounced"
     assert original["exim"]["bounced_by"] == [bounce]
@@ -320,23 +290,20 @@ def test_message_known_only_from_its_bounce() -> None:
 def test_summaries_stored_with_the_dropped_deferred_last_key_still_merge() -> None:
     """0.1.0 stored `deferred_last` per recipient, which nothing read: two stored states holding it (a
     dead letter replayed onto a stored summary) merge, and give the summary the lines alone give."""
-    from shipper.messages import from_state, to_state
+    first = A + QB
+    later = QB.replace("10:00:01", "10:30:00") + DB.replace("10:00:01", "11:00:00") + C
 
-    first = _docs(A + QB)
-    later = _docs(QB.replace("10:00:01", "10:30:00") + DB.replace("10:00:01", "11:00:00") + C)
-
-    def stored(docs: list[dict[str, Any]], deferred_last: str) -> dict[str, Any]:
+    def stored_state(log: str, deferred_last: str) -> dict[str, Any]:
         acc: dict[str, Partial] = {}
-        for doc in docs:
-            for part in partials(doc):
-                accumulate(acc, part)
+        for part in _partials(log):
+            accumulate(acc, part)
         state = to_state(acc[ID])
         state["rcpt"]["b@z.example"]["deferred_last"] = deferred_last  # as 0.1.0 wrote it
         return state
 
     merged = merge(
-        from_state(stored(first, "2025-01-31T10:00:01.000Z")),
-        from_state(stored(later, "2025-01-31T10:30:00.000Z")),
+        from_state(stored_state(first, "2025-01-31T10:00:01.000Z")),
+        from_state(stored_state(later, "2025-01-31T10:30:00.000Z")),
     )
     assert summary(merged) == _summaries(first + later)[ID]
     assert summary(merged)["exim"]["state"] == "delivered"
