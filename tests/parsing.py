@@ -217,7 +217,9 @@ def states(data: str | bytes, **context: Any) -> list[dict[str, Any]]:
     return [state for e in entries if e.facts for state in orjson.loads(e.facts)]
 
 
-def stored(data: str | bytes, *, max_open: int, server: str = SERVER, zone: str = "UTC") -> list[dict[str, Any]]:
+def stored(
+    data: str | bytes, *, max_open: int, server: str = SERVER, zone: str = "UTC", dataset: str = "exim.main"
+) -> list[dict[str, Any]]:
     """The summary documents the ship loop's correlator (`shipper._native.Correlator`) hands out for a
     stream, in order: finished and evicted messages as they leave, the open ones drained at the end,
     each with the `exim.merge_state` it is stored with."""
@@ -225,7 +227,7 @@ def stored(data: str | bytes, *, max_open: int, server: str = SERVER, zone: str 
     reader = _reader(
         zone=zone,
         server=server,
-        dataset="exim.main",
+        dataset=dataset,
         path="-",
         form="exim",
         anchor=date(1970, 1, 1),

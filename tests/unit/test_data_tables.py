@@ -1,4 +1,5 @@
-"""The core's data files (shipper/exim/data/*.json) and the docs and parser that must agree with them."""
+"""The core's data files (shipper/exim/data/*.json) and the docs, the Python that still reads them and the
+core's documents that must agree with them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from shipper.exim.actions import ACTIONS
-from shipper.exim.classify import TAXONOMY, classify, hint_for
-from shipper.exim.hosts import provider
+from shipper.exim.classify import TAXONOMY, hint_for
 from tests.conftest import get, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +107,10 @@ def test_the_provider_families_of_the_docs_are_the_data_file() -> None:
     )
     assert sorted(documented) == sorted(families)
     for suffix, family in table["suffixes"].items():
-        assert provider(f"mx1.{suffix}") == family
+        doc = parse(
+            f"2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC => a@example.net R=r T=t H=mx1.{suffix} [192.0.2.1]"
+        )
+        assert get(doc, "exim.remote.provider") == family, suffix
 
 
 def test_line_tables_name_only_known_actions() -> None:
@@ -120,12 +123,14 @@ def test_line_tables_name_only_known_actions() -> None:
 def test_the_mailbox_full_code_outranks_a_text_that_names_another_class() -> None:
     """Gmail's over-quota deferral reads like a storage limit; its enhanced code says mailbox full."""
     text = "The recipient's inbox is out of storage space."
-    assert classify(text, smtp_code=452)[0] == "storage_limit_exceeded"  # the text alone
-    doc = parse(
+    line = (
         "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC == bob@gmail.com R=dnslookup T=remote_smtp "
         "H=gmail-smtp-in.l.google.com [142.250.27.26] defer (-44): SMTP error from remote mail server "
-        f"after RCPT TO:<bob@gmail.com>: 452-4.2.2 {text}"
+        "after RCPT TO:<bob@gmail.com>: {code} {text}"
     )
+    alone = parse(line.format(code="452", text=text))  # the text alone
+    assert get(alone, "exim.error.class") == "storage_limit_exceeded"
+    doc = parse(line.format(code="452-4.2.2", text=text))
     assert get(doc, "exim.error.enhanced_code") == "4.2.2"
     assert get(doc, "exim.error.class") == "mailbox_full"
     assert get(doc, "exim.error.temporary") is True

@@ -6,8 +6,8 @@ import gzip
 from collections import Counter
 
 from shipper.exim.eximstats import eximstats_view
-from shipper.opensearch.documents import event_id
 from tests.integration.test_report_eximstats import FIXTURE, eximstats
+from tests.parsing import read
 
 
 def _views() -> list[dict[str, str]]:
@@ -63,7 +63,13 @@ def test_reject_log_copies_are_their_own_documents() -> None:
     """A reject-log entry with the very bytes of its main-log line is a document of its own; main-log ids
     are unchanged."""
     line = b"2025-03-30 08:05:00 H=(x) [192.0.2.99] F=<a@x> rejected RCPT <b@y>: relay not permitted"
-    main = event_id("mx1", line, 0)
-    assert event_id("mx1", line, 0, "exim.main") == main
-    assert event_id("mx1", line, 0, "exim.reject") != main
-    assert event_id("mx1", line, 0, "exim.reject") == event_id("mx1", line, 0, "exim.reject")
+
+    def content_id(dataset: str) -> str:
+        (entry,) = read(line, server="mx1", dataset=dataset).entries
+        return entry.id
+
+    main = content_id("exim.main")
+    assert main == "Fx_7V5XoW_fQCsqj2sMD"  # `event_id("mx1", line, 0)` as Python made it before the core
+    assert content_id("exim.reject") != main
+    assert content_id("exim.reject") == "CbqdtQspdae-Re24MuOA"  # `event_id(…, "exim.reject")`'s
+    assert content_id("exim.reject") == content_id("exim.reject")

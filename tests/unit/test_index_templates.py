@@ -19,12 +19,9 @@ from typing import Any
 
 import pytest
 
-from shipper.exim.enrich import enrich
-from shipper.exim.parse import EntryParser
-from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, merge, summary
 from shipper.opensearch.provision import TEMPLATES
 from tests.conftest import shared_path
+from tests.parsing import read, stored
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
@@ -137,31 +134,18 @@ def _lookup(mapping: Doc, path: str) -> tuple[str, Doc, str]:
 
 
 def _events(path: Path, dataset: str) -> list[Doc]:
-    """Parsed and enriched events of one file, with `log.*` as the CLI sets it."""
-    parser = EntryParser("UTC", "mx1", dataset=dataset)
-    out = []
-    with path.open("rb") as fh:
-        for entry in iter_entries(fh):
-            doc = enrich(parser.parse(entry.data))
-            doc["log"] = {"file": {"path": str(path)}, "offset": entry.offset}
-            out.append(doc)
-    return out
+    """The core's documents of one file's entries, `log.*` as the CLI writes it."""
+    return read(path.read_bytes(), server="mx1", dataset=dataset, path=str(path)).docs
 
 
-def _summaries(events: list[Doc]) -> list[Doc]:
-    """Message summaries of one file's events: whatever the correlator hands out, merged by message."""
-    correlator = Correlator()
-    merged: dict[tuple[str, str], Partial] = {}
-    for part in [p for d in events for p in correlator.add(d)] + list(correlator.drain()):
-        key = (part["server"], part["id"])
-        merged[key] = merge(merged[key], part) if key in merged else part
-    return [summary(p) for p in merged.values()]
+def _summaries(path: Path, dataset: str) -> list[Doc]:
+    """The message summaries the ship loop's correlator stores for one file (with their merge state)."""
+    return stored(path.read_bytes(), max_open=100_000, server="mx1", dataset=dataset)
 
 
 @cache
 def _sample() -> dict[str, list[Doc]]:
-    events = _events(SAMPLE, "exim.main")
-    return {"events": events, "messages": _summaries(events)}
+    return {"events": _events(SAMPLE, "exim.main"), "messages": _summaries(SAMPLE, "exim.main")}
 
 
 @cache
@@ -169,9 +153,8 @@ def _corpus_docs(base: Path) -> dict[str, list[Doc]]:
     out: dict[str, list[Doc]] = {"events": [], "messages": []}
     for folder, dataset in CORPUS_DATASETS.items():
         for path in sorted((base / folder).iterdir()):
-            events = _events(path, dataset)
-            out["events"] += events
-            out["messages"] += _summaries(events)
+            out["events"] += _events(path, dataset)
+            out["messages"] += _summaries(path, dataset)
     return out
 
 

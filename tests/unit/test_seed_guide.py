@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from shipper.exim.parse import EntryParser
-from shipper.files.reader import iter_entries
 from tests.conftest import get, parse, shared_path
+from tests.parsing import read
 
 # (line, expected event.action, {dotted field: expected value})
 SEED_LINES: list[tuple[str, str, dict[str, Any]]] = [
@@ -441,13 +440,10 @@ def test_seed_line(line: str, action: str, expected: dict[str, Any]) -> None:
 def test_raw_guide_parses_without_exception() -> None:
     """The raw guide, garbled blocks included, parses entry by entry with no parser failure."""
     path = shared_path("seeds", "000_304dffdf2a9fc1c6.txt")
-    parser = EntryParser("UTC", "mx1")
     actions = []
-    with path.open("rb") as fh:
-        for entry in iter_entries(fh):
-            doc = parser.parse(entry.data)
-            assert "parse_error" not in doc.get("exim", {}), doc
-            actions.append(doc["event"]["action"])
+    for doc in read(path.read_bytes(), server="mx1").docs:
+        assert "parse_error" not in doc.get("exim", {}), doc
+        actions.append(doc["event"]["action"])
     timestamped = [a for a in actions if a != "unrecognized"]
     # The guide quotes about 30 timestamped log entries; its prose becomes unrecognized text entries.
     assert len(timestamped) >= 25
