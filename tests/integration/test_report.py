@@ -13,14 +13,12 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch
 
-from shipper.exim.enrich import enrich
-from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for
-from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, Partial, accumulate, summary
+from shipper.messages import Partial, accumulate, from_state, summary
 from shipper.report import DELIVERY_ACTIONS
 from tests.integration.prefixes import drop, set_up
 from tests.integration.test_backfill import SAMPLE, command, generated_log, shipper
+from tests.parsing import read, stored
 
 PREFIX = "treport-fleet"
 
@@ -49,22 +47,17 @@ def fleet(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def local(files: dict[str, list[Path]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Events and message summaries the project's own parser and correlator make of the files."""
+    """Events and message summaries the native core makes of the files: its documents, and the summaries
+    its correlator stores for each file, merged per server by their states as the cluster merges them."""
     events: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     for server, paths in files.items():
         acc: dict[str, Partial] = {}
-        correlator = Correlator()
         for path in paths:
-            parser = EntryParser("UTC", server, dataset=dataset_for(path))
-            with path.open("rb") as fh:
-                for entry in iter_entries(fh):
-                    doc = enrich(parser.parse(entry.data))
-                    events.append(doc)
-                    for part in correlator.add(doc):
-                        accumulate(acc, part)
-        for part in correlator.drain():
-            accumulate(acc, part)
+            data, dataset = path.read_bytes(), dataset_for(path)
+            events += read(data, server=server, dataset=dataset).docs
+            for doc in stored(data, max_open=100_000, server=server, dataset=dataset):
+                accumulate(acc, from_state(doc["exim"]["merge_state"]))
         summaries += [summary(p) for p in acc.values()]
     return events, summaries
 

@@ -13,10 +13,9 @@ import pytest
 
 from shipper.deadletter_replay import render, replay
 from shipper.errors import OpenSearchUnavailable
-from shipper.messages import partials, to_state
 from shipper.opensearch.documents import message_id
-from tests.conftest import parse
 from tests.fakes.cluster import no_wait
+from tests.parsing import states
 
 SERVER = "mx1"
 
@@ -69,9 +68,9 @@ def event(doc_id: str, reason: str = "HTTP 400 mapper_parsing_exception: old") -
 
 
 def state(line: str) -> dict[str, Any]:
-    """A message's mergeable state from one log line, as the shipper stores it."""
-    (part,) = partials(parse(line))
-    return to_state({**part, "server": SERVER})
+    """A message's mergeable state from one log line, as the shipper stores it (the core's partial)."""
+    (part,) = states(line, server=SERVER)
+    return part
 
 
 def summary(doc_id: str, merge_state: dict[str, Any]) -> dict[str, Any]:

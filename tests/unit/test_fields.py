@@ -178,7 +178,9 @@ def test_interface_forms() -> None:
 
     assert interface("[127.0.0.1]:25") == {"address": "127.0.0.1", "port": 25}
     assert interface("[2001:db8::5]:587") == {"address": "2001:db8::5", "port": 587}
-    assert get(_arrival("H=(x) [192.0.2.1] PRX=192.0.2.4 P=esmtp S=1"), "exim.proxy") == {"address": "192.0.2.4"}
+    assert get(_arrival("H=(x) [192.0.2.1] PRX=192.0.2.4 P=esmtp S=1"), "exim.proxy") == {
+        "address": "192.0.2.4"
+    }
 
 
 def test_ip_facts_canonicalises() -> None:

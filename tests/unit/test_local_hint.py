@@ -47,7 +47,9 @@ def test_remote_domain_keeps_the_dns_hint() -> None:
 def test_router_names(router: str | None, local: bool) -> None:
     """Which routers are local, read from the hint of an unroutable address routed by each."""
     routed = f" R={router}" if router else ""
-    err = _error(f"2025-03-30 10:00:01 1tAlia-00000000001-0001 ** x@nosuch.example{routed}: Unrouteable address")
+    err = _error(
+        f"2025-03-30 10:00:01 1tAlia-00000000001-0001 ** x@nosuch.example{routed}: Unrouteable address"
+    )
     assert err["class"] == "unroutable_domain"
     assert ("DNS zone" not in str(err["hint"])) is local
 

@@ -99,7 +99,9 @@ def test_states(log: str, state: str) -> None:
 
 def test_summary_fields() -> None:
     """Attempts, first/last deferral, delay, per-recipient outcome and the last error class."""
-    s = _summaries(A + QB + DA + QB.replace("10:00:01", "10:30:00") + FB.replace("10:00:01", "11:00:00") + C)[ID]
+    s = _summaries(A + QB + DA + QB.replace("10:00:01", "10:30:00") + FB.replace("10:00:01", "11:00:00") + C)[
+        ID
+    ]
     ex = s["exim"]
     assert ex["attempts"] == 3  # 10:00:01, 10:30:00, 11:00:00
     assert ex["first_deferral"]["time"] == "2025-01-31T10:00:01.000Z"

@@ -357,9 +357,7 @@ def test_a_partial_host_after_from_leaves_no_host_behind() -> None:
 
 
 def test_a_junk_helo_rejection_keeps_the_clients_text_out_of_the_host() -> None:
-    doc = parse(
-        f"{T} rejected EHLO from [192.0.2.6]:123: syntactically invalid argument(s): x) [{FRAMED}]"
-    )
+    doc = parse(f"{T} rejected EHLO from [192.0.2.6]:123: syntactically invalid argument(s): x) [{FRAMED}]")
     _never_framed(doc)
 
 

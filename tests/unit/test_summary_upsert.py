@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 
 from shipper.deadletter import DeadLetters
-from shipper.messages import Partial, key_of, merge, partials, to_state
+from shipper.messages import Partial, from_state, key_of, merge, to_state
 from shipper.opensearch import summaries
 from shipper.opensearch.documents import message_id, message_index, summary_body
-from tests.conftest import parse
 from tests.fakes.cluster import FakeCluster, Sent, Stored, Watched, no_wait
+from tests.parsing import states
 
 ID = "1tXaaa-00000001abc-0ABC"
 ARRIVAL = f"2030-01-01 10:00:00 {ID} <= a@example.com H=h [192.0.2.1] P=esmtp S=100"
@@ -25,8 +25,9 @@ PREFIX = "p"
 
 
 def part(line: str) -> Partial:
-    (p,) = partials(parse(line))
-    return {**p, "server": "mx1"}
+    """The core's partial summary of one log line on server mx1."""
+    (state,) = states(line, server="mx1")
+    return from_state(state)
 
 
 def stored_state(cluster: FakeCluster) -> Any:

@@ -212,7 +212,13 @@ def test_year_guess_never_dates_a_line_after_its_anchor() -> None:
     assert years(date(2025, 6, 30), "Jun 30") == [2025]
     assert years(date(2025, 6, 30), "Feb 29") == [2024]
     # A file from March to February: the year turns once.
-    assert years(date(2026, 2, 10), "Mar  1", "Jul  1", "Dec  1", "Jan  1", "Feb  1") == [2025, 2025, 2025, 2026, 2026]
+    assert years(date(2026, 2, 10), "Mar  1", "Jul  1", "Dec  1", "Jan  1", "Feb  1") == [
+        2025,
+        2025,
+        2025,
+        2026,
+        2026,
+    ]
 
 
 def test_other_programs_lines_are_skipped_and_counted() -> None:
@@ -241,7 +247,9 @@ def test_syslog_duplication_marks_the_reject_copy() -> None:
 def test_server_name_configured_keeps_host_name() -> None:
     """With a configured server name the syslog host stays in log.syslog.hostname only."""
     text = f"Jun 29 16:04:19 other exim[1]: {ARRIVAL}\n".encode()
-    [doc] = read(text, form="syslog", anchor=date(2025, 7, 1), server="configured", host_from_syslog=False).docs
+    [doc] = read(
+        text, form="syslog", anchor=date(2025, 7, 1), server="configured", host_from_syslog=False
+    ).docs
     assert doc["host"]["name"] == "configured"
     assert doc["log"]["syslog"]["hostname"] == "other"
 

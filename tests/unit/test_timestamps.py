@@ -22,7 +22,17 @@ def _stamps(times: list[str], date: str = "2025-10-26", zone: str = BERLIN) -> l
 
 def test_the_repeated_hour_is_first_pass_until_time_goes_back_then_second_pass_until_it_ends() -> None:
     got = _stamps(
-        ["01:59:59", "02:00:00", "02:30:00", "02:59:59", "02:00:00", "02:30:00", "02:59:59", "03:00:00", "03:00:01"]
+        [
+            "01:59:59",
+            "02:00:00",
+            "02:30:00",
+            "02:59:59",
+            "02:00:00",
+            "02:30:00",
+            "02:59:59",
+            "03:00:00",
+            "03:00:01",
+        ]
     )
     assert got == [
         "2025-10-25T23:59:59.000Z",  # CEST
