@@ -16,9 +16,14 @@ from hypothesis import strategies as st
 
 from shipper.messages import Partial, accumulate, from_state, merge, summary, to_state
 from tests.conftest import SHARED
-from tests.parsing import read, states, stored, summaries_by_id
+from tests.parsing import documents, read, states, stored, summaries_by_id
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shipper" / "samples" / "exim_mainlog"
+
+
+def _docs(log: str) -> list[dict[str, Any]]:
+    """The core's documents of a log's entries (test_message_output reads them too)."""
+    return documents(log, server="mx1")
 
 
 def _summaries(log: str, max_open: int = 100) -> dict[str, dict[str, Any]]:
