@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -80,7 +80,7 @@ def _reader(
     host_from_syslog: bool,
     correlate: bool = False,
     start: int = 0,
-) -> Any:
+) -> core.Reader:
     return core.Reader(
         server=server,
         zone=zone,
@@ -94,6 +94,18 @@ def _reader(
         correlate=correlate,
         start=start,
     )
+
+
+def _batches(
+    reader: core.Reader, raw: bytes, *, start: int = 0, chunk: int = 1 << 16
+) -> Iterator[list[Entry]]:
+    """The entries of each call, `chunk` bytes fed at a time from offset `start`, then the finish (each
+    batch's facts are read before the next call replaces them)."""
+    for at in range(0, len(raw), chunk):
+        bulk, records = reader.feed(raw[at : at + chunk], start + at)
+        yield _unpack(bulk, records, reader.facts())
+    bulk, records = reader.finish()
+    yield _unpack(bulk, records, reader.facts())
 
 
 def _unpack(bulk: bytes, records: bytes, facts: bytes) -> list[Entry]:
@@ -140,9 +152,8 @@ def read(
         start=start,
     )
     log = Log()
-    for at in range(0, len(raw), chunk):
-        log.entries += _unpack(*reader.feed(raw[at : at + chunk], start + at), reader.facts())
-    log.entries += _unpack(*reader.finish(), reader.facts())
+    for batch in _batches(reader, raw, start=start, chunk=chunk):
+        log.entries += batch
     log.skipped, log.unreadable = reader.skipped, reader.unreadable
     return log
 
@@ -184,10 +195,10 @@ def summaries(
     )
     sums = core.Summaries(max_open=max_open)
     out = bytearray()
-    for call in (lambda: reader.feed(raw, 0), reader.finish):
-        unsure = [e for e in _unpack(*call(), reader.facts()) if e.facts == b"!"]
+    for batch in _batches(reader, raw):
+        unsure = [e for e in batch if e.facts == b"!"]
         assert not unsure, f"the core left these entries' partials to Python: {[e.doc for e in unsure]}"
-        reader.summarize(sums, 1 << 63)
+        reader.summarize(sums, 1 << 63)  # every entry returned so far
         out += sums.take()
     while lines := sums.finish():
         out += lines
@@ -237,8 +248,8 @@ def stored(
     )
     loop = core.Correlator(max_open=max_open, index_prefix="exim")
     bulk = bytearray()
-    for call in (lambda: reader.feed(raw, 0), reader.finish):
-        for entry in _unpack(*call(), reader.facts()):
+    for batch in _batches(reader, raw):
+        for entry in batch:
             reader.correlate(loop, entry.end)  # an entry at a time: what leaves, leaves at its entry
             bulk += loop.older_than(0)[0]
     bulk += loop.drain()[0]
