@@ -39,7 +39,7 @@ SERVER = "bench"
 # queue-time table (-q0). It still reads and matches every line, so this is the floor of its cost.
 EXIMSTATS_FLAGS = ("-nr", "-t0", "-h0", "-q0")
 EXIMSTATS_NOTE = """\
-note: eximstats up to Exim 4.96 (version 1.61 here) reads the message id and the flag at fixed
+note: eximstats up to Exim 4.96 (its version 1.61) reads the message id and the flag at fixed
 columns made for 16-char ids; on a 23-char-id line it misreads the flag and skips the line, so on
 the original file it does less work than a parser that reads every line. The 16-char-id copy has
 the same lines with shortened ids, which it parses in full: the ratios are taken against that."""
@@ -223,6 +223,27 @@ def main(argv: list[str] | None = None) -> int:
                 p.unlink(missing_ok=True)
 
 
+def _commands(path: Path, created: list[Path]) -> dict[str, list[str]]:
+    """What is timed, by label: eximstats on the 16-char-id twin (where it is found), then ours."""
+    base = [find_shipper(), "parse", "--timezone", TIMEZONE, "--server-name", SERVER]
+    commands: dict[str, list[str]] = {}
+    exe = find_eximstats()
+    if exe is None:
+        print("eximstats: not found, ratios skipped (Debian package exim4-base provides it)")
+    else:
+        twin_cached = path.with_name(path.stem + "-id16.log").exists()
+        twin = ensure_short_id_twin(path)
+        if not twin_cached:
+            created.append(twin)
+        help_text = subprocess.run([exe, "--help"], capture_output=True, text=True, check=False).stdout
+        version = re.search(r"Version (\S+)", help_text)
+        print(f"eximstats {version.group(1) if version else '?'}, its report read for the count of messages")
+        commands["eximstats"] = [exe, *EXIMSTATS_FLAGS, str(twin)]
+    commands["parse"] = [*base, str(path)]
+    commands["parse --messages"] = [*base, "--messages", str(path)]
+    return commands
+
+
 def _bench(args: argparse.Namespace, path: Path, origin: str, created: list[Path]) -> int:
     lines = count_lines(path)
     print(
@@ -234,22 +255,8 @@ def _bench(args: argparse.Namespace, path: Path, origin: str, created: list[Path
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; best of {args.runs} interleaved rounds, wall "
         "clock from fork to exit (process start included); output discarded"
     )
-    shipper = find_shipper()
-    base = [shipper, "parse", "--timezone", TIMEZONE, "--server-name", SERVER]
-    commands: dict[str, list[str]] = {
-        "parse": [*base, str(path)],
-        "parse --messages": [*base, "--messages", str(path)],
-    }
-    exe = find_eximstats()
-    if exe is not None:
-        twin_cached = path.with_name(path.stem + "-id16.log").exists()
-        twin = ensure_short_id_twin(path)
-        if not twin_cached:
-            created.append(twin)
-        commands = {"eximstats": [exe, *EXIMSTATS_FLAGS, str(twin)], **commands}
-    else:
-        print("eximstats: not found, ratios skipped (Debian package exim4-base provides it)")
     print()
+    commands = _commands(path, created)
     for label, cmd in commands.items():
         out = "" if label == "eximstats" else " >/dev/null"
         print(f"  {label:17} {_shown(cmd)}{out}")
@@ -264,29 +271,14 @@ def _bench(args: argparse.Namespace, path: Path, origin: str, created: list[Path
     for label, done in runs.items():
         best = min(r.wall for r in done)
         cpu = min(r.cpu for r in done)
-        rss = max(r.maxrss_kib for r in done) * 1024 / 1e6
         all_runs = ", ".join(f"{r.wall:.2f}" for r in done)
+        rss = _peak_mb(done)
         print(f"{label:17} {lines / best:>10,.0f} {best:7.2f} {cpu:6.2f} {rss:6.1f} MB   ({all_runs})")
-    if exe is not None:
-        counted = received(runs["eximstats"][0].stdout)
-        print(f"  (eximstats counted {counted if counted is None else f'{counted:,}'} messages received)")
-        print()
-        es = runs["eximstats"]
-        es_best = min(r.wall for r in es)
-        es_cpu = min(r.cpu for r in es)
-        print(
-            "ratio ours / eximstats (lines/s, >1 is faster): wall of the bests (CPU of the bests; per round)"
-        )
-        for label, target in TARGETS.items():
-            ours = runs[label]
-            wall = es_best / min(r.wall for r in ours)
-            cpu = es_cpu / min(r.cpu for r in ours)
-            rounds = ", ".join(f"{e.wall / o.wall:.2f}" for e, o in zip(es, ours, strict=True))
-            print(f"  {label:17} {wall:5.2f}x  (CPU {cpu:.2f}x; rounds {rounds})  target >= {target}x")
-        print(EXIMSTATS_NOTE)
+    if "eximstats" in runs:
+        _ratios(runs)
     print()
     for label in TARGETS:
-        rss = max(r.maxrss_kib for r in runs[label]) * 1024 / 1e6
+        rss = _peak_mb(runs[label])
         verdict = "met" if rss <= RSS_TARGET_MB else "not met"
         print(f"peak RSS, {label:17} {rss:6.1f} MB  (target <= {RSS_TARGET_MB} MB: {verdict})")
     if not args.no_sanity:
@@ -295,6 +287,29 @@ def _bench(args: argparse.Namespace, path: Path, origin: str, created: list[Path
         print(f'sanity (untimed): parse printed {docs:,} events, {unrecognized:,} "unrecognized" ', end="")
         print(f"({share:.2f}%)")
     return 0
+
+
+def _peak_mb(done: list[Run]) -> float:
+    """The highest peak RSS of the runs, in MB (10^6 bytes: the stricter reading of the target)."""
+    return max(r.maxrss_kib for r in done) * 1024 / 1e6
+
+
+def _ratios(runs: dict[str, list[Run]]) -> None:
+    """Ours against eximstats: of the best wall times, of the best CPU times, and round by round."""
+    es = runs["eximstats"]
+    counted = received(es[0].stdout)
+    print(f"  (eximstats counted {counted if counted is None else f'{counted:,}'} messages received)")
+    print()
+    es_best = min(r.wall for r in es)
+    es_cpu = min(r.cpu for r in es)
+    print("ratio ours / eximstats (lines/s, >1 is faster): wall of the bests (CPU of the bests; per round)")
+    for label, target in TARGETS.items():
+        ours = runs[label]
+        wall = es_best / min(r.wall for r in ours)
+        cpu = es_cpu / min(r.cpu for r in ours)
+        rounds = ", ".join(f"{e.wall / o.wall:.2f}" for e, o in zip(es, ours, strict=True))
+        print(f"  {label:17} {wall:5.2f}x  (CPU {cpu:.2f}x; rounds {rounds})  target >= {target}x")
+    print(EXIMSTATS_NOTE)
 
 
 if __name__ == "__main__":
