@@ -79,8 +79,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/parse_speed.py
-	$(BIN)/python bench/pipeline_speed.py
-	$(BIN)/python bench/ship_speed.py
+	$(BIN)/python bench/backfill_vs_bulk.py
 	$(BIN)/python bench/tail_latency.py
 
 ## The native core (native/, Rust) is built by the install above; `make native` is that step alone.

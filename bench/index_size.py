@@ -2,8 +2,8 @@
 
     python bench/index_size.py [--lines 100000] [--seed 1] [--url URL]
 
-The same shipper documents (bench/generate_mainlog.py's log, parsed and enriched as `backfill` does,
-`log.*` included) are bulk-loaded into fresh events indices under three mappings: the shipped
+The same shipper documents (bench/generate_mainlog.py's log, rendered by the native core as `backfill`
+sends them, `log.*` included) are bulk-loaded into fresh events indices under three mappings: the shipped
 templates with `message` taken out (the mapping before it existed), the shipped templates (`message`
 as `text` fed by `copy_to`), and `message` as `match_only_text` where the cluster has that type. Each
 is force-merged to one segment, whose size is read, so the figures are comparable.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import struct
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,21 +37,28 @@ BATCH = 2000
 
 
 def documents(log: Path) -> Iterator[tuple[bytes, bytes]]:
-    """(action line, document) per entry, as the shipper sends them, under the placeholder prefix `PFX`."""
-    from shipper.exim.enrich import enrich
-    from shipper.exim.parse import EntryParser
-    from shipper.files.reader import iter_entries
-    from shipper.opensearch.documents import action_line, event_id, event_index
+    """(action line, document) per entry, as the native core renders them for the shipper (`log.*`
+    included), under the placeholder prefix `PFX`."""
+    from shipper import _native
 
-    parser = EntryParser("UTC", "bench")
+    reader = _native.Reader(
+        server="bench", zone="UTC", dataset="exim.main", path=str(log), index_prefix="PFX"
+    )
+    record = struct.Struct(_native.RECORD_FORMAT)
+
+    def split(bulk: bytes, records: bytes) -> Iterator[tuple[bytes, bytes]]:
+        pos = 0
+        for rec in record.iter_unpack(records):
+            bulk_len, action_len = rec[2], rec[3]
+            yield bulk[pos : pos + action_len], bulk[pos + action_len + 1 : pos + bulk_len - 1]
+            pos += bulk_len
+
     with log.open("rb") as fh:
-        for n, entry in enumerate(iter_entries(fh)):
-            doc = enrich(parser.parse(entry.data))
-            doc["log"] = {"file": {"path": str(log)}, "offset": entry.offset}
-            yield (
-                action_line("create", event_index("PFX", doc), event_id("bench", entry.data, n)),
-                orjson.dumps(doc),
-            )
+        offset = 0
+        while chunk := fh.read(1 << 20):
+            yield from split(*reader.feed(chunk, offset))
+            offset += len(chunk)
+    yield from split(*reader.finish())
 
 
 def _without_message(ecs: Body) -> None:
