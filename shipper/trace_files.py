@@ -1,35 +1,46 @@
-"""`exim-shipper trace` on log files: exigrep's search, parsing only the entries that mention the needle.
+"""`exim-shipper trace` on log files: exigrep's search, only the matching entries read by the native core.
 
 Like exigrep, an entry matches when its text contains the needle (in any case, but for a message id), and a
 message matches when any of its entries does; the matching entries without a message id (refusals during
-the SMTP session, the daemon's lines) are kept as a group of their own. The raw bytes are searched chunk by
-chunk, so a file costs a `bytes.find` over it: only the matching entries are parsed. A second pass,
-searched for the ids of the matching messages, collects every line of those messages for their stories
-and summaries.
+the SMTP session, the daemon's lines) are kept as a group of their own. In Exim's own format the raw bytes
+are searched chunk by chunk, so a file costs a `bytes.find` over it, and only the matching entries go
+through the core (`shipper._native.Reader`, fed them back to back). A syslog or journal file goes through
+the core whole, as its records unwrap in order only, and its documents are searched instead. A second
+pass, searched for the ids of the matching messages, collects every line of those messages for their
+stories; their summaries are what the core's correlator merges their facts into.
 """
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import lzma
 import re
 import shutil
+import struct
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
+import orjson
 import zstandard
 
-from shipper.errors import InputError
+from shipper.errors import ConfigError, InputError
 from shipper.exim.grammar import MSGID_FULL_RE
-from shipper.exim.parse import EntryParser
 from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES
-from shipper.messages import Correlator, Partial, accumulate, summary
+from shipper.files.native import core
+from shipper.files.reader import CHUNK_SIZE, ENTRY_START, MAX_ENTRY_BYTES, peek_head
+from shipper.files.syslog import InputFormat, choose_form
+from shipper.messages.merge import to_json
+from shipper.messages.partials import partials
 from shipper.trace_story import render_summary, session_row
 
 # Small reads keep the buffers in cache: 128 KiB searched faster than 1 or 4 MiB.
@@ -169,13 +180,73 @@ class Group:
     summary: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One entry the core read, where it is: its message id (None: none), its document and its line of
+    message facts (`shipper._native.Reader.facts`)."""
+
+    at: At
+    local_id: str | None
+    doc: dict[str, Any]
+    facts: bytes
+
+    @property
+    def original(self) -> str:
+        text: str = self.doc["event"]["original"]
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Needle:
+    """What pass 1 looks for: the raw bytes' hits, and the same test on an entry's text."""
+
+    hits: Hits
+    want: bytes
+    ignore_case: bool
+
+    def of(self, hit: Hit) -> bool:
+        text = hit.original.encode()
+        return self.want in (text.lower() if self.ignore_case else text)
+
+
+@dataclass(frozen=True, slots=True)
+class Ids:
+    """What pass 2 looks for: the entries of these messages (their own id, not one they mention)."""
+
+    hits: Hits
+    wanted: Mapping[str, None]
+
+    def of(self, hit: Hit) -> bool:
+        return hit.local_id in self.wanted
+
+
+Search = Needle | Ids
+
+
+def needle_search(needle: str, *, ignore_case: bool) -> Needle:
+    want = needle.lower().encode() if ignore_case else needle.encode()
+    return Needle(needle_hits(needle, ignore_case=ignore_case), want, ignore_case)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How the files of a trace are read: the core's context, and for syslog and journal files which
+    records are Exim's (`programs`) and whose host names the entries (`host_from_syslog`)."""
+
+    zone: str
+    server: str
+    form: InputFormat = "auto"
+    programs: tuple[str, ...] = ("exim", "exim4")
+    host_from_syslog: bool = True
+
+
 @dataclass(slots=True)
 class _File:
     index: int
     name: str
     path: str
-    parser: EntryParser
     reopen: Callable[[], BinaryIO]
+    mtime: float | None
     reported: bool = False
 
 
@@ -183,10 +254,9 @@ class _Files:
     """The files of a trace, each opened anew for every pass (stdin kept in a temporary file, as it can
     be read only once); what keeps a file from being read (whole) is reported once, not once a pass."""
 
-    def __init__(
-        self, names: Sequence[str], opener: Opener, parser: Callable[[str], EntryParser], report: Report
-    ) -> None:
+    def __init__(self, names: Sequence[str], opener: Opener, reading: Reading, report: Report) -> None:
         self.report = report
+        self.reading = reading
         self.failed = 0
         self._spool: list[BinaryIO] = []
         self.files: list[_File] = []
@@ -204,35 +274,43 @@ class _Files:
                 except READ_ERRORS as exc:
                     self._fail(InputError(f"-: cannot read: {exc}"))
                     continue
-                self.files.append(_File(len(self.files), name, "-", parser(name), _rewound(copy)))
+                self.files.append(_File(len(self.files), name, "-", _rewound(copy), None))
             else:
-                path = str(Path(name).resolve())
-                self.files.append(_File(len(self.files), name, path, parser(name), _opening(opener, name)))
+                path = Path(name)
+                try:
+                    mtime: float | None = path.stat().st_mtime
+                except OSError:
+                    mtime = None  # the opener says why it cannot be read
+                self.files.append(
+                    _File(len(self.files), name, str(path.resolve()), _opening(opener, name), mtime)
+                )
 
     def _fail(self, exc: InputError) -> None:
         self.report(exc)
         self.failed += 1
 
-    def parsed(
-        self, hits: Hits, known: Mapping[At, dict[str, Any]] | None = None
-    ) -> Iterator[tuple[At, dict[str, Any]]]:
-        """Each entry with a hit, parsed (or taken from `known`), where it is, in order."""
+    def hits(self, search: Search) -> Iterator[Hit]:
+        """Each entry `search` finds, read by the core, in order."""
         for source in self.files:
             try:
-                for offset, data in self._scan(source, hits):
-                    at = (source.index, offset)
-                    doc = known.get(at) if known else None
-                    yield at, doc or _parse(source, offset, data)
+                yield from self._scan(source, search)
             except InputError as exc:
                 if not source.reported:
                     source.reported = True
                     self._fail(exc)
 
-    @staticmethod
-    def _scan(source: _File, hits: Hits) -> Iterator[tuple[int, bytes]]:
+    def _scan(self, source: _File, search: Search) -> Iterator[Hit]:
         stream = source.reopen()
         try:
-            yield from matching_entries(stream, hits)
+            form = choose_form(self.reading.form, peek_head(stream))
+            reader = self._reader(source, form)
+            if form == "exim":
+                found = _through_core(reader, matching_entries(stream, search.hits))
+                hits = (h for h in _hits(source.index, found, None) if search.of(h))
+            else:
+                found = _whole(reader, stream)
+                hits = (h for h in _hits(source.index, found, search.hits) if search.of(h))
+            yield from hits
             damage = damage_of(stream)
         except READ_ERRORS as exc:
             raise InputError(f"{source.name}: cannot read: {exc}") from None
@@ -243,6 +321,28 @@ class _Files:
             raise InputError(
                 f"{source.name}: cannot read to the end, {damage}; the entries before it were read"
             )
+
+    def _reader(self, source: _File, form: str) -> Any:
+        r = self.reading
+        extra: dict[str, Any] = {}
+        if form != "exim":
+            # Year-less BSD dates are of the year the file was last written, in the server's zone.
+            mtime = time.time() if source.mtime is None else source.mtime
+            day = datetime.fromtimestamp(mtime, ZoneInfo(r.zone)).date()
+            extra = {
+                "form": form,
+                "anchor": (day.year, day.month, day.day),
+                "programs": list(r.programs),
+                "host_from_syslog": r.host_from_syslog,
+            }
+        return native_core().Reader(
+            server=r.server,
+            zone=r.zone,
+            dataset=dataset_for(source.name),
+            path=source.path,
+            index_prefix=_INDEX_PREFIX,
+            **extra,
+        )
 
     def close(self) -> None:
         for copy in self._spool:
@@ -261,12 +361,93 @@ def _opening(opener: Opener, name: str) -> Callable[[], BinaryIO]:
     return lambda: opener(name)
 
 
-def _parse(source: _File, offset: int, data: bytes) -> dict[str, Any]:
-    # Not enriched: no row of the story or summary shows what enrichment adds (host facts, provider,
-    # related.*), and leaving it out spares loading the public suffix list at every start.
-    doc = source.parser.parse(data)
-    doc["log"] = {"file": {"path": source.path}, "offset": offset}
-    return doc
+_INDEX_PREFIX = "exim"
+"""The index prefix the core names its documents' indices by: a trace shows neither."""
+_Batch = tuple[bytes, bytes, bytes, Callable[[int], int]]
+"""What the core gave for some entries: `(bulk, records, facts)` as `Reader.feed` and `Reader.facts` give
+them, and the map from an offset in what the reader was fed to the file's."""
+
+
+def native_core() -> Any:
+    """The extension module `trace` reads entries with (shipper.files.native's)."""
+    if core is None:
+        raise ConfigError("trace needs the native core, which is not built here: run `make native`")
+    return core
+
+
+def _same(offset: int) -> int:
+    return offset
+
+
+def _through_core(reader: Any, entries: Iterable[tuple[int, bytes]]) -> Iterator[_Batch]:
+    """The entries (of Exim's own format) fed to the core back to back, a newline after each, as if they
+    were the whole file: the reader goes on from one to the next (the zone's fold, the last time for an
+    entry without one), and the batches map its offsets back to the file's."""
+    virtual: list[int] = []  # where each entry begins in what the reader was fed
+    real: list[int] = []  # and in the file
+
+    def place(offset: int) -> int:
+        i = bisect.bisect_right(virtual, offset) - 1
+        return real[i] + offset - virtual[i]
+
+    parts: list[bytes] = []
+    size = 0
+    for offset, data in entries:
+        if size and not _opens_entry(data, 0):
+            # A piece of runaway data: fed after the one before, it would join it.
+            yield _fed(reader, reader.feed(b"".join(parts), reader.fed), place)
+            parts.clear()
+            size = 0
+            yield _fed(reader, reader.release(), place)
+        virtual.append(reader.fed + size)
+        real.append(offset)
+        parts += (data, b"\n")
+        size += len(data) + 1
+        if size >= CHUNK_SIZE:
+            yield _fed(reader, reader.feed(b"".join(parts), reader.fed), place)
+            parts.clear()
+            size = 0
+    if parts:
+        yield _fed(reader, reader.feed(b"".join(parts), reader.fed), place)
+    yield _fed(reader, reader.finish(), place)
+
+
+def _whole(reader: Any, stream: BinaryIO) -> Iterator[_Batch]:
+    """A syslog or journal file fed to the core whole: its records are unwrapped in order."""
+    while chunk := stream.read(CHUNK_SIZE):
+        yield _fed(reader, reader.feed(chunk, reader.fed), _same)
+    yield _fed(reader, reader.finish(), _same)
+
+
+def _fed(reader: Any, out: tuple[bytes, bytes], place: Callable[[int], int]) -> _Batch:
+    return out[0], out[1], reader.facts(), place
+
+
+def _hits(index: int, batches: Iterable[_Batch], hits: Hits | None) -> Iterator[Hit]:
+    """The entries of the batches, or (`hits`) those whose bulk lines `hits` finds something in."""
+    assert core is not None
+    record = struct.Struct(core.RECORD_FORMAT)
+    for bulk, records, facts, place in batches:
+        if not records:
+            continue
+        rows = list(record.iter_unpack(records))
+        cuts = [0, *accumulate(row[2] for row in rows)]  # where each entry's bulk lines begin
+        chosen: Iterable[int] = range(len(rows))
+        if hits is not None:
+            chosen = sorted({bisect.bisect_right(cuts, pos) - 1 for pos in hits(bulk, len(bulk))})
+        lines = facts.split(b"\n")
+        for i in chosen:
+            offset, _end, _bulk_len, action_len, *_, local_id, _code = rows[i]
+            doc = orjson.loads(bulk[cuts[i] + action_len + 1 : cuts[i + 1] - 1])
+            own = local_id.rstrip(b"\0").decode() or None
+            yield Hit((index, place(offset)), own, doc, lines[i])
+
+
+def _check_zone(reading: Reading) -> None:
+    try:
+        native_core().Reader(server="", zone=reading.zone, dataset="", path="", index_prefix=_INDEX_PREFIX)
+    except ValueError:
+        raise ConfigError(f"unknown time zone {reading.zone!r}: an IANA name such as Europe/London") from None
 
 
 @dataclass(slots=True)
@@ -277,37 +458,37 @@ class Trace:
 
 
 def trace_files(
-    names: Sequence[str], needle: str, *, opener: Opener, zone: Any, server: str, report: Report
+    names: Sequence[str], needle: str, *, opener: Opener, reading: Reading, report: Report
 ) -> Trace:
     """The groups of entries matching `needle` in these files, in first-seen order, each message's with
     its summary; `report` is told why each file that could not be read (whole) was not."""
-    files = _Files(names, opener, lambda name: EntryParser(zone, server, dataset=dataset_for(name)), report)
+    _check_zone(reading)
+    files = _Files(names, opener, reading, report)
     try:
         is_id = MSGID_FULL_RE.match(needle) is not None
         wanted: dict[str, None] = {}
-        found: dict[At, dict[str, Any]] = {}
+        found: list[Hit] = []
         session = Group(None, (0, 0))
         # Pass 1: the entries that mention the needle, and so the messages it is in.
-        for at, doc in files.parsed(needle_hits(needle, ignore_case=not is_id)):
-            found[at] = doc
-            local_id = doc.get("email", {}).get("local_id")
-            if local_id is None:
+        for hit in files.hits(needle_search(needle, ignore_case=not is_id)):
+            if hit.local_id is None:
                 if not session.lines:
-                    session.first = at
-                session.lines.append(doc["event"]["original"])
+                    session.first = hit.at
+                session.lines.append(hit.original)
                 continue
-            wanted[local_id] = None
-            bounce_of = doc.get("exim", {}).get("bounce_of")
+            found.append(hit)
+            wanted[hit.local_id] = None
+            bounce_of = hit.doc.get("exim", {}).get("bounce_of")
             # The message an id's bounce returns: its own bounces name the id, so they matched already.
-            if is_id and local_id == needle and bounce_of:
+            if is_id and hit.local_id == needle and bounce_of:
                 wanted[bounce_of] = None
         # Pass 2, unless every wanted id contains the needle: then each of their entries, which all
         # carry their id, matched in pass 1 already.
         low = needle.lower()
         if all((needle in i) if is_id else (low in i.lower()) for i in wanted):
-            entries: Iterable[tuple[At, dict[str, Any]]] = found.items()
+            entries: Iterable[Hit] = found
         else:
-            entries = files.parsed(id_hits(wanted), found)
+            entries = files.hits(Ids(id_hits(wanted), wanted))
         groups = _messages(entries, wanted) if wanted else []
         if session.lines:
             groups.append(session)
@@ -317,27 +498,40 @@ def trace_files(
         files.close()
 
 
-def _messages(entries: Iterable[tuple[At, dict[str, Any]]], wanted: dict[str, None]) -> list[Group]:
-    """The wanted messages' entries, in order, as groups of lines with the summaries they merge into."""
+def _messages(entries: Iterable[Hit], wanted: Mapping[str, None]) -> list[Group]:
+    """The wanted messages' entries, in order, as groups of lines with the summaries the core's
+    correlator merges their facts into."""
     groups: dict[str, Group] = {}
-    merged: dict[str, Partial] = {}
-    correlator = Correlator(max_open=len(wanted) + 1)
-    for at, doc in entries:
-        local_id = doc.get("email", {}).get("local_id")
-        if local_id not in wanted:
+    correlator = native_core().Correlator(max_open=len(wanted) + 1, index_prefix=_INDEX_PREFIX)
+    for n, hit in enumerate(entries):
+        local_id = hit.local_id
+        if local_id is None or local_id not in wanted:
             continue
         group = groups.get(local_id)
         if group is None:
-            group = groups[local_id] = Group(local_id, at)
-        group.lines.append(doc["event"]["original"])
-        for part in correlator.add(doc):
-            accumulate(merged, part)
-    for part in correlator.drain():
-        accumulate(merged, part)
-    for local_id, group in groups.items():
-        if local_id in merged:
-            group.summary = summary(merged[local_id])
+            group = groups[local_id] = Group(local_id, hit.at)
+        group.lines.append(hit.original)
+        parts = _partials(hit)
+        if parts is not None:
+            correlator.add(parts, n)
+    # Every message stays open (max_open) until this one drain: each comes out merged once.
+    bulk, keys, count = correlator.drain()
+    lines = bulk.split(b"\n")
+    ids = keys.split(b"\0")
+    for i in range(count):
+        group = groups.get(ids[2 * i + 1].decode())
+        if group is not None:
+            group.summary = orjson.loads(lines[2 * i + 1])
     return list(groups.values())
+
+
+def _partials(hit: Hit) -> bytes | None:
+    """The entry's partial summaries as the correlator reads them: the core's facts, or (`!`, or none
+    for an entry with an id: the core left them to Python) those shipper.messages makes of its document."""
+    if hit.facts not in (b"", b"!"):
+        return hit.facts
+    made = partials(hit.doc)
+    return to_json(made) if made else None
 
 
 def render_groups(groups: Sequence[Group]) -> str:
@@ -353,15 +547,24 @@ def render_groups(groups: Sequence[Group]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def print_trace(names: Sequence[str], needle: str, *, zone: str, server: str) -> int:
+def print_trace(
+    names: Sequence[str],
+    needle: str,
+    *,
+    zone: str,
+    server: str,
+    form: InputFormat = "auto",
+    programs: Sequence[str] = ("exim", "exim4"),
+    host_from_syslog: bool = True,
+) -> int:
     """`trace NEEDLE FILE...`: the story on stdout, a line on stderr for each file not read (whole) and
-    for no match; the exit status, 1 for either."""
+    for no match; the exit status, 1 for either. `form`, `programs`, `host_from_syslog`: the settings
+    `input_format`, `syslog_programs` and whether no `server_name` was set (their defaults here)."""
     found = trace_files(
         names,
         needle,
         opener=open_input,
-        zone=zone,
-        server=server,
+        reading=Reading(zone, server, form, tuple(programs), host_from_syslog),
         report=lambda exc: print(f"exim-shipper: {exc}", file=sys.stderr),
     )
     if not found.groups:
