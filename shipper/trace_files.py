@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -36,12 +37,24 @@ import zstandard
 from shipper.errors import ConfigError, InputError
 from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.native import core
-from shipper.files.reader import CHUNK_SIZE, ENTRY_START, MAX_ENTRY_BYTES, peek_head
-from shipper.files.syslog import InputFormat, choose_form
-from shipper.messages.merge import to_json
-from shipper.messages.partials import partials
+from shipper.files.reader import CHUNK_SIZE, ENTRY_START, EXIM_STAMP, MAX_ENTRY_BYTES, peek_head
 from shipper.trace_story import render_summary, session_row
+
+if TYPE_CHECKING:
+    from shipper.files.syslog import InputFormat
+
+
+def _load() -> ModuleType | None:
+    # Not shipper.files.native's loader: it brings the Python syslog reader, which a trace of Exim's own
+    # format never needs (a tenth of a second of start-up, as long as exigrep's whole start).
+    try:
+        from shipper import _native  # noqa: PLC0415 - optional: built by `make native`
+    except ImportError:
+        return None
+    return _native
+
+
+core = _load()
 
 # Small reads keep the buffers in cache: 128 KiB searched faster than 1 or 4 MiB.
 CHUNK = 1 << 17
@@ -302,7 +315,7 @@ class _Files:
     def _scan(self, source: _File, search: Search) -> Iterator[Hit]:
         stream = source.reopen()
         try:
-            form = choose_form(self.reading.form, peek_head(stream))
+            form = _form(self.reading.form, peek_head(stream))
             reader = self._reader(source, form)
             if form == "exim":
                 found = _through_core(reader, matching_entries(stream, search.hits))
@@ -347,6 +360,16 @@ class _Files:
     def close(self) -> None:
         for copy in self._spool:
             copy.close()
+
+
+def _form(setting: InputFormat, head: bytes) -> Literal["exim", "syslog", "journal"]:
+    """shipper.files.syslog's `choose_form`, loaded only for a stream that does not open with Exim's own
+    timestamp (whose first line decides it: Exim's)."""
+    if setting == "auto" and (not head or EXIM_STAMP.match(head)):
+        return "exim"
+    from shipper.files.syslog import choose_form  # noqa: PLC0415 - see above
+
+    return choose_form(setting, head)
 
 
 def _rewound(copy: BinaryIO) -> Callable[[], BinaryIO]:
@@ -530,6 +553,10 @@ def _partials(hit: Hit) -> bytes | None:
     for an entry with an id: the core left them to Python) those shipper.messages makes of its document."""
     if hit.facts not in (b"", b"!"):
         return hit.facts
+    # Loaded only here: most entries have the core's facts, and shipper.messages loads much.
+    from shipper.messages.merge import to_json  # noqa: PLC0415
+    from shipper.messages.partials import partials  # noqa: PLC0415
+
     made = partials(hit.doc)
     return to_json(made) if made else None
 
