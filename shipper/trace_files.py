@@ -211,9 +211,11 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Needle:
-    """What pass 1 looks for: the raw bytes' hits, and the same test on an entry's text."""
+    """What pass 1 looks for: the raw bytes' hits, the hits in the core's documents (where the text is
+    JSON-escaped), and the same test on an entry's text."""
 
     hits: Hits
+    doc_hits: Hits
     want: bytes
     ignore_case: bool
 
@@ -229,6 +231,10 @@ class Ids:
     hits: Hits
     wanted: Mapping[str, None]
 
+    @property
+    def doc_hits(self) -> Hits:
+        return self.hits  # an id has nothing JSON escapes
+
     def of(self, hit: Hit) -> bool:
         return hit.local_id in self.wanted
 
@@ -238,7 +244,9 @@ Search = Needle | Ids
 
 def needle_search(needle: str, *, ignore_case: bool) -> Needle:
     want = needle.lower().encode() if ignore_case else needle.encode()
-    return Needle(needle_hits(needle, ignore_case=ignore_case), want, ignore_case)
+    escaped = orjson.dumps(needle).decode()[1:-1]
+    hits = needle_hits(needle, ignore_case=ignore_case)
+    return Needle(hits, needle_hits(escaped, ignore_case=ignore_case), want, ignore_case)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +330,7 @@ class _Files:
                 hits = (h for h in _hits(source.index, found, None) if search.of(h))
             else:
                 found = _whole(reader, stream)
-                hits = (h for h in _hits(source.index, found, search.hits) if search.of(h))
+                hits = (h for h in _hits(source.index, found, search.doc_hits) if search.of(h))
             yield from hits
             damage = damage_of(stream)
         except READ_ERRORS as exc:

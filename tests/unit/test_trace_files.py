@@ -188,7 +188,7 @@ def test_syslog_and_journal_files_are_traced_as_the_log_they_wrap(tmp_path: Path
     plain.write_bytes(data)
     wrapped = tmp_path / "mail.log"
     wrapped.write_bytes(wrap(data))
-    for needle in [*NEEDLES, "192.0.2.99"]:
+    for needle in [*NEEDLES, "192.0.2.99", 'T="Order 1"']:  # a quote: JSON-escaped in the documents
         theirs = trace(needle, str(plain), "--server-name", "mx")
         ours = trace(needle, str(wrapped), "--server-name", "mx")
         assert theirs.returncode == 0, (needle, theirs.stderr)
