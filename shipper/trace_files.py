@@ -12,59 +12,38 @@ stories; their summaries are what the core's correlator merges their facts into.
 
 from __future__ import annotations
 
-import bisect
 import gzip
 import lzma
 import re
 import shutil
-import struct
 import sys
 import tempfile
-import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from itertools import accumulate
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 import zstandard
 
-from shipper.errors import ConfigError, InputError
+from shipper.errors import InputError
 from shipper.exim.grammar import MSGID_FULL_RE
-from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.reader import CHUNK_SIZE, ENTRY_START, EXIM_STAMP, MAX_ENTRY_BYTES, peek_head
+from shipper.files.archive import damage_of, open_input
+from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES, peek_head
+from shipper.trace_core import At, Hit, Hits, Reading, Summaries, form_of, hits_in, through_core, whole
 from shipper.trace_story import render_summary, session_row
 
 if TYPE_CHECKING:
     from shipper.files.syslog import InputFormat
 
-
-def _load() -> ModuleType | None:
-    # Not shipper.files.native's loader: it brings the Python syslog reader, which a trace of Exim's own
-    # format never needs (a tenth of a second of start-up, as long as exigrep's whole start).
-    try:
-        from shipper import _native  # noqa: PLC0415 - optional: built by `make native`
-    except ImportError:
-        return None
-    return _native
-
-
-core = _load()
+__all__ = ["Reading", "Trace", "id_hits", "matching_entries", "needle_hits", "print_trace", "trace_files"]
 
 # Small reads keep the buffers in cache: 128 KiB searched faster than 1 or 4 MiB.
 CHUNK = 1 << 17
 _START_LEN = 19  # what ENTRY_START needs to see of a line to tell whether it opens an entry
 
-Hits = Callable[[bytes, int], Iterable[int]]
-"""Where a buffer's first `end` bytes match: positions, ascending."""
 Opener = Callable[[str], BinaryIO]
-At = tuple[int, int]
-"""Where an entry is: (the file's place among the arguments, its byte offset)."""
 Report = Callable[[InputError], None]
 # What a decompressing stream raises on a damaged file (shipper.cli reads with the same list).
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -194,22 +173,6 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """One entry the core read, where it is: its message id (None: none), its document and its line of
-    message facts (`shipper._native.Reader.facts`)."""
-
-    at: At
-    local_id: str | None
-    doc: dict[str, Any]
-    facts: bytes
-
-    @property
-    def original(self) -> str:
-        text: str = self.doc["event"]["original"]
-        return text
-
-
-@dataclass(frozen=True, slots=True)
 class Needle:
     """What pass 1 looks for: the raw bytes' hits, the hits in the core's documents (where the text is
     JSON-escaped), and the same test on an entry's text."""
@@ -247,18 +210,6 @@ def needle_search(needle: str, *, ignore_case: bool) -> Needle:
     escaped = orjson.dumps(needle).decode()[1:-1]
     hits = needle_hits(needle, ignore_case=ignore_case)
     return Needle(hits, needle_hits(escaped, ignore_case=ignore_case), want, ignore_case)
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """How the files of a trace are read: the core's context, and for syslog and journal files which
-    records are Exim's (`programs`) and whose host names the entries (`host_from_syslog`)."""
-
-    zone: str
-    server: str
-    form: InputFormat = "auto"
-    programs: tuple[str, ...] = ("exim", "exim4")
-    host_from_syslog: bool = True
 
 
 @dataclass(slots=True)
@@ -323,14 +274,14 @@ class _Files:
     def _scan(self, source: _File, search: Search) -> Iterator[Hit]:
         stream = source.reopen()
         try:
-            form = _form(self.reading.form, peek_head(stream))
-            reader = self._reader(source, form)
+            form = form_of(self.reading.form, peek_head(stream))
+            reader = self.reading.reader(source.name, source.path, source.mtime, form)
             if form == "exim":
-                found = _through_core(reader, matching_entries(stream, search.hits))
-                hits = (h for h in _hits(source.index, found, None) if search.of(h))
+                found = through_core(reader, matching_entries(stream, search.hits))
+                hits = (h for h in hits_in(source.index, found, None) if search.of(h))
             else:
-                found = _whole(reader, stream)
-                hits = (h for h in _hits(source.index, found, search.doc_hits) if search.of(h))
+                found = whole(reader, stream)
+                hits = (h for h in hits_in(source.index, found, search.doc_hits) if search.of(h))
             yield from hits
             damage = damage_of(stream)
         except READ_ERRORS as exc:
@@ -343,41 +294,9 @@ class _Files:
                 f"{source.name}: cannot read to the end, {damage}; the entries before it were read"
             )
 
-    def _reader(self, source: _File, form: str) -> Any:
-        r = self.reading
-        extra: dict[str, Any] = {}
-        if form != "exim":
-            # Year-less BSD dates are of the year the file was last written, in the server's zone.
-            mtime = time.time() if source.mtime is None else source.mtime
-            day = datetime.fromtimestamp(mtime, ZoneInfo(r.zone)).date()
-            extra = {
-                "form": form,
-                "anchor": (day.year, day.month, day.day),
-                "programs": list(r.programs),
-                "host_from_syslog": r.host_from_syslog,
-            }
-        return native_core().Reader(
-            server=r.server,
-            zone=r.zone,
-            dataset=dataset_for(source.name),
-            path=source.path,
-            index_prefix=_INDEX_PREFIX,
-            **extra,
-        )
-
     def close(self) -> None:
         for copy in self._spool:
             copy.close()
-
-
-def _form(setting: InputFormat, head: bytes) -> Literal["exim", "syslog", "journal"]:
-    """shipper.files.syslog's `choose_form`, loaded only for a stream that does not open with Exim's own
-    timestamp (whose first line decides it: Exim's)."""
-    if setting == "auto" and (not head or EXIM_STAMP.match(head)):
-        return "exim"
-    from shipper.files.syslog import choose_form  # noqa: PLC0415 - see above
-
-    return choose_form(setting, head)
 
 
 def _rewound(copy: BinaryIO) -> Callable[[], BinaryIO]:
@@ -392,95 +311,6 @@ def _opening(opener: Opener, name: str) -> Callable[[], BinaryIO]:
     return lambda: opener(name)
 
 
-_INDEX_PREFIX = "exim"
-"""The index prefix the core names its documents' indices by: a trace shows neither."""
-_Batch = tuple[bytes, bytes, bytes, Callable[[int], int]]
-"""What the core gave for some entries: `(bulk, records, facts)` as `Reader.feed` and `Reader.facts` give
-them, and the map from an offset in what the reader was fed to the file's."""
-
-
-def native_core() -> Any:
-    """The extension module `trace` reads entries with (shipper.files.native's)."""
-    if core is None:
-        raise ConfigError("trace needs the native core, which is not built here: run `make native`")
-    return core
-
-
-def _same(offset: int) -> int:
-    return offset
-
-
-def _through_core(reader: Any, entries: Iterable[tuple[int, bytes]]) -> Iterator[_Batch]:
-    """The entries (of Exim's own format) fed to the core back to back, a newline after each, as if they
-    were the whole file: the reader goes on from one to the next (the zone's fold, the last time for an
-    entry without one), and the batches map its offsets back to the file's."""
-    virtual: list[int] = []  # where each entry begins in what the reader was fed
-    real: list[int] = []  # and in the file
-
-    def place(offset: int) -> int:
-        i = bisect.bisect_right(virtual, offset) - 1
-        return real[i] + offset - virtual[i]
-
-    parts: list[bytes] = []
-    size = 0
-    for offset, data in entries:
-        if size and not _opens_entry(data, 0):
-            # A piece of runaway data: fed after the one before, it would join it.
-            yield _fed(reader, reader.feed(b"".join(parts), reader.fed), place)
-            parts.clear()
-            size = 0
-            yield _fed(reader, reader.release(), place)
-        virtual.append(reader.fed + size)
-        real.append(offset)
-        parts += (data, b"\n")
-        size += len(data) + 1
-        if size >= CHUNK_SIZE:
-            yield _fed(reader, reader.feed(b"".join(parts), reader.fed), place)
-            parts.clear()
-            size = 0
-    if parts:
-        yield _fed(reader, reader.feed(b"".join(parts), reader.fed), place)
-    yield _fed(reader, reader.finish(), place)
-
-
-def _whole(reader: Any, stream: BinaryIO) -> Iterator[_Batch]:
-    """A syslog or journal file fed to the core whole: its records are unwrapped in order."""
-    while chunk := stream.read(CHUNK_SIZE):
-        yield _fed(reader, reader.feed(chunk, reader.fed), _same)
-    yield _fed(reader, reader.finish(), _same)
-
-
-def _fed(reader: Any, out: tuple[bytes, bytes], place: Callable[[int], int]) -> _Batch:
-    return out[0], out[1], reader.facts(), place
-
-
-def _hits(index: int, batches: Iterable[_Batch], hits: Hits | None) -> Iterator[Hit]:
-    """The entries of the batches, or (`hits`) those whose bulk lines `hits` finds something in."""
-    assert core is not None
-    record = struct.Struct(core.RECORD_FORMAT)
-    for bulk, records, facts, place in batches:
-        if not records:
-            continue
-        rows = list(record.iter_unpack(records))
-        cuts = [0, *accumulate(row[2] for row in rows)]  # where each entry's bulk lines begin
-        chosen: Iterable[int] = range(len(rows))
-        if hits is not None:
-            chosen = sorted({bisect.bisect_right(cuts, pos) - 1 for pos in hits(bulk, len(bulk))})
-        lines = facts.split(b"\n")
-        for i in chosen:
-            offset, _end, _bulk_len, action_len, *_, local_id, _code = rows[i]
-            doc = orjson.loads(bulk[cuts[i] + action_len + 1 : cuts[i + 1] - 1])
-            own = local_id.rstrip(b"\0").decode() or None
-            yield Hit((index, place(offset)), own, doc, lines[i])
-
-
-def _check_zone(reading: Reading) -> None:
-    try:
-        native_core().Reader(server="", zone=reading.zone, dataset="", path="", index_prefix=_INDEX_PREFIX)
-    except ValueError:
-        raise ConfigError(f"unknown time zone {reading.zone!r}: an IANA name such as Europe/London") from None
-
-
 @dataclass(slots=True)
 class Trace:
     groups: list[Group]
@@ -493,7 +323,7 @@ def trace_files(
 ) -> Trace:
     """The groups of entries matching `needle` in these files, in first-seen order, each message's with
     its summary; `report` is told why each file that could not be read (whole) was not."""
-    _check_zone(reading)
+    reading.check()
     files = _Files(names, opener, reading, report)
     try:
         is_id = MSGID_FULL_RE.match(needle) is not None
@@ -530,11 +360,10 @@ def trace_files(
 
 
 def _messages(entries: Iterable[Hit], wanted: Mapping[str, None]) -> list[Group]:
-    """The wanted messages' entries, in order, as groups of lines with the summaries the core's
-    correlator merges their facts into."""
+    """The wanted messages' entries, in order, as groups of lines with their summaries."""
     groups: dict[str, Group] = {}
-    correlator = native_core().Correlator(max_open=len(wanted) + 1, index_prefix=_INDEX_PREFIX)
-    for n, hit in enumerate(entries):
+    summaries = Summaries(len(wanted))
+    for hit in entries:
         local_id = hit.local_id
         if local_id is None or local_id not in wanted:
             continue
@@ -542,31 +371,11 @@ def _messages(entries: Iterable[Hit], wanted: Mapping[str, None]) -> list[Group]
         if group is None:
             group = groups[local_id] = Group(local_id, hit.at)
         group.lines.append(hit.original)
-        parts = _partials(hit)
-        if parts is not None:
-            correlator.add(parts, n)
-    # Every message stays open (max_open) until this one drain: each comes out merged once.
-    bulk, keys, count = correlator.drain()
-    lines = bulk.split(b"\n")
-    ids = keys.split(b"\0")
-    for i in range(count):
-        group = groups.get(ids[2 * i + 1].decode())
-        if group is not None:
-            group.summary = orjson.loads(lines[2 * i + 1])
+        summaries.add(hit)
+    for local_id, doc in summaries.drain().items():
+        if local_id in groups:
+            groups[local_id].summary = doc
     return list(groups.values())
-
-
-def _partials(hit: Hit) -> bytes | None:
-    """The entry's partial summaries as the correlator reads them: the core's facts, or (`!`, or none
-    for an entry with an id: the core left them to Python) those shipper.messages makes of its document."""
-    if hit.facts not in (b"", b"!"):
-        return hit.facts
-    # Loaded only here: most entries have the core's facts, and shipper.messages loads much.
-    from shipper.messages.merge import to_json  # noqa: PLC0415
-    from shipper.messages.partials import partials  # noqa: PLC0415
-
-    made = partials(hit.doc)
-    return to_json(made) if made else None
 
 
 def render_groups(groups: Sequence[Group]) -> str:
