@@ -287,15 +287,19 @@ def test_a_huge_entry_is_read_in_the_cores_pieces_and_the_messages_after_it_are_
     with the needle, and the message after it still has its story and summary."""
     needle = b"needle-in-the-middle@example.org"
     huge = b"2025-02-10 08:00:00 a runaway entry\n" + b"".join(
-        b"  continued %s\n" % (needle if i == 30000 else b"x" * 60) for i in range(60000)
+        b"  continued %s\n" % (needle if i == 55000 else b"x" * 60) for i in range(60000)
     )
+    before = b"2025-02-10 07:59:59 H=(x) [192.0.2.7] F=<%s> rejected RCPT <a@b.example>: no" % needle
     log = tmp_path / "exim_mainlog"
-    log.write_bytes(huge + FLEET_A.read_bytes())
+    log.write_bytes(before + b"\n" + huge + FLEET_A.read_bytes())
     res = trace(needle.decode(), str(log))
     assert res.returncode == 0, res.stderr
     lines = res.stdout.split(b"\n")
-    assert any(needle in line for line in lines)
-    assert len(res.stdout) < 1100 << 10  # a piece of the entry, not the whole 4 MiB
+    # The needle is past the search's 2 MiB cut: its piece opens no entry, and fed right after the line
+    # before, it must not join it (the line before would then print with 1 MiB of the entry).
+    assert lines[0] == before
+    assert any(needle in line for line in lines[1:])
+    assert len(res.stdout) < 1100 << 10  # one piece of the entry (the core's 1 MiB), not more
     both = trace("shopuser@server-a.example", str(log))
     assert both.returncode == 0, both.stderr
     assert both.stdout == trace("shopuser@server-a.example", str(FLEET_A)).stdout
