@@ -107,6 +107,7 @@ def run(argv: Sequence[str], environ: Mapping[str, str]) -> int | None:
             request.needle,
             zone=request.timezone or local_zone_name(),
             server=request.server_name or host_name(),
+            host_from_syslog=not request.server_name,
         )
     except ShipperError as exc:
         print(f"exim-shipper: {exc}", file=sys.stderr)

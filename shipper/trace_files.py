@@ -1,11 +1,13 @@
-"""`exim-shipper trace` on log files: exigrep's search, parsing only the entries that mention the needle.
+"""`exim-shipper trace` on log files: exigrep's search, only the matching entries read by the native core.
 
 Like exigrep, an entry matches when its text contains the needle (in any case, but for a message id), and a
 message matches when any of its entries does; the matching entries without a message id (refusals during
-the SMTP session, the daemon's lines) are kept as a group of their own. The raw bytes are searched chunk by
-chunk, so a file costs a `bytes.find` over it: only the matching entries are parsed. A second pass,
-searched for the ids of the matching messages, collects every line of those messages for their stories
-and summaries.
+the SMTP session, the daemon's lines) are kept as a group of their own. In Exim's own format the raw bytes
+are searched chunk by chunk, so a file costs a `bytes.find` over it, and only the matching entries go
+through the core (`shipper._native.Reader`, fed them back to back). A syslog or journal file goes through
+the core whole, as its records unwrap in order only, and its documents are searched instead. A second
+pass, searched for the ids of the matching messages, collects every line of those messages for their
+stories; their summaries are what the core's correlator merges their facts into.
 """
 
 from __future__ import annotations
@@ -20,27 +22,28 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+import orjson
 import zstandard
 
 from shipper.errors import InputError
 from shipper.exim.grammar import MSGID_FULL_RE
-from shipper.exim.parse import EntryParser
-from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES
-from shipper.messages import Correlator, Partial, accumulate, summary
+from shipper.files.archive import damage_of, open_input
+from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES, peek_head
+from shipper.trace_core import At, Hit, Hits, Reading, Summaries, form_of, hits_in, through_core, whole
 from shipper.trace_story import render_summary, session_row
+
+if TYPE_CHECKING:
+    from shipper.files.syslog import InputFormat
+
+__all__ = ["Reading", "Trace", "id_hits", "matching_entries", "needle_hits", "print_trace", "trace_files"]
 
 # Small reads keep the buffers in cache: 128 KiB searched faster than 1 or 4 MiB.
 CHUNK = 1 << 17
 _START_LEN = 19  # what ENTRY_START needs to see of a line to tell whether it opens an entry
 
-Hits = Callable[[bytes, int], Iterable[int]]
-"""Where a buffer's first `end` bytes match: positions, ascending."""
 Opener = Callable[[str], BinaryIO]
-At = tuple[int, int]
-"""Where an entry is: (the file's place among the arguments, its byte offset)."""
 Report = Callable[[InputError], None]
 # What a decompressing stream raises on a damaged file (shipper.cli reads with the same list).
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -169,13 +172,53 @@ class Group:
     summary: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Needle:
+    """What pass 1 looks for: the raw bytes' hits, the hits in the core's documents (where the text is
+    JSON-escaped), and the same test on an entry's text."""
+
+    hits: Hits
+    doc_hits: Hits
+    want: bytes
+    ignore_case: bool
+
+    def of(self, hit: Hit) -> bool:
+        text = hit.original.encode()
+        return self.want in (text.lower() if self.ignore_case else text)
+
+
+@dataclass(frozen=True, slots=True)
+class Ids:
+    """What pass 2 looks for: the entries of these messages (their own id, not one they mention)."""
+
+    hits: Hits
+    wanted: Mapping[str, None]
+
+    @property
+    def doc_hits(self) -> Hits:
+        return self.hits  # an id has nothing JSON escapes
+
+    def of(self, hit: Hit) -> bool:
+        return hit.local_id in self.wanted
+
+
+Search = Needle | Ids
+
+
+def needle_search(needle: str, *, ignore_case: bool) -> Needle:
+    want = needle.lower().encode() if ignore_case else needle.encode()
+    escaped = orjson.dumps(needle).decode()[1:-1]
+    hits = needle_hits(needle, ignore_case=ignore_case)
+    return Needle(hits, needle_hits(escaped, ignore_case=ignore_case), want, ignore_case)
+
+
 @dataclass(slots=True)
 class _File:
     index: int
     name: str
     path: str
-    parser: EntryParser
     reopen: Callable[[], BinaryIO]
+    mtime: float | None
     reported: bool = False
 
 
@@ -183,10 +226,9 @@ class _Files:
     """The files of a trace, each opened anew for every pass (stdin kept in a temporary file, as it can
     be read only once); what keeps a file from being read (whole) is reported once, not once a pass."""
 
-    def __init__(
-        self, names: Sequence[str], opener: Opener, parser: Callable[[str], EntryParser], report: Report
-    ) -> None:
+    def __init__(self, names: Sequence[str], opener: Opener, reading: Reading, report: Report) -> None:
         self.report = report
+        self.reading = reading
         self.failed = 0
         self._spool: list[BinaryIO] = []
         self.files: list[_File] = []
@@ -204,35 +246,43 @@ class _Files:
                 except READ_ERRORS as exc:
                     self._fail(InputError(f"-: cannot read: {exc}"))
                     continue
-                self.files.append(_File(len(self.files), name, "-", parser(name), _rewound(copy)))
+                self.files.append(_File(len(self.files), name, "-", _rewound(copy), None))
             else:
-                path = str(Path(name).resolve())
-                self.files.append(_File(len(self.files), name, path, parser(name), _opening(opener, name)))
+                path = Path(name)
+                try:
+                    mtime: float | None = path.stat().st_mtime
+                except OSError:
+                    mtime = None  # the opener says why it cannot be read
+                self.files.append(
+                    _File(len(self.files), name, str(path.resolve()), _opening(opener, name), mtime)
+                )
 
     def _fail(self, exc: InputError) -> None:
         self.report(exc)
         self.failed += 1
 
-    def parsed(
-        self, hits: Hits, known: Mapping[At, dict[str, Any]] | None = None
-    ) -> Iterator[tuple[At, dict[str, Any]]]:
-        """Each entry with a hit, parsed (or taken from `known`), where it is, in order."""
+    def hits(self, search: Search) -> Iterator[Hit]:
+        """Each entry `search` finds, read by the core, in order."""
         for source in self.files:
             try:
-                for offset, data in self._scan(source, hits):
-                    at = (source.index, offset)
-                    doc = known.get(at) if known else None
-                    yield at, doc or _parse(source, offset, data)
+                yield from self._scan(source, search)
             except InputError as exc:
                 if not source.reported:
                     source.reported = True
                     self._fail(exc)
 
-    @staticmethod
-    def _scan(source: _File, hits: Hits) -> Iterator[tuple[int, bytes]]:
+    def _scan(self, source: _File, search: Search) -> Iterator[Hit]:
         stream = source.reopen()
         try:
-            yield from matching_entries(stream, hits)
+            form = form_of(self.reading.form, peek_head(stream))
+            reader = self.reading.reader(source.name, source.path, source.mtime, form)
+            if form == "exim":
+                found = through_core(reader, matching_entries(stream, search.hits))
+                hits = (h for h in hits_in(source.index, found, None) if search.of(h))
+            else:
+                found = whole(reader, stream)
+                hits = (h for h in hits_in(source.index, found, search.doc_hits) if search.of(h))
+            yield from hits
             damage = damage_of(stream)
         except READ_ERRORS as exc:
             raise InputError(f"{source.name}: cannot read: {exc}") from None
@@ -261,14 +311,6 @@ def _opening(opener: Opener, name: str) -> Callable[[], BinaryIO]:
     return lambda: opener(name)
 
 
-def _parse(source: _File, offset: int, data: bytes) -> dict[str, Any]:
-    # Not enriched: no row of the story or summary shows what enrichment adds (host facts, provider,
-    # related.*), and leaving it out spares loading the public suffix list at every start.
-    doc = source.parser.parse(data)
-    doc["log"] = {"file": {"path": source.path}, "offset": offset}
-    return doc
-
-
 @dataclass(slots=True)
 class Trace:
     groups: list[Group]
@@ -277,37 +319,37 @@ class Trace:
 
 
 def trace_files(
-    names: Sequence[str], needle: str, *, opener: Opener, zone: Any, server: str, report: Report
+    names: Sequence[str], needle: str, *, opener: Opener, reading: Reading, report: Report
 ) -> Trace:
     """The groups of entries matching `needle` in these files, in first-seen order, each message's with
     its summary; `report` is told why each file that could not be read (whole) was not."""
-    files = _Files(names, opener, lambda name: EntryParser(zone, server, dataset=dataset_for(name)), report)
+    reading.check()
+    files = _Files(names, opener, reading, report)
     try:
         is_id = MSGID_FULL_RE.match(needle) is not None
         wanted: dict[str, None] = {}
-        found: dict[At, dict[str, Any]] = {}
+        found: list[Hit] = []
         session = Group(None, (0, 0))
         # Pass 1: the entries that mention the needle, and so the messages it is in.
-        for at, doc in files.parsed(needle_hits(needle, ignore_case=not is_id)):
-            found[at] = doc
-            local_id = doc.get("email", {}).get("local_id")
-            if local_id is None:
+        for hit in files.hits(needle_search(needle, ignore_case=not is_id)):
+            if hit.local_id is None:
                 if not session.lines:
-                    session.first = at
-                session.lines.append(doc["event"]["original"])
+                    session.first = hit.at
+                session.lines.append(hit.original)
                 continue
-            wanted[local_id] = None
-            bounce_of = doc.get("exim", {}).get("bounce_of")
+            found.append(hit)
+            wanted[hit.local_id] = None
+            bounce_of = hit.doc.get("exim", {}).get("bounce_of")
             # The message an id's bounce returns: its own bounces name the id, so they matched already.
-            if is_id and local_id == needle and bounce_of:
+            if is_id and hit.local_id == needle and bounce_of:
                 wanted[bounce_of] = None
         # Pass 2, unless every wanted id contains the needle: then each of their entries, which all
         # carry their id, matched in pass 1 already.
         low = needle.lower()
         if all((needle in i) if is_id else (low in i.lower()) for i in wanted):
-            entries: Iterable[tuple[At, dict[str, Any]]] = found.items()
+            entries: Iterable[Hit] = found
         else:
-            entries = files.parsed(id_hits(wanted), found)
+            entries = files.hits(Ids(id_hits(wanted), wanted))
         groups = _messages(entries, wanted) if wanted else []
         if session.lines:
             groups.append(session)
@@ -317,26 +359,22 @@ def trace_files(
         files.close()
 
 
-def _messages(entries: Iterable[tuple[At, dict[str, Any]]], wanted: dict[str, None]) -> list[Group]:
-    """The wanted messages' entries, in order, as groups of lines with the summaries they merge into."""
+def _messages(entries: Iterable[Hit], wanted: Mapping[str, None]) -> list[Group]:
+    """The wanted messages' entries, in order, as groups of lines with their summaries."""
     groups: dict[str, Group] = {}
-    merged: dict[str, Partial] = {}
-    correlator = Correlator(max_open=len(wanted) + 1)
-    for at, doc in entries:
-        local_id = doc.get("email", {}).get("local_id")
-        if local_id not in wanted:
+    summaries = Summaries(len(wanted))
+    for hit in entries:
+        local_id = hit.local_id
+        if local_id is None or local_id not in wanted:
             continue
         group = groups.get(local_id)
         if group is None:
-            group = groups[local_id] = Group(local_id, at)
-        group.lines.append(doc["event"]["original"])
-        for part in correlator.add(doc):
-            accumulate(merged, part)
-    for part in correlator.drain():
-        accumulate(merged, part)
-    for local_id, group in groups.items():
-        if local_id in merged:
-            group.summary = summary(merged[local_id])
+            group = groups[local_id] = Group(local_id, hit.at)
+        group.lines.append(hit.original)
+        summaries.add(hit)
+    for local_id, doc in summaries.drain().items():
+        if local_id in groups:
+            groups[local_id].summary = doc
     return list(groups.values())
 
 
@@ -353,15 +391,24 @@ def render_groups(groups: Sequence[Group]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def print_trace(names: Sequence[str], needle: str, *, zone: str, server: str) -> int:
+def print_trace(
+    names: Sequence[str],
+    needle: str,
+    *,
+    zone: str,
+    server: str,
+    form: InputFormat = "auto",
+    programs: Sequence[str] = ("exim", "exim4"),
+    host_from_syslog: bool = True,
+) -> int:
     """`trace NEEDLE FILE...`: the story on stdout, a line on stderr for each file not read (whole) and
-    for no match; the exit status, 1 for either."""
+    for no match; the exit status, 1 for either. `form`, `programs`, `host_from_syslog`: the settings
+    `input_format`, `syslog_programs` and whether no `server_name` was set (their defaults here)."""
     found = trace_files(
         names,
         needle,
         opener=open_input,
-        zone=zone,
-        server=server,
+        reading=Reading(zone, server, form, tuple(programs), host_from_syslog),
         report=lambda exc: print(f"exim-shipper: {exc}", file=sys.stderr),
     )
     if not found.groups:

@@ -330,4 +330,7 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
         args.target,
         zone=settings.effective_timezone(),
         server=settings.effective_server_name(),
+        form=settings.input_format,
+        programs=settings.syslog_programs,
+        host_from_syslog=not settings.server_name,
     )
