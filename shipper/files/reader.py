@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple, Protocol
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol
 
-from shipper.exim.syslog import Origin
+if TYPE_CHECKING:  # the Python parser's: shipper.exim.syslog reads its records from shipper.files.syslog
+    from shipper.exim.syslog import Origin
 
 EXIM_STAMP = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 # A physical line opens a new entry when it starts with a timestamp: Exim's, or a syslog or journal
