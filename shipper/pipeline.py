@@ -21,7 +21,7 @@ from shipper.errors import InputError
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import NativeEntries, Polled, Stretch, core, native_for
+from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for
 from shipper.files.syslog import SyslogForm, form_for
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
@@ -304,7 +304,7 @@ class _Lane:
 
     def __init__(self, source: Source, max_open: int, index_prefix: str) -> None:
         self.source = source
-        self.native: Any = core().Correlator(max_open=max_open, index_prefix=index_prefix)
+        self.native: Any = correlator(max_open, index_prefix)
         self.last_end = source.resume
         self.marked = -1
         self.gone = False

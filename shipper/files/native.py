@@ -57,6 +57,13 @@ def actions() -> list[str]:
     return list(core().ACTIONS)
 
 
+def correlator(max_open: int, index_prefix: str) -> Any:
+    """A native correlator (`shipper._native.Correlator`): one file's partials in, its summaries' bulk
+    items out, at most `max_open` unfinished messages held."""
+    make = core().Correlator
+    return make(max_open=max_open, index_prefix=index_prefix)
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """What the core writes into every document of one file, and how it names its index and ids."""
