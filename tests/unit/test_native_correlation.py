@@ -143,14 +143,19 @@ def _readable(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "exim": {k: v for k, v in doc["exim"].items() if k != "merge_state"}}
 
 
-def _parse_is(path: Path, loop: dict[Any, Any]) -> int:
-    """`parse --messages` of `path` writes the loop's summaries, one per message in first-seen order."""
+def _parse_is(path: Path, loop: dict[Any, Any], *, late: int = 0) -> int:
+    """`parse --messages` of `path` writes the loop's summaries, one per message, but for at most `late`
+    messages a line came for after their summary was written (then one more, partial, for each)."""
     docs = _parse_messages([path], max_open=100_000)
-    key = [(d["host"]["name"], d["email"]["local_id"]) for d in docs]
-    assert len(set(key)) == len(key), path
-    assert dict(zip(key, docs, strict=True)) == {k: _readable(d) for k, d in loop.items()}, path
-    # With a cap of 3, late lines may make a message's partial summaries: its messages stay the same.
-    assert {(d["host"]["name"], d["email"]["local_id"]) for d in _parse_messages([path], max_open=3)} == set(key)
+    by_key: dict[Any, list[Any]] = {}
+    for d in docs:
+        by_key.setdefault((d["host"]["name"], d["email"]["local_id"]), []).append(d)
+    assert set(by_key) == set(loop), path
+    once = {k: v[0] for k, v in by_key.items() if len(v) == 1}
+    assert len(by_key) - len(once) <= late, path
+    assert once == {k: _readable(loop[k]) for k in once}, path
+    # With a cap of 3, more messages may be written in shares: the messages stay the same.
+    assert {(d["host"]["name"], d["email"]["local_id"]) for d in _parse_messages([path], max_open=3)} == set(loop)
     return len(docs)
 
 
@@ -189,7 +194,8 @@ def test_shared_corpus() -> None:
     for log in ("mainlog", "rejectlog", "paniclog"):
         for p in sorted((CORPUS / log).iterdir()):
             loop = _loops(p)
-            n += _parse_is(p, loop) if loop else 0
+            # The test suite reuses message ids across runs in one file: late lines are common.
+            n += _parse_is(p, loop, late=len(loop)) if loop else 0
     assert n > 1000
 
 
@@ -198,7 +204,8 @@ def test_bench_log() -> None:
         pytest.skip(f"{BENCH_LOG} not generated (bench/generate_mainlog.py)")
     items, marks = _loop(BENCH_LOG, max_open=100_000, docs=5000, window=1 << 20)
     assert marks == sorted(marks) and marks[-1] == BENCH_LOG.stat().st_size
-    assert _parse_is(BENCH_LOG, _merged(items)) > 10_000
+    loop = _merged(items)
+    assert _parse_is(BENCH_LOG, loop, late=len(loop) // 100) > 10_000
 
 
 def test_delivery_reads_a_native_summary_back_as_its_partial(tmp_path: Path) -> None:
