@@ -180,6 +180,57 @@ def test_crafted_streams_do_not_depend_on_the_chunking(name: str, server_name: s
     _same(data, form, server_name, (1, 7))
 
 
+SYSLOG = {"appname": "exim", "hostname": "mx1"}
+RESTAMPED = ["timestamp_from_syslog"]
+EXPECTED: dict[str, tuple[list[tuple[Any, ...]], int, int]] = {
+    # Three pieces joined as Exim split them, postfix's line between them skipped; a header dump after a
+    # rejection is the reject log's copy.
+    "split pieces": (
+        [(0, 273, "2025-06-29T16:04:19.000Z", "rcpt_rejected", "exim.reject", "mx1", RESTAMPED, {**SYSLOG, "procid": "9"})],
+        1,
+        0,
+    ),
+    # A piece that never comes: the entry goes with what it has; an orphan piece stands alone; a line
+    # that is no record is counted unreadable, a blank one not at all.
+    "pieces missing and orphaned": (
+        [
+            (0, 146, "2025-06-29T16:04:19.000Z", "message_arrived", "exim.main", "mx1", [*RESTAMPED, "syslog_parts_missing"], {**SYSLOG, "procid": "9"}),
+            (146, 209, "2025-06-29T16:04:20.000Z", "message_completed", "exim.main", "mx1", RESTAMPED, {**SYSLOG, "procid": "9"}),
+            (209, 257, "2025-06-29T16:04:21.000Z", "unrecognized", "exim.main", "mx1", [*RESTAMPED, "syslog_parts_missing"], {**SYSLOG, "procid": "9"}),
+        ],
+        0,
+        1,
+    ),
+    # Exim sends a rejection to syslog twice: the second is the reject log's.
+    "reject copy": (
+        [
+            (0, 76, "2025-06-29T16:04:19.000Z", "helo_rejected", "exim.main", "mx1", RESTAMPED, {**SYSLOG, "procid": "5"}),
+            (76, 152, "2025-06-29T16:04:19.000Z", "helo_rejected", "exim.reject", "mx1", RESTAMPED, {**SYSLOG, "procid": "5"}),
+        ],
+        0,
+        0,
+    ),
+    # Year-less dates against a July 2025 anchor: December is the year before, January after it.
+    "new year": (
+        [
+            (0, 140, "2024-12-31T23:59:59.000Z", "message_arrived", "exim.main", "mx1", RESTAMPED, {**SYSLOG, "procid": "1"}),
+            (140, 203, "2025-01-01T00:00:01.000Z", "message_completed", "exim.main", "mx1", RESTAMPED, {**SYSLOG, "procid": "1"}),
+        ],
+        0,
+        0,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_crafted_streams_give_their_fixed_documents(name: str) -> None:
+    form, data = CRAFTED[name]
+    items, skipped, unreadable = native_items(data, form, "", 1 << 20)
+    assert (_brief(items), skipped, unreadable) == EXPECTED[name]
+    configured = native_items(data, form, "mx-configured", 1 << 20)[0]
+    assert {doc["host"]["name"] for *_, doc in configured} == {"mx-configured"}, "a server name wins"
+
+
 def test_the_syslog_tests_literals_do_not_depend_on_the_chunking() -> None:
     found = _literals()
     assert len(found) >= 5  # the syslog tests quote records: a failed extraction must not pass empty
