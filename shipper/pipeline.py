@@ -21,7 +21,7 @@ from shipper.errors import InputError
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for
+from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for, unrecognized_partials
 from shipper.files.syslog import SyslogForm, form_for
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
@@ -231,6 +231,9 @@ class Shipper:
         if not len(polled):
             return
         lane.follow(polled.reader)
+        for at, parts in unrecognized_partials(polled):
+            lane.fold(at)  # the file's order: the entries before it first
+            lane.native.add(parts, at)
         if polled.path == lane.source.path:
             self._batch_stretch(lane, polled.reader.stretch(polled), batcher, report, flush)
             return

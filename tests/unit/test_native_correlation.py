@@ -179,6 +179,30 @@ def test_crafted_lines(tmp_path: Path) -> None:
     assert loop[HOST, A]["exim"]["bounced_by"] == [B]
 
 
+def test_an_unrecognized_line_dates_its_message(tmp_path: Path) -> None:
+    """The core keeps no facts for an `unrecognized` entry, yet with a message id it still dates its
+    message: a summary of its own, or a wider first and last seen of the message around it."""
+    d, e = "1tXddd-000004-AB", "1tXeee-000005-AB"
+    path = tmp_path / "mainlog"
+    path.write_text(
+        f"2025-01-31 10:00:00 {d} some line of a kind nobody knows\n"
+        f"2025-01-31 10:00:01 {e} <= a@example.com U=a P=local S=1 for b@example.org\n"
+        f"2025-01-31 10:00:02 {e} outgoing_spam_check: score=2.1 sender=a action=accept\n"
+        f"2025-01-31 10:00:03 {e} => b@example.org R=r T=t\n"
+        f"2025-01-31 10:00:04 {e} Completed\n"
+        f"2025-01-31 10:00:05 {e} another unknown line, after Completed\n"
+    )
+    loop = _loops(path)
+    assert set(loop) == {(HOST, d), (HOST, e)}
+    assert (loop[HOST, d]["exim"]["first_seen"], loop[HOST, d]["exim"]["last_seen"]) == (
+        "2025-01-31T10:00:00.000Z",
+        "2025-01-31T10:00:00.000Z",
+    )
+    assert loop[HOST, e]["exim"]["last_seen"] == "2025-01-31T10:00:05.000Z"
+    assert loop[HOST, e]["exim"]["state"] == "delivered"
+    _parse_is(path, loop, late=1)  # the line after Completed may come once the summary is written
+
+
 @pytest.mark.parametrize("rel", [p.relative_to(FIXTURES).as_posix() for p in sorted(FIXTURES.rglob("*.log"))])
 def test_fixtures_give_the_golden_summaries(rel: str) -> None:
     loop = _loops(FIXTURES / rel)
