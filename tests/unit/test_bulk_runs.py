@@ -216,7 +216,11 @@ def test_the_loop_ships_each_document_of_the_core_s_runs_as_it_was_answered(tmp_
     assert sorted(orjson.dumps(d["document"], option=orjson.OPT_SORT_KEYS) for d in dead) == sorted(
         orjson.dumps(d, option=orjson.OPT_SORT_KEYS) for d in lost.values()
     ), "the documents' own bodies, not their runs'"
-    assert (report.entries, report.indexed, report.dead) == (clean_report.entries, clean_report.indexed - 2, 2)
+    assert (report.entries, report.indexed, report.dead) == (
+        clean_report.entries,
+        clean_report.indexed - 2,
+        2,
+    )
     assert report.entries == report.native > 100
     assert report.summaries == clean_report.summaries
     assert len(requests) > 3, "batches cut by bytes, and the retries"

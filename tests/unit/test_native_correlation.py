@@ -155,7 +155,9 @@ def _parse_is(path: Path, loop: dict[Any, Any], *, late: int = 0) -> int:
     assert len(by_key) - len(once) <= late, path
     assert once == {k: _readable(loop[k]) for k in once}, path
     # With a cap of 3, more messages may be written in shares: the messages stay the same.
-    assert {(d["host"]["name"], d["email"]["local_id"]) for d in _parse_messages([path], max_open=3)} == set(loop)
+    assert {(d["host"]["name"], d["email"]["local_id"]) for d in _parse_messages([path], max_open=3)} == set(
+        loop
+    )
     return len(docs)
 
 
