@@ -83,12 +83,14 @@ class Shipper:
         waits for ever and reports to `status`."""
         self.settings = settings
         self.cluster = cluster
+        self.server = settings.effective_server_name()
+        self.zone = settings.effective_timezone()
+        # First: without the native core (NativeMissing) nothing below is worth doing.
+        self._native = native_for(self.server, self.zone, settings.index_prefix, dataset_for, correlate=True)
         prepare_state_dir(settings.state_dir)
         self.state_lock = lock_state_dir(settings.state_dir)
         self.registry = Registry(settings.state_dir)
         self.dead = DeadLetters(settings.state_dir)
-        self.server = settings.effective_server_name()
-        self.zone = settings.effective_timezone()
         self.status = status or Status()
         self.delivery = Delivery(
             cluster,
@@ -99,7 +101,6 @@ class Shipper:
             status=self.status,
         )
         self._sender: Sender | None = None
-        self._native = native_for(self.server, self.zone, settings.index_prefix, dataset_for, correlate=True)
 
     @property
     def sender(self) -> Sender:
