@@ -17,7 +17,7 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch, TransportError
 
-from shipper.files.native import correlator, native_for
+from shipper.files.native import correlator, native_for, unrecognized_partials
 from shipper.files.reader import iter_entries
 from shipper.messages import accumulate, summary
 from shipper.opensearch.summaries import native_items, partial_of
@@ -103,9 +103,11 @@ def local_summaries(path: Path) -> dict[str, dict[str, Any]]:
     """What the core's correlation makes of the file in one pass (the whole file read, then every message
     drained: no batch, window or cap splits one), to compare with what OpenSearch holds."""
     reader = native_for("mx1", "UTC", "exim", lambda _path: "exim.main", correlate=True)(str(path), 0, 0)
-    reader.feed(path.read_bytes())
-    reader.finish()
     one_pass = correlator(1 << 62, "exim")
+    for batch in (reader.feed(path.read_bytes()), reader.finish()):
+        for at, parts in unrecognized_partials(batch):
+            reader.reader.correlate(one_pass, at)
+            one_pass.add(parts, at)
     reader.reader.correlate(one_pass, 2**64 - 1)
     out: dict[str, Any] = {}
     for item in native_items(*one_pass.drain()):
