@@ -186,7 +186,7 @@ def run_file(item: Input, zone: str) -> list[Record]:
                 doc["log"]["file"]["path"] = item.label
                 out.append(_record(item.label, "event", action, doc))
                 RENDERED[code > 0] += 1
-            for at, parts in unrecognized_partials(polled):
+            for _, at, parts in unrecognized_partials(polled):
                 polled.reader.reader.correlate(correlator, at)
                 correlator.add(parts, at)
             polled.reader.reader.correlate(correlator, 2**64 - 1)

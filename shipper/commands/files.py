@@ -115,7 +115,7 @@ class _Summaries:
         def read(name: str, stream: BinaryIO) -> Iterator[bytes]:
             for batch in _batches(name, stream, settings, counts, correlate=True):
                 reader = batch.reader.reader
-                for at, parts in native.unrecognized_partials(batch):
+                for _, at, parts in native.unrecognized_partials(batch):
                     reader.summarize(self.core, at)  # the file's order: the entries before it first
                     self.core.add(parts)
                 if len(batch):

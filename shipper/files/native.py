@@ -266,9 +266,9 @@ class NativeEntries:
         return Stretch(batch.bulk, cuts, _words(batch.records, "Q", 1))
 
 
-def unrecognized_partials(batch: Rendered) -> Iterator[tuple[int, bytes]]:
-    """`(offset, partials as the correlators' JSON)` of the batch's `unrecognized` entries with a message
-    id, in order. The core keeps no facts for code 0, yet such a line still dates its message (first
+def unrecognized_partials(batch: Rendered) -> Iterator[tuple[int, int, bytes]]:
+    """`(index, offset, partials as the correlators' JSON)` of the batch's `unrecognized` entries with a
+    message id, in order. The core keeps no facts for code 0, yet such a line still dates its message (first
     and last seen, or a summary of its own): read from the core's document, without a step for the
     other entries. Goes when the core writes these facts too."""
     records = batch.records
@@ -283,7 +283,7 @@ def unrecognized_partials(batch: Rendered) -> Iterator[tuple[int, bytes]]:
         if ids[i]:
             parts = partials(orjson.loads(batch.bulk[cuts[i] + actions[i] + 1 : cuts[i + 1] - 1]))
             if parts:
-                yield offsets[i], orjson.dumps([to_state(p) for p in parts])
+                yield i, offsets[i], orjson.dumps([to_state(p) for p in parts])
         i = codes.find(0, i + 1)
 
 

@@ -105,7 +105,7 @@ def local_summaries(path: Path) -> dict[str, dict[str, Any]]:
     reader = native_for("mx1", "UTC", "exim", lambda _path: "exim.main", correlate=True)(str(path), 0, 0)
     one_pass = correlator(1 << 62, "exim")
     for batch in (reader.feed(path.read_bytes()), reader.finish()):
-        for at, parts in unrecognized_partials(batch):
+        for _, at, parts in unrecognized_partials(batch):
             reader.reader.correlate(one_pass, at)
             one_pass.add(parts, at)
     reader.reader.correlate(one_pass, 2**64 - 1)

@@ -91,6 +91,10 @@ def _loop(path: Path, *, max_open: int, docs: int, window: int) -> tuple[list[bu
         _items, parts = batcher.take(0.0)
         assert not parts, "the loop makes no Python partials"
         marks.extend(m.end for m in _settle({"k": lane}, items, window, final=final))
+        # Nothing is folded ahead of what is batched (an unrecognized line's partial included), or the
+        # window would not split a long message as it stands.
+        held = lane.native.oldest()
+        assert held is None or held < lane.last_end, (held, lane.last_end)
 
     try:
         while not source.caught_up:
@@ -187,7 +191,9 @@ def test_an_unrecognized_line_dates_its_message(tmp_path: Path) -> None:
     d, e = "1tXddd-000004-AB", "1tXeee-000005-AB"
     path = tmp_path / "mainlog"
     path.write_text(
-        f"2025-01-31 10:00:00 {d} some line of a kind nobody knows\n"
+        "2025-01-31 09:59:59 Start queue run: pid=12\n"
+        * 20  # batches of 7 before it: folded in its turn
+        + f"2025-01-31 10:00:00 {d} some line of a kind nobody knows\n"
         f"2025-01-31 10:00:01 {e} <= a@example.com U=a P=local S=1 for b@example.org\n"
         f"2025-01-31 10:00:02 {e} outgoing_spam_check: score=2.1 sender=a action=accept\n"
         f"2025-01-31 10:00:03 {e} => b@example.org R=r T=t\n"
