@@ -12,6 +12,7 @@ ShipperError                    one clear line, never a traceback (shipper.cli p
 │       ├── AccessDenied        HTTP 403: authenticated, but the role lacks a permission (the reason names it)
 │       ├── NotFound            HTTP 404
 │       └── RequestTooLarge     HTTP 413, or indexing pressure refusing a request larger than its whole limit
+├── NativeMissing               the native core (shipper._native) is not built, or built from other sources
 ├── NotSetUp                    the cluster lacks the index templates `setup` installs
 ├── NothingToReport             `report`: no index of the prefix on the cluster
 ├── NoEventIndex                `trace` across the fleet: no events index of the prefix
@@ -35,6 +36,11 @@ class ShipperError(Exception):
 
 class InputError(ShipperError):
     """A log file cannot be opened or read."""
+
+
+class NativeMissing(ShipperError):
+    """The native core, which reads every log line, is not installed, does not load, or is stale (built
+    from other sources than the package's Python)."""
 
 
 class ConfigError(ShipperError):

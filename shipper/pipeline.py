@@ -1,12 +1,12 @@
-"""The one ship loop: sources (an archive, the followed files), entries, parse, enrich, correlate, batch,
-send, acknowledge, checkpoint."""
+"""The one ship loop: sources (an archive, the followed files), the native core's documents and message
+summaries, batch, send, acknowledge, checkpoint."""
 
 from __future__ import annotations
 
 import glob
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,20 +18,14 @@ from shipper.checkpoints import Registry, lock_state_dir, prepare_state_dir
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark, Sender
 from shipper.errors import InputError
-from shipper.exim.enrich import enrich
-from shipper.exim.parse import EntryParser
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import ACTIONS, Entry, NativeEntries, Polled, Rendered, Stretch, core, native_for
-from shipper.files.reader import RawEntry
-from shipper.files.syslog import SyslogAssembler, assembler_for
-from shipper.messages import Correlator, Partial, partials
-from shipper.messages.merge import to_json
-from shipper.messages.partials import STAMPS, from_facts, stamped
+from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for, unrecognized_partials
+from shipper.files.syslog import SyslogForm, form_for
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
-from shipper.opensearch.documents import action_line, dumps, event_id, event_index
+from shipper.opensearch.documents import dumps
 from shipper.opensearch.retry import RetryPolicy
 from shipper.progress import FileProgress
 from shipper.settings import Settings
@@ -55,7 +49,7 @@ class FileReport:
     damage: str | None = None
     """Why a compressed file could not be read to its end; what came before it was shipped."""
     native: int = 0
-    """Entries whose bulk lines the native core rendered (the others went through the Python parser)."""
+    """Entries whose bulk lines the native core rendered: all of them."""
 
 
 def expand(patterns: list[str]) -> list[Path]:
@@ -74,22 +68,6 @@ def expand(patterns: list[str]) -> list[Path]:
     return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
 
 
-class _Occurrences:
-    """Counts byte-identical entries within one second, so each gets its own deterministic id."""
-
-    def __init__(self) -> None:
-        self.second = b""
-        self.seen: dict[bytes, int] = {}
-
-    def next(self, data: bytes) -> int:
-        second = data[:19]
-        if second != self.second:
-            self.second, self.seen = second, {}
-        n = self.seen.get(data, 0)
-        self.seen[data] = n + 1
-        return n
-
-
 class Shipper:
     """Ships files into OpenSearch with checkpoints: run twice, or after a crash, adds nothing."""
 
@@ -105,12 +83,14 @@ class Shipper:
         waits for ever and reports to `status`."""
         self.settings = settings
         self.cluster = cluster
+        self.server = settings.effective_server_name()
+        self.zone = settings.effective_timezone()
+        # First: without the native core (NativeMissing) nothing below is worth doing.
+        self._native = native_for(self.server, self.zone, settings.index_prefix, dataset_for, correlate=True)
         prepare_state_dir(settings.state_dir)
         self.state_lock = lock_state_dir(settings.state_dir)
         self.registry = Registry(settings.state_dir)
         self.dead = DeadLetters(settings.state_dir)
-        self.server = settings.effective_server_name()
-        self.zone = settings.effective_timezone()
         self.status = status or Status()
         self.delivery = Delivery(
             cluster,
@@ -121,7 +101,6 @@ class Shipper:
             status=self.status,
         )
         self._sender: Sender | None = None
-        self._native = native_for(self.server, self.zone, settings.index_prefix, dataset_for, correlate=True)
 
     @property
     def sender(self) -> Sender:
@@ -143,7 +122,7 @@ class Shipper:
                 progress.skip(report.skipped)
             return report
         start = self.registry.offset(key)
-        source = ArchiveSource(path, fid, start, self._assembler, self._native)
+        source = ArchiveSource(path, fid, start, self._form, self._native)
         if progress is not None and fid.compression is None:
             progress.resume_at(start)
         try:
@@ -174,7 +153,7 @@ class Shipper:
         """
         report = FileReport(",".join(patterns))
         followers = Followers(
-            patterns, self.registry, self.status, close_inactive, self._assembler, native=self._native
+            patterns, self.registry, self.status, close_inactive, self._form, native=self._native
         )
         self._ship(_Tail(followers, scan_interval), stop, report, linger=linger)
         return report
@@ -207,7 +186,7 @@ class Shipper:
         def flush(*, final: bool = False) -> None:
             items, parts = batcher.take(time.monotonic())
             made: list[bulk.Item] = []
-            marks = _settle(lanes, parts, made, settings.summary_window, final=final)
+            marks = _settle(lanes, made, settings.summary_window, final=final)
             self.sender.submit(Batch(items, parts, marks, report, summaries=made))
             if progress is not None and isinstance(sources, _Archive):
                 progress.update(report.entries, sources.source.position)
@@ -225,7 +204,7 @@ class Shipper:
             for src in sources.active():
                 lane = lanes.get(src.key)
                 if lane is None or lane.source is not src:
-                    lane = lanes[src.key] = _Lane(src, self._parser(src.path), settings.max_open_messages)
+                    lane = lanes[src.key] = _Lane(src, settings.max_open_messages, settings.index_prefix)
                 got += take(lane, src.poll(now, 0.0 if stopping else linger))
                 if stopping:
                     got += take(lane, src.flush_pending())
@@ -247,39 +226,46 @@ class Shipper:
     def _batch(
         self, lane: _Lane, polled: Polled, batcher: Batcher, report: FileReport, flush: Callable[[], None]
     ) -> None:
-        """The polled entries past the source's resume point into `batcher`, `flush`ed whenever it is
-        full; a stretch of the core's entries as runs of bulk lines (cut where a batch fills)."""
+        """The polled entries (the core left out those before the source's resume point) into `batcher`,
+        `flush`ed whenever it is full: a file that kept its name as one run of bulk lines (cut where a
+        batch fills), a renamed one entry by entry, its `log.file.path` rewritten."""
+        if not len(polled):
+            return
+        lane.follow(polled.reader)
+        odd = list(unrecognized_partials(polled))
+        if polled.path == lane.source.path:
+            self._batch_stretch(lane, polled.reader.stretch(polled), batcher, report, flush, odd=odd)
+            return
         src = lane.source
-        for got in self._pieces(lane, polled):
-            if isinstance(got, Stretch):
-                self._batch_stretch(lane, got, batcher, report, flush)
-                continue
-            item, parts, offset, end, code = got
+        for i, (_code, offset, end, _occ, _facts, action, body, _local_id) in enumerate(polled):
+            lane.fold_unrecognized(odd, i + 1)
             if src.followed:
                 self.status.read(src.key, end)
-            batcher.add(item)
-            if parts:
-                batcher.parts.extend(lane.correlator.add_partials(parts, offset))
+            batcher.add(bulk.Item(action, _with_path(body, src.path, offset), ref=src.key))
             lane.last_end = end
             report.entries += 1
-            if code:
-                report.native += 1
+            report.native += 1
             if batcher.full:
                 flush()
 
     def _batch_stretch(
-        self, lane: _Lane, stretch: Stretch, batcher: Batcher, report: FileReport, flush: Callable[[], None]
+        self,
+        lane: _Lane,
+        stretch: Stretch,
+        batcher: Batcher,
+        report: FileReport,
+        flush: Callable[[], None],
+        *,
+        odd: list[tuple[int, int, bytes]],
     ) -> None:
+        """The stretch into `batcher` as runs cut where a batch fills; `odd`'s partials (the unrecognized
+        entries') go in as their entries are batched."""
         src = lane.source
         run = bulk.Run(stretch.bulk, stretch.cuts, ref=src.key)
-        odd = self._odd_partials(stretch)
-        n, i, f = len(run), 0, 0
+        n, i = len(run), 0
         while i < n:
             j = i + batcher.room(run, i)
-            # Python's partials go in after the core's of the entries before them: the file's order.
-            while f < len(odd) and odd[f][0] < j:
-                lane.fold_in(odd[f][2], odd[f][1])
-                f += 1
+            lane.fold_unrecognized(odd, j)
             batcher.add(run if j - i == n else run.piece(i, j))
             end = stretch.ends[j - 1]
             if src.followed:
@@ -291,118 +277,11 @@ class Shipper:
                 flush()
             i = j
 
-    def _odd_partials(self, stretch: Stretch) -> list[tuple[int, int, list[Partial]]]:
-        """`(index, offset, partials)` of the stretch's entries whose partials Python makes (see `odd`)."""
-        out = []
-        for i in stretch.odd:
-            parts = self._claimed_partials(stretch.document(i), stretch.code(i), stretch.local_id(i))
-            if parts:
-                out.append((i, stretch.offsets[i], parts))
-        return out
-
-    def _pieces(self, lane: _Lane, polled: Polled) -> Iterator[Stretch | _Single]:
-        """What `_batch` adds: the core's stretches where its reader correlates and the file kept its
-        name, else `_items`' entries one at a time."""
-        native = isinstance(polled, Rendered) and lane.correlating(polled.reader, self.settings.index_prefix)
-        if not isinstance(polled, Rendered) or native is None or polled.path != lane.source.path:
-            yield from self._items(lane, polled)
-            return
-        src = lane.source
-        for got in polled.reader.stretches(polled):
-            if isinstance(got, Stretch):
-                yield got
-                continue
-            code, offset, end, _occ, facts, action, lines, local_id, _raw, _stamp = got
-            if code:  # the reader could not cut stretches (`stretches` gave `entries`)
-                parts = [] if facts and facts != b"!" else self._claimed_partials(lines, code, local_id)
-                if parts:
-                    lane.fold_in(parts, offset)
-                yield bulk.Item(action, lines, ref=src.key), [], offset, end, code
-                continue
-            yield self._placeholder(lane, got, native)
-
-    def _items(self, lane: _Lane, polled: Polled) -> Iterator[_Single]:
-        """`(item, partials, offset, end, code)` of each polled entry past the source's resume point; `code`
-        is the core's action code of an entry it rendered, 0 for one the Python parser did."""
-        src = lane.source
-        if isinstance(polled, Rendered):
-            yield from self._rendered(lane, polled)
-            return
-        for entry in polled:
-            occ = lane.occurrences.next(entry.data)
-            if entry.end <= src.resume:
-                continue
-            item, parts = self._item(lane.parser, src.path, src.key, entry, occ)
-            yield item, parts, entry.offset, entry.end, 0
-
-    def _rendered(self, lane: _Lane, batch: Rendered) -> Iterator[_Single]:
-        """The core's entries as items: its bulk lines as they are, the placeholder's entries through
-        `_item` (the core counted occurrences and left out what ends at or before the resume point).
-
-        With a reader that correlates, the core's facts stay in it for the lane's native correlator and
-        the partials Python makes go there too (as JSON): the items then come without partials."""
-        src = lane.source
-        path, key = src.path, src.key
-        moved = batch.path != path  # renamed since the core was given its path (a glob follows it)
-        native = lane.correlating(batch.reader, self.settings.index_prefix)
-        for entry in batch:
-            code, offset, end, _occ, facts, action, lines, local_id, _raw, _stamp = entry
-            if not code:
-                yield self._placeholder(lane, entry, native)
-                continue
-            body = _with_path(lines, path, offset) if moved else lines
-            parts: list[Partial] = []
-            if facts and facts != b"!":
-                if native is None:
-                    parts = from_facts(facts)  # the core's reading of the document: none to load
-            else:
-                parts = self._claimed_partials(body, code, local_id)
-            if parts and native is not None:
-                parts = lane.fold_in(parts, offset)
-            yield bulk.Item(action, body, ref=key), parts, offset, end, code
-
-    def _claimed_partials(self, body: bytes, code: int, local_id: bytes) -> list[Partial]:
-        """Partials of an entry the core rendered with no facts it kept (`!`, or none written)."""
-        if not local_id[0]:
-            return []
-        if code in _STAMPED and body.startswith(b'{"@timestamp":"'):
-            # `Completed`: a tenth of the lines, whose facts are all in the record.
-            msg = local_id.rstrip(b"\0").decode()
-            return stamped(self.server, msg, body[15:39].decode(), _STAMPED[code])
-        return partials(orjson.loads(body))
-
-    def _placeholder(self, lane: _Lane, entry: Entry, native: Any) -> _Single:
-        """A placeholder's entry through the Python parser, going on from the core's time."""
-        _code, offset, end, occ, _facts, _action, _lines, _local_id, raw, stamp = entry
-        assert raw is not None
-        if stamp is not None:
-            lane.parser.follow(stamp)
-        item, parts = self._item(lane.parser, lane.source.path, lane.source.key, raw, occ)
-        if parts and native is not None:
-            parts = lane.fold_in(parts, offset)
-        return item, parts, offset, end, 0
-
-    def _parser(self, path: str) -> EntryParser:
-        return EntryParser(self.zone, self.server, dataset=dataset_for(path))
-
-    def _item(
-        self, parser: EntryParser, path: str, key: str, entry: RawEntry, occ: int
-    ) -> tuple[bulk.Item, list[Partial]]:
-        doc = enrich(parser.parse(entry.data, entry.origin))
-        doc["log"] = {**doc.get("log", {}), "file": {"path": path}, "offset": entry.offset}
-        body = dumps(doc)
-        index = event_index(self.settings.index_prefix, doc)
-        # The entry's own log (a syslog stream carries the reject log's copies too) keys its id.
-        dataset = doc.get("event", {}).get("dataset", parser.dataset)
-        doc_id = event_id(self.server, entry.data, occ, dataset, second_pass=parser.second_pass)
-        action = action_line("create", index, doc_id)
-        return bulk.Item(action, body, ref=key), partials(doc)
-
-    def _assembler(self, head: bytes, mtime: float | None = None) -> SyslogAssembler | None:
-        """A syslog or journal file's entry assembler (None for Exim's own format); `mtime` (None: now)
+    def _form(self, head: bytes, mtime: float | None = None) -> SyslogForm | None:
+        """How a syslog or journal file is unwrapped (None for Exim's own format); `mtime` (None: now)
         dates BSD syslog's year-less lines."""
         s = self.settings
-        return assembler_for(
+        return form_for(
             s.input_format,
             head,
             mtime=mtime,
@@ -412,15 +291,8 @@ class Shipper:
         )
 
 
-_Single = tuple[bulk.Item, list[Partial], int, int, int]
-"""`(item, partials, offset, end, code)` of one entry: `code` is the core's action code of an entry it
-rendered, 0 for one the Python parser did."""
-
 _ALL = 2**64 - 1
 """An offset past every entry."""
-
-_STAMPED = {code: name for code, name in enumerate(ACTIONS) if name in STAMPS}
-"""The core's action codes of the status lines that only stamp a time."""
 
 
 def _with_path(body: bytes, path: str, offset: int) -> bytes:
@@ -434,76 +306,57 @@ def _with_path(body: bytes, path: str, offset: int) -> bytes:
 
 
 class _Lane:
-    """The loop's state for one source: its parser, occurrence counts and correlators, and how far it is
-    batched (`last_end`) and checkpointed (`marked`, -1 before the first mark).
+    """The loop's state for one source: its native correlator (`shipper._native.Correlator`), and how far
+    it is batched (`last_end`) and checkpointed (`marked`, -1 before the first mark).
 
-    Entries the native core renders with a reader that correlates are correlated in the core
-    (`native`, a `shipper._native.Correlator`): their partials wait in the reader until `fold` moves
-    those before an offset in, so the correlator sees the entries in the file's order."""
+    The partials of the core's entries wait in the reader until `fold` moves those before an offset into
+    the correlator, so that what may leave memory is judged at a batch's end."""
 
-    native: Any = None
     reader: Any = None
     """The core's reader whose partials go into `native`."""
 
-    def __init__(self, source: Source, parser: EntryParser, max_open: int) -> None:
+    def __init__(self, source: Source, max_open: int, index_prefix: str) -> None:
         self.source = source
-        self.parser = parser
-        self.occurrences = _Occurrences()
-        self.correlator = Correlator(max_open=max_open)
-        self.max_open = max_open
+        self.native: Any = correlator(max_open, index_prefix)
         self.last_end = source.resume
         self.marked = -1
         self.gone = False
 
-    def correlating(self, entries: NativeEntries, index_prefix: str) -> Any:
-        """The native correlator for a batch of `entries`' reader (None: it does not correlate)."""
-        if not entries.correlate:
-            return None
-        if self.native is None:
-            assert core is not None
-            self.native = core.Correlator(max_open=self.max_open, index_prefix=index_prefix)
+    def follow(self, entries: NativeEntries) -> None:
+        """`entries`' reader is the one whose partials come next (a new reader of the source, read again
+        from 0: the old one's first)."""
         if entries.reader is not self.reader:
-            self.fold(_ALL)  # a new reader of the source (read again from 0): the old one's first
+            self.fold(_ALL)
             self.reader = entries.reader
-        return self.native
 
     def fold(self, before: int) -> None:
         """Move the partials of the entries before offset `before` from the reader into `native`."""
         if self.reader is not None:
             self.reader.correlate(self.native, before)
 
-    def fold_in(self, parts: list[Partial], at: int) -> list[Partial]:
-        """Partials Python made for the entry at `at`, into `native` after the entries before it."""
-        self.fold(at)
-        self.native.add(to_json(parts), at)
-        return []
+    def fold_unrecognized(self, odd: list[tuple[int, int, bytes]], stop: int) -> None:
+        """The partials of `odd`'s entries (`unrecognized_partials`) before index `stop` into `native`, each
+        after the entries before it (the file's order), and out of `odd`; the batch's entries up to `stop`
+        are being batched now, so none is folded ahead of the summary window."""
+        while odd and odd[0][0] < stop:
+            _, at, parts = odd.pop(0)
+            self.fold(at)
+            self.native.add(parts, at)
 
-    def settle(self, window: int, *, drain: bool) -> tuple[list[Partial], list[bulk.Item], int | None]:
-        """What may leave memory now (all with `drain`, else what is held over `window` bytes), as the
-        Python correlator's partials and the native one's items; and where the oldest share left begins."""
-        correlator = self.correlator
-        parts = list(correlator.drain()) if drain else correlator.older_than(self.last_end - window)
-        oldest = self.correlator.oldest()
+    def settle(self, window: int, *, drain: bool) -> tuple[list[bulk.Item], int | None]:
+        """The summaries' items of what may leave memory now (all with `drain`, else what is held over
+        `window` bytes), and where the oldest share left begins."""
         native = self.native
-        if native is None:
-            return parts, [], oldest
         self.fold(self.last_end)
         made = native.drain() if drain else native.older_than(max(0, self.last_end - window))
-        held = native.oldest()
-        if held is not None:
-            oldest = held if oldest is None else min(oldest, held)
-        return parts, summaries.native_items(*made), oldest
+        return summaries.native_items(*made), native.oldest()
 
 
-def _settle(
-    lanes: dict[str, _Lane], parts: list[Partial], made: list[bulk.Item], window: int, *, final: bool
-) -> list[Mark]:
-    """Add to `parts` (Python's) and `made` (the native correlators') the summaries the lanes may let go
-    now, drop spent lanes; the checkpoints it allows."""
+def _settle(lanes: dict[str, _Lane], made: list[bulk.Item], window: int, *, final: bool) -> list[Mark]:
+    """Add to `made` the summaries the lanes may let go now, drop spent lanes; the checkpoints it allows."""
     marks: list[Mark] = []
     for lane in list(lanes.values()):
-        lane_parts, lane_made, oldest = lane.settle(window, drain=final or lane.source.caught_up)
-        parts.extend(lane_parts)
+        lane_made, oldest = lane.settle(window, drain=final or lane.source.caught_up)
         made.extend(lane_made)
         safe = lane.last_end if oldest is None else min(oldest, lane.last_end)
         if safe > lane.marked or (final and lane.marked < 0):

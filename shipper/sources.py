@@ -14,14 +14,14 @@ from shipper.delivery import Mark
 from shipper.files.archive import damage_of, detect_compression, wrap_decompressor
 from shipper.files.follow import DETECT_BYTES, READ_CHUNK, Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, FileId, confirms, head_hash
-from shipper.files.native import NativeEntries, NativeFor, Polled, Reading, last_end
-from shipper.files.reader import EntryAssembler, peek_head, same_second_start
-from shipper.files.syslog import SyslogAssembler
+from shipper.files.native import NativeEntries, NativeFor, Polled, last_end
+from shipper.files.reader import peek_head, same_second_start
+from shipper.files.syslog import SyslogForm
 from shipper.status import Status
 
-MakeWrapped = Callable[[bytes, float | None], SyslogAssembler | None]
-"""A syslog or journal file's assembler from its first bytes (and mtime, dating year-less lines), or
-None for Exim's own format."""
+MakeWrapped = Callable[[bytes, float | None], SyslogForm | None]
+"""How a syslog or journal file is unwrapped, from its first bytes (and mtime, dating year-less lines),
+or None for Exim's own format."""
 
 
 class Source(Protocol):
@@ -52,14 +52,14 @@ class ArchiveSource:
     line is shipped even without a newline, and the checkpoint says complete. Any other file may still
     grow, so an unterminated last line waits and the checkpoint stays before it.
 
-    The native core reads the file (Exim's own format, or a syslog or journal file it unwraps with the
-    `wrapped` assembler's configuration) when `native` gives its reader.
+    The native core reads the file (Exim's own format, or a syslog or journal file it unwraps as
+    `wrapped_for` says), with the reader `native` gives.
     """
 
     followed = False
 
     def __init__(
-        self, path: Path, fid: FileId, start: int, wrapped_for: MakeWrapped, native: NativeFor | None = None
+        self, path: Path, fid: FileId, start: int, wrapped_for: MakeWrapped, native: NativeFor
     ) -> None:
         self.path = str(path)
         self.key = fid.key()
@@ -88,8 +88,7 @@ class ArchiveSource:
         except BaseException:
             self._raw.close()
             raise
-        fast = native(self.path, begin, start, self.wrapped) if native is not None else None
-        self.assembler: Reading = fast if fast is not None else EntryAssembler(begin, self.wrapped)
+        self.entries: NativeEntries = native(self.path, begin, start, self.wrapped)
         self.last_end = start
 
     @property
@@ -100,14 +99,14 @@ class ArchiveSource:
     def poll(self, now: float, linger: float) -> Polled:
         chunk = self._stream.read(READ_CHUNK)
         if chunk:
-            out = self.assembler.feed(chunk)
+            out = self.entries.feed(chunk)
         else:
             self.caught_up = True
             self.damage = damage_of(self._stream)
             grown = Path(self.path).stat().st_size != self.size
             # A damaged archive is read as far as it ever can be: its cut-off last line goes as it stands.
             over = (self.finished and not grown) or self.damage is not None
-            out = self.assembler.finish() if over else self.assembler.release()
+            out = self.entries.finish() if over else self.entries.release()
             self.complete = over
         end = last_end(out)
         if end is not None:
@@ -117,12 +116,10 @@ class ArchiveSource:
     @property
     def foreign(self) -> int:
         """Other programs' syslog lines read and not shipped."""
-        if self.wrapped is None:
-            return 0
-        return self.assembler.skipped if isinstance(self.assembler, NativeEntries) else self.wrapped.skipped
+        return 0 if self.wrapped is None else self.entries.skipped
 
     def flush_pending(self) -> Polled:
-        return []
+        return self.entries.nothing()
 
     def mark(self, end: int) -> Mark:
         done = self.complete and end >= self.last_end
@@ -159,7 +156,7 @@ class Followers:
         close_inactive: float,
         wrapped_for: MakeWrapped,
         *,
-        native: NativeFor | None = None,
+        native: NativeFor,
     ) -> None:
         self.patterns = patterns
         self.wrapped_for = wrapped_for
@@ -225,14 +222,14 @@ class Followers:
             head=head,
             resume=offset,
             detect=None if first else self._detect,
-            assembler=wrapped,
-            native=None if self.native is None else functools.partial(self.native, path),
+            wrapped=wrapped,
+            native=functools.partial(self.native, path),
         )
         follow.restarted = restarted and copy_of is None
         self.files[key] = follow
         self.status.opened(key, path, fd, offset, self.registry.files.get(key, {}).get("updated"))
 
-    def _detect(self, head: bytes) -> SyslogAssembler | None:
+    def _detect(self, head: bytes) -> SyslogForm | None:
         return self.wrapped_for(head, None)
 
     def _find_rotated(self, current: dict[str, str]) -> None:

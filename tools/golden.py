@@ -4,16 +4,16 @@ recorded once, then checked against, so that a refactor or the native core can p
 What is recorded, per corpus file, is what `backfill` of that one file into an empty cluster would send
 and leave stored, produced by the shipper's own functions (nothing here re-implements them):
 
-- every event as the ship loop's `Shipper._items` makes it: the entries of `sources.ArchiveSource` (the
+- every event as the ship loop sends it: the entries of `sources.ArchiveSource` (the
   backfill reader: compression, syslog/journal unwrapping, continuations, the entry size cap, bad UTF-8
   kept; an unterminated last line of a file that may still grow waits, as in backfill), the document,
   `log.file.path`/`log.offset`, the target index and the deterministic `_id` (byte-identical entries of
-  one second counted, as the loop does). Where `shipper._native` is built, every file (Exim's own format,
-  syslog and journal files too) goes through the native core as in the loop (its documents for the kinds it
-  renders, `EntryParser.parse` and `enrich` for the rest); elsewhere all through the Python parser;
+  one second counted, as the loop does), every file (Exim's own format, syslog and journal files too)
+  through the native core;
 - every message summary as the index holds it once all of the file's lines are in: the file's
-  partials merged per message (`summaries.by_message`, an order-free merge, so batching does not
-  matter) and written by `summaries.create_item` (index, `_id`, readable summary plus `merge_state`);
+  partials merged per message by the native correlator (an order-free merge, so batching does not
+  matter) and written as `summaries.create_item` writes it (index, `_id`, readable summary plus
+  `merge_state`);
   per file, although in one index one server's id seen in two files makes one summary.
 
 Each output line is `{"file", "kind": "event"|"summary", "action": <bulk action>, "doc": <body>}`, the
@@ -98,14 +98,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: the shipper and tests packages of this checkout
 
-from shipper.exim.parse import EntryParser  # noqa: E402
 from shipper.files.archive import dataset_for  # noqa: E402
 from shipper.files.identity import identify  # noqa: E402
-from shipper.files.native import native_for  # noqa: E402
+from shipper.files.native import core, native_for, unrecognized_partials  # noqa: E402
 from shipper.files.reader import ENTRY_START  # noqa: E402
-from shipper.messages import Partial  # noqa: E402
 from shipper.opensearch import summaries  # noqa: E402
-from shipper.pipeline import Shipper, _Lane  # noqa: E402
+from shipper.pipeline import Shipper  # noqa: E402
 from shipper.settings import Settings  # noqa: E402
 from shipper.sources import ArchiveSource  # noqa: E402
 
@@ -152,7 +150,7 @@ class Corpus:
 @functools.cache
 def _shipper(zone: str) -> Shipper:
     """A Shipper with its settings and server name but no state directory or cluster: only its per-line
-    methods (`_item`, `_assembler`) are used, which keep no state (one per zone: Settings are slow to
+    methods (`_form`) are used, which keep no state (one per zone: Settings are slow to
     build, a thousand files would spend more on them than on parsing)."""
     sh = Shipper.__new__(Shipper)
     sh.settings = Settings(
@@ -168,37 +166,39 @@ def _shipper(zone: str) -> Shipper:
 
 
 def run_file(item: Input, zone: str) -> list[Record]:
-    """The events and summaries backfill would send for one file, canonical and normalised: through the
-    ship loop's own per-entry path (`Shipper._items`), so through the native core where it is built."""
+    """The events and summaries backfill would send for one file, canonical and normalised: the entries
+    of the backfill reader (`ArchiveSource`) through the native core, as the ship loop reads them, and
+    the summaries of its correlator once every line is in (one per message: nothing evicted)."""
     sh = _shipper(zone)
     path = item.path
     dataset = item.dataset or dataset_for(path)
-    native = native_for(sh.server, zone, "exim", lambda _path: dataset)
+    native = native_for(sh.server, zone, "exim", lambda _path: dataset, correlate=True)
     source = ArchiveSource(
-        path, identify(path), 0, lambda head, _mtime: sh._assembler(head, SYSLOG_ANCHOR), native
+        path, identify(path), 0, lambda head, _mtime: sh._form(head, SYSLOG_ANCHOR), native
     )
-    lane = _Lane(source, EntryParser(zone, sh.server, dataset=dataset), max_open=1)
-    parts: list[Partial] = []
+    correlator = core().Correlator(max_open=1 << 62, index_prefix="exim")
     out: list[Record] = []
     try:
         while not source.caught_up:
-            for bulk_item, entry_parts, _offset, _end, code in sh._items(lane, source.poll(0.0, 0.0)):
-                parts.extend(entry_parts)
-                doc = orjson.loads(bulk_item.body)
+            polled = source.poll(0.0, 0.0)
+            for code, _offset, _end, _occ, _facts, action, body, _local_id in polled:
+                doc = orjson.loads(body)
                 doc["log"]["file"]["path"] = item.label
-                out.append(_record(item.label, "event", bulk_item.action, doc))
+                out.append(_record(item.label, "event", action, doc))
                 RENDERED[code > 0] += 1
+            for _, at, parts in unrecognized_partials(polled):
+                polled.reader.reader.correlate(correlator, at)
+                correlator.add(parts, at)
+            polled.reader.reader.correlate(correlator, 2**64 - 1)
     finally:
         source.close()
-    merged = summaries.by_message(parts)
-    for key in sorted(merged):
-        s = summaries.create_item("exim", key, merged[key])
+    for s in sorted(summaries.native_items(*correlator.drain()), key=lambda s: s.ref):
         out.append(_record(item.label, "summary", s.action, orjson.loads(s.body)))
     return out
 
 
 RENDERED = [0, 0]
-"""Events `run_file` had from the Python parser and from the native core, since the process began."""
+"""Events `run_file` had of code 0 (`unrecognized`) and of the others, since the process began."""
 
 
 def _record(label: str, kind: str, action: bytes, doc: Any) -> Record:

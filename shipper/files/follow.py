@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shipper.files.identity import HEAD_BYTES, head_hash, prefix_mark
-from shipper.files.native import NativeEntries, Polled, Reading, joined
-from shipper.files.reader import EntryAssembler
-from shipper.files.syslog import SyslogAssembler
+from shipper.files.native import NativeEntries, Polled, joined
+from shipper.files.syslog import SyslogForm
 
 READ_CHUNK = 1 << 20
 DETECT_BYTES = 1 << 16
@@ -38,7 +37,7 @@ def follow_key(dev: int, inode: int) -> str:
 
 @dataclass
 class Harvester:
-    """One open file, read as it grows into entries by the one EntryAssembler: complete entries at once,
+    """One open file, read as it grows into entries by the native core's reader: complete entries at once,
     the last one once a poll `linger` seconds later finds nothing more."""
 
     path: str
@@ -56,20 +55,19 @@ class Harvester:
     """Whether the last poll read to the end of the file (the reader has caught up with the writer)."""
     restarted: bool = False
     """Read again from 0 since the last checkpoint (see delivery.Mark.restart)."""
-    detect: Callable[[bytes], SyslogAssembler | None] | None = None
+    detect: Callable[[bytes], SyslogForm | None] | None = None
     """Tells the file's form from its first bytes, once it has some (see files.syslog)."""
-    assembler: SyslogAssembler | None = None
-    """A syslog or journal file's entry assembler; None for Exim's own log format."""
-    native: Callable[[int, int, SyslogAssembler | None], NativeEntries | None] | None = None
-    """The native core's reader at `(start, resume, assembler)` (see files.native)."""
-    entries: Reading = field(init=False)
+    wrapped: SyslogForm | None = None
+    """How a syslog or journal file is unwrapped; None for Exim's own log format."""
+    native: Callable[[int, int, SyslogForm | None], NativeEntries] = field(kw_only=True)
+    """The native core's reader at `(start, resume, wrapped)` (see files.native)."""
+    entries: NativeEntries = field(init=False)
 
     def __post_init__(self) -> None:
         self.entries = self._reader(self.start)
 
-    def _reader(self, start: int) -> Reading:
-        fast = self.native(start, self.resume, self.assembler) if self.native is not None else None
-        return fast if fast is not None else EntryAssembler(start, self.assembler)
+    def _reader(self, start: int) -> NativeEntries:
+        return self.native(start, self.resume, self.wrapped)
 
     @property
     def key(self) -> str:
@@ -89,14 +87,12 @@ class Harvester:
             # copytruncate: emptied (and perhaps already refilled past our offset): start again.
             self.head = ""
             self.fh.seek(0)
-            if self.assembler is not None:
-                self.assembler = self.assembler.fresh()
             self.resume = 0
             self.entries = self._reader(0)
             self.restarted = True
         if self.detect is not None and size > 0:
             # Created empty: its form is told by its first bytes (nothing was fed before them).
-            self.assembler = self.detect(os.pread(self.fh.fileno(), DETECT_BYTES, 0))
+            self.wrapped = self.detect(os.pread(self.fh.fileno(), DETECT_BYTES, 0))
             self.detect = None
             self.entries = self._reader(self.entries.fed)
         read = 0
@@ -116,7 +112,7 @@ class Harvester:
                 self.head = head_hash(self.path_fd_head())
         elif self.entries.held and now - self.last_activity >= linger:
             out.append(self.entries.release())
-        return joined(out)
+        return joined(out, self.entries)
 
     def path_fd_head(self) -> bytes:
         return os.pread(self.fh.fileno(), HEAD_BYTES, 0)

@@ -1,42 +1,72 @@
-"""Log files through the native core (`shipper._native`), Exim's own format and syslog or journal files:
-chunks in, per entry its bulk lines as the core rendered them, or its bytes (and a wrapper's origin) for
-the Python parser where the core left the placeholder."""
+"""Log files through the native core (`shipper._native`, required): Exim's own format and syslog or journal
+files, chunks in, per entry its bulk lines as the core rendered them and its record out."""
 
 from __future__ import annotations
 
-import base64
-import operator
+import functools
 import struct
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from itertools import accumulate, compress, repeat
+from itertools import accumulate
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 
-from shipper.exim.syslog import Origin
-from shipper.files.reader import EntryAssembler, RawEntry
-from shipper.files.syslog import SyslogAssembler
+from shipper.errors import ConfigError, NativeMissing
+from shipper.exim.actions import ACTIONS as ACTION_TABLE
+from shipper.files.syslog import SyslogForm
+from shipper.messages import partials, to_state
+
+RECORD_FORMAT = "<QQIIIIqQ23sB"
+"""The records this module reads (`runs` and `stretch` slice them as words: checked at load)."""
+RECORD_SIZE = struct.calcsize(RECORD_FORMAT)
+_LOCAL_ID = struct.calcsize(RECORD_FORMAT[:-4])
+"""Where a record's `local_id` begins."""
+_NEEDED = ("Reader", "Correlator", "Summaries", "ACTIONS", "RECORD_FORMAT", "RECORD_SIZE")
 
 
-def _load() -> ModuleType | None:
+def _load() -> ModuleType:
     try:
-        from shipper import _native  # noqa: PLC0415 - optional: built by `make native`
-    except ImportError:
-        return None
+        from shipper import _native  # noqa: PLC0415 - loaded at a command's start, so a failure is one line
+    except ImportError as exc:
+        raise NativeMissing(
+            f"the native core (shipper._native) is not installed or does not load ({exc}): "
+            "run `make install`, or install the wheel built for this machine"
+        ) from None
+    missing = [name for name in _NEEDED if not hasattr(_native, name)]
+    # A module built from older sources: its records or its action codes would be read wrongly.
+    if (
+        missing
+        or _native.RECORD_FORMAT != RECORD_FORMAT
+        or _native.RECORD_SIZE != RECORD_SIZE
+        or list(_native.ACTIONS) != ["unrecognized", *(a for a in ACTION_TABLE if a != "unrecognized")]
+    ):
+        raise NativeMissing(
+            f"the native core ({_native.__file__}) is stale, built from other sources than this "
+            "package's: run `make install`"
+        )
     return _native
 
 
-core: ModuleType | None = _load()
-"""The extension module, or None where it is not built: everything then runs on the Python path."""
+@functools.cache
+def core() -> ModuleType:
+    """The extension module, checked once; NativeMissing when it is not built or is stale."""
+    return _load()
 
-ACTIONS: list[str] = list(core.ACTIONS) if core is not None else []
-"""The names of the core's action codes."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+@functools.cache
+def actions() -> list[str]:
+    """The names of the core's action codes (0: `unrecognized`)."""
+    return list(core().ACTIONS)
+
+
+def correlator(max_open: int, index_prefix: str) -> Any:
+    """A native correlator (`shipper._native.Correlator`): one file's partials in, its summaries' bulk
+    items out, at most `max_open` unfinished messages held."""
+    make = core().Correlator
+    return make(max_open=max_open, index_prefix=index_prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +82,8 @@ class Context:
 
 class Rendered:
     """What one feed, release or finish gave: per entry, in order, a `RECORD_FORMAT` record in
-    `records`, its action and document lines in `bulk` (the placeholder's, for the entries the core
-    leaves to Python) and its line of message facts in `facts` (see `Entry`)."""
+    `records`, its action and document lines in `bulk` and its line of message facts in `facts` (see
+    `Entry`)."""
 
     __slots__ = ("bulk", "facts", "reader", "records")
 
@@ -64,15 +94,14 @@ class Rendered:
         self.reader = reader
 
     def __len__(self) -> int:
-        return len(self.records) // self.reader.record_size
+        return len(self.records) // RECORD_SIZE
 
     def __iter__(self) -> Iterator[Entry]:
-        """The entries, once and in order (the reader follows the stream's time through them)."""
+        """The entries, in order."""
         return self.reader.entries(self)
 
-    def runs(self) -> Iterator[Run | Entry]:
-        """The entries, once and in order, as runs of the core's documents and the placeholder's entries
-        (see `NativeEntries.runs`)."""
+    def runs(self) -> Iterator[Run]:
+        """The documents, in order, as runs (see `NativeEntries.runs`)."""
         return self.reader.runs(self)
 
     @property
@@ -83,20 +112,16 @@ class Rendered:
     @property
     def end(self) -> int:
         """Offset just past the last entry (a record's second little-endian u64 word)."""
-        ends: int = struct.unpack_from("<Q", self.records, len(self.records) - self.reader.record_size + 8)[0]
+        ends: int = struct.unpack_from("<Q", self.records, len(self.records) - RECORD_SIZE + 8)[0]
         return ends
 
 
-Entry = tuple[int, int, int, int, bytes, bytes, bytes, bytes, RawEntry | None, str | None]
-"""`(code, offset, end, occurrence, facts, action, body, local_id, raw, stamp)`: the core's action code and
-its action and document lines. Code > 0: the document is the entry's. Code 0, the placeholder (the
-line catalogue is not ported yet): `raw` holds the entry's bytes for the Python parser, and `stamp`
-the stream's last own `@timestamp` before it when the core stamped that one (None: the parser's own
-last one stands), so that the parser goes on from where the core is (fold order, inherited stamps).
-`local_id` is the prefix's message id, NUL-padded (all NUL: none). `facts`: for an entry the core
-rendered with a message id, the JSON array of its partial summaries (`messages.partials.from_facts`
-reads it), or `!` where the document must be read instead; empty for every other entry. A reader that
-correlates writes no JSON: `=` there, its partials held in the reader for the native correlator."""
+Entry = tuple[int, int, int, int, bytes, bytes, bytes, bytes]
+"""`(code, offset, end, occurrence, facts, action, body, local_id)`: the core's action code (0:
+`unrecognized`), where the entry sits in the file, its action and document lines, and the prefix's
+message id, NUL-padded (all NUL: none). `facts`: a reader that correlates writes `=` where it holds the
+entry's partials for the native correlator, else the JSON array of its partial summaries; `!` where the
+core's typed reading of the document failed; empty for an entry without partials."""
 
 
 RUN_MAX = 1024
@@ -105,8 +130,8 @@ RUN_MAX = 1024
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """Consecutive entries the core rendered (code > 0): their document lines back to back, each ending
-    in its newline, and their action codes, a byte per entry."""
+    """Consecutive entries' document lines back to back, each ending in its newline, and their action
+    codes, a byte per entry."""
 
     lines: bytes
     codes: bytes
@@ -114,73 +139,33 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Stretch:
-    """Consecutive entries the core rendered, for the ship loop: their bulk lines in `bulk` from
-    `cuts[0]` to `cuts[-1]` (entry `i`'s from `cuts[i]`), each entry's `offset` and `end` in the file,
-    and which of them (`odd`, ascending) have a message id but no facts the core kept (`!`, or none
-    written): Python makes those entries' partials."""
+    """A batch's entries for the ship loop: their bulk lines in `bulk` from `cuts[0]` to `cuts[-1]` (entry
+    `i`'s from `cuts[i]`) and where each ends in the file."""
 
     bulk: bytes
     cuts: list[int]
-    offsets: Sequence[int]
     ends: Sequence[int]
-    odd: list[int]
-    records: bytes
-    """The entries' `RECORD_FORMAT` records."""
-
-    def document(self, i: int) -> bytes:
-        """Entry `i`'s document line, without its newline."""
-        lines = self.bulk[self.cuts[i] : self.cuts[i + 1] - 1]
-        return lines[lines.index(b"\n") + 1 :]
-
-    def code(self, i: int) -> int:
-        """Entry `i`'s action code (the record's last byte)."""
-        return self.records[(i + 1) * _RECORD_SIZE - 1]
-
-    def local_id(self, i: int) -> bytes:
-        """Entry `i`'s message id, NUL-padded (see `Entry`)."""
-        at = i * _RECORD_SIZE + _LOCAL_ID
-        return self.records[at : at + 23]
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    """Entries `start` to `stop` (exclusive) of a batch, all rendered by the core; `cuts` and `actions`
-    are the batch's (where each entry's bulk lines begin, its action line's length)."""
-
-    start: int
-    stop: int
-    cuts: list[int]
-    actions: memoryview
-
-
-_LOCAL_ID = 48
-"""Where a record's `local_id` begins (RECORD_FORMAT `<QQIIIIqQ23sB`: `stretches` checks it)."""
-_RECORD_SIZE = 72
-_TWO_IF_ID = bytes([0, *[2] * 255])
-_PYTHON_MAKES = {b"": 0, b"!": 0}
-"""Facts lines after which Python makes the entry's partials (`stretches`); any other weighs 2."""
 
 
 class NativeEntries:
-    """The native `Reader` behind EntryAssembler's interface (feed, release, finish, consumed, fed, held),
-    returning `Rendered` batches instead of entries: assembly, occurrences and the resume point are the
-    core's, so a source hands it its bytes and checkpoints by the records' offsets."""
+    """The native `Reader` of one file (feed, release, finish, consumed, fed, held), returning `Rendered`
+    batches: assembly, occurrences and the resume point are the core's, so a source hands it its bytes
+    and checkpoints by the records' offsets."""
 
     def __init__(
         self,
         ctx: Context,
         start: int,
         resume: int,
-        wrapped: SyslogAssembler | None = None,
+        wrapped: SyslogForm | None = None,
         *,
         correlate: bool = False,
     ) -> None:
-        """`correlate`: the reader keeps its entries' partials for a native correlator."""
-        assert core is not None
+        """`wrapped`: how a syslog or journal file is unwrapped (None: Exim's own format); `correlate`:
+        the reader keeps its entries' partials for a native correlator."""
+        native = core()
         self.ctx = ctx
         self.correlate = correlate
-        # A syslog or journal file: the core unwraps it with the Python assembler's configuration (the
-        # Python one still finds a resume's second, reading the file backwards).
         form: dict[str, Any] = {}
         if wrapped is not None:
             a = wrapped.anchor
@@ -190,8 +175,7 @@ class NativeEntries:
                 "programs": sorted(wrapped.programs),
                 "host_from_syslog": wrapped.host_from_syslog,
             }
-        self.wrapped = wrapped is not None
-        self.reader: Any = core.Reader(
+        self.reader: Any = native.Reader(
             server=ctx.server,
             zone=ctx.zone,
             dataset=ctx.dataset,
@@ -202,19 +186,7 @@ class NativeEntries:
             correlate=correlate,
             **form,
         )
-        self.record_size: int = core.RECORD_SIZE
-        self._record = struct.Struct(core.RECORD_FORMAT)
-        self._terminated = core.FLAG_TERMINATED
-        self._bad_utf8 = core.FLAG_BAD_UTF8
-        # `runs` reads the lengths as the records' native 32-bit words 4 and 5 and the code as the last
-        # byte: true of this layout on a little-endian machine (else it takes `entries`' way).
-        fmt = core.RECORD_FORMAT
-        self._words = (
-            sys.byteorder == "little" and fmt == "<QQIIIIqQ23sB" and self.record_size == _RECORD_SIZE
-        )
-        # The last entry the core rendered since the Python parser's last (its document, epoch ms):
-        # the time the parser must go on from before the next entry it reads.
-        self._followed: tuple[bytes, int] | None = None
+        self._record = struct.Struct(RECORD_FORMAT)
 
     @property
     def held(self) -> bool:
@@ -250,6 +222,10 @@ class NativeEntries:
         bulk, records = self.reader.finish()
         return Rendered(bulk, records, self.reader.facts(), self)
 
+    def nothing(self) -> Rendered:
+        """An empty batch of this reader (a poll that read nothing)."""
+        return Rendered(b"", b"", b"", self)
+
     def entries(self, batch: Rendered) -> Iterator[Entry]:
         """The batch's entries in order (see `Entry`)."""
         bulk = batch.bulk
@@ -261,207 +237,114 @@ class NativeEntries:
             bulk_len,
             action_len,
             occ,
-            flags,
-            ms,
+            _flags,
+            _ms,
             _pid,
             local_id,
             code,
         ) in self._record.iter_unpack(batch.records):
-            fact = next(facts)
             nxt = pos + bulk_len
-            body = bulk[pos + action_len + 1 : nxt - 1]
-            if code:
-                # A claimed entry always has its own valid time: Python's parser must follow it.
-                self._followed = body, ms
-                yield code, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, None, None
-            else:
-                stamp = None
-                if self._followed is not None:
-                    stamp = self._stamp(*self._followed)
-                    self._followed = None  # the Python parser reads this entry: it knows its own time
-                raw = self._raw(body, offset, end, flags)
-                yield 0, offset, end, occ, fact, bulk[pos : pos + action_len], body, local_id, raw, stamp
+            action, body = bulk[pos : pos + action_len], bulk[pos + action_len + 1 : nxt - 1]
+            yield code, offset, end, occ, next(facts), action, body, local_id
             pos = nxt
 
-    def runs(self, batch: Rendered) -> Iterator[Run | Entry]:
-        """The batch in order, without a Python step per entry the core rendered: each stretch of such
-        entries as `Run`s, their document lines cut from `bulk` by the records' lengths, each placeholder's
-        entry as `entries` gives it, for the Python parser."""
-        if not self._words:
-            yield from self.entries(batch)
-            return
+    def runs(self, batch: Rendered) -> Iterator[Run]:
+        """The batch's documents in order, without a Python step per entry: runs of up to RUN_MAX
+        documents cut from `bulk` by the records' lengths."""
         bulk = memoryview(batch.bulk)
-        codes = batch.records[self.record_size - 1 :: self.record_size]
-        for got in self._spans(batch):
-            if not isinstance(got, _Span):
-                yield got
-                continue
-            cuts, actions = got.cuts, got.actions
-            for i in range(got.start, got.stop, RUN_MAX):  # a bounded copy at a time: peak RSS
-                cut = min(i + RUN_MAX, got.stop)
-                spans = zip(cuts[i:cut], actions[i:cut], cuts[i + 1 : cut + 1], strict=True)
-                docs = [bulk[s + a + 1 : e] for s, a, e in spans]  # views: one copy, the join's
-                yield Run(b"".join(docs), codes[i:cut])
+        codes = batch.records[RECORD_SIZE - 1 :: RECORD_SIZE]  # the record's last byte
+        cuts, actions = _cuts(batch)
+        for i in range(0, len(codes), RUN_MAX):  # a bounded copy at a time: peak RSS
+            cut = min(i + RUN_MAX, len(codes))
+            spans = zip(cuts[i:cut], actions[i:cut], cuts[i + 1 : cut + 1], strict=True)
+            docs = [bulk[s + a + 1 : e] for s, a, e in spans]  # views: one copy, the join's
+            yield Run(b"".join(docs), codes[i:cut])
 
-    def stretches(self, batch: Rendered) -> Iterator[Stretch | Entry]:
-        """The batch in order for the ship loop, without a Python step per entry the core rendered: each
-        stretch of such entries as a `Stretch` (their bulk lines as they are), each placeholder's entry as
-        `entries` gives it."""
-        if not self._words:
-            yield from self.entries(batch)
-            return
-        size = self.record_size
-        records = batch.records
-        words = memoryview(records).cast("Q")  # a record is 9 words: `offset` the first, `end` the second
-        offsets, ends = words[0 :: size // 8], words[1 :: size // 8]
-        facts = batch.facts.split(b"\n")
-        # 2 where the entry has a message id (`local_id`'s first byte not NUL), else 0.
-        ids = records[_LOCAL_ID::size].translate(_TWO_IF_ID)
-        for got in self._spans(batch):
-            if not isinstance(got, _Span):
-                yield got
-                continue
-            start, stop = got.start, got.stop
-            # The entries whose partials Python makes: a message id, and `!` or no facts (weight 0; a
-            # JSON array, or `=` for partials a correlating reader kept, weigh 2). Iterators all through:
-            # no Python step per entry.
-            short = map(operator.lt, map(_PYTHON_MAKES.get, facts[start:stop], repeat(2)), ids[start:stop])
-            odd = list(compress(range(stop - start), short))
-            cuts = got.cuts[start : stop + 1]
-            records_of = records[start * size : stop * size]
-            yield Stretch(batch.bulk, cuts, offsets[start:stop], ends[start:stop], odd, records_of)
-
-    def _spans(self, batch: Rendered) -> Iterator[_Span | Entry]:
-        """The batch in order as spans of the entries the core rendered and the placeholder's entries
-        (as `entries` gives them), the follow state kept as `entries` keeps it."""
-        size = self.record_size
-        records = batch.records
-        # Each record as 32-bit words: `bulk_len` is the fifth, `action_len` the sixth (RECORD_FORMAT).
-        words = memoryview(records).cast("I")
-        cuts = [0, *accumulate(words[4 :: size // 4])]  # where each entry's bulk lines begin, and the end
-        actions = words[5 :: size // 4]
-        codes = records[size - 1 :: size]  # the record's last byte
-        start = 0
-        while start < len(codes):
-            zero = codes.find(0, start)
-            stop = len(codes) if zero < 0 else zero
-            if stop > start:
-                yield _Span(start, stop, cuts, actions)
-            if zero < 0:
-                break
-            if zero > start:  # `entries`' follow state: the core's last document before this one
-                self._followed = self._document(batch, zero - 1, cuts, actions)
-            offset, end, _, _, occ, flags, _, _, local_id, _ = self._record.unpack_from(records, zero * size)
-            stamp = None
-            if self._followed is not None:
-                stamp = self._stamp(*self._followed)
-                self._followed = None
-            body = self._document(batch, zero, cuts, actions)[0]
-            raw = self._raw(body, offset, end, flags)
-            action = batch.bulk[cuts[zero] : cuts[zero] + actions[zero]]
-            # A placeholder's line of facts is always empty.
-            yield 0, offset, end, occ, b"", action, body, local_id, raw, stamp
-            start = zero + 1
-        if codes and codes[-1]:
-            self._followed = self._document(batch, len(codes) - 1, cuts, actions)
-
-    def _document(self, batch: Rendered, i: int, cuts: list[int], actions: memoryview) -> tuple[bytes, int]:
-        """Entry `i`'s document line (without its newline) and its `timestamp_ms`."""
-        ms: int = self._record.unpack_from(batch.records, i * self.record_size)[6]
-        return batch.bulk[cuts[i] + actions[i] + 1 : cuts[i + 1] - 1], ms
-
-    def _raw(self, placeholder: bytes, offset: int, end: int, flags: int) -> RawEntry:
-        # The placeholder keeps every byte of the entry: its text, or (bad UTF-8) its base64 as well.
-        doc = orjson.loads(placeholder)
-        if flags & self._bad_utf8:
-            data = base64.b64decode(doc["exim"]["original_base64"])
-        else:
-            data = doc["event"]["original"].encode()
-        origin = _origin(doc) if self.wrapped else None
-        return RawEntry(offset, data, end, bool(flags & self._terminated), origin)
-
-    @staticmethod
-    def _stamp(doc: bytes, ms: int) -> str:
-        """The `@timestamp` of a document the core rendered: it writes it first, as Python does."""
-        if doc.startswith(b'{"@timestamp":"'):
-            return doc[15:39].decode()
-        t = _EPOCH + timedelta(milliseconds=ms)
-        return (
-            f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-            f".{t.microsecond // 1000:03d}Z"
-        )
+    def stretch(self, batch: Rendered) -> Stretch:
+        """The batch for the ship loop, without a Python step per entry: its bulk lines as they are."""
+        cuts, _ = _cuts(batch)
+        return Stretch(batch.bulk, cuts, _words(batch.records, "Q", 1))
 
 
-def _origin(doc: dict[str, Any]) -> Origin | None:
-    """A syslog or journal entry's origin, read back from the placeholder the core applied it to."""
-    s = doc.get("log", {}).get("syslog")
-    if s is None:
-        return None  # a plain Exim line among the records
-    tags = doc.get("tags", [])
-    host = s.get("hostname")
-    pid = s.get("procid")
-    return Origin(
-        host=host,
-        program=s["appname"],
-        pid=None if pid is None else int(pid),
-        # The record's host is host.name only when it replaced the server's (the same either way when equal).
-        host_name=host if host is not None and doc.get("host", {}).get("name") == host else None,
-        dataset=doc["event"]["dataset"],
-        priority=s.get("severity", {}).get("code"),
-        restamped="timestamp_from_syslog" in tags,
-        incomplete="syslog_parts_missing" in tags,
-    )
+def unrecognized_partials(batch: Rendered) -> Iterator[tuple[int, int, bytes]]:
+    """`(index, offset, partials as the correlators' JSON)` of the batch's `unrecognized` entries with a
+    message id, in order. The core keeps no facts for code 0, yet such a line still dates its message (first
+    and last seen, or a summary of its own): read from the core's document, without a step for the
+    other entries. Goes when the core writes these facts too."""
+    records = batch.records
+    codes = records[RECORD_SIZE - 1 :: RECORD_SIZE]
+    i = codes.find(0)
+    if i < 0:
+        return
+    ids = records[_LOCAL_ID::RECORD_SIZE]
+    cuts, actions = _cuts(batch)
+    offsets = _words(records, "Q", 0)
+    while i >= 0:
+        if ids[i]:
+            parts = partials(orjson.loads(batch.bulk[cuts[i] + actions[i] + 1 : cuts[i + 1] - 1]))
+            if parts:
+                yield i, offsets[i], orjson.dumps([to_state(p) for p in parts])
+        i = codes.find(0, i + 1)
 
 
-Polled = list[RawEntry] | Rendered
-"""What a source's poll gives: entries for the Python parser, or a batch the core rendered."""
+def _words(records: bytes, kind: Literal["I", "Q"], at: int) -> Sequence[int]:
+    """Word `at` of each record, the records read as words of `kind` (`Q`: u64, `I`: u32)."""
+    size = struct.calcsize(kind)
+    if sys.byteorder == "little":
+        return memoryview(records).cast(kind)[at :: RECORD_SIZE // size]
+    return [
+        struct.unpack_from("<" + kind, records, i + at * size)[0] for i in range(0, len(records), RECORD_SIZE)
+    ]
 
-Reading = EntryAssembler | NativeEntries
-"""A source's reader of entries."""
+
+def _cuts(batch: Rendered) -> tuple[list[int], Sequence[int]]:
+    """Where each entry's bulk lines begin (and the end, last), and each action line's length: the
+    records' `bulk_len` and `action_len` (RECORD_FORMAT's fifth and sixth 32-bit words)."""
+    records = batch.records
+    return [0, *accumulate(_words(records, "I", 4))], _words(records, "I", 5)
+
+
+Polled = Rendered
+"""What a source's poll gives."""
 
 
 class NativeFor(Protocol):
-    """The native reader of a file at `(path, start, resume)`, `wrapped` the syslog or journal assembler
-    of a wrapped file (None: Exim's own format), or None (the core is not built, or cannot take the
-    file's settings): then the Python reader reads it."""
+    """The native reader of a file at `(path, start, resume)`, `wrapped` how a syslog or journal file is
+    unwrapped (None: Exim's own format)."""
 
     def __call__(
-        self, path: str, start: int, resume: int, wrapped: SyslogAssembler | None = None
-    ) -> NativeEntries | None: ...
+        self, path: str, start: int, resume: int, wrapped: SyslogForm | None = None
+    ) -> NativeEntries: ...
 
 
 def last_end(polled: Polled) -> int | None:
     """Offset just past the last entry polled (None: nothing polled)."""
-    if isinstance(polled, Rendered):
-        return polled.end if len(polled) else None
-    return polled[-1].end if polled else None
+    return polled.end if len(polled) else None
 
 
-def joined(parts: list[Polled]) -> Polled:
-    """Several polls' output as one (one reader's, in order)."""
-    batches = [p for p in parts if isinstance(p, Rendered) and len(p)]
-    if batches:
-        if len(batches) == 1:
-            return batches[0]
-        bulk = b"".join(b.bulk for b in batches)
-        records = b"".join(b.records for b in batches)
-        return Rendered(bulk, records, b"".join(b.facts for b in batches), batches[0].reader)
-    return [e for p in parts if not isinstance(p, Rendered) for e in p]
+def joined(parts: list[Rendered], reader: NativeEntries) -> Rendered:
+    """Several polls of `reader` as one, in order."""
+    batches = [p for p in parts if len(p)]
+    if not batches:
+        return reader.nothing()
+    if len(batches) == 1:
+        return batches[0]
+    bulk = b"".join(b.bulk for b in batches)
+    records = b"".join(b.records for b in batches)
+    return Rendered(bulk, records, b"".join(b.facts for b in batches), reader)
 
 
 def native_for(
     server: str, zone: str, index_prefix: str, dataset: Callable[[str], str], *, correlate: bool = False
-) -> NativeFor | None:
-    """A NativeFor of these settings, or None when the core is not built or does not know the zone;
-    `correlate`: its readers keep their partials for a native correlator."""
-    if core is None:
-        return None
+) -> NativeFor:
+    """A NativeFor of these settings (`correlate`: its readers keep their partials for a native
+    correlator); NativeMissing when the core is not built, ConfigError when it does not know the zone."""
     try:
-        core.Reader(server=server, zone=zone, dataset="", path="", index_prefix=index_prefix)
-    except ValueError:
-        return None  # a zone chrono-tz does not know: the Python path reads it as before
+        core().Reader(server=server, zone=zone, dataset="", path="", index_prefix=index_prefix)
+    except ValueError as exc:
+        raise ConfigError(f"timezone {zone!r}: the native core cannot read it ({exc})") from None
 
-    def make(path: str, start: int, resume: int, wrapped: SyslogAssembler | None = None) -> NativeEntries:
+    def make(path: str, start: int, resume: int, wrapped: SyslogForm | None = None) -> NativeEntries:
         ctx = Context(server, zone, dataset(path), path, index_prefix)
         return NativeEntries(ctx, start, resume, wrapped, correlate=correlate)
 

@@ -1,39 +1,261 @@
-"""Syslog and journal input: which form a file is in, and Exim's entries assembled from its wrapped lines."""
+"""Syslog and journal files: which form a file is in, the reading of a record's header that telling it
+needs, and where a resume's second begins; the native core reads the entries themselves."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import BinaryIO, Literal
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, BinaryIO, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from shipper.exim.syslog import (
-    EXIM_STAMP_RE,
-    Origin,
-    Wrapped,
-    YearGuess,
-    exim_stamp,
-    parse_journal,
-    parse_syslog,
-    split_part,
-)
-from shipper.files.reader import MAX_ENTRY_BYTES, REWIND_CHUNK, REWIND_LIMIT, RawEntry
+import orjson
+
+from shipper.files.reader import REWIND_CHUNK, REWIND_LIMIT
 
 Form = Literal["exim", "syslog", "journal"]
 InputFormat = Literal["auto", "exim", "syslog", "journal"]
 DEFAULT_PROGRAMS = ("exim", "exim4")
-# Pieces of one split message arrive back to back; one still missing after this many other lines
-# (or with this many entries waiting behind it) is given up on, so memory stays bounded.
-MAX_WAIT_LINES = 1000
-MAX_OPEN = 256
 MAX_LINE_HEAD = 1 << 16  # enough of a line to read its record: a journal object is a few KiB
-# Journal severities of Exim's three logs (log.c: main LOG_INFO, reject LOG_NOTICE, panic LOG_ALERT;
-# LOG_CRIT is its last-ditch report when the panic log cannot be written).
-_DATASET_BY_PRIORITY = {6: None, 5: "exim.reject", 1: "exim.panic", 2: "exim.panic"}
+
+# --- a record's header: what telling the form and finding a resume's second need of it -------------
+
+_MONTHS = {
+    m.encode(): i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+# The syslog tag: `exim[1234]: `, `exim4: `; the pid is optional (openlog without LOG_PID).
+_TAG = rb"(?P<prog>[^\s\[\]:]{1,64})(?:\[(?P<pid>\d{1,10})\])?:(?: |$)"
+_ISO = (
+    rb"(?P<date>\d{4}-\d\d-\d\d)T(?P<hms>\d\d:\d\d:\d\d)(?:[.,](?P<frac>\d{1,9}))?"
+    rb"(?P<tz>Z|z|[+-]\d\d:?\d\d)?"
+)
+# Traditional (RFC 3164) file format: `Jun 29 16:04:19 host exim[1234]: …`, the day space-padded.
+_BSD_RE = re.compile(
+    rb"(?:<(?P<pri>\d{1,3})>)?(?P<mon>[A-Z][a-z]{2}) (?P<day>[ \d]?\d) (?P<hms>\d\d:\d\d:\d\d)"
+    rb"(?:\.(?P<frac>\d{1,9}))? (?P<host>\S+) " + _TAG
+)
+# rsyslog's high-precision file format and `journalctl -o short-iso[-precise]`.
+_ISO_RE = re.compile(rb"(?:<(?P<pri>\d{1,3})>)?" + _ISO + rb" (?P<host>\S+) " + _TAG)
+# RFC 5424: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`, any header field may be the nil value `-`.
+_5424_RE = re.compile(
+    rb"<(?P<pri>\d{1,3})>1 (?:-|" + _ISO + rb") (?P<host>\S+) (?P<prog>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
+)
+# Exim splits a message at newlines and every 870 characters into numbered syslog calls (log.c
+# write_syslog): `[n\m]` when the piece ended at a newline, `[n/m]` when it was cut or is the last.
+_PART_RE = re.compile(rb"\[(?P<n>\d{1,4})(?P<sep>[\\/])(?P<m>\d{1,4})\](?: |$)")
+EXIM_STAMP_RE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_BOM = b"\xef\xbb\xbf"
+
+
+class SyslogTime(NamedTuple):
+    """The wrapper's time as written; BSD syslog has no year (`year` is None) and often no zone."""
+
+    year: int | None
+    month: int
+    day: int
+    hms: str
+    frac: str | None
+    tz: str | None
+    """`+hhmm`, or None for the configured zone."""
+
+
+class Wrapped(NamedTuple):
+    """One syslog or journal record: the message Exim passed to syslog() and what the wrapper added."""
+
+    message: bytes
+    time: SyslogTime | None
+    host: str | None
+    program: str
+    pid: int | None
+    priority: int | None
+    """Severity (0-7) when the record says (journal PRIORITY, a `<PRI>` prefix)."""
+
+
+class Part(NamedTuple):
+    """Exim's `[n\\m]` / `[n/m]` marker: piece n of m; `newline` when a newline followed the piece."""
+
+    n: int
+    m: int
+    newline: bool
+    text: bytes
+
+
+def _tz(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    if raw in (b"Z", b"z"):
+        return "+0000"
+    return raw.decode().replace(":", "")
+
+
+def _int(raw: bytes | None) -> int | None:
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def _iso_time(m: re.Match[bytes]) -> SyslogTime | None:
+    d = m.group("date")
+    if d is None:
+        return None
+    frac = m.group("frac")
+    return SyslogTime(
+        int(d[0:4]),
+        int(d[5:7]),
+        int(d[8:10]),
+        m.group("hms").decode(),
+        frac.decode() if frac else None,
+        _tz(m.group("tz")),
+    )
+
+
+def _skip_structured_data(line: bytes, pos: int) -> int:
+    """Position after RFC 5424 STRUCTURED-DATA (`-` or `[id k="v"…]…`) and the space before MSG."""
+    if line.startswith(b"-", pos):
+        pos += 1
+    else:
+        n = len(line)
+        while pos < n and line[pos : pos + 1] == b"[":
+            quoted = False
+            pos += 1
+            while pos < n:
+                c = line[pos : pos + 1]
+                if c == b"\\":
+                    pos += 2
+                    continue
+                if c == b'"':
+                    quoted = not quoted
+                elif c == b"]" and not quoted:
+                    pos += 1
+                    break
+                pos += 1
+    return pos + 1 if line.startswith(b" ", pos) else pos
+
+
+def parse_syslog(line: bytes) -> Wrapped | None:
+    """A syslog file line (BSD, RFC 3339 high-precision or RFC 5424), or None when it is none of them."""
+    first = line[:1]
+    if first == b"<":
+        m = _5424_RE.match(line)
+        if m is not None:
+            pid = _int(m.group("pid"))
+            msg = line[_skip_structured_data(line, m.end()) :]
+            host = m.group("host")
+            return Wrapped(
+                msg.removeprefix(_BOM),
+                _iso_time(m),
+                None if host == b"-" else host.decode("utf-8", "replace"),
+                m.group("prog").decode("utf-8", "replace"),
+                pid,
+                int(m.group("pri")) & 7,
+            )
+    m = _ISO_RE.match(line) if first.isdigit() or first == b"<" else None
+    time = _iso_time(m) if m is not None else None
+    if m is None:
+        m = _BSD_RE.match(line)
+        if m is not None:
+            month = _MONTHS.get(m.group("mon"))
+            if month is None:
+                return None
+            frac = m.group("frac")
+            time = SyslogTime(
+                None,
+                month,
+                int(m.group("day")),
+                m.group("hms").decode(),
+                frac.decode() if frac else None,
+                None,
+            )
+    if m is None:
+        return None
+    pri = m.group("pri")
+    return Wrapped(
+        line[m.end() :],
+        time,
+        m.group("host").decode("utf-8", "replace"),
+        m.group("prog").decode("utf-8", "replace"),
+        _int(m.group("pid")),
+        int(pri) & 7 if pri else None,
+    )
+
+
+def _field_bytes(value: Any) -> bytes | None:
+    """A journal field: a string, an array of byte values (not UTF-8), or several values (the first)."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, list) and value:
+        if all(isinstance(b, int) and 0 <= b < 256 for b in value):
+            return bytes(value)
+        return _field_bytes(value[0])
+    return None
+
+
+def _field_str(obj: dict[str, Any], *names: str) -> str | None:
+    for name in names:
+        raw = _field_bytes(obj.get(name))
+        if raw is not None:
+            return raw.decode("utf-8", "replace")
+    return None
+
+
+def parse_journal(line: bytes) -> Wrapped | None:
+    """One `journalctl -o json` (or json-seq) line, or None when it is not a journal record."""
+    line = line.removeprefix(b"\x1e")
+    if not line.startswith(b"{"):
+        return None
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict) or ("MESSAGE" not in obj and "__REALTIME_TIMESTAMP" not in obj):
+        return None
+    # journalctl writes null for a field over 4096 bytes unless --all: the entry's text is gone.
+    message = _field_bytes(obj.get("MESSAGE")) or b""
+    time = None
+    usec = _field_str(obj, "__REALTIME_TIMESTAMP")
+    if usec is not None and usec.isdigit():
+        try:
+            when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(usec))
+            time = SyslogTime(
+                when.year, when.month, when.day, when.strftime("%H:%M:%S"), f"{when.microsecond:06d}", "+0000"
+            )
+        except OverflowError:
+            time = None
+    pid = _field_str(obj, "SYSLOG_PID", "_PID")
+    pri = _field_str(obj, "PRIORITY")
+    return Wrapped(
+        message,
+        time,
+        _field_str(obj, "_HOSTNAME"),
+        _field_str(obj, "SYSLOG_IDENTIFIER", "_COMM") or "",
+        int(pid) if pid is not None and pid.isdigit() else None,
+        int(pri) if pri is not None and pri.isdigit() else None,
+    )
+
+
+def split_part(message: bytes) -> Part | None:
+    """Exim's piece marker at the start of a syslog message, or None when the message is whole."""
+    m = _PART_RE.match(message)
+    if m is None:
+        return None
+    n, total = int(m.group("n")), int(m.group("m"))
+    if not 1 <= n <= total or total < 2:
+        return None
+    return Part(n, total, m.group("sep") == b"\\", message[m.end() :])
+
+
+def exim_stamp(t: SyslogTime, year: int) -> bytes:
+    """The time in Exim's own prefix form, `YYYY-MM-DD HH:MM:SS[.mmm][ ±hhmm]`."""
+    out = f"{year:04d}-{t.month:02d}-{t.day:02d} {t.hms}"
+    if t.frac:
+        out += "." + t.frac[:3].ljust(3, "0")
+    if t.tz:
+        out += " " + t.tz
+    return out.encode("ascii")
 
 
 def detect_format(head: bytes) -> Form:
@@ -57,35 +279,11 @@ def choose_form(setting: InputFormat, head: bytes) -> Form:
     return detect_format(head) if setting == "auto" else setting
 
 
-@dataclass(slots=True)
-class _Pending:
-    offset: int
-    end: int
-    key: tuple[str | None, str, int | None]
-    wrapped: Wrapped
-    stamp: bytes | None
-    """The syslog time in Exim's form, put in front when Exim wrote no timestamp of its own."""
-    chunks: list[bytes]
-    size: int
-    terminated: bool
-    total: int = 1
-    seen: int = 1
-    newline_after: bool = False
-    done: bool = True
-    incomplete: bool = False
-    last_line: int = 0
-
-
-@dataclass
-class SyslogAssembler:
-    """Exim's entries from a syslog file's or journal export's lines, in the order they begin.
-
-    Lines of other programs (postfix, dovecot, …) are skipped and counted in `skipped`: shipped as
-    Exim entries they could only be `unrecognized`. The `[n\\m]` pieces Exim splits a message into are
-    joined as Exim wrote it (a newline after `\\`, nothing after `/`), per host, program and pid, even
-    when other lines come between them. An entry's `end` never goes backwards and never passes the
-    first line of an entry still waiting for pieces, so a checkpoint at it loses nothing.
-    """
+@dataclass(frozen=True)
+class SyslogForm:
+    """How the native core is to unwrap a syslog file or journal export (`Reader(form=...)`): its form,
+    the programs whose lines are Exim's, the date year-less BSD dates are read against, and whether the
+    record's host names the server; and where a resume's second begins in such a file."""
 
     form: Literal["syslog", "journal"]
     anchor: date
@@ -93,69 +291,6 @@ class SyslogAssembler:
     programs: frozenset[str] = frozenset(DEFAULT_PROGRAMS)
     host_from_syslog: bool = True
     """Use the syslog host as host.name (false when a server name is configured)."""
-    skipped: int = 0
-    """Lines of other programs."""
-    unreadable: int = 0
-    """Lines that are neither a record of this form nor an Exim line."""
-    _open: deque[_Pending] = field(default_factory=deque)
-    _waiting: dict[tuple[str | None, str, int | None], _Pending] = field(default_factory=dict)
-    _last_first: dict[tuple[str | None, str, int | None], tuple[bytes, bool]] = field(default_factory=dict)
-    _years: YearGuess | None = None
-    _emitted_end: int = 0
-    _lines: int = 0
-
-    def __post_init__(self) -> None:
-        self._years = YearGuess(self.anchor)
-
-    def fresh(self) -> SyslogAssembler:
-        """An assembler with the same configuration and no state (a truncated file starts again)."""
-        return SyslogAssembler(self.form, self.anchor, self.programs, self.host_from_syslog)
-
-    def feed(self, offset: int, line: bytes, terminated: bool) -> list[RawEntry]:
-        self._lines += 1
-        end = offset + len(line) + (1 if terminated else 0)
-        line = line.removesuffix(b"\r")
-        wrapped = parse_journal(line) if self.form == "journal" else parse_syslog(line)
-        if wrapped is None:
-            if EXIM_STAMP_RE.match(line):  # an Exim log line among the records: keep it as it is
-                self._open.append(self._plain(offset, end, line, terminated))
-            elif line.strip():
-                self.unreadable += 1
-            return self._release()
-        if wrapped.program not in self.programs:
-            self.skipped += 1
-            return self._release()
-        key = (wrapped.host, wrapped.program, wrapped.pid)
-        part = split_part(wrapped.message)
-        waiting = self._waiting.get(key)
-        if part is not None and part.n > 1:
-            if waiting is not None and part.n == waiting.seen + 1 and part.m == waiting.total:
-                self._append(waiting, part.text, part.newline, end, terminated)
-                if part.n == part.m:
-                    self._finish(waiting)
-                return self._release()
-            if waiting is not None:
-                self._finish(waiting, incomplete=True)
-            # A piece whose beginning was never seen (a file that starts mid-message) stands alone.
-            orphan = self._new(offset, end, wrapped, part.text, terminated)
-            orphan.incomplete = True
-            self._open.append(orphan)
-            return self._release()
-        if waiting is not None:
-            self._finish(waiting, incomplete=True)
-        text = part.text if part is not None else wrapped.message
-        entry = self._new(offset, end, wrapped, text, terminated)
-        if part is not None:
-            entry.total, entry.newline_after, entry.done = part.m, part.newline, False
-            self._waiting[key] = entry
-        self._open.append(entry)
-        return self._release()
-
-    def flush(self) -> list[RawEntry]:
-        """Everything still held, at the end of the stream (or when the file has gone quiet)."""
-        for entry in list(self._waiting.values()):
-            self._finish(entry, incomplete=True)
-        return self._release()
 
     def second_start(self, fh: BinaryIO, offset: int) -> int:
         """reader.same_second_start for a wrapped file: where the Exim entries of the second that the
@@ -178,8 +313,8 @@ class SyslogAssembler:
         return begin
 
     def _second_of(self, line: bytes) -> bytes | None:
-        """The second an Exim entry starting on this line is dated in (the first 19 bytes of its
-        `data`, up to the year of a BSD date, which has none: only equality is asked)."""
+        """The second an Exim entry starting on this line is dated in (the first 19 bytes of its text,
+        up to the year of a BSD date, which has none: only equality is asked)."""
         line = line.removesuffix(b"\r")
         w = parse_journal(line) if self.form == "journal" else parse_syslog(line)
         if w is None:
@@ -194,96 +329,6 @@ class SyslogAssembler:
             return text[:19]
         t = w.time
         return None if t is None else exim_stamp(t, t.year or 0)[:19]
-
-    def _plain(self, offset: int, end: int, line: bytes, terminated: bool) -> _Pending:
-        w = Wrapped(line, None, None, "", None, None)
-        return _Pending(offset, end, (None, "", None), w, None, [line], len(line), terminated)
-
-    def _new(
-        self,
-        offset: int,
-        end: int,
-        wrapped: Wrapped,
-        text: bytes,
-        terminated: bool,
-    ) -> _Pending:
-        stamp = None
-        t = wrapped.time
-        # Exim's own timestamp needs no other; a year-less date still moves the year guess along.
-        if t is not None and self._years is not None and (t.year is None or not EXIM_STAMP_RE.match(text)):
-            year = t.year if t.year is not None else self._years(t.month, t.day)
-            if year is not None:
-                stamp = exim_stamp(t, year)
-        key = (wrapped.host, wrapped.program, wrapped.pid)
-        return _Pending(
-            offset, end, key, wrapped, stamp, [text], len(text), terminated, last_line=self._lines
-        )
-
-    def _append(self, entry: _Pending, text: bytes, newline: bool, end: int, terminated: bool) -> None:
-        if entry.newline_after:
-            entry.chunks.append(b"\n")
-        entry.chunks.append(text)
-        entry.size += len(text) + 1
-        entry.seen += 1
-        entry.newline_after = newline
-        entry.end, entry.terminated, entry.last_line = end, terminated, self._lines
-        if entry.size >= MAX_ENTRY_BYTES:
-            self._finish(entry, incomplete=entry.seen < entry.total)
-
-    def _finish(self, entry: _Pending, *, incomplete: bool = False) -> None:
-        entry.done = True
-        entry.incomplete = entry.incomplete or incomplete
-        if self._waiting.get(entry.key) is entry:
-            del self._waiting[entry.key]
-
-    def _release(self) -> list[RawEntry]:
-        if self._waiting:
-            for entry in list(self._waiting.values()):
-                if self._lines - entry.last_line > MAX_WAIT_LINES or len(self._open) > MAX_OPEN:
-                    self._finish(entry, incomplete=True)
-        out: list[RawEntry] = []
-        while self._open and self._open[0].done:
-            head = self._open[0]
-            if self._waiting and any(not e.done and e.offset < head.end for e in self._open):
-                break
-            self._open.popleft()
-            out.append(self._entry(head))
-        return out
-
-    def _entry(self, p: _Pending) -> RawEntry:
-        self._emitted_end = max(self._emitted_end, p.end)
-        text = b"".join(p.chunks)
-        if not p.key[1]:  # a plain Exim line
-            return RawEntry(p.offset, text, self._emitted_end, p.terminated)
-        w = p.wrapped
-        restamped = p.stamp is not None and EXIM_STAMP_RE.match(text) is None
-        data = p.stamp + b" " + text if restamped and p.stamp is not None else text
-        origin = Origin(
-            host=w.host,
-            program=w.program,
-            pid=w.pid,
-            host_name=w.host if self.host_from_syslog else None,
-            dataset=self._dataset(p, text),
-            priority=w.priority,
-            restamped=restamped,
-            incomplete=p.incomplete,
-        )
-        return RawEntry(p.offset, data, self._emitted_end, p.terminated, origin)
-
-    def _dataset(self, p: _Pending, text: bytes) -> str | None:
-        """Which of Exim's logs the entry was written for. The journal keeps the syslog priority; a
-        syslog file does not, but Exim (syslog_duplication, the default) sends a rejection to syslog
-        twice, the reject log's copy right after the main log's, with the header dump if any."""
-        w = p.wrapped
-        if self.form == "journal" and w.priority in _DATASET_BY_PRIORITY:
-            return _DATASET_BY_PRIORITY[w.priority]
-        first, _, rest = text.partition(b"\n")
-        previous = self._last_first.get(p.key)
-        copy = rest.startswith(b"Envelope-") or (previous is not None and previous == (first, False))
-        if len(self._last_first) > 4096:
-            self._last_first.clear()
-        self._last_first[p.key] = (first, copy)
-        return "exim.reject" if copy else None
 
 
 def _lines_before(fd: int, end: int, limit: int) -> Iterator[tuple[int, bytes]]:
@@ -308,7 +353,7 @@ def _lines_before(fd: int, end: int, limit: int) -> Iterator[tuple[int, bytes]]:
         stop += size
 
 
-def assembler_for(
+def form_for(
     setting: InputFormat,
     head: bytes,
     *,
@@ -316,8 +361,8 @@ def assembler_for(
     zone: str,
     programs: Iterable[str],
     host_from_syslog: bool,
-) -> SyslogAssembler | None:
-    """The assembler a stream needs, from the setting or its first bytes; None for Exim's own format.
+) -> SyslogForm | None:
+    """How a stream is wrapped, from the setting or its first bytes; None for Exim's own format.
 
     `mtime` (None: now) anchors BSD syslog's year-less dates, in the server's zone.
     """
@@ -325,4 +370,4 @@ def assembler_for(
     if form == "exim":
         return None
     anchor = datetime.fromtimestamp(time.time() if mtime is None else mtime, ZoneInfo(zone)).date()
-    return SyslogAssembler(form, anchor, frozenset(programs), host_from_syslog)
+    return SyslogForm(form, anchor, frozenset(programs), host_from_syslog)

@@ -127,11 +127,6 @@ def to_state(p: Partial) -> dict[str, Any]:
     return out
 
 
-def to_json(parts: list[Partial]) -> bytes:
-    """One entry's partials as the native correlator reads them (`shipper._native`): `to_state` of each."""
-    return orjson.dumps([to_state(p) for p in parts])
-
-
 def to_state_rcpt(r: Partial) -> dict[str, Any]:
     return {k: sorted(v) if isinstance(v, frozenset) else v for k, v in r.items()}
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from shipper.exim.event import Document
 from shipper.messages.merge import Partial
 
@@ -50,7 +48,7 @@ _DELIVERIES = frozenset(
     }
 )
 # Status lines that only stamp a time, and those that also say who did it.
-STAMPS = {"message_completed": "completed", "message_frozen": "frozen", "message_unfrozen": "unfrozen"}
+_STAMPS = {"message_completed": "completed", "message_frozen": "frozen", "message_unfrozen": "unfrozen"}
 _BY_WHOM = {"message_removed": "removed", "message_cancelled": "cancelled"}
 
 
@@ -138,8 +136,8 @@ def _delivery(doc: Document, action: str, p: Partial, ts: str) -> None:
 def _status(doc: Document, action: str, p: Partial, ts: str) -> None:
     """Completed, frozen, removed, rejected, spam verdicts and cPanel's outbound recipients."""
     exim = doc.get("exim", {})
-    if action in STAMPS:
-        p[STAMPS[action]] = ts
+    if action in _STAMPS:
+        p[_STAMPS[action]] = ts
     elif action in _BY_WHOM:
         p[_BY_WHOM[action]] = {"time": ts, "by": exim.get("by", "")}
     elif action in ("message_rejected", "cutthrough_rejected"):
@@ -151,12 +149,6 @@ def _status(doc: Document, action: str, p: Partial, ts: str) -> None:
         to = doc.get("email", {}).get("to", {}).get("address") or []
         if to:
             p["rcpt"] = {t.lower(): {} for t in to}
-
-
-def stamped(server: str, local_id: str, ts: str, action: str) -> list[Partial]:
-    """The partials of a status line that only stamps a time (`STAMPS`), from its facts alone: what
-    `partials` makes of its document, without the document."""
-    return [{"server": server, "id": local_id, "first_seen": ts, "last_seen": ts, STAMPS[action]: ts}]
 
 
 def partials(doc: Document) -> list[Partial]:
@@ -178,20 +170,3 @@ def partials(doc: Document) -> list[Partial]:
     else:
         _status(doc, action, p, ts)
     return out
-
-
-def from_facts(facts: bytes) -> list[Partial]:
-    """The partials of an entry from the native core's facts of it (`partials` of its document, written
-    by the core as JSON with sets as arrays): no document to load."""
-    parts: list[Partial] = orjson.loads(facts)
-    for p in parts:
-        if "attempts" in p:
-            p["attempts"] = frozenset(p["attempts"])
-        if "bounced_by" in p:
-            p["bounced_by"] = frozenset(p["bounced_by"])
-        for r in p.get("rcpt", {}).values():
-            if "attempts" in r:
-                r["attempts"] = frozenset(r["attempts"])
-            if "originals" in r:
-                r["originals"] = frozenset(r["originals"])
-    return parts

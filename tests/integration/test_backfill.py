@@ -17,10 +17,10 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch, TransportError
 
-from shipper.exim.enrich import enrich
-from shipper.exim.parse import EntryParser
+from shipper.files.native import correlator, native_for, unrecognized_partials
 from shipper.files.reader import iter_entries
-from shipper.messages import Correlator, accumulate, summary
+from shipper.messages import accumulate, summary
+from shipper.opensearch.summaries import native_items, partial_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
@@ -100,14 +100,18 @@ def generated_log(path: Path, *, lines: int, seed: int) -> tuple[Path, int]:
 
 
 def local_summaries(path: Path) -> dict[str, dict[str, Any]]:
-    """What the correlation makes of the file in one pass, to compare with what OpenSearch holds."""
-    parser = EntryParser("UTC", "mx1")
-    c = Correlator()
+    """What the core's correlation makes of the file in one pass (the whole file read, then every message
+    drained: no batch, window or cap splits one), to compare with what OpenSearch holds."""
+    reader = native_for("mx1", "UTC", "exim", lambda _path: "exim.main", correlate=True)(str(path), 0, 0)
+    one_pass = correlator(1 << 62, "exim")
+    for batch in (reader.feed(path.read_bytes()), reader.finish()):
+        for _, at, parts in unrecognized_partials(batch):
+            reader.reader.correlate(one_pass, at)
+            one_pass.add(parts, at)
+    reader.reader.correlate(one_pass, 2**64 - 1)
     out: dict[str, Any] = {}
-    with path.open("rb") as fh:
-        parts = [p for e in iter_entries(fh) for p in c.add(enrich(parser.parse(e.data)))]
-    for p in parts + list(c.drain()):
-        accumulate(out, p)
+    for item in native_items(*one_pass.drain()):
+        accumulate(out, partial_of(item.body))
     return {k: summary(v) for k, v in out.items()}
 
 

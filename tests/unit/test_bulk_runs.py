@@ -1,7 +1,7 @@
 """Runs of event documents as one bulk item, against the in-memory cluster: each document's outcome is
 mapped back by position (a reject in the middle, a retry of only the throttled ones, a 409), a request
 too large is split inside a run, the batcher cuts a run where item-at-a-time batching would close, and
-the ship loop through the core stores, counts and dead-letters what the Python path does."""
+the ship loop stores, counts and dead-letters each document of the core's runs as it was answered."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark
 from shipper.errors import ClusterError, RequestTooLarge
-from shipper.files import native
 from shipper.opensearch import bulk
 from shipper.pipeline import Shipper
 from shipper.settings import Settings
 from shipper.status import Status
 from tests.fakes.cluster import FakeCluster, Sent, no_wait
-from tests.unit.test_native_pipeline import _log
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 MAPPING_ERROR = {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "bad date"}}
 THROTTLED = {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "queue full"}}
@@ -150,12 +150,19 @@ def test_the_batcher_cuts_a_run_where_one_item_at_a_time_would_close_the_batch(
     assert len(want) > 1, "the limit cut the run"
 
 
-needs_core = pytest.mark.skipif(native.core is None, reason="shipper._native is not built (make native)")
+def _log(tmp_path: Path) -> Path:
+    """Fixture logs back to back: a few hundred entries of every kind."""
+    parts = [(FIXTURES / "fleet_a.log").read_bytes(), (FIXTURES / "dashboards_mx1.log").read_bytes()]
+    parts += [p.read_bytes() for p in sorted((FIXTURES / "realworld").glob("*.log"))]
+    log = tmp_path / "exim_mainlog"
+    log.write_bytes(b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts))
+    return log
 
 
-def _ship(log: Path, state: Path, *, core: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
-    """Backfill through a cluster that rejects two documents and throttles two once, batches cut by
-    bytes; (stored documents, report, dead letters' ids and reasons, the requests' sizes)."""
+def _ship(log: Path, state: Path, picked: dict[str, set[int]]) -> tuple[Any, ...]:
+    """Backfill through a cluster that rejects the documents at offsets `picked["bad"]` and throttles
+    those at `picked["slow"]` once, batches cut by bytes; (stored documents, report, dead letters' ids
+    and reasons, the requests' sizes, the registry's files)."""
 
     def fault(sent: Sent) -> dict[str, Any] | None:
         if sent.doc.get("log", {}).get("offset") in picked["bad"]:
@@ -164,27 +171,18 @@ def _ship(log: Path, state: Path, *, core: bool, monkeypatch: pytest.MonkeyPatch
             return THROTTLED
         return None
 
-    offsets = [o for o, _ in _line_starts(log.read_bytes())]
-    picked = {"bad": {offsets[40], offsets[41]}, "slow": {offsets[7], offsets[100]}}
-    with monkeypatch.context() as m:
-        if not core:
-            m.setattr(native, "core", None)
-        cluster = FakeCluster(fault=fault)
-        settings = Settings(
-            state_dir=state, server_name="mx1", timezone="Europe/London", batch_max_bytes=20_000
-        )
-        shipper = Shipper(settings, cluster, no_wait())  # type: ignore[arg-type]
-        try:
-            report = shipper.backfill(log)
-        finally:
-            shipper.close()
-            shipper.state_lock.release()
+    cluster = FakeCluster(fault=fault)
+    settings = Settings(state_dir=state, server_name="mx1", timezone="Europe/London", batch_max_bytes=20_000)
+    shipper = Shipper(settings, cluster, no_wait())  # type: ignore[arg-type]
+    try:
+        report = shipper.backfill(log)
+    finally:
+        shipper.close()
+        shipper.state_lock.release()
     stored = {index: {i: s.source for i, s in docs.items()} for index, docs in cluster.indices.items()}
-    dead = [orjson.loads(line) for line in (state / "deadletter.ndjson").read_bytes().splitlines()]
-    letters = sorted(
-        (d["id"], d["reason"], orjson.dumps(d["document"], option=orjson.OPT_SORT_KEYS)) for d in dead
-    )
-    return stored, report, letters, [len(r) for r in cluster.requests], shipper.registry.files
+    letters = state / "deadletter.ndjson"
+    dead = [orjson.loads(line) for line in letters.read_bytes().splitlines()] if letters.exists() else []
+    return stored, report, dead, [len(r) for r in cluster.requests], shipper.registry.files
 
 
 def _line_starts(data: bytes) -> list[tuple[int, bytes]]:
@@ -195,25 +193,35 @@ def _line_starts(data: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-@needs_core
-def test_the_loop_through_the_core_ships_rejects_and_retries_what_the_python_path_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_loop_ships_each_document_of_the_core_s_runs_as_it_was_answered(tmp_path: Path) -> None:
+    """Two rejects and two throttled documents inside the core's runs: everything else is stored as a
+    clean run stores it, the rejects are dead-lettered with their own bodies, the checkpoint ends."""
     log = _log(tmp_path)
-    fast = _ship(log, tmp_path / "a", core=True, monkeypatch=monkeypatch)
-    slow = _ship(log, tmp_path / "b", core=False, monkeypatch=monkeypatch)
-    assert fast[0] == slow[0]
-    assert len(fast[2]) == 2 and fast[2] == slow[2], "the same two documents dead-lettered, bodies and all"
-    for f, s in zip(fast[1:2], slow[1:2], strict=True):
-        assert (f.entries, f.indexed, f.already, f.dead, f.summaries) == (
-            s.entries,
-            s.indexed,
-            s.already,
-            s.dead,
-            s.summaries,
-        )
-    assert fast[1].native > 0.9 * fast[1].entries
-    assert len(fast[3]) > 3 and len(slow[3]) > 3, "batches cut by bytes, and the retries"
-    assert [(f["offset"], f["complete"]) for f in fast[4].values()] == [
-        (f["offset"], f["complete"]) for f in slow[4].values()
-    ]
+    offsets = [o for o, _ in _line_starts(log.read_bytes())]
+    bad, slow = {offsets[40], offsets[41]}, {offsets[7], offsets[100]}
+    clean, clean_report, none, _, _ = _ship(log, tmp_path / "clean", {"bad": set(), "slow": set()})
+    stored, report, dead, requests, registry = _ship(log, tmp_path / "faults", {"bad": bad, "slow": slow})
+    assert none == []
+    lost = {
+        (index, i): doc
+        for index, docs in clean.items()
+        for i, doc in docs.items()
+        if doc.get("log", {}).get("offset") in bad
+    }
+    assert len(lost) == 2
+    assert {k: {i: d for i, d in docs.items() if (k, i) not in lost} for k, docs in clean.items()} == stored
+    assert sorted((d["id"], d["reason"]) for d in dead) == sorted(
+        (i, "HTTP 400 mapper_parsing_exception: bad date") for _, i in lost
+    )
+    assert sorted(orjson.dumps(d["document"], option=orjson.OPT_SORT_KEYS) for d in dead) == sorted(
+        orjson.dumps(d, option=orjson.OPT_SORT_KEYS) for d in lost.values()
+    ), "the documents' own bodies, not their runs'"
+    assert (report.entries, report.indexed, report.dead) == (
+        clean_report.entries,
+        clean_report.indexed - 2,
+        2,
+    )
+    assert report.entries == report.native > 100
+    assert report.summaries == clean_report.summaries
+    assert len(requests) > 3, "batches cut by bytes, and the retries"
+    assert [(f["offset"], f["complete"]) for f in registry.values()] == [(log.stat().st_size, False)]

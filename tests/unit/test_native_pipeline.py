@@ -1,225 +1,215 @@
-"""The ship loop and `parse` on the native core: what reaches the cluster (events, summaries, checkpoints)
-and what `parse` writes are the Python path's, as parsed JSON, with the core on, off, or not built."""
+"""The ship loop and `parse` on the native core, which is required: what reaches the cluster (events,
+summaries, checkpoints) and what `parse` writes are the recorded golden output (tests/golden/), as parsed
+JSON, whatever the batching; without the module, or with a stale one, a command says so in one line."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from shipper.batcher import Batcher
+from shipper.errors import NativeMissing
 from shipper.files import native
-from shipper.files.native import NativeEntries, Rendered, native_for
+from shipper.files.native import native_for
 from shipper.pipeline import FileReport, Shipper, _Lane
 from shipper.settings import Settings
 from tests.fakes.cluster import FakeCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-needs_core = pytest.mark.skipif(native.core is None, reason="shipper._native is not built (make native)")
+sys.path.insert(0, str(ROOT / "tools"))
+
+import golden  # noqa: E402 - tools/ is a folder of scripts
 
 COMPLETED = "2025-01-31 10:00:{s:02d} 1tXaaa-{n:011d}-0ABC Completed"
+# Fixture logs of Exim's own format whose golden records (tests/golden/fixtures.ndjson.gz) the loop must
+# reproduce: connections, deliveries, deferrals, bounces, rejects, a reject log, unrecognized lines.
+CHECKED = ["fleet_a.log", "dashboards_mx1.log", "eximstats/extra.log", "realworld/filebeat-exim4-reject.log"]
 
 
-def _log(tmp_path: Path) -> Path:
-    """Fixture logs back to back, plus twins in one second and lines the core leaves to Python."""
-    parts = [(FIXTURES / "fleet_a.log").read_bytes(), (FIXTURES / "dashboards_mx1.log").read_bytes()]
-    parts += [p.read_bytes() for p in sorted((FIXTURES / "realworld").glob("*.log"))]
-    twins = [COMPLETED.format(s=5, n=1)] * 3 + ["2025-01-31 10:00:05 Start queue run: pid=12"] * 2
-    parts.append(("\n".join(twins) + "\n").encode())
-    log = tmp_path / "exim_mainlog"
-    log.write_bytes(b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts))
-    return log
+def _expected(rel: str) -> dict[tuple[str, str], Any]:
+    """The golden records of fixture `rel`: `{(index, id): document}`, events and summaries."""
+    label = f"fixtures/{rel}"
+    records = [r for r in golden.read_full(golden.full_path("fixtures")) if r["file"] == label]
+    assert records, label
+    return {(r["action"]["create"]["_index"], r["action"]["create"]["_id"]): r["doc"] for r in records}
 
 
 def _backfill(
-    log: Path, state: Path, *, core: bool, monkeypatch: pytest.MonkeyPatch, server_name: str = "mx1"
-) -> tuple[Any, ...]:
-    """Backfill `log` into an in-memory cluster; (stored documents by index and id, report, registry)."""
-    with monkeypatch.context() as m:
-        if not core:
-            m.setattr(native, "core", None)
-        cluster = FakeCluster()
-        settings = Settings(
-            state_dir=state, server_name=server_name, timezone="Europe/London", batch_max_docs=7
-        )
-        shipper = Shipper(settings, cluster)  # type: ignore[arg-type]
-        try:
-            report = shipper.backfill(log)
-        finally:
-            shipper.close()
-            shipper.state_lock.release()
-    stored = {index: {i: s.source for i, s in docs.items()} for index, docs in cluster.indices.items()}
+    log: Path, state: Path, cluster: FakeCluster | None = None, **settings: Any
+) -> tuple[dict[tuple[str, str], Any], FileReport, Any]:
+    """Backfill `log` into an in-memory cluster (`cluster`, else a new one) as golden.py's host in UTC:
+    `{(index, id): document}` stored (events' `log.file.path` as golden.py labels it), the report, the
+    registry's files."""
+    cluster = FakeCluster() if cluster is None else cluster
+    s = Settings(state_dir=state, server_name=golden.HOST, timezone="UTC", **settings)
+    shipper = Shipper(s, cluster)  # type: ignore[arg-type]
+    try:
+        report = shipper.backfill(log)
+    finally:
+        shipper.close()
+        shipper.state_lock.release()
+    stored = {}
+    label = "fixtures/" + log.relative_to(FIXTURES).as_posix() if log.is_relative_to(FIXTURES) else log.name
+    for index, docs in cluster.indices.items():
+        for doc_id, doc in docs.items():
+            source = copy.deepcopy(doc.source)
+            if "file" in source.get("log", {}):
+                source["log"]["file"]["path"] = label
+            stored[index, doc_id] = source
     return stored, report, shipper.registry.files
 
 
-def _same_report(a: FileReport, b: FileReport) -> None:
-    assert (a.entries, a.indexed, a.already, a.dead, a.summaries) == (
-        b.entries,
-        b.indexed,
-        b.already,
-        b.dead,
-        b.summaries,
-    )
+@pytest.mark.parametrize("rel", CHECKED)
+@pytest.mark.parametrize("batch", [7, 5000])
+def test_backfill_stores_the_golden_events_and_summaries(tmp_path: Path, rel: str, batch: int) -> None:
+    """In batches of 7 a message's summary is written in shares merged in the cluster: the same end."""
+    stored, report, registry = _backfill(FIXTURES / rel, tmp_path / "state", batch_max_docs=batch)
+    want = _expected(rel)
+    assert stored == want
+    events = sum(1 for index, _ in want if "-messages-" not in index)
+    assert report.entries == report.native == report.indexed == events
+    assert [f["complete"] for f in registry.values()] == [False]  # a `.log` may still grow
+    assert [f["offset"] for f in registry.values()] == [(FIXTURES / rel).stat().st_size]
 
 
-@needs_core
-def test_backfill_through_the_core_stores_what_the_python_path_stores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = _log(tmp_path)
-    fast, fast_report, fast_registry = _backfill(log, tmp_path / "a", core=True, monkeypatch=monkeypatch)
-    slow, slow_report, slow_registry = _backfill(log, tmp_path / "b", core=False, monkeypatch=monkeypatch)
-    assert fast == slow
-    assert any("-messages-" in index for index in fast), "the summaries are compared too"
-    _same_report(fast_report, slow_report)
-    assert slow_report.native == 0
-    # The core really rendered them (the message lines today; the line catalogue's kinds went to Python).
-    assert 0 < fast_report.native <= fast_report.entries
-    assert [(f["offset"], f["complete"]) for f in fast_registry.values()] == [
-        (f["offset"], f["complete"]) for f in slow_registry.values()
-    ]
-
-
-@needs_core
-def test_a_resumed_backfill_through_the_core_adds_what_the_python_path_adds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_resumed_backfill_adds_only_what_is_new(tmp_path: Path) -> None:
     """Shipped in two goes, cut inside a second of twins: the second go re-reads that second for the
-    twins' ids, sends only what is new, and both paths leave the same cluster and checkpoint."""
-    whole = _log(tmp_path).read_bytes()
-    twin = COMPLETED.format(s=5, n=1).encode()
+    twins' ids and sends only what is new; the cluster ends as one go leaves it."""
+    whole = (FIXTURES / "fleet_a.log").read_bytes()
+    twins = [COMPLETED.format(s=5, n=1)] * 3 + ["2025-01-31 10:00:05 Start queue run: pid=12"] * 2
+    whole += ("\n".join(twins) + "\n").encode()
+    twin = twins[0].encode()
     cut = whole.index(twin) + len(twin) + 1  # after the first twin
-    results = []
-    for core in (True, False):
-        log = tmp_path / "go" / "exim_mainlog"  # one path: it is in every document
-        log.parent.mkdir(exist_ok=True)
-        log.write_bytes(whole[:cut])
-        first = _backfill(log, tmp_path / f"{core}-state", core=core, monkeypatch=monkeypatch)
-        log.write_bytes(whole)
-        second = _backfill(log, tmp_path / f"{core}-state", core=core, monkeypatch=monkeypatch)
-        assert second[1].entries == 4  # the other two twins, the two queue runs
-        results.append((first, second))
-    (f1, f2), (s1, s2) = results
-    assert f1[0] == s1[0]
-    assert f2[0] == s2[0]
-    _same_report(f2[1], s2[1])
-    assert f2[1].native > 0
-    assert [f["offset"] for f in f2[2].values()] == [f["offset"] for f in s2[2].values()]
+    log = tmp_path / "go" / "exim_mainlog"  # one path: it is in every document
+    log.parent.mkdir()
+    log.write_bytes(whole)
+    once, once_report, _ = _backfill(log, tmp_path / "once")
+    log.write_bytes(whole[:cut])
+    cluster = FakeCluster()
+    first = _backfill(log, tmp_path / "twice", cluster)[1]
+    log.write_bytes(whole)
+    twice, second, registry = _backfill(log, tmp_path / "twice", cluster)
+    assert second.entries == 4  # the other two twins, the two queue runs
+    assert twice == once
+    assert first.entries + second.entries == once_report.entries
+    assert [f["offset"] for f in registry.values()] == [len(whole)]
 
 
-@needs_core
 def test_a_renamed_file_s_documents_say_its_new_path(tmp_path: Path) -> None:
-    """A glob follows a rotated file to its new name: the core's documents are given it as Python's are."""
+    """A glob follows a rotated file to its new name: the core's documents are given it."""
     make = native_for("mx1", "UTC", "exim", lambda _path: "exim.main")
-    assert make is not None
     reader = make("/var/log/exim_mainlog", 0, 0)
     batch = reader.feed((COMPLETED.format(s=1, n=1) + "\n" + COMPLETED.format(s=2, n=2) + "\n").encode())
-    batch = native.joined([batch, reader.finish()])
-    assert isinstance(batch, Rendered)
+    batch = native.joined([batch, reader.finish()], reader)
 
     class Moved:
-        path, key, resume, followed = "/var/log/exim_mainlog.1", "k", 0, True
+        path, key, resume, followed = "/var/log/exim_mainlog.1", "k", 0, False
 
-    settings = Settings(server_name="mx1", timezone="UTC")
     shipper = Shipper.__new__(Shipper)
-    shipper.settings, shipper.server, shipper.zone = settings, "mx1", "UTC"
-    lane = _Lane.__new__(_Lane)
-    lane.source, lane.parser = Moved(), shipper._parser(Moved.path)  # type: ignore[assignment]
-    items = list(shipper._items(lane, batch))
-    assert [code for *_, code in items] == [native.ACTIONS.index("message_completed")] * 2
-    docs = [orjson.loads(item.body) for item, *_ in items]
+    shipper.settings = Settings(server_name="mx1", timezone="UTC")
+    lane = _Lane(Moved(), 10, "exim")  # type: ignore[arg-type]
+    batcher = Batcher(100, 1 << 20, 1.0)
+    shipper._batch(lane, batch, batcher, FileReport("p"), lambda: None)
+    docs = [orjson.loads(item.body) for item in batcher.items]  # type: ignore[union-attr]
+    assert [d["event"]["action"] for d in docs] == ["message_completed"] * 2
     assert [d["log"] for d in docs] == [
         {"file": {"path": "/var/log/exim_mainlog.1"}, "offset": 0},
         {"file": {"path": "/var/log/exim_mainlog.1"}, "offset": len(COMPLETED.format(s=1, n=1)) + 1},
     ]
     assert docs[1]["email"]["local_id"] == "1tXaaa-00000000002-0ABC"
+    assert lane.last_end == batch.end
 
 
-def _parse(args: list[str], *, block_core: bool = False) -> tuple[Any, str]:
+def _parse(args: list[str], *, block_core: bool = False, check: bool = True) -> tuple[Any, str, int]:
     code = "import sys; from shipper.cli import main; sys.exit(main(sys.argv[1:]))"
     if block_core:
         # The extension cannot be imported, as on a machine where it was never built.
         code = "import sys; sys.modules['shipper._native'] = None; " + code
     proc = subprocess.run(
-        [sys.executable, "-c", code, "parse", "--timezone", "Europe/London", "--server-name", "mx1", *args],
+        [sys.executable, "-c", code, "parse", "--timezone", "UTC", "--server-name", golden.HOST, *args],
         capture_output=True,
-        check=True,
+        check=check,
         cwd=ROOT,
     )
-    return [orjson.loads(line) for line in proc.stdout.splitlines()], proc.stderr.decode()
+    return [orjson.loads(line) for line in proc.stdout.splitlines()], proc.stderr.decode(), proc.returncode
 
 
-@pytest.mark.parametrize("messages", [False, True])
-def test_parse_writes_the_same_with_the_core_and_without_it(tmp_path: Path, messages: bool) -> None:
-    log = str(_log(tmp_path))
-    args = ["--messages", log] if messages else [log]
-    fast = _parse(args)
-    slow = _parse(args, block_core=True)
-    assert fast == slow
-    assert len(fast[0]) > (30 if messages else 100)
-    assert "unrecognized" in fast[1]
+def _canonical(doc: Any) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-def test_without_the_extension_the_python_path_reads_everything(tmp_path: Path) -> None:
-    probe = "import shipper.files.native as n; print(n.core is None, n.native_for('h', 'UTC', 'e', str))"
-    code = "import sys; sys.modules['shipper._native'] = None; " + probe
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT, text=True)
-    assert out.stdout.split() == ["True", "None"]
+@pytest.mark.parametrize("rel", CHECKED)
+def test_parse_writes_the_golden_events_and_summaries(rel: str) -> None:
+    want = _expected(rel)
+    events, stderr, _ = _parse([str(FIXTURES / rel)])
+    for doc in events:
+        doc["log"]["file"]["path"] = f"fixtures/{rel}"
+    assert sorted(map(_canonical, events)) == sorted(
+        _canonical(d) for (index, _), d in want.items() if "-messages-" not in index
+    )
+    assert f"entries: {len(events)}" in stderr
+    # `parse --messages` writes the readable summary: the index's document less its merge state.
+    summaries, _, _ = _parse(["--messages", str(FIXTURES / rel)])
+    stored = [d for (index, _), d in want.items() if "-messages-" in index]
+    for d in stored:
+        del d["exim"]["merge_state"]
+    assert stored
+    assert sorted(map(_canonical, summaries)) == sorted(map(_canonical, stored))
 
 
-@needs_core
-def test_python_goes_on_from_the_core_s_time_through_a_repeated_hour(tmp_path: Path) -> None:
-    """Europe/London's repeated hour (2025-10-26 01:00-02:00): the core stamps the Completed lines and
-    sees the second pass begin; the queue-run lines after them go to Python, which must read them in the
-    same pass (and an entry without a prefix must inherit the core's last time)."""
+def test_without_the_extension_a_command_says_so_in_one_line() -> None:
+    out, stderr, rc = _parse([str(FIXTURES / "fleet_a.log")], block_core=True, check=False)
+    assert (out, rc) == ([], 1)
+    assert stderr.startswith("exim-shipper: the native core (shipper._native) is not installed")
+    assert "make install" in stderr
+    assert len(stderr.splitlines()) == 1, "one line, no traceback"
+
+
+def test_a_stale_extension_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module built from other sources (its records laid out otherwise) would be read wrongly."""
+    real = native.core()
+    stale = types.ModuleType("shipper._native")
+    for name in ("Reader", "Correlator", "Summaries", "ACTIONS", "RECORD_SIZE"):
+        setattr(stale, name, getattr(real, name))
+    stale.RECORD_FORMAT = "<QQIIIIqQ15sB"  # type: ignore[attr-defined]
+    stale.__file__ = "/stale/_native.abi3.so"
+    monkeypatch.setitem(sys.modules, "shipper._native", stale)
+    monkeypatch.setattr(sys.modules["shipper"], "_native", stale)
+    with pytest.raises(NativeMissing, match="stale"):
+        native._load()
+    stale.RECORD_FORMAT = real.RECORD_FORMAT  # type: ignore[attr-defined]
+    stale.ACTIONS = [*real.ACTIONS, "an_action_the_package_does_not_know"]  # type: ignore[attr-defined]
+    with pytest.raises(NativeMissing, match="stale"):
+        native._load()
+    stale.ACTIONS = real.ACTIONS  # type: ignore[attr-defined]
+    assert native._load() is stale
+
+
+def test_the_core_s_time_through_a_repeated_hour(tmp_path: Path) -> None:
+    """Europe/London's repeated hour (2025-10-26 01:00-02:00): the second pass is seen where it begins,
+    unrecognized lines in it are read in the same pass, and an entry without a prefix inherits the last
+    time."""
     lines = [
         COMPLETED.replace("2025-01-31 10:00", "2025-10-26 01:30").format(s=0, n=1),  # first pass
         COMPLETED.replace("2025-01-31 10:00", "2025-10-26 01:10").format(s=0, n=2),  # second pass
-        "2025-10-26 01:40:00 Start queue run: pid=7",  # Python's: second pass too
+        "2025-10-26 01:40:00 Start queue run: pid=7",  # second pass too
         "2025-10-26T01:41:00 not Exim's prefix",  # no prefix: the last time is inherited
     ]
     log = tmp_path / "exim_mainlog"
     log.write_text("\n".join(lines) + "\n")
-    fast = _parse([str(log)])[0]
-    assert fast == _parse([str(log)], block_core=True)[0]
-    assert [d["@timestamp"] for d in fast] == [
+    docs = _parse(["--timezone", "Europe/London", str(log)])[0]
+    assert [d["@timestamp"] for d in docs] == [
         "2025-10-26T00:30:00.000Z",
         "2025-10-26T01:10:00.000Z",
         "2025-10-26T01:40:00.000Z",
         "2025-10-26T01:40:00.000Z",
     ]
-    assert fast[3]["tags"] == ["timestamp_inherited"]
-
-
-@needs_core
-def test_the_placeholder_gives_back_the_entry_s_bytes_bad_utf8_and_continuations_too() -> None:
-    data = b"2025-01-31 10:00:00 caf\xe9 unknown\n continued line\n2025-01-31 10:00:01 plain text\n"
-    reader = NativeEntries(native.Context("mx1", "UTC", "exim.main", "p", "exim"), 0, 0)
-    batch = native.joined([reader.feed(data), reader.finish()])
-    assert isinstance(batch, Rendered)
-    raws = [raw for *_, raw, _stamp in batch]
-    assert [(r.offset, r.data, r.end, r.terminated) for r in raws if r is not None] == [
-        (0, b"2025-01-31 10:00:00 caf\xe9 unknown\n continued line", 49, True),
-        (49, b"2025-01-31 10:00:01 plain text", len(data), True),
-    ]
-
-
-@needs_core
-def test_the_golden_run_goes_through_the_core_and_gives_what_the_python_path_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sys.path.insert(0, str(ROOT / "tools"))
-    import golden  # tools/ is a folder of scripts
-
-    item = golden.Input("exim_mainlog", _log(tmp_path))
-    before = list(golden.RENDERED)
-    fast = golden.run_file(item, "UTC")
-    rendered = golden.RENDERED[1] - before[1]
-    assert rendered > 0
-    monkeypatch.setattr(native, "core", None)
-    assert golden.run_file(item, "UTC") == fast
-    assert golden.RENDERED[1] == before[1] + rendered
+    assert docs[3]["tags"] == ["timestamp_inherited"]

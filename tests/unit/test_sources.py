@@ -10,7 +10,8 @@ from pathlib import Path
 from shipper.checkpoints import Registry
 from shipper.files.follow import follow_key
 from shipper.files.identity import head_hash, identify, prefix_mark
-from shipper.files.syslog import SyslogAssembler
+from shipper.files.native import Rendered, native_for
+from shipper.files.syslog import SyslogForm
 from shipper.sources import ArchiveSource, Followers
 from shipper.status import Status
 
@@ -23,8 +24,11 @@ def lines(a: int, b: int) -> bytes:
     return b"".join(line(i) for i in range(a, b))
 
 
-def exim_only(head: bytes, mtime: float | None) -> SyslogAssembler | None:
-    return None  # Exim's own format (syslog input is test_syslog.py's)
+def exim_only(head: bytes, mtime: float | None) -> SyslogForm | None:
+    return None  # Exim's own format (syslog input is test_native_syslog.py's)
+
+
+NATIVE = native_for("mx1", "UTC", "exim", lambda _path: "exim.main")
 
 
 def key_of(path: Path) -> str:
@@ -33,7 +37,7 @@ def key_of(path: Path) -> str:
 
 
 def followers(tmp_path: Path, log: Path) -> Followers:
-    return Followers([str(log)], Registry(tmp_path / "state"), Status(), 1.0, exim_only)
+    return Followers([str(log)], Registry(tmp_path / "state"), Status(), 1.0, exim_only, native=NATIVE)
 
 
 def opened(tmp_path: Path, log: Path, registry_entry: dict[str, object]) -> dict[str, int]:
@@ -133,15 +137,20 @@ def test_a_growing_files_unterminated_last_line_waits_and_a_rotated_ones_is_ship
     for name, shipped in (("exim_mainlog", 2), ("exim_mainlog.1", 3)):
         path = tmp_path / name
         path.write_bytes(lines(0, 2) + line(2)[:30])
-        src = ArchiveSource(path, identify(path), 0, exim_only)
+        src = ArchiveSource(path, identify(path), 0, exim_only, NATIVE)
         got = []
         while not src.caught_up:
-            got += src.poll(0.0, 0.0)
+            got += [end for _code, _offset, end, *_ in src.poll(0.0, 0.0)]
         src.close()
         assert len(got) == shipped, name
-        mark = src.mark(got[-1].end)
+        mark = src.mark(got[-1])
         assert mark.complete == (shipped == 3)
         assert mark.end == (path.stat().st_size if shipped == 3 else len(lines(0, 2)))
+
+
+def _spans(*polled: Rendered) -> list[tuple[int, int]]:
+    """`(offset, end)` of every entry polled."""
+    return [(offset, end) for batch in polled for _code, offset, end, *_ in batch]
 
 
 def _ack(f: Followers, end: int) -> None:
@@ -161,19 +170,19 @@ def test_a_file_read_again_from_0_replaces_its_checkpoint_rather_than_only_movin
     f = followers(tmp_path, log)
     f.scan()
     (h,) = list(f)
-    got = h.poll(0.0, 0.0) + h.flush_pending()
-    _ack(f, got[-1].end)
+    got = _spans(h.poll(0.0, 0.0), h.flush_pending())
+    _ack(f, got[-1][1])
     key = h.key
     assert f.registry.offset(key) == len(lines(0, 40))
     with log.open("r+b") as fh:  # copytruncate, and Exim writes on
         fh.truncate(0)
     with log.open("ab") as fh:
         fh.write(lines(40, 45))
-    got = h.poll(1.0, 0.0) + h.flush_pending()
-    assert [e.offset for e in got][:1] == [0]
-    _ack(f, got[-1].end)
+    got = _spans(h.poll(1.0, 0.0), h.flush_pending())
+    assert [offset for offset, _end in got][:1] == [0]
+    _ack(f, got[-1][1])
     assert f.registry.offset(key) == len(lines(40, 45))
-    _ack(f, got[-1].end)
+    _ack(f, got[-1][1])
     assert f.registry.offset(key) == len(lines(40, 45)), "once: later checkpoints move forward again"
     h.close()
     # At a restart too: an entry that no longer confirms is read from 0, and its first mark says so.
