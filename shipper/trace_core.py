@@ -220,8 +220,8 @@ def _partials(hit: Hit) -> bytes | None:
     if hit.facts not in (b"", b"!"):
         return hit.facts
     # Loaded only here: most entries have the core's facts, and shipper.messages loads much.
-    from shipper.messages.merge import to_json  # noqa: PLC0415
+    from shipper.messages.merge import to_state  # noqa: PLC0415
     from shipper.messages.partials import partials  # noqa: PLC0415
 
     made = partials(hit.doc)
-    return to_json(made) if made else None
+    return orjson.dumps([to_state(p) for p in made]) if made else None
