@@ -355,8 +355,16 @@ impl Stream {
         if let Some(p) = &p {
             match self.times.convert(p.date, p.hm, p.sec, p.ms, p.tz) {
                 Some(s) => {
-                    stamp = Some((s.text.clone(), s.millis));
-                    self.last_timestamp = Some((s.text, s.millis));
+                    // The last stamp's buffer is reused: a clone allocated once a line.
+                    match &mut self.last_timestamp {
+                        Some((text, millis)) => {
+                            text.clear();
+                            text.push_str(&s.text);
+                            *millis = s.millis;
+                        }
+                        None => self.last_timestamp = Some((s.text.clone(), s.millis)),
+                    }
+                    stamp = Some((s.text, s.millis));
                 }
                 None => {
                     tags = Some("invalid_timestamp");

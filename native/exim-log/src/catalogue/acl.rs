@@ -30,6 +30,8 @@ struct Lines {
 struct Compiled {
     lines: Lines,
     rejected: Regex,
+    /// Python's SpamAssassin pattern: `spamassassin` reads it by hand, `spam_tests` holds the two equal.
+    #[cfg(test)]
     spamassassin: Regex,
     spam_score: Regex,
     verify: Regex,
@@ -48,6 +50,7 @@ fn compiled() -> &'static Compiled {
             lines: serde_json::from_str(include_str!("../../../../shipper/exim/data/lines.json"))
                 .expect("shipper/exim/data/lines.json"),
             rejected: re(r"(?s)\A(?P<temp>temporarily )?rejected (?P<what>.*)"),
+            #[cfg(test)]
             spamassassin: re(concat!(
                 r#""?SpamAssassin as (?P<user>\S+) detected (?:(?P<dir>\S+) (?P<proto>\S+) )?message as "#,
                 r"(?P<not>NOT )?spam \((?P<score>-?\d+(?:\.\d+)?)\)"
@@ -153,26 +156,104 @@ fn float(text: &str) -> R<Value> {
     Ok(f.into())
 }
 
+/// The groups of a match of Python's SpamAssassin pattern that `warning` reads.
+#[derive(Debug, PartialEq)]
+struct Spam<'t> {
+    user: &'t str,
+    dir: Option<&'t str>,
+    not: bool,
+    score: &'t str,
+}
+
+/// `\S+` at `i` (the regex crate's `\s`: Unicode's White_Space, as `char::is_whitespace`): its end.
+fn non_space_run(t: &str, i: usize) -> usize {
+    t[i..].find(char::is_whitespace).map_or(t.len(), |k| i + k)
+}
+
+/// Python's SpamAssassin pattern (`compiled().spamassassin` in tests) searched by hand, its captures
+/// being the spam lines' largest cost: each `\S+` and `\d+` can only be a whole run, so at each
+/// `SpamAssassin as ` in turn the pattern has one reading, the optional `<dir> <proto> ` tried before
+/// none, as the regex tries them.
+fn spamassassin(text: &str) -> Option<Spam<'_>> {
+    const LEAD: &str = "SpamAssassin as ";
+    let mut from = 0;
+    while let Some(k) = text[from..].find(LEAD) {
+        let at = from + k + LEAD.len();
+        from = at;
+        let user_end = non_space_run(text, at);
+        if user_end == at {
+            continue;
+        }
+        let Some(rest) = text[user_end..].strip_prefix(" detected ") else {
+            continue;
+        };
+        let base = text.len() - rest.len();
+        let with_dir = || {
+            let dir_end = non_space_run(text, base);
+            let proto = dir_end + 1;
+            if dir_end == base || text.as_bytes().get(dir_end) != Some(&b' ') {
+                return None;
+            }
+            let proto_end = non_space_run(text, proto);
+            if proto_end == proto || text.as_bytes().get(proto_end) != Some(&b' ') {
+                return None;
+            }
+            verdict(text, proto_end + 1).map(|v| (Some(&text[base..dir_end]), v))
+        };
+        if let Some((dir, (not, score))) =
+            with_dir().or_else(|| verdict(text, base).map(|v| (None, v)))
+        {
+            return Some(Spam {
+                user: &text[at..user_end],
+                dir,
+                not,
+                score,
+            });
+        }
+    }
+    None
+}
+
+/// `message as (?P<not>NOT )?spam \((?P<score>-?\d+(?:\.\d+)?)\)` at `i` (`\d`: Unicode's Nd).
+fn verdict(text: &str, i: usize) -> Option<(bool, &str)> {
+    let rest = text[i..].strip_prefix("message as ")?;
+    let (not, rest) = match rest.strip_prefix("NOT ") {
+        Some(r) if r.starts_with("spam (") => (true, r),
+        _ => (false, rest),
+    };
+    let num = rest.strip_prefix("spam (")?;
+    let digits = |s: &str| {
+        s.find(|c: char| crate::text::py_decimal(c).is_none())
+            .unwrap_or(s.len())
+    };
+    let sign = usize::from(num.starts_with('-'));
+    let whole = digits(&num[sign..]);
+    if whole == 0 {
+        return None;
+    }
+    let mut end = sign + whole;
+    if let Some(frac) = num[end..].strip_prefix('.') {
+        let f = digits(frac);
+        if f > 0 && frac[f..].starts_with(')') {
+            end += 1 + f;
+        }
+    }
+    num[end..].starts_with(')').then(|| (not, &num[..end]))
+}
+
 fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
     if !text.is_ascii() && super::reads_apart(text) {
         return Err(Decline); // `spam_score`'s `\b` and `(?i)`
     }
     let c = compiled();
-    if let Some(sm) = c.spamassassin.captures(text) {
+    if let Some(sm) = spamassassin(text) {
         let mut spam = Obj::new();
         spam.insert("scanner".into(), "spamassassin".into());
-        let verdict = if sm.name("not").is_some() {
-            "ham"
-        } else {
-            "spam"
-        };
+        let verdict = if sm.not { "ham" } else { "spam" };
         spam.insert("verdict".into(), verdict.into());
-        spam.insert(
-            "score".into(),
-            float(took_part(&sm, "score").unwrap_or(""))?,
-        );
-        spam.insert("user".into(), took_part(&sm, "user").unwrap_or("").into());
-        if let Some(dir) = took_part(&sm, "dir").filter(|d| !d.is_empty()) {
+        spam.insert("score".into(), float(sm.score)?);
+        spam.insert("user".into(), sm.user.into());
+        if let Some(dir) = sm.dir.filter(|d| !d.is_empty()) {
             spam.insert("direction".into(), crate::text::py_lower(dir).into());
         }
         ev.exim.insert("spam".into(), spam.into());
@@ -321,4 +402,71 @@ pub(crate) fn host_line(
         return Ok(Some(action));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod spam_tests {
+    use proptest::prelude::*;
+
+    /// `spamassassin` against the pattern it reads.
+    fn same_as_the_pattern(text: &str) {
+        let want = super::compiled()
+            .spamassassin
+            .captures(text)
+            .map(|m| super::Spam {
+                user: m.name("user").map_or("", |g| g.as_str()),
+                dir: m.name("dir").map(|g| g.as_str()),
+                not: m.name("not").is_some(),
+                score: m.name("score").map_or("", |g| g.as_str()),
+            });
+        assert_eq!(super::spamassassin(text), want, "{text:?}");
+    }
+
+    #[test]
+    fn the_spamassassin_pattern_is_read_by_hand_as_the_regex_reads_it() {
+        for text in [
+            "\"SpamAssassin as eastglen detected message as NOT spam (-1.2)\"",
+            "SpamAssassin as u detected message as spam (12)",
+            "SpamAssassin as u detected incoming SMTP message as spam (5.5) extra",
+            "SpamAssassin as u detected message as message as spam (1)",
+            "SpamAssassin as u detected message as NOT ham (1)",
+            "SpamAssassin as u detected message as NOT spam (1.)",
+            "SpamAssassin as u detected message as NOT spam (1.5.3)",
+            "SpamAssassin as u detected message as NOT spam (--1)",
+            "SpamAssassin as  detected message as spam (1) SpamAssassin as v detected message as spam (2)",
+            "SpamAssassin as u detected a  b message as spam (1)",
+            "SpamAssassin as ü detected ä\u{a0}b message as spam (١٢)",
+            "SpamAssassin as u\tv detected message as spam (1)",
+        ] {
+            same_as_the_pattern(text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_spamassassin_pattern_agrees_with_the_regex_on_any_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "SpamAssassin as ", " detected ", "message as ", "NOT ", "spam (", ")", "-",
+                    "1", "٣", ".", " ", "\t", "u", "é", "\u{a0}", "\"",
+                ]),
+                0..16,
+            )
+        ) {
+            same_as_the_pattern(&parts.concat());
+        }
+
+        #[test]
+        fn spamassassin_lines_of_any_shape_agree_with_the_regex(
+            user in "[a-zé \t]{0,4}",
+            dir in "[a-z ]{0,7}",
+            not in proptest::sample::select(vec!["", "NOT ", "NOT", "NOT  "]),
+            score in "-?[0-9٣.]{0,5}",
+            tail in proptest::sample::select(vec![")", "", ") x", "(1)"]),
+        ) {
+            same_as_the_pattern(&format!(
+                "\"SpamAssassin as {user} detected {dir}message as {not}spam ({score}{tail}"
+            ));
+        }
+    }
 }

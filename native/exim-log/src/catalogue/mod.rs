@@ -359,6 +359,9 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
         if let Some(done) = connection::fast(ev, body) {
             return done;
         }
+        if let Some(done) = process::fast(ev, body) {
+            return done;
+        }
     }
     by_rules(ev, body, msgid, ascii)
 }

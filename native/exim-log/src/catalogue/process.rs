@@ -71,7 +71,6 @@ fn h_pid(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 }
 
 fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    let cwd = took_part(m, "cwd").unwrap_or("");
     let mut args: Vec<Value> = Vec::new();
     for c in res().args.captures_iter(took_part(m, "args").unwrap_or("")) {
         match (c.get(1), c.get(2)) {
@@ -80,7 +79,20 @@ fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             (None, None) => {}
         }
     }
-    let n = int(took_part(m, "n").unwrap_or(""))?;
+    let cwd = took_part(m, "cwd").unwrap_or("");
+    // The body may be beyond ASCII here: the pattern's Unicode `\d`.
+    let user = res()
+        .home
+        .captures(cwd)
+        .and_then(|c| c.get(1))
+        .map(|u| u.as_str());
+    cwd_fields(ev, cwd, took_part(m, "n").unwrap_or(""), args, user)?;
+    Ok(None)
+}
+
+/// `h_cwd`'s fields from its three groups and the arguments already split.
+fn cwd_fields(ev: &mut Event, cwd: &str, n: &str, args: Vec<Value>, user: Option<&str>) -> R<()> {
+    let n = int(n)?;
     let proc = ev.sec("process");
     proc.insert("working_directory".into(), cwd.into());
     if let Some(first) = args.first().cloned() {
@@ -89,10 +101,91 @@ fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     proc.insert("args".into(), args.into());
     proc.insert("args_count".into(), n.into());
     // cPanel: every local `sendmail` call runs from the submitting account's home directory.
-    if let Some(user) = res().home.captures(cwd).and_then(|c| c.get(1)) {
-        ev.exim.insert("cpanel_user".into(), user.as_str().into());
+    if let Some(user) = user {
+        ev.exim.insert("cpanel_user".into(), user.into());
     }
-    Ok(None)
+    Ok(())
+}
+
+/// `res().home`'s group read by hand on ASCII text (`\A/home\d*/([^/]+)`).
+fn home_user(cwd: &str) -> Option<&str> {
+    let rest = cwd.strip_prefix("/home")?;
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = rest.strip_prefix('/')?;
+    let end = rest.find('/').unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// The regex crate's `\s` on ASCII text.
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// `res().args.captures_iter` on ASCII text, read by hand: each word, or a `"…"` whose backslashes
+/// each escape one character but a newline (`\\.`), unescaped.
+fn split_args(text: &str) -> R<Vec<Value>> {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut args = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if ascii_space(b[i]) {
+            i += 1;
+            continue;
+        }
+        if b[i] == b'"' {
+            let mut j = i + 1;
+            let close = loop {
+                match b.get(j) {
+                    Some(b'"') => break Some(j),
+                    Some(b'\\') if b.get(j + 1).is_some_and(|&c| c != b'\n') => j += 2,
+                    Some(b'\\') | None => break None,
+                    Some(_) => j += 1,
+                }
+            };
+            if let Some(e) = close {
+                args.push(unescape(&text[i + 1..e])?.into());
+                i = e + 1;
+                continue;
+            }
+        }
+        let e = b[i..]
+            .iter()
+            .position(|&c| ascii_space(c))
+            .map_or(n, |k| i + k);
+        args.push(text[i..e].into());
+        i = e;
+    }
+    Ok(args)
+}
+
+const CWD: &str = "cwd=";
+const ARGS: &str = " args: ";
+
+/// `process_started` (`cwd=<dir> <n> args: <args>`) read by hand on an ASCII body whose directory
+/// holds no space: the first space is then the one the rule's lazy `cwd` group stops at, and the
+/// body's first word is no rule's before this one (the auth rules' `\S+ authenticator`, the only
+/// ones that could start with `cwd=`, need that word next). Anything else (`None`) goes to the rules.
+pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
+    let rest = body.strip_prefix(CWD)?;
+    let b = rest.as_bytes();
+    let space = memchr::memchr(b' ', b)?;
+    if b[..space].iter().any(|&c| ascii_space(c)) {
+        return None;
+    }
+    let digits = b[space + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let after = space + 1 + digits;
+    if digits == 0 || !rest[after..].starts_with(ARGS) {
+        return None;
+    }
+    let done = split_args(&rest[after + ARGS.len()..]).and_then(|args| {
+        let cwd = &rest[..space];
+        cwd_fields(ev, cwd, &rest[space + 1..after], args, home_user(cwd))
+    });
+    Some(done.map(|()| "process_started"))
 }
 
 fn h_sighup(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
@@ -154,4 +247,118 @@ pub fn rules() -> Vec<Rule> {
             Some(h_text_error),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Event {
+        Event {
+            doc: Obj::new(),
+            exim: Obj::new(),
+        }
+    }
+
+    /// Where `fast` reads a body, its action and fields equal the rules' (the regexes).
+    fn same_as_rules(body: &str) -> bool {
+        let mut fast_ev = event();
+        let Some(got) = fast(&mut fast_ev, body) else {
+            return false;
+        };
+        let mut ev = event();
+        let want = super::super::by_rules(&mut ev, body, None, true);
+        assert_eq!(got, want, "{body}");
+        if got.is_ok() {
+            assert_eq!(fast_ev.doc, ev.doc, "{body}");
+            assert_eq!(fast_ev.exim, ev.exim, "{body}");
+        }
+        true
+    }
+
+    #[test]
+    fn the_hand_read_cwd_lines_equal_the_rules() {
+        let read = [
+            "cwd=/var/spool/exim 7 args: /usr/sbin/exim -t -oem -oi -f <> -E1txxrQ-000u39-If",
+            "cwd=/home/southbri/public_html/shop 3 args: /usr/sbin/sendmail -t -i",
+            "cwd=/home2/bob/public_html 4 args: /usr/sbin/sendmail -t -i \"a \\\"b\\\" c\"",
+            "cwd=/home2/bob 2 args: /usr/sbin/sendmail \"unclosed",
+            "cwd=/home/ 2 args: x",
+            "cwd=/home 2 args: x",
+            "cwd=/homes/x 2 args: x",
+            "cwd=/home12x/y 2 args: x",
+            "cwd=/home123/y/z 2 args: x",
+            "cwd= 0 args: ",
+            "cwd=/ 1 args: \"\"",
+            "cwd=/ 1 args: a\"b\" \"c d\"e \"\\q\" \"\\",
+            "cwd=/ 1 args: \"a\\\nb\" c",
+            "cwd=/ 2 args: \"a\nb\"\t\x0bc\x0c\r d  ",
+            "cwd=/ 3 args: \"\\101\\n\" \\t",
+            "cwd=/ 99999999999999999999999 args: x",
+            "cwd=/x 3 args: a 4 args: b",
+            "cwd=/x 3 args:  two spaces",
+            "cwd=/x 3 args: line\nnext",
+        ];
+        for body in read {
+            assert!(same_as_rules(body), "not read by hand: {body}");
+        }
+        // Forms left to the rules (a later space, another rule or no match decides).
+        let left = [
+            "cwd=/my dir 3 args: x",
+            "cwd=/x\t3 args: x",
+            "cwd=/x 3 args:x",
+            "cwd=/x x3 args: x",
+            "cwd=/x  3 args: x",
+            "cwd=/x authenticator failed for 3 args: x",
+            "cwd=/x",
+            "cwd /x 3 args: x",
+        ];
+        for body in left {
+            assert!(!same_as_rules(body), "read by hand: {body}");
+        }
+        // The arguments' quoting in every combination, against the rules.
+        let parts = [
+            "a", "\"b c\"", "\"", "\\", "\"\\\"\"", "\"x\\", " ", "\t", "\n", "\"\\\n\"",
+        ];
+        let mut n = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    n += usize::from(same_as_rules(&format!("cwd=/home/u/d 3 args: {a}{b} {c}")));
+                }
+            }
+        }
+        assert_eq!(n, parts.len().pow(3));
+    }
+
+    #[test]
+    fn no_rule_before_process_started_can_start_with_cwd() {
+        // `fast` takes `cwd=` bodies before the rules: each earlier rule whose key does not rule them
+        // out starts with one of these (audited: none takes `cwd=` and a first word without space but
+        // the auth rules' `\S+`, which need ` authenticator`/` cancelled` next, not `<digits> args: `).
+        let audited = [
+            r"(?s)(?P<temp>temporarily )?rejected ",
+            r"(?s)(?P<temp>temporarily )?refused ",
+            r"(?s)[Tt]oo many",
+            r"(?s)\[",
+            r"(?s)(?P<cmd>ETRN|ATRN) ",
+            r"(?s)(?P<auth>\S+) ",
+        ];
+        let c = super::super::compiled();
+        for &i in &c.by_first[usize::from(b'c')] {
+            let (rule, _, key) = &c.rules[i];
+            if rule.action == "process_started" {
+                return;
+            }
+            if "cwd".starts_with(key.as_str()) {
+                assert!(
+                    audited.iter().any(|p| rule.pattern.starts_with(p)),
+                    "{} ({}) may match a cwd= body",
+                    rule.action,
+                    rule.pattern
+                );
+            }
+        }
+        panic!("process_started not among the rules for `c`");
+    }
 }
