@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from shipper.files.follow import Harvester
-from shipper.files.syslog import SyslogAssembler, detect_format
+from shipper.files.syslog import SyslogForm, detect_format
 from tests.parsing import Entry, Log, read
 
 ID = "1tgXJ4-000000001aB-0Cd4"
@@ -281,43 +280,6 @@ def test_format_detection_from_the_first_lines() -> None:
     assert detect_format(b"garbage\n" + journal(MESSAGE="x")[:20]) == "exim"
 
 
-def test_the_tail_harvester_reads_a_syslog_file_through_the_same_assembler(tmp_path: Path) -> None:
-    """`run` follows a mail.log: the form is told once the file has bytes, pieces wait for each other,
-    other programs' lines are skipped, and a piece that stops coming is flushed after the linger."""
-    path = tmp_path / "mail.log"
-    path.write_bytes(b"")
-
-    def detect(head: bytes) -> SyslogAssembler | None:
-        return SyslogAssembler("syslog", date(2025, 7, 1)) if detect_format(head) == "syslog" else None
-
-    with path.open("rb") as fh:
-        h = Harvester(str(path), fh, 0, 0, 0, detect=detect)
-        assert h.poll(0.0, 1.0) == []
-        with path.open("ab") as out:
-            out.write(
-                f"Jun 29 16:04:19 mx postfix/qmgr[3]: x\nJun 29 16:04:19 mx exim[1]: {ARRIVAL}\n".encode()
-            )
-            out.write(
-                b"Jun 29 16:04:20 mx exim[2]: [1\\2] 2025-06-29 16:04:20 H=[192.0.2.1] rejected after DATA: x\n"
-            )
-        got = h.poll(1.0, 1.0)
-        assert [e.data for e in got] == [f"2025-06-29 16:04:19 {ARRIVAL}".encode()]
-        assert h.assembler is not None
-        assert h.assembler.skipped == 1
-        with path.open("ab") as out:
-            out.write(b"Jun 29 16:04:20 mx exim[2]: [2/2] Envelope-from: <a@b.c>\n")
-            out.write(
-                b"Jun 29 16:04:21 mx exim[3]: [1\\2] 2025-06-29 16:04:21 H=[192.0.2.2] rejected after DATA: y\n"
-            )
-        [joined] = h.poll(2.0, 1.0)
-        assert joined.data.endswith(b"rejected after DATA: x\nEnvelope-from: <a@b.c>")
-        assert h.poll(2.5, 1.0) == [], "within the linger the last piece may still come"
-        [alone] = h.poll(3.5, 1.0)
-        assert alone.origin is not None
-        assert alone.origin.incomplete
-        assert alone.end == path.stat().st_size
-
-
 @pytest.mark.parametrize("form", ["syslog", "journal"])
 def test_a_resume_rereads_the_twins_of_its_second(tmp_path: Path, form: str) -> None:
     """Resuming between two identical entries of one second must read the first again (it is counted for
@@ -342,7 +304,7 @@ def test_a_resume_rereads_the_twins_of_its_second(tmp_path: Path, form: str) -> 
     path = tmp_path / "log"
     path.write_text("".join(line + "\n" for line in lines))
     starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
-    assembler = SyslogAssembler(form, date(2025, 7, 1))  # type: ignore[arg-type]
+    assembler = SyslogForm(form, date(2025, 7, 1))  # type: ignore[arg-type]
     with path.open("rb") as fh:
         assert assembler.second_start(fh, starts[-1]) == starts[1]
         assert assembler.second_start(fh, starts[1]) == starts[1]
