@@ -28,10 +28,10 @@ import orjson
 import zstandard
 
 from shipper.errors import InputError
-from shipper.exim.grammar import MSGID_FULL_RE
 from shipper.files.archive import damage_of, open_input
 from shipper.files.reader import ENTRY_START, MAX_ENTRY_BYTES, peek_head
 from shipper.trace_core import At, Hit, Hits, Reading, Summaries, form_of, hits_in, through_core, whole
+from shipper.trace_queries import MSGID_FULL_RE
 from shipper.trace_story import render_summary, session_row
 
 if TYPE_CHECKING:

@@ -4,10 +4,13 @@ the messages linked to them."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from shipper.exim.grammar import MSGID_FULL_RE
+# 23-char ids (Exim >= 4.97, 6-11-4) and 16-char ids (<= 4.96, 6-6-2) coexist after an upgrade.
+_B62 = "[0-9A-Za-z]"
+MSGID_FULL_RE = re.compile(rf"{_B62}{{6}}-(?:{_B62}{{11}}-{_B62}{{4}}|{_B62}{{6}}-{_B62}{{2}})\Z")
 
 # Hits or buckets a request asks for at a time.
 PAGE = 1000

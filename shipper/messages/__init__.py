@@ -9,16 +9,23 @@ it, which is what lets summaries be upserted piecemeal later.
 
 from __future__ import annotations
 
-from shipper.messages.correlator import Correlator, finished, key_of
-from shipper.messages.merge import Partial, accumulate, from_state, merge, to_state, to_state_rcpt
+from shipper.messages.merge import (
+    Document,
+    Partial,
+    accumulate,
+    from_state,
+    key_of,
+    merge,
+    to_state,
+    to_state_rcpt,
+)
 from shipper.messages.partials import partials
 from shipper.messages.summary import id_time, recipients_of, state_of, summary
 
 __all__ = [
-    "Correlator",
+    "Document",
     "Partial",
     "accumulate",
-    "finished",
     "from_state",
     "id_time",
     "key_of",

@@ -7,6 +7,13 @@ from typing import Any
 import orjson
 
 Partial = dict[str, Any]
+Document = dict[str, Any]
+"""An event document as the native core writes it, read back as JSON."""
+
+
+def key_of(p: Partial) -> tuple[str, str]:
+    """The identity of a message: (server, Exim message id)."""
+    return p["server"], p["id"]
 
 
 def _record_key(record: dict[str, Any]) -> tuple[str, bytes]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipper.exim.event import Document
-from shipper.messages.merge import Partial
+from shipper.messages.merge import Document, Partial
 
 
 def _rcpt_key(doc: Document) -> tuple[str, str | None] | None:

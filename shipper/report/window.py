@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shipper.errors import ConfigError
-from shipper.exim.fields import duration
+from shipper.exim.data import table
+
+# Exim's own duration form (`[Nw][Nd][Nh][Nm][Ns]`, `1.5s`), as its log writes them and admins know them.
+_DURATION_RE = re.compile(
+    r"(?P<neg>-)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?\Z",
+    re.ASCII,
+)
+_UNITS: tuple[tuple[str, int], ...] = tuple(table("fields")["duration_units"].items())
+
+
+def duration(value: str) -> float | None:
+    """Seconds from Exim's `[Nw][Nd][Nh][Nm][Ns]` / `1.234s` durations; None when it is not one."""
+    m = _DURATION_RE.match(value)
+    if m is None or not value or value == "-":
+        return None
+    total = 0.0
+    for unit, secs in _UNITS:
+        part = m.group(unit)
+        if part:
+            total += int(part) * secs
+    if m.group("s"):
+        total += float(m.group("s"))
+    return -total if m.group("neg") else total
 
 
 @dataclass(frozen=True, slots=True)
