@@ -8,7 +8,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 import pytest
@@ -217,6 +217,23 @@ def original_bytes(doc: dict[str, Any]) -> bytes:
         return base64.b64decode(b64)
     text: str = doc["event"]["original"]
     return text.encode("utf-8")
+
+
+class Raw(NamedTuple):
+    """One logical entry as the core cut it from a stream: where it sits and its exact bytes (without the
+    newline that ends it)."""
+
+    offset: int
+    data: bytes
+    end: int
+    terminated: bool
+
+
+def raw_entries(data: bytes | BinaryIO, **context: Any) -> list[Raw]:
+    """The logical entries of a stream (bytes or a binary file read to its end) as the core assembles
+    them: continuations joined, runaway entries and lines cut, no byte lost (`read`'s context)."""
+    raw = data if isinstance(data, bytes) else data.read()
+    return [Raw(e.offset, original_bytes(e.doc), e.end, e.terminated) for e in read(raw, **context).entries]
 
 
 def states(data: str | bytes, **context: Any) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ import pytest
 from opensearchpy import OpenSearch, TransportError
 
 from shipper.files.native import correlator, native_for, unrecognized_partials
-from shipper.files.reader import iter_entries
 from shipper.messages import accumulate, summary
 from shipper.opensearch.summaries import native_items, partial_of
+from tests.parsing import raw_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "shipper" / "samples" / "exim_mainlog"
@@ -96,7 +96,7 @@ def generated_log(path: Path, *, lines: int, seed: int) -> tuple[Path, int]:
     ]
     subprocess.run(cmd, check=True, capture_output=True)
     with path.open("rb") as fh:
-        return path, sum(1 for _ in iter_entries(fh))
+        return path, sum(1 for _ in raw_entries(fh))
 
 
 def local_summaries(path: Path) -> dict[str, dict[str, Any]]:

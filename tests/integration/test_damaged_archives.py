@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from shipper.files.archive import open_log
-from shipper.files.reader import iter_entries
 from tests.integration.test_backfill import ROOT, SAMPLE, command, count, generated_log, shipper
+from tests.parsing import raw_entries
 
 
 def _readable_entries(path: Path) -> int:
     with open_log(path) as stream:
-        return sum(1 for _ in iter_entries(stream))
+        return sum(1 for _ in raw_entries(stream))
 
 
 def test_a_truncated_middle_archive_ships_what_it_holds_and_the_next_file_ships(

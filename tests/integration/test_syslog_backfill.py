@@ -14,8 +14,8 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch
 
-from shipper.files.reader import iter_entries
 from tests.integration.test_backfill import SAMPLE, count, local_summaries, summaries
+from tests.parsing import raw_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 STAMP = re.compile(rb"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) ([+-]\d\d)(\d\d) (?:\[(\d+)\] )?")
@@ -29,7 +29,7 @@ def mail_log(path: Path) -> int:
     number of other programs' lines."""
     out: list[bytes] = []
     with SAMPLE.open("rb") as fh:
-        for n, entry in enumerate(iter_entries(fh)):
+        for n, entry in enumerate(raw_entries(fh)):
             m = STAMP.match(entry.data)
             assert m is not None
             date, hms, tzh, tzm, pid = m.groups()

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from opensearchpy import OpenSearch
 
-from shipper.files.reader import iter_entries
 from tests.integration.test_backfill import ROOT, command, count, generated_log, shipper
+from tests.parsing import raw_entries
 
 
 def _entries(path: Path) -> int:
     with path.open("rb") as fh:
-        return sum(1 for _ in iter_entries(fh))
+        return sum(1 for _ in raw_entries(fh))
 
 
 def test_index_write_block_is_waited_out_not_dead_lettered(

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from shipper.files.archive import damage_of, wrap_decompressor
-from shipper.files.reader import iter_entries
+from tests.parsing import raw_entries
 
 TEXT = b"".join(
     b"2025-01-0%d 00:%02d:%02d 1tgXJ4-000000001aB-0Cd%d Completed QT=%ds\n"
@@ -100,7 +100,7 @@ def test_zero_padding_after_a_member_is_not_damage() -> None:
 def test_entries_of_a_truncated_archive_end_with_the_cut_line_unterminated() -> None:
     whole = gzip.compress(TEXT)
     stream = wrap_decompressor(io.BytesIO(whole[: len(whole) // 2]), whole[:8])
-    entries = list(iter_entries(stream))
+    entries = list(raw_entries(stream))
     assert damage_of(stream) is not None
     assert all(e.terminated for e in entries[:-1])
     assert b"\n".join(e.data for e in entries) == TEXT[: sum(len(e.data) + e.terminated for e in entries)]

@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 
 from shipper.opensearch.documents import event_id
-from shipper.pipeline import Shipper, _Occurrences
+from shipper.pipeline import Shipper
 from shipper.settings import Settings
+from tests.parsing import read
 
 LINE = b"2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC Completed"
 OTHER = b"2025-01-31 10:00:00 1tXbbb-00000002abc-0DEF Completed"
@@ -48,11 +49,11 @@ def ship(log: Path, state: Path) -> list[str]:
 
 
 def test_the_occurrence_counts_identical_entries_within_their_second_only() -> None:
-    occ = _Occurrences()
-    seen = [occ.next(line) for line in (LINE, OTHER, LINE, LINE, OTHER)]
-    assert seen == [0, 0, 1, 2, 1]
-    assert occ.next(LATER) == 0  # a new second starts the count again
-    assert occ.next(LINE) == 0  # the old second is not remembered once left
+    """The core counts byte-identical entries of one second into their ids; a new second starts the count
+    again, and an old second is not remembered once left."""
+    lines = [LINE, OTHER, LINE, LINE, OTHER, LATER, LINE]
+    got = [e.id for e in read(b"\n".join(lines) + b"\n", server="mx1").entries]
+    assert got == [event_id("mx1", line, n) for line, n in zip(lines, [0, 0, 1, 2, 1, 0, 0], strict=True)]
 
 
 def test_the_occurrence_is_part_of_the_id() -> None:

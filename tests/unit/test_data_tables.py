@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from shipper.exim.actions import ACTIONS
-from shipper.exim.classify import TAXONOMY, hint_for
 from tests.conftest import get, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +83,7 @@ def test_the_class_table_of_the_docs_is_the_data_file() -> None:
 
 def test_every_class_the_tables_name_exists_and_has_a_hint() -> None:
     taxonomy = data("taxonomy")
-    names = {c.name for c in TAXONOMY}
+    names = {c["name"] for c in taxonomy["classes"]}
     named = (
         set(taxonomy["code_defaults"].values())
         | set(taxonomy["context_classes"].values())
@@ -93,7 +92,7 @@ def test_every_class_the_tables_name_exists_and_has_a_hint() -> None:
     )
     assert named <= names
     for cls in taxonomy["classes"]:
-        assert hint_for(cls["name"]) == cls["hint"]
+        assert cls["hint"], cls["name"]
         if cls["text"]:
             re.compile("|".join(cls["text"]))  # each list is one valid pattern
 

@@ -1,18 +1,25 @@
-"""eximstats' reading of lines (shipper/exim/eximstats.py) against eximstats' own output on the fixture log."""
+"""eximstats' reading of lines (the core's `exim.eximstats`, its patterns in eximstats' order) against
+eximstats' own output on the fixture log."""
 
 from __future__ import annotations
 
 import gzip
 from collections import Counter
+from typing import Any
 
-from shipper.exim.eximstats import eximstats_view
 from tests.integration.test_report_eximstats import FIXTURE, eximstats
-from tests.parsing import read
+from tests.parsing import parse, read
+
+
+def eximstats_view(line: str) -> dict[str, Any] | None:
+    """What the core's document of one line says eximstats reads in it."""
+    view: dict[str, Any] | None = parse(line).get("exim", {}).get("eximstats")
+    return view
 
 
 def _views() -> list[dict[str, str]]:
-    text = gzip.decompress((FIXTURE / "mainlog.gz").read_bytes()).decode()
-    return [v for line in text.splitlines() if (v := eximstats_view(line)) is not None]
+    docs = read(gzip.decompress((FIXTURE / "mainlog.gz").read_bytes())).docs
+    return [v for doc in docs if (v := doc.get("exim", {}).get("eximstats")) is not None]
 
 
 def test_rejects_reasons_and_ips_equal_eximstats() -> None:

@@ -1,4 +1,4 @@
-"""Value parsers: durations (Python's `fields.duration`, which the report's windows use), and the core's
+"""Value parsers: durations (the report window's `duration`, Exim's own form), and the core's
 reading of unescaping, TLS ciphers, host groups, A=, I= and addresses, each in the document of a line."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shipper.exim import fields as F
+from shipper.report.window import duration
 from tests.conftest import get
 from tests.parsing import declined, parse
 
@@ -34,13 +34,13 @@ def _arrival(fields: str) -> dict[str, Any]:
 )
 def test_duration(text: str, seconds: float) -> None:
     """Exim's printtime forms and the +millisec `x.yyys` form become seconds."""
-    assert F.duration(text) == pytest.approx(seconds)
+    assert duration(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["", "qqs", "q.qqqs", "5x", "-", "1s2m"])
 def test_duration_rejects_non_durations(text: str) -> None:
     """Placeholders and malformed values are not durations."""
-    assert F.duration(text) is None
+    assert duration(text) is None
 
 
 @pytest.mark.parametrize(

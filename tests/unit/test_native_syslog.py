@@ -27,12 +27,12 @@ from hypothesis import strategies as st
 from shipper.batcher import Batcher
 from shipper.files import native as files_native
 from shipper.files.follow import Harvester
-from shipper.files.reader import iter_entries
 from shipper.files.syslog import SyslogForm, detect_format
 from shipper.pipeline import FileReport, Shipper, _Lane
 from shipper.settings import Settings
 from tests.fakes.cluster import FakeCluster
 from tests.integration.test_syslog_backfill import mail_log
+from tests.parsing import raw_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 ANCHOR = date(2025, 7, 1)
@@ -277,7 +277,7 @@ def _as_mail_log(data: bytes) -> bytes:
     """Each entry with Exim's prefix as one BSD syslog record (Exim's own timestamp kept), multi-line ones
     in `[n\\m]` pieces (bench/syslog_speed.py's mail.log)."""
     out: list[bytes] = []
-    for entry in iter_entries(io.BytesIO(data)):
+    for entry in raw_entries(data):
         m = STAMP.match(entry.data)
         if m is None:
             continue
@@ -295,7 +295,7 @@ def _as_mail_log(data: bytes) -> bytes:
 def _as_journal(data: bytes) -> bytes:
     """Each entry as `journalctl -o json` writes it: the whole entry one MESSAGE, bytes arrays for bad UTF-8."""
     out = []
-    for n, entry in enumerate(iter_entries(io.BytesIO(data))):
+    for n, entry in enumerate(raw_entries(data)):
         try:
             message: Any = entry.data.decode()
         except UnicodeDecodeError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import lzma
 from pathlib import Path
 
@@ -13,14 +12,14 @@ import zstandard
 
 from shipper.files import reader
 from shipper.files.archive import open_log
-from shipper.files.reader import iter_entries
+from tests.parsing import raw_entries
 
 LOG = b"2025-01-31 10:00:00 a\n2025-01-31 10:00:01 b\n continued\n\n2025-01-31 10:00:02 c\n"
 
 
 def test_continuations_join_their_entry_with_offsets() -> None:
     """Lines without a timestamp, blank ones included, continue the previous entry."""
-    entries = list(iter_entries(io.BytesIO(LOG)))
+    entries = list(raw_entries(LOG))
     assert [e.data for e in entries] == [
         b"2025-01-31 10:00:00 a",
         b"2025-01-31 10:00:01 b\n continued\n",
@@ -31,19 +30,19 @@ def test_continuations_join_their_entry_with_offsets() -> None:
     assert all(e.terminated for e in entries)
 
 
-def test_small_chunks_give_the_same_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_chunks_give_the_same_entries() -> None:
     """Entries do not depend on where read() chunk boundaries fall."""
-    expected = list(iter_entries(io.BytesIO(LOG)))
-    monkeypatch.setattr(reader, "CHUNK_SIZE", 3)
-    assert list(iter_entries(io.BytesIO(LOG))) == expected
+    expected = list(raw_entries(LOG))
+    assert list(raw_entries(LOG, chunk=3)) == expected
 
 
-def test_runaway_entry_is_cut_but_complete(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A huge entry of continuation lines is cut into pieces, every byte kept in order."""
-    monkeypatch.setattr(reader, "MAX_ENTRY_BYTES", 100)
-    data = b"2025-01-31 10:00:00 x\n" + b"continuation line\n" * 50
-    entries = list(iter_entries(io.BytesIO(data)))
-    assert len(entries) > 5
+def test_runaway_entry_is_cut_but_complete() -> None:
+    """A huge entry of continuation lines is cut into pieces of at most the entry limit, every byte kept
+    in order."""
+    data = b"2025-01-31 10:00:00 x\n" + b"continuation line\n" * 150_000  # 2.7 MB
+    entries = list(raw_entries(data, chunk=1 << 20))
+    assert len(entries) == 3
+    assert all(len(e.data) <= reader.MAX_ENTRY_BYTES for e in entries)
     assert b"".join(e.data + b"\n" for e in entries) == data
 
 

@@ -18,8 +18,8 @@ import pytest
 
 from shipper import trace_files
 from shipper.files.archive import open_input
-from shipper.files.reader import iter_entries
 from shipper.trace_files import id_hits, matching_entries, needle_hits
+from tests.parsing import raw_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_A = ROOT / "tests" / "fixtures" / "fleet_a.log"
@@ -44,7 +44,7 @@ LOG = (
 
 
 def expected(needle: bytes) -> list[tuple[int, bytes]]:
-    return [(e.offset, e.data) for e in iter_entries(io.BytesIO(LOG)) if needle.lower() in e.data.lower()]
+    return [(e.offset, e.data) for e in raw_entries(LOG) if needle.lower() in e.data.lower()]
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64, 100, 1 << 17])
@@ -150,7 +150,7 @@ def as_syslog(data: bytes) -> bytes:
     """Each entry as one BSD syslog record, Exim's own timestamp kept, a multi-line one in `[n\\m]` pieces
     (as rsyslog splits them), and a line of another program between the records."""
     out = [b"Feb 10 08:59:59 mx sshd[9]: Accepted publickey for root from 192.0.2.1"]
-    for entry in iter_entries(io.BytesIO(data)):
+    for entry in raw_entries(data):
         month, day = int(entry.data[5:7]), int(entry.data[8:10])
         head = b"%s %2d %s mx exim[1]: " % (MONTHS[month - 1], day, entry.data[11:19])
         lines = entry.data.split(b"\n")
@@ -171,7 +171,7 @@ def as_journal(data: bytes) -> bytes:
             "SYSLOG_IDENTIFIER": "exim",
             "_HOSTNAME": "mx",
         }
-        for e in iter_entries(io.BytesIO(data))
+        for e in raw_entries(data)
     )
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
