@@ -2,7 +2,7 @@
 //! order (`shipper/message_output.py` `FirstSeenOrder`) and a batch's summaries by message
 //! (`shipper/opensearch/summaries.py` `by_message`, `create_item`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::merge::merge;
 use super::pack::Packer;
@@ -35,10 +35,6 @@ impl<V> Ordered<V> {
 
     fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
         self.map.get_mut(key).map(|(_, v)| v)
-    }
-
-    fn contains(&self, key: &Key) -> bool {
-        self.map.contains_key(key)
     }
 
     /// At the end (the key must not be here).
@@ -204,13 +200,122 @@ struct Packed(Box<[u8]>);
 
 impl Packed {
     fn new(p: &Partial, packer: &mut Packer) -> Self {
-        let json = serde_json::to_vec(p).unwrap_or_default();
+        let json = serde_json::to_vec(p).expect("a partial serialises (its maps have string keys)");
         Self(packer.pack(&json).into_boxed_slice())
     }
 
+    /// The state `new` packed: anything else is this module's bug, never the log's, so it panics.
     fn unpack(&self, packer: &Packer) -> Partial {
-        // Written by `new` from a partial: it reads back (floats round-trip, `float_roundtrip`).
-        serde_json::from_slice(&packer.unpack(&self.0)).unwrap_or_default()
+        let json = packer
+            .unpack(&self.0)
+            .unwrap_or_else(|e| panic!("a waiting message's packed state does not unpack: {e}"));
+        // Floats round-trip (`float_roundtrip`), so the partial is the one packed.
+        serde_json::from_slice(&json)
+            .unwrap_or_else(|e| panic!("a waiting message's state does not read back: {e}"))
+    }
+}
+
+/// The inline bytes of a [`Slim`] key: the server's number (4 bytes) and an Exim id (16 or 23 bytes).
+const SLIM: usize = 30;
+
+/// A message's key in the first-seen order without two `String`s of its own: the server's number
+/// among the servers met, then the id, inline when it fits. Up to `max_open` keys wait at once (behind
+/// a message that never completes), and two strings and their copy in an order map cost them 400
+/// bytes each on the bench log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Slim {
+    Inline(u8, [u8; SLIM]),
+    Boxed(Box<[u8]>),
+}
+
+impl Slim {
+    fn new(server: u32, id: &str) -> Self {
+        let n = 4 + id.len();
+        if n <= SLIM {
+            let mut b = [0u8; SLIM];
+            b[..4].copy_from_slice(&server.to_le_bytes());
+            b[4..n].copy_from_slice(id.as_bytes());
+            Slim::Inline(n as u8, b)
+        } else {
+            let mut b = server.to_le_bytes().to_vec();
+            b.extend_from_slice(id.as_bytes());
+            Slim::Boxed(b.into_boxed_slice())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Slim::Inline(n, b) => &b[..*n as usize],
+            Slim::Boxed(b) => b,
+        }
+    }
+}
+
+/// The first-seen order: a queue (messages leave from its front only), each message's place in it
+/// by key, and the servers by number.
+#[derive(Debug, Default)]
+struct Queue {
+    slots: VecDeque<(Slim, Option<Packed>)>,
+    /// Each queued key's sequence number (`head` is the front's).
+    seq: HashMap<Slim, u64>,
+    head: u64,
+    servers: Vec<String>,
+    numbers: HashMap<String, u32>,
+}
+
+impl Queue {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn find(&self, server: &str, id: &str) -> Option<Slim> {
+        self.numbers.get(server).map(|&n| Slim::new(n, id))
+    }
+
+    fn get_mut(&mut self, server: &str, id: &str) -> Option<&mut Option<Packed>> {
+        let seq = *self.seq.get(&self.find(server, id)?)?;
+        let i = usize::try_from(seq - self.head).expect("a queued message's place fits");
+        self.slots.get_mut(i).map(|(_, slot)| slot)
+    }
+
+    /// At the end (the message must not be queued).
+    fn push(&mut self, server: &str, id: &str) {
+        let n = match self.numbers.get(server) {
+            Some(&n) => n,
+            None => {
+                let n = u32::try_from(self.servers.len()).expect("fewer than 2^32 servers");
+                self.servers.push(server.to_string());
+                self.numbers.insert(server.to_string(), n);
+                n
+            }
+        };
+        let key = Slim::new(n, id);
+        self.seq
+            .insert(key.clone(), self.head + self.slots.len() as u64);
+        self.slots.push_back((key, None));
+    }
+
+    fn front(&self) -> Option<&Option<Packed>> {
+        self.slots.front().map(|(_, slot)| slot)
+    }
+
+    /// The front message's key and what waits for it.
+    fn pop_front(&mut self) -> Option<(Key, Option<Packed>)> {
+        let (key, slot) = self.slots.pop_front()?;
+        self.seq.remove(&key);
+        self.head += 1;
+        Some((self.key_of(&key), slot))
+    }
+
+    fn key_of(&self, key: &Slim) -> Key {
+        let (n, id) = key.bytes().split_at(4);
+        let n = u32::from_le_bytes(n.try_into().expect("4 bytes"));
+        let id = std::str::from_utf8(id).expect("an id pushed as a str");
+        (self.servers[n as usize].clone(), id.to_string())
+    }
+
+    fn packed(&self) -> impl Iterator<Item = &Packed> {
+        self.slots.iter().filter_map(|(_, slot)| slot.as_ref())
     }
 }
 
@@ -223,7 +328,7 @@ pub struct FirstSeen {
     max_open: usize,
     correlator: Correlator,
     /// None: still open in the correlator; a partial: finished, waiting for its turn.
-    order: Ordered<Option<Packed>>,
+    order: Queue,
     packer: Packer,
     /// Summary documents written and not yet taken, one JSON line each.
     pub out: Vec<u8>,
@@ -237,7 +342,7 @@ impl FirstSeen {
         Self {
             max_open,
             correlator: Correlator::new(max_open),
-            order: Ordered::default(),
+            order: Queue::default(),
             packer: Packer::default(),
             out: Vec::new(),
             written: 0,
@@ -249,8 +354,7 @@ impl FirstSeen {
     pub fn add(&mut self, parts: Vec<Partial>) {
         let mut to_correlator = Vec::with_capacity(parts.len());
         for part in parts {
-            let key = part.key();
-            match self.order.get_mut(&key) {
+            match self.order.get_mut(&part.server, &part.id) {
                 Some(Some(held)) => {
                     let mut merged = held.unpack(&self.packer);
                     merge(&mut merged, part);
@@ -258,7 +362,7 @@ impl FirstSeen {
                 }
                 Some(None) => to_correlator.push(part),
                 None => {
-                    self.order.push(key, None);
+                    self.order.push(&part.server, &part.id);
                     to_correlator.push(part);
                 }
             }
@@ -278,8 +382,7 @@ impl FirstSeen {
     }
 
     fn ready(&mut self, part: Partial) {
-        let key = part.key();
-        match self.order.get_mut(&key) {
+        match self.order.get_mut(&part.server, &part.id) {
             // A late line of a message already written: its own partial summary.
             None => self.write(&part),
             Some(slot) => match slot {
@@ -300,17 +403,14 @@ impl FirstSeen {
             if self.out.len() >= budget {
                 return self.order.len() == 0;
             }
-            let key = match self.order.front() {
+            match self.order.front() {
                 None => return true,
-                Some((key, None)) => {
-                    if self.order.len() <= limit {
-                        return false;
-                    }
-                    key.clone()
-                }
-                Some((key, Some(_))) => key.clone(),
+                Some(None) if self.order.len() <= limit => return false,
+                Some(_) => {}
+            }
+            let Some((key, held)) = self.order.pop_front() else {
+                return true;
             };
-            let held = self.order.remove(&key).flatten();
             let part = match held {
                 Some(p) => Some(p.unpack(&self.packer)),
                 None => self.correlator.pop(&key),
@@ -343,14 +443,22 @@ impl FirstSeen {
     /// What waits now: `(open, finished, bytes)`, the messages still open in the correlator, the
     /// finished ones waiting for their turn and the bytes these are kept in.
     pub fn held(&self) -> (usize, usize, usize) {
-        let packed = self.order.map.values().filter_map(|(_, p)| p.as_ref());
+        let packed = self.order.packed();
         let (n, bytes) = packed.fold((0, 0), |(n, b), p| (n + 1, b + p.0.len()));
         (self.correlator.len(), n, bytes)
     }
 
+    /// The open messages' states as JSON, in bytes (a measure of what the correlator holds).
+    pub fn open_bytes(&self) -> usize {
+        let open = self.correlator.open.map.values();
+        open.map(|(_, (p, _))| serde_json::to_vec(p).map_or(0, |j| j.len()))
+            .sum()
+    }
+
     /// Whether `key` waits here (open or finished).
     pub fn holds(&self, key: &Key) -> bool {
-        self.order.contains(key)
+        let found = self.order.find(&key.0, &key.1);
+        found.is_some_and(|k| self.order.seq.contains_key(&k))
     }
 }
 
