@@ -251,16 +251,26 @@ impl Slim {
     }
 }
 
-/// The first-seen order: a queue (messages leave from its front only), each message's place in it
-/// by key, and the servers by number.
+/// The first-seen order: a queue (messages leave from its front only) of what waits for each message,
+/// each message's place in it by key, and the servers by number. A finished message's packed state
+/// names its message, so only the open ones (a few hundred) keep their key beside the queue.
 #[derive(Debug, Default)]
 struct Queue {
-    slots: VecDeque<(Slim, Option<Packed>)>,
-    /// Each queued key's sequence number (`head` is the front's).
+    /// None: still open in the correlator; packed: finished, waiting for its turn.
+    slots: VecDeque<Option<Packed>>,
+    /// Each queued message's sequence number (`head` is the front's).
     seq: HashMap<Slim, u64>,
+    /// The open messages' keys, by sequence number.
+    open: HashMap<u64, Slim>,
     head: u64,
     servers: Vec<String>,
     numbers: HashMap<String, u32>,
+}
+
+/// The front of the queue as it leaves: an open message's key, or a finished one's packed state.
+enum Front {
+    Open(Key),
+    Finished(Packed),
 }
 
 impl Queue {
@@ -272,13 +282,22 @@ impl Queue {
         self.numbers.get(server).map(|&n| Slim::new(n, id))
     }
 
-    fn get_mut(&mut self, server: &str, id: &str) -> Option<&mut Option<Packed>> {
-        let seq = *self.seq.get(&self.find(server, id)?)?;
-        let i = usize::try_from(seq - self.head).expect("a queued message's place fits");
-        self.slots.get_mut(i).map(|(_, slot)| slot)
+    fn place(&self, server: &str, id: &str) -> Option<u64> {
+        self.seq.get(&self.find(server, id)?).copied()
     }
 
-    /// At the end (the message must not be queued).
+    fn slot(&mut self, seq: u64) -> &mut Option<Packed> {
+        let i = usize::try_from(seq - self.head).expect("a queued message's place fits");
+        &mut self.slots[i]
+    }
+
+    /// What waits for the message at `seq`, now that it is finished.
+    fn finished(&mut self, seq: u64, packed: Packed) {
+        self.open.remove(&seq);
+        *self.slot(seq) = Some(packed);
+    }
+
+    /// At the end, open (the message must not be queued).
     fn push(&mut self, server: &str, id: &str) {
         let n = match self.numbers.get(server) {
             Some(&n) => n,
@@ -290,21 +309,39 @@ impl Queue {
             }
         };
         let key = Slim::new(n, id);
-        self.seq
-            .insert(key.clone(), self.head + self.slots.len() as u64);
-        self.slots.push_back((key, None));
+        let seq = self.head + self.slots.len() as u64;
+        self.seq.insert(key.clone(), seq);
+        self.open.insert(seq, key);
+        self.slots.push_back(None);
     }
 
     fn front(&self) -> Option<&Option<Packed>> {
-        self.slots.front().map(|(_, slot)| slot)
+        self.slots.front()
     }
 
-    /// The front message's key and what waits for it.
-    fn pop_front(&mut self) -> Option<(Key, Option<Packed>)> {
-        let (key, slot) = self.slots.pop_front()?;
-        self.seq.remove(&key);
+    /// The front message leaves; a finished one's key goes with `forget` once its state is read.
+    fn pop_front(&mut self) -> Option<Front> {
+        let slot = self.slots.pop_front()?;
+        let seq = self.head;
         self.head += 1;
-        Some((self.key_of(&key), slot))
+        Some(match slot {
+            Some(packed) => Front::Finished(packed),
+            None => {
+                let key = self
+                    .open
+                    .remove(&seq)
+                    .expect("an open message keeps its key");
+                self.seq.remove(&key);
+                Front::Open(self.key_of(&key))
+            }
+        })
+    }
+
+    /// A finished message that left the front: its key too.
+    fn forget(&mut self, server: &str, id: &str) {
+        if let Some(key) = self.find(server, id) {
+            self.seq.remove(&key);
+        }
     }
 
     fn key_of(&self, key: &Slim) -> Key {
@@ -315,7 +352,7 @@ impl Queue {
     }
 
     fn packed(&self) -> impl Iterator<Item = &Packed> {
-        self.slots.iter().filter_map(|(_, slot)| slot.as_ref())
+        self.slots.iter().flatten()
     }
 }
 
@@ -354,13 +391,15 @@ impl FirstSeen {
     pub fn add(&mut self, parts: Vec<Partial>) {
         let mut to_correlator = Vec::with_capacity(parts.len());
         for part in parts {
-            match self.order.get_mut(&part.server, &part.id) {
-                Some(Some(held)) => {
-                    let mut merged = held.unpack(&self.packer);
-                    merge(&mut merged, part);
-                    *held = Packed::new(&merged, &mut self.packer);
-                }
-                Some(None) => to_correlator.push(part),
+            match self.order.place(&part.server, &part.id) {
+                Some(seq) => match self.order.slot(seq) {
+                    Some(held) => {
+                        let mut merged = held.unpack(&self.packer);
+                        merge(&mut merged, part);
+                        *held = Packed::new(&merged, &mut self.packer);
+                    }
+                    None => to_correlator.push(part),
+                },
                 None => {
                     self.order.push(&part.server, &part.id);
                     to_correlator.push(part);
@@ -382,17 +421,21 @@ impl FirstSeen {
     }
 
     fn ready(&mut self, part: Partial) {
-        match self.order.get_mut(&part.server, &part.id) {
+        let Some(seq) = self.order.place(&part.server, &part.id) else {
             // A late line of a message already written: its own partial summary.
-            None => self.write(&part),
-            Some(slot) => match slot {
-                Some(held) => {
-                    let mut merged = held.unpack(&self.packer);
-                    merge(&mut merged, part);
-                    *held = Packed::new(&merged, &mut self.packer);
-                }
-                None => *slot = Some(Packed::new(&part, &mut self.packer)),
-            },
+            self.write(&part);
+            return;
+        };
+        match self.order.slot(seq) {
+            Some(held) => {
+                let mut merged = held.unpack(&self.packer);
+                merge(&mut merged, part);
+                *held = Packed::new(&merged, &mut self.packer);
+            }
+            None => {
+                let packed = Packed::new(&part, &mut self.packer);
+                self.order.finished(seq, packed);
+            }
         }
     }
 
@@ -408,12 +451,14 @@ impl FirstSeen {
                 Some(None) if self.order.len() <= limit => return false,
                 Some(_) => {}
             }
-            let Some((key, held)) = self.order.pop_front() else {
-                return true;
-            };
-            let part = match held {
-                Some(p) => Some(p.unpack(&self.packer)),
-                None => self.correlator.pop(&key),
+            let part = match self.order.pop_front() {
+                None => return true,
+                Some(Front::Finished(packed)) => {
+                    let p = packed.unpack(&self.packer);
+                    self.order.forget(&p.server, &p.id);
+                    Some(p)
+                }
+                Some(Front::Open(key)) => self.correlator.pop(&key),
             };
             if let Some(p) = part {
                 self.write(&p);
@@ -457,8 +502,7 @@ impl FirstSeen {
 
     /// Whether `key` waits here (open or finished).
     pub fn holds(&self, key: &Key) -> bool {
-        let found = self.order.find(&key.0, &key.1);
-        found.is_some_and(|k| self.order.seq.contains_key(&k))
+        self.order.place(&key.0, &key.1).is_some()
     }
 }
 
