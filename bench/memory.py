@@ -2,8 +2,8 @@
 and `backfill` of the bench log, each a process of its own, best of N (the machine is shared).
 
     .venv/bin/python bench/memory.py                                  # parse, parse --messages; 1M lines
-    .venv/bin/python bench/memory.py --backfill --lines 200000        # backfill too, into a node it starts
-    .venv/bin/python bench/memory.py --log FILE --runs 3 --only messages
+    .venv/bin/python bench/memory.py --commands backfill --lines 200000   # backfill into a node it starts
+    .venv/bin/python bench/memory.py --log FILE --runs 3 --commands messages --exe OTHER/exim-shipper
 
 A run's peak is its process's `ru_maxrss` (`os.wait4`). Its standard output goes through a SHA-256 here,
 so two builds' outputs can be compared byte for byte (printed beside the peak; `parse --messages`' must
@@ -36,7 +36,7 @@ import backfill_vs_bulk  # noqa: E402 - bench/ is a folder of scripts
 import bench_node  # noqa: E402
 import parse_speed  # noqa: E402
 
-EXE = str(ROOT / ".venv" / "bin" / "exim-shipper")
+COMMANDS = ("parse", "messages", "backfill")
 TARGET_MB = 150
 COMMON = ["--timezone", "Europe/London", "--server-name", "bench"]
 
@@ -79,12 +79,12 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, timeline: bool = 
     seconds = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)}: exit status {os.waitstatus_to_exitcode(status)}")
-    return Run(usage.ru_maxrss / 1024, seconds, digest.hexdigest()[:16], points)
+    return Run(usage.ru_maxrss / 1024, seconds, f"sha256 {digest.hexdigest()[:16]}", points)
 
 
 def _report(name: str, runs: list[Run]) -> None:
     for i, r in enumerate(runs, 1):
-        print(f"  {name} run {i}: peak RSS {r.peak_mb:.1f} MB, {r.seconds:.1f} s, output sha256 {r.digest}")
+        print(f"  {name} run {i}: peak RSS {r.peak_mb:.1f} MB, {r.seconds:.1f} s, output {r.digest}")
     best = min(runs, key=lambda r: r.peak_mb)
     verdict = "meets" if best.peak_mb <= TARGET_MB else "over"
     print(f"{name}: best peak RSS {best.peak_mb:.1f} MB ({verdict} the {TARGET_MB} MB target)")
@@ -96,7 +96,7 @@ def _report(name: str, runs: list[Run]) -> None:
         print(f"  {name} VmRSS (s MB): {points}")
 
 
-def backfills(log: Path, runs: int, timeline: bool) -> list[Run]:
+def backfills(exe: str, log: Path, runs: int, timeline: bool) -> list[Run]:
     """`exim-shipper backfill` of `log` into a fresh prefix per run, on a node started here."""
     url, data = bench_node.start(None)
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-memory-"))
@@ -107,7 +107,7 @@ def backfills(log: Path, runs: int, timeline: bool) -> list[Run]:
             backfill_vs_bulk.set_up(url, prefix)
             env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / f"state-{prefix}")}
             cmd = [
-                EXE,
+                exe,
                 "backfill",
                 str(log),
                 "--opensearch-url",
@@ -135,24 +135,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log", type=Path, help="this log instead of a generated one")
     ap.add_argument("--runs", type=int, default=2, help="runs of each command, best of (default 2)")
-    ap.add_argument("--only", choices=["parse", "messages"], help="one of the parse commands alone")
-    ap.add_argument("--backfill", action="store_true", help="backfill too (starts a node)")
+    ap.add_argument(
+        "--commands", default="parse,messages", help=f"of {','.join(COMMANDS)} (default parse,messages)"
+    )
+    ap.add_argument("--exe", default=str(ROOT / ".venv" / "bin" / "exim-shipper"), help="another build's")
     ap.add_argument("--timeline", action="store_true", help="print VmRSS through the best run")
     args = ap.parse_args(argv)
+    chosen = args.commands.split(",")
+    if unknown := set(chosen) - set(COMMANDS):
+        ap.error(f"unknown commands: {', '.join(sorted(unknown))}")
     log = args.log.resolve() if args.log else parse_speed.ensure_log(args.lines, args.seed)[0]
-    print(f"log: {log}")
-    commands = {
-        "parse": [EXE, "parse", *COMMON, str(log)],
-        "messages": [EXE, "parse", "--messages", *COMMON, str(log)],
-    }
-    for name, cmd in commands.items():
-        if args.only in (None, name):
-            _report(
-                "parse --messages" if name == "messages" else name,
-                [measure(cmd, None, args.timeline) for _ in range(args.runs)],
-            )
-    if args.backfill:
-        _report("backfill", backfills(log, args.runs, args.timeline))
+    print(f"log: {log}\nexe: {args.exe}")
+    exe = args.exe
+    if "parse" in chosen:
+        _report(
+            "parse",
+            [measure([exe, "parse", *COMMON, str(log)], None, args.timeline) for _ in range(args.runs)],
+        )
+    if "messages" in chosen:
+        cmd = [exe, "parse", "--messages", *COMMON, str(log)]
+        _report("parse --messages", [measure(cmd, None, args.timeline) for _ in range(args.runs)])
+    if "backfill" in chosen:
+        _report("backfill", backfills(exe, log, args.runs, args.timeline))
     return 0
 
 
