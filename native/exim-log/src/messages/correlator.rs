@@ -599,4 +599,37 @@ mod tests {
         f.finish();
         assert!(f.out.is_empty());
     }
+
+    #[test]
+    fn past_max_open_the_oldest_goes_as_it_stands_and_a_late_line_is_its_own() {
+        let long = "x".repeat(40); // a key too long to be inline
+        let mut f = FirstSeen::new(2);
+        f.add(parts(r#"[{"server":"s","id":"open1","first_seen":"1"}]"#));
+        f.add(parts(&format!(
+            r#"[{{"server":"t","id":"{long}","completed":"2"}}]"#
+        )));
+        f.add(parts(r#"[{"server":"s","id":"done3","completed":"3"}]"#));
+        assert_eq!(f.held(), (1, 2, f.held().2));
+        assert!(f.holds(&("t".into(), long.clone())));
+        // A fourth message: the order is over two, so the open head is written as it stands, then
+        // the finished ones behind it.
+        f.add(parts(r#"[{"server":"s","id":"open4","first_seen":"4"}]"#));
+        let text = String::from_utf8(std::mem::take(&mut f.out)).unwrap();
+        let order: Vec<bool> = ["open1", &long, "done3"]
+            .iter()
+            .map(|id| text.contains(id))
+            .collect();
+        assert_eq!(order, [true, true, true], "{text}");
+        assert!(text.find("open1") < text.find(&long) && text.find(&long) < text.find("done3"));
+        assert!(!f.holds(&("s".into(), "open1".into())));
+        assert!(f.holds(&("s".into(), "open4".into())));
+        assert_eq!(f.written, 3);
+        // A line for a message already written opens it again: a second, partial summary at the end.
+        f.add(parts(r#"[{"server":"s","id":"done3","last_seen":"5"}]"#));
+        assert_eq!(f.written, 3);
+        assert!(f.holds(&("s".into(), "done3".into())));
+        f.finish();
+        assert_eq!(f.written, 5);
+        assert_eq!(f.held(), (0, 0, 0));
+    }
 }
