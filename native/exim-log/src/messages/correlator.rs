@@ -603,7 +603,7 @@ mod tests {
     #[test]
     fn past_max_open_the_oldest_goes_as_it_stands_and_a_late_line_is_its_own() {
         let long = "x".repeat(40); // a key too long to be inline
-        let mut f = FirstSeen::new(2);
+        let mut f = FirstSeen::new(3);
         f.add(parts(r#"[{"server":"s","id":"open1","first_seen":"1"}]"#));
         f.add(parts(&format!(
             r#"[{{"server":"t","id":"{long}","completed":"2"}}]"#
@@ -611,7 +611,7 @@ mod tests {
         f.add(parts(r#"[{"server":"s","id":"done3","completed":"3"}]"#));
         assert_eq!(f.held(), (1, 2, f.held().2));
         assert!(f.holds(&("t".into(), long.clone())));
-        // A fourth message: the order is over two, so the open head is written as it stands, then
+        // A fourth message: the order is over three, so the open head is written as it stands, then
         // the finished ones behind it.
         f.add(parts(r#"[{"server":"s","id":"open4","first_seen":"4"}]"#));
         let text = String::from_utf8(std::mem::take(&mut f.out)).unwrap();

@@ -90,7 +90,10 @@ mod tests {
             "no dictionary yet"
         );
         p.pack(&[b'x'; DICT_BYTES]);
-        assert!(p.unpack(&[PACKED, 9, 0, 0, 0, 1]).is_err());
+        assert!(
+            p.unpack(&[PACKED, 9, 0, 0, 0]).is_err(),
+            "nine bytes promised, none given"
+        );
         assert!(p.unpack(&[7, 1, 2]).is_err());
     }
 
