@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from shipper.deadletter import DeadLetters
 from shipper.errors import OpenSearchUnavailable
-from shipper.messages import Partial, from_state, key_of, merge
+from shipper.messages import Partial, from_state, key_of, merge, to_state
 from shipper.opensearch import bulk
 from shipper.opensearch.cluster import Cluster
 from shipper.opensearch.documents import action_line, message_id, message_index, summary_body
@@ -79,23 +78,28 @@ def write_item(prefix: str, key: Key, merged: Partial, seq_no: int, primary_term
     return bulk.Item(action, summary_body(merged), ref=key, merge_on_conflict=True)
 
 
-@dataclass(slots=True)
 class Version:
     """A summary as this process last wrote or read it: the node's `_seq_no`/`_primary_term` for it and
-    the merged state stored under them (or the body written, read back into the state only when a later
-    batch has something for this message: most never do). `size`: about the bytes it holds."""
+    what is stored under them, kept as bytes (a partial's dicts took several times its JSON's size, so
+    `Recent`'s budget held twice what it counted): the state (`to_state` as JSON) of a summary Python
+    merged, or the body written of a native one. Read back into the partial only when a later batch has
+    something for this message: most never do. `size`: about the bytes it holds."""
 
-    seq_no: int
-    primary_term: int
-    size: int
-    state: Partial | None = None
-    body: bytes = b""
+    __slots__ = ("data", "primary_term", "seq_no", "size", "whole")
+
+    def __init__(
+        self, seq_no: int, primary_term: int, size: int, state: Partial | None = None, body: bytes = b""
+    ) -> None:
+        self.seq_no = seq_no
+        self.primary_term = primary_term
+        self.size = size
+        self.whole = state is None
+        self.data = body if state is None else orjson.dumps(to_state(state))
 
     def merged(self) -> Partial:
-        if self.state is None:
-            self.state = partial_of(self.body)
-            self.body = b""
-        return self.state
+        if self.whole:
+            return partial_of(self.data)
+        return from_state(orjson.loads(self.data))
 
 
 class Recent:

@@ -251,3 +251,14 @@ def test_kept_versions_are_bounded_by_their_bytes_and_keys_by_their_number() -> 
     recent.add([("s", "4"), ("s", "5")])
     assert list(recent.keys) == [("s", "3"), ("s", "4"), ("s", "5")]
     assert not recent.versions and recent.held == 0, "a key forgotten takes its version with it"
+
+
+def test_a_kept_version_is_bytes_and_gives_the_partial_back() -> None:
+    merged = merge(merge(part(ARRIVAL), part(DELIVERY)), part(DEFERRAL))
+    kept = summaries.Version(3, 1, 0, merged)
+    assert isinstance(kept.data, bytes) and orjson.loads(kept.data) == to_state(merged)
+    assert to_state(kept.merged()) == to_state(merged), "a Python summary's state, read back"
+    body = summary_body(merged)
+    native = summaries.Version(3, 1, len(body), body=body)
+    assert native.data is body
+    assert to_state(native.merged()) == to_state(merged), "a native summary's body, its merge_state read"

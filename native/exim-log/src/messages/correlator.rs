@@ -2,7 +2,7 @@
 //! order (`shipper/message_output.py` `FirstSeenOrder`) and a batch's summaries by message
 //! (`shipper/opensearch/summaries.py` `by_message`, `create_item`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::merge::merge;
 use super::pack::Packer;
@@ -35,10 +35,6 @@ impl<V> Ordered<V> {
 
     fn get_mut(&mut self, key: &Key) -> Option<&mut V> {
         self.map.get_mut(key).map(|(_, v)| v)
-    }
-
-    fn contains(&self, key: &Key) -> bool {
-        self.map.contains_key(key)
     }
 
     /// At the end (the key must not be here).
@@ -204,13 +200,159 @@ struct Packed(Box<[u8]>);
 
 impl Packed {
     fn new(p: &Partial, packer: &mut Packer) -> Self {
-        let json = serde_json::to_vec(p).unwrap_or_default();
+        let json = serde_json::to_vec(p).expect("a partial serialises (its maps have string keys)");
         Self(packer.pack(&json).into_boxed_slice())
     }
 
+    /// The state `new` packed: anything else is this module's bug, never the log's, so it panics.
     fn unpack(&self, packer: &Packer) -> Partial {
-        // Written by `new` from a partial: it reads back (floats round-trip, `float_roundtrip`).
-        serde_json::from_slice(&packer.unpack(&self.0)).unwrap_or_default()
+        let json = packer
+            .unpack(&self.0)
+            .unwrap_or_else(|e| panic!("a waiting message's packed state does not unpack: {e}"));
+        // Floats round-trip (`float_roundtrip`), so the partial is the one packed.
+        serde_json::from_slice(&json)
+            .unwrap_or_else(|e| panic!("a waiting message's state does not read back: {e}"))
+    }
+}
+
+/// The inline bytes of a [`Slim`] key: the server's number (4 bytes) and an Exim id (16 or 23 bytes).
+const SLIM: usize = 30;
+
+/// A message's key in the first-seen order without two `String`s of its own: the server's number
+/// among the servers met, then the id, inline when it fits. Up to `max_open` keys wait at once (behind
+/// a message that never completes), and two strings and their copy in an order map cost them 400
+/// bytes each on the bench log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Slim {
+    Inline(u8, [u8; SLIM]),
+    Boxed(Box<[u8]>),
+}
+
+impl Slim {
+    fn new(server: u32, id: &str) -> Self {
+        let n = 4 + id.len();
+        if n <= SLIM {
+            let mut b = [0u8; SLIM];
+            b[..4].copy_from_slice(&server.to_le_bytes());
+            b[4..n].copy_from_slice(id.as_bytes());
+            Slim::Inline(n as u8, b)
+        } else {
+            let mut b = server.to_le_bytes().to_vec();
+            b.extend_from_slice(id.as_bytes());
+            Slim::Boxed(b.into_boxed_slice())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Slim::Inline(n, b) => &b[..*n as usize],
+            Slim::Boxed(b) => b,
+        }
+    }
+}
+
+/// The first-seen order: a queue (messages leave from its front only) of what waits for each message,
+/// each message's place in it by key, and the servers by number. A finished message's packed state
+/// names its message, so only the open ones (a few hundred) keep their key beside the queue.
+#[derive(Debug, Default)]
+struct Queue {
+    /// None: still open in the correlator; packed: finished, waiting for its turn.
+    slots: VecDeque<Option<Packed>>,
+    /// Each queued message's sequence number (`head` is the front's).
+    seq: HashMap<Slim, u64>,
+    /// The open messages' keys, by sequence number.
+    open: HashMap<u64, Slim>,
+    head: u64,
+    servers: Vec<String>,
+    numbers: HashMap<String, u32>,
+}
+
+/// The front of the queue as it leaves: an open message's key, or a finished one's packed state.
+enum Front {
+    Open(Key),
+    Finished(Packed),
+}
+
+impl Queue {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn find(&self, server: &str, id: &str) -> Option<Slim> {
+        self.numbers.get(server).map(|&n| Slim::new(n, id))
+    }
+
+    fn place(&self, server: &str, id: &str) -> Option<u64> {
+        self.seq.get(&self.find(server, id)?).copied()
+    }
+
+    fn slot(&mut self, seq: u64) -> &mut Option<Packed> {
+        let i = usize::try_from(seq - self.head).expect("a queued message's place fits");
+        &mut self.slots[i]
+    }
+
+    /// What waits for the message at `seq`, now that it is finished.
+    fn finished(&mut self, seq: u64, packed: Packed) {
+        self.open.remove(&seq);
+        *self.slot(seq) = Some(packed);
+    }
+
+    /// At the end, open (the message must not be queued).
+    fn push(&mut self, server: &str, id: &str) {
+        let n = match self.numbers.get(server) {
+            Some(&n) => n,
+            None => {
+                let n = u32::try_from(self.servers.len()).expect("fewer than 2^32 servers");
+                self.servers.push(server.to_string());
+                self.numbers.insert(server.to_string(), n);
+                n
+            }
+        };
+        let key = Slim::new(n, id);
+        let seq = self.head + self.slots.len() as u64;
+        self.seq.insert(key.clone(), seq);
+        self.open.insert(seq, key);
+        self.slots.push_back(None);
+    }
+
+    fn front(&self) -> Option<&Option<Packed>> {
+        self.slots.front()
+    }
+
+    /// The front message leaves; a finished one's key goes with `forget` once its state is read.
+    fn pop_front(&mut self) -> Option<Front> {
+        let slot = self.slots.pop_front()?;
+        let seq = self.head;
+        self.head += 1;
+        Some(match slot {
+            Some(packed) => Front::Finished(packed),
+            None => {
+                let key = self
+                    .open
+                    .remove(&seq)
+                    .expect("an open message keeps its key");
+                self.seq.remove(&key);
+                Front::Open(self.key_of(&key))
+            }
+        })
+    }
+
+    /// A finished message that left the front: its key too.
+    fn forget(&mut self, server: &str, id: &str) {
+        if let Some(key) = self.find(server, id) {
+            self.seq.remove(&key);
+        }
+    }
+
+    fn key_of(&self, key: &Slim) -> Key {
+        let (n, id) = key.bytes().split_at(4);
+        let n = u32::from_le_bytes(n.try_into().expect("4 bytes"));
+        let id = std::str::from_utf8(id).expect("an id pushed as a str");
+        (self.servers[n as usize].clone(), id.to_string())
+    }
+
+    fn packed(&self) -> impl Iterator<Item = &Packed> {
+        self.slots.iter().flatten()
     }
 }
 
@@ -223,7 +365,7 @@ pub struct FirstSeen {
     max_open: usize,
     correlator: Correlator,
     /// None: still open in the correlator; a partial: finished, waiting for its turn.
-    order: Ordered<Option<Packed>>,
+    order: Queue,
     packer: Packer,
     /// Summary documents written and not yet taken, one JSON line each.
     pub out: Vec<u8>,
@@ -237,7 +379,7 @@ impl FirstSeen {
         Self {
             max_open,
             correlator: Correlator::new(max_open),
-            order: Ordered::default(),
+            order: Queue::default(),
             packer: Packer::default(),
             out: Vec::new(),
             written: 0,
@@ -249,16 +391,17 @@ impl FirstSeen {
     pub fn add(&mut self, parts: Vec<Partial>) {
         let mut to_correlator = Vec::with_capacity(parts.len());
         for part in parts {
-            let key = part.key();
-            match self.order.get_mut(&key) {
-                Some(Some(held)) => {
-                    let mut merged = held.unpack(&self.packer);
-                    merge(&mut merged, part);
-                    *held = Packed::new(&merged, &mut self.packer);
-                }
-                Some(None) => to_correlator.push(part),
+            match self.order.place(&part.server, &part.id) {
+                Some(seq) => match self.order.slot(seq) {
+                    Some(held) => {
+                        let mut merged = held.unpack(&self.packer);
+                        merge(&mut merged, part);
+                        *held = Packed::new(&merged, &mut self.packer);
+                    }
+                    None => to_correlator.push(part),
+                },
                 None => {
-                    self.order.push(key, None);
+                    self.order.push(&part.server, &part.id);
                     to_correlator.push(part);
                 }
             }
@@ -278,18 +421,21 @@ impl FirstSeen {
     }
 
     fn ready(&mut self, part: Partial) {
-        let key = part.key();
-        match self.order.get_mut(&key) {
+        let Some(seq) = self.order.place(&part.server, &part.id) else {
             // A late line of a message already written: its own partial summary.
-            None => self.write(&part),
-            Some(slot) => match slot {
-                Some(held) => {
-                    let mut merged = held.unpack(&self.packer);
-                    merge(&mut merged, part);
-                    *held = Packed::new(&merged, &mut self.packer);
-                }
-                None => *slot = Some(Packed::new(&part, &mut self.packer)),
-            },
+            self.write(&part);
+            return;
+        };
+        match self.order.slot(seq) {
+            Some(held) => {
+                let mut merged = held.unpack(&self.packer);
+                merge(&mut merged, part);
+                *held = Packed::new(&merged, &mut self.packer);
+            }
+            None => {
+                let packed = Packed::new(&part, &mut self.packer);
+                self.order.finished(seq, packed);
+            }
         }
     }
 
@@ -300,20 +446,19 @@ impl FirstSeen {
             if self.out.len() >= budget {
                 return self.order.len() == 0;
             }
-            let key = match self.order.front() {
+            match self.order.front() {
                 None => return true,
-                Some((key, None)) => {
-                    if self.order.len() <= limit {
-                        return false;
-                    }
-                    key.clone()
+                Some(None) if self.order.len() <= limit => return false,
+                Some(_) => {}
+            }
+            let part = match self.order.pop_front() {
+                None => return true,
+                Some(Front::Finished(packed)) => {
+                    let p = packed.unpack(&self.packer);
+                    self.order.forget(&p.server, &p.id);
+                    Some(p)
                 }
-                Some((key, Some(_))) => key.clone(),
-            };
-            let held = self.order.remove(&key).flatten();
-            let part = match held {
-                Some(p) => Some(p.unpack(&self.packer)),
-                None => self.correlator.pop(&key),
+                Some(Front::Open(key)) => self.correlator.pop(&key),
             };
             if let Some(p) = part {
                 self.write(&p);
@@ -343,14 +488,21 @@ impl FirstSeen {
     /// What waits now: `(open, finished, bytes)`, the messages still open in the correlator, the
     /// finished ones waiting for their turn and the bytes these are kept in.
     pub fn held(&self) -> (usize, usize, usize) {
-        let packed = self.order.map.values().filter_map(|(_, p)| p.as_ref());
+        let packed = self.order.packed();
         let (n, bytes) = packed.fold((0, 0), |(n, b), p| (n + 1, b + p.0.len()));
         (self.correlator.len(), n, bytes)
     }
 
+    /// The open messages' states as JSON, in bytes (a measure of what the correlator holds).
+    pub fn open_bytes(&self) -> usize {
+        let open = self.correlator.open.map.values();
+        open.map(|(_, (p, _))| serde_json::to_vec(p).map_or(0, |j| j.len()))
+            .sum()
+    }
+
     /// Whether `key` waits here (open or finished).
     pub fn holds(&self, key: &Key) -> bool {
-        self.order.contains(key)
+        self.order.place(&key.0, &key.1).is_some()
     }
 }
 
@@ -446,5 +598,38 @@ mod tests {
         assert!(lines[1].contains("1tXaab"));
         f.finish();
         assert!(f.out.is_empty());
+    }
+
+    #[test]
+    fn past_max_open_the_oldest_goes_as_it_stands_and_a_late_line_is_its_own() {
+        let long = "x".repeat(40); // a key too long to be inline
+        let mut f = FirstSeen::new(3);
+        f.add(parts(r#"[{"server":"s","id":"open1","first_seen":"1"}]"#));
+        f.add(parts(&format!(
+            r#"[{{"server":"t","id":"{long}","completed":"2"}}]"#
+        )));
+        f.add(parts(r#"[{"server":"s","id":"done3","completed":"3"}]"#));
+        assert_eq!(f.held(), (1, 2, f.held().2));
+        assert!(f.holds(&("t".into(), long.clone())));
+        // A fourth message: the order is over three, so the open head is written as it stands, then
+        // the finished ones behind it.
+        f.add(parts(r#"[{"server":"s","id":"open4","first_seen":"4"}]"#));
+        let text = String::from_utf8(std::mem::take(&mut f.out)).unwrap();
+        let order: Vec<bool> = ["open1", &long, "done3"]
+            .iter()
+            .map(|id| text.contains(id))
+            .collect();
+        assert_eq!(order, [true, true, true], "{text}");
+        assert!(text.find("open1") < text.find(&long) && text.find(&long) < text.find("done3"));
+        assert!(!f.holds(&("s".into(), "open1".into())));
+        assert!(f.holds(&("s".into(), "open4".into())));
+        assert_eq!(f.written, 3);
+        // A line for a message already written opens it again: a second, partial summary at the end.
+        f.add(parts(r#"[{"server":"s","id":"done3","last_seen":"5"}]"#));
+        assert_eq!(f.written, 3);
+        assert!(f.holds(&("s".into(), "done3".into())));
+        f.finish();
+        assert_eq!(f.written, 5);
+        assert_eq!(f.held(), (0, 0, 0));
     }
 }

@@ -14,4 +14,4 @@ pub mod summary;
 pub use correlator::{Correlator, FirstSeen, Pending};
 pub use merge::merge;
 pub use partial::{parse_parts, Key, Partial, Rcpt, Record};
-pub use summary::{message_id, message_index, summary};
+pub use summary::{message_id, message_index, write_summary};

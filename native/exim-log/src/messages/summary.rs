@@ -2,13 +2,11 @@
 //! stored form with the mergeable state (`documents.py` `summary_body`), its index and `_id`
 //! (`message_index`, `message_id`) and the `create` item (`summaries.py` `create_item`).
 
-use std::collections::BTreeMap;
-
 use base64::Engine;
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
 use chrono::DateTime;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::partial::{Partial, Rcpt, Record, Set};
 use crate::json::{write_str, write_u64};
@@ -48,10 +46,6 @@ pub fn message_id(server: &str, local_id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE.encode(digest)
 }
 
-fn s(v: &str) -> Value {
-    Value::String(v.to_string())
-}
-
 fn outcome(r: &Rcpt) -> &'static str {
     if r.delivered.is_some() {
         "delivered"
@@ -62,11 +56,6 @@ fn outcome(r: &Rcpt) -> &'static str {
     } else {
         "pending"
     }
-}
-
-/// `recipients_of`: an expanded address gives way to its targets unless it has an outcome of its own.
-pub fn recipients_of(p: &Partial) -> BTreeMap<&str, &Rcpt> {
-    final_recipients(p).into_iter().collect()
 }
 
 /// `recipients_of` sorted by address, as a vector: the partial's recipients are sorted already.
@@ -85,11 +74,6 @@ fn final_recipients(p: &Partial) -> Vec<(&str, &Rcpt)> {
         })
         .map(|(a, r)| (a.as_str(), r))
         .collect()
-}
-
-/// `state_of`: the message state, from the merged partial alone.
-pub fn state_of(p: &Partial) -> &'static str {
-    state_with(p, &final_recipients(p))
 }
 
 fn state_with(p: &Partial, final_: &[(&str, &Rcpt)]) -> &'static str {
@@ -210,122 +194,6 @@ impl RoundTiesEven for f64 {
     }
 }
 
-fn len_of(set: &Option<Set>) -> Value {
-    Value::from(set.as_ref().map_or(0, |s| s.len()))
-}
-
-/// `_times`: first and last seen, arrival (log, else the id), completion, delay, attempts; returns
-/// the arrival time.
-fn times(p: &Partial, arrival: &Record, exim: &mut Map<String, Value>) -> Option<Value> {
-    let mut arrival_time = arrival.get("time").filter(|v| !v.is_null()).cloned();
-    if let Some(v) = &p.first_seen {
-        exim.insert("first_seen".into(), s(v));
-    }
-    if let Some(v) = &p.last_seen {
-        exim.insert("last_seen".into(), s(v));
-    }
-    if let Some(t) = &arrival_time {
-        exim.insert("arrival_time".into(), t.clone());
-        exim.insert("arrival_time_source".into(), s("log"));
-    } else if let Some(decoded) = id_time(&p.id) {
-        exim.insert("arrival_time".into(), s(&decoded));
-        exim.insert("arrival_time_source".into(), s("message_id"));
-        arrival_time = Some(Value::String(decoded));
-    }
-    for key in ["size", "protocol", "helo", "ident"] {
-        if let Some(v) = arrival.get(key) {
-            exim.insert(key.into(), v.clone());
-        }
-    }
-    if let Some(done) = &p.completed {
-        exim.insert("completed_time".into(), s(done));
-        if let Some(Value::String(at)) = &arrival_time {
-            if let Some(delay) = seconds_between(at, done) {
-                exim.insert("total_delay".into(), Value::from(delay));
-            }
-        }
-    }
-    exim.insert("attempts".into(), len_of(&p.attempts));
-    arrival_time
-}
-
-fn record(r: &Record) -> Value {
-    Value::Object(r.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
-/// `_happenings`: deferrals, the last error's class, spam, rejection, removal, freezing, bounces.
-fn happenings(p: &Partial, exim: &mut Map<String, Value>) {
-    let records = [
-        ("first_deferral", &p.first_deferral),
-        ("last_deferral", &p.last_deferral),
-    ];
-    for (key, r) in records {
-        if let Some(r) = r {
-            exim.insert(key.into(), record(r));
-        }
-    }
-    if let Some(class) = p.last_error.as_ref().and_then(|e| e.get("class")) {
-        exim.insert("last_error_class".into(), class.clone());
-    }
-    let records = [
-        ("spam", &p.spam),
-        ("rejected", &p.rejected),
-        ("removed", &p.removed),
-        ("cancelled", &p.cancelled),
-    ];
-    for (key, r) in records {
-        if let Some(r) = r {
-            exim.insert(key.into(), record(r));
-        }
-    }
-    if let Some(v) = &p.frozen {
-        exim.insert("frozen_time".into(), s(v));
-    }
-    if let Some(v) = &p.bounce_of {
-        exim.insert("bounce_of".into(), s(v));
-    }
-    if let Some(by) = &p.bounced_by {
-        exim.insert(
-            "bounced_by".into(),
-            Value::Array(by.iter().map(|b| s(b)).collect()),
-        );
-    }
-}
-
-/// `_recipient`.
-fn recipient(addr: &str, r: &Rcpt) -> Value {
-    let mut rec = Map::new();
-    rec.insert("address".into(), s(addr));
-    if let Some(o) = &r.originals {
-        rec.insert(
-            "original_address".into(),
-            Value::Array(o.iter().map(|a| s(a)).collect()),
-        );
-    }
-    rec.insert("outcome".into(), s(outcome(r)));
-    rec.insert("attempts".into(), len_of(&r.attempts));
-    if let Some(t) = &r.delivered {
-        rec.insert("delivered_time".into(), s(t));
-        for (k, v) in r.via.iter().flat_map(Record::iter) {
-            if k != "time" && k != "flag" {
-                rec.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    if let Some(t) = &r.failed {
-        rec.insert("failed_time".into(), s(t));
-    }
-    if let Some(e) = &r.last_error {
-        let e: Map<String, Value> = e
-            .iter()
-            .filter(|(k, _)| k.as_str() != "time")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        rec.insert("last_error".into(), Value::Object(e));
-    }
-    Value::Object(rec)
-}
-
 /// `_delivered_volume`: the size once per `=>` line up to `Completed` (eximstats' reading).
 fn delivered_volume(p: &Partial, size: &Value) -> Option<Value> {
     let end = p.completed.as_deref().unwrap_or("~");
@@ -349,85 +217,7 @@ fn delivered_volume(p: &Partial, size: &Value) -> Option<Value> {
     }
 }
 
-/// The message-summary document of a (merged) partial.
-pub fn summary(p: &Partial) -> Map<String, Value> {
-    let empty = Record::new();
-    let arrival = p.arrival.as_ref().unwrap_or(&empty);
-    let mut exim = Map::new();
-    exim.insert("state".into(), s(state_of(p)));
-    let arrival_time = times(p, arrival, &mut exim);
-    happenings(p, &mut exim);
-    let final_ = recipients_of(p);
-    let recipients: Vec<Value> = final_.iter().map(|(a, r)| recipient(a, r)).collect();
-    if let Some(size) = arrival.get("size") {
-        if let Some(v) = delivered_volume(p, size) {
-            exim.insert("delivered_volume".into(), v);
-        }
-    }
-    let mut email = Map::new();
-    email.insert("local_id".into(), s(&p.id));
-    if let Some(sender) = arrival.get("sender") {
-        if truthy(sender) && sender.as_str() != Some("<>") {
-            email.insert("from".into(), Value::Object(one("address", sender.clone())));
-        }
-    }
-    if !final_.is_empty() {
-        let to = final_.keys().map(|a| s(a)).collect();
-        email.insert("to".into(), Value::Object(one("address", Value::Array(to))));
-    }
-    for key in ["subject", "message_id"] {
-        if let Some(v) = arrival.get(key) {
-            email.insert(key.into(), v.clone());
-        }
-    }
-    if !recipients.is_empty() {
-        exim.insert("recipients".into(), Value::Array(recipients));
-    }
-    let mut doc = Map::new();
-    doc.insert("host".into(), Value::Object(one("name", s(&p.server))));
-    doc.insert("email".into(), Value::Object(email));
-    let timestamp = match arrival_time.filter(truthy) {
-        Some(t) => Some(t),
-        None => p.first_seen.as_deref().map(s),
-    };
-    if let Some(t) = timestamp {
-        doc.insert("@timestamp".into(), t);
-    }
-    if let Some(user) = arrival.get("user") {
-        doc.insert("user".into(), Value::Object(one("name", user.clone())));
-    }
-    let tls = pick(arrival, "tls_", &["version", "cipher"]);
-    if !tls.is_empty() {
-        doc.insert("tls".into(), Value::Object(tls));
-    }
-    let source = pick(arrival, "source_", &["ip", "domain"]);
-    if !source.is_empty() {
-        doc.insert("source".into(), Value::Object(source));
-    }
-    if let Some(v) = arrival.get("provider") {
-        exim.insert("remote_provider".into(), v.clone());
-    }
-    doc.insert("exim".into(), Value::Object(exim));
-    doc
-}
-
-fn one(k: &str, v: Value) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert(k.into(), v);
-    m
-}
-
-fn pick(arrival: &Record, prefix: &str, keys: &[&str]) -> Map<String, Value> {
-    keys.iter()
-        .filter_map(|k| {
-            arrival
-                .get(&format!("{prefix}{k}"))
-                .map(|v| ((*k).to_string(), v.clone()))
-        })
-        .collect()
-}
-
-/// `orjson.dumps(summary(p))`, as `parse --messages` writes it (keys sorted: equal as parsed JSON).
+/// `orjson.dumps(summary(p))` (`shipper/messages/summary.py`), as `parse --messages` writes it (keys sorted: equal as parsed JSON).
 pub fn write_summary(p: &Partial, out: &mut Vec<u8>) {
     write_doc(p, out, false);
 }
@@ -780,9 +570,229 @@ pub fn create_item(prefix: &str, p: &Partial, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// The summary as a `serde_json` tree, the way it was built before the straight writer: the tests' oracle
+/// of `write_summary` and `write_summary_body`.
+#[cfg(test)]
+pub(crate) mod tree {
+    use std::collections::BTreeMap;
+
+    use serde_json::Map;
+
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::String(v.to_string())
+    }
+
+    /// `recipients_of`: an expanded address gives way to its targets unless it has an outcome of its own.
+    pub fn recipients_of(p: &Partial) -> BTreeMap<&str, &Rcpt> {
+        final_recipients(p).into_iter().collect()
+    }
+
+    /// `state_of`: the message state, from the merged partial alone.
+    pub fn state_of(p: &Partial) -> &'static str {
+        state_with(p, &final_recipients(p))
+    }
+
+    fn len_of(set: &Option<Set>) -> Value {
+        Value::from(set.as_ref().map_or(0, |s| s.len()))
+    }
+
+    /// `_times`: first and last seen, arrival (log, else the id), completion, delay, attempts; returns
+    /// the arrival time.
+    fn times(p: &Partial, arrival: &Record, exim: &mut Map<String, Value>) -> Option<Value> {
+        let mut arrival_time = arrival.get("time").filter(|v| !v.is_null()).cloned();
+        if let Some(v) = &p.first_seen {
+            exim.insert("first_seen".into(), s(v));
+        }
+        if let Some(v) = &p.last_seen {
+            exim.insert("last_seen".into(), s(v));
+        }
+        if let Some(t) = &arrival_time {
+            exim.insert("arrival_time".into(), t.clone());
+            exim.insert("arrival_time_source".into(), s("log"));
+        } else if let Some(decoded) = id_time(&p.id) {
+            exim.insert("arrival_time".into(), s(&decoded));
+            exim.insert("arrival_time_source".into(), s("message_id"));
+            arrival_time = Some(Value::String(decoded));
+        }
+        for key in ["size", "protocol", "helo", "ident"] {
+            if let Some(v) = arrival.get(key) {
+                exim.insert(key.into(), v.clone());
+            }
+        }
+        if let Some(done) = &p.completed {
+            exim.insert("completed_time".into(), s(done));
+            if let Some(Value::String(at)) = &arrival_time {
+                if let Some(delay) = seconds_between(at, done) {
+                    exim.insert("total_delay".into(), Value::from(delay));
+                }
+            }
+        }
+        exim.insert("attempts".into(), len_of(&p.attempts));
+        arrival_time
+    }
+
+    fn record(r: &Record) -> Value {
+        Value::Object(r.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    /// `_happenings`: deferrals, the last error's class, spam, rejection, removal, freezing, bounces.
+    fn happenings(p: &Partial, exim: &mut Map<String, Value>) {
+        let records = [
+            ("first_deferral", &p.first_deferral),
+            ("last_deferral", &p.last_deferral),
+        ];
+        for (key, r) in records {
+            if let Some(r) = r {
+                exim.insert(key.into(), record(r));
+            }
+        }
+        if let Some(class) = p.last_error.as_ref().and_then(|e| e.get("class")) {
+            exim.insert("last_error_class".into(), class.clone());
+        }
+        let records = [
+            ("spam", &p.spam),
+            ("rejected", &p.rejected),
+            ("removed", &p.removed),
+            ("cancelled", &p.cancelled),
+        ];
+        for (key, r) in records {
+            if let Some(r) = r {
+                exim.insert(key.into(), record(r));
+            }
+        }
+        if let Some(v) = &p.frozen {
+            exim.insert("frozen_time".into(), s(v));
+        }
+        if let Some(v) = &p.bounce_of {
+            exim.insert("bounce_of".into(), s(v));
+        }
+        if let Some(by) = &p.bounced_by {
+            exim.insert(
+                "bounced_by".into(),
+                Value::Array(by.iter().map(|b| s(b)).collect()),
+            );
+        }
+    }
+
+    /// `_recipient`.
+    fn recipient(addr: &str, r: &Rcpt) -> Value {
+        let mut rec = Map::new();
+        rec.insert("address".into(), s(addr));
+        if let Some(o) = &r.originals {
+            rec.insert(
+                "original_address".into(),
+                Value::Array(o.iter().map(|a| s(a)).collect()),
+            );
+        }
+        rec.insert("outcome".into(), s(outcome(r)));
+        rec.insert("attempts".into(), len_of(&r.attempts));
+        if let Some(t) = &r.delivered {
+            rec.insert("delivered_time".into(), s(t));
+            for (k, v) in r.via.iter().flat_map(Record::iter) {
+                if k != "time" && k != "flag" {
+                    rec.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(t) = &r.failed {
+            rec.insert("failed_time".into(), s(t));
+        }
+        if let Some(e) = &r.last_error {
+            let e: Map<String, Value> = e
+                .iter()
+                .filter(|(k, _)| k.as_str() != "time")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            rec.insert("last_error".into(), Value::Object(e));
+        }
+        Value::Object(rec)
+    }
+
+    /// The message-summary document of a (merged) partial.
+    pub fn summary(p: &Partial) -> Map<String, Value> {
+        let empty = Record::new();
+        let arrival = p.arrival.as_ref().unwrap_or(&empty);
+        let mut exim = Map::new();
+        exim.insert("state".into(), s(state_of(p)));
+        let arrival_time = times(p, arrival, &mut exim);
+        happenings(p, &mut exim);
+        let final_ = recipients_of(p);
+        let recipients: Vec<Value> = final_.iter().map(|(a, r)| recipient(a, r)).collect();
+        if let Some(size) = arrival.get("size") {
+            if let Some(v) = delivered_volume(p, size) {
+                exim.insert("delivered_volume".into(), v);
+            }
+        }
+        let mut email = Map::new();
+        email.insert("local_id".into(), s(&p.id));
+        if let Some(sender) = arrival.get("sender") {
+            if truthy(sender) && sender.as_str() != Some("<>") {
+                email.insert("from".into(), Value::Object(one("address", sender.clone())));
+            }
+        }
+        if !final_.is_empty() {
+            let to = final_.keys().map(|a| s(a)).collect();
+            email.insert("to".into(), Value::Object(one("address", Value::Array(to))));
+        }
+        for key in ["subject", "message_id"] {
+            if let Some(v) = arrival.get(key) {
+                email.insert(key.into(), v.clone());
+            }
+        }
+        if !recipients.is_empty() {
+            exim.insert("recipients".into(), Value::Array(recipients));
+        }
+        let mut doc = Map::new();
+        doc.insert("host".into(), Value::Object(one("name", s(&p.server))));
+        doc.insert("email".into(), Value::Object(email));
+        let timestamp = match arrival_time.filter(truthy) {
+            Some(t) => Some(t),
+            None => p.first_seen.as_deref().map(s),
+        };
+        if let Some(t) = timestamp {
+            doc.insert("@timestamp".into(), t);
+        }
+        if let Some(user) = arrival.get("user") {
+            doc.insert("user".into(), Value::Object(one("name", user.clone())));
+        }
+        let tls = pick(arrival, "tls_", &["version", "cipher"]);
+        if !tls.is_empty() {
+            doc.insert("tls".into(), Value::Object(tls));
+        }
+        let source = pick(arrival, "source_", &["ip", "domain"]);
+        if !source.is_empty() {
+            doc.insert("source".into(), Value::Object(source));
+        }
+        if let Some(v) = arrival.get("provider") {
+            exim.insert("remote_provider".into(), v.clone());
+        }
+        doc.insert("exim".into(), Value::Object(exim));
+        doc
+    }
+
+    fn one(k: &str, v: Value) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(k.into(), v);
+        m
+    }
+
+    fn pick(arrival: &Record, prefix: &str, keys: &[&str]) -> Map<String, Value> {
+        keys.iter()
+            .filter_map(|k| {
+                arrival
+                    .get(&format!("{prefix}{k}"))
+                    .map(|v| ((*k).to_string(), v.clone()))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::partial::parse_parts;
+    use super::tree::summary;
     use super::*;
 
     #[test]
