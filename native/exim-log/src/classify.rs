@@ -359,6 +359,28 @@ mod tests {
     }
 
     #[test]
+    fn codes_of_other_scripts_and_python_spaces_read_as_python_does() {
+        // CPython's `response_codes`: `int()` of the code's digits, `\d` of any script in the enhanced
+        // code, `\s` holding `\x1c`.
+        assert_eq!(
+            response_codes("5\u{665}\u{660} 5.1.1 no"),
+            Ok((Some(550), Some("5.1.1".into())))
+        );
+        assert_eq!(
+            response_codes("5.1.\u{661} x"),
+            Ok((None, Some("5.1.\u{661}".into())))
+        );
+        assert_eq!(
+            response_codes("5.1.1\u{661}\u{661}\u{661} x"),
+            Ok((None, None))
+        );
+        assert_eq!(
+            response_codes("550\x1c5.1.1 no"),
+            Ok((Some(550), Some("5.1.1".into())))
+        );
+    }
+
+    #[test]
     fn smtp_error_facts() {
         let f = smtp_error(
             "SMTP error from remote mail server after RCPT TO:<a@b.example>: host mx.b.example [192.0.2.1]: 550 5.1.1 <a@b.example>: no such user",

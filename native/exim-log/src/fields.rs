@@ -961,6 +961,25 @@ mod tests {
     }
 
     #[test]
+    fn former_declines_read_as_python_does() {
+        // CPython's `fields.duration`, `integer`, `tls_cipher` and `unquote` on the same texts.
+        assert_eq!(duration("\u{661}m"), Ok(Some(60.0)));
+        assert_eq!(
+            duration(&format!("{}s", "1".repeat(25))),
+            Ok(Some(1.111_111_111_111_111_1e24))
+        );
+        assert_eq!(duration("99999999999999999999w"), Ok(Some(6.048e25)));
+        assert_eq!(integer("\u{661}\u{660}\u{660}"), Ok(Some(100)));
+        assert_eq!(integer("1234567890123456789"), Ok(None));
+        let tls = tls_cipher("ßl1.2:x").unwrap();
+        assert_eq!(
+            serde_json::to_value(&tls).unwrap(),
+            serde_json::json!({"version_protocol": "ssl", "version": ".2", "cipher": "x"})
+        );
+        assert_eq!(unquote(r#""a\344b""#), Ok("aäb".to_string()));
+    }
+
+    #[test]
     fn ip_kinds() {
         assert_eq!(ip_kind("10.1.2.3"), Ok(Some((4, "private"))));
         assert_eq!(ip_kind("8.8.8.8"), Ok(Some((4, "public"))));
