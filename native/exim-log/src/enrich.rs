@@ -374,8 +374,8 @@ fn stats_res() -> &'static StatsRes {
             id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
             reasons: reasons.into_iter().map(|(p, r)| (re(p), r)).collect(),
             reason_set,
+            // `_IP[1:]`: the first, `\bH=…`, is read with Python's `\w` (`bracketed_after_host`).
             ip: [
-                r"\bH=(?:|.*? )(\[[^\]]+\])",
                 r"Connection from (\[\S+\])",
                 r"SMTP call from .*?(\[\S+\])",
             ]
@@ -452,8 +452,7 @@ fn reject(rest: &str, out: &mut Obj) -> R<()> {
     // `_IP[0]`'s `\bH=` with Python's `\w` (the crate's takes marks too), then the other two.
     let mut ip = bracketed_after_host(rest)
         .or_else(|| {
-            r.ip[1..]
-                .iter()
+            r.ip.iter()
                 .find_map(|x| x.captures(rest).map(|m| groups(&m, 1)))
         })
         .unwrap_or_else(|| "local".into());
@@ -591,7 +590,7 @@ mod tests {
 
     #[test]
     fn non_ascii_rejects() {
-        // Python's readings; only a reason Python would upper-case beyond ASCII is declined.
+        // Python's readings.
         assert_eq!(
             view("2025-01-31 10:00:00 rejected from <é@b>: listed at x"),
             Value::from(

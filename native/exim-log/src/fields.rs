@@ -653,7 +653,7 @@ fn port_and_reuse(s: &str, mut end: usize) -> R<(Option<&str>, bool, usize)> {
     Ok((port, reuse, end))
 }
 
-/// `fields.host_group` at `pos` (which holds `H=`); the loose fallback is declined.
+/// `fields.host_group` at `pos` (which holds `H=`), the loose fallback (`HOST_LOOSE_RE`) too.
 pub(crate) fn host_group(s: &str, pos: usize) -> R<Option<(HostGroup<'_>, usize)>> {
     let p = pos + 2;
     // The name's possible ends, longest first (the regex's backtracking): every char boundary after

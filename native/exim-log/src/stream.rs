@@ -520,8 +520,8 @@ impl Stream {
         out
     }
 
-    /// The whole document of a body of a claimed kind (`body::CLAIMED`), or None (another kind, or
-    /// declined): `_parse` + `_finish`, `enrich` and the pipeline's `log`.
+    /// The whole document of an entry with a prefix (`_parse` + `_finish`, `enrich` and the pipeline's
+    /// `log`), or None when its body is unrecognized and added nothing to the prefix (the placeholder).
     fn claimed(
         &self,
         p: &prefix::Prefix<'_>,

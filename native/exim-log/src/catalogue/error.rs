@@ -2,8 +2,7 @@
 //! crashes, sa-exim, DKIM, panics, and pre-4.85 per-host delivery errors.
 //!
 //! Patterns are Python's with `\s`/`\S` widened to Python's whitespace (`\x1c`-`\x1f`, see
-//! `message.rs`). Values Python reads with `int()`/`float()` (which take any Unicode digit) are
-//! declined when they are not ASCII.
+//! `message.rs`). Values Python reads with `int()`/`float()` take any Unicode digit here too.
 
 use super::group as opt;
 use super::hostident::{full_host, scan_host_ident};

@@ -7,9 +7,9 @@
 //! with those 3 (indexed by the first byte here), and a rule's needles must occur first. A `RegexSet`
 //! would run every pattern over every body; most bodies are rejected by their first bytes already.
 //!
-//! The `regex` crate and Python's `re` agree on ASCII text without `\x1c`-`\x1f` (Python's `\s`
-//! holds those; `\w`, `\d` and `\b` differ beyond ASCII, and so do the Unicode versions): bodies with
-//! those characters are declined, and non-ASCII ones but for the ACL lines (`acl::host_line`).
+//! The `regex` crate and Python's `re` agree on ASCII text once `\s` holds `\x1c`-`\x1f` as Python's
+//! does (the rules are compiled so); beyond ASCII a second set takes Python's `\w`, and only `\b` and
+//! `(?i)` stay the crate's (native/README.md, "Intended differences"). Nothing is declined.
 
 /// `hostident.HOST`: a client as Exim writes it after `from` (`name (helo) [ip]:port`, `[ip]`, a login).
 macro_rules! host_re {
@@ -332,7 +332,7 @@ fn generic(ev: &mut Event, action: &'static str, m: &Captures<'_>) -> R<&'static
 }
 
 /// `lines.parse_other`: the action of a non-flag body, its fields filled; `"unrecognized"` when no
-/// rule matches. A body the port cannot read as Python does is declined.
+/// rule matches.
 pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'static str> {
     let ascii = body.is_ascii();
     if acl::HOST_START.iter().any(|p| body.starts_with(p)) {
@@ -350,7 +350,7 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
 }
 
 /// The rules in order: the first that matches fills the event. A non-ASCII body runs the set compiled
-/// with Python's `\w`, declined where the two readings could differ.
+/// with Python's `\w`.
 fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> R<&'static str> {
     let c = compiled();
     let wide = (!ascii).then(unicode);
