@@ -3,19 +3,18 @@
 //! tags (`tags.py` `scan`, `apply_field`) and `Completed` (`message_lines.py`). Their values are read by
 //! [`crate::fields`], the error by [`crate::classify`], the enrichment is [`crate::enrich`].
 //!
-//! A line the port cannot yet render exactly as Python does is *declined* ([`Decline`]): the stream
-//! then writes the `unrecognized` placeholder, and the equality test counts it as not ported. Declined
-//! today: scoped IPv6 addresses, mangled host groups, non-ASCII digits and domains, `\r`, and (in
-//! [`crate::catalogue`]) non-ASCII non-flag bodies.
+//! Every body gets the core's own reading: nothing is declined any more ([`Decline`] has no value), so
+//! whatever the core writes for an entry is that entry's document.
 
 use crate::doc::Value;
 use crate::fields::*;
 use crate::json::JsonWriter;
 use crate::tables;
 
-/// The line needs something not ported yet.
+/// Formerly "the line needs something not ported yet"; now without a value, so no reader can decline a
+/// line and `R<T>` is always `Ok` (kept as the readers' return type so the signatures stay as they were).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decline;
+pub enum Decline {}
 
 pub type R<T> = Result<T, Decline>;
 pub type Obj = crate::doc::Obj;
@@ -365,37 +364,22 @@ impl Event {
         if let Some(errno) = errno {
             // Python's int(): surrounding whitespace, a sign, ASCII digits here; digits of other
             // scripts and `_` between digits through `py_int`.
-            let t = errno.trim_matches(py_space);
-            if !t.is_ascii() || t.contains('_') {
-                let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-                let numeral = !digits.is_empty()
-                    && !digits.starts_with('_')
-                    && !digits.ends_with('_')
-                    && !digits.contains("__")
-                    && digits
-                        .chars()
-                        .all(|c| c == '_' || crate::text::py_decimal(c).is_some());
-                match crate::text::py_int(t) {
-                    Some(n) => {
-                        err.insert("errno".into(), n.into());
-                    }
-                    None if numeral => return Err(Decline), // beyond i64
-                    None => {
-                        err.insert("errno_raw".into(), errno.into());
-                    }
-                }
+            let t = errno.trim_matches(crate::text::int_space);
+            // Beyond i64 (Python keeps the int, which `exim.error.errno`'s `long` cannot hold): the text,
+            // as for any errno that is not a number.
+            let n = if !t.is_ascii() || t.contains('_') {
+                crate::text::py_int(t)
             } else {
                 let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-                match t.parse::<i64>() {
-                    Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                        err.insert("errno".into(), n.into());
-                    }
-                    _ if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                        return Err(Decline); // beyond i64
-                    }
-                    _ => {
-                        err.insert("errno_raw".into(), errno.into());
-                    }
+                let numeral = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                t.parse::<i64>().ok().filter(|_| numeral)
+            };
+            match n {
+                Some(n) => {
+                    err.insert("errno".into(), n.into());
+                }
+                None => {
+                    err.insert("errno_raw".into(), errno.into());
                 }
             }
         }
@@ -506,8 +490,9 @@ impl Event {
     /// `parse._arrival`.
     fn arrival(&mut self, rest: &str) -> R<()> {
         let Some(first) = address_end(rest, 0) else {
-            if !rest.trim().is_empty() {
-                return Err(Decline); // Python's strip() is Unicode's
+            let rest = rest.trim_matches(py_space);
+            if !rest.is_empty() {
+                self.exim.insert("unparsed".into(), rest.into());
             }
             return Ok(());
         };
@@ -530,8 +515,12 @@ impl Event {
                 break;
             }
             if rest[pos..].starts_with("from <") {
-                let end = angle_end(rest, pos + 5).unwrap_or(n);
-                let orig = rest.get(pos + 6..end - 1).ok_or(Decline)?;
+                // Python's `rest[pos + 6 : end - 1]`: without a closing `>`, all but the last character.
+                let (end, stop) = match angle_end(rest, pos + 5) {
+                    Some(e) => (e, e - 1),
+                    None => (n, rest.char_indices().next_back().map_or(0, |(i, _)| i)),
+                };
+                let orig = rest.get(pos + 6..stop).unwrap_or("");
                 self.exim.insert("original_sender".into(), orig.into());
                 pos = end;
                 continue;
@@ -552,8 +541,9 @@ impl Event {
             address_end(head, 0)
         };
         let Some(aend) = aend else {
-            if !head.trim().is_empty() {
-                return Err(Decline);
+            let head = head.trim_matches(py_space);
+            if !head.is_empty() {
+                self.exim.insert("unparsed".into(), head.into());
             }
             return Ok(());
         };
@@ -682,9 +672,6 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
     let flag = body.get(..2).unwrap_or("");
     if let Some(meta) = tables::actions().flags.get(flag) {
         if body.len() == 2 || body.as_bytes()[2] == b' ' || flag == "<=" {
-            if body.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
-                return Err(Decline); // Python's strip(), split() and `\s` take them as spaces
-            }
             let Some(action) = claimed(&meta.action) else {
                 return Ok(None);
             };
@@ -819,14 +806,12 @@ fn push(map: &mut Obj, key: &'static str, v: &str) {
 }
 
 /// `EntryParser._continuation` for a body (already without its leading spaces) and the lines after
-/// the first: the joined body, or None for a header dump ([`header_dump`] reads those first).
-pub fn continuation(body: &str, more: &str) -> Option<String> {
+/// the first: the joined body (the caller strips its leading spaces, as Python's `lstrip`), or the
+/// body itself for a header dump ([`header_dump`] reads those first).
+pub fn continuation(body: &str, more: &str) -> String {
     let lines: Vec<&str> = more.split('\n').map(|l| l.trim_end_matches('\r')).collect();
     if lines[0].starts_with("Envelope-") || header_line(lines[0]) {
-        return None;
-    }
-    if body.is_empty() {
-        return None; // `lstrip` would also take the joining space
+        return body.to_string();
     }
     let extra: Vec<&str> = lines
         .iter()
@@ -834,14 +819,15 @@ pub fn continuation(body: &str, more: &str) -> Option<String> {
         .filter(|l| !l.is_empty())
         .collect();
     if extra.is_empty() {
-        return Some(body.to_string());
+        return body.to_string();
     }
-    Some(format!("{body} {}", extra.join(" ")))
+    format!("{body} {}", extra.join(" "))
 }
 
-/// The catalogue's facts of an action (`data/actions.json`); an action without them is declined.
-pub fn action_meta(action: &str) -> R<&'static tables::ActionMeta> {
-    tables::actions().actions.get(action).ok_or(Decline)
+/// The catalogue's facts of an action (`data/actions.json`; every action the core names has them, a
+/// cargo test holds the two lists equal).
+pub fn action_meta(action: &str) -> Option<&'static tables::ActionMeta> {
+    tables::actions().actions.get(action)
 }
 
 /// `parse.EntryParser._finish`'s `event` for an action, written straight into the document: the

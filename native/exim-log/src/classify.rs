@@ -1,9 +1,10 @@
 //! The SMTP error taxonomy (`shipper/exim/classify.py`, `data/taxonomy.json`): the facts of an error
 //! text (stage, remote host, codes, response), its class, permanence and hint.
 
-use crate::body::{Decline, R};
+use crate::body::R;
 use crate::fields::{py_space, unescape};
 use crate::tables::{self, ErrorClassRow};
+use crate::text::py_decimal;
 use regex::Regex;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -45,24 +46,19 @@ fn compiled() -> &'static Compiled {
             remote_router: alternatives(&t.routers.remote).expect("remote routers"),
             local_router: alternatives(&t.routers.local).expect("local routers"),
             // `_CODE_RE`'s closing `\b` is read in `codes`, with Python's `\w` (the crate's takes marks).
-            code: Regex::new(r"^(?P<code>[245]\d\d)(?:[-\s]+(?P<enh>[245]\.\d{1,3}\.\d{1,3}))?")
+            // Python's `\s` holds `\x1c`-`\x1f`.
+            code: Regex::new(r"^(?P<code>[245]\d\d)(?:[-\s\x1c-\x1f]+(?P<enh>[245]\.\d{1,3}\.\d{1,3}))?")
                 .expect("code"),
-            lead_code: Regex::new(r"(?m)^\s*[245]\d\d(?:[-\s]+[245]\.\d{1,3}\.\d{1,3})?[-\s]?")
-                .expect("lead code"),
+            lead_code: Regex::new(
+                r"(?m)^[\s\x1c-\x1f]*[245]\d\d(?:[-\s\x1c-\x1f]+[245]\.\d{1,3}\.\d{1,3})?[-\s\x1c-\x1f]?",
+            )
+            .expect("lead code"),
             after: Regex::new(
                 r"(?:SMTP timeout|timed out|Remote host closed connection|closed connection) (?:in response to |after |while )(?P<after>[A-Za-z][A-Za-z ]*)",
             )
             .expect("after"),
         }
     })
-}
-
-/// Python's `\s` and `str.split()` differ from Rust's on `\x1c`-`\x1f`: such texts are declined.
-fn plain(text: &str) -> R<()> {
-    if text.chars().any(|c| ('\x1c'..='\x1f').contains(&c)) {
-        return Err(Decline);
-    }
-    Ok(())
 }
 
 /// `stage_of`.
@@ -78,7 +74,6 @@ pub fn stage_of(after: &str) -> Option<&'static str> {
 /// `clean_response`.
 pub fn clean_response(resp: &str) -> R<String> {
     let text = unescape(resp)?.replace('\r', "");
-    plain(&text)?;
     let text = compiled().lead_code.replace_all(&text, "");
     Ok(text
         .split(py_space)
@@ -107,10 +102,8 @@ fn codes(text: &str) -> R<Option<(u16, Option<String>)>> {
     let Some(m) = compiled().code.captures(t) else {
         return Ok(None);
     };
+    // `int()` of `[245]\d\d`: the two digits may be of any script.
     let code = &m["code"];
-    if !code.is_ascii() {
-        return Err(Decline);
-    }
     // `\b` after the enhanced code: a word character next fails the optional group (a shorter digit
     // run would end before a digit, a word character too).
     let enh = m
@@ -122,10 +115,10 @@ fn codes(text: &str) -> R<Option<(u16, Option<String>)>> {
                 .is_some_and(crate::text::py_word)
         })
         .map(|e| e.as_str().to_string());
-    if enh.as_ref().is_some_and(|e| !e.is_ascii()) {
-        return Err(Decline);
-    }
-    Ok(Some((code.parse().map_err(|_| Decline)?, enh)))
+    let code = crate::text::py_int(code)
+        .and_then(|n| u16::try_from(n).ok())
+        .unwrap_or(0);
+    Ok(Some((code, enh)))
 }
 
 /// The lazy `after` of `_SMTP_ERROR_RE` from `i`: the end of `after` (where `:\s` starts), or None.
@@ -159,7 +152,6 @@ fn after_end(s: &str, mut i: usize) -> Option<usize> {
 
 /// `smtp_error`.
 pub fn smtp_error(message: &str) -> R<SmtpFacts> {
-    plain(message)?;
     let mut out = SmtpFacts::default();
     let mut from = 0;
     while let Some(k) = message[from..].find("SMTP error from remote ") {
@@ -213,37 +205,35 @@ pub fn smtp_error(message: &str) -> R<SmtpFacts> {
 
 /// `response_codes`: (code, enhanced).
 pub fn response_codes(text: &str) -> R<(Option<u16>, Option<String>)> {
-    plain(text)?;
     if let Some((code, enh)) = codes(text)? {
         return Ok((Some(code), enh));
     }
-    // `_LEAD_ENH_RE`: `\s*(?P<enh>[245]\.\d{1,3}\.\d{1,3})(?=\s|$)`
+    // `_LEAD_ENH_RE`: `\s*(?P<enh>[245]\.\d{1,3}\.\d{1,3})(?=\s|$)`, `\d` of any script. A run of
+    // digits longer than three fails either way (the next character is a digit, neither `.` nor `\s`).
     let t = text.trim_start_matches(py_space);
-    let b = t.as_bytes();
-    if !b.first().is_some_and(|c| b"245".contains(c)) || b.get(1) != Some(&b'.') {
+    let mut chars = t.char_indices().peekable();
+    if !matches!(chars.next(), Some((_, '2' | '4' | '5'))) || chars.next().map(|c| c.1) != Some('.')
+    {
         return Ok((None, None));
     }
-    let digits = |from: usize| {
-        let mut j = from;
-        while j < b.len() && j < from + 3 && b[j].is_ascii_digit() {
-            j += 1;
+    fn run(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<Option<char>> {
+        let mut n = 0;
+        while n < 3 && chars.peek().is_some_and(|&(_, c)| py_decimal(c).is_some()) {
+            chars.next();
+            n += 1;
         }
-        j
-    };
-    let a = digits(2);
-    if a == 2 || b.get(a) != Some(&b'.') {
+        // The character after the run (None at the end); None for no digit.
+        (n > 0).then(|| chars.peek().map(|&(_, c)| c))
+    }
+    if run(&mut chars) != Some(Some('.')) {
         return Ok((None, None));
     }
-    let e = digits(a + 1);
-    if e == a + 1 {
+    chars.next();
+    if !run(&mut chars).is_some_and(|c| c.map_or(true, py_space)) {
         return Ok((None, None));
     }
-    match t[e..].chars().next() {
-        None => Ok((None, Some(t[..e].to_string()))),
-        Some(c) if py_space(c) => Ok((None, Some(t[..e].to_string()))),
-        Some(c) if !c.is_ascii() && c.is_numeric() => Err(Decline),
-        Some(_) => Ok((None, None)),
-    }
+    let e = chars.peek().map_or(t.len(), |&(i, _)| i);
+    Ok((None, Some(t[..e].to_string())))
 }
 
 /// `routed_locally`.
@@ -366,6 +356,28 @@ mod tests {
     #[test]
     fn every_pattern_of_the_taxonomy_compiles() {
         assert_eq!(compiled().classes.len(), tables::taxonomy().classes.len());
+    }
+
+    #[test]
+    fn codes_of_other_scripts_and_python_spaces_read_as_python_does() {
+        // CPython's `response_codes`: `int()` of the code's digits, `\d` of any script in the enhanced
+        // code, `\s` holding `\x1c`.
+        assert_eq!(
+            response_codes("5\u{665}\u{660} 5.1.1 no"),
+            Ok((Some(550), Some("5.1.1".into())))
+        );
+        assert_eq!(
+            response_codes("5.1.\u{661} x"),
+            Ok((None, Some("5.1.\u{661}".into())))
+        );
+        assert_eq!(
+            response_codes("5.1.1\u{661}\u{661}\u{661} x"),
+            Ok((None, None))
+        );
+        assert_eq!(
+            response_codes("550\x1c5.1.1 no"),
+            Ok((Some(550), Some("5.1.1".into())))
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `enrich.enrich` for the claimed lines: host facts, HELO checks, address parts, provider, `related.*`,
 //! and eximstats' reading of the line (`eximstats.py`).
 
-use crate::body::{sub, Decline, Obj, R};
+use crate::body::{sub, Obj, R};
 use crate::doc::Value;
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
@@ -310,7 +310,11 @@ fn stats_res() -> &'static StatsRes {
     use Reading::*;
     static R: OnceLock<StatsRes> = OnceLock::new();
     R.get_or_init(|| {
-        let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("eximstats pattern {p}: {e}"));
+        // Python's `\s` holds `\x1c`-`\x1f`: the patterns read them as it does.
+        let re = |p: &str| {
+            Regex::new(&crate::catalogue::python_spaces(p))
+                .unwrap_or_else(|e| panic!("eximstats pattern {p}: {e}"))
+        };
         let reasons: Vec<(&str, Reading)> = vec![
             // _TEMPORARY_FIRST
             (r"(temporarily rejected [A-Z]*) .*?(: .*?)(:|\s*$)", Groups("temporary", 2)),
@@ -359,14 +363,19 @@ fn stats_res() -> &'static StatsRes {
             // _TEMPORARY_ACL
             (r"(temporarily rejected connection in .*?ACL:?.*)", Groups("temporary", 1)),
         ];
-        let reason_set = RegexSet::new(reasons.iter().map(|r| r.0)).expect("eximstats patterns");
+        let reason_set = RegexSet::new(
+            reasons
+                .iter()
+                .map(|r| crate::catalogue::python_spaces(r.0)),
+        )
+        .expect("eximstats patterns");
         StatsRes {
             prefix: re(r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? "),
             id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
             reasons: reasons.into_iter().map(|(p, r)| (re(p), r)).collect(),
             reason_set,
+            // `_IP[1:]`: the first, `\bH=…`, is read with Python's `\w` (`bracketed_after_host`).
             ip: [
-                r"\bH=(?:|.*? )(\[[^\]]+\])",
                 r"Connection from (\[\S+\])",
                 r"SMTP call from .*?(\[\S+\])",
             ]
@@ -378,11 +387,11 @@ fn stats_res() -> &'static StatsRes {
     })
 }
 
-/// `_ucfirst`.
+/// `_ucfirst`: Python's `upper()` of the first character (`ß` is `SS`).
 fn ucfirst(text: &str) -> String {
     let mut c = text.chars();
     match c.next() {
-        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
 }
@@ -417,36 +426,15 @@ fn reason(rest: &str) -> (&'static str, String) {
     }
 }
 
-/// `_reason`, `_ip` and `_EHLO_IP` into the view. Python's `re` and the `regex` crate read `\s`
-/// apart on `\x1c`-`\x1f`: such lines are declined.
+/// `_reason`, `_ip` and `_EHLO_IP` into the view.
 fn reject(rest: &str, out: &mut Obj) -> R<()> {
-    if rest.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
-        return Err(Decline);
-    }
-    // Beyond ASCII only `\bH=` (a word character before `H=`) and `_ucfirst` (Python's `upper()`)
-    // could read apart: such lines are declined.
-    let mut from = 0;
-    while let Some(k) = rest[from..].find("H=") {
-        let at = from + k;
-        if rest[..at]
-            .chars()
-            .next_back()
-            .is_some_and(|c| !c.is_ascii())
-        {
-            return Err(Decline);
-        }
-        from = at + 2;
-    }
     let r = stats_res();
     let (kind, why) = reason(rest);
-    if why.chars().next().is_some_and(|c| !c.is_ascii()) {
-        return Err(Decline);
-    }
+    // `_IP[0]` (`\bH=…`, read by hand with Python's `\w`), then the other two.
     let mut ip = h_bracket(rest)
         .map(str::to_string)
         .or_else(|| {
-            r.ip[1..]
-                .iter()
+            r.ip.iter()
                 .find_map(|x| x.captures(rest).map(|m| groups(&m, 1)))
         })
         .unwrap_or_else(|| "local".into());
@@ -472,15 +460,15 @@ fn bracket_end(b: &[u8], i: usize) -> Option<usize> {
 
 /// The group of eximstats' first `_ip` pattern, `\bH=(?:|.*? )(\[[^\]]+\])`, read by hand (its
 /// captures were ~14k instructions a reject line: the backtracker over `.*? `): the first `H=` after
-/// no ASCII word character (`reject` declines one after a non-ASCII character) whose `[…]` follows
-/// it at once or after the first space, on its line, that one follows.
+/// no word character (Python's `\w`: the crate's takes marks too) whose `[…]` follows it at once or
+/// after the first space, on its line, that one follows.
 fn h_bracket(rest: &str) -> Option<&str> {
     let b = rest.as_bytes();
     let mut from = 0;
     while let Some(k) = memchr::memmem::find(&b[from..], b"H=") {
         let at = from + k;
         from = at + 1;
-        if at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_') {
+        if rest[..at].chars().next_back().is_some_and(is_word) {
             continue;
         }
         let start = at + 2;
@@ -591,10 +579,10 @@ mod reject_tests {
 mod tests {
     use proptest::prelude::*;
 
-    /// `h_bracket` against the pattern it reads, on texts whose `H=` follow ASCII only (as `reject`
-    /// lets through).
+    /// `h_bracket` against the pattern it reads, on texts whose `H=` follow ASCII only (where the
+    /// crate's `\b` and Python's agree).
     fn same_as_the_pattern(text: &str) {
-        let re = &super::stats_res().ip[0];
+        let re = &regex::Regex::new(r"\bH=(?:|.*? )(\[[^\]]+\])").expect("_IP[0]");
         let want = re.captures(text).map(|m| super::groups(&m, 1));
         assert_eq!(super::h_bracket(text).map(str::to_string), want, "{text:?}");
     }
@@ -628,7 +616,7 @@ mod tests {
                 0..24,
             )
         ) {
-            // `é ` ends in a space: no `H=` follows a non-ASCII character (`reject` declines those).
+            // `é ` ends in a space: no `H=` follows a non-ASCII character (the two `\b`s may differ there).
             same_as_the_pattern(&parts.concat());
         }
     }
@@ -668,16 +656,39 @@ mod tests {
 
     #[test]
     fn non_ascii_rejects() {
-        // Python's readings; only a reason Python would upper-case beyond ASCII is declined.
+        // Python's readings.
         assert_eq!(
             view("2025-01-31 10:00:00 rejected from <é@b>: listed at x"),
             Value::from(
                 serde_json::json!({"reject": "permanent", "reason": "Listed at x", "ip": "local"})
             )
         );
-        assert!(eximstats_view(
-            "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC x rejected after DATA: é bad"
-        )
-        .is_err());
+        // Formerly declined: `_ucfirst` is Python's `upper()` (`ß` is `SS`), `\bH=` takes Python's `\w`
+        // (a vowel sign is none), `\s` holds `\x1c`-`\x1f` (CPython's readings).
+        for (line, want) in [
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC x rejected after DATA: é bad",
+                r#"{"reject": "permanent", "reason": "É bad", "ip": "local"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 1tXaaa-00000001abc-0ABC x rejected after DATA: ß bad",
+                r#"{"reject": "permanent", "reason": "SS bad", "ip": "local"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 xH=[1.2.3.4] rejected x",
+                r#"{"reject": "permanent", "reason": "Unknown", "ip": "local"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 \u{93f}H=[1.2.3.4] rejected x",
+                r#"{"reject": "permanent", "reason": "Unknown", "ip": "[1.2.3.4]"}"#,
+            ),
+            (
+                "2025-01-31 10:00:00 H=(a) [1.2.3.4] rejected a\x1cb: no\x1c",
+                r#"{"reject": "permanent", "reason": "Unknown", "ip": "[1.2.3.4]"}"#,
+            ),
+        ] {
+            let want: Value = serde_json::from_str(want).unwrap();
+            assert_eq!(view(line), want, "{line}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Value parsers and lexers of the message lines (`shipper/exim/fields.py`, the patterns of `grammar.py`
 //! they stand for, `tags.REMOTE_ID_RE`) and the host facts of `hosts.py` (`ip_kind`, `provider`).
 
-use crate::body::{Decline, Obj, R};
+use crate::body::{Obj, R};
 use crate::doc::Value;
 use crate::tables;
 use crate::text::{py_decimal, py_lower, py_word};
@@ -141,9 +141,9 @@ pub fn duration(value: &str) -> R<Option<f64>> {
     if value.is_empty() || value == "-" {
         return Ok(None);
     }
-    if !value.is_ascii() {
-        return Err(Decline);
-    }
+    // `\d` and `int()`/`float()` take decimal digits of any script: read as their ASCII twins.
+    let ascii = crate::text::ascii_digits(value);
+    let value: &str = &ascii;
     let b = value.as_bytes();
     let mut i = 0;
     let neg = b[0] == b'-';
@@ -162,12 +162,13 @@ pub fn duration(value: &str) -> R<Option<f64>> {
         let unit = unit.as_bytes()[0];
         let e = digits(i);
         if e > i && b.get(e) == Some(&unit) {
-            if e - i > 15 {
-                return Err(Decline);
-            }
-            let n: u64 = value[i..e].parse().map_err(|_| Decline)?;
-            let secs = secs.as_u64().ok_or(Decline)?;
-            total += (n * secs) as f64;
+            // Python multiplies exactly, then rounds to a float once: exact in u128 up to 19 digits,
+            // the float of the digits beyond (Python may differ there in the last bit).
+            let secs = secs.as_u64().unwrap_or(0);
+            total += match value[i..e].parse::<u64>() {
+                Ok(n) => (u128::from(n) * u128::from(secs)) as f64,
+                Err(_) => value[i..e].parse::<f64>().unwrap_or(f64::INFINITY) * secs as f64,
+            };
             i = e + 1;
         }
     }
@@ -181,11 +182,13 @@ pub fn duration(value: &str) -> R<Option<f64>> {
             }
         }
         if b.get(f) == Some(&b's') {
-            total += value[i..f].parse::<f64>().map_err(|_| Decline)?;
+            total += value[i..f].parse::<f64>().unwrap_or(f64::INFINITY);
             i = f + 1;
         }
     }
-    if i != b.len() {
+    // Beyond a float's range Python raises (`int * secs` to float) or gets `inf`, which orjson writes as
+    // `null`: no duration then, as for any value that is not one.
+    if i != b.len() || !total.is_finite() {
         return Ok(None);
     }
     Ok(Some(if neg { -total } else { total }))
@@ -193,11 +196,12 @@ pub fn duration(value: &str) -> R<Option<f64>> {
 
 /// `fields.integer`.
 pub fn integer(value: &str) -> R<Option<u64>> {
-    if !value.is_ascii() {
-        return Err(Decline);
-    }
-    if !value.is_empty() && value.len() < 19 && value.bytes().all(|c| c.is_ascii_digit()) {
-        return Ok(value.parse().ok());
+    // `value.isdecimal() and len(value) < 19`: decimal digits of any script, counted as characters.
+    if !value.is_empty()
+        && value.chars().count() < 19
+        && value.chars().all(|c| py_decimal(c).is_some())
+    {
+        return Ok(crate::text::ascii_digits(value).parse().ok());
     }
     Ok(None)
 }
@@ -217,9 +221,13 @@ pub fn unescape(text: &str) -> R<String> {
         let after = &rest[k + 1..];
         let ab = after.as_bytes();
         if ab.len() >= 3 && ab[..3].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let byte = u32::from_str_radix(&after[..3], 8).map_err(|_| Decline)? & 0xFF;
+            // Three octal digits: at most 0o777, of which the low byte is kept.
+            let byte = after.as_bytes()[..3]
+                .iter()
+                .fold(0u32, |n, d| n * 8 + u32::from(d - b'0'))
+                & 0xFF;
             octal |= byte >= 0x80;
-            out.push(u8::try_from(byte).map_err(|_| Decline)?);
+            out.push(byte as u8);
             rest = &after[3..];
         } else if let Some(c) = after.chars().next() {
             let mut buf = [0u8; 4];
@@ -238,7 +246,9 @@ pub fn unescape(text: &str) -> R<String> {
     }
     out.extend_from_slice(rest.as_bytes());
     if !octal {
-        return String::from_utf8(out).map_err(|_| Decline);
+        // Text, the table's replacements and bytes below 0x80: UTF-8 whatever the input.
+        return Ok(String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
     }
     let mut text = String::with_capacity(out.len());
     let mut bytes = &out[..];
@@ -250,7 +260,7 @@ pub fn unescape(text: &str) -> R<String> {
             }
             Err(e) => {
                 let good = e.valid_up_to();
-                text.push_str(std::str::from_utf8(&bytes[..good]).map_err(|_| Decline)?);
+                text.push_str(&String::from_utf8_lossy(&bytes[..good]));
                 let bad = e.error_len().unwrap_or(bytes.len() - good);
                 text.extend(bytes[good..good + bad].iter().map(|&b| char::from(b)));
                 bytes = &bytes[good + bad..];
@@ -331,20 +341,26 @@ fn unicode_ipv4_octets(text: &str) -> Option<[u8; 4]> {
     parts.next().is_none().then_some(out)
 }
 
-/// Whether `ipaddress.ip_address` might take the text as IPv6 with a `%scope` (not ported).
-pub(crate) fn scoped_ipv6(text: &str) -> bool {
-    text.contains(':') && text.contains('%')
+/// `ipaddress.IPv6Address`'s `_split_scope_id`: the address part and its `%scope` (None: unscoped), or
+/// None when the scope is empty or holds another `%` (Python refuses those).
+pub(crate) fn split_scope(text: &str) -> Option<(&str, Option<&str>)> {
+    match text.split_once('%') {
+        None => Some((text, None)),
+        Some((_, scope)) if scope.is_empty() || scope.contains('%') => None,
+        Some((addr, scope)) => Some((addr, Some(scope))),
+    }
 }
 
-/// `ipaddress.IPv6Address(text)` (no scope id), as its integer.
+/// `ipaddress.IPv6Address(text)`, as the integer of its address part (a `%scope` is classified by the
+/// address it qualifies, as `ipaddress`'s properties do).
 pub(crate) fn ipv6(text: &str) -> R<Option<u128>> {
     if !text.contains(':') {
         return Ok(None);
     }
-    if scoped_ipv6(text) {
-        return Err(Decline);
-    }
-    Ok(text.parse::<std::net::Ipv6Addr>().ok().map(u128::from))
+    let Some((addr, _)) = split_scope(text) else {
+        return Ok(None);
+    };
+    Ok(addr.parse::<std::net::Ipv6Addr>().ok().map(u128::from))
 }
 
 /// `str(IPv6Address)` (Python 3.11): lower-case hextets, the longest run of two or more zero hextets
@@ -441,7 +457,12 @@ pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
     if ipv4_octets(text).is_some() {
         return Ok(Some((text.to_string(), 4)));
     }
-    Ok(ipv6(text)?.map(|n| (ipv6_text(n), 6)))
+    // `str()` of a scoped address keeps its scope after the canonical form.
+    let scope = split_scope(text).and_then(|(_, s)| s);
+    Ok(ipv6(text)?.map(|n| match scope {
+        Some(s) => (format!("{}%{s}", ipv6_text(n)), 6),
+        None => (ipv6_text(n), 6),
+    }))
 }
 
 /// `hosts.ip_kind`: (version, kind).
@@ -632,7 +653,7 @@ fn port_and_reuse(s: &str, mut end: usize) -> R<(Option<&str>, bool, usize)> {
     Ok((port, reuse, end))
 }
 
-/// `fields.host_group` at `pos` (which holds `H=`); the loose fallback is declined.
+/// `fields.host_group` at `pos` (which holds `H=`), the loose fallback (`HOST_LOOSE_RE`) too.
 pub(crate) fn host_group(s: &str, pos: usize) -> R<Option<(HostGroup<'_>, usize)>> {
     let p = pos + 2;
     // The name's possible ends, longest first (the regex's backtracking): every char boundary after
@@ -758,16 +779,15 @@ pub(crate) fn tls_cipher(value: &str) -> R<Obj> {
     }
     let parts: Vec<&str> = value.split(':').collect();
     let proto = parts[0];
-    if !proto.is_ascii() {
-        return Err(Decline);
-    }
-    let upper = proto.to_ascii_uppercase();
+    // Python's `upper()` (Unicode, maybe longer: `ß` is `SS`); `proto[3:]` counts characters.
+    let upper = crate::text::py_upper(proto);
     if upper.starts_with("TLS") || upper.starts_with("SSL") {
         out.insert(
             "version_protocol".into(),
             upper[..3].to_ascii_lowercase().into(),
         );
-        let mut version = proto[3..].trim_start_matches(['v', 'V']).to_string();
+        let rest = proto.char_indices().nth(3).map_or("", |(i, _)| &proto[i..]);
+        let mut version = rest.trim_start_matches(['v', 'V']).to_string();
         if !version.is_empty() && !version.contains('.') {
             version.push_str(".0");
         }
@@ -825,7 +845,6 @@ pub(crate) fn remote_id(s: &str) -> R<Option<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::Decline;
 
     /// `ipv4_octets` as it was written first (split, then each part's checks and `parse`).
     fn ipv4_by_parts(text: &str) -> Option<[u8; 4]> {
@@ -942,6 +961,25 @@ mod tests {
     }
 
     #[test]
+    fn former_declines_read_as_python_does() {
+        // CPython's `fields.duration`, `integer`, `tls_cipher` and `unquote` on the same texts.
+        assert_eq!(duration("\u{661}m"), Ok(Some(60.0)));
+        assert_eq!(
+            duration(&format!("{}s", "1".repeat(25))),
+            Ok(Some(1.111_111_111_111_111_1e24))
+        );
+        assert_eq!(duration("99999999999999999999w"), Ok(Some(6.048e25)));
+        assert_eq!(integer("\u{661}\u{660}\u{660}"), Ok(Some(100)));
+        assert_eq!(integer("1234567890123456789"), Ok(None));
+        let tls = tls_cipher("ßl1.2:x").unwrap();
+        assert_eq!(
+            serde_json::to_value(&tls).unwrap(),
+            serde_json::json!({"version_protocol": "ssl", "version": ".2", "cipher": "x"})
+        );
+        assert_eq!(unquote(r#""a\344b""#), Ok("aäb".to_string()));
+    }
+
+    #[test]
     fn ip_kinds() {
         assert_eq!(ip_kind("10.1.2.3"), Ok(Some((4, "private"))));
         assert_eq!(ip_kind("8.8.8.8"), Ok(Some((4, "public"))));
@@ -950,7 +988,16 @@ mod tests {
         assert_eq!(ip_kind("2a00:1450:4864:20::57d"), Ok(Some((6, "public"))));
         assert_eq!(ip_kind("::ffff:1.2.3.4"), Ok(Some((6, "ipv4_mapped"))));
         assert_eq!(ip_kind("fd00::1"), Ok(Some((6, "private"))));
-        assert_eq!(ip_kind("fe80::1%eth0"), Err(Decline));
+        // A scope is kept in the text and classified by its address (Python 3.11's `ipaddress`).
+        assert_eq!(ip_kind("fe80::1%eth0"), Ok(Some((6, "link_local"))));
+        assert_eq!(ip_kind("::1%x"), Ok(Some((6, "loopback"))));
+        assert_eq!(ip_kind("fe80::1%"), Ok(None));
+        assert_eq!(ip_kind("fe80::1%a%b"), Ok(None));
+        assert_eq!(
+            ip_facts("FE80::1%eth0"),
+            Ok(Some(("fe80::1%eth0".into(), 6)))
+        );
+        assert_eq!(ip_facts("1.2.3.4%x"), Ok(None));
         assert_eq!(ip_kind("ip6:ip6"), Ok(None));
         let n = |t: &str| u128::from(t.parse::<std::net::Ipv6Addr>().unwrap());
         assert_eq!(ipv6_text(n("2001:DB8:0:0:1:0:0:1")), "2001:db8::1:0:0:1");

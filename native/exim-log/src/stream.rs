@@ -6,7 +6,8 @@
 //!
 //! Ported: assembly, prefix, zones, content id, index name, JSON, bulk framing, per-entry panic
 //! isolation, the bodies of the message lines ([`crate::body`]) and the line catalogue
-//! ([`crate::catalogue`]); a body the core declines (or Python does not recognize) is `unrecognized`.
+//! ([`crate::catalogue`]); a body no rule reads is `unrecognized`, with whatever Python's parser and
+//! `enrich` put on such an entry (a header dump's fields, eximstats' reading). Every document is final.
 
 use crate::assemble::{EntryAssembler, RawEntry};
 use crate::body;
@@ -116,8 +117,8 @@ pub struct Batch {
     pub parts: Vec<(u64, Vec<crate::messages::Partial>)>,
 }
 
-/// The action code of an entry the core does not claim (declined, or `unrecognized` in Python too):
-/// the placeholder's. A test replaces it to prove a panic costs one entry.
+/// The action code of an entry no rule reads (`unrecognized`): the placeholder's. A test replaces it
+/// to prove a panic costs one entry.
 pub fn classify_body(_body: &str) -> u8 {
     0
 }
@@ -383,17 +384,25 @@ impl Stream {
         if self.times.second_pass {
             out.flags |= flags::SECOND_PASS;
         }
-        // eximstats reads the raw first line, `\r` included: not ported.
-        let plain = memchr::memchr(b'\r', text.as_bytes()).is_none();
-        if let (Some(p), Some((ts, ms)), None, true) = (&p, &stamp, tags, plain) {
-            if let Some(mut doc) = self.claimed(p, body, &text, bad.then_some(&entry.data[..])) {
+        // Every entry with a prefix is parsed, an impossible time too (Python's `_parse_text`): its
+        // `tags` and `exim.timestamp_raw` go into the body's document, its stamp is the last good one.
+        if let Some(p) = &p {
+            let raw = bad.then_some(&entry.data[..]);
+            if let Some(mut doc) = self.claimed(p, body, &text, raw, timestamp_raw) {
+                if let Some(tag) = tags {
+                    let tags = crate::doc::Value::Array(vec![tag.into()]);
+                    doc.doc.insert("tags".into(), tags);
+                }
                 if let Some(o) = &self.origin {
                     o.apply(&mut doc.doc);
                 }
-                let doc_start = self.action(bulk, Some(ts), &entry.data, occ, &mut out);
+                let ts = stamp.as_ref().map(|s| s.0.as_str());
+                let doc_start = self.action(bulk, ts, &entry.data, occ, &mut out);
                 out.action = doc.code;
-                out.timestamp_ms = *ms;
-                out.flags |= flags::HAS_TIMESTAMP;
+                if let Some((_, ms)) = &stamp {
+                    out.timestamp_ms = *ms;
+                    out.flags |= flags::HAS_TIMESTAMP;
+                }
                 if let Some(pid) = p.pid {
                     out.pid = pid.parse().unwrap_or(0);
                     out.flags |= flags::HAS_PID;
@@ -406,7 +415,10 @@ impl Stream {
                 }
                 // The document's fixed sections are written straight; the map holds what the body made.
                 let mut w = JsonWriter::new(bulk);
-                w.begin_object().field("@timestamp", ts);
+                w.begin_object();
+                if let Some(ts) = ts {
+                    w.field("@timestamp", ts);
+                }
                 body::write_event_section(
                     &mut w,
                     doc.meta,
@@ -440,6 +452,17 @@ impl Stream {
                 w.end_object();
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+                // An `unrecognized` entry has no facts line (Python reads its document, as for every
+                // placeholder); nor has an impossible time's, whose stamp may be none: `!`.
+                let Some(ts) = ts.filter(|_| tags.is_none()) else {
+                    if doc.code != 0 {
+                        self.facts.push(b'!');
+                    }
+                    return out;
+                };
+                if doc.code == 0 {
+                    return out;
+                }
                 if self.typed_facts {
                     match crate::facts::typed(host, ts, doc.action, &doc.doc) {
                         crate::facts::Typed::None => {}
@@ -482,6 +505,11 @@ impl Stream {
             self.prefix_fields(&mut w, p, &mut out);
         }
         self.origin_pid(&mut w, p.as_ref());
+        // `enrich` reads eximstats' view of any entry, one without a prefix too (its own prefix
+        // pattern takes digits of any script).
+        let view = crate::enrich::eximstats_view(text::first_line(&text))
+            .ok()
+            .flatten();
         self.finish_doc(
             &mut w,
             &text,
@@ -489,6 +517,7 @@ impl Stream {
             out.action,
             timestamp_raw,
             None,
+            view.as_ref(),
             entry.offset,
         );
         if bad {
@@ -499,19 +528,21 @@ impl Stream {
         out
     }
 
-    /// The whole document of a body of a claimed kind (`body::CLAIMED`), or None (another kind, or
-    /// declined): `_parse` + `_finish`, `enrich` and the pipeline's `log`.
+    /// The whole document of an entry with a prefix (`_parse` + `_finish`, `enrich` and the pipeline's
+    /// `log`), or None when its body is unrecognized and added nothing to the prefix (the placeholder).
     fn claimed(
         &self,
         p: &prefix::Prefix<'_>,
         body: &str,
         text: &str,
         raw: Option<&[u8]>,
+        timestamp_raw: Option<&str>,
     ) -> Option<Claimed> {
         let mut doc = body::Obj::new();
         if let Some(pid) = p.pid {
             let mut o = body::Obj::new();
-            o.insert("pid".into(), pid.parse::<u64>().ok()?.into());
+            // Up to 10 digits: always fits.
+            o.insert("pid".into(), pid.parse::<u64>().unwrap_or(0).into());
             doc.insert("process".into(), o.into());
         }
         if let Some(id) = p.id {
@@ -519,12 +550,23 @@ impl Stream {
             o.insert("local_id".into(), id.into());
             doc.insert("email".into(), o.into());
         }
-        let mut ev = body::Event {
-            doc,
-            exim: body::Obj::new(),
+        let mut exim = body::Obj::new();
+        if let Some(t) = timestamp_raw {
+            exim.insert("timestamp_raw".into(), t.into());
+        }
+        let mut ev = body::Event { doc, exim };
+        // What the prefix made: an unrecognized body that added nothing to it is the placeholder.
+        let sizes = |ev: &body::Event| {
+            let email = ev
+                .doc
+                .get("email")
+                .and_then(|e| e.as_object())
+                .map_or(0, |e| e.len());
+            (ev.doc.len(), email, ev.exim.len())
         };
+        let prefix_only = sizes(&ev);
         let parsed = match text::split_first_line(text) {
-            None => self.body(&mut ev, body, p.id).ok()??,
+            None => self.body(&mut ev, body, p.id),
             Some((_, more)) => {
                 // `_continuation`: a header dump fills its fields and the first line is the body;
                 // other lines join the body. Python tries the joined text first and, when it is
@@ -532,33 +574,42 @@ impl Stream {
                 let joined = if body::header_dump(&mut ev, more) {
                     body.to_string()
                 } else {
-                    body::continuation(body, more)?
+                    body::continuation(body, more)
                 };
                 if joined == body {
-                    self.body(&mut ev, body, p.id).ok()??
+                    self.body(&mut ev, body, p.id)
                 } else {
                     let (doc, exim) = (ev.doc.clone(), ev.exim.clone());
-                    match self
-                        .body(&mut ev, joined.trim_start_matches(' '), p.id)
-                        .ok()?
-                    {
-                        Some(parsed) => parsed,
-                        None => {
+                    match self.body(&mut ev, joined.trim_start_matches(' '), p.id) {
+                        Ok(Some(parsed)) => Ok(Some(parsed)),
+                        _ => {
                             ev = body::Event { doc, exim };
-                            self.body(&mut ev, body, p.id).ok()??
+                            self.body(&mut ev, body, p.id)
                         }
                     }
                 }
             }
         };
+        let parsed = match parsed {
+            Ok(Some(parsed)) => parsed,
+            _ if sizes(&ev) == prefix_only => return None,
+            // A header dump's fields on a body no rule reads: Python keeps them.
+            _ => body::Parsed {
+                action: ACTIONS[0],
+                flag: None,
+            },
+        };
         let body::Event { mut doc, mut exim } = ev;
-        let meta = body::action_meta(parsed.action).ok()?;
+        let meta = body::action_meta(parsed.action)?;
         let failed = exim.contains_key("error");
         if let Some(raw) = raw {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
-        let exim =
-            crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text)).ok()?;
+        let exim = match crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text))
+        {
+            Ok(exim) => exim,
+            Err(never) => match never {},
+        };
         if !exim.is_empty() {
             doc.insert("exim".into(), exim.into());
         }
@@ -573,7 +624,7 @@ impl Stream {
     }
 
     /// `EntryParser._body`: a flag line or `Completed`, else the line catalogue; `Ok(None)` when the
-    /// body is unrecognized (the placeholder), `Err` when it is declined.
+    /// body is unrecognized.
     fn body(
         &self,
         ev: &mut body::Event,
@@ -692,6 +743,7 @@ impl Stream {
         action: u8,
         timestamp_raw: Option<&str>,
         parse_error: Option<&str>,
+        eximstats: Option<&body::Obj>,
         offset: u64,
     ) {
         let name = ACTIONS[usize::from(action)];
@@ -712,7 +764,8 @@ impl Stream {
                 .field("name", host)
                 .end_object();
         }
-        if timestamp_raw.is_some() || parse_error.is_some() || raw.is_some() {
+        if timestamp_raw.is_some() || parse_error.is_some() || raw.is_some() || eximstats.is_some()
+        {
             w.key("exim").begin_object();
             if let Some(raw) = timestamp_raw {
                 w.field("timestamp_raw", raw);
@@ -722,6 +775,13 @@ impl Stream {
             }
             if let Some(raw) = raw {
                 w.field("original_base64", &text::b64(raw));
+            }
+            if let Some(view) = eximstats {
+                w.key("eximstats").begin_object();
+                for (k, v) in view {
+                    w.member(k, v);
+                }
+                w.end_object();
             }
             w.end_object();
         }
@@ -781,6 +841,7 @@ impl Stream {
             0,
             None,
             Some(&why),
+            None,
             entry.offset,
         );
         if bad {

@@ -150,10 +150,16 @@ pub fn ascii_digits(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// The spaces `int()` strips: ASCII's six (`\x1c`-`\x1f`, spaces to `str.strip()`, are not) and every
+/// space beyond ASCII (CPython maps those to ` ` first).
+pub fn int_space(c: char) -> bool {
+    crate::fields::py_space(c) && !('\x1c'..='\x1f').contains(&c)
+}
+
 /// Python's `int(text)` of a `str` (base 10): surrounding whitespace, a sign, digits of any script with
 /// single `_` between them. `None` where `int()` raises or the value is beyond i64.
 pub fn py_int(text: &str) -> Option<i64> {
-    let t = text.trim_matches(crate::fields::py_space);
+    let t = text.trim_matches(int_space);
     let (neg, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),

@@ -153,3 +153,47 @@ fn a_start_offset_moves_every_offset() {
         .unwrap()
         .contains(r#""offset":1000}"#));
 }
+
+/// The documents of a batch, parsed (every second bulk line).
+fn documents(batch: &Batch) -> Vec<serde_json::Value> {
+    batch
+        .bulk
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .skip(1)
+        .step_by(2)
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_impossible_time_and_an_unrecognized_line_get_what_python_writes() {
+    // Formerly the placeholder, then Python's parser; now the core's document is the entry's (CPython's
+    // `EntryParser` + `enrich` on the same log: these fields).
+    let log = b"2025-01-01 10:00:00 x\n\
+2025-02-30 10:00:00 1tXaaa-00000001abc-0ABC Completed QT=1s\n\
+2025-01-01 10:00:01 odd line refused here\n\
+2025-01-01 10:00:02 1tXaaa-00000001abc-0ABC weird\nEnvelope-from: <a@b.example>\nT Subject: hi\n";
+    let batch = run(&mut stream(0), log, 1 << 20);
+    let docs = documents(&batch);
+    assert_eq!(docs.len(), 4);
+    let late = &docs[1];
+    assert_eq!(late["event"]["action"], "message_completed");
+    assert_ne!(batch.entries[1].action, 0);
+    assert_eq!(late["tags"], serde_json::json!(["invalid_timestamp"]));
+    assert_eq!(late["exim"]["timestamp_raw"], "2025-02-30 10:00:00");
+    assert_eq!(late["exim"]["queue_time"], 1.0);
+    assert_eq!(late["@timestamp"], docs[0]["@timestamp"]);
+    let odd = &docs[2];
+    assert_eq!(odd["event"]["action"], "unrecognized");
+    assert_eq!(
+        odd["exim"]["eximstats"],
+        serde_json::json!({"reject": "permanent", "reason": "Unknown", "ip": "local"})
+    );
+    let dump = &docs[3];
+    assert_eq!(dump["event"]["action"], "unrecognized");
+    assert_eq!(batch.entries[3].action, 0);
+    assert_eq!(dump["exim"]["envelope_from"], "a@b.example");
+    assert_eq!(dump["exim"]["header_names"], serde_json::json!(["Subject"]));
+    assert_eq!(dump["email"]["subject"], "hi");
+}

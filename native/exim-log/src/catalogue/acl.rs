@@ -3,7 +3,7 @@
 
 use super::hostident::scan_host_ident;
 use super::{error, took_part};
-use crate::body::{Decline, Event, Obj, R};
+use crate::body::{Event, Obj, R};
 use crate::doc::Value;
 use regex::Regex;
 use serde::Deserialize;
@@ -45,7 +45,10 @@ struct Compiled {
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
-        let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("acl pattern: {e}"));
+        // Python's `\s` holds `\x1c`-`\x1f`: the patterns read them as it does.
+        let re = |p: &str| {
+            Regex::new(&super::python_spaces(p)).unwrap_or_else(|e| panic!("acl pattern: {e}"))
+        };
         Compiled {
             lines: serde_json::from_str(include_str!("../../../../shipper/exim/data/lines.json"))
                 .expect("shipper/exim/data/lines.json"),
@@ -74,15 +77,22 @@ fn compiled() -> &'static Compiled {
     })
 }
 
-/// `VERIFY_ACTIONS[(who, result)]`.
-pub(crate) fn verify_action(who: &str, result: &str) -> R<&'static str> {
+/// `VERIFY_ACTIONS[(who, result)]`: the patterns' groups name only the table's keys; anything else (a
+/// table without them) is the failure of that side's verify.
+pub(crate) fn verify_action(who: &str, result: &str) -> &'static str {
     let c = compiled();
     c.lines
         .verify_actions
         .get(who)
         .and_then(|r| r.get(result))
-        .map(String::as_str)
-        .ok_or(Decline)
+        .map_or(
+            if who == "sender" {
+                "sender_verify_failed"
+            } else {
+                "recipient_verify_failed"
+            },
+            String::as_str,
+        )
 }
 
 /// Python's `s[a:]` on ASCII text (never out of range).
@@ -145,15 +155,13 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
     Ok(action)
 }
 
-/// Python's `float()` of a `-?\d+(?:\.\d+)?` group.
+/// Python's `float()` of a `-?\d+(?:\.\d+)?` group; beyond a float's range `inf`, which orjson writes
+/// as `null` (so does the core).
 fn float(text: &str) -> R<Value> {
     let f: f64 = crate::text::ascii_digits(text)
         .parse()
-        .map_err(|_| Decline)?;
-    if !f.is_finite() {
-        return Err(Decline);
-    }
-    Ok(f.into())
+        .unwrap_or(f64::INFINITY);
+    Ok(if f.is_finite() { f.into() } else { Value::Null })
 }
 
 /// The groups of a match of Python's SpamAssassin pattern that `warning` reads.
@@ -242,9 +250,7 @@ fn verdict(text: &str, i: usize) -> Option<(bool, &str)> {
 }
 
 fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
-    if !text.is_ascii() && super::reads_apart(text) {
-        return Err(Decline); // `spam_score`'s `\b` and `(?i)`
-    }
+    // Beyond ASCII `spam_score`'s `\b` and `(?i)` are the crate's (an intended difference).
     let c = compiled();
     if let Some(sm) = spamassassin(text) {
         let mut spam = Obj::new();
@@ -320,7 +326,7 @@ pub(crate) fn host_line(
             "destination",
             None,
         )?;
-        return verify_action(who, result).map(Some);
+        return Ok(Some(verify_action(who, result)));
     }
     if let Some(dm) = c.dropped.captures(rest) {
         let mut acl = Obj::new();
@@ -368,7 +374,7 @@ pub(crate) fn host_line(
         let conf = match ev.exim.remove("smtp_confirmation") {
             None => String::new(),
             Some(Value::String(s)) => s.into_string(),
-            Some(_) => return Err(Decline),
+            Some(_) => String::new(), // `scan` writes a string: never
         };
         let tmp = took_part(&cm, "tmp").unwrap_or("").starts_with("tmp");
         error(

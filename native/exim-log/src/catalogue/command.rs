@@ -7,7 +7,7 @@ use super::hostident::{
 };
 use super::rule::Rule;
 use super::{bare_host, error, group, int, rule, took_part};
-use crate::body::{Decline, Event, Obj, R};
+use crate::body::{Event, Obj, R};
 use crate::doc::Value;
 use crate::fields::host_group;
 use regex::{Captures, Regex};
@@ -40,9 +40,12 @@ fn h_mail_reject(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let whole = m.get(0).map_or("", |g| g.as_str());
     let ctx = whole.contains("too big").then_some("size");
     if let Some(size) = group(m, "size") {
-        ev.exim.insert("size".into(), int(size)?.into());
-        let max = int(took_part(m, "max").ok_or(Decline)?)?;
-        ev.exim.insert("size_limit".into(), max.into());
+        if let Some(n) = int(size) {
+            ev.exim.insert("size".into(), n.into());
+        }
+        if let Some(max) = int(took_part(m, "max").unwrap_or("")) {
+            ev.exim.insert("size_limit".into(), max.into());
+        }
     }
     let msg = group(m, "reason").unwrap_or(whole);
     error(
@@ -123,7 +126,10 @@ fn vrfy_address() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     // `re.fullmatch(rf"<?({ADDRESS}?)>?")`: the `?` after ADDRESS's `+` makes it lazy.
     R.get_or_init(|| {
-        Regex::new(r#"\A<?((?:"(?:[^"\\]|\\.)*"|[^\s"])+?)>?\z"#).expect("vrfy address")
+        Regex::new(&super::python_spaces(
+            r#"\A<?((?:"(?:[^"\\]|\\.)*"|[^\s"])+?)>?\z"#,
+        ))
+        .expect("vrfy address")
     })
 }
 
@@ -152,7 +158,9 @@ fn h_vrfy(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 fn set_id() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     // The id is the client's own text and may hold `)`: it runs to the line's last `)`.
-    R.get_or_init(|| Regex::new(r"(?s)\(set_id=(?P<id>.*)\)\s*\z").expect("set_id"))
+    R.get_or_init(|| {
+        Regex::new(&super::python_spaces(r"(?s)\(set_id=(?P<id>.*)\)\s*\z")).expect("set_id")
+    })
 }
 
 fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
@@ -171,11 +179,9 @@ fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let resp = took_part(m, "resp").unwrap_or("");
     if let Some(id) = set_id().captures(resp).and_then(|c| c.name("id")) {
         // A tag `A=` scanned above may have replaced exim.auth: Python adds the id to whatever is there.
-        match ev.exim.get_mut("auth") {
-            Some(Value::Object(a)) => {
-                a.insert("id".into(), id.as_str().into());
-            }
-            _ => return Err(Decline),
+        // `A=` always makes an object.
+        if let Some(Value::Object(a)) = ev.exim.get_mut("auth") {
+            a.insert("id".into(), id.as_str().into());
         }
         ev.sec("user").insert("name".into(), id.as_str().into());
     }

@@ -6,7 +6,7 @@ use super::hostident::{
 };
 use super::rule::Rule;
 use super::{error, group, int, rule, set_duration, took_part};
-use crate::body::{Decline, Event, Obj, R};
+use crate::body::{Event, Obj, R};
 use crate::doc::Value;
 use crate::fields::{interface, unescape};
 use regex::{Captures, Regex};
@@ -53,8 +53,9 @@ fn conn_open(ev: &mut Event, m: &Conn<'_>) -> R<Option<&'static str>> {
         ev.exim.insert("connection_id".into(), ci.into());
     }
     if let Some(count) = nonempty(m.count) {
-        ev.exim
-            .insert("connection_count".into(), int(count)?.into());
+        if let Some(n) = int(count) {
+            ev.exim.insert("connection_count".into(), n.into());
+        }
     }
     Ok(None)
 }
@@ -203,12 +204,13 @@ fn sub<'a>(ev: &'a mut Event, name: &str) -> &'a mut Obj {
 }
 
 fn h_outbound(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    let epoch = int(took_part(m, "epoch").ok_or(Decline)?)?;
-    ev.exim.insert("outbound_epoch".into(), epoch.into());
+    if let Some(epoch) = int(took_part(m, "epoch").unwrap_or("")) {
+        ev.exim.insert("outbound_epoch".into(), epoch.into());
+    }
     // cPanel's tracking line: one per recipient, with the sending domain before the recipient.
-    let domain = took_part(m, "domain").ok_or(Decline)?;
+    let domain = took_part(m, "domain").unwrap_or("");
     ev.exim.insert("outbound_domain".into(), domain.into());
-    ev.recipients(&[took_part(m, "rcpt").ok_or(Decline)?]);
+    ev.recipients(&[took_part(m, "rcpt").unwrap_or("")]);
     Ok(None)
 }
 
@@ -309,7 +311,12 @@ fn ident_tag() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     // Python's ` (?:…)(?= |\Z)`: the greedy tag ends at a space or the end whenever it can, so the
     // lookahead is a test of the next byte.
-    R.get_or_init(|| Regex::new(r"\A (?:I=\[[^\]\s]*\](?::\w+)?|U=\S+|Ci=\S+)").expect("ident tag"))
+    R.get_or_init(|| {
+        Regex::new(&super::python_spaces(
+            r"\A (?:I=\[[^\]\s]*\](?::\w+)?|U=\S+|Ci=\S+)",
+        ))
+        .expect("ident tag")
+    })
 }
 
 /// `_h_sync_error`: the command and the pipelined data are the client's, so a host group counts only

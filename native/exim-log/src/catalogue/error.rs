@@ -2,14 +2,13 @@
 //! crashes, sa-exim, DKIM, panics, and pre-4.85 per-host delivery errors.
 //!
 //! Patterns are Python's with `\s`/`\S` widened to Python's whitespace (`\x1c`-`\x1f`, see
-//! `message.rs`). Values Python reads with `int()`/`float()` (which take any Unicode digit) are
-//! declined when they are not ASCII.
+//! `message.rs`). Values Python reads with `int()`/`float()` take any Unicode digit here too.
 
 use super::group as opt;
 use super::hostident::{full_host, scan_host_ident};
 use super::message::{address, text};
 use super::rule::{h_text_error, with_needles as rule, Rule};
-use crate::body::{Decline, ErrorOpts, Event, Obj, R};
+use crate::body::{ErrorOpts, Event, Obj, R};
 use crate::doc::Value;
 use crate::fields::HostGroup;
 use regex::{Captures, Regex};
@@ -32,12 +31,11 @@ fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>>
 
 fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     static TAG: OnceLock<Regex> = OnceLock::new();
-    let tag = TAG
-        .get_or_init(|| Regex::new(r"(?:^| )(\w+)=([^\s\x1c-\x1f]*)").expect("dkim tag pattern"));
+    // Python's `\w` (`str.isalnum()` or `_`: no marks) whatever the text.
+    let tag = TAG.get_or_init(|| {
+        Regex::new(r"(?:^| )([\p{L}\p{N}_]+)=([^\s\x1c-\x1f]*)").expect("dkim tag pattern")
+    });
     let tags_text = text(m, "tags");
-    if !tags_text.is_ascii() {
-        return Err(Decline); // Python's `\w` and Rust's differ outside ASCII
-    }
     let mut tags: Vec<(&str, &str)> = Vec::new();
     for c in tag.captures_iter(tags_text) {
         let (k, v) = (
@@ -63,8 +61,9 @@ fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             verify.insert(key.into(), v.into());
         }
     }
-    if let Some(b) = get("b").filter(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit())) {
-        verify.insert("key_bits".into(), int_value(b)?);
+    // `isdecimal()`, then `int()`: digits of any script; beyond i64 (a `long`) left out.
+    if let Some(bits) = get("b").and_then(super::int) {
+        verify.insert("key_bits".into(), bits.into());
     }
     verify.insert("result".into(), res.into());
     let status = if res == "verification succeeded" {
@@ -77,11 +76,6 @@ fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     Ok(None)
 }
 
-/// Python's `int()` of ASCII digits; beyond u64 is declined (Python's ints are unbounded).
-fn int_value(digits: &str) -> R<Value> {
-    digits.parse::<u64>().map(Value::from).map_err(|_| Decline)
-}
-
 fn h_rejected_from(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     static SIZE: OnceLock<Regex> = OnceLock::new();
     let size = SIZE.get_or_init(|| Regex::new(r"read=(\d+) max=(\d+)").expect("size pattern"));
@@ -89,12 +83,13 @@ fn h_rejected_from(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> 
     scan_host_ident(ev, text(m, "rest"), "source")?;
     let msg = text(m, "m");
     if let Some(rm) = size.captures(msg) {
-        let (read, max) = (&rm[1], &rm[2]);
-        if !read.is_ascii() || !max.is_ascii() {
-            return Err(Decline);
+        // `int()` of `\d+`: digits of any script; beyond i64 (a `long`) left out.
+        if let Some(read) = super::int(&rm[1]) {
+            ev.exim.insert("size".into(), read.into());
         }
-        ev.exim.insert("size".into(), int_value(read)?);
-        ev.exim.insert("size_limit".into(), int_value(max)?);
+        if let Some(max) = super::int(&rm[2]) {
+            ev.exim.insert("size_limit".into(), max.into());
+        }
     }
     let how = ErrorOpts {
         stage: Some("data"),
@@ -205,7 +200,8 @@ fn sa_patterns() -> &'static SaPatterns {
             r")> \((?:host=(?P<name>[^\s\x1c-\x1f]*) \[(?P<ip>[^\]\s\x1c-\x1f]*)\]|local)\) for (?P<rcpts>.*)"
         ))
         .expect("sa skipped pattern"),
-        status: Regex::new(r"(\w+)=(-?\d+(?:\.\d+)?)\b").expect("sa status pattern"),
+        // Python's `\w` for the key; the closing `\b` is the crate's (an intended difference).
+        status: Regex::new(r"([\p{L}\p{N}_]+)=(-?\d+(?:\.\d+)?)\b").expect("sa status pattern"),
         recipient: Regex::new(address!()).expect("address pattern"),
     })
 }
@@ -235,14 +231,13 @@ fn sa_outcomes() -> &'static [(String, String, String)] {
     })
 }
 
-/// Python's `float()` of `-?\d+(?:\.\d+)?` in ASCII.
-fn float_value(text: &str) -> R<Value> {
+/// Python's `float()` of `-?\d+(?:\.\d+)?` (digits of any script); beyond a float's range `inf`,
+/// which orjson writes as `null` (so does the core).
+fn float_value(text: &str) -> Value {
     let f: f64 = crate::text::ascii_digits(text)
         .parse()
-        .map_err(|_| Decline)?;
-    crate::doc::Number::from_f64(f)
-        .map(Value::Number)
-        .ok_or(Decline)
+        .unwrap_or(f64::INFINITY);
+    crate::doc::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
 fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
@@ -256,12 +251,8 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             ev.exim.insert("spam".into(), spam.into());
             return Ok(Some("spam_verdict"));
         }
-        // The kind is one of the pattern's ASCII words (`Debug\d?` aside: a non-ASCII digit is declined).
-        let kind = text(m, "kind");
-        if !kind.is_ascii() {
-            return Err(Decline);
-        }
-        let kind = kind.to_ascii_lowercase();
+        // `kind.lower().rstrip("0123456789")`: a digit of another script after `Debug` stays.
+        let kind = crate::text::py_lower(text(m, "kind"));
         let mut sa = Obj::new();
         sa.insert(
             "level".into(),
@@ -283,9 +274,6 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         spam.insert("action".into(), action.as_str().into());
     }
     if let Some(status) = opt(&am, "status") {
-        if !status.is_ascii() {
-            return Err(Decline);
-        }
         for c in p.status.captures_iter(status) {
             let key = &c[1];
             let key = if key == "hits" || key == "score" {
@@ -293,14 +281,11 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             } else {
                 key
             };
-            spam.insert(key.to_string().into(), float_value(&c[2])?);
+            spam.insert(key.to_string().into(), float_value(&c[2]));
         }
     }
     if let Some(scan) = opt(&am, "scan") {
-        if !scan.is_ascii() {
-            return Err(Decline);
-        }
-        spam.insert("scan_time".into(), float_value(scan)?);
+        spam.insert("scan_time".into(), float_value(scan));
     }
     spam.insert("header_message_id".into(), text(&am, "mid").into());
     ev.exim.insert("spam".into(), spam.into());

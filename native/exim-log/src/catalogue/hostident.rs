@@ -46,7 +46,10 @@ pub(crate) fn full_host(ev: &mut Event, text: &str, side: &str) -> R<()> {
 fn tail_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
-        Regex::new(r"\A(?: (?:I=\[[^\]\s]*\](?::\w+)?|U=\S+|Ci=\S+))*\z").expect("ident tail")
+        Regex::new(&super::python_spaces(
+            r"\A(?: (?:I=\[[^\]\s]*\](?::\w+)?|U=\S+|Ci=\S+))*\z",
+        ))
+        .expect("ident tail")
     })
 }
 

@@ -7,9 +7,9 @@
 //! with those 3 (indexed by the first byte here), and a rule's needles must occur first. A `RegexSet`
 //! would run every pattern over every body; most bodies are rejected by their first bytes already.
 //!
-//! The `regex` crate and Python's `re` agree on ASCII text without `\x1c`-`\x1f` (Python's `\s`
-//! holds those; `\w`, `\d` and `\b` differ beyond ASCII, and so do the Unicode versions): bodies with
-//! those characters are declined, and non-ASCII ones but for the ACL lines (`acl::host_line`).
+//! The `regex` crate and Python's `re` agree on ASCII text once `\s` holds `\x1c`-`\x1f` as Python's
+//! does (the rules are compiled so); beyond ASCII a second set takes Python's `\w`, and only `\b` and
+//! `(?i)` stay the crate's (native/README.md, "Intended differences"). Nothing is declined.
 
 /// `hostident.HOST`: a client as Exim writes it after `from` (`name (helo) [ip]:port`, `[ip]`, a login).
 macro_rules! host_re {
@@ -39,7 +39,7 @@ pub mod message;
 pub mod process;
 pub mod rule;
 
-use crate::body::{Decline, Event, R};
+use crate::body::{Event, R};
 use crate::doc::Value;
 use crate::fields::{duration, unescape, HostGroup};
 use regex::{Captures, Regex};
@@ -54,20 +54,21 @@ struct Compiled {
     rules: Vec<(Rule, Regex, String)>,
     /// Per first byte of a body, the indices of the rules that may match it, in table order.
     by_first: Vec<Vec<usize>>,
-    /// Every rule module is ported: only then is a body no rule takes Python's `unrecognized` (and,
-    /// in the panic log, a panic); while a module is a stub such a body is declined.
-    complete: bool,
 }
 
 /// The pattern with `\w` and `\W` as Python reads them in a `str` pattern (`str.isalnum()` or `_`:
-/// letters and numbers, no marks), for bodies beyond ASCII; `\d` (`Nd`) and `\s` (less `\x1c`-`\x1f`,
-/// declined before) are the regex crate's Unicode forms already. `\b` stays the crate's, so
-/// [`parse_other`] declines a `\b` rule on a body holding a character the two `\w`s read apart.
+/// letters and numbers, no marks), and `\s` with `\x1c`-`\x1f`, for bodies beyond ASCII; `\d` (`Nd`)
+/// is the regex crate's Unicode form already. `\b` and `(?i)` stay the crate's: a `\b` next to a character the two
+/// `\w`s read apart (a combining mark, `\p{No}`, a connector but `_`), or `İ`/`ı` under `(?i)` (Python's
+/// `re` folds them onto `i`), read as the crate reads them (an intended difference, native/README.md).
 fn python_classes(pattern: &str) -> String {
     swap_classes(pattern, |in_class, e| match (in_class, e) {
         (false, 'w') => r"[\p{L}\p{N}_]",
         (false, 'W') => r"[^\p{L}\p{N}_]",
         (true, 'w') => r"\p{L}\p{N}_",
+        (false, 's') => r"[\s\x1c-\x1f]",
+        (false, 'S') => r"[^\s\x1c-\x1f]",
+        (true, 's') => r"\s\x1c-\x1f",
         _ => "",
     })
 }
@@ -75,12 +76,6 @@ fn python_classes(pattern: &str) -> String {
 /// The rules compiled for bodies beyond ASCII ([`python_classes`]), built the first time one comes.
 struct Unicode {
     rules: Vec<Regex>,
-    /// Per rule: its `\b`/`\B` (read with the crate's `\w`) and `(?i)` (Python also folds `İ` and
-    /// `ı` onto `i`, simple case folding does not) need the guards below.
-    word_boundary: Vec<bool>,
-    ignore_case: Vec<bool>,
-    /// A character the crate's `\w` and Python's read apart (marks, `\p{Pc}` but `_`, `\p{No}`).
-    apart: Regex,
 }
 
 fn unicode() -> &'static Unicode {
@@ -95,18 +90,8 @@ fn unicode() -> &'static Unicode {
                         .unwrap_or_else(|e| panic!("catalogue rule {p}: {e}"))
                 })
                 .collect(),
-            word_boundary: pats()
-                .map(|p| p.contains(r"\b") || p.contains(r"\B"))
-                .collect(),
-            ignore_case: pats().map(|p| p.contains("(?i")).collect(),
-            apart: Regex::new(r"[[\w--[\p{L}\p{N}_]][[\p{L}\p{N}_]--\w]]").expect("apart class"),
         }
     })
-}
-
-/// Whether a `\b` or `(?i)` of the regex crate may read a non-ASCII text apart from Python's `re`.
-pub(crate) fn reads_apart(text: &str) -> bool {
-    unicode().apart.is_match(text) || text.contains(['İ', 'ı'])
 }
 
 /// lines.py `_literal_prefix` on the pattern text (its leading `(?s)` aside): the literal text every
@@ -143,21 +128,33 @@ fn all_rules() -> Vec<Rule> {
 }
 
 /// The pattern with `\d`, `\w`, `\s` (and `\D`, `\W`, `\S`, `\b`, `\B` outside classes) as their
-/// ASCII forms. [`parse_other`] runs the rules on ASCII bodies only, where both mean the same, and the
-/// Unicode forms made NFAs whose captures (the bounded backtracker and its visited set) led the profile.
+/// ASCII forms, `\s` as Python's (`\x1c`-`\x1f` too). [`parse_other`] runs the rules on ASCII bodies
+/// only, where both mean the same, and the Unicode forms made NFAs whose captures (the bounded
+/// backtracker and its visited set) led the profile.
 fn ascii_classes(pattern: &str) -> String {
     swap_classes(pattern, |in_class, e| match (in_class, e) {
         (false, 'd') => "[0-9]",
         (false, 'w') => "[0-9A-Za-z_]",
-        (false, 's') => "[\\t\\n\\x0B\\f\\r ]",
+        (false, 's') => "[\\t\\n\\x0B\\f\\r \\x1c-\\x1f]",
         (false, 'D') => "[^0-9]",
         (false, 'W') => "[^0-9A-Za-z_]",
-        (false, 'S') => "[^\\t\\n\\x0B\\f\\r ]",
+        (false, 'S') => "[^\\t\\n\\x0B\\f\\r \\x1c-\\x1f]",
         (false, 'b') => "(?-u:\\b)",
         (false, 'B') => "(?-u:\\B)",
         (true, 'd') => "0-9",
         (true, 'w') => "0-9A-Za-z_",
-        (true, 's') => "\\t\\n\\x0B\\f\\r ",
+        (true, 's') => "\\t\\n\\x0B\\f\\r \\x1c-\\x1f",
+        _ => "",
+    })
+}
+
+/// The pattern with `\s` and `\S` as Python's `re` reads them in a `str` pattern: `\x1c`-`\x1f` are
+/// spaces too (`str.isspace()`), not to the crate.
+pub(crate) fn python_spaces(pattern: &str) -> String {
+    swap_classes(pattern, |in_class, e| match (in_class, e) {
+        (false, 's') => r"[\s\x1c-\x1f]",
+        (false, 'S') => r"[^\s\x1c-\x1f]",
+        (true, 's') => r"\s\x1c-\x1f",
         _ => "",
     })
 }
@@ -217,7 +214,6 @@ fn swap_classes(pattern: &str, swap: impl Fn(bool, char) -> &'static str) -> Str
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
-        let complete = !message::rules().is_empty() && !error::rules().is_empty();
         let mut rules = Vec::new();
         let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
         for (i, r) in all_rules().into_iter().enumerate() {
@@ -231,11 +227,7 @@ fn compiled() -> &'static Compiled {
             }
             rules.push((r, re, key));
         }
-        Compiled {
-            rules,
-            by_first,
-            complete,
-        }
+        Compiled { rules, by_first }
     })
 }
 
@@ -258,17 +250,14 @@ pub(crate) const fn rule(
     rule::with_needles(action, pattern, handler, &[])
 }
 
-/// Python's `int()` of a `\d+` group (digits of any script): beyond `u64` it is declined.
-pub(crate) fn int(text: &str) -> R<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        if text.is_empty() || !text.chars().all(|c| crate::text::py_decimal(c).is_some()) {
-            return Err(Decline);
-        }
-        return crate::text::py_int(text)
-            .and_then(|n| u64::try_from(n).ok())
-            .ok_or(Decline);
+/// Python's `int()` of a `\d+` group (digits of any script); None beyond i64, which the `long` fields
+/// these go to cannot hold (Python keeps the int, and OpenSearch would refuse the document), and for a
+/// group that is not digits.
+pub(crate) fn int(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.chars().all(|c| crate::text::py_decimal(c).is_some()) {
+        return None;
     }
-    text.parse().map_err(|_| Decline)
+    crate::text::py_int(text).and_then(|n| u64::try_from(n).ok())
 }
 
 /// `Event.error` with its keyword arguments.
@@ -343,11 +332,8 @@ fn generic(ev: &mut Event, action: &'static str, m: &Captures<'_>) -> R<&'static
 }
 
 /// `lines.parse_other`: the action of a non-flag body, its fields filled; `"unrecognized"` when no
-/// rule matches. A body the port cannot read as Python does is declined.
+/// rule matches.
 pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'static str> {
-    if body.bytes().any(|b| (0x1c..=0x1f).contains(&b)) {
-        return Err(Decline);
-    }
     let ascii = body.is_ascii();
     if acl::HOST_START.iter().any(|p| body.starts_with(p)) {
         // The ACL lines' patterns hold no `\w`; acl.rs guards its one `\b` and `(?i)` pattern.
@@ -367,17 +353,11 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
 }
 
 /// The rules in order: the first that matches fills the event. A non-ASCII body runs the set compiled
-/// with Python's `\w`, declined where the two readings could differ.
+/// with Python's `\w`.
 fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> R<&'static str> {
     let c = compiled();
     let wide = (!ascii).then(unicode);
-    let apart = wide.is_some_and(|u| u.apart.is_match(body));
-    let dotless = !ascii && body.contains(['İ', 'ı']);
-    let unrecognized = if c.complete {
-        Ok("unrecognized")
-    } else {
-        Err(Decline)
-    };
+    let unrecognized = Ok("unrecognized");
     let Some(&first) = body.as_bytes().first() else {
         return unrecognized;
     };
@@ -400,12 +380,7 @@ fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> R<&
             continue;
         }
         let re = match wide {
-            Some(u) => {
-                if (apart && u.word_boundary[i]) || (dotless && u.ignore_case[i]) {
-                    return Err(Decline);
-                }
-                &u.rules[i]
-            }
+            Some(u) => &u.rules[i],
             None => re,
         };
         let Some(m) = re.captures(body) else {
@@ -422,7 +397,7 @@ fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> R<&
         }
         if action == "recipient_verify_failed" {
             if let Some(who) = group(&m, "who") {
-                action = acl::verify_action(who, took_part(&m, "r").ok_or(Decline)?)?;
+                action = acl::verify_action(who, took_part(&m, "r").unwrap_or(""));
             }
         }
         return Ok(action);
@@ -438,11 +413,11 @@ mod tests {
     fn ascii_classes_swap_only_the_unicode_classes() {
         assert_eq!(
             ascii_classes(r"\d+\s\w"),
-            r"[0-9]+[\t\n\x0B\f\r ][0-9A-Za-z_]"
+            r"[0-9]+[\t\n\x0B\f\r \x1c-\x1f][0-9A-Za-z_]"
         );
         assert_eq!(
             ascii_classes(r"[^\s\x1c-\x1f]*"),
-            r"[^\t\n\x0B\f\r \x1c-\x1f]*"
+            r"[^\t\n\x0B\f\r \x1c-\x1f\x1c-\x1f]*"
         );
         assert_eq!(
             ascii_classes(r"[\w.-]+\b\\d"),
@@ -450,7 +425,7 @@ mod tests {
         );
         assert_eq!(
             ascii_classes(r"[]\d][^]\s]\S"),
-            r"[]0-9][^]\t\n\x0B\f\r ][^\t\n\x0B\f\r ]"
+            r"[]0-9][^]\t\n\x0B\f\r \x1c-\x1f][^\t\n\x0B\f\r \x1c-\x1f]"
         );
         assert_eq!(ascii_classes(r"[\S\]]\D"), r"[\S\]][^0-9]");
         assert!(!compiled().rules.is_empty());
@@ -742,27 +717,50 @@ mod tests {
     }
 
     #[test]
-    fn bodies_python_and_the_regex_crate_may_read_apart_are_declined() {
+    fn bodies_python_and_the_regex_crate_may_read_apart_are_read_all_the_same() {
         let mut ev = Event {
             doc: crate::body::Obj::new(),
             exim: crate::body::Obj::new(),
         };
-        // The ACL rejections lower-case as `str.lower()` does: read, not declined.
+        // The ACL rejections lower-case as `str.lower()` does.
         assert_eq!(
             parse_other(&mut ev, "H=(x) [192.0.2.6] rejected MAİL x: no", None),
             Ok("command_rejected")
         );
-        // Python's `\b` and `(?i)` beyond ASCII: a vowel sign (`\w` for the crate, not for Python), `İ`.
-        for body in [
-            "H=(x) [192.0.2.6] Warning: vİrus",
-            "H=(x) [192.0.2.6] Warning: spam\u{93f} score 5",
-            "SMTP call from [1.2.3.4] dropped: a\x1cb",
+        // Formerly declined, now the core's reading: `\b` next to a vowel sign is the crate's (no
+        // boundary: Python, for which the sign is no word character, reads `spam_verdict`), `İ` is no
+        // `i` to `(?i)` (Python: neither a malware nor a spam verdict here either), and `\x1c` is a
+        // space to `\s` as to Python (its `smtp_call_dropped` with the reason `a\x1cb`).
+        for (body, action, key, value) in [
+            (
+                "H=(x) [192.0.2.6] Warning: spam\u{93f} score 5",
+                "acl_warning",
+                "warning",
+                "spam\u{93f} score 5",
+            ),
+            (
+                "H=(x) [192.0.2.6] Warning: vİrus",
+                "acl_warning",
+                "warning",
+                "vİrus",
+            ),
+            (
+                "SMTP call from [1.2.3.4] dropped: a\x1cb",
+                "smtp_call_dropped",
+                "reason",
+                "a\x1cb",
+            ),
         ] {
             let mut ev = Event {
                 doc: crate::body::Obj::new(),
                 exim: crate::body::Obj::new(),
             };
-            assert_eq!(parse_other(&mut ev, body, None), Err(Decline), "{body}");
+            assert_eq!(parse_other(&mut ev, body, None), Ok(action), "{body}");
+            assert_eq!(
+                ev.exim.get(key).and_then(Value::as_str),
+                Some(value),
+                "{body}"
+            );
         }
         // Other non-ASCII bodies run the rules compiled with Python's `\w`: as `parse_other` reads
         // them (CPython: `smtp_call_dropped`, `exim.reason` "é").

@@ -19,10 +19,11 @@ struct Res {
 fn res() -> &'static Res {
     static R: OnceLock<Res> = OnceLock::new();
     R.get_or_init(|| Res {
-        queue: Regex::new(r"(?:^|, )(-q[^\s,]*(?: -q[^\s,]*)*)").expect("queue"),
+        queue: Regex::new(&super::python_spaces(r"(?:^|, )(-q[^\s,]*(?: -q[^\s,]*)*)"))
+            .expect("queue"),
         ports: Regex::new(r"(?:port |\]:)(\d+)").expect("ports"),
         home: Regex::new(r"\A/home\d*/([^/]+)").expect("home"),
-        args: Regex::new(r#""((?:[^"\\]|\\.)*)"|(\S+)"#).expect("args"),
+        args: Regex::new(&super::python_spaces(r#""((?:[^"\\]|\\.)*)"|(\S+)"#)).expect("args"),
     })
 }
 
@@ -30,7 +31,9 @@ fn res() -> &'static Res {
 fn pid(ev: &mut Event, m: &Captures<'_>) -> R<()> {
     let p = took_part(m, "pid").unwrap_or("").trim_start_matches('p');
     if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
-        ev.sec("process").insert("pid".into(), int(p)?.into());
+        if let Some(n) = int(p) {
+            ev.sec("process").insert("pid".into(), n.into());
+        }
     }
     Ok(())
 }
@@ -48,7 +51,7 @@ fn h_daemon(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     }
     let mut ports: Vec<u64> = Vec::new();
     for c in r.ports.captures_iter(rest) {
-        ports.push(int(c.get(1).map_or("", |g| g.as_str()))?);
+        ports.extend(int(c.get(1).map_or("", |g| g.as_str())));
     }
     ports.sort_unstable();
     ports.dedup();
@@ -92,14 +95,16 @@ fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
 
 /// `h_cwd`'s fields from its three groups and the arguments already split.
 fn cwd_fields(ev: &mut Event, cwd: &str, n: &str, args: Vec<Value>, user: Option<&str>) -> R<()> {
-    let n = int(n)?;
+    let n = int(n);
     let proc = ev.sec("process");
     proc.insert("working_directory".into(), cwd.into());
     if let Some(first) = args.first().cloned() {
         proc.insert("executable".into(), first);
     }
     proc.insert("args".into(), args.into());
-    proc.insert("args_count".into(), n.into());
+    if let Some(n) = n {
+        proc.insert("args_count".into(), n.into());
+    }
     // cPanel: every local `sendmail` call runs from the submitting account's home directory.
     if let Some(user) = user {
         ev.exim.insert("cpanel_user".into(), user.into());
@@ -116,9 +121,9 @@ fn home_user(cwd: &str) -> Option<&str> {
     (end > 0).then(|| &rest[..end])
 }
 
-/// The regex crate's `\s` on ASCII text.
+/// The rules' `\s` on ASCII text: Python's, with `\x1c`-`\x1f` (`super::python_spaces`).
 fn ascii_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')
 }
 
 /// `res().args.captures_iter` on ASCII text, read by hand: each word, or a `"…"` whose backslashes
@@ -189,8 +194,9 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
 }
 
 fn h_sighup(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    let p = int(took_part(m, "pid").unwrap_or(""))?;
-    ev.sec("process").insert("pid".into(), p.into());
+    if let Some(p) = int(took_part(m, "pid").unwrap_or("")) {
+        ev.sec("process").insert("pid".into(), p.into());
+    }
     Ok(None)
 }
 

@@ -10,7 +10,8 @@ pub type Handler = fn(&mut Event, &regex::Captures<'_>) -> R<Option<&'static str
 pub struct Rule {
     pub action: &'static str,
     /// Python's pattern text, translated for the `regex` crate (`(?s)` for re.S, `\z` for `\Z`, no
-    /// lookaround: rewrite such a rule's pattern, or decline in its handler, and say so in a comment).
+    /// lookaround: rewrite such a rule's pattern, or read it by hand in its handler, and say so in a
+    /// comment).
     pub pattern: &'static str,
     pub handler: Option<Handler>,
     pub needs_id: Option<bool>,
