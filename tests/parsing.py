@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any, BinaryIO, NamedTuple
 
 import orjson
-import pytest
 
 from shipper import _native as core
 
@@ -21,13 +20,6 @@ PROGRAMS = ("exim", "exim4")
 """The syslog tags of Exim's lines (the settings' default `syslog_programs`)."""
 
 _RECORD = struct.Struct(core.RECORD_FORMAT)
-
-
-def declined(what: str) -> pytest.MarkDecorator:
-    """A test the core fails because it declines the entry (its placeholder, code 0) where Python read it:
-    a finding for the core (helper "nodecline" removes the declines). Strict: it fails once the core
-    reads the entry, so the mark goes then."""
-    return pytest.mark.xfail(strict=True, reason=f"the core declines {what}: the placeholder")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import pytest
 
 from shipper.report.window import duration
 from tests.conftest import get
-from tests.parsing import declined, parse
+from tests.parsing import parse
 
 T = "2025-01-31 10:00:00"
 ID = "1tXaaa-00000001abc-0ABC"
@@ -208,7 +208,6 @@ def test_digits_that_are_not_decimal_are_not_numbers() -> None:
     assert get(doc, "exim.interface") == {"address": "127.0.0.1", "port": 25}
 
 
-@declined("an `S=` of non-ASCII digits")
 def test_a_size_of_other_digits() -> None:
     """`S=٤٢` is 42, as `int()` reads it; `S=²` is no number: kept as the field's text."""
     assert get(_arrival("H=mx [192.0.2.1] P=esmtp S=٤٢"), "exim.size") == 42

@@ -451,8 +451,10 @@ pub(crate) fn ipv6_kind(n: u128) -> &'static str {
 /// `fields.ip_facts`: the canonical form and version of an address.
 pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
     if !text.is_ascii() {
-        // `ipv4_octets` reads digits of any script; `ipaddress` takes ASCII only.
-        return Ok(unicode_ipv4_octets(text).map(|_| (text.to_string(), 4)));
+        // `ipv4_octets` reads digits of any script (`١92.0.2.98`); the document's `ip` fields get the
+        // address in ASCII, the only form an OpenSearch `ip` field takes (the Python path wrote the text
+        // as it was, and the node refused the whole document).
+        return Ok(unicode_ipv4_octets(text).map(|[a, b, c, d]| (format!("{a}.{b}.{c}.{d}"), 4)));
     }
     if ipv4_octets(text).is_some() {
         return Ok(Some((text.to_string(), 4)));
@@ -998,6 +1000,11 @@ mod tests {
             Ok(Some(("fe80::1%eth0".into(), 6)))
         );
         assert_eq!(ip_facts("1.2.3.4%x"), Ok(None));
+        // Digits of another script are read, and written in the ASCII an `ip` field takes.
+        assert_eq!(
+            ip_facts("\u{661}92.0.2.98"),
+            Ok(Some(("192.0.2.98".into(), 4)))
+        );
         assert_eq!(ip_kind("ip6:ip6"), Ok(None));
         let n = |t: &str| u128::from(t.parse::<std::net::Ipv6Addr>().unwrap());
         assert_eq!(ipv6_text(n("2001:DB8:0:0:1:0:0:1")), "2001:db8::1:0:0:1");
