@@ -43,7 +43,7 @@ _FAILURE: dict[str, Any] = {"term": {"event.action": "delivery_failed"}}
 _TEMPORARY: dict[str, Any] = {"term": {"exim.error.temporary": True}}
 _DENIED: dict[str, Any] = {"bool": {"filter": [{"term": {"event.type": "denied"}}], "must_not": [_TEMPORARY]}}
 _TEMP_DENIED: dict[str, Any] = {"bool": {"filter": [{"term": {"event.type": "denied"}}, _TEMPORARY]}}
-# eximstats' rejects: see shipper/exim/eximstats.py.
+# eximstats' rejects: see native/exim-log/src/enrich.rs (eximstats' patterns, `exim.eximstats`).
 _REJECT: dict[str, Any] = {"term": {"exim.eximstats.reject": "permanent"}}
 _TEMP_REJECT: dict[str, Any] = {"term": {"exim.eximstats.reject": "temporary"}}
 _ERROR: dict[str, Any] = {"exists": {"field": "exim.error.class"}}
