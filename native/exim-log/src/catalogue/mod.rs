@@ -354,6 +354,29 @@ pub fn parse_other(ev: &mut Event, body: &str, msgid: Option<&str>) -> R<&'stati
 
 /// The rules in order: the first that matches fills the event. A non-ASCII body runs the set compiled
 /// with Python's `\w`.
+/// A hand reader's test: whether `fast` reads `body`, and where it does, that its action and fields
+/// equal the rules' (the regexes).
+#[cfg(test)]
+pub(crate) fn fast_equals_rules(
+    fast: fn(&mut Event, &str) -> Option<R<&'static str>>,
+    body: &str,
+) -> bool {
+    let event = || Event {
+        doc: crate::body::Obj::new(),
+        exim: crate::body::Obj::new(),
+    };
+    let mut fast_ev = event();
+    let Some(got) = fast(&mut fast_ev, body) else {
+        return false;
+    };
+    let mut ev = event();
+    let want = by_rules(&mut ev, body, None, true);
+    assert_eq!(got, want, "{body}");
+    assert_eq!(fast_ev.doc, ev.doc, "{body}");
+    assert_eq!(fast_ev.exim, ev.exim, "{body}");
+    true
+}
+
 fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> R<&'static str> {
     let c = compiled();
     let wide = (!ascii).then(unicode);
