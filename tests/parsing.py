@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 
 from shipper import _native as core
+from shipper.messages import Partial, from_state
 
 SERVER = "mx1.example.net"
 """The server name of a test's documents unless it names another."""
@@ -235,6 +236,11 @@ def states(data: str | bytes, **context: Any) -> list[dict[str, Any]]:
     unsure = [e.doc for e in entries if e.facts == b"!"]
     assert not unsure, f"the core left these entries' partials to Python: {unsure}"
     return [state for e in entries if e.facts for state in orjson.loads(e.facts)]
+
+
+def partials(data: str | bytes, **context: Any) -> list[Partial]:
+    """The core's partial summaries of a stream's entries, in order (`states` read back by `from_state`)."""
+    return [from_state(state) for state in states(data, **context)]
 
 
 def stored(

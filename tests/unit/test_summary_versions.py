@@ -16,10 +16,10 @@ from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark
 from shipper.errors import ClusterError, OpenSearchUnavailable
-from shipper.messages import Partial, key_of, merge, partials, to_state
+from shipper.messages import Partial, key_of, merge, to_state
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.documents import message_id, message_index, summary_body
-from tests.conftest import parse
+from tests.parsing import partials
 from tests.fakes.cluster import FakeCluster, Sent, Stored, no_wait
 
 ID = "1tXaaa-00000001abc-0ABC"
@@ -34,8 +34,8 @@ MAPPING_ERROR = {"status": 400, "error": {"type": "mapper_parsing_exception", "r
 
 
 def part(line: str) -> Partial:
-    (p,) = partials(parse(line))
-    return {**p, "server": "mx1"}
+    (p,) = partials(line, server="mx1")
+    return p
 
 
 def everything(*lines: str) -> Any:
