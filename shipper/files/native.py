@@ -12,7 +12,6 @@ from itertools import accumulate
 from types import ModuleType
 from typing import Any, Literal, Protocol
 
-
 from shipper.errors import ConfigError, NativeMissing
 from shipper.exim.actions import ACTIONS as ACTION_TABLE
 from shipper.files.syslog import SyslogForm

@@ -18,7 +18,6 @@ from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark
 from shipper.messages import Partial, merge, to_state
 from shipper.opensearch.connection import OpenSearchCluster
-from tests.parsing import partials
 from tests.fakes.cluster import no_wait
 from tests.integration.faultproxy import FaultProxy
 from tests.integration.test_backfill import (
@@ -30,6 +29,7 @@ from tests.integration.test_backfill import (
     summaries,
     table_row,
 )
+from tests.parsing import partials
 
 # A window of a few kilobytes and small batches: messages are written in many pieces, most of them by a
 # later batch under the version an earlier one kept.

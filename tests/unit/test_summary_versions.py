@@ -19,8 +19,8 @@ from shipper.errors import ClusterError, OpenSearchUnavailable
 from shipper.messages import Partial, key_of, merge, to_state
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.documents import message_id, message_index, summary_body
-from tests.parsing import partials
 from tests.fakes.cluster import FakeCluster, Sent, Stored, no_wait
+from tests.parsing import partials
 
 ID = "1tXaaa-00000001abc-0ABC"
 ARRIVAL = f"2030-01-01 10:00:00 {ID} <= a@example.com H=h [192.0.2.1] P=esmtp S=100"

@@ -1,11 +1,13 @@
-//! The compact message facts of one claimed entry: `shipper/messages/partials.py` `partials` over the
-//! document the body and the enrichment built, written as the JSON array of its partial summaries (sets
-//! as arrays, keys in Python's insertion order), so that Python merges them without loading the document.
+//! The compact message facts of one entry: the partial summaries it contributes to its message (and to
+//! the one it bounces), read from the document the body and the enrichment built, as the Python
+//! `shipper/messages/partials.py` `partials` read a whole document (deleted; its summaries are the golden
+//! records, `tests/golden`). Written as the JSON array of the partials (sets as arrays, keys in that
+//! reading's insertion order, which the summaries follow), or as typed partials for the correlator.
 //!
 //! Every entry with a message id and a time has its facts, an `unrecognized` one's too (its message's first
 //! and last seen) and an impossible time's (read at the stamp its document inherits). A member of a type
-//! Python's `partials` could not read either (an object where a string is due: the body and the enrichment
-//! write none) leaves the entry dating its message only, as an `unrecognized` entry does.
+//! the reading does not take (an object where a string is due: the body and the enrichment write none)
+//! leaves the entry dating its message only, as an `unrecognized` entry does.
 
 use crate::doc::Value;
 
@@ -34,7 +36,7 @@ const DELIVERIES: [&str; 6] = [
     "delivery_deferred",
 ];
 
-/// The document holds a member of a type `partials.py` would not read (the core writes none).
+/// The document holds a member of a type the reading does not take (the core writes none).
 struct Unsure;
 type R<T> = Result<T, Unsure>;
 

@@ -865,7 +865,7 @@ struct Facts<'a> {
 }
 
 impl Facts<'_> {
-    /// `partials.py` `partials` of a document whose `host.name` is `host` ("" when none), `@timestamp`
+    /// The facts ([`crate::facts`]) of a document whose `host.name` is `host` ("" when none), `@timestamp`
     /// `ts` (None: none, so no partials) and `event.action` `action`; `doc` is the rest of it.
     fn write(self, host: &str, ts: Option<&str>, action: &str, doc: &body::Obj) {
         let Some(ts) = ts else {
