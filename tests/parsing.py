@@ -35,7 +35,7 @@ class Entry:
     flags: int
     code: int
     facts: bytes
-    """Its line of message facts (`Reader.facts()`): the JSON array of its partials, `!` or empty."""
+    """Its line of message facts (`Reader.facts()`): the JSON array of its partials, or empty."""
 
     @property
     def second_pass(self) -> bool:
@@ -188,9 +188,7 @@ def summaries(
     )
     sums = core.Summaries(max_open=max_open)
     out = bytearray()
-    for batch in _batches(reader, raw):
-        unsure = [e for e in batch if e.facts == b"!"]
-        assert not unsure, f"the core left these entries' partials to Python: {[e.doc for e in unsure]}"
+    for _batch in _batches(reader, raw):
         reader.summarize(sums, 1 << 63)  # every entry returned so far
         out += sums.take()
     while lines := sums.finish():
@@ -233,8 +231,6 @@ def states(data: str | bytes, **context: Any) -> list[dict[str, Any]]:
     """The partial summaries the core makes of a stream's entries, in order, each as its mergeable state
     (`shipper.messages.to_state`'s form: `from_state` reads it)."""
     entries = read(data, **context).entries
-    unsure = [e.doc for e in entries if e.facts == b"!"]
-    assert not unsure, f"the core left these entries' partials to Python: {unsure}"
     return [state for e in entries if e.facts for state in orjson.loads(e.facts)]
 
 

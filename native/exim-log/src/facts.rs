@@ -871,7 +871,10 @@ mod tests {
             [
                 // No time to read it at: Python's `partials` makes nothing of a document without one.
                 "".to_string(),
-                format!(r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{}}}]"#, seen(t1)),
+                format!(
+                    r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{}}}]"#,
+                    seen(t1)
+                ),
                 format!(
                     concat!(
                         r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{},"attempts":["{t}"],"#,
