@@ -878,7 +878,7 @@ mod tests {
                 format!(
                     concat!(
                         r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{},"attempts":["{t}"],"#,
-                        r#""rcpt":{{"a@b.example":{{"delivered":"{t}","via":{{"time":"{t}","#,
+                        r#""rcpt":{{"a@b.example":{{"delivered":"{t}","via":{{"time":"{t}","flag":"=>","#,
                         r#""router":"r","transport":"t"}},"attempts":["{t}"]}}}}}}]"#
                     ),
                     seen(t1),
