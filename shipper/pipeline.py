@@ -21,7 +21,7 @@ from shipper.errors import InputError
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for, unrecognized_partials
+from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for
 from shipper.files.syslog import SyslogForm, form_for
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
@@ -232,13 +232,11 @@ class Shipper:
         if not len(polled):
             return
         lane.follow(polled.reader)
-        odd = list(unrecognized_partials(polled))
         if polled.path == lane.source.path:
-            self._batch_stretch(lane, polled.reader.stretch(polled), batcher, report, flush, odd=odd)
+            self._batch_stretch(lane, polled.reader.stretch(polled), batcher, report, flush)
             return
         src = lane.source
-        for i, (_code, offset, end, _occ, _facts, action, body, _local_id) in enumerate(polled):
-            lane.fold_unrecognized(odd, i + 1)
+        for _code, offset, end, _occ, _facts, action, body, _local_id in polled:
             if src.followed:
                 self.status.read(src.key, end)
             batcher.add(bulk.Item(action, _with_path(body, src.path, offset), ref=src.key))
@@ -255,17 +253,13 @@ class Shipper:
         batcher: Batcher,
         report: FileReport,
         flush: Callable[[], None],
-        *,
-        odd: list[tuple[int, int, bytes]],
     ) -> None:
-        """The stretch into `batcher` as runs cut where a batch fills; `odd`'s partials (the unrecognized
-        entries') go in as their entries are batched."""
+        """The stretch into `batcher` as runs cut where a batch fills."""
         src = lane.source
         run = bulk.Run(stretch.bulk, stretch.cuts, ref=src.key)
         n, i = len(run), 0
         while i < n:
             j = i + batcher.room(run, i)
-            lane.fold_unrecognized(odd, j)
             batcher.add(run if j - i == n else run.piece(i, j))
             end = stretch.ends[j - 1]
             if src.followed:
@@ -333,15 +327,6 @@ class _Lane:
         """Move the partials of the entries before offset `before` from the reader into `native`."""
         if self.reader is not None:
             self.reader.correlate(self.native, before)
-
-    def fold_unrecognized(self, odd: list[tuple[int, int, bytes]], stop: int) -> None:
-        """The partials of `odd`'s entries (`unrecognized_partials`) before index `stop` into `native`, each
-        after the entries before it (the file's order), and out of `odd`; the batch's entries up to `stop`
-        are being batched now, so none is folded ahead of the summary window."""
-        while odd and odd[0][0] < stop:
-            _, at, parts = odd.pop(0)
-            self.fold(at)
-            self.native.add(parts, at)
 
     def settle(self, window: int, *, drain: bool) -> tuple[list[bulk.Item], int | None]:
         """The summaries' items of what may leave memory now (all with `drain`, else what is held over

@@ -215,13 +215,5 @@ class Summaries:
 
 
 def _partials(hit: Hit) -> bytes | None:
-    """The entry's partial summaries as the correlator reads them: the core's facts, or (`!`, or none
-    for an entry with an id: the core left them to Python) those shipper.messages makes of its document."""
-    if hit.facts not in (b"", b"!"):
-        return hit.facts
-    # Loaded only here: most entries have the core's facts, and shipper.messages loads much.
-    from shipper.messages.merge import to_state  # noqa: PLC0415
-    from shipper.messages.partials import partials  # noqa: PLC0415
-
-    made = partials(hit.doc)
-    return orjson.dumps([to_state(p) for p in made]) if made else None
+    """The entry's partial summaries as the correlator reads them: the core's facts (None: it has none)."""
+    return hit.facts or None

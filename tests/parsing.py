@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 
 from shipper import _native as core
+from shipper.messages import Partial, from_state
 
 SERVER = "mx1.example.net"
 """The server name of a test's documents unless it names another."""
@@ -34,7 +35,7 @@ class Entry:
     flags: int
     code: int
     facts: bytes
-    """Its line of message facts (`Reader.facts()`): the JSON array of its partials, `!` or empty."""
+    """Its line of message facts (`Reader.facts()`): the JSON array of its partials, or empty."""
 
     @property
     def second_pass(self) -> bool:
@@ -187,9 +188,7 @@ def summaries(
     )
     sums = core.Summaries(max_open=max_open)
     out = bytearray()
-    for batch in _batches(reader, raw):
-        unsure = [e for e in batch if e.facts == b"!"]
-        assert not unsure, f"the core left these entries' partials to Python: {[e.doc for e in unsure]}"
+    for _batch in _batches(reader, raw):
         reader.summarize(sums, 1 << 63)  # every entry returned so far
         out += sums.take()
     while lines := sums.finish():
@@ -232,9 +231,12 @@ def states(data: str | bytes, **context: Any) -> list[dict[str, Any]]:
     """The partial summaries the core makes of a stream's entries, in order, each as its mergeable state
     (`shipper.messages.to_state`'s form: `from_state` reads it)."""
     entries = read(data, **context).entries
-    unsure = [e.doc for e in entries if e.facts == b"!"]
-    assert not unsure, f"the core left these entries' partials to Python: {unsure}"
     return [state for e in entries if e.facts for state in orjson.loads(e.facts)]
+
+
+def partials(data: str | bytes, **context: Any) -> list[Partial]:
+    """The core's partial summaries of a stream's entries, in order (`states` read back by `from_state`)."""
+    return [from_state(state) for state in states(data, **context)]
 
 
 def stored(

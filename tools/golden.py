@@ -100,7 +100,7 @@ if str(ROOT) not in sys.path:
 
 from shipper.files.archive import dataset_for  # noqa: E402
 from shipper.files.identity import identify  # noqa: E402
-from shipper.files.native import core, native_for, unrecognized_partials  # noqa: E402
+from shipper.files.native import core, native_for  # noqa: E402
 from shipper.files.reader import ENTRY_START  # noqa: E402
 from shipper.opensearch import summaries  # noqa: E402
 from shipper.pipeline import Shipper  # noqa: E402
@@ -186,9 +186,6 @@ def run_file(item: Input, zone: str) -> list[Record]:
                 doc["log"]["file"]["path"] = item.label
                 out.append(_record(item.label, "event", action, doc))
                 RENDERED[code > 0] += 1
-            for _, at, parts in unrecognized_partials(polled):
-                polled.reader.reader.correlate(correlator, at)
-                correlator.add(parts, at)
             polled.reader.reader.correlate(correlator, 2**64 - 1)
     finally:
         source.close()

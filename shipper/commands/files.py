@@ -114,12 +114,8 @@ class _Summaries:
 
         def read(name: str, stream: BinaryIO) -> Iterator[bytes]:
             for batch in _batches(name, stream, settings, counts, correlate=True):
-                reader = batch.reader.reader
-                for _, at, parts in native.unrecognized_partials(batch):
-                    reader.summarize(self.core, at)  # the file's order: the entries before it first
-                    self.core.add(parts)
                 if len(batch):
-                    reader.summarize(self.core, batch.end)
+                    batch.reader.reader.summarize(self.core, batch.end)
                     self._write(self.core.take())
                 yield batch.records[native.RECORD_SIZE - 1 :: native.RECORD_SIZE]
 

@@ -12,18 +12,13 @@ from itertools import accumulate
 from types import ModuleType
 from typing import Any, Literal, Protocol
 
-import orjson
-
 from shipper.errors import ConfigError, NativeMissing
 from shipper.exim.actions import ACTIONS as ACTION_TABLE
 from shipper.files.syslog import SyslogForm
-from shipper.messages import partials, to_state
 
 RECORD_FORMAT = "<QQIIIIqQ23sB"
 """The records this module reads (`runs` and `stretch` slice them as words: checked at load)."""
 RECORD_SIZE = struct.calcsize(RECORD_FORMAT)
-_LOCAL_ID = struct.calcsize(RECORD_FORMAT[:-4])
-"""Where a record's `local_id` begins."""
 _NEEDED = ("Reader", "Correlator", "Summaries", "ACTIONS", "RECORD_FORMAT", "RECORD_SIZE")
 
 
@@ -120,8 +115,8 @@ Entry = tuple[int, int, int, int, bytes, bytes, bytes, bytes]
 """`(code, offset, end, occurrence, facts, action, body, local_id)`: the core's action code (0:
 `unrecognized`), where the entry sits in the file, its action and document lines, and the prefix's
 message id, NUL-padded (all NUL: none). `facts`: a reader that correlates writes `=` where it holds the
-entry's partials for the native correlator, else the JSON array of its partial summaries; `!` where the
-core's typed reading of the document failed; empty for an entry without partials."""
+entry's partials for the native correlator, else the JSON array of its partial summaries; empty for an
+entry without partials (no message id, or no time)."""
 
 
 RUN_MAX = 1024
@@ -264,27 +259,6 @@ class NativeEntries:
         """The batch for the ship loop, without a Python step per entry: its bulk lines as they are."""
         cuts, _ = _cuts(batch)
         return Stretch(batch.bulk, cuts, _words(batch.records, "Q", 1))
-
-
-def unrecognized_partials(batch: Rendered) -> Iterator[tuple[int, int, bytes]]:
-    """`(index, offset, partials as the correlators' JSON)` of the batch's `unrecognized` entries with a
-    message id, in order. The core keeps no facts for code 0, yet such a line still dates its message (first
-    and last seen, or a summary of its own): read from the core's document, without a step for the
-    other entries. Goes when the core writes these facts too."""
-    records = batch.records
-    codes = records[RECORD_SIZE - 1 :: RECORD_SIZE]
-    i = codes.find(0)
-    if i < 0:
-        return
-    ids = records[_LOCAL_ID::RECORD_SIZE]
-    cuts, actions = _cuts(batch)
-    offsets = _words(records, "Q", 0)
-    while i >= 0:
-        if ids[i]:
-            parts = partials(orjson.loads(batch.bulk[cuts[i] + actions[i] + 1 : cuts[i + 1] - 1]))
-            if parts:
-                yield i, offsets[i], orjson.dumps([to_state(p) for p in parts])
-        i = codes.find(0, i + 1)
 
 
 def _words(records: bytes, kind: Literal["I", "Q"], at: int) -> Sequence[int]:

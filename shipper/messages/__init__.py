@@ -1,7 +1,8 @@
 """Message correlation: per-line partial summaries, an order-free merge, and one summary per message.
 
-Every event of a message becomes a *partial*: a dict whose keys merge by fixed rules (minimum,
-maximum, set union, or the smaller of two records under a total order). Those rules are commutative,
+Every event of a message becomes a *partial* (the native core makes them: `exim_log::facts`): a dict
+whose keys merge by fixed rules (minimum, maximum, set union, or the smaller of two records under a
+total order). Those rules are commutative,
 associative and idempotent, so the same lines give the same summary whatever their order, repetition,
 or split across files and runs. The message state is derived from the merged partial, never stored in
 it, which is what lets summaries be upserted piecemeal later.
@@ -19,7 +20,6 @@ from shipper.messages.merge import (
     to_state,
     to_state_rcpt,
 )
-from shipper.messages.partials import partials
 from shipper.messages.summary import id_time, recipients_of, state_of, summary
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "id_time",
     "key_of",
     "merge",
-    "partials",
     "recipients_of",
     "state_of",
     "summary",

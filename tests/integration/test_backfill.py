@@ -17,7 +17,7 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch, TransportError
 
-from shipper.files.native import correlator, native_for, unrecognized_partials
+from shipper.files.native import correlator, native_for
 from shipper.messages import accumulate, summary
 from shipper.opensearch.summaries import native_items, partial_of
 from tests.parsing import raw_entries
@@ -104,10 +104,8 @@ def local_summaries(path: Path) -> dict[str, dict[str, Any]]:
     drained: no batch, window or cap splits one), to compare with what OpenSearch holds."""
     reader = native_for("mx1", "UTC", "exim", lambda _path: "exim.main", correlate=True)(str(path), 0, 0)
     one_pass = correlator(1 << 62, "exim")
-    for batch in (reader.feed(path.read_bytes()), reader.finish()):
-        for _, at, parts in unrecognized_partials(batch):
-            reader.reader.correlate(one_pass, at)
-            one_pass.add(parts, at)
+    reader.feed(path.read_bytes())
+    reader.finish()
     reader.reader.correlate(one_pass, 2**64 - 1)
     out: dict[str, Any] = {}
     for item in native_items(*one_pass.drain()):

@@ -16,9 +16,8 @@ from opensearchpy import OpenSearch
 from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark
-from shipper.messages import Partial, merge, partials, to_state
+from shipper.messages import Partial, merge, to_state
 from shipper.opensearch.connection import OpenSearchCluster
-from tests.conftest import parse
 from tests.fakes.cluster import no_wait
 from tests.integration.faultproxy import FaultProxy
 from tests.integration.test_backfill import (
@@ -30,6 +29,7 @@ from tests.integration.test_backfill import (
     summaries,
     table_row,
 )
+from tests.parsing import partials
 
 # A window of a few kilobytes and small batches: messages are written in many pieces, most of them by a
 # later batch under the version an earlier one kept.
@@ -120,7 +120,7 @@ def test_the_node_answers_the_versions_and_a_later_batch_writes_under_them_witho
 
     everything: Partial = {}
     for n, line in enumerate(lines):
-        parts = [{**p, "server": "mx1"} for p in partials(parse(line))]
+        parts = partials(line, server="mx1")
         everything = merge(everything, parts[0]) if everything else parts[0]
         delivery.deliver(Batch([], parts, [Mark("f", "/log", n)], Tally()))
         assert ("mx1", local_id) in delivery.recent.versions, "the node's answer gave its version"

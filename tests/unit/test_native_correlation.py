@@ -186,8 +186,9 @@ def test_crafted_lines(tmp_path: Path) -> None:
 
 
 def test_an_unrecognized_line_dates_its_message(tmp_path: Path) -> None:
-    """The core keeps no facts for an `unrecognized` entry, yet with a message id it still dates its
-    message: a summary of its own, or a wider first and last seen of the message around it."""
+    """An `unrecognized` entry with a message id dates its message (the core's facts, no Python): a
+    summary of its own when it is the message's only line, or a wider first and last seen of the message
+    around it."""
     d, e = "1tXddd-000004-AB", "1tXeee-000005-AB"
     path = tmp_path / "mainlog"
     path.write_text(
@@ -209,6 +210,30 @@ def test_an_unrecognized_line_dates_its_message(tmp_path: Path) -> None:
     assert loop[HOST, e]["exim"]["last_seen"] == "2025-01-31T10:00:05.000Z"
     assert loop[HOST, e]["exim"]["state"] == "delivered"
     _parse_is(path, loop, late=1)  # the line after Completed may come once the summary is written
+
+
+def test_an_impossible_time_inside_a_message(tmp_path: Path) -> None:
+    """An entry stamped at an impossible time (30 February) counts at the time before it, as its document
+    does; one with no time before it counts for nothing."""
+    f, g = "1tXfff-000006-AB", "1tXggg-000007-AB"
+    path = tmp_path / "mainlog"
+    path.write_text(
+        f"2025-02-30 09:59:59 {g} <= z@example.com U=z P=local S=1 for y@example.org\n"
+        f"2025-01-31 10:00:01 {f} <= a@example.com U=a P=local S=1 for b@example.org c@example.org\n"
+        f"2025-02-30 10:00:02 {f} => b@example.org R=r T=t\n"
+        f"2025-01-31 10:00:03 {f} ** c@example.org R=r T=t: SMTP error from remote mail server after RCPT "
+        "TO:<c@example.org>: 550 5.1.1 User unknown\n"
+        f"2025-13-01 10:00:04 {f} Completed\n"
+    )
+    loop = _loops(path)
+    assert set(loop) == {(HOST, f)}, "the line without any time dates nothing"
+    exim = loop[HOST, f]["exim"]
+    assert exim["state"] == "partially_delivered"
+    assert (exim["first_seen"], exim["last_seen"]) == ("2025-01-31T10:00:01.000Z", "2025-01-31T10:00:03.000Z")
+    assert exim["completed_time"] == "2025-01-31T10:00:03.000Z", "Completed, at the time before it"
+    (delivered, _) = exim["recipients"]
+    assert delivered["delivered_time"] == "2025-01-31T10:00:01.000Z", "30 February: the arrival's time"
+    _parse_is(path, loop)
 
 
 @pytest.mark.parametrize("rel", [p.relative_to(FIXTURES).as_posix() for p in sorted(FIXTURES.rglob("*.log"))])

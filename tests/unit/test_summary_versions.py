@@ -16,11 +16,11 @@ from shipper.checkpoints import Registry
 from shipper.deadletter import DeadLetters
 from shipper.delivery import Batch, Delivery, Mark
 from shipper.errors import ClusterError, OpenSearchUnavailable
-from shipper.messages import Partial, key_of, merge, partials, to_state
+from shipper.messages import Partial, key_of, merge, to_state
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.documents import message_id, message_index, summary_body
-from tests.conftest import parse
 from tests.fakes.cluster import FakeCluster, Sent, Stored, no_wait
+from tests.parsing import partials
 
 ID = "1tXaaa-00000001abc-0ABC"
 ARRIVAL = f"2030-01-01 10:00:00 {ID} <= a@example.com H=h [192.0.2.1] P=esmtp S=100"
@@ -34,8 +34,8 @@ MAPPING_ERROR = {"status": 400, "error": {"type": "mapper_parsing_exception", "r
 
 
 def part(line: str) -> Partial:
-    (p,) = partials(parse(line))
-    return {**p, "server": "mx1"}
+    (p,) = partials(line, server="mx1")
+    return p
 
 
 def everything(*lines: str) -> Any:

@@ -1,5 +1,5 @@
 //! The correlator under Python (`shipper._native.Correlator`, `Summaries`): partials merged in Rust, from
-//! the facts a `Reader` holds (`Reader.correlate`/`summarize`) or from JSON Python made; out come the
+//! the facts a `Reader` holds (`Reader.correlate`/`summarize`) or from JSON (`add`); out come the
 //! summaries' bulk items (the loop) or their documents (`parse --messages`) as bytes.
 
 use exim_log::messages::{self, parse_parts, Partial};
@@ -59,7 +59,7 @@ impl Correlator {
         }
     }
 
-    /// Partials Python made for the entry at `at` (a JSON array, `to_state` of each).
+    /// The partials of the entry at `at` as JSON: a `Reader.facts()` line, or `to_state` of each.
     fn add(&mut self, parts: &[u8], at: u64) -> PyResult<()> {
         let parts = parts_of(parts)?;
         self.fold(parts, at);
@@ -110,7 +110,7 @@ impl Summaries {
         }
     }
 
-    /// One entry's partials Python made (a JSON array, `to_state` of each).
+    /// One entry's partials as JSON: a `Reader.facts()` line, or `to_state` of each.
     fn add(&mut self, parts: &[u8]) -> PyResult<()> {
         let parts = parts_of(parts)?;
         self.inner.add(parts);

@@ -172,18 +172,17 @@ impl Reader {
     }
 
     /// The message facts of the entries the last `feed`, `release` or `finish` returned: per entry, in
-    /// order, a line. A claimed entry with a message id has the JSON array of its partial summaries
-    /// (`shipper/messages/partials.py`'s, sets as arrays), or `!` where Python must read its document;
-    /// the line is empty for every other entry. A reader made with `correlate=True` writes no JSON: its
+    /// order, a line. An entry with a message id and a time (an `unrecognized` one too) has the JSON
+    /// array of its partial summaries (`exim_log::facts`, sets as arrays); the line is empty for every
+    /// other entry. A reader made with `correlate=True` writes no JSON: its
     /// line is `=` where the reader holds the entry's partials for `correlate`/`summarize` instead.
     fn facts(&self, py: Python<'_>) -> Py<PyBytes> {
         PyBytes::new(py, &self.facts).unbind()
     }
 
     /// Fold the partials of the entries returned so far that begin before offset `before` (those not
-    /// folded yet) into `correlator`, each at its entry's offset: the loop calls it before it adds the
-    /// partials Python made for the entry at `before`, before a flush (with the last entry's end) and
-    /// at a batch's end, so the order is the entries'. Only a reader made with `correlate=True` holds
+    /// folded yet) into `correlator`, each at its entry's offset: the loop calls it before a flush
+    /// (with the last entry's end) and at a batch's end, so the order is the entries'. Only a reader made with `correlate=True` holds
     /// partials.
     fn correlate(&mut self, mut correlator: PyRefMut<'_, Correlator>, before: u64) {
         for (at, parts) in self.unfolded(before) {

@@ -1,10 +1,13 @@
-//! The compact message facts of one claimed entry: `shipper/messages/partials.py` `partials` over the
-//! document the body and the enrichment built, written as the JSON array of its partial summaries (sets
-//! as arrays, keys in Python's insertion order), so that Python merges them without loading the document.
+//! The compact message facts of one entry: the partial summaries it contributes to its message (and to
+//! the one it bounces), read from the document the body and the enrichment built, as the Python
+//! `shipper/messages/partials.py` `partials` read a whole document (deleted; its summaries are the golden
+//! records, `tests/golden`). Written as the JSON array of the partials (sets as arrays, keys in that
+//! reading's insertion order, which the summaries follow), or as typed partials for the correlator.
 //!
-//! Where the document holds something this port does not read the way Python does (a non-ASCII address,
-//! which Python lower-cases with Unicode rules; a value of an unexpected type), the facts are the single
-//! byte `!`: Python then takes the partials from the document itself, as before.
+//! Every entry with a message id and a time has its facts, an `unrecognized` one's too (its message's first
+//! and last seen) and an impossible time's (read at the stamp its document inherits). A member of a type
+//! the reading does not take (an object where a string is due: the body and the enrichment write none)
+//! leaves the entry dating its message only, as an `unrecognized` entry does.
 
 use crate::doc::Value;
 
@@ -33,7 +36,7 @@ const DELIVERIES: [&str; 6] = [
     "delivery_deferred",
 ];
 
-/// The document holds what Python's reading and this one's may differ on: let Python read it.
+/// The document holds a member of a type the reading does not take (the core writes none).
 struct Unsure;
 type R<T> = Result<T, Unsure>;
 
@@ -44,8 +47,25 @@ pub fn write(out: &mut Vec<u8>, server: &str, ts: &str, action: &str, doc: &Obj)
     let start = out.len();
     if partials(out, server, ts, action, doc).is_err() {
         out.truncate(start);
-        out.push(b'!');
+        // The id alone reads as a string or not at all: this cannot fail again.
+        let _ = partials(out, server, ts, ACTIONS_NONE, &dated(doc));
     }
+}
+
+/// The action no rule of `partials` reads (`_status` does nothing with it): first and last seen only.
+const ACTIONS_NONE: &str = "unrecognized";
+
+/// The document's message id alone, where it is a string: what an `unrecognized` entry's facts read.
+fn dated(doc: &Obj) -> Obj {
+    let mut out = Obj::new();
+    if let Some(Value::Object(email)) = doc.get("email") {
+        if let Some(id @ Value::String(_)) = email.get("local_id") {
+            let mut e = Obj::new();
+            e.insert("local_id".into(), id.clone());
+            out.insert("email".into(), e.into());
+        }
+    }
+    out
 }
 
 /// Python's truthiness of a JSON value.
@@ -425,25 +445,13 @@ fn status(
     Ok(())
 }
 
-/// What `typed` makes of a claimed entry's facts.
-#[derive(Debug, PartialEq)]
-pub enum Typed {
-    /// No message id: no partials.
-    None,
-    /// The partials, equal to [`parse_parts`](crate::messages::parse_parts) of what `write` writes.
-    Parts(Vec<Partial>),
-    /// What `write` writes as `!`, or what the typed partial cannot hold: Python reads the document.
-    Unsure,
-}
-
-/// The facts of a claimed entry as typed partials, for the correlator in the same process: the JSON
+/// The facts of an entry as typed partials (None: no message id), for the correlator in the same
+/// process, equal to [`parse_parts`](crate::messages::parse_parts) of what `write` writes: the JSON
 /// that `write` makes, and the parse of it back, cost as much as the rest of the correlation.
-pub fn typed(server: &str, ts: &str, action: &str, doc: &Obj) -> Typed {
-    match typed_parts(server, ts, action, doc) {
-        Ok(None) => Typed::None,
-        Ok(Some(parts)) => Typed::Parts(parts),
-        Err(Unsure) => Typed::Unsure,
-    }
+pub fn typed(server: &str, ts: &str, action: &str, doc: &Obj) -> Option<Vec<Partial>> {
+    typed_parts(server, ts, action, doc)
+        .or_else(|Unsure| typed_parts(server, ts, ACTIONS_NONE, &dated(doc)))
+        .unwrap_or_default()
 }
 
 /// A document value as `serde_json` reads it back from `write_value`'s JSON (a non-negative `I` is
@@ -829,7 +837,7 @@ mod tests {
         let mut n = 0;
         for ((line, mark), e) in lines.iter().zip(&marks).zip(&json.entries) {
             match *line {
-                b"" | b"!" => assert_eq!(line, mark),
+                b"" => assert_eq!(line, mark),
                 _ => {
                     assert_eq!(*mark, b"=");
                     let (at, got) = parts.next().expect("a typed entry");
@@ -841,6 +849,65 @@ mod tests {
         }
         assert!(parts.next().is_none());
         assert!(n >= 15, "the log's entries with facts: {n}");
+    }
+
+    #[test]
+    fn an_unrecognized_entry_and_an_impossible_time_date_their_message() {
+        let log = concat!(
+            "2025-02-30 10:00:00 1tXaaa-000001-AB => a@b.example R=r T=t\n",
+            "2025-01-31 10:00:01 1tXaaa-000001-AB some line of a kind nobody knows\n",
+            "2025-02-30 10:00:02 1tXaaa-000001-AB => a@b.example R=r T=t\n",
+            "2025-01-31 10:00:03 no id, nobody knows this either\n",
+        );
+        let batch = stream(log.as_bytes(), false);
+        let lines: Vec<&str> = std::str::from_utf8(&batch.facts)
+            .unwrap()
+            .split('\n')
+            .collect();
+        let seen = |t: &str| format!(r#""first_seen":"{t}","last_seen":"{t}""#);
+        let t1 = "2025-01-31T10:00:01.000Z";
+        assert_eq!(
+            lines,
+            [
+                // No time to read it at: Python's `partials` makes nothing of a document without one.
+                "".to_string(),
+                format!(
+                    r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{}}}]"#,
+                    seen(t1)
+                ),
+                format!(
+                    concat!(
+                        r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{},"attempts":["{t}"],"#,
+                        r#""rcpt":{{"a@b.example":{{"delivered":"{t}","via":{{"time":"{t}","flag":"=>","#,
+                        r#""router":"r","transport":"t"}},"attempts":["{t}"]}}}}}}]"#
+                    ),
+                    seen(t1),
+                    t = t1
+                ),
+                String::new(),
+                String::new(),
+            ]
+        );
+        let typed = stream(log.as_bytes(), true);
+        assert_eq!(typed.facts, b"\n=\n=\n\n");
+        let offsets: Vec<u64> = typed.parts.iter().map(|(at, _)| *at).collect();
+        assert_eq!(offsets, [60, 130]);
+        for ((_, got), line) in typed.parts.iter().zip(&lines[1..]) {
+            assert_eq!(*got, crate::messages::parse_parts(line.as_bytes()).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_member_of_another_type_leaves_the_message_dated() {
+        let d = serde_json::json!({"email": {"local_id": "X", "to": "not a list"}});
+        assert_eq!(
+            facts("message_arrived", d.clone()),
+            r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T"}]"#
+        );
+        let parts = typed("mx1", "T", "message_arrived", &doc(d)).unwrap();
+        assert_eq!(parts.len(), 1);
+        assert!(parts[0].arrival.is_none());
+        assert_eq!(parts[0].first_seen.as_deref(), Some("T"));
     }
 
     #[test]

@@ -452,29 +452,13 @@ impl Stream {
                 w.end_object();
                 bulk.push(b'\n');
                 out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
-                // An `unrecognized` entry has no facts line (Python reads its document, as for every
-                // placeholder); nor has an impossible time's, whose stamp may be none: `!`.
-                let Some(ts) = ts.filter(|_| tags.is_none()) else {
-                    if doc.code != 0 {
-                        self.facts.push(b'!');
-                    }
-                    return out;
+                // An impossible time's facts are read at the stamp its document inherits (none: none).
+                let facts = Facts {
+                    typed: self.typed_facts,
+                    line: &mut self.facts,
+                    parts: &mut self.parts,
                 };
-                if doc.code == 0 {
-                    return out;
-                }
-                if self.typed_facts {
-                    match crate::facts::typed(host, ts, doc.action, &doc.doc) {
-                        crate::facts::Typed::None => {}
-                        crate::facts::Typed::Unsure => self.facts.push(b'!'),
-                        crate::facts::Typed::Parts(parts) => {
-                            self.facts.push(b'=');
-                            self.parts = Some(parts);
-                        }
-                    }
-                } else {
-                    crate::facts::write(&mut self.facts, host, ts, doc.action, &doc.doc);
-                }
+                facts.write(host, ts, doc.action, &doc.doc);
                 return out;
             }
         }
@@ -525,7 +509,26 @@ impl Stream {
         }
         bulk.push(b'\n');
         out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+        self.placeholder_facts(p.as_ref(), stamp.as_ref());
         out
+    }
+
+    /// The facts of a prefix-only document (`unrecognized`): the message its id names was seen then.
+    fn placeholder_facts(&mut self, p: Option<&prefix::Prefix<'_>>, stamp: Option<&(String, i64)>) {
+        let Some(id) = p.and_then(|p| p.id) else {
+            return;
+        };
+        let mut email = body::Obj::new();
+        email.insert("local_id".into(), id.into());
+        let mut doc = body::Obj::new();
+        doc.insert("email".into(), email.into());
+        let facts = Facts {
+            typed: self.typed_facts,
+            line: &mut self.facts,
+            parts: &mut self.parts,
+        };
+        let host = host_name(self.origin.as_ref(), &self.ctx.server);
+        facts.write(host, stamp.map(|s| s.0.as_str()), ACTIONS[0], &doc);
     }
 
     /// The whole document of an entry with a prefix (`_parse` + `_finish`, `enrich` and the pipeline's
@@ -849,6 +852,30 @@ impl Stream {
         }
         bulk.push(b'\n');
         out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
+        self.placeholder_facts(p.as_ref(), stamp.as_ref());
         out
+    }
+}
+
+/// Where one entry's message facts go: the JSON line, or (`typed`) the typed partials with `=` as the line.
+struct Facts<'a> {
+    typed: bool,
+    line: &'a mut Vec<u8>,
+    parts: &'a mut Option<Vec<crate::messages::Partial>>,
+}
+
+impl Facts<'_> {
+    /// The facts ([`crate::facts`]) of a document whose `host.name` is `host` ("" when none), `@timestamp`
+    /// `ts` (None: none, so no partials) and `event.action` `action`; `doc` is the rest of it.
+    fn write(self, host: &str, ts: Option<&str>, action: &str, doc: &body::Obj) {
+        let Some(ts) = ts else {
+            return;
+        };
+        if !self.typed {
+            crate::facts::write(self.line, host, ts, action, doc);
+        } else if let Some(parts) = crate::facts::typed(host, ts, action, doc) {
+            self.line.push(b'=');
+            *self.parts = Some(parts);
+        }
     }
 }

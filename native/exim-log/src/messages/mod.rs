@@ -2,7 +2,7 @@
 //! (`partial`), their order-free merge (`merge`), the bounded correlator and `parse --messages`'
 //! first-seen order (`correlator`), and the summary document with its index and id (`summary`).
 //!
-//! The facts `crate::facts` writes, and partials Python made (`to_state` of them: sets as arrays), are
+//! The facts `crate::facts` writes, and partials in `to_state`'s form (sets as arrays), are
 //! read with serde into [`Partial`]; nothing here loads a document.
 
 pub mod correlator;
