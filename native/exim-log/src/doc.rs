@@ -265,6 +265,21 @@ impl Obj {
 
     /// Sets `k` (replacing its value when present, as `BTreeMap::insert`); returns the old value.
     pub fn insert(&mut self, k: Key, v: Value) -> Option<Value> {
+        // Members mostly come in key order: after the last one is a push, no search.
+        match self.items.last() {
+            None => {
+                if self.items.capacity() == 0 {
+                    self.items = buffer();
+                }
+                self.items.push((k, v));
+                return None;
+            }
+            Some((last, _)) if key_cmp(last.as_bytes(), k.as_bytes()).is_lt() => {
+                self.items.push((k, v));
+                return None;
+            }
+            _ => {}
+        }
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut self.items[i].1, v)),
             Err(i) => {
@@ -303,6 +318,15 @@ impl Obj {
         owned: impl FnOnce() -> Key,
         f: impl FnOnce() -> Value,
     ) -> &mut Value {
+        let after_last = self
+            .items
+            .last()
+            .is_some_and(|(last, _)| key_cmp(last.as_bytes(), k.as_bytes()).is_lt());
+        if after_last {
+            self.items.push((owned(), f()));
+            let i = self.items.len() - 1;
+            return &mut self.items[i].1;
+        }
         let i = match self.find(k) {
             Ok(i) => i,
             Err(i) => {

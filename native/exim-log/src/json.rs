@@ -79,9 +79,19 @@ impl<'a> JsonWriter<'a> {
             "keys are plain names"
         );
         self.sep();
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        let k = k.as_bytes();
+        // `"key":` after one capacity check (three pushes checked it three times: perf's `key`).
+        self.out.reserve(k.len() + 3);
+        // SAFETY: `k.len() + 3` bytes are reserved past `len`; all of them are written before `set_len`.
+        unsafe {
+            let len = self.out.len();
+            let p = self.out.as_mut_ptr().add(len);
+            *p = b'"';
+            std::ptr::copy_nonoverlapping(k.as_ptr(), p.add(1), k.len());
+            *p.add(1 + k.len()) = b'"';
+            *p.add(2 + k.len()) = b':';
+            self.out.set_len(len + k.len() + 3);
+        }
         self.after_key = true;
         self
     }
@@ -94,7 +104,7 @@ impl<'a> JsonWriter<'a> {
 
     pub fn int(&mut self, n: i64) -> &mut Self {
         self.sep();
-        self.out.extend_from_slice(n.to_string().as_bytes());
+        write_i64(self.out, n);
         self
     }
 
@@ -134,7 +144,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &crate::doc::Value) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Number(Number::U(u)) => write_u64(out, *u),
-        Value::Number(Number::I(i)) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Number(Number::I(i)) => write_i64(out, *i),
         Value::Number(Number::F(f)) => {
             // Rare here: serde_json's own formatting (ryu) for them.
             let n = serde_json::Number::from_f64(*f).map(|n| n.to_string());
@@ -164,6 +174,14 @@ pub fn write_value(out: &mut Vec<u8>, v: &crate::doc::Value) {
             out.push(b'}');
         }
     }
+}
+
+/// A signed integer's digits, without a `String` either.
+pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, n.unsigned_abs());
 }
 
 /// Decimal digits without the `String` that `to_string` allocates.
@@ -297,33 +315,63 @@ fn next_escape_words(b: &[u8], mut i: usize) -> Option<usize> {
     (i..n).find(|&k| b[k] < 0x20 || b[k] == b'"' || b[k] == b'\\')
 }
 
-/// A JSON string as orjson writes it: `\"`, `\\`, `\b \t \n \f \r`, other controls as `\u00xx`.
-pub fn write_str(out: &mut Vec<u8>, s: &str) {
+/// The escape of each byte below 0x60 that needs one (`"`, `\\`, controls), as orjson writes it:
+/// its bytes and their count (0: none needed).
+const ESCAPES: [([u8; 6], u8); 0x60] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
+    let mut t = [([0u8; 6], 0u8); 0x60];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = ([b'\\', b'u', b'0', b'0', HEX[c >> 4], HEX[c & 15]], 6);
+        c += 1;
+    }
+    t[0x08] = ([b'\\', b'b', 0, 0, 0, 0], 2);
+    t[0x09] = ([b'\\', b't', 0, 0, 0, 0], 2);
+    t[0x0a] = ([b'\\', b'n', 0, 0, 0, 0], 2);
+    t[0x0c] = ([b'\\', b'f', 0, 0, 0, 0], 2);
+    t[0x0d] = ([b'\\', b'r', 0, 0, 0, 0], 2);
+    t[b'"' as usize] = ([b'\\', b'"', 0, 0, 0, 0], 2);
+    t[b'\\' as usize] = ([b'\\', b'\\', 0, 0, 0, 0], 2);
+    t
+};
+
+/// A JSON string as orjson writes it: `\"`, `\\`, `\b \t \n \f \r`, other controls as `\u00xx`.
+#[inline]
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
-    let mut start = 0;
-    while let Some(i) = next_escape(b, start) {
-        out.extend_from_slice(&b[start..i]);
-        let c = b[i];
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            _ => b"",
-        };
-        if esc.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(c >> 4)]);
-            out.push(HEX[usize::from(c & 15)]);
-        } else {
-            out.extend_from_slice(esc);
+    // Log text rarely needs escaping: the string and its quotes after one capacity check
+    // (about 60 strings a line; the pushes and extends each checked their own).
+    out.reserve(b.len() + 2);
+    let Some(first) = next_escape(b, 0) else {
+        // SAFETY: `b.len() + 2` bytes are reserved past `len`; all of them are written before `set_len`.
+        unsafe {
+            let len = out.len();
+            let p = out.as_mut_ptr().add(len);
+            *p = b'"';
+            std::ptr::copy_nonoverlapping(b.as_ptr(), p.add(1), b.len());
+            *p.add(1 + b.len()) = b'"';
+            out.set_len(len + b.len() + 2);
         }
+        return;
+    };
+    write_escaped(out, b, first);
+}
+
+/// [`write_str`] from its first escape at `i` on (out of line: rare).
+#[cold]
+#[inline(never)]
+fn write_escaped(out: &mut Vec<u8>, b: &[u8], mut i: usize) {
+    out.push(b'"');
+    let mut start = 0;
+    loop {
+        out.extend_from_slice(&b[start..i]);
+        let (esc, n) = &ESCAPES[usize::from(b[i])];
+        out.extend_from_slice(&esc[..usize::from(*n)]);
         start = i + 1;
+        match next_escape(b, start) {
+            Some(j) => i = j,
+            None => break,
+        }
     }
     out.extend_from_slice(&b[start..]);
     out.push(b'"');
