@@ -620,6 +620,19 @@ mod tests {
     }
 
     #[test]
+    fn keys_compare_in_byte_order() {
+        let keys = [
+            "", "\0", "a", "a\0", "a\0\0b", "ab", "abc", "abcd", "abcd\0", "abcde", "abcdefg",
+            "abcdefgh", "abcdefgh\0", "abcdefghi", "abcdefghij", "abcdefgz", "abcz", "b", "é", "ü\0x",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(key_cmp(a.as_bytes(), b.as_bytes()), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
     fn short_strings_are_inline_and_values_stay_small() {
         for s in ["", "a", "é", &"x".repeat(INLINE), &"y".repeat(INLINE + 1)] {
             let v = Value::from(s);
