@@ -622,8 +622,26 @@ mod tests {
     #[test]
     fn keys_compare_in_byte_order() {
         let keys = [
-            "", "\0", "a", "a\0", "a\0\0b", "ab", "abc", "abcd", "abcd\0", "abcde", "abcdefg",
-            "abcdefgh", "abcdefgh\0", "abcdefghi", "abcdefghij", "abcdefgz", "abcz", "b", "é", "ü\0x",
+            "",
+            "\0",
+            "a",
+            "a\0",
+            "a\0\0b",
+            "ab",
+            "abc",
+            "abcd",
+            "abcd\0",
+            "abcde",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghi",
+            "abcdefghij",
+            "abcdefgz",
+            "abcz",
+            "b",
+            "é",
+            "ü\0x",
         ];
         for a in keys {
             for b in keys {
