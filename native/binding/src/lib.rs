@@ -18,10 +18,10 @@ use pyo3::types::PyBytes;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 // mimalloc's `arena_eager_commit` (option 4 in its v2 and v3 enums), off unless MIMALLOC_ARENA_EAGER_COMMIT
-// says otherwise (`mi_option_set_default` leaves the environment the last word). Eagerly committed (its
-// default on Linux's overcommit) a purge only resets the pages freed, which stay in the RSS until the
-// kernel wants them: `parse --messages` of the 1M bench log peaked at 132.4 MB without, 145.8 MB with
-// (bench/memory.py; with both, 131.3 MB: native/README's "Measured").
+// says otherwise (`mi_option_set_default` leaves the environment the last word). On (its default under
+// Linux's overcommit) more of the pages the core freed stayed resident: `parse --messages` of the 1M bench
+// log peaked at 145.8 MB, 132.4 MB with the variable 0, 131.3 MB with this (bench/memory.py, native/README's
+// "Measured"); the mechanism is mimalloc's purge of committed against uncommitted arena memory.
 #[cfg(target_os = "linux")]
 mod allocator {
     use std::ffi::{c_int, c_long};
