@@ -4,13 +4,16 @@ and `backfill` of the bench log, each a process of its own, best of N (the machi
     .venv/bin/python bench/memory.py                                  # parse, parse --messages; 1M lines
     .venv/bin/python bench/memory.py --commands backfill --lines 200000   # backfill into a node it starts
     .venv/bin/python bench/memory.py --log FILE --runs 3 --commands messages --exe OTHER/exim-shipper
+    .venv/bin/python bench/memory.py --commands messages --env MIMALLOC_ARENA_EAGER_COMMIT=1   # mimalloc's
 
 A run's peak is its process's `ru_maxrss` (`os.wait4`). Its standard output goes through a SHA-256 here,
 so two builds' outputs can be compared byte for byte (printed beside the peak; `parse --messages`' must
 not change with a memory cut). With --timeline, /proc's VmRSS of the process is read every 0.25 s and
 printed at ten points, to show where in the run the peak falls. backfill writes into a fresh prefix of a
 node on free loopback ports (tools/local_opensearch.py, as bench_node starts it; never :9200), and
-prints the documents stored (events + summaries), which must be the same in every run.
+prints the documents stored (events + summaries), which must be the same in every run. `parse` runs on
+shipper.quick_start (no pydantic-settings) unless an EXIM_SHIPPER_* variable is set: --env takes the
+variables each command gets on top of this environment.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def _report(name: str, runs: list[Run]) -> None:
         print(f"  {name} VmRSS (s MB): {points}")
 
 
-def backfills(exe: str, log: Path, runs: int, timeline: bool) -> list[Run]:
+def backfills(exe: str, log: Path, runs: int, timeline: bool, extra: dict[str, str]) -> list[Run]:
     """`exim-shipper backfill` of `log` into a fresh prefix per run, on a node started here."""
     url, data = bench_node.start(None)
     work = Path(tempfile.mkdtemp(prefix="exim-shipper-memory-"))
@@ -105,7 +108,7 @@ def backfills(exe: str, log: Path, runs: int, timeline: bool) -> list[Run]:
         for i in range(runs):
             prefix = f"mem{i}"
             backfill_vs_bulk.set_up(url, prefix)
-            env = {**os.environ, "EXIM_SHIPPER_STATE_DIR": str(work / f"state-{prefix}")}
+            env = {**os.environ, **extra, "EXIM_SHIPPER_STATE_DIR": str(work / f"state-{prefix}")}
             cmd = [
                 exe,
                 "backfill",
@@ -140,23 +143,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--exe", default=str(ROOT / ".venv" / "bin" / "exim-shipper"), help="another build's")
     ap.add_argument("--timeline", action="store_true", help="print VmRSS through the best run")
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a variable for every command"
+    )
     args = ap.parse_args(argv)
+    if bad := [e for e in args.env if "=" not in e]:
+        ap.error(f"--env takes NAME=VALUE, not {bad[0]!r}")
+    extra = {name: value for name, _, value in (e.partition("=") for e in args.env)}
+    env = {**os.environ, **extra} if extra else None
     chosen = args.commands.split(",")
     if unknown := set(chosen) - set(COMMANDS):
         ap.error(f"unknown commands: {', '.join(sorted(unknown))}")
     log = args.log.resolve() if args.log else parse_speed.ensure_log(args.lines, args.seed)[0]
-    print(f"log: {log}\nexe: {args.exe}")
+    print(f"log: {log}\nexe: {args.exe}" + "".join(f"\nenv: {e}" for e in args.env))
     exe = args.exe
     if "parse" in chosen:
         _report(
             "parse",
-            [measure([exe, "parse", *COMMON, str(log)], None, args.timeline) for _ in range(args.runs)],
+            [measure([exe, "parse", *COMMON, str(log)], env, args.timeline) for _ in range(args.runs)],
         )
     if "messages" in chosen:
         cmd = [exe, "parse", "--messages", *COMMON, str(log)]
-        _report("parse --messages", [measure(cmd, None, args.timeline) for _ in range(args.runs)])
+        _report("parse --messages", [measure(cmd, env, args.timeline) for _ in range(args.runs)])
     if "backfill" in chosen:
-        _report("backfill", backfills(exe, log, args.runs, args.timeline))
+        _report("backfill", backfills(exe, log, args.runs, args.timeline, extra))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -14,16 +14,7 @@ from pydantic.fields import FieldInfo
 
 from shipper import __version__, logs
 from shipper.commands import EXIT_ERROR, EXIT_OK, EXIT_USAGE, warn
-from shipper.commands.cluster import (
-    cmd_backfill,
-    cmd_check,
-    cmd_deadletter_replay,
-    cmd_health,
-    cmd_report,
-    cmd_run,
-    cmd_setup,
-)
-from shipper.commands.files import cmd_parse, cmd_trace
+from shipper.commands.files import MAX_OPEN, cmd_parse, cmd_trace
 from shipper.errors import ShipperError
 from shipper.settings import CONFIG_ENV, Settings, load, unknown_variables
 
@@ -36,6 +27,30 @@ __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "build_parser", "load_settings
 SOURCE = ("timezone", "server_name", "input_format")
 CLUSTER = ("opensearch_url", "index_prefix", "username", "ca_certs")
 OBSERVE = ("metrics_address", "stats_interval", "outage_reminder_interval")
+
+
+def _cluster(name: str) -> Callable[[argparse.Namespace, Settings], int]:
+    """`shipper.commands.cluster`'s command `name`, imported when it runs: the cluster client, the ship
+    loop and the report are megabytes of modules that `parse` and the trace of files never use (issue
+    11's peak RSS)."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from shipper.commands import cluster  # noqa: PLC0415 - see above
+
+        rc: int = getattr(cluster, name)(args, settings)
+        return rc
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
+cmd_backfill = _cluster("cmd_backfill")
+cmd_check = _cluster("cmd_check")
+cmd_deadletter_replay = _cluster("cmd_deadletter_replay")
+cmd_health = _cluster("cmd_health")
+cmd_report = _cluster("cmd_report")
+cmd_run = _cluster("cmd_run")
+cmd_setup = _cluster("cmd_setup")
 
 
 def _setting_flags(p: argparse.ArgumentParser, names: Sequence[str]) -> None:
@@ -107,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-open",
         type=int,
-        default=100_000,
+        default=MAX_OPEN,
         metavar="N",
         help="messages held in memory with --messages; older ones are printed as partial summaries",
     )

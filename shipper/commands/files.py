@@ -8,30 +8,50 @@ import lzma
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 import zstandard
 
 from shipper.commands import EXIT_ERROR, EXIT_OK
-from shipper.commands.cluster import trace_fleet
 from shipper.errors import ConfigError, InputError
 from shipper.files import native
 from shipper.files.archive import damage_of, dataset_for, open_input
 from shipper.files.native import NativeFor, Rendered, Run, native_for
 from shipper.files.reader import CHUNK_SIZE, peek_head
-from shipper.files.syslog import form_for
-from shipper.settings import Settings
+from shipper.files.syslog import InputFormat, form_for
 from shipper.trace_files import print_trace
 
+if TYPE_CHECKING:  # pydantic-settings: `parse` may run without it (shipper.quick_start)
+    from shipper.settings import Settings
+
 T = TypeVar("T")
+
+MAX_OPEN = 100_000
+"""`parse --max-open`'s default."""
+
+
+class FileSettings(Protocol):
+    """What `parse` reads of the settings: Settings, or shipper.quick_start's defaults and flags."""
+
+    @property
+    def input_format(self) -> InputFormat: ...
+    @property
+    def syslog_programs(self) -> Sequence[str]: ...
+    @property
+    def server_name(self) -> str: ...
+    @property
+    def index_prefix(self) -> str: ...
+    def effective_timezone(self) -> str: ...
+    def effective_server_name(self) -> str: ...
+
 
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile)
 
 
 def _batches(
-    name: str, stream: BinaryIO, settings: Settings, counts: Counter[str], *, correlate: bool = False
+    name: str, stream: BinaryIO, settings: FileSettings, counts: Counter[str], *, correlate: bool = False
 ) -> Iterator[Rendered]:
     """The native core's batches of one file (`correlate`: its reader keeps the partials for
     `_Summaries`); the syslog lines it skipped (other programs', unreadable) into `counts`."""
@@ -59,7 +79,7 @@ def _batches(
         raise InputError(f"{name}: cannot read to the end, {damage}; the entries before it were read")
 
 
-def _native_for(name: str, settings: Settings, *, correlate: bool) -> NativeFor:
+def _native_for(name: str, settings: FileSettings, *, correlate: bool) -> NativeFor:
     """The native reader's maker for one file of `parse` (its dataset from its name)."""
     dataset = dataset_for(name)
     zone = settings.effective_timezone()
@@ -88,7 +108,7 @@ def _each_file(
                 stream.close()
 
 
-def _runs(names: list[str], settings: Settings, errors: list[str], counts: Counter[str]) -> Iterator[Run]:
+def _runs(names: list[str], settings: FileSettings, errors: list[str], counts: Counter[str]) -> Iterator[Run]:
     """What `parse` writes without --messages: the core's documents of every file, a run at a time."""
 
     def read(name: str, stream: BinaryIO) -> Iterator[Run]:
@@ -107,7 +127,7 @@ class _Summaries:
         self.core = native.core().Summaries(max_open=max_open)
 
     def read(
-        self, names: list[str], settings: Settings, errors: list[str], counts: Counter[str]
+        self, names: list[str], settings: FileSettings, errors: list[str], counts: Counter[str]
     ) -> Iterator[bytes]:
         """Every file's batches into the summaries, the finished ones written as they come; per batch,
         its entries' action codes (a byte each)."""
@@ -154,14 +174,19 @@ def _count(codes: bytes, actions: Counter[str]) -> None:
 
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     """Write one JSON document per entry (or per message with --messages); a summary to stderr."""
-    names: list[str] = args.files or ["-"]
+    return parse(args.files, settings, messages=args.messages, max_open=args.max_open)
+
+
+def parse(files: list[str], settings: FileSettings, *, messages: bool, max_open: int) -> int:
+    """`cmd_parse` on its arguments (shipper.quick_start calls it without Settings)."""
+    names: list[str] = files or ["-"]
     actions: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     errors: list[str] = []
     writer = _Writer()
     try:
-        if args.messages:
-            summaries = _Summaries(writer, args.max_open)
+        if messages:
+            summaries = _Summaries(writer, max_open)
             for codes in summaries.read(names, settings, errors, skipped):
                 _count(codes, actions)
             summaries.finish()
@@ -197,6 +222,9 @@ def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
     if not args.files:
         if not settings.opensearch_url:
             raise ConfigError("trace needs log FILEs, or --opensearch-url to trace across the fleet's index")
+        # Imported here: the cluster's modules are for this command alone.
+        from shipper.commands.cluster import trace_fleet
+
         return trace_fleet(args.target, settings)
     return print_trace(
         args.files,

@@ -344,3 +344,89 @@ def test_a_closed_pipe_ends_quietly(log: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(sys, "stderr", stderr)
     assert quick_start.run(["trace", ID, str(log)], {}) == 0
     assert stderr.closed
+
+
+# --- parse --------------------------------------------------------------------------------------------
+
+
+def test_parse_imports_none_of_the_heavy_modules(log: Path) -> None:
+    res = shipper(
+        "parse", "--messages", str(log), "--timezone", "UTC", "--server-name", "mx9", importtime=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert '"mx9"' in res.stdout and len(res.stdout.splitlines()) == 1  # one message's summary
+    modules = imported(res.stderr)
+    assert "shipper.commands.files" in modules
+    assert heavy(modules) == set()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["parse"], quick_start.QuickParse([])),
+        (["parse", "-", "--messages"], quick_start.QuickParse(["-"], messages=True)),
+        (
+            ["parse", "--max-open=7", "--timezone", "UTC", "a", "b", "--server-name=mx"],
+            quick_start.QuickParse(["a", "b"], max_open=7, timezone="UTC", server_name="mx"),
+        ),
+    ],
+)
+def test_the_parse_command_lines_it_runs(argv: list[str], expected: quick_start.QuickParse) -> None:
+    assert quick_start.quick_parse(argv, {}) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["parse", "a", "--messages", "b"],  # a second run of FILEs: argparse's error
+        ["parse", "a", "--max-open", "-5"],
+        ["parse", "a", "--max-open", "+5"],
+        ["parse", "a", "--max-open"],
+        ["parse", "a", "--messages=yes"],
+        ["parse", "a", "--input-format", "auto"],
+        ["parse", "a", "--timezone", "Nowhere/Atall"],
+        ["parse", "--mess", "a"],
+        ["parse", "-h"],
+        ["trace", "x", "a", "--messages"],
+    ],
+)
+def test_the_parse_command_lines_it_leaves_to_the_cli(argv: list[str]) -> None:
+    assert quick_start.quick_parse(argv, {}) is None
+
+
+def test_parse_leaves_it_to_the_cli_with_a_variable_of_ours() -> None:
+    assert quick_start.quick_parse(["parse", "a"], {"exim_shipper_index_prefix": "x"}) is None
+
+
+def test_its_parse_defaults_are_the_settings_and_the_cli_s() -> None:
+    given = load({}, None)
+    quick = quick_start.QuickParse([])
+    assert quick.input_format == given.input_format
+    assert list(quick.syslog_programs) == given.syslog_programs
+    assert quick.index_prefix == given.index_prefix
+    assert (quick.server_name, quick.timezone) == (given.server_name, given.timezone)
+    assert (quick.effective_server_name(), quick.effective_timezone()) == (host_name(), local_zone_name())
+    args = cli.build_parser().parse_args(["parse"])
+    assert (quick.messages, quick.max_open) == (args.messages, args.max_open)
+
+
+@pytest.mark.parametrize("messages", [[], ["--messages"]])
+def test_parse_on_both_paths_prints_the_same(log: Path, messages: list[str]) -> None:
+    fixtures = ROOT / "tests" / "fixtures"
+    files = [
+        str(log),
+        *(str(fixtures / name) for name in ("fleet_a.log", "fleet_b.log", "dashboards_mx1.log")),
+    ]
+    common = ["parse", *messages, "--timezone", "Europe/London", "--server-name", "mx9", *files]
+    quick = shipper(*common, importtime=True)
+    # An explicit default flag the quick start does not take: the same command through shipper.cli.
+    slow = shipper(*common, "--input-format", "auto", importtime=True)
+    assert "shipper.cli" not in imported(quick.stderr)
+    assert "shipper.cli" in imported(slow.stderr)
+    assert quick.returncode == slow.returncode == 0, quick.stderr
+    assert quick.stdout == slow.stdout and quick.stdout
+
+    def said(stderr: str) -> list[str]:
+        return [line for line in stderr.splitlines() if not line.startswith("import time:")]
+
+    assert said(quick.stderr) == said(slow.stderr)

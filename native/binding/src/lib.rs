@@ -17,6 +17,32 @@ use pyo3::types::PyBytes;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// mimalloc's `arena_eager_commit` (option 4 in its v2 and v3 enums), off unless MIMALLOC_ARENA_EAGER_COMMIT
+// says otherwise (`mi_option_set_default` leaves the environment the last word). On (its default under
+// Linux's overcommit) more of the pages the core freed stayed resident: `parse --messages` of the 1M bench
+// log peaked at 145.8 MB, 132.4 MB with the variable 0, 131.3 MB with this (bench/memory.py, native/README's
+// "Measured"); the mechanism is mimalloc's purge of committed against uncommitted arena memory.
+#[cfg(target_os = "linux")]
+mod allocator {
+    use std::ffi::{c_int, c_long};
+
+    extern "C" {
+        fn mi_option_set_default(option: c_int, value: c_long);
+    }
+
+    const MI_OPTION_ARENA_EAGER_COMMIT: c_int = 4;
+
+    extern "C" fn options() {
+        // SAFETY: a plain setter of mimalloc's option table, called once as the module is loaded.
+        unsafe { mi_option_set_default(MI_OPTION_ARENA_EAGER_COMMIT, 0) }
+    }
+
+    // Run as the module is loaded, before the first allocation reserves an arena with the default.
+    #[used]
+    #[link_section = ".init_array"]
+    static OPTIONS: extern "C" fn() = options;
+}
+
 /// One file's reader: `feed` chunks in order from `start`; each call returns `(bulk, records)`.
 ///
 /// `bulk` holds each emitted entry's action line and document line, each ending in a newline, back to
