@@ -1,7 +1,7 @@
 //! `enrich.enrich` for the claimed lines: host facts, HELO checks, address parts, provider, `related.*`,
 //! and eximstats' reading of the line (`eximstats.py`).
 
-use crate::body::{sub, Obj, R};
+use crate::body::{sub, Obj};
 use crate::doc::Value;
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
@@ -31,12 +31,12 @@ pub(crate) fn push_unique(list: &mut Vec<Value>, v: &str) {
 }
 
 /// `enrich.enrich` on a claimed document (`exim` not yet in `doc`); returns the `exim` to store.
-pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str) -> R<Obj> {
+pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str) -> Obj {
     let mut remote = Obj::new();
     let mut hosts: Vec<String> = Vec::new();
     let mut related_ip: Vec<String> = Vec::new();
     if doc.contains_key("source") {
-        side_facts(doc, "source", &mut remote)?;
+        side_facts(doc, "source", &mut remote);
         let name = get_str(doc, &["source", "domain"])
             .filter(|d| !d.is_empty())
             .map(str::to_string);
@@ -52,9 +52,9 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
                 } else {
                     inner
                 };
-                ip_kind(inner)?.is_some()
+                ip_kind(inner).is_some()
             } else {
-                ip_kind(&helo)?.is_some()
+                ip_kind(&helo).is_some()
             };
             exim.insert("helo_is_ip".into(), is_ip.into());
             if let Some(name) = &name {
@@ -64,7 +64,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         }
     }
     if doc.contains_key("destination") {
-        side_facts(doc, "destination", &mut remote)?;
+        side_facts(doc, "destination", &mut remote);
     }
     for side in ["source", "destination"] {
         if let Some(ip) = get_str(doc, &[side, "ip"]) {
@@ -78,7 +78,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     let mut rcpt_domains: Vec<Value> = Vec::new();
     if doc.contains_key("email") {
         if let Some(sender) = get_str(doc, &["email", "from", "address"]) {
-            if let Some((local, domain)) = address_parts(sender)? {
+            if let Some((local, domain)) = address_parts(sender) {
                 exim.insert("sender_local_part".into(), local.into());
                 exim.insert("sender_domain".into(), domain.clone().into());
                 hosts.push(domain.clone());
@@ -88,7 +88,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         let mut locals: Vec<Value> = Vec::new();
         if let Some(Value::Array(to)) = get(doc, &["email", "to", "address"]) {
             for r in to {
-                if let Some((l, d)) = address_parts(r.as_str().unwrap_or(""))? {
+                if let Some((l, d)) = address_parts(r.as_str().unwrap_or("")) {
                     push_unique(&mut locals, &l);
                     push_unique(&mut rcpt_domains, &d);
                 }
@@ -129,7 +129,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         }
     }
     for c in candidates {
-        if let Some(family) = provider(c)? {
+        if let Some(family) = provider(c) {
             remote.insert("provider".into(), family.into());
             break;
         }
@@ -168,36 +168,34 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     if !related.is_empty() {
         doc.insert("related".into(), related.into());
     }
-    if let Some(view) = eximstats_view(first_line)? {
+    if let Some(view) = eximstats_view(first_line) {
         exim.insert("eximstats".into(), view.into());
     }
-    Ok(exim)
+    exim
 }
 
-pub(crate) fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) -> R<()> {
+pub(crate) fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) {
     let address = get_str(doc, &[side, "ip"]).or_else(|| get_str(doc, &[side, "address"]));
     if let Some(a) = address.filter(|a| !a.is_empty()) {
-        if let Some((version, kind)) = ip_kind(a)? {
+        if let Some((version, kind)) = ip_kind(a) {
             remote.insert("ip_version".into(), version.into());
             remote.insert("ip_kind".into(), kind.into());
         }
     }
     if let Some(name) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
-        if let Some(reg) = registered_domain(name)? {
+        if let Some(reg) = registered_domain(name) {
             sub(doc, side).insert("registered_domain".into(), reg.into());
         }
     }
-    Ok(())
 }
 
 /// `hosts.registered_domain`.
-pub(crate) fn registered_domain(name: &str) -> R<Option<String>> {
+pub(crate) fn registered_domain(name: &str) -> Option<String> {
     let name = py_lower(name.trim_matches('.'));
-    if name.is_empty() || !name.contains('.') || name.starts_with('[') || ip_kind(&name)?.is_some()
-    {
-        return Ok(None);
+    if name.is_empty() || !name.contains('.') || name.starts_with('[') || ip_kind(&name).is_some() {
+        return None;
     }
-    Ok(crate::suffixes::private_suffix(&name))
+    crate::suffixes::private_suffix(&name)
 }
 
 /// The words and flags that make eximstats read a line, searched with memchr's SIMD finders built
@@ -210,19 +208,17 @@ fn view_finders() -> &'static [memchr::memmem::Finder<'static>; 6] {
 }
 
 /// `eximstats.eximstats_view`: what eximstats counts for the entry's first physical line.
-pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
+pub(crate) fn eximstats_view(line: &str) -> Option<Obj> {
     let [rejected, refused, dropped, arrival, delivery, cc] = view_finders();
     let has = |f: &memchr::memmem::Finder<'_>| f.find(line.as_bytes()).is_some();
     let words = has(rejected) || has(refused) || has(dropped);
     if !words && !has(arrival) && !has(delivery) && !has(cc) {
-        return Ok(None);
+        return None;
     }
     let r = stats_res();
-    let Some(m) = r.prefix.find(line) else {
-        return Ok(None);
-    };
+    let m = r.prefix.find(line)?;
     if line.chars().count() + 1 < 38 {
-        return Ok(None);
+        return None;
     }
     let mut rest = &line[m.end()..];
     let mut flag = None;
@@ -254,10 +250,10 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     };
     let mut out = Obj::new();
     if (flag.is_none() && words) || (flag == Some("=>") && !has_t) {
-        reject(rest, &mut out)?;
+        reject(rest, &mut out);
     }
     let host = if matches!(flag, Some("<=" | "=>" | "->")) {
-        host_word(rest)?
+        host_word(rest)
     } else {
         None
     };
@@ -280,7 +276,7 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
         }
         out.insert("destination".into(), user.into());
     }
-    Ok((!out.is_empty()).then_some(out))
+    (!out.is_empty()).then_some(out)
 }
 
 struct StatsRes {
@@ -427,7 +423,7 @@ fn reason(rest: &str) -> (&'static str, String) {
 }
 
 /// `_reason`, `_ip` and `_EHLO_IP` into the view.
-fn reject(rest: &str, out: &mut Obj) -> R<()> {
+fn reject(rest: &str, out: &mut Obj) {
     let r = stats_res();
     let (kind, why) = reason(rest);
     // `_IP[0]` (`\bH=…`, read by hand with Python's `\w`), then the other two.
@@ -446,7 +442,6 @@ fn reject(rest: &str, out: &mut Obj) -> R<()> {
     out.insert("reject".into(), kind.into());
     out.insert("reason".into(), why.into());
     out.insert("ip".into(), ip.into());
-    Ok(())
 }
 
 /// `\[[^\]]+\]` at `i`: where it ends.
@@ -490,7 +485,7 @@ fn h_bracket(rest: &str) -> Option<&str> {
 }
 
 /// `\bH=(\S+)`.
-pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
+pub(crate) fn host_word(rest: &str) -> Option<&str> {
     let mut from = 0;
     while let Some(k) = rest[from..].find("H=") {
         let at = from + k;
@@ -502,10 +497,10 @@ pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
         }
         let e = non_space_end(rest, at + 2);
         if e > at + 2 {
-            return Ok(Some(&rest[at + 2..e]));
+            return Some(&rest[at + 2..e]);
         }
     }
-    Ok(None)
+    None
 }
 
 /// `_PARENT.search`: ` (<.+?>) `.
@@ -551,7 +546,7 @@ mod reject_tests {
 
     #[test]
     fn eximstats_reject_readings() {
-        let view = |l: &str| eximstats_view(l).unwrap().unwrap();
+        let view = |l: &str| eximstats_view(l).unwrap();
         let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] F=<a@b.example> rejected RCPT <c@d.example>: relay not permitted");
         assert_eq!(v["reject"], "permanent");
         assert_eq!(v["reason"], "Rejected RCPT: relay not permitted");
@@ -570,9 +565,7 @@ mod reject_tests {
             v["reason"],
             "Rejected HELO/EHLO: syntactically invalid argument"
         );
-        assert!(eximstats_view("2024-01-01 00:00:00 rejected")
-            .unwrap()
-            .is_none());
+        assert!(eximstats_view("2024-01-01 00:00:00 rejected").is_none());
     }
 }
 #[cfg(test)]
@@ -624,7 +617,7 @@ mod tests {
     use super::*;
 
     fn view(line: &str) -> Value {
-        Value::Object(eximstats_view(line).unwrap().unwrap_or_default())
+        Value::Object(eximstats_view(line).unwrap_or_default())
     }
 
     #[test]
