@@ -460,7 +460,9 @@ fn bracket_end(b: &[u8], i: usize) -> Option<usize> {
 fn h_bracket(rest: &str) -> Option<&str> {
     let b = rest.as_bytes();
     let mut from = 0;
-    while let Some(k) = memchr::memmem::find(&b[from..], b"H=") {
+    static H: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let h = H.get_or_init(|| memchr::memmem::Finder::new("H="));
+    while let Some(k) = h.find(&b[from..]) {
         let at = from + k;
         from = at + 1;
         if rest[..at].chars().next_back().is_some_and(is_word) {

@@ -511,11 +511,14 @@ pub(crate) fn provider(name: &str) -> Option<String> {
             return Some(p.family.clone());
         }
     }
-    let labels: Vec<&str> = name.split('.').collect();
-    for i in 0..labels.len().saturating_sub(1) {
-        if let Some(f) = t.suffixes.get(&labels[i..].join(".")) {
+    // Each label's tail, the whole name first and the last label never, as slices of the name (a
+    // `join` of the labels per tail before).
+    let mut tail = name.as_ref();
+    while let Some(dot) = tail.find('.') {
+        if let Some(f) = t.suffixes.get(tail) {
             return Some(f.clone());
         }
+        tail = &tail[dot + 1..];
     }
     None
 }

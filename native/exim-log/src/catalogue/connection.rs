@@ -171,7 +171,13 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<&'static str> {
         m.iface = Some(&body[at + 3..end]);
         at = end;
     }
-    let has_count = memchr::memmem::find(b, COUNT.as_bytes()).is_some();
+    // A finder built once: `memmem::find` builds its searcher per call.
+    static COUNT_FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let has_count = COUNT_FINDER
+        .get_or_init(|| memchr::memmem::Finder::new(COUNT))
+        .find(b)
+        .is_some();
     if has_count {
         if let Some(end) = tag_run(b, at, b" Ci=") {
             m.ci = Some(&body[at + 4..end]);

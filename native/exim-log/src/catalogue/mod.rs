@@ -54,6 +54,8 @@ struct Compiled {
     rules: Vec<(Rule, Regex, String)>,
     /// Per first byte of a body, the indices of the rules that may match it, in table order.
     by_first: Vec<Vec<usize>>,
+    /// Per rule, its needles' finders, built once (`str::contains` builds a searcher per call).
+    needles: Vec<Vec<memchr::memmem::Finder<'static>>>,
 }
 
 /// The pattern with `\w` and `\W` as Python reads them in a `str` pattern (`str.isalnum()` or `_`:
@@ -216,6 +218,7 @@ fn compiled() -> &'static Compiled {
     C.get_or_init(|| {
         let mut rules = Vec::new();
         let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
+        let mut needles = Vec::new();
         for (i, r) in all_rules().into_iter().enumerate() {
             let re = Regex::new(&format!(r"\A(?:{})", ascii_classes(r.pattern)))
                 .unwrap_or_else(|e| panic!("catalogue rule {}: {e}", r.action));
@@ -225,9 +228,14 @@ fn compiled() -> &'static Compiled {
                     list.push(i);
                 }
             }
+            needles.push(r.needles.iter().map(memchr::memmem::Finder::new).collect());
             rules.push((r, re, key));
         }
-        Compiled { rules, by_first }
+        Compiled {
+            rules,
+            by_first,
+            needles,
+        }
     })
 }
 
@@ -395,7 +403,8 @@ fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> &'s
                 continue;
             }
         }
-        if !rule.needles.is_empty() && !rule.needles.iter().any(|n| body.contains(n)) {
+        let finders = &c.needles[i];
+        if !finders.is_empty() && !finders.iter().any(|f| f.find(body.as_bytes()).is_some()) {
             continue;
         }
         if key.len() >= KEY_LEN && !head.starts_with(key.as_str()) {
