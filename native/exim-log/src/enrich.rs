@@ -215,15 +215,14 @@ pub(crate) fn eximstats_view(line: &str) -> Option<Obj> {
     if !words && !has(arrival) && !has(delivery) && !has(cc) {
         return None;
     }
-    let r = stats_res();
-    let m = r.prefix.find(line)?;
+    let end = stats_prefix_end(line)?;
     if line.chars().count() + 1 < 38 {
         return None;
     }
-    let mut rest = &line[m.end()..];
+    let mut rest = &line[end..];
     let mut flag = None;
-    if let Some(idm) = r.id.find(rest) {
-        rest = &rest[idm.end()..];
+    if let Some(id_end) = stats_id_end(rest.as_bytes()) {
+        rest = &rest[id_end..];
         // eximstats reads the (up to) two characters after the id as the flag.
         let two: String = rest.chars().take(2).collect();
         if two == "SA" || (!two.is_empty() && two.bytes().all(|c| b"<>=*-".contains(&c))) {
@@ -281,7 +280,6 @@ pub(crate) fn eximstats_view(line: &str) -> Option<Obj> {
 
 struct StatsRes {
     prefix: Regex,
-    id: Regex,
     /// `_reason`'s patterns in its order, with what each makes of a match.
     reasons: Vec<(Regex, Reading)>,
     /// The same patterns as one set: one pass over the line says which of them match.
@@ -289,6 +287,140 @@ struct StatsRes {
     ip: Vec<Regex>,
     ehlo_ip: Regex,
 }
+
+/// A reading by hand of a pattern over ASCII: where the match ends, no match, or a byte beyond ASCII
+/// where the pattern's `\d` (digits of any script) may take it, so the pattern must decide.
+enum Hand {
+    End(usize),
+    No,
+    Unsure,
+}
+
+/// `\d{n}` at `i`: its end, no match, or unsure (a byte beyond ASCII among them).
+fn ascii_digits(b: &[u8], i: usize, n: usize) -> Hand {
+    for k in i..i + n {
+        match b.get(k) {
+            Some(c) if c.is_ascii_digit() => {}
+            Some(c) if !c.is_ascii() => return Hand::Unsure,
+            _ => return Hand::No,
+        }
+    }
+    Hand::End(i + n)
+}
+
+/// `\d+` at `i` (greedy; what follows it is never a digit, so fewer never do).
+fn ascii_digit_run(b: &[u8], i: usize) -> Hand {
+    let n = b[i.min(b.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    match b.get(i + n) {
+        Some(c) if !c.is_ascii() => Hand::Unsure,
+        _ if n == 0 => Hand::No,
+        _ => Hand::End(i + n),
+    }
+}
+
+/// eximstats' prefix pattern (`StatsRes::prefix`), by hand on ASCII, trying its optional groups in
+/// the pattern's order (each taken first, then left out); every candidate's next byte must be the
+/// closing space.
+fn prefix_by_hand(b: &[u8]) -> Hand {
+    let mut p = 0;
+    for (n, sep) in [
+        (4, b'-'),
+        (2, b'-'),
+        (2, b' '),
+        (2, b':'),
+        (2, b':'),
+        (2, 0),
+    ] {
+        match ascii_digits(b, p, n) {
+            Hand::End(e) => p = e,
+            other => return other,
+        }
+        if sep != 0 {
+            if b.get(p) != Some(&sep) {
+                return Hand::No;
+            }
+            p += 1;
+        }
+    }
+    let mut fracs = Vec::with_capacity(2);
+    if b.get(p) == Some(&b'.') {
+        match ascii_digit_run(b, p + 1) {
+            Hand::End(e) => fracs.push(e),
+            Hand::Unsure => return Hand::Unsure,
+            Hand::No => {}
+        }
+    }
+    fracs.push(p);
+    for f in fracs {
+        let mut zones = Vec::with_capacity(2);
+        if b.get(f) == Some(&b' ') && matches!(b.get(f + 1), Some(b'+' | b'-')) {
+            match ascii_digits(b, f + 2, 4) {
+                Hand::End(e) => zones.push(e),
+                Hand::Unsure => return Hand::Unsure,
+                Hand::No => {}
+            }
+        }
+        zones.push(f);
+        for t in zones {
+            let mut pids = Vec::with_capacity(2);
+            if b.get(t) == Some(&b' ') && b.get(t + 1) == Some(&b'[') {
+                match ascii_digit_run(b, t + 2) {
+                    Hand::End(e) if b.get(e) == Some(&b']') => pids.push(e + 1),
+                    Hand::Unsure => return Hand::Unsure,
+                    _ => {}
+                }
+            }
+            pids.push(t);
+            for q in pids {
+                if b.get(q) == Some(&b' ') {
+                    return Hand::End(q + 1);
+                }
+            }
+        }
+    }
+    Hand::No
+}
+
+/// Where eximstats' prefix ends (its regex only where a byte beyond ASCII may be a digit: it was two
+/// regex searches a line with the id's).
+fn stats_prefix_end(line: &str) -> Option<usize> {
+    match prefix_by_hand(line.as_bytes()) {
+        Hand::End(e) => Some(e),
+        Hand::No => None,
+        Hand::Unsure => stats_res().prefix.find(line).map(|m| m.end()),
+    }
+}
+
+/// eximstats' id pattern, [`STATS_ID`] (ASCII classes only), by hand: where it ends.
+fn stats_id_end(b: &[u8]) -> Option<usize> {
+    let alnum = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_alphanumeric))
+    };
+    if !alnum(0, 6) || b.get(6) != Some(&b'-') {
+        return None;
+    }
+    for (a, c) in [(6, 2), (11, 4)] {
+        let dash = 7 + a;
+        let end = dash + 1 + c;
+        if alnum(7, a)
+            && b.get(dash) == Some(&b'-')
+            && alnum(dash + 1, c)
+            && b.get(end) == Some(&b' ')
+        {
+            return Some(end + 1);
+        }
+    }
+    None
+}
+
+/// eximstats' message id after its prefix.
+#[cfg(test)]
+const STATS_ID: &str =
+    r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) ";
 
 /// What `_reason` returns for a pattern's match.
 #[derive(Clone, Copy)]
@@ -367,7 +499,6 @@ fn stats_res() -> &'static StatsRes {
         .expect("eximstats patterns");
         StatsRes {
             prefix: re(r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? "),
-            id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
             reasons: reasons.into_iter().map(|(p, r)| (re(p), r)).collect(),
             reason_set,
             // `_IP[1:]`: the first, `\bH=…`, is read with Python's `\w` (`bracketed_after_host`).
@@ -603,7 +734,56 @@ mod tests {
         }
     }
 
+    /// The prefix and id read by hand against eximstats' patterns they read.
+    fn prefix_and_id_as_the_patterns(text: &str) {
+        let r = super::stats_res();
+        let want = r.prefix.find(text).map(|m| m.end());
+        assert_eq!(super::stats_prefix_end(text), want, "{text:?}");
+        let id = regex::Regex::new(super::STATS_ID).expect("eximstats id");
+        let want = id.find(text).map(|m| m.end());
+        assert_eq!(super::stats_id_end(text.as_bytes()), want, "{text:?}");
+    }
+
+    #[test]
+    fn the_prefix_and_id_are_read_by_hand_as_the_patterns_read_them() {
+        for text in [
+            "2025-01-31 10:00:00 x",
+            "2025-01-31 10:00:00.123 +0100 [42] x",
+            "2025-01-31 10:00:00 +0100x",
+            "2025-01-31 10:00:00 [42]x",
+            "2025-01-31 10:00:00.5 [4x] y",
+            "2025-01-31 10:00:00. x",
+            "2025-01-31 10:00:00 -01 x",
+            "2025-01-31 10:00:0٣ x",
+            "2025-01-31 10:00:00.1٣ x",
+            "2025-01-31 10:00:00 [1٣] x",
+            "2025-01-31 10:00:00 +01٣0 x",
+            "2025-01-31 10:00:00",
+            "1tXaaa-00000001abc-0ABC <= x",
+            "1tXaaa-000001-Ab => x",
+            "1tXaaa-000001-Abc x",
+            "1tXaaa-00000001abc-0AB x",
+            "1tXaaa-000001-Ab",
+        ] {
+            prefix_and_id_as_the_patterns(text);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_prefix_and_id_agree_with_the_patterns_on_any_text(
+            head in proptest::sample::select(vec!["", "2025-01-31 10:00:00", "1tXaaa-", "1tXaaa-000001"]),
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    " ", "-", ":", ".", "+", "[", "]", "0", "12", "0100", "x", "Ab", "٣", "10:00:00",
+                    "000001", "00000001abc", "\n",
+                ]),
+                0..12,
+            )
+        ) {
+            prefix_and_id_as_the_patterns(&format!("{head}{}", parts.concat()));
+        }
+
         #[test]
         fn the_first_ip_pattern_agrees_with_the_regex_on_any_text(
             parts in proptest::collection::vec(
