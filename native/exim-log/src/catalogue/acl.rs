@@ -29,6 +29,8 @@ struct Lines {
 
 struct Compiled {
     lines: Lines,
+    /// Python's pattern for the rejections: [`rejected`] reads it by hand, `rejected_tests` holds the two equal.
+    #[cfg(test)]
     rejected: Regex,
     /// Python's SpamAssassin pattern: `spamassassin` reads it by hand, `spam_tests` holds the two equal.
     #[cfg(test)]
@@ -52,6 +54,7 @@ fn compiled() -> &'static Compiled {
         Compiled {
             lines: serde_json::from_str(include_str!("../../../../shipper/exim/data/lines.json"))
                 .expect("shipper/exim/data/lines.json"),
+            #[cfg(test)]
             rejected: re(r"(?s)\A(?P<temp>temporarily )?rejected (?P<what>.*)"),
             #[cfg(test)]
             spamassassin: re(concat!(
@@ -296,9 +299,8 @@ pub(crate) fn host_line(ev: &mut Event, body: &str, msgid: Option<&str>) -> Opti
     let c = compiled();
     let pos = scan_host_ident(ev, body, "source");
     let rest = &body[pos..];
-    if let Some(rm) = c.rejected.captures(rest) {
-        let temp = rm.name("temp").is_some_and(|t| !t.is_empty());
-        return Some(acl_reject(ev, temp, took_part(&rm, "what").unwrap_or("")));
+    if let Some((temp, what)) = rejected(rest) {
+        return Some(acl_reject(ev, temp, what));
     }
     if let Some(text) = rest.strip_prefix("Warning: ") {
         return Some(warning(ev, text));
@@ -407,6 +409,16 @@ pub(crate) fn host_line(ev: &mut Event, body: &str, msgid: Option<&str>) -> Opti
     None
 }
 
+/// `(?s)\A(?P<temp>temporarily )?rejected (?P<what>.*)` by hand (its captures ran the backtracker over
+/// the whole rest of a `rejected RCPT` line, the commonest rejection): whether it is temporary, and
+/// what follows.
+fn rejected(rest: &str) -> Option<(bool, &str)> {
+    match rest.strip_prefix("temporarily rejected ") {
+        Some(what) => Some((true, what)),
+        None => rest.strip_prefix("rejected ").map(|what| (false, what)),
+    }
+}
+
 #[cfg(test)]
 mod spam_tests {
     use proptest::prelude::*;
@@ -470,6 +482,53 @@ mod spam_tests {
             same_as_the_pattern(&format!(
                 "\"SpamAssassin as {user} detected {dir}message as {not}spam ({score}{tail}"
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod rejected_tests {
+    use proptest::prelude::*;
+
+    /// `rejected` against the pattern it reads.
+    fn same_as_the_pattern(text: &str) {
+        let want = super::compiled().rejected.captures(text).map(|m| {
+            (
+                m.name("temp").is_some_and(|t| !t.is_empty()),
+                m.name("what").map_or("", |g| g.as_str()),
+            )
+        });
+        assert_eq!(super::rejected(text), want, "{text:?}");
+    }
+
+    #[test]
+    fn the_rejection_pattern_is_read_by_hand_as_the_regex_reads_it() {
+        for text in [
+            "rejected RCPT <a@b.example>: JunkMail rejected",
+            "temporarily rejected RCPT <a@b.example>: Could not complete sender verify",
+            "rejected ",
+            "rejected",
+            "temporarily rejected",
+            "temporarily rejected ",
+            "temporarily  rejected x",
+            "Temporarily rejected x",
+            "rejected\nRCPT",
+            "rejected RCPT\n<a>: x\ny",
+            "x rejected RCPT",
+        ] {
+            same_as_the_pattern(text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_rejection_pattern_agrees_with_the_regex_on_any_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["temporarily", "rejected", " ", "\n", "x", "é", "RCPT"]),
+                0..8,
+            )
+        ) {
+            same_as_the_pattern(&parts.concat());
         }
     }
 }
