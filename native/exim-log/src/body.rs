@@ -3,20 +3,14 @@
 //! tags (`tags.py` `scan`, `apply_field`) and `Completed` (`message_lines.py`). Their values are read by
 //! [`crate::fields`], the error by [`crate::classify`], the enrichment is [`crate::enrich`].
 //!
-//! Every body gets the core's own reading: nothing is declined any more ([`Decline`] has no value), so
-//! whatever the core writes for an entry is that entry's document.
+//! Every body gets the core's own reading: no reader can decline a line, so whatever the core writes
+//! for an entry is that entry's document.
 
 use crate::doc::Value;
 use crate::fields::*;
 use crate::json::JsonWriter;
 use crate::tables;
 
-/// Formerly "the line needs something not ported yet"; now without a value, so no reader can decline a
-/// line and `R<T>` is always `Ok` (kept as the readers' return type so the signatures stay as they were).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decline {}
-
-pub type R<T> = Result<T, Decline>;
 pub type Obj = crate::doc::Obj;
 
 /// The actions the core renders itself; every other body is `unrecognized` until it is ported.
@@ -47,8 +41,8 @@ impl Event {
         sub(&mut self.doc, name)
     }
 
-    pub(crate) fn host(&mut self, side: &str, g: &HostGroup<'_>) -> R<()> {
-        let facts = ip_facts(g.address)?;
+    pub(crate) fn host(&mut self, side: &str, g: &HostGroup<'_>) {
+        let facts = ip_facts(g.address);
         let s = self.sec(side);
         s.insert("address".into(), g.address.into());
         if let Some((ip, _)) = facts {
@@ -72,7 +66,6 @@ impl Event {
         if let Some(raw) = g.raw {
             self.exim.insert("host_raw".into(), raw.into());
         }
-        Ok(())
     }
 
     pub(crate) fn sender(&mut self, address: &str) {
@@ -100,29 +93,29 @@ impl Event {
     }
 
     /// `tags.apply_field`.
-    fn apply_field(&mut self, tag: &str, val: &str, arrival: bool, side: &str) -> R<()> {
+    fn apply_field(&mut self, tag: &str, val: &str, arrival: bool, side: &str) {
         let val = match val.strip_suffix(':') {
             Some(v) if !val.starts_with('"') => v,
             _ => val,
         };
         let t = tables::tags();
         if t.durations.contains_key(tag) {
-            match duration(val)? {
+            match duration(val) {
                 Some(d) => {
                     self.exim.insert(t.durations[tag].as_str().into(), d.into());
                 }
                 None => self.unknown(tag, val),
             }
-            return Ok(());
+            return;
         }
         if let Some(name) = t.plain.get(tag) {
             self.exim.insert(name.as_str().into(), val.into());
-            return Ok(());
+            return;
         }
         match tag {
             "T" if arrival => {
                 self.sec("email")
-                    .insert("subject".into(), unquote(val)?.into());
+                    .insert("subject".into(), unquote(val).into());
             }
             "T" => {
                 self.exim.insert("transport".into(), val.into());
@@ -138,7 +131,7 @@ impl Event {
                 self.exim
                     .insert("return_path".into(), strip_angle(val).into());
             }
-            "S" => match integer(val)? {
+            "S" => match integer(val) {
                 Some(n) => {
                     self.exim.insert("size".into(), n.into());
                 }
@@ -146,8 +139,8 @@ impl Event {
             },
             "C" => {
                 if val.starts_with('"') {
-                    let conf = unescape(&unquote(val)?)?;
-                    let rid = remote_id(&conf)?.map(str::to_string);
+                    let conf = unescape(&unquote(val));
+                    let rid = remote_id(&conf).map(str::to_string);
                     self.exim.insert("smtp_confirmation".into(), conf.into());
                     if let Some(rid) = rid {
                         self.exim.insert("remote_id".into(), rid.into());
@@ -158,7 +151,7 @@ impl Event {
                 }
             }
             "X" => {
-                let tls = tls_cipher(val)?;
+                let tls = tls_cipher(val);
                 let mut extra = Obj::new();
                 let t = self.sec("tls");
                 for (k, v) in tls {
@@ -189,10 +182,10 @@ impl Event {
                 }
             }
             "I" => {
-                self.exim.insert("interface".into(), interface(val)?);
+                self.exim.insert("interface".into(), interface(val));
             }
             "PRX" => {
-                self.exim.insert("proxy".into(), interface(val)?);
+                self.exim.insert("proxy".into(), interface(val));
             }
             "U" => {
                 self.exim.insert("ident".into(), val.into());
@@ -200,7 +193,7 @@ impl Event {
             "F" => self.sender(val),
             "id" | "id*" => {
                 self.sec("email")
-                    .insert("message_id".into(), unescape(val)?.into());
+                    .insert("message_id".into(), unescape(val).into());
                 if tag == "id*" {
                     self.exim.insert("message_id_generated".into(), true.into());
                 }
@@ -210,11 +203,11 @@ impl Event {
             }
             "DN" => {
                 let peer = if side == "source" { "client" } else { "server" };
-                let v = unquote(val)?;
+                let v = unquote(val);
                 sub(self.sec("tls"), peer).insert("subject".into(), v.into());
             }
             "SNI" => {
-                let v = unquote(val)?;
+                let v = unquote(val);
                 sub(self.sec("tls"), "client").insert("server_name".into(), v.into());
             }
             "DKIM" => {
@@ -226,7 +219,7 @@ impl Event {
                 self.exim.insert("dkim".into(), v.into());
             }
             "input" => {
-                self.exim.insert("smtp_input".into(), unquote(val)?.into());
+                self.exim.insert("smtp_input".into(), unquote(val).into());
             }
             "DMARC" => {
                 self.exim.insert("dmarc".into(), val.into());
@@ -236,11 +229,10 @@ impl Event {
             }
             _ => self.unknown(tag, val),
         }
-        Ok(())
     }
 
     /// `tags.scan`: tags and markers from `pos`, up to the first other word.
-    pub(crate) fn scan(&mut self, s: &str, mut pos: usize, arrival: bool, side: &str) -> R<usize> {
+    pub(crate) fn scan(&mut self, s: &str, mut pos: usize, arrival: bool, side: &str) -> usize {
         let n = s.len();
         let markers = &tables::tags().markers;
         while pos < n {
@@ -252,14 +244,14 @@ impl Event {
                 if self.doc.contains_key(side) {
                     break;
                 }
-                if let Some((g, end)) = host_group(s, pos)? {
-                    self.host(side, &g)?;
+                if let Some((g, end)) = host_group(s, pos) {
+                    self.host(side, &g);
                     pos = end;
                     continue;
                 }
             }
             if let Some((tag, val, end)) = field_match(s, pos) {
-                self.apply_field(tag, val, arrival, side)?;
+                self.apply_field(tag, val, arrival, side);
                 pos = end;
                 continue;
             }
@@ -276,7 +268,7 @@ impl Event {
             }
             pos = end;
         }
-        Ok(pos)
+        pos
     }
 
     fn unparsed(&mut self, words: &[&str]) {
@@ -286,9 +278,9 @@ impl Event {
     }
 
     /// `Event.remote_host`: a remote host named inside free text.
-    pub(crate) fn remote_host(&mut self, side: &str, name: &str, address: &str) -> R<()> {
+    pub(crate) fn remote_host(&mut self, side: &str, name: &str, address: &str) {
         if self.doc.contains_key(side) {
-            return Ok(());
+            return;
         }
         let g = HostGroup {
             address,
@@ -309,7 +301,7 @@ impl Event {
         temporary: Option<bool>,
         errno: Option<&str>,
         stage: Option<&str>,
-    ) -> R<()> {
+    ) {
         let how = ErrorOpts {
             errno,
             stage,
@@ -319,7 +311,7 @@ impl Event {
     }
 
     /// `Event.error`: exim.error.* from a failure text (stage, codes, response text, class and hint).
-    pub(crate) fn error_with(&mut self, message: &str, how: &ErrorOpts<'_>) -> R<()> {
+    pub(crate) fn error_with(&mut self, message: &str, how: &ErrorOpts<'_>) {
         use crate::classify as c;
         let ErrorOpts {
             temporary,
@@ -335,17 +327,17 @@ impl Event {
             err.insert("message".into(), message.into());
         }
         let facts = if message.contains("SMTP") || message.contains("after") {
-            c::smtp_error(message)?
+            c::smtp_error(message)
         } else {
             c::SmtpFacts::default()
         };
         if let Some((name, ip)) = &facts.host {
-            self.remote_host(side, name, ip)?;
+            self.remote_host(side, name, ip);
         }
         let (text, code, enhanced) = match facts.text {
             Some(t) => (t, facts.smtp_code, facts.enhanced),
             None => {
-                let (code, enh) = c::response_codes(message)?;
+                let (code, enh) = c::response_codes(message);
                 (message.to_string(), code, enh)
             }
         };
@@ -406,11 +398,10 @@ impl Event {
         err.insert("temporary".into(), temp.into());
         err.insert("hint".into(), c::hint_for(&name, local).into());
         sub(&mut self.exim, "error").extend(err);
-        Ok(())
     }
 
     /// `parse._failure`.
-    fn failure(&mut self, rest: &str) -> R<()> {
+    fn failure(&mut self, rest: &str) {
         let mut idx = rest.find(" : ");
         if idx.is_some_and(|i| rest[..i].contains("SMTP error from remote")) {
             idx = None;
@@ -425,27 +416,27 @@ impl Event {
         if let Some(k) = msg.rfind(" DT=") {
             let dt = &msg[k + 4..];
             if !dt.is_empty() && !dt.chars().any(py_space) {
-                if let Some(d) = duration(dt)? {
+                if let Some(d) = duration(dt) {
                     self.exim.insert("delivery_time".into(), d.into());
                 }
                 msg = &msg[..k];
             }
         }
-        self.recipient_head(head)?;
+        self.recipient_head(head);
         self.error(msg, Some(false), None, None)
     }
 
     /// `parse._deferral`.
-    fn deferral(&mut self, rest: &str) -> R<()> {
+    fn deferral(&mut self, rest: &str) {
         let Some((head, routing, errno, tail)) = defer_match(rest) else {
             let (head, msg) = match rest.find(": ") {
                 Some(i) => (&rest[..i], &rest[i + 2..]),
                 None => (rest, ""),
             };
-            self.recipient_head(head)?;
+            self.recipient_head(head);
             return self.error(msg, Some(true), None, None);
         };
-        self.recipient_head(head)?;
+        self.recipient_head(head);
         let mut before = tail;
         let mut after = "";
         let mut hpos = tail.find(" H=");
@@ -455,16 +446,16 @@ impl Event {
             }
         }
         if let Some(h) = hpos {
-            if let Some((g, end)) = host_group(tail, h + 1)? {
-                self.host("destination", &g)?;
+            if let Some((g, end)) = host_group(tail, h + 1) {
+                self.host("destination", &g);
                 before = &tail[..h];
                 let a = &tail[end..];
-                let pos = self.scan(a, 0, false, "destination")?;
+                let pos = self.scan(a, 0, false, "destination");
                 after = &a[pos..];
             }
         } else {
             let pos = if tail.starts_with(' ') {
-                self.scan(tail, 0, false, "destination")?
+                self.scan(tail, 0, false, "destination")
             } else {
                 0
             };
@@ -488,20 +479,20 @@ impl Event {
     }
 
     /// `parse._arrival`.
-    fn arrival(&mut self, rest: &str) -> R<()> {
+    fn arrival(&mut self, rest: &str) {
         let Some(first) = address_end(rest, 0) else {
             let rest = rest.trim_matches(py_space);
             if !rest.is_empty() {
                 self.exim.insert("unparsed".into(), rest.into());
             }
-            return Ok(());
+            return;
         };
         self.sender(&rest[..first]);
         let mut pos = first;
         let n = rest.len();
         let mut unparsed = Vec::new();
         while pos < n {
-            pos = self.scan(rest, pos, true, "source")?;
+            pos = self.scan(rest, pos, true, "source");
             if pos >= n {
                 break;
             }
@@ -530,11 +521,10 @@ impl Event {
             pos = end;
         }
         self.unparsed(&unparsed);
-        Ok(())
     }
 
     /// `parse._recipient_head` of delivery lines.
-    fn recipient_head(&mut self, head: &str) -> R<()> {
+    fn recipient_head(&mut self, head: &str) {
         let aend = if head.starts_with('|') {
             Some(pipe_end(head))
         } else {
@@ -545,7 +535,7 @@ impl Event {
             if !head.is_empty() {
                 self.exim.insert("unparsed".into(), head.into());
             }
-            return Ok(());
+            return;
         };
         let address = &head[..aend];
         let mut pos = aend;
@@ -580,7 +570,7 @@ impl Event {
         let n = head.len();
         let mut unparsed = Vec::new();
         while pos < n {
-            pos = self.scan(head, pos, false, "destination")?;
+            pos = self.scan(head, pos, false, "destination");
             if pos >= n {
                 break;
             }
@@ -589,7 +579,6 @@ impl Event {
             pos = end;
         }
         self.unparsed(&unparsed);
-        Ok(())
     }
 }
 
@@ -667,14 +656,12 @@ fn claimed(action: &str) -> Option<&'static str> {
     CLAIMED.iter().copied().find(|&a| a == action)
 }
 
-/// `EntryParser._body` for the claimed kinds; `Ok(None)` for a body of another kind.
-pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
+/// `EntryParser._body` for the claimed kinds; `None` for a body of another kind.
+pub fn parse_body(ev: &mut Event, body: &str) -> Option<Parsed> {
     let flag = body.get(..2).unwrap_or("");
     if let Some(meta) = tables::actions().flags.get(flag) {
         if body.len() == 2 || body.as_bytes()[2] == b' ' || flag == "<=" {
-            let Some(action) = claimed(&meta.action) else {
-                return Ok(None);
-            };
+            let action = claimed(&meta.action)?;
             let flag: &'static str = match flag {
                 "<=" => "<=",
                 "(=" => "(=",
@@ -684,23 +671,23 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
                 "*>" => "*>",
                 "**" => "**",
                 "==" => "==",
-                _ => return Ok(None),
+                _ => return None,
             };
             ev.exim.insert("flag".into(), flag.into());
             let rest = body[2..].trim_start_matches(' ');
             if meta.arrival {
-                ev.arrival(rest)?;
+                ev.arrival(rest);
             } else if flag == "**" {
-                ev.failure(rest)?;
+                ev.failure(rest);
             } else if flag == "==" {
-                ev.deferral(rest)?;
+                ev.deferral(rest);
             } else {
-                ev.recipient_head(rest)?;
+                ev.recipient_head(rest);
             }
-            return Ok(Some(Parsed {
+            return Some(Parsed {
                 action,
                 flag: Some(flag),
-            }));
+            });
         }
     }
     if let Some(tail) = body.strip_prefix("Completed") {
@@ -716,18 +703,18 @@ pub fn parse_body(ev: &mut Event, body: &str) -> R<Option<Parsed>> {
         }
         if t.chars().all(py_space) {
             if let Some(qt) = qt {
-                if let Some(d) = duration(qt)? {
+                if let Some(d) = duration(qt) {
                     ev.exim.insert("queue_time".into(), d.into());
                 }
             }
-            return Ok(Some(Parsed {
+            return Some(Parsed {
                 action: "message_completed",
                 flag: None,
-            }));
+            });
         }
         // `MESSAGE_RULES[0]` did not match: the rest of the catalogue reads it.
     }
-    Ok(None)
+    None
 }
 
 /// `_HEADER_LINE_RE.match`: `[A-Z* ] Name: …`.

@@ -1,7 +1,6 @@
 //! The SMTP error taxonomy (`shipper/exim/classify.py`, `data/taxonomy.json`): the facts of an error
 //! text (stage, remote host, codes, response), its class, permanence and hint.
 
-use crate::body::R;
 use crate::fields::{py_space, unescape};
 use crate::tables::{self, ErrorClassRow};
 use crate::text::py_decimal;
@@ -72,14 +71,13 @@ pub fn stage_of(after: &str) -> Option<&'static str> {
 }
 
 /// `clean_response`.
-pub fn clean_response(resp: &str) -> R<String> {
-    let text = unescape(resp)?.replace('\r', "");
+pub fn clean_response(resp: &str) -> String {
+    let text = unescape(resp).replace('\r', "");
     let text = compiled().lead_code.replace_all(&text, "");
-    Ok(text
-        .split(py_space)
+    text.split(py_space)
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
-        .join(" "))
+        .join(" ")
 }
 
 /// What `smtp_error` found.
@@ -93,15 +91,13 @@ pub struct SmtpFacts {
 }
 
 /// `_CODE_RE.match(text.lstrip())`: (code, enhanced).
-fn codes(text: &str) -> R<Option<(u16, Option<String>)>> {
+fn codes(text: &str) -> Option<(u16, Option<String>)> {
     let t = text.trim_start_matches(py_space);
     // The pattern starts `^[245]`: most texts fail on their first byte, without the captures' search.
     if !matches!(t.as_bytes().first(), Some(b'2' | b'4' | b'5')) {
-        return Ok(None);
+        return None;
     }
-    let Some(m) = compiled().code.captures(t) else {
-        return Ok(None);
-    };
+    let m = compiled().code.captures(t)?;
     // `int()` of `[245]\d\d`: the two digits may be of any script.
     let code = &m["code"];
     // `\b` after the enhanced code: a word character next fails the optional group (a shorter digit
@@ -118,7 +114,7 @@ fn codes(text: &str) -> R<Option<(u16, Option<String>)>> {
     let code = crate::text::py_int(code)
         .and_then(|n| u16::try_from(n).ok())
         .unwrap_or(0);
-    Ok(Some((code, enh)))
+    Some((code, enh))
 }
 
 /// The lazy `after` of `_SMTP_ERROR_RE` from `i`: the end of `after` (where `:\s` starts), or None.
@@ -151,7 +147,7 @@ fn after_end(s: &str, mut i: usize) -> Option<usize> {
 }
 
 /// `smtp_error`.
-pub fn smtp_error(message: &str) -> R<SmtpFacts> {
+pub fn smtp_error(message: &str) -> SmtpFacts {
     let mut out = SmtpFacts::default();
     let mut from = 0;
     while let Some(k) = message[from..].find("SMTP error from remote ") {
@@ -190,23 +186,23 @@ pub fn smtp_error(message: &str) -> R<SmtpFacts> {
                 }
             }
         }
-        if let Some((code, enh)) = codes(rest)? {
+        if let Some((code, enh)) = codes(rest) {
             out.smtp_code = Some(code);
             out.enhanced = enh;
         }
-        out.text = Some(clean_response(rest)?);
-        return Ok(out);
+        out.text = Some(clean_response(rest));
+        return out;
     }
     if let Some(m) = compiled().after.captures(message) {
         out.stage = stage_of(&m["after"]);
     }
-    Ok(out)
+    out
 }
 
 /// `response_codes`: (code, enhanced).
-pub fn response_codes(text: &str) -> R<(Option<u16>, Option<String>)> {
-    if let Some((code, enh)) = codes(text)? {
-        return Ok((Some(code), enh));
+pub fn response_codes(text: &str) -> (Option<u16>, Option<String>) {
+    if let Some((code, enh)) = codes(text) {
+        return (Some(code), enh);
     }
     // `_LEAD_ENH_RE`: `\s*(?P<enh>[245]\.\d{1,3}\.\d{1,3})(?=\s|$)`, `\d` of any script. A run of
     // digits longer than three fails either way (the next character is a digit, neither `.` nor `\s`).
@@ -214,7 +210,7 @@ pub fn response_codes(text: &str) -> R<(Option<u16>, Option<String>)> {
     let mut chars = t.char_indices().peekable();
     if !matches!(chars.next(), Some((_, '2' | '4' | '5'))) || chars.next().map(|c| c.1) != Some('.')
     {
-        return Ok((None, None));
+        return (None, None);
     }
     fn run(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<Option<char>> {
         let mut n = 0;
@@ -226,14 +222,14 @@ pub fn response_codes(text: &str) -> R<(Option<u16>, Option<String>)> {
         (n > 0).then(|| chars.peek().map(|&(_, c)| c))
     }
     if run(&mut chars) != Some(Some('.')) {
-        return Ok((None, None));
+        return (None, None);
     }
     chars.next();
     if !run(&mut chars).is_some_and(|c| c.map_or(true, py_space)) {
-        return Ok((None, None));
+        return (None, None);
     }
     let e = chars.peek().map_or(t.len(), |&(i, _)| i);
-    Ok((None, Some(t[..e].to_string())))
+    (None, Some(t[..e].to_string()))
 }
 
 /// `routed_locally`.
@@ -346,7 +342,7 @@ mod tests {
     fn the_enhanced_codes_closing_boundary_is_pythons() {
         // CPython's `_CODE_RE.match`: a vowel sign (not `\w` for Python) ends the enhanced code, a
         // letter or a fourth digit fails it.
-        let enh = |t: &str| codes(t).unwrap().and_then(|(_, e)| e);
+        let enh = |t: &str| codes(t).and_then(|(_, e)| e);
         assert_eq!(enh("550 5.5.0\u{93f} x").as_deref(), Some("5.5.0"));
         assert_eq!(enh("550 5.5.0é x"), None);
         assert_eq!(enh("550 5.5.0 x").as_deref(), Some("5.5.0"));
@@ -364,19 +360,16 @@ mod tests {
         // code, `\s` holding `\x1c`.
         assert_eq!(
             response_codes("5\u{665}\u{660} 5.1.1 no"),
-            Ok((Some(550), Some("5.1.1".into())))
+            (Some(550), Some("5.1.1".into()))
         );
         assert_eq!(
             response_codes("5.1.\u{661} x"),
-            Ok((None, Some("5.1.\u{661}".into())))
+            (None, Some("5.1.\u{661}".into()))
         );
-        assert_eq!(
-            response_codes("5.1.1\u{661}\u{661}\u{661} x"),
-            Ok((None, None))
-        );
+        assert_eq!(response_codes("5.1.1\u{661}\u{661}\u{661} x"), (None, None));
         assert_eq!(
             response_codes("550\x1c5.1.1 no"),
-            Ok((Some(550), Some("5.1.1".into())))
+            (Some(550), Some("5.1.1".into()))
         );
     }
 
@@ -384,8 +377,7 @@ mod tests {
     fn smtp_error_facts() {
         let f = smtp_error(
             "SMTP error from remote mail server after RCPT TO:<a@b.example>: host mx.b.example [192.0.2.1]: 550 5.1.1 <a@b.example>: no such user",
-        )
-        .unwrap();
+        );
         assert_eq!(f.stage, Some("rcpt"));
         assert_eq!(f.host, Some(("mx.b.example".into(), "192.0.2.1".into())));
         assert_eq!(
@@ -393,11 +385,8 @@ mod tests {
             (Some(550), Some("5.1.1"))
         );
         assert_eq!(f.text.as_deref(), Some("<a@b.example>: no such user"));
-        assert_eq!(
-            response_codes("5.7.1 denied").unwrap(),
-            (None, Some("5.7.1".into()))
-        );
-        assert_eq!(response_codes("See RFC 4.1.1.1").unwrap(), (None, None));
+        assert_eq!(response_codes("5.7.1 denied"), (None, Some("5.7.1".into())));
+        assert_eq!(response_codes("See RFC 4.1.1.1"), (None, None));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `enrich.enrich` for the claimed lines: host facts, HELO checks, address parts, provider, `related.*`,
 //! and eximstats' reading of the line (`eximstats.py`).
 
-use crate::body::{sub, Obj, R};
+use crate::body::{sub, Obj};
 use crate::doc::Value;
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
 use crate::tables;
@@ -31,12 +31,12 @@ pub(crate) fn push_unique(list: &mut Vec<Value>, v: &str) {
 }
 
 /// `enrich.enrich` on a claimed document (`exim` not yet in `doc`); returns the `exim` to store.
-pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str) -> R<Obj> {
+pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str) -> Obj {
     let mut remote = Obj::new();
     let mut hosts: Vec<String> = Vec::new();
     let mut related_ip: Vec<String> = Vec::new();
     if doc.contains_key("source") {
-        side_facts(doc, "source", &mut remote)?;
+        side_facts(doc, "source", &mut remote);
         let name = get_str(doc, &["source", "domain"])
             .filter(|d| !d.is_empty())
             .map(str::to_string);
@@ -52,9 +52,9 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
                 } else {
                     inner
                 };
-                ip_kind(inner)?.is_some()
+                ip_kind(inner).is_some()
             } else {
-                ip_kind(&helo)?.is_some()
+                ip_kind(&helo).is_some()
             };
             exim.insert("helo_is_ip".into(), is_ip.into());
             if let Some(name) = &name {
@@ -64,7 +64,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         }
     }
     if doc.contains_key("destination") {
-        side_facts(doc, "destination", &mut remote)?;
+        side_facts(doc, "destination", &mut remote);
     }
     for side in ["source", "destination"] {
         if let Some(ip) = get_str(doc, &[side, "ip"]) {
@@ -78,7 +78,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     let mut rcpt_domains: Vec<Value> = Vec::new();
     if doc.contains_key("email") {
         if let Some(sender) = get_str(doc, &["email", "from", "address"]) {
-            if let Some((local, domain)) = address_parts(sender)? {
+            if let Some((local, domain)) = address_parts(sender) {
                 exim.insert("sender_local_part".into(), local.into());
                 exim.insert("sender_domain".into(), domain.clone().into());
                 hosts.push(domain.clone());
@@ -88,7 +88,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         let mut locals: Vec<Value> = Vec::new();
         if let Some(Value::Array(to)) = get(doc, &["email", "to", "address"]) {
             for r in to {
-                if let Some((l, d)) = address_parts(r.as_str().unwrap_or(""))? {
+                if let Some((l, d)) = address_parts(r.as_str().unwrap_or("")) {
                     push_unique(&mut locals, &l);
                     push_unique(&mut rcpt_domains, &d);
                 }
@@ -129,7 +129,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         }
     }
     for c in candidates {
-        if let Some(family) = provider(c)? {
+        if let Some(family) = provider(c) {
             remote.insert("provider".into(), family.into());
             break;
         }
@@ -168,36 +168,34 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     if !related.is_empty() {
         doc.insert("related".into(), related.into());
     }
-    if let Some(view) = eximstats_view(first_line)? {
+    if let Some(view) = eximstats_view(first_line) {
         exim.insert("eximstats".into(), view.into());
     }
-    Ok(exim)
+    exim
 }
 
-pub(crate) fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) -> R<()> {
+pub(crate) fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) {
     let address = get_str(doc, &[side, "ip"]).or_else(|| get_str(doc, &[side, "address"]));
     if let Some(a) = address.filter(|a| !a.is_empty()) {
-        if let Some((version, kind)) = ip_kind(a)? {
+        if let Some((version, kind)) = ip_kind(a) {
             remote.insert("ip_version".into(), version.into());
             remote.insert("ip_kind".into(), kind.into());
         }
     }
     if let Some(name) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
-        if let Some(reg) = registered_domain(name)? {
+        if let Some(reg) = registered_domain(name) {
             sub(doc, side).insert("registered_domain".into(), reg.into());
         }
     }
-    Ok(())
 }
 
 /// `hosts.registered_domain`.
-pub(crate) fn registered_domain(name: &str) -> R<Option<String>> {
+pub(crate) fn registered_domain(name: &str) -> Option<String> {
     let name = py_lower(name.trim_matches('.'));
-    if name.is_empty() || !name.contains('.') || name.starts_with('[') || ip_kind(&name)?.is_some()
-    {
-        return Ok(None);
+    if name.is_empty() || !name.contains('.') || name.starts_with('[') || ip_kind(&name).is_some() {
+        return None;
     }
-    Ok(crate::suffixes::private_suffix(&name))
+    crate::suffixes::private_suffix(&name)
 }
 
 /// The words and flags that make eximstats read a line, searched with memchr's SIMD finders built
@@ -210,24 +208,21 @@ fn view_finders() -> &'static [memchr::memmem::Finder<'static>; 6] {
 }
 
 /// `eximstats.eximstats_view`: what eximstats counts for the entry's first physical line.
-pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
+pub(crate) fn eximstats_view(line: &str) -> Option<Obj> {
     let [rejected, refused, dropped, arrival, delivery, cc] = view_finders();
     let has = |f: &memchr::memmem::Finder<'_>| f.find(line.as_bytes()).is_some();
     let words = has(rejected) || has(refused) || has(dropped);
     if !words && !has(arrival) && !has(delivery) && !has(cc) {
-        return Ok(None);
+        return None;
     }
-    let r = stats_res();
-    let Some(m) = r.prefix.find(line) else {
-        return Ok(None);
-    };
+    let end = stats_prefix_end(line)?;
     if line.chars().count() + 1 < 38 {
-        return Ok(None);
+        return None;
     }
-    let mut rest = &line[m.end()..];
+    let mut rest = &line[end..];
     let mut flag = None;
-    if let Some(idm) = r.id.find(rest) {
-        rest = &rest[idm.end()..];
+    if let Some(id_end) = stats_id_end(rest.as_bytes()) {
+        rest = &rest[id_end..];
         // eximstats reads the (up to) two characters after the id as the flag.
         let two: String = rest.chars().take(2).collect();
         if two == "SA" || (!two.is_empty() && two.bytes().all(|c| b"<>=*-".contains(&c))) {
@@ -254,10 +249,10 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
     };
     let mut out = Obj::new();
     if (flag.is_none() && words) || (flag == Some("=>") && !has_t) {
-        reject(rest, &mut out)?;
+        reject(rest, &mut out);
     }
     let host = if matches!(flag, Some("<=" | "=>" | "->")) {
-        host_word(rest)?
+        host_word(rest)
     } else {
         None
     };
@@ -280,12 +275,11 @@ pub(crate) fn eximstats_view(line: &str) -> R<Option<Obj>> {
         }
         out.insert("destination".into(), user.into());
     }
-    Ok((!out.is_empty()).then_some(out))
+    (!out.is_empty()).then_some(out)
 }
 
 struct StatsRes {
     prefix: Regex,
-    id: Regex,
     /// `_reason`'s patterns in its order, with what each makes of a match.
     reasons: Vec<(Regex, Reading)>,
     /// The same patterns as one set: one pass over the line says which of them match.
@@ -293,6 +287,140 @@ struct StatsRes {
     ip: Vec<Regex>,
     ehlo_ip: Regex,
 }
+
+/// A reading by hand of a pattern over ASCII: where the match ends, no match, or a byte beyond ASCII
+/// where the pattern's `\d` (digits of any script) may take it, so the pattern must decide.
+enum Hand {
+    End(usize),
+    No,
+    Unsure,
+}
+
+/// `\d{n}` at `i`: its end, no match, or unsure (a byte beyond ASCII among them).
+fn ascii_digits(b: &[u8], i: usize, n: usize) -> Hand {
+    for k in i..i + n {
+        match b.get(k) {
+            Some(c) if c.is_ascii_digit() => {}
+            Some(c) if !c.is_ascii() => return Hand::Unsure,
+            _ => return Hand::No,
+        }
+    }
+    Hand::End(i + n)
+}
+
+/// `\d+` at `i` (greedy; what follows it is never a digit, so fewer never do).
+fn ascii_digit_run(b: &[u8], i: usize) -> Hand {
+    let n = b[i.min(b.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    match b.get(i + n) {
+        Some(c) if !c.is_ascii() => Hand::Unsure,
+        _ if n == 0 => Hand::No,
+        _ => Hand::End(i + n),
+    }
+}
+
+/// eximstats' prefix pattern (`StatsRes::prefix`), by hand on ASCII, trying its optional groups in
+/// the pattern's order (each taken first, then left out); every candidate's next byte must be the
+/// closing space.
+fn prefix_by_hand(b: &[u8]) -> Hand {
+    let mut p = 0;
+    for (n, sep) in [
+        (4, b'-'),
+        (2, b'-'),
+        (2, b' '),
+        (2, b':'),
+        (2, b':'),
+        (2, 0),
+    ] {
+        match ascii_digits(b, p, n) {
+            Hand::End(e) => p = e,
+            other => return other,
+        }
+        if sep != 0 {
+            if b.get(p) != Some(&sep) {
+                return Hand::No;
+            }
+            p += 1;
+        }
+    }
+    let mut fracs = Vec::with_capacity(2);
+    if b.get(p) == Some(&b'.') {
+        match ascii_digit_run(b, p + 1) {
+            Hand::End(e) => fracs.push(e),
+            Hand::Unsure => return Hand::Unsure,
+            Hand::No => {}
+        }
+    }
+    fracs.push(p);
+    for f in fracs {
+        let mut zones = Vec::with_capacity(2);
+        if b.get(f) == Some(&b' ') && matches!(b.get(f + 1), Some(b'+' | b'-')) {
+            match ascii_digits(b, f + 2, 4) {
+                Hand::End(e) => zones.push(e),
+                Hand::Unsure => return Hand::Unsure,
+                Hand::No => {}
+            }
+        }
+        zones.push(f);
+        for t in zones {
+            let mut pids = Vec::with_capacity(2);
+            if b.get(t) == Some(&b' ') && b.get(t + 1) == Some(&b'[') {
+                match ascii_digit_run(b, t + 2) {
+                    Hand::End(e) if b.get(e) == Some(&b']') => pids.push(e + 1),
+                    Hand::Unsure => return Hand::Unsure,
+                    _ => {}
+                }
+            }
+            pids.push(t);
+            for q in pids {
+                if b.get(q) == Some(&b' ') {
+                    return Hand::End(q + 1);
+                }
+            }
+        }
+    }
+    Hand::No
+}
+
+/// Where eximstats' prefix ends (its regex only where a byte beyond ASCII may be a digit: it was two
+/// regex searches a line with the id's).
+fn stats_prefix_end(line: &str) -> Option<usize> {
+    match prefix_by_hand(line.as_bytes()) {
+        Hand::End(e) => Some(e),
+        Hand::No => None,
+        Hand::Unsure => stats_res().prefix.find(line).map(|m| m.end()),
+    }
+}
+
+/// eximstats' id pattern, [`STATS_ID`] (ASCII classes only), by hand: where it ends.
+fn stats_id_end(b: &[u8]) -> Option<usize> {
+    let alnum = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_alphanumeric))
+    };
+    if !alnum(0, 6) || b.get(6) != Some(&b'-') {
+        return None;
+    }
+    for (a, c) in [(6, 2), (11, 4)] {
+        let dash = 7 + a;
+        let end = dash + 1 + c;
+        if alnum(7, a)
+            && b.get(dash) == Some(&b'-')
+            && alnum(dash + 1, c)
+            && b.get(end) == Some(&b' ')
+        {
+            return Some(end + 1);
+        }
+    }
+    None
+}
+
+/// eximstats' message id after its prefix.
+#[cfg(test)]
+const STATS_ID: &str =
+    r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) ";
 
 /// What `_reason` returns for a pattern's match.
 #[derive(Clone, Copy)]
@@ -371,7 +499,6 @@ fn stats_res() -> &'static StatsRes {
         .expect("eximstats patterns");
         StatsRes {
             prefix: re(r"\A\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [-+]\d{4})?(?: \[\d+\])? "),
-            id: re(r"\A[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4}) "),
             reasons: reasons.into_iter().map(|(p, r)| (re(p), r)).collect(),
             reason_set,
             // `_IP[1:]`: the first, `\bH=…`, is read with Python's `\w` (`bracketed_after_host`).
@@ -427,7 +554,7 @@ fn reason(rest: &str) -> (&'static str, String) {
 }
 
 /// `_reason`, `_ip` and `_EHLO_IP` into the view.
-fn reject(rest: &str, out: &mut Obj) -> R<()> {
+fn reject(rest: &str, out: &mut Obj) {
     let r = stats_res();
     let (kind, why) = reason(rest);
     // `_IP[0]` (`\bH=…`, read by hand with Python's `\w`), then the other two.
@@ -446,7 +573,6 @@ fn reject(rest: &str, out: &mut Obj) -> R<()> {
     out.insert("reject".into(), kind.into());
     out.insert("reason".into(), why.into());
     out.insert("ip".into(), ip.into());
-    Ok(())
 }
 
 /// `\[[^\]]+\]` at `i`: where it ends.
@@ -465,7 +591,9 @@ fn bracket_end(b: &[u8], i: usize) -> Option<usize> {
 fn h_bracket(rest: &str) -> Option<&str> {
     let b = rest.as_bytes();
     let mut from = 0;
-    while let Some(k) = memchr::memmem::find(&b[from..], b"H=") {
+    static H: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let h = H.get_or_init(|| memchr::memmem::Finder::new("H="));
+    while let Some(k) = h.find(&b[from..]) {
         let at = from + k;
         from = at + 1;
         if rest[..at].chars().next_back().is_some_and(is_word) {
@@ -490,7 +618,7 @@ fn h_bracket(rest: &str) -> Option<&str> {
 }
 
 /// `\bH=(\S+)`.
-pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
+pub(crate) fn host_word(rest: &str) -> Option<&str> {
     let mut from = 0;
     while let Some(k) = rest[from..].find("H=") {
         let at = from + k;
@@ -502,10 +630,10 @@ pub(crate) fn host_word(rest: &str) -> R<Option<&str>> {
         }
         let e = non_space_end(rest, at + 2);
         if e > at + 2 {
-            return Ok(Some(&rest[at + 2..e]));
+            return Some(&rest[at + 2..e]);
         }
     }
-    Ok(None)
+    None
 }
 
 /// `_PARENT.search`: ` (<.+?>) `.
@@ -551,7 +679,7 @@ mod reject_tests {
 
     #[test]
     fn eximstats_reject_readings() {
-        let view = |l: &str| eximstats_view(l).unwrap().unwrap();
+        let view = |l: &str| eximstats_view(l).unwrap();
         let v = view("2024-01-01 00:00:00 H=(x) [192.0.2.1] F=<a@b.example> rejected RCPT <c@d.example>: relay not permitted");
         assert_eq!(v["reject"], "permanent");
         assert_eq!(v["reason"], "Rejected RCPT: relay not permitted");
@@ -570,9 +698,7 @@ mod reject_tests {
             v["reason"],
             "Rejected HELO/EHLO: syntactically invalid argument"
         );
-        assert!(eximstats_view("2024-01-01 00:00:00 rejected")
-            .unwrap()
-            .is_none());
+        assert!(eximstats_view("2024-01-01 00:00:00 rejected").is_none());
     }
 }
 #[cfg(test)]
@@ -608,7 +734,56 @@ mod tests {
         }
     }
 
+    /// The prefix and id read by hand against eximstats' patterns they read.
+    fn prefix_and_id_as_the_patterns(text: &str) {
+        let r = super::stats_res();
+        let want = r.prefix.find(text).map(|m| m.end());
+        assert_eq!(super::stats_prefix_end(text), want, "{text:?}");
+        let id = regex::Regex::new(super::STATS_ID).expect("eximstats id");
+        let want = id.find(text).map(|m| m.end());
+        assert_eq!(super::stats_id_end(text.as_bytes()), want, "{text:?}");
+    }
+
+    #[test]
+    fn the_prefix_and_id_are_read_by_hand_as_the_patterns_read_them() {
+        for text in [
+            "2025-01-31 10:00:00 x",
+            "2025-01-31 10:00:00.123 +0100 [42] x",
+            "2025-01-31 10:00:00 +0100x",
+            "2025-01-31 10:00:00 [42]x",
+            "2025-01-31 10:00:00.5 [4x] y",
+            "2025-01-31 10:00:00. x",
+            "2025-01-31 10:00:00 -01 x",
+            "2025-01-31 10:00:0٣ x",
+            "2025-01-31 10:00:00.1٣ x",
+            "2025-01-31 10:00:00 [1٣] x",
+            "2025-01-31 10:00:00 +01٣0 x",
+            "2025-01-31 10:00:00",
+            "1tXaaa-00000001abc-0ABC <= x",
+            "1tXaaa-000001-Ab => x",
+            "1tXaaa-000001-Abc x",
+            "1tXaaa-00000001abc-0AB x",
+            "1tXaaa-000001-Ab",
+        ] {
+            prefix_and_id_as_the_patterns(text);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_prefix_and_id_agree_with_the_patterns_on_any_text(
+            head in proptest::sample::select(vec!["", "2025-01-31 10:00:00", "1tXaaa-", "1tXaaa-000001"]),
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    " ", "-", ":", ".", "+", "[", "]", "0", "12", "0100", "x", "Ab", "٣", "10:00:00",
+                    "000001", "00000001abc", "\n",
+                ]),
+                0..12,
+            )
+        ) {
+            prefix_and_id_as_the_patterns(&format!("{head}{}", parts.concat()));
+        }
+
         #[test]
         fn the_first_ip_pattern_agrees_with_the_regex_on_any_text(
             parts in proptest::collection::vec(
@@ -624,7 +799,7 @@ mod tests {
     use super::*;
 
     fn view(line: &str) -> Value {
-        Value::Object(eximstats_view(line).unwrap().unwrap_or_default())
+        Value::Object(eximstats_view(line).unwrap_or_default())
     }
 
     #[test]

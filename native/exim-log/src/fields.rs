@@ -1,7 +1,7 @@
 //! Value parsers and lexers of the message lines (`shipper/exim/fields.py`, the patterns of `grammar.py`
 //! they stand for, `tags.REMOTE_ID_RE`) and the host facts of `hosts.py` (`ip_kind`, `provider`).
 
-use crate::body::{Obj, R};
+use crate::body::Obj;
 use crate::doc::Value;
 use crate::tables;
 use crate::text::{py_decimal, py_lower, py_word};
@@ -137,9 +137,9 @@ pub(crate) fn field_match(s: &str, pos: usize) -> Option<(&str, &str, usize)> {
 // --- value parsers (fields.py) ------------------------------------------------------------------
 
 /// `fields.duration`.
-pub fn duration(value: &str) -> R<Option<f64>> {
+pub fn duration(value: &str) -> Option<f64> {
     if value.is_empty() || value == "-" {
-        return Ok(None);
+        return None;
     }
     // `\d` and `int()`/`float()` take decimal digits of any script: read as their ASCII twins.
     let ascii = crate::text::ascii_digits(value);
@@ -189,28 +189,28 @@ pub fn duration(value: &str) -> R<Option<f64>> {
     // Beyond a float's range Python raises (`int * secs` to float) or gets `inf`, which orjson writes as
     // `null`: no duration then, as for any value that is not one.
     if i != b.len() || !total.is_finite() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(if neg { -total } else { total }))
+    Some(if neg { -total } else { total })
 }
 
 /// `fields.integer`.
-pub fn integer(value: &str) -> R<Option<u64>> {
+pub fn integer(value: &str) -> Option<u64> {
     // `value.isdecimal() and len(value) < 19`: decimal digits of any script, counted as characters.
     if !value.is_empty()
         && value.chars().count() < 19
         && value.chars().all(|c| py_decimal(c).is_some())
     {
-        return Ok(crate::text::ascii_digits(value).parse().ok());
+        return crate::text::ascii_digits(value).parse().ok();
     }
-    Ok(None)
+    None
 }
 
 /// `fields.unescape`: octal escapes are bytes, so the result is decoded as UTF-8 again, with the bytes
 /// that are not UTF-8 read as Latin-1 (`_latin1_fallback`).
-pub fn unescape(text: &str) -> R<String> {
+pub fn unescape(text: &str) -> String {
     if !text.contains('\\') {
-        return Ok(text.to_string());
+        return text.to_string();
     }
     let escapes = &tables::fields().escapes;
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
@@ -247,8 +247,8 @@ pub fn unescape(text: &str) -> R<String> {
     out.extend_from_slice(rest.as_bytes());
     if !octal {
         // Text, the table's replacements and bytes below 0x80: UTF-8 whatever the input.
-        return Ok(String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
+        return String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
     let mut text = String::with_capacity(out.len());
     let mut bytes = &out[..];
@@ -256,7 +256,7 @@ pub fn unescape(text: &str) -> R<String> {
         match std::str::from_utf8(bytes) {
             Ok(s) => {
                 text.push_str(s);
-                return Ok(text);
+                return text;
             }
             Err(e) => {
                 let good = e.valid_up_to();
@@ -270,7 +270,7 @@ pub fn unescape(text: &str) -> R<String> {
 }
 
 /// `fields.unquote`.
-pub fn unquote(value: &str) -> R<String> {
+pub fn unquote(value: &str) -> String {
     if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
         return unescape(&value[1..value.len() - 1]);
     }
@@ -353,14 +353,12 @@ pub(crate) fn split_scope(text: &str) -> Option<(&str, Option<&str>)> {
 
 /// `ipaddress.IPv6Address(text)`, as the integer of its address part (a `%scope` is classified by the
 /// address it qualifies, as `ipaddress`'s properties do).
-pub(crate) fn ipv6(text: &str) -> R<Option<u128>> {
+pub(crate) fn ipv6(text: &str) -> Option<u128> {
     if !text.contains(':') {
-        return Ok(None);
+        return None;
     }
-    let Some((addr, _)) = split_scope(text) else {
-        return Ok(None);
-    };
-    Ok(addr.parse::<std::net::Ipv6Addr>().ok().map(u128::from))
+    let (addr, _) = split_scope(text)?;
+    addr.parse::<std::net::Ipv6Addr>().ok().map(u128::from)
 }
 
 /// `str(IPv6Address)` (Python 3.11): lower-case hextets, the longest run of two or more zero hextets
@@ -449,34 +447,34 @@ pub(crate) fn ipv6_kind(n: u128) -> &'static str {
 }
 
 /// `fields.ip_facts`: the canonical form and version of an address.
-pub(crate) fn ip_facts(text: &str) -> R<Option<(String, u8)>> {
+pub(crate) fn ip_facts(text: &str) -> Option<(String, u8)> {
     if !text.is_ascii() {
         // `ipv4_octets` reads digits of any script (`١92.0.2.98`); the document's `ip` fields get the
         // address in ASCII, the only form an OpenSearch `ip` field takes (the Python path wrote the text
         // as it was, and the node refused the whole document).
-        return Ok(unicode_ipv4_octets(text).map(|[a, b, c, d]| (format!("{a}.{b}.{c}.{d}"), 4)));
+        return unicode_ipv4_octets(text).map(|[a, b, c, d]| (format!("{a}.{b}.{c}.{d}"), 4));
     }
     if ipv4_octets(text).is_some() {
-        return Ok(Some((text.to_string(), 4)));
+        return Some((text.to_string(), 4));
     }
     // `str()` of a scoped address keeps its scope after the canonical form.
     let scope = split_scope(text).and_then(|(_, s)| s);
-    Ok(ipv6(text)?.map(|n| match scope {
+    ipv6(text).map(|n| match scope {
         Some(s) => (format!("{}%{s}", ipv6_text(n)), 6),
         None => (ipv6_text(n), 6),
-    }))
+    })
 }
 
 /// `hosts.ip_kind`: (version, kind).
-pub(crate) fn ip_kind(text: &str) -> R<Option<(u8, &'static str)>> {
+pub(crate) fn ip_kind(text: &str) -> Option<(u8, &'static str)> {
     let Some([a, b, c, d]) = ipv4_octets(text).or_else(|| unicode_ipv4_octets(text)) else {
-        return Ok(ipv6(text)?.map(|n| {
+        return ipv6(text).map(|n| {
             if n >> 32 == 0xffff {
                 (6, "ipv4_mapped")
             } else {
                 (6, ipv6_kind(n))
             }
-        }));
+        });
     };
     let kind = if a == 10 || (a == 172 && (16..=31).contains(&b)) || (a == 192 && b == 168) {
         "private"
@@ -501,40 +499,38 @@ pub(crate) fn ip_kind(text: &str) -> R<Option<(u8, &'static str)>> {
     } else {
         "public"
     };
-    Ok(Some((4, kind)))
+    Some((4, kind))
 }
 
 /// `hosts.provider`.
-pub(crate) fn provider(name: &str) -> R<Option<String>> {
+pub(crate) fn provider(name: &str) -> Option<String> {
     let name = py_lower(name.trim_matches('.'));
     let t = tables::providers();
     for p in &t.host_prefixes {
         if name.starts_with(&p.prefix) {
-            return Ok(Some(p.family.clone()));
+            return Some(p.family.clone());
         }
     }
-    let labels: Vec<&str> = name.split('.').collect();
-    for i in 0..labels.len().saturating_sub(1) {
-        if let Some(f) = t.suffixes.get(&labels[i..].join(".")) {
-            return Ok(Some(f.clone()));
+    // Each label's tail, the whole name first and the last label never, as slices of the name (a
+    // `join` of the labels per tail before).
+    let mut tail = name.as_ref();
+    while let Some(dot) = tail.find('.') {
+        if let Some(f) = t.suffixes.get(tail) {
+            return Some(f.clone());
         }
+        tail = &tail[dot + 1..];
     }
-    Ok(None)
+    None
 }
 
 /// `fields.address_parts`.
-pub(crate) fn address_parts(address: &str) -> R<Option<(String, String)>> {
-    let Some(at) = address.rfind('@') else {
-        return Ok(None);
-    };
+pub(crate) fn address_parts(address: &str) -> Option<(String, String)> {
+    let at = address.rfind('@')?;
     if at == 0 || at == address.len() - 1 {
-        return Ok(None);
+        return None;
     }
     let domain = &address[at + 1..];
-    Ok(Some((
-        address[..at].to_string(),
-        py_lower(domain).into_owned(),
-    )))
+    Some((address[..at].to_string(), py_lower(domain).into_owned()))
 }
 
 pub(crate) fn is_word(c: char) -> bool {
@@ -542,14 +538,14 @@ pub(crate) fn is_word(c: char) -> bool {
 }
 
 /// `\w+` at `i` (Python's `\w`: `str.isalnum()` or `_`).
-pub(crate) fn word_end(s: &str, mut i: usize) -> R<usize> {
+pub(crate) fn word_end(s: &str, mut i: usize) -> usize {
     while let Some(c) = char_at(s, i) {
         if !py_word(c) {
             break;
         }
         i += c.len_utf8();
     }
-    Ok(i)
+    i
 }
 
 pub(crate) fn port_value(port: &str) -> Value {
@@ -575,7 +571,7 @@ pub(crate) fn host_tail<'a>(
     s: &'a str,
     q: usize,
     name: Option<&'a str>,
-) -> R<Option<(HostGroup<'a>, usize)>> {
+) -> Option<(HostGroup<'a>, usize)> {
     let b = s.as_bytes();
     // The helo candidates in order (each `(helo) ` before a `[` or `DS [`), then none: tried as they
     // are found, without collecting them (two Vecs a call were most of this function's cost).
@@ -585,8 +581,8 @@ pub(crate) fn host_tail<'a>(
             if b[k..].starts_with(b") ")
                 && (b[k + 2..].starts_with(b"[") || b[k + 2..].starts_with(b"DS ["))
             {
-                if let Some(found) = host_at(s, Some(&s[q + 1..k]), k + 2, name)? {
-                    return Ok(Some(found));
+                if let Some(found) = host_at(s, Some(&s[q + 1..k]), k + 2, name) {
+                    return Some(found);
                 }
             }
             k += 1;
@@ -601,7 +597,7 @@ fn host_at<'a>(
     helo: Option<&'a str>,
     next: usize,
     name: Option<&'a str>,
-) -> R<Option<(HostGroup<'a>, usize)>> {
+) -> Option<(HostGroup<'a>, usize)> {
     let b = s.as_bytes();
     let ds_first = s[next..].starts_with("DS ");
     for (ds, r) in [(true, next + 3), (false, next)] {
@@ -622,7 +618,7 @@ fn host_at<'a>(
             continue;
         }
         let address = &s[r + 1..e];
-        let (port, reuse, end) = port_and_reuse(s, e + 1)?;
+        let (port, reuse, end) = port_and_reuse(s, e + 1);
         let g = HostGroup {
             address,
             name,
@@ -632,17 +628,17 @@ fn host_at<'a>(
             reuse,
             raw: None,
         };
-        return Ok(Some((g, end)));
+        return Some((g, end));
     }
-    Ok(None)
+    None
 }
 
 /// After a group's `[address]` at `end`: `(?::(?P<port>\w+))?(?P<reuse>\*)?`, and where they end.
-fn port_and_reuse(s: &str, mut end: usize) -> R<(Option<&str>, bool, usize)> {
+fn port_and_reuse(s: &str, mut end: usize) -> (Option<&str>, bool, usize) {
     let b = s.as_bytes();
     let mut port = None;
     if b.get(end) == Some(&b':') {
-        let w = word_end(s, end + 1)?;
+        let w = word_end(s, end + 1);
         if w > end + 1 {
             port = Some(&s[end + 1..w]);
             end = w;
@@ -652,11 +648,11 @@ fn port_and_reuse(s: &str, mut end: usize) -> R<(Option<&str>, bool, usize)> {
     if reuse {
         end += 1;
     }
-    Ok((port, reuse, end))
+    (port, reuse, end)
 }
 
 /// `fields.host_group` at `pos` (which holds `H=`), the loose fallback (`HOST_LOOSE_RE`) too.
-pub(crate) fn host_group(s: &str, pos: usize) -> R<Option<(HostGroup<'_>, usize)>> {
+pub(crate) fn host_group(s: &str, pos: usize) -> Option<(HostGroup<'_>, usize)> {
     let p = pos + 2;
     // The name's possible ends, longest first (the regex's backtracking): every char boundary after
     // its first character, read backwards from the longest instead of collected.
@@ -679,18 +675,18 @@ pub(crate) fn host_group(s: &str, pos: usize) -> R<Option<(HostGroup<'_>, usize)
     for e in ends {
         let name = Some(&s[p..e]);
         if s.as_bytes().get(e) == Some(&b' ') {
-            if let Some(found) = host_tail(s, e + 1, name)? {
-                return Ok(Some(found));
+            if let Some(found) = host_tail(s, e + 1, name) {
+                return Some(found);
             }
         }
-        if let Some(found) = host_tail(s, e, name)? {
-            return Ok(Some(found));
+        if let Some(found) = host_tail(s, e, name) {
+            return Some(found);
         }
     }
-    if let Some(found) = host_tail(s, p, None)? {
-        return Ok(Some(found));
+    if let Some(found) = host_tail(s, p, None) {
+        return Some(found);
     }
-    Ok(host_loose(s, p))
+    host_loose(s, p)
 }
 
 /// `HOST_LOOSE_RE` after its `H=` at `p`: `(?P<raw>[^\[\]]{0,300}?)\[(?P<ip>[0-9A-Fa-f:.]+)\]`, then
@@ -715,7 +711,7 @@ fn host_loose(s: &str, p: usize) -> Option<(HostGroup<'_>, usize)> {
     if e == open + 1 || b.get(e) != Some(&b']') {
         return None;
     }
-    let (port, reuse, end) = port_and_reuse(s, e + 1).ok()?;
+    let (port, reuse, end) = port_and_reuse(s, e + 1);
     let g = HostGroup {
         address: &s[open + 1..e],
         name: None,
@@ -741,7 +737,7 @@ pub(crate) fn decimal_port(port: &str) -> Option<Value> {
         .map(Value::from)
 }
 
-pub(crate) fn interface(value: &str) -> R<Value> {
+pub(crate) fn interface(value: &str) -> Value {
     let mut out = Obj::new();
     let b = value.as_bytes();
     if b.first() == Some(&b'[') {
@@ -750,7 +746,7 @@ pub(crate) fn interface(value: &str) -> R<Value> {
             let port = if rest.is_empty() {
                 Some(None)
             } else if let Some(p) = rest.strip_prefix(':') {
-                let w = word_end(p, 0)?;
+                let w = word_end(p, 0);
                 (w == p.len() && w > 0).then_some(Some(p))
             } else {
                 None
@@ -764,15 +760,15 @@ pub(crate) fn interface(value: &str) -> R<Value> {
                         out.insert("port_name".into(), port.into());
                     }
                 }
-                return Ok(Value::Object(out));
+                return Value::Object(out);
             }
         }
     }
     out.insert("address".into(), value.into());
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
-pub(crate) fn tls_cipher(value: &str) -> R<Obj> {
+pub(crate) fn tls_cipher(value: &str) -> Obj {
     let mut out = Obj::new();
     let mut value = value;
     if let Some(v) = value.strip_suffix('*') {
@@ -803,18 +799,18 @@ pub(crate) fn tls_cipher(value: &str) -> R<Obj> {
         out.insert("cipher".into(), parts[1].into());
     }
     if parts.len() > 2 {
-        if let Some(bits) = integer(parts[2])? {
+        if let Some(bits) = integer(parts[2]) {
             out.insert("bits".into(), bits.into());
         }
     }
     if parts.len() > 3 && !parts[3].is_empty() {
         out.insert("kex_group".into(), parts[3].into());
     }
-    Ok(out)
+    out
 }
 
 /// `REMOTE_ID_RE.search`: `\bid=(MSGID)(?![0-9A-Za-z-])`.
-pub(crate) fn remote_id(s: &str) -> R<Option<&str>> {
+pub(crate) fn remote_id(s: &str) -> Option<&str> {
     let b = s.as_bytes();
     let ok = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
     let run = |from: usize, n: usize| (from..from + n).all(ok);
@@ -834,14 +830,14 @@ pub(crate) fn remote_id(s: &str) -> R<Option<&str>> {
         };
         if run(m, 6) && b.get(m + 6) == Some(&b'-') {
             if run(m + 7, 11) && b.get(m + 18) == Some(&b'-') && run(m + 19, 4) && free(m + 23) {
-                return Ok(Some(&s[m..m + 23]));
+                return Some(&s[m..m + 23]);
             }
             if run(m + 7, 6) && b.get(m + 13) == Some(&b'-') && run(m + 14, 2) && free(m + 16) {
-                return Ok(Some(&s[m..m + 16]));
+                return Some(&s[m..m + 16]);
             }
         }
     }
-    Ok(None)
+    None
 }
 
 #[cfg(test)]
@@ -898,13 +894,13 @@ mod tests {
 
     #[test]
     fn durations_as_python() {
-        assert_eq!(duration("1.234s"), Ok(Some(1.234)));
-        assert_eq!(duration("1h2m3s"), Ok(Some(3723.0)));
-        assert_eq!(duration("2d"), Ok(Some(172_800.0)));
-        assert_eq!(duration("-5s"), Ok(Some(-5.0)));
-        assert_eq!(duration("-"), Ok(None));
-        assert_eq!(duration("5"), Ok(None));
-        assert_eq!(duration("1.s"), Ok(None));
+        assert_eq!(duration("1.234s"), Some(1.234));
+        assert_eq!(duration("1h2m3s"), Some(3723.0));
+        assert_eq!(duration("2d"), Some(172_800.0));
+        assert_eq!(duration("-5s"), Some(-5.0));
+        assert_eq!(duration("-"), None);
+        assert_eq!(duration("5"), None);
+        assert_eq!(duration("1.s"), None);
     }
 
     #[test]
@@ -927,22 +923,20 @@ mod tests {
         assert_eq!(field_match("F=<a@b> x", 0), Some(("F", "<a@b>", 7)));
         assert_eq!(field_match("id*=x", 0), Some(("id*", "x", 5)));
         assert_eq!(field_match("=x", 0), None);
-        assert_eq!(unescape("a\\\"b\\n\\101\\q"), Ok("a\"b\nA\\q".to_string()));
-        assert_eq!(unescape("Caf\\303\\251"), Ok("Café".to_string()));
-        assert_eq!(unescape("F\\344ltstr\\366m"), Ok("Fältström".to_string()));
-        assert_eq!(unquote("\"x\""), Ok("x".to_string()));
+        assert_eq!(unescape("a\\\"b\\n\\101\\q"), "a\"b\nA\\q".to_string());
+        assert_eq!(unescape("Caf\\303\\251"), "Café".to_string());
+        assert_eq!(unescape("F\\344ltstr\\366m"), "Fältström".to_string());
+        assert_eq!(unquote("\"x\""), "x".to_string());
         assert_eq!(
             remote_id("250 OK id=1abcDE-000001-Ab"),
-            Ok(Some("1abcDE-000001-Ab"))
+            Some("1abcDE-000001-Ab")
         );
-        assert_eq!(remote_id("xid=1abcDE-000001-Ab"), Ok(None));
+        assert_eq!(remote_id("xid=1abcDE-000001-Ab"), None);
     }
 
     #[test]
     fn host_groups() {
-        let (g, end) = host_group("H=mx.example (helo.x) [192.0.2.1]:25* X", 0)
-            .unwrap()
-            .unwrap();
+        let (g, end) = host_group("H=mx.example (helo.x) [192.0.2.1]:25* X", 0).unwrap();
         assert_eq!(
             (g.name, g.helo, g.address, g.port, g.reuse, end),
             (
@@ -954,58 +948,52 @@ mod tests {
                 37
             )
         );
-        let (g, _) = host_group("H=(a) b) [10.0.0.1]", 0).unwrap().unwrap();
+        let (g, _) = host_group("H=(a) b) [10.0.0.1]", 0).unwrap();
         assert_eq!((g.name, g.helo), (None, Some("a) b")));
-        let (g, _) = host_group("H=mx DS [10.0.0.1]", 0).unwrap().unwrap();
+        let (g, _) = host_group("H=mx DS [10.0.0.1]", 0).unwrap();
         assert!(g.ds);
         assert_eq!(g.name, Some("mx"));
-        assert!(host_group("H=junk", 0).unwrap().is_none());
+        assert!(host_group("H=junk", 0).is_none());
     }
 
     #[test]
     fn former_declines_read_as_python_does() {
         // CPython's `fields.duration`, `integer`, `tls_cipher` and `unquote` on the same texts.
-        assert_eq!(duration("\u{661}m"), Ok(Some(60.0)));
+        assert_eq!(duration("\u{661}m"), Some(60.0));
         assert_eq!(
             duration(&format!("{}s", "1".repeat(25))),
-            Ok(Some(1.111_111_111_111_111_1e24))
+            Some(1.111_111_111_111_111_1e24)
         );
-        assert_eq!(duration("99999999999999999999w"), Ok(Some(6.048e25)));
-        assert_eq!(integer("\u{661}\u{660}\u{660}"), Ok(Some(100)));
-        assert_eq!(integer("1234567890123456789"), Ok(None));
-        let tls = tls_cipher("ßl1.2:x").unwrap();
+        assert_eq!(duration("99999999999999999999w"), Some(6.048e25));
+        assert_eq!(integer("\u{661}\u{660}\u{660}"), Some(100));
+        assert_eq!(integer("1234567890123456789"), None);
+        let tls = tls_cipher("ßl1.2:x");
         assert_eq!(
             serde_json::to_value(&tls).unwrap(),
             serde_json::json!({"version_protocol": "ssl", "version": ".2", "cipher": "x"})
         );
-        assert_eq!(unquote(r#""a\344b""#), Ok("aäb".to_string()));
+        assert_eq!(unquote(r#""a\344b""#), "aäb".to_string());
     }
 
     #[test]
     fn ip_kinds() {
-        assert_eq!(ip_kind("10.1.2.3"), Ok(Some((4, "private"))));
-        assert_eq!(ip_kind("8.8.8.8"), Ok(Some((4, "public"))));
-        assert_eq!(ip_kind("01.2.3.4"), Ok(None));
-        assert_eq!(ip_kind("::1"), Ok(Some((6, "loopback"))));
-        assert_eq!(ip_kind("2a00:1450:4864:20::57d"), Ok(Some((6, "public"))));
-        assert_eq!(ip_kind("::ffff:1.2.3.4"), Ok(Some((6, "ipv4_mapped"))));
-        assert_eq!(ip_kind("fd00::1"), Ok(Some((6, "private"))));
+        assert_eq!(ip_kind("10.1.2.3"), Some((4, "private")));
+        assert_eq!(ip_kind("8.8.8.8"), Some((4, "public")));
+        assert_eq!(ip_kind("01.2.3.4"), None);
+        assert_eq!(ip_kind("::1"), Some((6, "loopback")));
+        assert_eq!(ip_kind("2a00:1450:4864:20::57d"), Some((6, "public")));
+        assert_eq!(ip_kind("::ffff:1.2.3.4"), Some((6, "ipv4_mapped")));
+        assert_eq!(ip_kind("fd00::1"), Some((6, "private")));
         // A scope is kept in the text and classified by its address (Python 3.11's `ipaddress`).
-        assert_eq!(ip_kind("fe80::1%eth0"), Ok(Some((6, "link_local"))));
-        assert_eq!(ip_kind("::1%x"), Ok(Some((6, "loopback"))));
-        assert_eq!(ip_kind("fe80::1%"), Ok(None));
-        assert_eq!(ip_kind("fe80::1%a%b"), Ok(None));
-        assert_eq!(
-            ip_facts("FE80::1%eth0"),
-            Ok(Some(("fe80::1%eth0".into(), 6)))
-        );
-        assert_eq!(ip_facts("1.2.3.4%x"), Ok(None));
+        assert_eq!(ip_kind("fe80::1%eth0"), Some((6, "link_local")));
+        assert_eq!(ip_kind("::1%x"), Some((6, "loopback")));
+        assert_eq!(ip_kind("fe80::1%"), None);
+        assert_eq!(ip_kind("fe80::1%a%b"), None);
+        assert_eq!(ip_facts("FE80::1%eth0"), Some(("fe80::1%eth0".into(), 6)));
+        assert_eq!(ip_facts("1.2.3.4%x"), None);
         // Digits of another script are read, and written in the ASCII an `ip` field takes.
-        assert_eq!(
-            ip_facts("\u{661}92.0.2.98"),
-            Ok(Some(("192.0.2.98".into(), 4)))
-        );
-        assert_eq!(ip_kind("ip6:ip6"), Ok(None));
+        assert_eq!(ip_facts("\u{661}92.0.2.98"), Some(("192.0.2.98".into(), 4)));
+        assert_eq!(ip_kind("ip6:ip6"), None);
         let n = |t: &str| u128::from(t.parse::<std::net::Ipv6Addr>().unwrap());
         assert_eq!(ipv6_text(n("2001:DB8:0:0:1:0:0:1")), "2001:db8::1:0:0:1");
         assert_eq!(ipv6_text(n("1:0:2:3:4:5:6:7")), "1:0:2:3:4:5:6:7");

@@ -492,9 +492,7 @@ impl Stream {
         self.origin_pid(&mut w, p.as_ref());
         // `enrich` reads eximstats' view of any entry, one without a prefix too (its own prefix
         // pattern takes digits of any script).
-        let view = crate::enrich::eximstats_view(text::first_line(&text))
-            .ok()
-            .flatten();
+        let view = crate::enrich::eximstats_view(text::first_line(&text));
         self.finish_doc(
             &mut w,
             &text,
@@ -585,7 +583,7 @@ impl Stream {
                 } else {
                     let (doc, exim) = (ev.doc.clone(), ev.exim.clone());
                     match self.body(&mut ev, joined.trim_start_matches(' '), p.id) {
-                        Ok(Some(parsed)) => Ok(Some(parsed)),
+                        Some(parsed) => Some(parsed),
                         _ => {
                             ev = body::Event { doc, exim };
                             self.body(&mut ev, body, p.id)
@@ -595,7 +593,7 @@ impl Stream {
             }
         };
         let parsed = match parsed {
-            Ok(Some(parsed)) => parsed,
+            Some(parsed) => parsed,
             _ if sizes(&ev) == prefix_only => return None,
             // A header dump's fields on a body no rule reads: Python keeps them.
             _ => body::Parsed {
@@ -609,11 +607,7 @@ impl Stream {
         if let Some(raw) = raw {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
-        let exim = match crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text))
-        {
-            Ok(exim) => exim,
-            Err(never) => match never {},
-        };
+        let exim = crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text));
         if !exim.is_empty() {
             doc.insert("exim".into(), exim.into());
         }
@@ -627,27 +621,22 @@ impl Stream {
         })
     }
 
-    /// `EntryParser._body`: a flag line or `Completed`, else the line catalogue; `Ok(None)` when the
+    /// `EntryParser._body`: a flag line or `Completed`, else the line catalogue; `None` when the
     /// body is unrecognized.
-    fn body(
-        &self,
-        ev: &mut body::Event,
-        text: &str,
-        msgid: Option<&str>,
-    ) -> body::R<Option<body::Parsed>> {
-        if let Some(parsed) = body::parse_body(ev, text)? {
-            return Ok(Some(parsed));
+    fn body(&self, ev: &mut body::Event, text: &str, msgid: Option<&str>) -> Option<body::Parsed> {
+        if let Some(parsed) = body::parse_body(ev, text) {
+            return Some(parsed);
         }
-        let mut action = crate::catalogue::parse_other(ev, text, msgid)?;
+        let mut action = crate::catalogue::parse_other(ev, text, msgid);
         if action == "unrecognized" {
             if self.ctx.dataset != "exim.panic" {
-                return Ok(None);
+                return None;
             }
             // Whatever is written to the panic log is by definition a panic-level error.
             ev.exim.insert("panic_message".into(), text.into());
             action = "panic";
         }
-        Ok(Some(body::Parsed { action, flag: None }))
+        Some(body::Parsed { action, flag: None })
     }
 
     /// Writes the action line and its newline; returns where this entry's bytes start.

@@ -3,7 +3,7 @@
 
 use super::hostident::scan_host_ident;
 use super::{error, took_part};
-use crate::body::{Event, Obj, R};
+use crate::body::{Event, Obj};
 use crate::doc::Value;
 use regex::Regex;
 use serde::Deserialize;
@@ -29,6 +29,8 @@ struct Lines {
 
 struct Compiled {
     lines: Lines,
+    /// Python's pattern for the rejections: [`rejected`] reads it by hand, `rejected_tests` holds the two equal.
+    #[cfg(test)]
     rejected: Regex,
     /// Python's SpamAssassin pattern: `spamassassin` reads it by hand, `spam_tests` holds the two equal.
     #[cfg(test)]
@@ -52,6 +54,7 @@ fn compiled() -> &'static Compiled {
         Compiled {
             lines: serde_json::from_str(include_str!("../../../../shipper/exim/data/lines.json"))
                 .expect("shipper/exim/data/lines.json"),
+            #[cfg(test)]
             rejected: re(r"(?s)\A(?P<temp>temporarily )?rejected (?P<what>.*)"),
             #[cfg(test)]
             spamassassin: re(concat!(
@@ -101,7 +104,7 @@ fn from(s: &str, a: usize) -> &str {
     s.char_indices().nth(a).map_or("", |(i, _)| &s[i..])
 }
 
-fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
+fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> &'static str {
     let c = compiled();
     // `(?P<what>.*?)(?:: (?P<msg>.*))?\Z`: up to the first `: `.
     let (mut what, mut msg) = what_msg.split_once(": ").unwrap_or((what_msg, ""));
@@ -151,17 +154,21 @@ fn acl_reject(ev: &mut Event, temp: bool, what_msg: &str) -> R<&'static str> {
         ctx,
         "source",
         Some("policy_rejection"),
-    )?;
-    Ok(action)
+    );
+    action
 }
 
 /// Python's `float()` of a `-?\d+(?:\.\d+)?` group; beyond a float's range `inf`, which orjson writes
 /// as `null` (so does the core).
-fn float(text: &str) -> R<Value> {
+fn float(text: &str) -> Value {
     let f: f64 = crate::text::ascii_digits(text)
         .parse()
         .unwrap_or(f64::INFINITY);
-    Ok(if f.is_finite() { f.into() } else { Value::Null })
+    if f.is_finite() {
+        f.into()
+    } else {
+        Value::Null
+    }
 }
 
 /// The groups of a match of Python's SpamAssassin pattern that `warning` reads.
@@ -249,7 +256,7 @@ fn verdict(text: &str, i: usize) -> Option<(bool, &str)> {
     num[end..].starts_with(')').then(|| (not, &num[..end]))
 }
 
-fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
+fn warning(ev: &mut Event, text: &str) -> &'static str {
     // Beyond ASCII `spam_score`'s `\b` and `(?i)` are the crate's (an intended difference).
     let c = compiled();
     if let Some(sm) = spamassassin(text) {
@@ -257,13 +264,13 @@ fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
         spam.insert("scanner".into(), "spamassassin".into());
         let verdict = if sm.not { "ham" } else { "spam" };
         spam.insert("verdict".into(), verdict.into());
-        spam.insert("score".into(), float(sm.score)?);
+        spam.insert("score".into(), float(sm.score));
         spam.insert("user".into(), sm.user.into());
         if let Some(dir) = sm.dir.filter(|d| !d.is_empty()) {
             spam.insert("direction".into(), crate::text::py_lower(dir).into());
         }
         ev.exim.insert("spam".into(), spam.into());
-        return Ok("spam_verdict");
+        return "spam_verdict";
     }
     let low = crate::text::py_lower(text);
     if low.contains("virus") || low.contains("malware") || low.contains("harmful content") {
@@ -274,37 +281,29 @@ fn warning(ev: &mut Event, text: &str) -> R<&'static str> {
         mal.insert("verdict".into(), verdict.into());
         mal.insert("text".into(), text.into());
         ev.exim.insert("malware".into(), mal.into());
-        return Ok("virus_scan");
+        return "virus_scan";
     }
     if let Some(sc) = c.spam_score.captures(text) {
         let mut spam = Obj::new();
-        spam.insert(
-            "score".into(),
-            float(took_part(&sc, "score").unwrap_or(""))?,
-        );
+        spam.insert("score".into(), float(took_part(&sc, "score").unwrap_or("")));
         ev.exim.insert("spam".into(), spam.into());
-        return Ok("spam_verdict");
+        return "spam_verdict";
     }
     ev.exim.insert("warning".into(), text.into());
-    Ok("acl_warning")
+    "acl_warning"
 }
 
 /// `host_line`: the action of a line that starts with the client's host, or None when it is none of
 /// these (the rules then try it, with the host already scanned, as in Python).
-pub(crate) fn host_line(
-    ev: &mut Event,
-    body: &str,
-    msgid: Option<&str>,
-) -> R<Option<&'static str>> {
+pub(crate) fn host_line(ev: &mut Event, body: &str, msgid: Option<&str>) -> Option<&'static str> {
     let c = compiled();
-    let pos = scan_host_ident(ev, body, "source")?;
+    let pos = scan_host_ident(ev, body, "source");
     let rest = &body[pos..];
-    if let Some(rm) = c.rejected.captures(rest) {
-        let temp = rm.name("temp").is_some_and(|t| !t.is_empty());
-        return acl_reject(ev, temp, took_part(&rm, "what").unwrap_or("")).map(Some);
+    if let Some((temp, what)) = rejected(rest) {
+        return Some(acl_reject(ev, temp, what));
     }
     if let Some(text) = rest.strip_prefix("Warning: ") {
-        return warning(ev, text).map(Some);
+        return Some(warning(ev, text));
     }
     if let Some(vm) = c.verify.captures(rest) {
         let who = took_part(&vm, "who").unwrap_or("");
@@ -325,8 +324,8 @@ pub(crate) fn host_line(
             Some(&context),
             "destination",
             None,
-        )?;
-        return Ok(Some(verify_action(who, result)));
+        );
+        return Some(verify_action(who, result));
     }
     if let Some(dm) = c.dropped.captures(rest) {
         let mut acl = Obj::new();
@@ -341,8 +340,8 @@ pub(crate) fn host_line(
             None,
             "source",
             Some("policy_rejection"),
-        )?;
-        return Ok(Some("connection_dropped"));
+        );
+        return Some("connection_dropped");
     }
     if let Some(dc) = c.discarded.captures(rest) {
         ev.recipients(&[took_part(&dc, "r").unwrap_or("")]);
@@ -350,7 +349,7 @@ pub(crate) fn host_line(
         acl.insert("name".into(), took_part(&dc, "acl").unwrap_or("").into());
         acl.insert("message".into(), took_part(&dc, "m").unwrap_or("").into());
         ev.exim.insert("acl".into(), acl.into());
-        return Ok(Some("rcpt_discarded"));
+        return Some("rcpt_discarded");
     }
     if let Some(im) = c.incomplete.captures(rest) {
         let why = took_part(&im, "why").unwrap_or("");
@@ -360,17 +359,17 @@ pub(crate) fn host_line(
             let rcpts: Vec<&str> = c.address.find_iter(r).map(|x| x.as_str()).collect();
             ev.recipients(&rcpts);
         }
-        return Ok(Some("smtp_incomplete_transaction"));
+        return Some("smtp_incomplete_transaction");
     }
     if rest.contains("SMTP connection lost after final dot") || rest.starts_with("SMTP connection")
     {
-        return Ok(None);
+        return None;
     }
     if let Some(cm) = c.cutthrough.captures(rest) {
         ev.recipients(&[took_part(&cm, "addr").unwrap_or("")]);
         let tail = took_part(&cm, "tail").unwrap_or("");
-        scan_host_ident(ev, took_part(&cm, "mid").unwrap_or(""), "source")?;
-        ev.scan(tail, 0, false, "destination")?;
+        scan_host_ident(ev, took_part(&cm, "mid").unwrap_or(""), "source");
+        ev.scan(tail, 0, false, "destination");
         let conf = match ev.exim.remove("smtp_confirmation") {
             None => String::new(),
             Some(Value::String(s)) => s.into_string(),
@@ -385,8 +384,8 @@ pub(crate) fn host_line(
             None,
             "destination",
             None,
-        )?;
-        return Ok(Some("cutthrough_rejected"));
+        );
+        return Some("cutthrough_rejected");
     }
     // What is left on a message line that began with H= is a per-host delivery error (outbound).
     if msgid.is_some() && ev.doc.contains_key("source") && !rest.contains("Warning") {
@@ -399,15 +398,25 @@ pub(crate) fn host_line(
         } else {
             Some(true)
         };
-        error(ev, msg, temporary, None, None, "destination", None)?;
+        error(ev, msg, temporary, None, None, "destination", None);
         let action = if msg.contains("SMTP error from remote") {
             "remote_smtp_error"
         } else {
             "remote_host_error"
         };
-        return Ok(Some(action));
+        return Some(action);
     }
-    Ok(None)
+    None
+}
+
+/// `(?s)\A(?P<temp>temporarily )?rejected (?P<what>.*)` by hand (its captures ran the backtracker over
+/// the whole rest of a `rejected RCPT` line, the commonest rejection): whether it is temporary, and
+/// what follows.
+fn rejected(rest: &str) -> Option<(bool, &str)> {
+    match rest.strip_prefix("temporarily rejected ") {
+        Some(what) => Some((true, what)),
+        None => rest.strip_prefix("rejected ").map(|what| (false, what)),
+    }
 }
 
 #[cfg(test)]
@@ -473,6 +482,53 @@ mod spam_tests {
             same_as_the_pattern(&format!(
                 "\"SpamAssassin as {user} detected {dir}message as {not}spam ({score}{tail}"
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod rejected_tests {
+    use proptest::prelude::*;
+
+    /// `rejected` against the pattern it reads.
+    fn same_as_the_pattern(text: &str) {
+        let want = super::compiled().rejected.captures(text).map(|m| {
+            (
+                m.name("temp").is_some_and(|t| !t.is_empty()),
+                m.name("what").map_or("", |g| g.as_str()),
+            )
+        });
+        assert_eq!(super::rejected(text), want, "{text:?}");
+    }
+
+    #[test]
+    fn the_rejection_pattern_is_read_by_hand_as_the_regex_reads_it() {
+        for text in [
+            "rejected RCPT <a@b.example>: JunkMail rejected",
+            "temporarily rejected RCPT <a@b.example>: Could not complete sender verify",
+            "rejected ",
+            "rejected",
+            "temporarily rejected",
+            "temporarily rejected ",
+            "temporarily  rejected x",
+            "Temporarily rejected x",
+            "rejected\nRCPT",
+            "rejected RCPT\n<a>: x\ny",
+            "x rejected RCPT",
+        ] {
+            same_as_the_pattern(text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_rejection_pattern_agrees_with_the_regex_on_any_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["temporarily", "rejected", " ", "\n", "x", "é", "RCPT"]),
+                0..8,
+            )
+        ) {
+            same_as_the_pattern(&parts.concat());
         }
     }
 }

@@ -7,14 +7,14 @@ use super::hostident::{
 };
 use super::rule::Rule;
 use super::{bare_host, error, group, int, rule, took_part};
-use crate::body::{Event, Obj, R};
+use crate::body::{Event, Obj};
 use crate::doc::Value;
 use crate::fields::host_group;
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
-fn h_helo(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    h_reason_host(ev, m)?;
+fn h_helo(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    h_reason_host(ev, m);
     if let Some(helo) = took_part(m, "helo") {
         ev.exim.insert("helo".into(), helo.into());
     }
@@ -28,12 +28,12 @@ fn h_helo(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         Some("helo"),
         "source",
         None,
-    )?;
-    Ok(None)
+    );
+    None
 }
 
-fn h_mail_reject(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    h_reason_host(ev, m)?;
+fn h_mail_reject(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    h_reason_host(ev, m);
     if let Some(s) = took_part(m, "s") {
         ev.sender(s);
     }
@@ -56,12 +56,12 @@ fn h_mail_reject(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         ctx,
         "source",
         Some("policy_rejection"),
-    )?;
-    Ok(None)
+    );
+    None
 }
 
-fn h_tls_in(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    h_reason_host(ev, m)?;
+fn h_tls_in(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    h_reason_host(ev, m);
     if let Some(f) = group(m, "fn").or_else(|| group(m, "fn2")) {
         ev.exim.insert("tls_function".into(), f.into());
     }
@@ -74,12 +74,12 @@ fn h_tls_in(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         Some("tls"),
         "source",
         None,
-    )?;
-    Ok(None)
+    );
+    None
 }
 
-fn h_ssl_verify(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    bare_host(ev, "destination", took_part(m, "ip").unwrap_or(""))?;
+fn h_ssl_verify(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    bare_host(ev, "destination", took_part(m, "ip").unwrap_or(""));
     let err = took_part(m, "err").unwrap_or("");
     error(
         ev,
@@ -89,13 +89,13 @@ fn h_ssl_verify(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         Some("tls"),
         "destination",
         None,
-    )?;
-    Ok(None)
+    );
+    None
 }
 
 /// `_h_etrn`: `ETRN <argument> received from <host>`; the argument is the client's, so the host is
 /// the text after the last ` received from ` that is a whole host group.
-fn h_etrn(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_etrn(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let cmd = took_part(m, "cmd").unwrap_or("");
     ev.exim.insert("smtp_command".into(), cmd.into());
     const SEP: &str = " received from ";
@@ -109,7 +109,7 @@ fn h_etrn(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         } else {
             format!("H={host}")
         };
-        if let Some(end) = host_and_ident_end(&probe, 0)? {
+        if let Some(end) = host_and_ident_end(&probe, 0) {
             if ident_tail_ends(&probe, end) {
                 break;
             }
@@ -118,8 +118,8 @@ fn h_etrn(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     }
     let pos = pos.filter(|&p| p > 0).unwrap_or(arg.len());
     ev.exim.insert("etrn_argument".into(), text[..pos].into());
-    full_host(ev, &text[pos + SEP.len()..], "source")?;
-    Ok(None)
+    full_host(ev, &text[pos + SEP.len()..], "source");
+    None
 }
 
 fn vrfy_address() -> &'static Regex {
@@ -135,9 +135,9 @@ fn vrfy_address() -> &'static Regex {
 
 /// `_h_vrfy`: `VRFY failed for <argument> <host_and_ident>`; the host is the group that runs to the
 /// end of the line, never one inside the client's argument.
-fn h_vrfy(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_vrfy(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let text = took_part(m, "q").unwrap_or("");
-    let at = trailing_host_at(text)?;
+    let at = trailing_host_at(text);
     let arg = match at {
         None => text,
         Some(a) => text[..a].trim_end(),
@@ -150,9 +150,9 @@ fn h_vrfy(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         }
     }
     if let Some(a) = at {
-        scan_host_ident(ev, &text[a..], "source")?;
+        scan_host_ident(ev, &text[a..], "source");
     }
-    Ok(None)
+    None
 }
 
 fn set_id() -> &'static Regex {
@@ -163,7 +163,7 @@ fn set_id() -> &'static Regex {
     })
 }
 
-fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let mut auth = Obj::new();
     auth.insert(
         "authenticator".into(),
@@ -172,9 +172,9 @@ fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     ev.exim.insert("auth".into(), auth.into());
     let who = took_part(m, "who").unwrap_or("");
     if who.starts_with("H=") || who.starts_with("U=") {
-        scan_host_ident(ev, who, "source")?;
+        scan_host_ident(ev, who, "source");
     } else {
-        scan_host_ident(ev, &format!("H={who}"), "source")?;
+        scan_host_ident(ev, &format!("H={who}"), "source");
     }
     let resp = took_part(m, "resp").unwrap_or("");
     if let Some(id) = set_id().captures(resp).and_then(|c| c.name("id")) {
@@ -194,8 +194,8 @@ fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         Some("auth"),
         "source",
         None,
-    )?;
-    Ok(None)
+    );
+    None
 }
 
 fn trailing_reason() -> &'static Regex {
@@ -203,7 +203,7 @@ fn trailing_reason() -> &'static Regex {
     R.get_or_init(|| Regex::new(r" \((?P<why>[^()]*)\)\z").expect("trailing reason"))
 }
 
-fn h_auth_ignored(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_auth_ignored(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let mut auth = Obj::new();
     auth.insert("sender".into(), took_part(m, "a").unwrap_or("").into());
     ev.exim.insert("auth".into(), auth.into());
@@ -213,11 +213,11 @@ fn h_auth_ignored(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         ev.exim.insert("reason".into(), why.into());
         rest = &rest[..w.get(0).map_or(rest.len(), |g| g.start())];
     }
-    scan_host_ident(ev, rest, "source")?;
-    Ok(None)
+    scan_host_ident(ev, rest, "source");
+    None
 }
 
-fn h_remote_auth(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_remote_auth(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let mut auth = Obj::new();
     auth.insert(
         "authenticator".into(),
@@ -225,8 +225,8 @@ fn h_remote_auth(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     );
     ev.exim.insert("auth".into(), auth.into());
     let mut rest = took_part(m, "rest").unwrap_or("");
-    if let Some((g, end)) = host_group(rest, 0)? {
-        ev.host("destination", &g)?;
+    if let Some((g, end)) = host_group(rest, 0) {
+        ev.host("destination", &g);
         rest = &rest[end..];
     }
     let msg = rest.trim_matches([' ', ':']);
@@ -238,8 +238,8 @@ fn h_remote_auth(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         Some("auth"),
         "destination",
         None,
-    )?;
-    Ok(None)
+    );
+    None
 }
 
 fn with_needles(needles: &'static [&'static str], r: Rule) -> Rule {

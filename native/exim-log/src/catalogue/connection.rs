@@ -6,7 +6,7 @@ use super::hostident::{
 };
 use super::rule::Rule;
 use super::{error, group, int, rule, set_duration, took_part};
-use crate::body::{Event, Obj, R};
+use crate::body::{Event, Obj};
 use crate::doc::Value;
 use crate::fields::{interface, unescape};
 use regex::{Captures, Regex};
@@ -44,10 +44,10 @@ fn nonempty(g: Option<&str>) -> Option<&str> {
     g.filter(|s| !s.is_empty())
 }
 
-fn conn_open(ev: &mut Event, m: &Conn<'_>) -> R<Option<&'static str>> {
-    full_host(ev, m.host.unwrap_or(""), "source")?;
+fn conn_open(ev: &mut Event, m: &Conn<'_>) -> Option<&'static str> {
+    full_host(ev, m.host.unwrap_or(""), "source");
     if let Some(iface) = nonempty(m.iface) {
-        ev.exim.insert("interface".into(), interface(iface)?);
+        ev.exim.insert("interface".into(), interface(iface));
     }
     if let Some(ci) = nonempty(m.ci) {
         ev.exim.insert("connection_id".into(), ci.into());
@@ -57,26 +57,26 @@ fn conn_open(ev: &mut Event, m: &Conn<'_>) -> R<Option<&'static str>> {
             ev.exim.insert("connection_count".into(), n.into());
         }
     }
-    Ok(None)
+    None
 }
 
-fn conn_end(ev: &mut Event, m: &Conn<'_>) -> R<Option<&'static str>> {
-    conn_open(ev, m)?;
-    set_duration(ev, nonempty(m.d), "duration")?;
+fn conn_end(ev: &mut Event, m: &Conn<'_>) -> Option<&'static str> {
+    conn_open(ev, m);
+    set_duration(ev, nonempty(m.d), "duration");
     if let Some(reason) = nonempty(m.reason) {
         ev.exim.insert("reason".into(), reason.trim().into());
     }
     if let Some(err) = nonempty(m.err) {
         sub(ev, "error").insert("message".into(), err.into());
     }
-    Ok(None)
+    None
 }
 
-fn h_conn_open(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_conn_open(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     conn_open(ev, &Conn::of(m))
 }
 
-fn h_conn_end(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_conn_end(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     conn_end(ev, &Conn::of(m))
 }
 
@@ -156,7 +156,7 @@ const CLOSED: &str = " closed ";
 /// only a read that reaches the pattern's end is used (it is then the regex's match: the first that
 /// succeeds); anything else (`None`) goes to the rules. The closed form is taken only when the body
 /// holds no `COUNT`, so the opened rule before it cannot match.
-pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
+pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<&'static str> {
     let b = body.as_bytes();
     if !body.starts_with(OPENED) {
         return None;
@@ -171,7 +171,13 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
         m.iface = Some(&body[at + 3..end]);
         at = end;
     }
-    let has_count = memchr::memmem::find(b, COUNT.as_bytes()).is_some();
+    // A finder built once: `memmem::find` builds its searcher per call.
+    static COUNT_FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let has_count = COUNT_FINDER
+        .get_or_init(|| memchr::memmem::Finder::new(COUNT))
+        .find(b)
+        .is_some();
     if has_count {
         if let Some(end) = tag_run(b, at, b" Ci=") {
             m.ci = Some(&body[at + 4..end]);
@@ -186,7 +192,7 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
             return None;
         }
         m.count = Some(&body[at..at + digits]);
-        return Some(conn_open(ev, &m).map(|a| a.unwrap_or("smtp_connection_opened")));
+        return Some(conn_open(ev, &m).unwrap_or("smtp_connection_opened"));
     }
     if let Some(end) = tag_run(b, at, b" D=") {
         m.d = Some(&body[at + 3..end]);
@@ -196,14 +202,14 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
         return None;
     }
     m.reason = Some(&body[at + CLOSED.len()..]);
-    Some(conn_end(ev, &m).map(|a| a.unwrap_or("smtp_connection_closed")))
+    Some(conn_end(ev, &m).unwrap_or("smtp_connection_closed"))
 }
 
 fn sub<'a>(ev: &'a mut Event, name: &str) -> &'a mut Obj {
     crate::body::sub(&mut ev.exim, name)
 }
 
-fn h_outbound(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_outbound(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     if let Some(epoch) = int(took_part(m, "epoch").unwrap_or("")) {
         ev.exim.insert("outbound_epoch".into(), epoch.into());
     }
@@ -211,32 +217,32 @@ fn h_outbound(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     let domain = took_part(m, "domain").unwrap_or("");
     ev.exim.insert("outbound_domain".into(), domain.into());
     ev.recipients(&[took_part(m, "rcpt").unwrap_or("")]);
-    Ok(None)
+    None
 }
 
 /// `h_reason_host`: the host, reason, interface, duration, command and sender a line names.
-pub(crate) fn h_reason_host(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+pub(crate) fn h_reason_host(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     if let Some(host) = group(m, "host") {
-        full_host(ev, host, "source")?;
+        full_host(ev, host, "source");
     }
     if let Some(reason) = group(m, "reason").or_else(|| group(m, "why")) {
         ev.exim.insert("reason".into(), reason.into());
     }
     if let Some(iface) = group(m, "iface") {
-        ev.exim.insert("interface".into(), interface(iface)?);
+        ev.exim.insert("interface".into(), interface(iface));
     }
-    set_duration(ev, group(m, "d"), "duration")?;
+    set_duration(ev, group(m, "d"), "duration");
     if let Some(cmd) = group(m, "cmd") {
-        ev.exim.insert("smtp_command".into(), unescape(cmd)?.into());
+        ev.exim.insert("smtp_command".into(), unescape(cmd).into());
     }
     if let Some(f) = group(m, "f") {
         ev.sender(f);
     }
-    Ok(None)
+    None
 }
 
-fn h_refused(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    h_reason_host(ev, m)?;
+fn h_refused(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    h_reason_host(ev, m);
     let reason = ev
         .exim
         .get("reason")
@@ -253,13 +259,13 @@ fn h_refused(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         None,
         "source",
         Some("policy_rejection"),
-    )?;
-    Ok(None)
+    );
+    None
 }
 
-fn h_lost_dot(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    scan_host_ident(ev, took_part(m, "rest").unwrap_or(""), "source")?;
-    Ok(None)
+fn h_lost_dot(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    scan_host_ident(ev, took_part(m, "rest").unwrap_or(""), "source");
+    None
 }
 
 /// `str.partition('" ')[0]` and what follows the separator.
@@ -270,11 +276,11 @@ fn before_quote(text: &str) -> (&str, &str) {
 /// `_h_syntax_error`: the command is the client's own text, so a `" H=(x) [ip]` inside it must not be
 /// taken for the host: newer Exim escapes quotes in it (the first unescaped `" H=` is the real one),
 /// older Exim does not (the last well-formed group is, and two of them make `source_ambiguous`).
-fn h_syntax_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_syntax_error(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let text = took_part(m, "q").unwrap_or("");
     let mut valid: Vec<(usize, usize)> = Vec::new();
     for quote in unescaped_quotes_before_host(text) {
-        if let Some(end) = host_and_ident_end(text, quote + 2)? {
+        if let Some(end) = host_and_ident_end(text, quote + 2) {
             if end == text.len() || text.as_bytes()[end] == b' ' {
                 valid.push((quote, quote + 2));
             }
@@ -282,9 +288,9 @@ fn h_syntax_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     }
     if valid.is_empty() {
         let (cmd, rest) = before_quote(text);
-        ev.exim.insert("smtp_command".into(), unescape(cmd)?.into());
+        ev.exim.insert("smtp_command".into(), unescape(cmd).into());
         ev.exim.insert("reason".into(), rest.trim().into());
-        return Ok(None);
+        return None;
     }
     let escaped = text[..valid[0].0].contains("\\\"");
     let (quote, host_at) = if escaped {
@@ -296,13 +302,13 @@ fn h_syntax_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         ev.exim.insert("source_ambiguous".into(), true.into());
     }
     ev.exim
-        .insert("smtp_command".into(), unescape(&text[..quote])?.into());
-    let end = scan_host_ident(ev, &text[host_at..], "source")?;
+        .insert("smtp_command".into(), unescape(&text[..quote]).into());
+    let end = scan_host_ident(ev, &text[host_at..], "source");
     let reason = text[host_at + end..].trim();
     if !reason.is_empty() {
         ev.exim.insert("reason".into(), reason.into());
     }
-    Ok(None)
+    None
 }
 
 const NEXT_INPUT: &str = " next input=\"";
@@ -321,17 +327,17 @@ fn ident_tag() -> &'static Regex {
 
 /// `_h_sync_error`: the command and the pipelined data are the client's, so a host group counts only
 /// when it sits between them; two such places make `source_ambiguous` and no source.
-fn h_sync_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_sync_error(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let reason = took_part(m, "reason").unwrap_or("");
     ev.exim.insert("reason".into(), reason.into());
     if let Some(text) = took_part(m, "rest") {
-        scan_host_ident(ev, text, "source")?;
-        return Ok(None);
+        scan_host_ident(ev, text, "source");
+        return None;
     }
     let text = took_part(m, "q").unwrap_or("");
     let mut valid: Vec<(usize, usize)> = Vec::new();
     for quote in unescaped_quotes_before_host(text) {
-        let Some(mut end) = host_and_ident_end(text, quote + 2)? else {
+        let Some(mut end) = host_and_ident_end(text, quote + 2) else {
             continue;
         };
         while let Some(t) = ident_tag().find(&text[end..]) {
@@ -347,33 +353,33 @@ fn h_sync_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     }
     if valid.len() != 1 {
         let (cmd, _) = before_quote(text);
-        ev.exim.insert("smtp_command".into(), unescape(cmd)?.into());
+        ev.exim.insert("smtp_command".into(), unescape(cmd).into());
         if !valid.is_empty() {
             ev.exim.insert("source_ambiguous".into(), true.into());
         }
-        return Ok(None);
+        return None;
     }
     let (quote, end) = valid[0];
     ev.exim
-        .insert("smtp_command".into(), unescape(&text[..quote])?.into());
-    scan_host_ident(ev, &text[quote + 2..end], "source")?;
+        .insert("smtp_command".into(), unescape(&text[..quote]).into());
+    scan_host_ident(ev, &text[quote + 2..end], "source");
     if end < text.len() {
         let tail = &text[end + NEXT_INPUT.len()..];
         let tail = tail.strip_suffix('"').unwrap_or(tail);
-        ev.exim.insert("smtp_input".into(), unescape(tail)?.into());
+        ev.exim.insert("smtp_input".into(), unescape(tail).into());
     }
-    Ok(None)
+    None
 }
 
 /// `_h_no_ip_for_host`: the name reverse DNS claimed and forward DNS did not confirm is kept as
 /// `exim.reverse_name`, never as a verified `source.domain`.
-fn h_no_ip_for_host(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_no_ip_for_host(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let name = took_part(m, "name").unwrap_or("");
     ev.exim.insert("reverse_name".into(), name.into());
     if let Some(host) = group(m, "host") {
-        full_host(ev, host, "source")?;
+        full_host(ev, host, "source");
     }
-    Ok(None)
+    None
 }
 
 /// `CONNECTION_RULES`, in Python's order.

@@ -8,13 +8,13 @@ use super::group as opt;
 use super::hostident::{full_host, scan_host_ident};
 use super::message::{address, text};
 use super::rule::{h_text_error, with_needles as rule, Rule};
-use crate::body::{ErrorOpts, Event, Obj, R};
+use crate::body::{ErrorOpts, Event, Obj};
 use crate::doc::Value;
 use crate::fields::HostGroup;
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
-fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let g = HostGroup {
         address: text(m, "ip"),
         name: opt(m, "name"),
@@ -24,12 +24,12 @@ fn h_old_host_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>>
         reuse: false,
         raw: None,
     };
-    ev.host("destination", &g)?;
-    ev.error_with(text(m, "err"), &ErrorOpts::new(Some(true)))?;
-    Ok(None)
+    ev.host("destination", &g);
+    ev.error_with(text(m, "err"), &ErrorOpts::new(Some(true)));
+    None
 }
 
-fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     static TAG: OnceLock<Regex> = OnceLock::new();
     // Python's `\w` (`str.isalnum()` or `_`: no marks) whatever the text.
     let tag = TAG.get_or_init(|| {
@@ -73,14 +73,14 @@ fn h_dkim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
     };
     verify.insert("status".into(), status.into());
     ev.exim.insert("dkim_verify".into(), verify.into());
-    Ok(None)
+    None
 }
 
-fn h_rejected_from(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_rejected_from(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     static SIZE: OnceLock<Regex> = OnceLock::new();
     let size = SIZE.get_or_init(|| Regex::new(r"read=(\d+) max=(\d+)").expect("size pattern"));
     ev.sender(text(m, "s"));
-    scan_host_ident(ev, text(m, "rest"), "source")?;
+    scan_host_ident(ev, text(m, "rest"), "source");
     let msg = text(m, "m");
     if let Some(rm) = size.captures(msg) {
         // `int()` of `\d+`: digits of any script; beyond i64 (a `long`) left out.
@@ -97,31 +97,31 @@ fn h_rejected_from(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> 
         default: Some("policy_rejection"),
         ..ErrorOpts::new(Some(false))
     };
-    ev.error_with(msg, &how)?;
-    Ok(None)
+    ev.error_with(msg, &how);
+    None
 }
 
-fn h_abandoned(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_abandoned(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let how = ErrorOpts {
         stage: Some("data"),
         side: "source",
         ..ErrorOpts::new(Some(true))
     };
-    ev.error_with(&m[0], &how)?;
-    Ok(None)
+    ev.error_with(&m[0], &how);
+    None
 }
 
-fn h_transport_failed(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_transport_failed(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     ev.exim.insert("transport".into(), text(m, "t").into());
     let how = ErrorOpts {
         stage: Some("local"),
         ..ErrorOpts::new(Some(true))
     };
-    ev.error_with(&m[0], &how)?;
-    Ok(None)
+    ev.error_with(&m[0], &how);
+    None
 }
 
-fn h_verify(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_verify(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let context = match text(m, "who") {
         "sender" => "sender_verify",
         _ => "recipient_verify",
@@ -130,45 +130,45 @@ fn h_verify(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         context: Some(context),
         ..ErrorOpts::new(Some(text(m, "r") == "defer"))
     };
-    ev.error_with(opt(m, "detail").unwrap_or(&m[0]), &how)?;
+    ev.error_with(opt(m, "detail").unwrap_or(&m[0]), &how);
     if let Some(t) = opt(m, "t") {
         ev.exim.insert("transport".into(), t.into());
     }
-    Ok(None)
+    None
 }
 
-fn h_warning(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_warning(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let w = opt(m, "w").unwrap_or(&m[0]);
     ev.exim.insert("warning".into(), w.into());
-    Ok(None)
+    None
 }
 
-fn h_overlong(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    full_host(ev, text(m, "who"), "source")?;
+fn h_overlong(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    full_host(ev, text(m, "who"), "source");
     ev.exim.insert("reason".into(), text(m, "why").into());
-    Ok(None)
+    None
 }
 
-fn h_tainted_query(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_tainted_query(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let mut o = Obj::new();
     o.insert("where".into(), text(m, "where").into());
     o.insert("query".into(), text(m, "query").into());
     ev.exim.insert("lookup".into(), o.into());
-    Ok(None)
+    None
 }
 
-fn h_spool_missing(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_spool_missing(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     ev.exim.insert("spool_file".into(), text(m, "file").into());
-    Ok(None)
+    None
 }
 
-fn h_scanner_internal(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_scanner_internal(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     ev.exim
         .insert("scanner_output".into(), text(m, "text").into());
     if let Some(how) = opt(m, "how") {
         ev.exim.insert("reason".into(), how.into());
     }
-    Ok(None)
+    None
 }
 
 /// sa-exim's patterns (Debian's sa-exim): `SA: Action: <what>: <status> (scanned in a/b secs |
@@ -240,7 +240,7 @@ fn float_value(text: &str) -> Value {
     crate::doc::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
-fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let p = sa_patterns();
     let body = &m[0];
     let Some(am) = p.action.captures(body).or_else(|| p.skipped.captures(body)) else {
@@ -249,7 +249,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             spam.insert("scanner".into(), "sa-exim".into());
             spam.insert("text".into(), text.into());
             ev.exim.insert("spam".into(), spam.into());
-            return Ok(Some("spam_verdict"));
+            return Some("spam_verdict");
         }
         // `kind.lower().rstrip("0123456789")`: a digit of another script after `Debug` stays.
         let kind = crate::text::py_lower(text(m, "kind"));
@@ -260,11 +260,11 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         );
         sa.insert("text".into(), text(m, "text").into());
         ev.exim.insert("sa_exim".into(), sa.into());
-        return Ok(Some(if kind == "panic" {
+        return Some(if kind == "panic" {
             "scanner_error"
         } else {
             "scanner_log"
-        }));
+        });
     };
     let what = text(&am, "what");
     let mut spam = Obj::new();
@@ -301,7 +301,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             reuse: false,
             raw: None,
         };
-        ev.host("source", &g)?;
+        ev.host("source", &g);
     }
     // sa-exim joins the recipients with ", ".
     let rcpts: Vec<&str> = p
@@ -311,7 +311,7 @@ fn h_sa_exim(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         .filter(|r| !r.is_empty())
         .collect();
     ev.recipients(&rcpts);
-    Ok(Some("spam_verdict"))
+    Some("spam_verdict")
 }
 
 /// `ERROR_RULES` in Python's order.

@@ -1,21 +1,21 @@
 //! `hostident.py`: host and ident groups in free text, where Exim's own `H=`/`U=` group starts and ends.
 
-use crate::body::{Event, Obj, R};
+use crate::body::{Event, Obj};
 use crate::doc::Value;
 use crate::fields::{host_group, non_space_end};
 use regex::Regex;
 use std::sync::OnceLock;
 
 /// `scan_host_ident`: `tags.scan` as on an arrival line, from the text's start.
-pub(crate) fn scan_host_ident(ev: &mut Event, text: &str, side: &str) -> R<usize> {
+pub(crate) fn scan_host_ident(ev: &mut Event, text: &str, side: &str) -> usize {
     ev.scan(text, 0, true, side)
 }
 
 /// `full_host`: a host as written after `from` (`name (helo) [ip]:port`, `H=…`), or a local login.
-pub(crate) fn full_host(ev: &mut Event, text: &str, side: &str) -> R<()> {
+pub(crate) fn full_host(ev: &mut Event, text: &str, side: &str) {
     let text = text.trim();
     if text.is_empty() {
-        return Ok(());
+        return;
     }
     let probe = if text.starts_with("H=") || text.starts_with("U=") {
         text.to_string()
@@ -23,24 +23,23 @@ pub(crate) fn full_host(ev: &mut Event, text: &str, side: &str) -> R<()> {
         format!("H={text}")
     };
     // Only a group that runs to the end counts: a partial parse must leave no host behind.
-    if probe.starts_with("H=") && host_group(&probe, 0)?.is_some() {
+    if probe.starts_with("H=") && host_group(&probe, 0).is_some() {
         let mut scratch = Event {
             doc: Obj::new(),
             exim: Obj::new(),
         };
-        if scan_host_ident(&mut scratch, &probe, side)? >= probe.len() {
+        if scan_host_ident(&mut scratch, &probe, side) >= probe.len() {
             for (name, section) in scratch.doc {
                 if let Value::Object(o) = section {
                     ev.sec(&name).extend(o);
                 }
             }
             ev.exim.extend(scratch.exim);
-            return Ok(());
+            return;
         }
     }
     let ident = text.strip_prefix("U=").unwrap_or(text);
     ev.exim.insert("ident".into(), ident.into());
-    Ok(())
 }
 
 fn tail_re() -> &'static Regex {
@@ -59,19 +58,19 @@ pub(crate) fn ident_tail_ends(text: &str, end: usize) -> bool {
 }
 
 /// `trailing_host_at`: where the rightmost `H=…` (else `U=…`) group Exim wrote last starts.
-pub(crate) fn trailing_host_at(text: &str) -> R<Option<usize>> {
+pub(crate) fn trailing_host_at(text: &str) -> Option<usize> {
     for key in [" H=", " U="] {
         let mut found = text.rfind(key);
         while let Some(pos) = found {
-            if let Some(end) = host_and_ident_end(text, pos + 1)? {
+            if let Some(end) = host_and_ident_end(text, pos + 1) {
                 if ident_tail_ends(text, end) {
-                    return Ok(Some(pos + 1));
+                    return Some(pos + 1);
                 }
             }
             found = text[..pos].rfind(key);
         }
     }
-    Ok(None)
+    None
 }
 
 /// `unescaped_quotes_before_host`: positions of `"` followed by ` H=` or ` U=` that are not escaped.
@@ -98,16 +97,16 @@ pub(crate) fn unescaped_quotes_before_host(text: &str) -> Vec<usize> {
 }
 
 /// `host_and_ident_end`: where a well-formed `H=…` group or a local `U=ident` at `pos` ends.
-pub(crate) fn host_and_ident_end(text: &str, pos: usize) -> R<Option<usize>> {
+pub(crate) fn host_and_ident_end(text: &str, pos: usize) -> Option<usize> {
     if text[pos..].starts_with("U=") {
         // `U=\S+(?= |$)`: the greedy run always ends at a space or the end.
         let end = non_space_end(text, pos + 2);
-        return Ok((end > pos + 2).then_some(end));
+        return (end > pos + 2).then_some(end);
     }
     if !text[pos..].starts_with("H=") {
-        return Ok(None);
+        return None;
     }
-    Ok(host_group(text, pos)?.map(|(_, end)| end))
+    host_group(text, pos).map(|(_, end)| end)
 }
 
 #[cfg(test)]
@@ -125,7 +124,7 @@ mod tests {
     #[test]
     fn trailing_groups() {
         let t = "x H=(a) [1.2.3.4] y H=b [5.6.7.8] I=[9.9.9.9]:25 U=me";
-        assert_eq!(trailing_host_at(t).unwrap(), Some(20));
-        assert_eq!(trailing_host_at("no host here").unwrap(), None);
+        assert_eq!(trailing_host_at(t), Some(20));
+        assert_eq!(trailing_host_at("no host here"), None);
     }
 }

@@ -7,7 +7,7 @@
 
 use super::rule::{h_who, with_needles as rule, Rule};
 use super::{group as opt, took_part};
-use crate::body::{ErrorOpts, Event, R};
+use crate::body::{ErrorOpts, Event};
 use crate::fields::{strip_angle, HostGroup};
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
@@ -32,17 +32,17 @@ pub(crate) fn text<'t>(m: &Captures<'t>, name: &str) -> &'t str {
     took_part(m, name).unwrap_or("")
 }
 
-fn h_queue_admin(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    h_who(ev, m)?;
+fn h_queue_admin(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    h_who(ev, m);
     if let Some(new) = opt(m, "new") {
         ev.exim.insert("new_sender".into(), strip_angle(new).into());
     } else if let Some(rcpt) = opt(m, "rcpt").or_else(|| opt(m, "added")) {
         ev.recipients(&[strip_angle(rcpt)]);
     }
-    Ok(None)
+    None
 }
 
-fn h_error_ignored(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_error_ignored(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let addr = text(m, "addr");
     ev.exim.insert("address".into(), addr.into());
     ev.recipients(&[addr]);
@@ -54,23 +54,23 @@ fn h_error_ignored(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> 
     if let Some(why) = opt(m, "why") {
         ev.exim.insert("reason".into(), why.into());
     }
-    Ok(None)
+    None
 }
 
-fn h_transport_output(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_transport_output(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     ev.exim.insert("address".into(), text(m, "addr").into());
     ev.exim.insert("transport".into(), text(m, "t").into());
     ev.exim
         .insert("transport_output".into(), text(m, "out").into());
-    Ok(None)
+    None
 }
 
-fn h_remote_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    ev.error_with(&m[0], &ErrorOpts::new(None))?;
-    Ok(None)
+fn h_remote_error(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    ev.error_with(&m[0], &ErrorOpts::new(None));
+    None
 }
 
-fn h_tls_out(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_tls_out(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     static HOST: OnceLock<Regex> = OnceLock::new();
     let host = HOST.get_or_init(|| {
         Regex::new(r"(?:H=|to )([^\s\x1c-\x1f]+) \[([^\]]+)\]").expect("tls host pattern")
@@ -86,26 +86,26 @@ fn h_tls_out(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
             reuse: false,
             raw: None,
         };
-        ev.host("destination", &g)?;
+        ev.host("destination", &g);
     }
     let how = ErrorOpts {
         stage: Some("tls"),
         context: Some("tls"),
         ..ErrorOpts::new(Some(true))
     };
-    ev.error_with(text, &how)?;
-    Ok(None)
+    ev.error_with(text, &how);
+    None
 }
 
-fn h_prdr(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_prdr(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     if let Some(r) = opt(m, "r") {
         ev.recipients(&[r]);
     }
     ev.exim.insert("reason".into(), text(m, "res").into());
-    Ok(None)
+    None
 }
 
-fn h_rewrite(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_rewrite(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let mut o = crate::body::Obj::new();
     for (key, name) in [
         ("from", "old"),
@@ -116,7 +116,7 @@ fn h_rewrite(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         o.insert(key.into(), text(m, name).into());
     }
     ev.exim.insert("rewrite".into(), o.into());
-    Ok(None)
+    None
 }
 
 /// `MESSAGE_RULES[1:]` in Python's order (index 0 here is Python's index 1).
@@ -255,7 +255,7 @@ pub(crate) fn parsed(body: &str, msgid: Option<&str>) -> (&'static str, serde_js
         doc: crate::body::Obj::new(),
         exim: crate::body::Obj::new(),
     };
-    let action = super::parse_other(&mut ev, body, msgid).expect("not declined");
+    let action = super::parse_other(&mut ev, body, msgid);
     let mut doc = ev.doc;
     if !ev.exim.is_empty() {
         doc.insert("exim".into(), ev.exim.into());
@@ -371,7 +371,7 @@ mod tests {
             doc: crate::body::Obj::new(),
             exim: crate::body::Obj::new(),
         };
-        h_who(&mut ev, &m).unwrap();
+        h_who(&mut ev, &m);
         ev.exim["reason"].as_str().unwrap().to_string()
     }
 }

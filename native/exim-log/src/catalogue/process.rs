@@ -3,7 +3,7 @@
 
 use super::rule::{h_text_error, h_who, Rule};
 use super::{group, int, rule, took_part};
-use crate::body::{Event, Obj, R};
+use crate::body::{Event, Obj};
 use crate::doc::Value;
 use crate::fields::unescape;
 use regex::{Captures, Regex};
@@ -28,20 +28,19 @@ fn res() -> &'static Res {
 }
 
 /// `m.group("pid").lstrip("p")` when it is all digits.
-fn pid(ev: &mut Event, m: &Captures<'_>) -> R<()> {
+fn pid(ev: &mut Event, m: &Captures<'_>) {
     let p = took_part(m, "pid").unwrap_or("").trim_start_matches('p');
     if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
         if let Some(n) = int(p) {
             ev.sec("process").insert("pid".into(), n.into());
         }
     }
-    Ok(())
 }
 
-fn h_daemon(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_daemon(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     ev.exim
         .insert("version".into(), took_part(m, "v").unwrap_or("").into());
-    pid(ev, m)?;
+    pid(ev, m);
     let rest = took_part(m, "rest").unwrap_or("");
     let mut daemon = Obj::new();
     daemon.insert("options".into(), rest.into());
@@ -59,25 +58,25 @@ fn h_daemon(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         daemon.insert("ports".into(), ports.into());
     }
     ev.exim.insert("daemon".into(), daemon.into());
-    Ok(None)
+    None
 }
 
-fn h_pid(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
-    pid(ev, m)?;
+fn h_pid(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    pid(ev, m);
     if let Some(q) = group(m, "q") {
         ev.exim.insert("queue".into(), q.into());
     }
     if let Some(args) = group(m, "args").map(str::trim).filter(|a| !a.is_empty()) {
         ev.exim.insert("queue_run_args".into(), args.into());
     }
-    Ok(None)
+    None
 }
 
-fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let mut args: Vec<Value> = Vec::new();
     for c in res().args.captures_iter(took_part(m, "args").unwrap_or("")) {
         match (c.get(1), c.get(2)) {
-            (Some(q), _) => args.push(unescape(q.as_str())?.into()),
+            (Some(q), _) => args.push(unescape(q.as_str()).into()),
             (None, Some(w)) => args.push(w.as_str().into()),
             (None, None) => {}
         }
@@ -89,12 +88,12 @@ fn h_cwd(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
         .captures(cwd)
         .and_then(|c| c.get(1))
         .map(|u| u.as_str());
-    cwd_fields(ev, cwd, took_part(m, "n").unwrap_or(""), args, user)?;
-    Ok(None)
+    cwd_fields(ev, cwd, took_part(m, "n").unwrap_or(""), args, user);
+    None
 }
 
 /// `h_cwd`'s fields from its three groups and the arguments already split.
-fn cwd_fields(ev: &mut Event, cwd: &str, n: &str, args: Vec<Value>, user: Option<&str>) -> R<()> {
+fn cwd_fields(ev: &mut Event, cwd: &str, n: &str, args: Vec<Value>, user: Option<&str>) {
     let n = int(n);
     let proc = ev.sec("process");
     proc.insert("working_directory".into(), cwd.into());
@@ -109,7 +108,6 @@ fn cwd_fields(ev: &mut Event, cwd: &str, n: &str, args: Vec<Value>, user: Option
     if let Some(user) = user {
         ev.exim.insert("cpanel_user".into(), user.into());
     }
-    Ok(())
 }
 
 /// `res().home`'s group read by hand on ASCII text (`\A/home\d*/([^/]+)`).
@@ -128,7 +126,7 @@ fn ascii_space(b: u8) -> bool {
 
 /// `res().args.captures_iter` on ASCII text, read by hand: each word, or a `"…"` whose backslashes
 /// each escape one character but a newline (`\\.`), unescaped.
-fn split_args(text: &str) -> R<Vec<Value>> {
+fn split_args(text: &str) -> Vec<Value> {
     let b = text.as_bytes();
     let n = b.len();
     let mut args = Vec::new();
@@ -149,7 +147,7 @@ fn split_args(text: &str) -> R<Vec<Value>> {
                 }
             };
             if let Some(e) = close {
-                args.push(unescape(&text[i + 1..e])?.into());
+                args.push(unescape(&text[i + 1..e]).into());
                 i = e + 1;
                 continue;
             }
@@ -161,7 +159,7 @@ fn split_args(text: &str) -> R<Vec<Value>> {
         args.push(text[i..e].into());
         i = e;
     }
-    Ok(args)
+    args
 }
 
 const CWD: &str = "cwd=";
@@ -171,7 +169,7 @@ const ARGS: &str = " args: ";
 /// holds no space: the first space is then the one the rule's lazy `cwd` group stops at, and the
 /// body's first word is no rule's before this one (the auth rules' `\S+ authenticator`, the only
 /// ones that could start with `cwd=`, need that word next). Anything else (`None`) goes to the rules.
-pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
+pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<&'static str> {
     let rest = body.strip_prefix(CWD)?;
     let b = rest.as_bytes();
     let space = memchr::memchr(b' ', b)?;
@@ -186,18 +184,17 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<R<&'static str>> {
     if digits == 0 || !rest[after..].starts_with(ARGS) {
         return None;
     }
-    let done = split_args(&rest[after + ARGS.len()..]).and_then(|args| {
-        let cwd = &rest[..space];
-        cwd_fields(ev, cwd, &rest[space + 1..after], args, home_user(cwd))
-    });
-    Some(done.map(|()| "process_started"))
+    let args = split_args(&rest[after + ARGS.len()..]);
+    let cwd = &rest[..space];
+    cwd_fields(ev, cwd, &rest[space + 1..after], args, home_user(cwd));
+    Some("process_started")
 }
 
-fn h_sighup(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+fn h_sighup(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     if let Some(p) = int(took_part(m, "pid").unwrap_or("")) {
         ev.sec("process").insert("pid".into(), p.into());
     }
-    Ok(None)
+    None
 }
 
 /// `PROCESS_RULES`, in Python's order.

@@ -1,12 +1,12 @@
 //! `rule.py`'s `Rule`: a line type's action, its anchored pattern and what to extract from a match.
 
 use super::group;
-use crate::body::{ErrorOpts, Event, R};
+use crate::body::{ErrorOpts, Event};
 use crate::fields::py_space;
 use regex::Captures;
 
 /// What a handler returns: Some(action) overrides the rule's action (Python's handler returning a str).
-pub type Handler = fn(&mut Event, &regex::Captures<'_>) -> R<Option<&'static str>>;
+pub type Handler = fn(&mut Event, &regex::Captures<'_>) -> Option<&'static str>;
 pub struct Rule {
     pub action: &'static str,
     /// Python's pattern text, translated for the `regex` crate (`(?s)` for re.S, `\z` for `\Z`, no
@@ -35,7 +35,7 @@ pub(crate) const fn with_needles(
 }
 
 /// `rule.h_who`: who did it (`by …`) and why, on queue and daemon lines.
-pub(crate) fn h_who(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+pub(crate) fn h_who(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     if let Some(who) = group(m, "who") {
         ev.exim
             .insert("by".into(), who.trim_matches(py_space).into());
@@ -44,15 +44,15 @@ pub(crate) fn h_who(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>>
         ev.exim
             .insert("reason".into(), why.trim_matches(py_space).into());
     }
-    Ok(None)
+    None
 }
 
 /// `rule.h_text_error`: the whole line as a local error.
-pub(crate) fn h_text_error(ev: &mut Event, m: &Captures<'_>) -> R<Option<&'static str>> {
+pub(crate) fn h_text_error(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     let how = ErrorOpts {
         stage: Some("local"),
         ..ErrorOpts::new(None)
     };
-    ev.error_with(&m[0], &how)?;
-    Ok(None)
+    ev.error_with(&m[0], &how);
+    None
 }
