@@ -236,7 +236,7 @@ class Shipper:
             self._batch_stretch(lane, polled.reader.stretch(polled), batcher, report, flush)
             return
         src = lane.source
-        for _code, offset, end, _occ, _facts, action, body, _local_id in polled:
+        for _code, offset, end, _occ, action, body, _local_id in polled:
             if src.followed:
                 self.status.read(src.key, end)
             batcher.add(bulk.Item(action, _with_path(body, src.path, offset), ref=src.key))

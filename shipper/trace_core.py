@@ -1,5 +1,6 @@
-"""A trace's entries through the native core: fed to a `Reader` (only the matching ones, or a wrapped file
-whole), read back as documents with their facts and where they are, and merged into summaries."""
+"""A trace's entries through the native core: fed to a correlating `Reader` (only the matching ones, or a
+wrapped file whole), read back as documents with their message facts and where they are, and the facts
+of the chosen ones folded into summaries by the core's correlator."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from shipper.files.archive import dataset_for
 from shipper.files.reader import CHUNK_SIZE, ENTRY_START, EXIM_STAMP
 
 if TYPE_CHECKING:
+    from shipper._native import Partials
     from shipper.files.syslog import InputFormat
 
 Hits = Callable[[bytes, int], Iterable[int]]
@@ -44,9 +46,9 @@ core = _load()
 
 _INDEX_PREFIX = "exim"
 """The index prefix the core names its documents' indices by: a trace shows neither."""
-Batch = tuple[bytes, bytes, bytes, Callable[[int], int]]
-"""What the core gave for some entries: `(bulk, records, facts)` as `Reader.feed` and `Reader.facts` give
-them, and the map from an offset in what the reader was fed to the file's."""
+Batch = tuple[bytes, bytes, "Partials", Callable[[int], int]]
+"""What the core gave for some entries: `(bulk, records)` as `Reader.feed` gives them, their message facts
+(`Reader.partials`), and the map from an offset in what the reader was fed to the file's."""
 
 
 def native_core() -> Any:
@@ -94,6 +96,7 @@ class Reading:
             dataset=dataset_for(name),
             path=path,
             index_prefix=_INDEX_PREFIX,
+            correlate=True,
             **extra,
         )
 
@@ -110,13 +113,14 @@ def form_of(setting: InputFormat, head: bytes) -> Form:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One entry the core read, where it is: its message id (None: none), its document and its line of
-    message facts (`shipper._native.Reader.facts`)."""
+    """One entry the core read, where it is: its message id (None: none), its document, and its batch's
+    message facts with where the entry begins in what the reader was fed (their key)."""
 
     at: At
     local_id: str | None
     doc: dict[str, Any]
-    facts: bytes
+    parts: Partials
+    fed_at: int
 
     @property
     def original(self) -> str:
@@ -169,14 +173,14 @@ def whole(reader: Any, stream: BinaryIO) -> Iterator[Batch]:
 
 
 def _fed(reader: Any, out: tuple[bytes, bytes], place: Callable[[int], int]) -> Batch:
-    return out[0], out[1], reader.facts(), place
+    return out[0], out[1], reader.partials(), place
 
 
 def hits_in(index: int, batches: Iterable[Batch], hits: Hits | None) -> Iterator[Hit]:
     """The entries of the batches (of the file at `index`), or (`hits`) those whose bulk lines `hits`
     finds something in."""
     record = struct.Struct(native_core().RECORD_FORMAT)
-    for bulk, records, facts, place in batches:
+    for bulk, records, parts, place in batches:
         if not records:
             continue
         rows = list(record.iter_unpack(records))
@@ -184,12 +188,11 @@ def hits_in(index: int, batches: Iterable[Batch], hits: Hits | None) -> Iterator
         chosen: Iterable[int] = range(len(rows))
         if hits is not None:
             chosen = sorted({bisect.bisect_right(cuts, pos) - 1 for pos in hits(bulk, len(bulk))})
-        lines = facts.split(b"\n")
         for i in chosen:
             offset, _end, _bulk_len, action_len, *_, local_id, _code = rows[i]
             doc = orjson.loads(bulk[cuts[i] + action_len + 1 : cuts[i + 1] - 1])
             own = local_id.rstrip(b"\0").decode() or None
-            yield Hit((index, place(offset)), own, doc, lines[i])
+            yield Hit((index, place(offset)), own, doc, parts, offset)
 
 
 class Summaries:
@@ -201,9 +204,8 @@ class Summaries:
         self.added = 0
 
     def add(self, hit: Hit) -> None:
-        parts = _partials(hit)
-        if parts is not None:
-            self.correlator.add(parts, self.added)
+        """The entry's facts, if it has any, as the next entry of its message."""
+        if hit.parts.fold(self.correlator, hit.fed_at, self.added):
             self.added += 1
 
     def drain(self) -> dict[str, dict[str, Any]]:
@@ -212,8 +214,3 @@ class Summaries:
         lines = bulk.split(b"\n")
         ids = keys.split(b"\0")
         return {ids[2 * i + 1].decode(): orjson.loads(lines[2 * i + 1]) for i in range(count)}
-
-
-def _partials(hit: Hit) -> bytes | None:
-    """The entry's partial summaries as the correlator reads them: the core's facts (None: it has none)."""
-    return hit.facts or None

@@ -35,7 +35,8 @@ class Entry:
     flags: int
     code: int
     facts: bytes
-    """Its line of message facts (`Reader.facts()`): the JSON array of its partials, or empty."""
+    """Its message facts as the correlating reader holds them (`Reader.partials`), in `to_state`'s form: the
+    JSON array of its partials, or empty (none)."""
 
     @property
     def second_pass(self) -> bool:
@@ -90,28 +91,29 @@ def _reader(
 
 
 def _batches(
-    reader: core.Reader, raw: bytes, *, start: int = 0, chunk: int = 1 << 16
+    reader: core.Reader, raw: bytes, *, start: int = 0, chunk: int = 1 << 16, facts: bool = False
 ) -> Iterator[list[Entry]]:
-    """The entries of each call, `chunk` bytes fed at a time from offset `start`, then the finish (each
-    batch's facts are read before the next call replaces them)."""
+    """The entries of each call, `chunk` bytes fed at a time from offset `start`, then the finish; with
+    `facts`, each batch's message facts are taken from the (correlating) reader into its entries."""
     for at in range(0, len(raw), chunk):
         bulk, records = reader.feed(raw[at : at + chunk], start + at)
-        yield _unpack(bulk, records, reader.facts())
+        yield _unpack(bulk, records, reader.partials() if facts else None)
     bulk, records = reader.finish()
-    yield _unpack(bulk, records, reader.facts())
+    yield _unpack(bulk, records, reader.partials() if facts else None)
 
 
-def _unpack(bulk: bytes, records: bytes, facts: bytes) -> list[Entry]:
+def _unpack(bulk: bytes, records: bytes, parts: core.Partials | None) -> list[Entry]:
     out = []
     pos = 0
-    lines = facts.split(b"\n")
-    for i, (offset, end, bulk_len, action_len, _occ, flags, _ms, _pid, _id, code) in enumerate(
-        _RECORD.iter_unpack(records)
-    ):
+    held = set() if parts is None else set(parts.offsets())
+    for offset, end, bulk_len, action_len, _occ, flags, _ms, _pid, _id, code in _RECORD.iter_unpack(records):
         action = orjson.loads(bulk[pos : pos + action_len])["create"]
         doc = orjson.loads(bulk[pos + action_len + 1 : pos + bulk_len - 1])
-        out.append(Entry(doc, action["_index"], action["_id"], offset, end, flags, code, lines[i]))
+        state = (parts.state(offset) or b"") if parts is not None and offset in held else b""
+        out.append(Entry(doc, action["_index"], action["_id"], offset, end, flags, code, state))
         pos += bulk_len
+    if parts is not None:
+        assert held <= {e.offset for e in out}, "facts only of the batch's own entries"
     return out
 
 
@@ -130,8 +132,8 @@ def read(
     start: int = 0,
 ) -> Log:
     """Every entry of a stream (`form` `exim`, `syslog` or `journal`), fed `chunk` bytes at a time and
-    finished, as `exim-shipper parse` reads a file; `start`: the offset in the file where `data` begins
-    (a reader resuming there)."""
+    finished, as `exim-shipper parse` reads a file (its message facts too, as `--messages` reads them);
+    `start`: the offset in the file where `data` begins (a reader resuming there)."""
     raw = data.encode() if isinstance(data, str) else data
     reader = _reader(
         zone=zone,
@@ -142,10 +144,11 @@ def read(
         anchor=anchor,
         programs=programs,
         host_from_syslog=host_from_syslog,
+        correlate=True,
         start=start,
     )
     log = Log()
-    for batch in _batches(reader, raw, start=start, chunk=chunk):
+    for batch in _batches(reader, raw, start=start, chunk=chunk, facts=True):
         log.entries += batch
     log.skipped, log.unreadable = reader.skipped, reader.unreadable
     return log

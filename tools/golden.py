@@ -181,7 +181,7 @@ def run_file(item: Input, zone: str) -> list[Record]:
     try:
         while not source.caught_up:
             polled = source.poll(0.0, 0.0)
-            for code, _offset, _end, _occ, _facts, action, body, _local_id in polled:
+            for code, _offset, _end, _occ, action, body, _local_id in polled:
                 doc = orjson.loads(body)
                 doc["log"]["file"]["path"] = item.label
                 out.append(_record(item.label, "event", action, doc))

@@ -77,15 +77,14 @@ class Context:
 
 class Rendered:
     """What one feed, release or finish gave: per entry, in order, a `RECORD_FORMAT` record in
-    `records`, its action and document lines in `bulk` and its line of message facts in `facts` (see
-    `Entry`)."""
+    `records` and its action and document lines in `bulk` (see `Entry`). A correlating reader keeps
+    the entries' message facts itself, for its correlator."""
 
-    __slots__ = ("bulk", "facts", "reader", "records")
+    __slots__ = ("bulk", "reader", "records")
 
-    def __init__(self, bulk: bytes, records: bytes, facts: bytes, reader: NativeEntries) -> None:
+    def __init__(self, bulk: bytes, records: bytes, reader: NativeEntries) -> None:
         self.bulk = bulk
         self.records = records
-        self.facts = facts
         self.reader = reader
 
     def __len__(self) -> int:
@@ -111,12 +110,10 @@ class Rendered:
         return ends
 
 
-Entry = tuple[int, int, int, int, bytes, bytes, bytes, bytes]
-"""`(code, offset, end, occurrence, facts, action, body, local_id)`: the core's action code (0:
-`unrecognized`), where the entry sits in the file, its action and document lines, and the prefix's
-message id, NUL-padded (all NUL: none). `facts`: a reader that correlates writes `=` where it holds the
-entry's partials for the native correlator, else the JSON array of its partial summaries; empty for an
-entry without partials (no message id, or no time)."""
+Entry = tuple[int, int, int, int, bytes, bytes, bytes]
+"""`(code, offset, end, occurrence, action, body, local_id)`: the core's action code (0: `unrecognized`),
+where the entry sits in the file, its action and document lines, and the prefix's message id,
+NUL-padded (all NUL: none)."""
 
 
 RUN_MAX = 1024
@@ -207,25 +204,24 @@ class NativeEntries:
 
     def feed(self, chunk: bytes) -> Rendered:
         bulk, records = self.reader.feed(chunk, self.reader.fed)
-        return Rendered(bulk, records, self.reader.facts(), self)
+        return Rendered(bulk, records, self)
 
     def release(self) -> Rendered:
         bulk, records = self.reader.release()
-        return Rendered(bulk, records, self.reader.facts(), self)
+        return Rendered(bulk, records, self)
 
     def finish(self) -> Rendered:
         bulk, records = self.reader.finish()
-        return Rendered(bulk, records, self.reader.facts(), self)
+        return Rendered(bulk, records, self)
 
     def nothing(self) -> Rendered:
         """An empty batch of this reader (a poll that read nothing)."""
-        return Rendered(b"", b"", b"", self)
+        return Rendered(b"", b"", self)
 
     def entries(self, batch: Rendered) -> Iterator[Entry]:
         """The batch's entries in order (see `Entry`)."""
         bulk = batch.bulk
         pos = 0
-        facts = iter(batch.facts.split(b"\n"))
         for (
             offset,
             end,
@@ -240,7 +236,7 @@ class NativeEntries:
         ) in self._record.iter_unpack(batch.records):
             nxt = pos + bulk_len
             action, body = bulk[pos : pos + action_len], bulk[pos + action_len + 1 : nxt - 1]
-            yield code, offset, end, occ, next(facts), action, body, local_id
+            yield code, offset, end, occ, action, body, local_id
             pos = nxt
 
     def runs(self, batch: Rendered) -> Iterator[Run]:
@@ -305,7 +301,7 @@ def joined(parts: list[Rendered], reader: NativeEntries) -> Rendered:
         return batches[0]
     bulk = b"".join(b.bulk for b in batches)
     records = b"".join(b.records for b in batches)
-    return Rendered(bulk, records, b"".join(b.facts for b in batches), reader)
+    return Rendered(bulk, records, reader)
 
 
 def native_for(

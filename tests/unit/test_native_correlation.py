@@ -1,7 +1,7 @@
 """The native correlator, the only one: the ship loop's summaries (merged per message, whatever the batch,
 window and cap: the order-free merge) and `parse --messages`' documents are the golden records'
 (tests/golden/) on the fixtures, the same as each other on crafted lines, ../shared and the bench log,
-with the checkpoints the held messages allow; it never crashes on any JSON."""
+with the checkpoints the held messages allow."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from shipper.batcher import Batcher
 from shipper.commands import files
@@ -64,15 +62,6 @@ LINES = [
     f"2025-01-31 10:00:12 {B} => alice@example.com R=local_user T=mail_spool",
     "2025-01-31 10:00:13 unrecognised line without an id",
 ]
-
-
-_KEYS = [
-    "server", "id", "first_seen", "last_seen", "arrival", "rcpt", "attempts", "completed", "frozen",
-    "unfrozen", "removed", "cancelled", "rejected", "spam", "first_deferral", "last_deferral",
-    "last_error", "bounce_of", "bounced_by", "time", "delivered", "failed", "deferred_first", "via",
-    "originals", "first_error", "size", "sender", "flag", "class",
-]  # fmt: skip
-"""Keys of partials, recipients and records: arbitrary JSON built from them reaches the merge."""
 
 
 def _loop(path: Path, *, max_open: int, docs: int, window: int) -> tuple[list[bulk.Item], list[int]]:
@@ -282,38 +271,6 @@ def test_delivery_reads_a_native_summary_back_as_its_partial(tmp_path: Path) -> 
         python = summaries.create_item("exim", item.ref, part)
         assert orjson.loads(python.action) == orjson.loads(item.action)
         assert orjson.loads(python.body) == orjson.loads(item.body)
-
-
-_JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.sampled_from(["", "T", "2025-01-31T10:00:00.000Z", "=>", A])
-    | st.text(max_size=8),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.sampled_from(_KEYS), kids, max_size=6),
-    max_leaves=20,
-)
-_PARTIALS = st.lists(
-    st.fixed_dictionaries(
-        {"server": st.sampled_from(["mx1", "mx2"]), "id": st.sampled_from([A, B, "", "ü"])},
-        optional=dict.fromkeys(_KEYS[2:], _JSON),
-    ),
-    max_size=3,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=200), _JSON.map(orjson.dumps), _PARTIALS.map(orjson.dumps)))
-def test_any_json_is_taken_or_refused_never_a_crash(data: bytes) -> None:
-    corr = native.correlator(2, "exim")
-    for at in range(3):
-        try:
-            corr.add(data, at)
-        except ValueError:
-            return
-    bulk_lines, keys, count = corr.drain()
-    assert len(summaries.native_items(bulk_lines, keys, count)) == count
 
 
 @pytest.mark.parametrize(("docs", "window", "max_open"), [(7, 4 << 20, 100_000), (3, 200, 2)])

@@ -1,9 +1,9 @@
-"""The native core's message facts (`Reader.facts()`, the JSON a reader that does not correlate writes):
-crafted entries' partials as `shipper/messages/partials.py` made them of their documents (now deleted; the
-golden summaries hold its output), an `unrecognized` entry's and an impossible time's included, and on the
-fixtures and ../shared the facts of exactly the entries with a message id and a time, each dating its
-message at its document's time, folded into the same summaries as the typed partials the correlating
-reader keeps."""
+"""The native core's message facts (`exim_log::facts`, the typed partials a correlating reader holds and
+hands out as `Reader.partials`): crafted entries' partials as `shipper/messages/partials.py` made them of
+their documents (now deleted; the golden summaries hold its output), an `unrecognized` entry's and an
+impossible time's included; on the fixtures and ../shared the facts of exactly the entries with a message
+id and a time, each dating its message at its document's time, which Python's merge folds into each
+summary's `exim.merge_state`, and which the trace's way (`Partials.fold`) folds into the loop's summaries."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 import pytest
 
-from shipper.files import native
+from shipper import _native as core
+from shipper.messages import accumulate, from_state, to_state
+from tests.parsing import read
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -165,85 +167,103 @@ WANT: list[list[dict[str, Any]]] = [
     [_seen(OTHER, T[10])],  # `unrecognized`: the message was seen then
     [_seen(OTHER, T[10], removed={"time": T[10], "by": "root"})],  # 30 February: the time before it
 ]
-"""The facts of LINES' entries, written out: values, key order, sets as arrays."""
+"""The facts of LINES' entries, written out (sets as arrays)."""
 
 
-def _batch(path: Path, zone: str = "UTC") -> native.Rendered:
-    reader = native.NativeEntries(native.Context("mx1", zone, "exim.main", str(path), "exim"), 0, 0)
-    data = path.read_bytes()
-    polled = [reader.feed(data[i : i + 4096]) for i in range(0, len(data), 4096)]
-    return native.joined([*polled, reader.finish()], reader)
+def _facts(lines: list[str]) -> list[Any]:
+    entries = read("\n".join(lines) + "\n", server="mx1").entries
+    return [orjson.loads(e.facts) if e.facts else None for e in entries]
 
 
-def _facts(tmp_path: Path, lines: list[str]) -> list[Any]:
-    log = tmp_path / "mainlog"
-    log.write_text("\n".join(lines) + "\n")
-    return [orjson.loads(facts) if facts else None for _c, _o, _e, _n, facts, *_ in _batch(log)]
+def test_crafted_lines_give_their_partials() -> None:
+    assert _facts(LINES) == WANT
 
 
-def test_crafted_lines_give_their_partials(tmp_path: Path) -> None:
-    got = _facts(tmp_path, LINES)
-    assert got == WANT
-    for want, facts in zip(WANT, got, strict=True):
-        if want is not None:
-            assert [orjson.dumps(p) for p in facts] == [orjson.dumps(p) for p in want], "key order too"
-
-
-def test_an_impossible_time_with_none_before_it_has_no_facts(tmp_path: Path) -> None:
+def test_an_impossible_time_with_none_before_it_has_no_facts() -> None:
     """A document without `@timestamp` gives no partials; the entries after it date their message."""
-    got = _facts(tmp_path, [f"2025-02-30 10:00:00 {ID} Completed", f"2025-01-31 10:00:01 {ID} unknown words"])
+    got = _facts([f"2025-02-30 10:00:00 {ID} Completed", f"2025-01-31 10:00:01 {ID} unknown words"])
     assert got == [None, [_seen(ID, T[1])]]
 
 
-def _summaries(path: Path, batch: native.Rendered) -> tuple[list[Any], list[Any]]:
-    """`parse --messages`' summaries of `path` from the facts' JSON, and from the partials the
-    correlating reader keeps (the two readings of `exim_log::facts`)."""
-    json = native.core().Summaries(max_open=1 << 40)
-    for *_, facts, _action, _body, _id in batch:
-        if facts:
-            json.add(facts)
-    typed = native.core().Summaries(max_open=1 << 40)
-    reader = native.NativeEntries(
-        native.Context("mx1", "UTC", "exim.main", str(path), "exim"), 0, 0, correlate=True
-    )
-    reader.feed(path.read_bytes())
+def test_a_reader_that_does_not_correlate_holds_no_facts() -> None:
+    reader = core.Reader(server="mx1", zone="UTC", dataset="exim.main", path="-", index_prefix="exim")
+    reader.feed(("\n".join(LINES) + "\n").encode(), 0)
     reader.finish()
-    reader.reader.summarize(typed, 1 << 63)
-    out = []
-    for sums in (json, typed):
-        lines = sums.take()
-        while more := sums.finish():
-            lines += more
-        out.append([orjson.loads(line) for line in lines.splitlines()])
-    return out[0], out[1]
+    assert len(reader.partials()) == 0
+
+
+def _reader() -> core.Reader:
+    return core.Reader(
+        server="mx1", zone="UTC", dataset="exim.main", path="-", index_prefix="exim", correlate=True
+    )
+
+
+def _drained(loop: core.Correlator) -> dict[str, Any]:
+    lines = loop.drain()[0].splitlines()
+    return {doc["email"]["local_id"]: doc for doc in map(orjson.loads, lines[1::2])}
+
+
+def _folded(data: bytes) -> dict[str, Any]:
+    """The summaries of `data` as `trace` makes them: each batch's facts taken from the reader and folded
+    entry by entry (`Partials.fold`), then drained at once, by message id."""
+    reader = _reader()
+    loop = core.Correlator(max_open=1 << 40, index_prefix="exim")
+    added = 0
+    for call in (lambda: reader.feed(data, 0), reader.finish):
+        _bulk, records = call()
+        parts = reader.partials()
+        offsets = [
+            int.from_bytes(records[i : i + 8], "little") for i in range(0, len(records), core.RECORD_SIZE)
+        ]
+        folded = [parts.fold(loop, offset, added + i) for i, offset in enumerate(offsets)]
+        assert sum(folded) == len(parts), "every entry with facts is one of the batch's"
+        assert not parts.fold(loop, len(data) + 1, 0), "no entry begins there"
+        added += len(offsets)
+    return _drained(loop)
+
+
+def _correlated(data: bytes) -> dict[str, Any]:
+    """The same as the ship loop folds them (`Reader.correlate`), drained at once."""
+    reader = _reader()
+    loop = core.Correlator(max_open=1 << 40, index_prefix="exim")
+    reader.feed(data, 0)
+    reader.finish()
+    reader.correlate(loop, 1 << 63)
+    return _drained(loop)
 
 
 def _checked(path: Path) -> int:
     """The entries of `path` with facts, which are exactly those with a message id and a time: their
-    first partial dates its message at the document's time; the two readings give the same summaries."""
-    batch = _batch(path)
+    first partial dates its message at the document's time; merged by Python's rules they give each
+    message's `exim.merge_state`; folded the trace's way and the loop's they give the same summaries."""
+    data = path.read_bytes()
     dated = 0
-    for code, _offset, _end, _occ, facts, _action, body, local_id in batch:
-        doc = orjson.loads(body)
-        own = doc.get("email", {}).get("local_id")
-        ts = doc.get("@timestamp")
-        assert own == (local_id.rstrip(b"\0").decode() or None), body
+    merged: dict[str, Any] = {}
+    for e in read(data, server="mx1").entries:
+        own = e.doc.get("email", {}).get("local_id")
+        ts = e.doc.get("@timestamp")
         if own is None or ts is None:
-            assert facts == b"", body
+            assert e.facts == b"", e.doc
             continue
-        first = orjson.loads(facts)[0]
-        server = doc.get("host", {}).get("name", "")
+        parts = orjson.loads(e.facts)
+        server = e.doc.get("host", {}).get("name", "")
+        first = parts[0]
         assert (first["server"], first["id"], first["first_seen"], first["last_seen"]) == (
             server,
             own,
             ts,
             ts,
         )
-        if not code:
-            assert orjson.loads(facts) == [_seen(own, ts, server=server)], body
+        if not e.code:
+            assert parts == [_seen(own, ts, server=server)], e.doc
+        for state in parts:
+            accumulate(merged, from_state(state))
         dated += 1
-    json, typed = _summaries(path, batch)
-    assert json == typed, path
+    folded = _folded(data)
+    assert {i: s["exim"]["merge_state"] for i, s in folded.items()} == {
+        i: to_state(p) for i, p in merged.items()
+    }
+    assert folded == _correlated(data), path
     return dated
 
 

@@ -139,7 +139,7 @@ def native_items(data: bytes, form: str, server: str, chunk: int) -> tuple[list[
     out = [
         (offset, end, orjson.loads(action), orjson.loads(body))
         for batch in batches
-        for _code, offset, end, _occ, _facts, action, body, _id in batch
+        for _code, offset, end, _occ, action, body, _id in batch
     ]
     return out, reader.skipped, reader.unreadable
 
@@ -491,7 +491,7 @@ def test_the_tail_harvester_reads_a_syslog_file_poll_by_poll(tmp_path: Path) -> 
         for t, data in zip((0.0, 1.0, 2.0, 2.5, 3.5), [b"", *writes], strict=True):
             with path.open("ab") as out:
                 out.write(data)
-            polls.append([(e[1], e[2], *_original(e[6])) for e in h.poll(t, 1.0)])
+            polls.append([(e[1], e[2], *_original(e[5])) for e in h.poll(t, 1.0)])
     assert [len(p) for p in polls] == [0, 1, 1, 0, 1]
     assert polls[1][0][2] == f"2025-06-29 16:04:19 {ARRIVAL}".encode()
     assert polls[2][0][2].endswith(b"rejected after DATA: x\nEnvelope-from: <a@b.c>")

@@ -1,19 +1,14 @@
 //! The correlator under Python (`shipper._native.Correlator`, `Summaries`): partials merged in Rust, from
-//! the facts a `Reader` holds (`Reader.correlate`/`summarize`) or from JSON (`add`); out come the
-//! summaries' bulk items (the loop) or their documents (`parse --messages`) as bytes.
+//! the facts a `Reader` holds (`Reader.correlate`/`summarize`, `Partials.fold`); out come the
+//! summaries' bulk items (the loop, `trace`) or their documents (`parse --messages`) as bytes.
 
-use exim_log::messages::{self, parse_parts, Partial};
-use pyo3::exceptions::PyValueError;
+use exim_log::messages::{self, Partial};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 /// One entry's partials as the reader's core made them (typed, no JSON between), and where the entry
 /// begins.
 pub type Held = (u64, Vec<Partial>);
-
-fn parts_of(json: &[u8]) -> PyResult<Vec<Partial>> {
-    parse_parts(json).map_err(|e| PyValueError::new_err(format!("not a list of partials: {e}")))
-}
 
 /// The ship loop's correlator of one file (`shipper/messages/correlator.py`), holding at most `max_open`
 /// unfinished messages. What leaves memory (finished, evicted, taken by `older_than` or `drain`) is
@@ -59,13 +54,6 @@ impl Correlator {
         }
     }
 
-    /// The partials of the entry at `at` as JSON: a `Reader.facts()` line, or `to_state` of each.
-    fn add(&mut self, parts: &[u8], at: u64) -> PyResult<()> {
-        let parts = parts_of(parts)?;
-        self.fold(parts, at);
-        Ok(())
-    }
-
     /// The open messages whose held share began before `at`, with what left memory since the last
     /// call: `(bulk, keys, count)`, `bulk` each message's action and document lines, `keys` its
     /// `server \0 id \0`.
@@ -108,13 +96,6 @@ impl Summaries {
         Self {
             inner: messages::FirstSeen::new(max_open),
         }
-    }
-
-    /// One entry's partials as JSON: a `Reader.facts()` line, or `to_state` of each.
-    fn add(&mut self, parts: &[u8]) -> PyResult<()> {
-        let parts = parts_of(parts)?;
-        self.inner.add(parts);
-        Ok(())
     }
 
     /// The summary documents written since the last `take`.

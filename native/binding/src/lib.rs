@@ -6,6 +6,7 @@ mod correlation;
 use std::collections::VecDeque;
 
 use correlation::{Correlator, Held, Summaries};
+use exim_log::messages::Partial;
 use exim_log::stream::{self, Batch, Context, Stream};
 use exim_log::syslog::{Form, SyslogAssembler};
 use exim_log::timestamps::TimestampConverter;
@@ -51,10 +52,8 @@ mod allocator {
 #[pyclass(module = "shipper._native")]
 struct Reader {
     stream: Stream,
-    /// The message facts of the entries the last `feed`, `release` or `finish` returned.
-    facts: Vec<u8>,
-    /// With `correlate`: the partials of the entries returned and not folded in yet, in order, each
-    /// with the offset where its entry begins (`correlate`/`summarize` take them).
+    /// With `correlate`: the partials of the entries returned and not folded in or taken yet, in
+    /// order, each with the offset where its entry begins (`correlate`, `summarize`, `partials`).
     held: VecDeque<Held>,
     /// The last call's bulk and records buffers, cleared and filled again by the next: a fresh
     /// batch per 1 MiB chunk allocated (and page-faulted) about 6 MB each time.
@@ -63,7 +62,6 @@ struct Reader {
 
 impl Reader {
     fn keep_facts(&mut self, batch: &mut Batch) {
-        self.facts = std::mem::take(&mut batch.facts);
         self.held.extend(batch.parts.drain(..));
     }
 
@@ -168,7 +166,6 @@ impl Reader {
         }
         Ok(Self {
             stream,
-            facts: Vec::new(),
             held: VecDeque::new(),
             spare: Batch::default(),
         })
@@ -217,19 +214,20 @@ impl Reader {
         done
     }
 
-    /// The message facts of the entries the last `feed`, `release` or `finish` returned: per entry, in
-    /// order, a line. An entry with a message id and a time (an `unrecognized` one too) has the JSON
-    /// array of its partial summaries (`exim_log::facts`, sets as arrays); the line is empty for every
-    /// other entry. A reader made with `correlate=True` writes no JSON: its
-    /// line is `=` where the reader holds the entry's partials for `correlate`/`summarize` instead.
-    fn facts(&self, py: Python<'_>) -> Py<PyBytes> {
-        PyBytes::new(py, &self.facts).unbind()
+    /// The message facts of the entries returned so far and not folded in or taken yet, which it no
+    /// longer holds: for a correlator fed only some entries (`trace`), and for the tests. Only a reader
+    /// made with `correlate=True` reads an entry's facts: every entry with a message id and a time has
+    /// them (an `unrecognized` one's too), `exim_log::facts`.
+    fn partials(&mut self) -> Partials {
+        Partials {
+            held: self.held.drain(..).collect(),
+        }
     }
 
     /// Fold the partials of the entries returned so far that begin before offset `before` (those not
     /// folded yet) into `correlator`, each at its entry's offset: the loop calls it before a flush
-    /// (with the last entry's end) and at a batch's end, so the order is the entries'. Only a reader made with `correlate=True` holds
-    /// partials.
+    /// (with the last entry's end) and at a batch's end, so the order is the entries'. Only a reader
+    /// made with `correlate=True` holds partials.
     fn correlate(&mut self, mut correlator: PyRefMut<'_, Correlator>, before: u64) {
         for (at, parts) in self.unfolded(before) {
             correlator.fold(parts, at);
@@ -274,6 +272,56 @@ impl Reader {
     }
 }
 
+/// The message facts of some entries (`Reader.partials`), each entry's partials at the offset where it
+/// begins, ascending.
+#[pyclass(module = "shipper._native", frozen)]
+struct Partials {
+    held: Vec<Held>,
+}
+
+impl Partials {
+    fn of(&self, offset: u64) -> Option<&[Partial]> {
+        let i = self
+            .held
+            .binary_search_by_key(&offset, |(at, _)| *at)
+            .ok()?;
+        Some(&self.held[i].1)
+    }
+}
+
+#[pymethods]
+impl Partials {
+    /// Entries with facts.
+    fn __len__(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Where each of those entries begins, in order.
+    fn offsets(&self) -> Vec<u64> {
+        self.held.iter().map(|(at, _)| *at).collect()
+    }
+
+    /// Fold the facts of the entry that begins at `offset` into `correlator` as its entry at `at` (the
+    /// order the correlator sees); False when that entry has none. They stay here too.
+    fn fold(&self, mut correlator: PyRefMut<'_, Correlator>, offset: u64, at: u64) -> bool {
+        let Some(parts) = self.of(offset) else {
+            return false;
+        };
+        correlator.fold(parts.to_vec(), at);
+        true
+    }
+
+    /// The facts of the entry that begins at `offset` in `to_state`'s form (`exim.merge_state`'s:
+    /// fields in the merge's order, records' keys and sets sorted), a JSON array; None when it has none.
+    fn state(&self, py: Python<'_>, offset: u64) -> PyResult<Option<Py<PyBytes>>> {
+        let Some(parts) = self.of(offset) else {
+            return Ok(None);
+        };
+        let json = serde_json::to_vec(parts).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Some(PyBytes::new(py, &json).unbind()))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // A panic inside the core is caught per entry and reported in the entry itself (`FLAG_PANICKED`,
@@ -283,6 +331,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<Correlator>()?;
     m.add_class::<Summaries>()?;
+    m.add_class::<Partials>()?;
     m.add("RECORD_FORMAT", stream::RECORD_FORMAT)?;
     m.add("RECORD_SIZE", stream::RECORD_SIZE)?;
     m.add("ACTIONS", stream::ACTIONS.to_vec())?;

@@ -89,7 +89,6 @@ fn main() {
         }
         batch.bulk.clear();
         batch.entries.clear();
-        batch.facts.clear();
         f.out.clear();
         if first_chunk {
             first_chunk = false;

@@ -1,8 +1,8 @@
 //! The compact message facts of one entry: the partial summaries it contributes to its message (and to
 //! the one it bounces), read from the document the body and the enrichment built, as the Python
 //! `shipper/messages/partials.py` `partials` read a whole document (deleted; its summaries are the golden
-//! records, `tests/golden`). Written as the JSON array of the partials (sets as arrays, keys in that
-//! reading's insertion order, which the summaries follow), or as typed partials for the correlator.
+//! records, `tests/golden`): the typed partials (`messages::Partial`) the correlator folds, the only
+//! reading of a document's facts.
 //!
 //! Every entry with a message id and a time has its facts, an `unrecognized` one's too (its message's first
 //! and last seen) and an impossible time's (read at the stamp its document inherits). A member of a type
@@ -12,7 +12,6 @@
 use crate::doc::Value;
 
 use crate::body::Obj;
-use crate::json::{write_str, write_value};
 use crate::messages::partial::{Fields, Rcpt, Record, Set};
 use crate::messages::Partial;
 
@@ -39,18 +38,6 @@ const DELIVERIES: [&str; 6] = [
 /// The document holds a member of a type the reading does not take (the core writes none).
 struct Unsure;
 type R<T> = Result<T, Unsure>;
-
-/// Writes the facts of a claimed entry to `out` (nothing when it has no message id: no partials).
-/// `doc` is what the body and the enrichment made (the document but `@timestamp`, `event`, `host`
-/// and `log`), `server` the `host.name` written ("" when none), `ts` its `@timestamp`.
-pub fn write(out: &mut Vec<u8>, server: &str, ts: &str, action: &str, doc: &Obj) {
-    let start = out.len();
-    if partials(out, server, ts, action, doc).is_err() {
-        out.truncate(start);
-        // The id alone reads as a string or not at all: this cannot fail again.
-        let _ = partials(out, server, ts, ACTIONS_NONE, &dated(doc));
-    }
-}
 
 /// The action no rule of `partials` reads (`_status` does nothing with it): first and last seen only.
 const ACTIONS_NONE: &str = "unrecognized";
@@ -102,360 +89,18 @@ fn lower(v: &Value) -> R<String> {
     }
 }
 
-/// A JSON object written member by member, in insertion order.
-struct Writer<'a> {
-    out: &'a mut Vec<u8>,
-    first: Vec<bool>,
-}
-
-impl<'a> Writer<'a> {
-    fn new(out: &'a mut Vec<u8>) -> Self {
-        Self {
-            out,
-            first: Vec::new(),
-        }
-    }
-
-    fn sep(&mut self) {
-        if let Some(first) = self.first.last_mut() {
-            if !*first {
-                self.out.push(b',');
-            }
-            *first = false;
-        }
-    }
-
-    fn open(&mut self, c: u8) {
-        self.out.push(c);
-        self.first.push(true);
-    }
-
-    fn close(&mut self, c: u8) {
-        self.first.pop();
-        self.out.push(c);
-    }
-
-    fn key(&mut self, k: &str) {
-        self.sep();
-        write_str(self.out, k);
-        self.out.push(b':');
-    }
-
-    fn str(&mut self, k: &str, v: &str) {
-        self.key(k);
-        write_str(self.out, v);
-    }
-
-    fn value(&mut self, k: &str, v: &Value) {
-        self.key(k);
-        write_value(self.out, v);
-    }
-
-    /// `[v]`, a one-member set.
-    fn set(&mut self, k: &str, v: &str) {
-        self.key(k);
-        self.out.push(b'[');
-        write_str(self.out, v);
-        self.out.push(b']');
-    }
-
-    fn item(&mut self) {
-        self.sep();
-    }
-}
-
-fn partials(out: &mut Vec<u8>, server: &str, ts: &str, action: &str, doc: &Obj) -> R<()> {
-    let doc = Some(doc);
-    let email = obj(doc, "email")?;
-    let exim = obj(doc, "exim")?;
-    let local_id = match get(email, "local_id") {
-        Some(v) if truthy(v) => match v {
-            Value::String(s) => s.as_str(),
-            _ => return Err(Unsure),
-        },
-        _ => return Ok(()),
-    };
-    let mut w = Writer::new(out);
-    w.open(b'[');
-    w.item();
-    w.open(b'{');
-    w.str("server", server);
-    w.str("id", local_id);
-    w.str("first_seen", ts);
-    w.str("last_seen", ts);
-    let mut bounced: Option<&Value> = None;
-    if ARRIVALS.contains(&action) {
-        bounced = arrival(&mut w, doc, email, exim, ts)?;
-    } else if DELIVERIES.contains(&action) {
-        delivery(&mut w, doc, email, exim, action, ts)?;
-    } else {
-        status(&mut w, email, exim, action, ts)?;
-    }
-    w.close(b'}');
-    if let Some(of) = bounced {
-        w.item();
-        w.open(b'{');
-        w.str("server", server);
-        w.value("id", of);
-        w.set("bounced_by", local_id);
-        w.close(b'}');
-    }
-    w.close(b']');
-    Ok(())
-}
-
-/// `rcpt` of a list of addresses: `{r.lower(): {}}` each, first occurrence's place.
-fn recipients(w: &mut Writer<'_>, list: &Value) -> R<()> {
-    let Value::Array(list) = list else {
-        return Err(Unsure);
-    };
-    let mut seen: Vec<String> = Vec::with_capacity(list.len());
-    for r in list {
-        let r = lower(r)?;
-        if !seen.contains(&r) {
-            seen.push(r);
-        }
-    }
-    w.key("rcpt");
-    w.open(b'{');
-    for r in &seen {
-        w.key(r);
-        w.out.extend_from_slice(b"{}");
-    }
-    w.close(b'}');
-    Ok(())
-}
-
-/// `_known`: the members whose value is not None.
-fn known(w: &mut Writer<'_>, pairs: &[(&str, Option<&Value>)]) {
-    for (k, v) in pairs {
-        if let Some(v) = v {
-            w.value(k, v);
-        }
-    }
-}
-
-fn arrival<'a>(
-    w: &mut Writer<'_>,
-    doc: Option<&'a Obj>,
-    email: Option<&'a Obj>,
-    exim: Option<&'a Obj>,
-    ts: &str,
-) -> R<Option<&'a Value>> {
-    let from = obj(email, "from")?;
-    let tls = obj(doc, "tls")?;
-    let source = obj(doc, "source")?;
-    let remote = obj(exim, "remote")?;
-    let user = obj(doc, "user")?;
-    w.key("arrival");
-    w.open(b'{');
-    w.str("time", ts);
-    match from.and_then(|f| f.get("address")) {
-        Some(v) => w.value("sender", v),
-        None => w.str("sender", "<>"),
-    }
-    known(
-        w,
-        &[
-            ("size", get(exim, "size")),
-            ("subject", get(email, "subject")),
-            ("message_id", get(email, "message_id")),
-            ("protocol", get(exim, "protocol")),
-            ("user", get(user, "name")),
-            ("ident", get(exim, "ident")),
-            ("tls_version", get(tls, "version")),
-            ("tls_cipher", get(tls, "cipher")),
-            ("source_ip", get(source, "ip")),
-            ("source_domain", get(source, "domain")),
-            ("helo", get(exim, "helo")),
-            ("provider", get(remote, "provider")),
-        ],
-    );
-    w.close(b'}');
-    if let Some(rcpts) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
-        recipients(w, rcpts)?;
-    }
-    match get(exim, "bounce_of").filter(|v| truthy(v)) {
-        Some(of) => {
-            w.value("bounce_of", of);
-            Ok(Some(of))
-        }
-        None => Ok(None),
-    }
-}
-
-/// `_error_record`: written as the value of the current key.
-fn error_record(w: &mut Writer<'_>, exim: Option<&Obj>, ts: &str) -> R<()> {
-    let err = obj(exim, "error")?;
-    w.open(b'{');
-    w.str("time", ts);
-    match err.and_then(|e| e.get("class")) {
-        Some(v) => w.value("class", v),
-        None => w.str("class", "unknown"),
-    }
-    match err.and_then(|e| e.get("text")).filter(|v| truthy(v)) {
-        Some(v) => w.value("text", v),
-        None => match err.and_then(|e| e.get("message")) {
-            Some(v) => w.value("text", v),
-            None => w.str("text", ""),
-        },
-    }
-    if let Some(code) = err.and_then(|e| e.get("smtp_code")) {
-        w.value("smtp_code", code);
-    }
-    w.close(b'}');
-    Ok(())
-}
-
-fn record_at(w: &mut Writer<'_>, k: &str, record: &[u8]) {
-    w.key(k);
-    w.out.extend_from_slice(record);
-}
-
-fn delivery(
-    w: &mut Writer<'_>,
-    doc: Option<&Obj>,
-    email: Option<&Obj>,
-    exim: Option<&Obj>,
-    action: &str,
-    ts: &str,
-) -> R<()> {
-    // `_rcpt_key`: the final address, else the first recipient.
-    let addr = match get(exim, "address").filter(|v| truthy(v)) {
-        Some(a) => Some(a),
-        None => match get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
-            Some(Value::Array(to)) => to.first(),
-            Some(_) => return Err(Unsure),
-            None => None,
-        },
-    };
-    let Some(addr) = addr.filter(|v| truthy(v)) else {
-        return Ok(());
-    };
-    let rcpt = lower(addr)?;
-    let original = match get(exim, "original_address").filter(|v| truthy(v)) {
-        Some(v) => lower(v)?,
-        None => String::new(),
-    };
-    let original = (!original.is_empty() && original != rcpt).then_some(original);
-    // The error record once, written where Python shares one dict.
-    let mut record = Vec::new();
-    if action == "delivery_failed" || action == "delivery_deferred" {
-        let mut rw = Writer::new(&mut record);
-        error_record(&mut rw, exim, ts)?;
-    }
-    let class = get(obj(exim, "error")?, "class");
-    let attempt = class.and_then(Value::as_str) != Some("retry_time_not_reached");
-    if action == "delivery_failed" {
-        record_at(w, "last_error", &record);
-    } else if action == "delivery_deferred" {
-        record_at(w, "first_deferral", &record);
-        record_at(w, "last_deferral", &record);
-        record_at(w, "last_error", &record);
-    }
-    if attempt {
-        w.set("attempts", ts);
-    }
-    w.key("rcpt");
-    w.open(b'{');
-    w.key(&rcpt);
-    w.open(b'{');
-    if let Some(o) = &original {
-        w.set("originals", o);
-    }
-    if action == "delivery_failed" {
-        w.str("failed", ts);
-        record_at(w, "first_error", &record);
-        record_at(w, "last_error", &record);
-    } else if action == "delivery_deferred" {
-        w.str("deferred_first", ts);
-        record_at(w, "first_error", &record);
-        record_at(w, "last_error", &record);
-    } else {
-        w.str("delivered", ts);
-        via(w, doc, exim, ts)?;
-    }
-    if attempt {
-        w.set("attempts", ts);
-    }
-    w.close(b'}');
-    w.close(b'}');
-    Ok(())
-}
-
-/// `_via`: where a delivery went.
-fn via(w: &mut Writer<'_>, doc: Option<&Obj>, exim: Option<&Obj>, ts: &str) -> R<()> {
-    let dest = obj(doc, "destination")?;
-    let remote = obj(exim, "remote")?;
-    w.key("via");
-    w.open(b'{');
-    w.str("time", ts);
-    known(
-        w,
-        &[
-            ("flag", get(exim, "flag")),
-            ("router", get(exim, "router")),
-            ("transport", get(exim, "transport")),
-            ("host", get(dest, "domain")),
-            ("ip", get(dest, "ip")),
-            ("provider", get(remote, "provider")),
-        ],
-    );
-    w.close(b'}');
-    Ok(())
-}
-
-fn status(
-    w: &mut Writer<'_>,
-    email: Option<&Obj>,
-    exim: Option<&Obj>,
-    action: &str,
-    ts: &str,
-) -> R<()> {
-    if let Some((_, key)) = STAMPS.iter().find(|(a, _)| *a == action) {
-        w.str(key, ts);
-    } else if let Some((_, key)) = BY_WHOM.iter().find(|(a, _)| *a == action) {
-        w.key(key);
-        w.open(b'{');
-        w.str("time", ts);
-        match exim.and_then(|e| e.get("by")) {
-            Some(v) => w.value("by", v),
-            None => w.str("by", ""),
-        }
-        w.close(b'}');
-    } else if action == "message_rejected" || action == "cutthrough_rejected" {
-        w.key("rejected");
-        error_record(w, exim, ts)?;
-    } else if action == "spam_verdict" {
-        let spam = obj(exim, "spam")?;
-        w.key("spam");
-        w.open(b'{');
-        w.str("time", ts);
-        for (k, v) in spam.into_iter().flatten() {
-            if k == "verdict" || k == "score" {
-                w.value(k, v);
-            }
-        }
-        w.close(b'}');
-    } else if action == "smtp_connection_outbound" {
-        if let Some(to) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
-            recipients(w, to)?;
-        }
-    }
-    Ok(())
-}
-
-/// The facts of an entry as typed partials (None: no message id), for the correlator in the same
-/// process, equal to [`parse_parts`](crate::messages::parse_parts) of what `write` writes: the JSON
-/// that `write` makes, and the parse of it back, cost as much as the rest of the correlation.
-pub fn typed(server: &str, ts: &str, action: &str, doc: &Obj) -> Option<Vec<Partial>> {
-    typed_parts(server, ts, action, doc)
-        .or_else(|Unsure| typed_parts(server, ts, ACTIONS_NONE, &dated(doc)))
+/// The facts of an entry (None: no message id). `doc` is what the body and the enrichment made (the
+/// document but `@timestamp`, `event`, `host` and `log`), `server` the `host.name` written ("" when
+/// none), `ts` its `@timestamp`, `action` its `event.action`.
+pub fn partials(server: &str, ts: &str, action: &str, doc: &Obj) -> Option<Vec<Partial>> {
+    read(server, ts, action, doc)
+        .or_else(|Unsure| read(server, ts, ACTIONS_NONE, &dated(doc)))
         .unwrap_or_default()
 }
 
-/// A document value as `serde_json` reads it back from `write_value`'s JSON (a non-negative `I` is
-/// read as an unsigned integer; floats round-trip, `float_roundtrip`).
+/// A document value as a record's member: what `serde_json` would read back from the document's JSON
+/// (a non-negative `I` an unsigned integer), so a record merged with one read from a stored
+/// `exim.merge_state` compares equal.
 fn json(v: &Value) -> serde_json::Value {
     use crate::doc::Number as N;
     use serde_json::Value as J;
@@ -471,7 +116,7 @@ fn json(v: &Value) -> serde_json::Value {
     }
 }
 
-/// A string member of the typed partial: anything else does not parse (unsure).
+/// A string member of the partial: anything else is unsure.
 fn string(v: &Value) -> R<String> {
     match v {
         Value::String(s) => Ok(s.to_string()),
@@ -500,7 +145,7 @@ fn known_into(r: &mut Record, pairs: &[(&str, Option<&Value>)]) {
     }
 }
 
-fn typed_parts(server: &str, ts: &str, action: &str, doc: &Obj) -> R<Option<Vec<Partial>>> {
+fn read(server: &str, ts: &str, action: &str, doc: &Obj) -> R<Option<Vec<Partial>>> {
     let doc = Some(doc);
     let email = obj(doc, "email")?;
     let exim = obj(doc, "exim")?;
@@ -520,11 +165,11 @@ fn typed_parts(server: &str, ts: &str, action: &str, doc: &Obj) -> R<Option<Vec<
     };
     let mut bounced: Option<&Value> = None;
     if ARRIVALS.contains(&action) {
-        bounced = typed_arrival(&mut p, doc, email, exim, ts)?;
+        bounced = arrival(&mut p, doc, email, exim, ts)?;
     } else if DELIVERIES.contains(&action) {
-        typed_delivery(&mut p, doc, email, exim, action, ts)?;
+        delivery(&mut p, doc, email, exim, action, ts)?;
     } else {
-        typed_status(&mut p, email, exim, action, ts)?;
+        status(&mut p, email, exim, action, ts)?;
     }
     let mut parts = vec![p];
     if let Some(of) = bounced {
@@ -539,7 +184,7 @@ fn typed_parts(server: &str, ts: &str, action: &str, doc: &Obj) -> R<Option<Vec<
 }
 
 /// `rcpt` of a list of addresses: `{r.lower(): {}}` each.
-fn typed_recipients(list: &Value) -> R<Fields<Rcpt>> {
+fn recipients(list: &Value) -> R<Fields<Rcpt>> {
     let Value::Array(list) = list else {
         return Err(Unsure);
     };
@@ -550,7 +195,7 @@ fn typed_recipients(list: &Value) -> R<Fields<Rcpt>> {
     Ok(rcpt)
 }
 
-fn typed_arrival<'a>(
+fn arrival<'a>(
     p: &mut Partial,
     doc: Option<&'a Obj>,
     email: Option<&'a Obj>,
@@ -587,7 +232,7 @@ fn typed_arrival<'a>(
     );
     p.arrival = Some(a);
     if let Some(rcpts) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
-        p.rcpt = Some(typed_recipients(rcpts)?);
+        p.rcpt = Some(recipients(rcpts)?);
     }
     match get(exim, "bounce_of").filter(|v| truthy(v)) {
         Some(of) => {
@@ -599,7 +244,7 @@ fn typed_arrival<'a>(
 }
 
 /// `_error_record`.
-fn typed_error_record(exim: Option<&Obj>, ts: &str) -> R<Record> {
+fn error_record(exim: Option<&Obj>, ts: &str) -> R<Record> {
     let err = obj(exim, "error")?;
     let mut r = rec(&[("time", text(ts))]);
     let class = match err.and_then(|e| e.get("class")) {
@@ -621,7 +266,7 @@ fn typed_error_record(exim: Option<&Obj>, ts: &str) -> R<Record> {
     Ok(r)
 }
 
-fn typed_delivery(
+fn delivery(
     p: &mut Partial,
     doc: Option<&Obj>,
     email: Option<&Obj>,
@@ -647,7 +292,7 @@ fn typed_delivery(
     };
     let original = (!original.is_empty() && original != rcpt).then_some(original);
     let record = if action == "delivery_failed" || action == "delivery_deferred" {
-        Some(typed_error_record(exim, ts)?)
+        Some(error_record(exim, ts)?)
     } else {
         None
     };
@@ -671,7 +316,7 @@ fn typed_delivery(
         r.last_error = record;
     } else {
         r.delivered = Some(ts.to_string());
-        r.via = Some(typed_via(doc, exim, ts)?);
+        r.via = Some(via(doc, exim, ts)?);
     }
     if attempt {
         p.attempts = Some(Set::one(ts.to_string()));
@@ -684,7 +329,7 @@ fn typed_delivery(
 }
 
 /// `_via`.
-fn typed_via(doc: Option<&Obj>, exim: Option<&Obj>, ts: &str) -> R<Record> {
+fn via(doc: Option<&Obj>, exim: Option<&Obj>, ts: &str) -> R<Record> {
     let dest = obj(doc, "destination")?;
     let remote = obj(exim, "remote")?;
     let mut r = rec(&[("time", text(ts))]);
@@ -702,7 +347,7 @@ fn typed_via(doc: Option<&Obj>, exim: Option<&Obj>, ts: &str) -> R<Record> {
     Ok(r)
 }
 
-fn typed_status(
+fn status(
     p: &mut Partial,
     email: Option<&Obj>,
     exim: Option<&Obj>,
@@ -728,7 +373,7 @@ fn typed_status(
             p.cancelled = Some(r);
         }
     } else if action == "message_rejected" || action == "cutthrough_rejected" {
-        p.rejected = Some(typed_error_record(exim, ts)?);
+        p.rejected = Some(error_record(exim, ts)?);
     } else if action == "spam_verdict" {
         let spam = obj(exim, "spam")?;
         let mut r = rec(&[("time", text(ts))]);
@@ -740,7 +385,7 @@ fn typed_status(
         p.spam = Some(r);
     } else if action == "smtp_connection_outbound" {
         if let Some(to) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
-            p.rcpt = Some(typed_recipients(to)?);
+            p.rcpt = Some(recipients(to)?);
         }
     }
     Ok(())
@@ -757,41 +402,61 @@ mod tests {
         }
     }
 
-    fn facts(action: &str, d: serde_json::Value) -> String {
-        let mut out = Vec::new();
-        write(&mut out, "mx1", "T", action, &doc(d));
-        String::from_utf8(out).unwrap_or_default()
+    /// The entry's partials in `to_state`'s form (`exim.merge_state`'s): fields in declaration order,
+    /// records' keys and sets sorted.
+    fn state(parts: &[Partial]) -> String {
+        serde_json::to_string(parts).unwrap()
+    }
+
+    fn facts(action: &str, d: serde_json::Value) -> Option<String> {
+        partials("mx1", "T", action, &doc(d)).map(|p| state(&p))
     }
 
     #[test]
     fn no_message_id_no_facts() {
-        assert_eq!(facts("message_completed", serde_json::json!({})), "");
+        assert_eq!(facts("message_completed", serde_json::json!({})), None);
+        let empty = serde_json::json!({"email": {"local_id": ""}});
+        assert_eq!(facts("message_completed", empty), None);
     }
 
     #[test]
     fn a_stamp_and_a_skipped_retry() {
         let id = serde_json::json!({"email": {"local_id": "1tXaaa-000001-AB"}});
         assert_eq!(
-            facts("message_completed", id),
+            facts("message_completed", id).unwrap(),
             r#"[{"server":"mx1","id":"1tXaaa-000001-AB","first_seen":"T","last_seen":"T","completed":"T"}]"#
         );
         let d = serde_json::json!({"email": {"local_id": "X"}, "exim": {"address": "A@B",
             "error": {"class": "retry_time_not_reached", "message": "m"}}});
+        let r = r#"{"class":"retry_time_not_reached","text":"m","time":"T"}"#;
         assert_eq!(
-            facts("delivery_deferred", d),
-            concat!(
-                r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T","#,
-                r#""first_deferral":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
-                r#""last_deferral":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
-                r#""last_error":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
-                r#""rcpt":{"a@b":{"deferred_first":"T","#,
-                r#""first_error":{"time":"T","class":"retry_time_not_reached","text":"m"},"#,
-                r#""last_error":{"time":"T","class":"retry_time_not_reached","text":"m"}}}}]"#
+            facts("delivery_deferred", d).unwrap(),
+            format!(
+                concat!(
+                    r#"[{{"server":"mx1","id":"X","first_seen":"T","last_seen":"T","#,
+                    r#""rcpt":{{"a@b":{{"deferred_first":"T","first_error":{r},"last_error":{r}}}}},"#,
+                    r#""first_deferral":{r},"last_deferral":{r},"last_error":{r}}}]"#
+                ),
+                r = r
             )
         );
     }
 
-    /// Every entry of a log through a stream: its facts lines, and with `typed` its partials.
+    #[test]
+    fn a_bounce_names_the_message_it_returns() {
+        let d = serde_json::json!({"email": {"local_id": "B", "from": {}, "to": {"address": ["a@x", "A@X"]}},
+            "exim": {"bounce_of": "M", "protocol": "local"}});
+        assert_eq!(
+            facts("message_arrived", d).unwrap(),
+            concat!(
+                r#"[{"server":"mx1","id":"B","first_seen":"T","last_seen":"T","#,
+                r#""arrival":{"protocol":"local","sender":"<>","time":"T"},"rcpt":{"a@x":{}},"#,
+                r#""bounce_of":"M"},{"server":"mx1","id":"M","bounced_by":["B"]}]"#
+            )
+        );
+    }
+
+    /// Every entry of a log through a stream, with its partials (`typed_facts`) or without.
     fn stream(data: &[u8], typed: bool) -> crate::stream::Batch {
         let ctx = crate::stream::Context {
             server: "mx1".into(),
@@ -809,7 +474,7 @@ mod tests {
     }
 
     #[test]
-    fn typed_partials_equal_the_parsed_facts() {
+    fn the_entries_with_an_id_and_a_time_have_partials_that_date_their_message() {
         // Read, not embedded: the install stamp follows what the module embeds, and this is a test's input.
         let sample = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -827,25 +492,33 @@ mod tests {
             "2024-03-01 10:00:03 1tXaaa-000001-AB removed by root\n",
             "2024-03-01 10:00:04 1tXaaa-000001-AB Completed\n",
         ).as_bytes());
-        let json = stream(&log, false);
-        let typed = stream(&log, true);
-        assert!(json.parts.is_empty());
-        let lines: Vec<&[u8]> = json.facts.split(|&b| b == b'\n').collect();
-        let marks: Vec<&[u8]> = typed.facts.split(|&b| b == b'\n').collect();
-        assert_eq!(lines.len(), marks.len());
-        let mut parts = typed.parts.iter();
-        let mut n = 0;
-        for ((line, mark), e) in lines.iter().zip(&marks).zip(&json.entries) {
-            match *line {
-                b"" => assert_eq!(line, mark),
-                _ => {
-                    assert_eq!(*mark, b"=");
-                    let (at, got) = parts.next().expect("a typed entry");
-                    assert_eq!(*at, e.offset);
-                    assert_eq!(*got, crate::messages::parse_parts(line).unwrap());
-                    n += 1;
-                }
-            }
+        assert!(
+            stream(&log, false).parts.is_empty(),
+            "no reading without it"
+        );
+        let batch = stream(&log, true);
+        let mut parts = batch.parts.iter().peekable();
+        let (mut pos, mut n) = (0, 0);
+        for e in &batch.entries {
+            let start = pos + e.action_len as usize + 1;
+            pos += e.bulk_len as usize;
+            let d: serde_json::Value = serde_json::from_slice(&batch.bulk[start..pos - 1]).unwrap();
+            let id = d["email"]["local_id"].as_str();
+            let ts = d["@timestamp"].as_str();
+            let mine = parts.next_if(|(at, _)| *at == e.offset);
+            let (Some(id), Some(ts)) = (id, ts) else {
+                assert!(mine.is_none(), "no id or no time: no partials, {d}");
+                continue;
+            };
+            let (_, mine) = mine.expect("an entry with an id and a time has partials");
+            let first = &mine[0];
+            assert_eq!(
+                (first.server.as_str(), first.id.as_str()),
+                (d["host"]["name"].as_str().unwrap(), id)
+            );
+            assert_eq!(first.first_seen.as_deref(), Some(ts));
+            assert_eq!(first.last_seen.as_deref(), Some(ts));
+            n += 1;
         }
         assert!(parts.next().is_none());
         assert!(n >= 15, "the log's entries with facts: {n}");
@@ -859,65 +532,46 @@ mod tests {
             "2025-02-30 10:00:02 1tXaaa-000001-AB => a@b.example R=r T=t\n",
             "2025-01-31 10:00:03 no id, nobody knows this either\n",
         );
-        let batch = stream(log.as_bytes(), false);
-        let lines: Vec<&str> = std::str::from_utf8(&batch.facts)
-            .unwrap()
-            .split('\n')
-            .collect();
-        let seen = |t: &str| format!(r#""first_seen":"{t}","last_seen":"{t}""#);
-        let t1 = "2025-01-31T10:00:01.000Z";
-        assert_eq!(
-            lines,
-            [
-                // No time to read it at: Python's `partials` makes nothing of a document without one.
-                "".to_string(),
-                format!(
-                    r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{}}}]"#,
-                    seen(t1)
-                ),
-                format!(
-                    concat!(
-                        r#"[{{"server":"mx1","id":"1tXaaa-000001-AB",{},"attempts":["{t}"],"#,
-                        r#""rcpt":{{"a@b.example":{{"delivered":"{t}","via":{{"time":"{t}","flag":"=>","#,
-                        r#""router":"r","transport":"t"}},"attempts":["{t}"]}}}}}}]"#
-                    ),
-                    seen(t1),
-                    t = t1
-                ),
-                String::new(),
-                String::new(),
-            ]
-        );
-        let typed = stream(log.as_bytes(), true);
-        assert_eq!(typed.facts, b"\n=\n=\n\n");
-        let offsets: Vec<u64> = typed.parts.iter().map(|(at, _)| *at).collect();
+        let batch = stream(log.as_bytes(), true);
+        // The first has no time to be read at: Python's `partials` made nothing of a document without one.
+        let offsets: Vec<u64> = batch.parts.iter().map(|(at, _)| *at).collect();
         assert_eq!(offsets, [60, 130]);
-        for ((_, got), line) in typed.parts.iter().zip(&lines[1..]) {
-            assert_eq!(*got, crate::messages::parse_parts(line.as_bytes()).unwrap());
-        }
+        let t = "2025-01-31T10:00:01.000Z";
+        let seen = format!(
+            r#""server":"mx1","id":"1tXaaa-000001-AB","first_seen":"{t}","last_seen":"{t}""#
+        );
+        assert_eq!(state(&batch.parts[0].1), format!("[{{{seen}}}]"));
+        assert_eq!(
+            state(&batch.parts[1].1),
+            format!(
+                concat!(
+                    r#"[{{{seen},"rcpt":{{"a@b.example":{{"delivered":"{t}","attempts":["{t}"],"#,
+                    r#""via":{{"flag":"=>","router":"r","time":"{t}","transport":"t"}}}}}},"#,
+                    r#""attempts":["{t}"]}}]"#
+                ),
+                seen = seen,
+                t = t
+            )
+        );
     }
 
     #[test]
     fn a_member_of_another_type_leaves_the_message_dated() {
         let d = serde_json::json!({"email": {"local_id": "X", "to": "not a list"}});
         assert_eq!(
-            facts("message_arrived", d.clone()),
+            facts("message_arrived", d).unwrap(),
             r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T"}]"#
         );
-        let parts = typed("mx1", "T", "message_arrived", &doc(d)).unwrap();
-        assert_eq!(parts.len(), 1);
-        assert!(parts[0].arrival.is_none());
-        assert_eq!(parts[0].first_seen.as_deref(), Some("T"));
     }
 
     #[test]
     fn a_non_ascii_address_is_lowered_as_pythons_str_lower() {
         let d = serde_json::json!({"email": {"local_id": "X"}, "exim": {"address": "Ünï@b"}});
         assert_eq!(
-            facts("delivered", d),
+            facts("delivered", d).unwrap(),
             concat!(
-                r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T","attempts":["T"],"#,
-                r#""rcpt":{"ünï@b":{"delivered":"T","via":{"time":"T"},"attempts":["T"]}}}]"#
+                r#"[{"server":"mx1","id":"X","first_seen":"T","last_seen":"T","#,
+                r#""rcpt":{"ünï@b":{"delivered":"T","attempts":["T"],"via":{"time":"T"}}},"attempts":["T"]}]"#
             )
         );
     }

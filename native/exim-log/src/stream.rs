@@ -2,7 +2,8 @@
 //!
 //! In: chunks of the file's bytes, from a start offset, with the file's context. Out, per chunk: the
 //! NDJSON bulk lines (action and document of each entry, back to back) and one fixed-size [`EntryOut`]
-//! record per entry (its offsets, where its lines sit in the bulk bytes, and its compact message facts).
+//! record per entry (its offsets, where its lines sit in the bulk bytes); for a correlator, the message
+//! facts of the entries that have them.
 //!
 //! Ported: assembly, prefix, zones, content id, index name, JSON, bulk framing, per-entry panic
 //! isolation, the bodies of the message lines ([`crate::body`]) and the line catalogue
@@ -110,10 +111,8 @@ impl EntryOut {
 pub struct Batch {
     pub bulk: Vec<u8>,
     pub entries: Vec<EntryOut>,
-    /// Per entry, in order, its message facts (`facts::write`; empty when none) and a newline.
-    pub facts: Vec<u8>,
-    /// With [`Stream::typed_facts`]: the entries' partials, each with the offset where its entry begins
-    /// (their facts line is then `=`).
+    /// With [`Stream::typed_facts`]: the message facts (`facts::partials`) of the entries that have
+    /// them, each with the offset where its entry begins.
     pub parts: Vec<(u64, Vec<crate::messages::Partial>)>,
 }
 
@@ -149,10 +148,7 @@ pub struct Stream {
     raw: Vec<RawEntry>,
     /// The last index name and the stamp's first 10 characters it was made from.
     index: (String, String),
-    /// The current entry's message facts, moved into the batch after it.
-    facts: Vec<u8>,
-    /// Facts as typed partials into the batch's `parts` rather than JSON (a correlator in this
-    /// process takes them; JSON only for Python).
+    /// The entries' message facts into the batch's `parts` (for a correlator; none are read without).
     pub typed_facts: bool,
     /// The current entry's typed partials.
     parts: Option<Vec<crate::messages::Partial>>,
@@ -181,7 +177,6 @@ impl Stream {
             classify: classify_body,
             raw: Vec::new(),
             index: (String::new(), String::new()),
-            facts: Vec::new(),
             typed_facts: false,
             parts: None,
             wrapped: None,
@@ -296,7 +291,6 @@ impl Stream {
                 Ok(out) => out,
                 Err(panic) => {
                     batch.bulk.truncate(start);
-                    self.facts.clear();
                     self.parts = None;
                     let why = panic
                         .downcast_ref::<&str>()
@@ -310,11 +304,9 @@ impl Stream {
             if occ == 0 {
                 self.occurrences.keep(entry.data);
             }
-            batch.facts.append(&mut self.facts);
             if let Some(parts) = self.parts.take() {
                 batch.parts.push((entry.offset, parts));
             }
-            batch.facts.push(b'\n');
             if let Some(own) = own {
                 self.ctx.dataset = own;
             }
@@ -456,7 +448,6 @@ impl Stream {
                 // An impossible time's facts are read at the stamp its document inherits (none: none).
                 let facts = Facts {
                     typed: self.typed_facts,
-                    line: &mut self.facts,
                     parts: &mut self.parts,
                 };
                 facts.write(host, ts, doc.action, &doc.doc);
@@ -514,7 +505,7 @@ impl Stream {
 
     /// The facts of a prefix-only document (`unrecognized`): the message its id names was seen then.
     fn placeholder_facts(&mut self, p: Option<&prefix::Prefix<'_>>, stamp: Option<&(String, i64)>) {
-        let Some(id) = p.and_then(|p| p.id) else {
+        let Some(id) = p.and_then(|p| p.id).filter(|_| self.typed_facts) else {
             return;
         };
         let mut email = body::Obj::new();
@@ -523,7 +514,6 @@ impl Stream {
         doc.insert("email".into(), email.into());
         let facts = Facts {
             typed: self.typed_facts,
-            line: &mut self.facts,
             parts: &mut self.parts,
         };
         let host = host_name(self.origin.as_ref(), &self.ctx.server);
@@ -847,10 +837,9 @@ impl Stream {
     }
 }
 
-/// Where one entry's message facts go: the JSON line, or (`typed`) the typed partials with `=` as the line.
+/// Where one entry's message facts go (`typed`: they are read).
 struct Facts<'a> {
     typed: bool,
-    line: &'a mut Vec<u8>,
     parts: &'a mut Option<Vec<crate::messages::Partial>>,
 }
 
@@ -858,14 +847,9 @@ impl Facts<'_> {
     /// The facts ([`crate::facts`]) of a document whose `host.name` is `host` ("" when none), `@timestamp`
     /// `ts` (None: none, so no partials) and `event.action` `action`; `doc` is the rest of it.
     fn write(self, host: &str, ts: Option<&str>, action: &str, doc: &body::Obj) {
-        let Some(ts) = ts else {
+        let (true, Some(ts)) = (self.typed, ts) else {
             return;
         };
-        if !self.typed {
-            crate::facts::write(self.line, host, ts, action, doc);
-        } else if let Some(parts) = crate::facts::typed(host, ts, action, doc) {
-            self.line.push(b'=');
-            *self.parts = Some(parts);
-        }
+        *self.parts = crate::facts::partials(host, ts, action, doc);
     }
 }

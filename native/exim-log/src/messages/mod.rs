@@ -2,8 +2,8 @@
 //! (`partial`), their order-free merge (`merge`), the bounded correlator and `parse --messages`'
 //! first-seen order (`correlator`), and the summary document with its index and id (`summary`).
 //!
-//! The facts `crate::facts` writes, and partials in `to_state`'s form (sets as arrays), are
-//! read with serde into [`Partial`]; nothing here loads a document.
+//! The facts come typed from `crate::facts` (nothing here loads a document); partials in `to_state`'s
+//! form (sets as arrays) are read with serde into [`Partial`] (`parse_parts`, the tests').
 
 pub mod correlator;
 pub mod merge;

@@ -240,8 +240,8 @@ impl Partial {
     }
 }
 
-/// One entry's partials from its JSON array (the core's facts, or `to_state` of Python's partials).
-/// An error for anything else: a caller then reads the entry the slow way, it never panics.
+/// Partials from a JSON array of them in `to_state`'s form (`exim.merge_state`'s), as the tests write
+/// them (the core's facts come typed from `crate::facts`). An error for anything else, never a panic.
 pub fn parse_parts(json: &[u8]) -> Result<Vec<Partial>, serde_json::Error> {
     serde_json::from_slice(json)
 }
