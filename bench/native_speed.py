@@ -130,8 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"log: {path.name} ({len(data) / 1e6:.1f} MB, {lines:,} lines), zone {TIMEZONE}, best of {args.runs}"
     )
-    if _native.MISSING:
-        print(f"native core not yet ported: {_native.MISSING}")
     entries, share = rendered_share(data)
     print(f"entries {entries:,}; the core made the whole document of {share:.1%} of them")
     rows: list[tuple[str, Callable[[bytes], int]]] = [
