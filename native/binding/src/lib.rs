@@ -70,7 +70,6 @@ impl Reader {
         let mut batch = std::mem::take(&mut self.spare);
         batch.bulk.clear();
         batch.entries.clear();
-        batch.facts.clear();
         batch.parts.clear();
         batch
     }
