@@ -21,7 +21,7 @@ from shipper.errors import InputError
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for
+from shipper.files.native import NativeEntries, Rendered, Stretch, correlator, native_for
 from shipper.files.syslog import SyslogForm, form_for
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
@@ -191,7 +191,7 @@ class Shipper:
             if progress is not None and isinstance(sources, _Archive):
                 progress.update(report.entries, sources.source.position)
 
-        def take(lane: _Lane, polled: Polled) -> int:
+        def take(lane: _Lane, polled: Rendered) -> int:
             self._batch(lane, polled, batcher, report, flush)
             return len(polled)
 
@@ -224,7 +224,7 @@ class Shipper:
                 stop.wait(sources.idle_wait(time.monotonic(), batcher.due() if batcher.items else None))
 
     def _batch(
-        self, lane: _Lane, polled: Polled, batcher: Batcher, report: FileReport, flush: Callable[[], None]
+        self, lane: _Lane, polled: Rendered, batcher: Batcher, report: FileReport, flush: Callable[[], None]
     ) -> None:
         """The polled entries (the core left out those before the source's resume point) into `batcher`,
         `flush`ed whenever it is full: a file that kept its name as one run of bulk lines (cut where a
@@ -374,7 +374,7 @@ class _Sources(Protocol):
     def done(self) -> bool: ...
     def refresh(self, now: float) -> None: ...
     def active(self) -> list[Source]: ...
-    def retire(self, now: float) -> list[tuple[Source, Polled]]: ...
+    def retire(self, now: float) -> list[tuple[Source, Rendered]]: ...
     def idle_wait(self, now: float, due: float | None) -> float: ...
     def close(self) -> None: ...
 
@@ -395,7 +395,7 @@ class _Archive:
     def active(self) -> list[Source]:
         return [self.source]
 
-    def retire(self, now: float) -> list[tuple[Source, Polled]]:
+    def retire(self, now: float) -> list[tuple[Source, Rendered]]:
         return []
 
     def idle_wait(self, now: float, due: float | None) -> float:
@@ -423,8 +423,8 @@ class _Tail:
     def active(self) -> list[Source]:
         return list(self.followers)
 
-    def retire(self, now: float) -> list[tuple[Source, Polled]]:
-        out: list[tuple[Source, Polled]] = []
+    def retire(self, now: float) -> list[tuple[Source, Rendered]]:
+        out: list[tuple[Source, Rendered]] = []
         for h in self.followers.retire(now):
             out.append((h, h.finish()))  # Exim no longer writes it: a last line without newline goes too
             self.followers.status.closed(h.key)
