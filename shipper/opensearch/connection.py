@@ -27,10 +27,10 @@ from shipper.errors import (
 from shipper.opensearch.retry import RETRYABLE_STATUS
 from shipper.settings import Settings
 
-# The versions of what was stored: a summary written again later goes under them without a read.
+# The versions of what was stored: a summary written again later goes under them without a read. No
+# `_id`: answers are read by position, and each id is a string per document made by the node and parsed.
 _BULK_FILTER = (
-    "errors,items.*.status,items.*._id,items.*._seq_no,items.*._primary_term,"
-    "items.*.error.type,items.*.error.reason"
+    "errors,items.*.status,items.*._seq_no,items.*._primary_term,items.*.error.type,items.*.error.reason"
 )
 
 
