@@ -349,7 +349,9 @@ def _settle(lanes: dict[str, _Lane], made: list[bulk.Item], window: int, *, fina
         lane_made, oldest = lane.settle(window, drain=final or lane.source.caught_up)
         made.extend(lane_made)
         safe = lane.last_end if oldest is None else min(oldest, lane.last_end)
-        if safe > lane.marked or (final and lane.marked < 0):
+        # The final mark goes even at an offset already marked: an age flush may have marked the last
+        # entries before the source knew it was at its end, and only this mark says the file is complete.
+        if safe > lane.marked or (final and safe >= lane.marked):
             marks.append(lane.source.mark(safe))
             lane.marked = safe
         if lane.gone and oldest is None:
