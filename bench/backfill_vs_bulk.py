@@ -19,7 +19,8 @@ templates `setup` installed first (untimed), and the prefix is dropped after the
    NDJSON bodies are built in memory before the timing.
 2. Then, interleaved (the order swapped every round), N rounds of
    (a) `exim-shipper backfill FILE` as a user runs it: a process (.venv/bin/exim-shipper), default
-       batch size, one request in flight (`Sender`) and the other defaults (gzip bodies included), a
+       batch size, one request in flight (`Sender`) and the other defaults (no gzip: the node is on
+       loopback, see `connection.compressed`; `--env EXIM_SHIPPER_HTTP_COMPRESS=true` for gzip), a
        fresh state directory; the time runs from the process's start to its exit plus a refresh;
    (b) the raw loader: the prebuilt bodies POSTed to `/_bulk` one after another (one request in
        flight) on one keep-alive `http.client` connection, no compression; the time runs from the

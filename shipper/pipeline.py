@@ -3,6 +3,7 @@ summaries, batch, send, acknowledge, checkpoint."""
 
 from __future__ import annotations
 
+import gc
 import glob
 import threading
 import time
@@ -21,7 +22,7 @@ from shipper.errors import InputError
 from shipper.files.archive import dataset_for
 from shipper.files.follow import POLL_MIN, poll_wait
 from shipper.files.identity import identify
-from shipper.files.native import NativeEntries, Polled, Stretch, correlator, native_for
+from shipper.files.native import NativeEntries, Rendered, Stretch, correlator, native_for
 from shipper.files.syslog import SyslogForm, form_for
 from shipper.opensearch import bulk, summaries
 from shipper.opensearch.cluster import Cluster
@@ -101,6 +102,10 @@ class Shipper:
             status=self.status,
         )
         self._sender: Sender | None = None
+        # What is alive by now (the modules, their tables) stays for the process's life: out of the
+        # collector's full passes, which each bulk answer's thousands of small dicts would otherwise
+        # trigger over all of it (about half the CPU of reading an answer).
+        gc.freeze()
 
     @property
     def sender(self) -> Sender:
@@ -191,7 +196,7 @@ class Shipper:
             if progress is not None and isinstance(sources, _Archive):
                 progress.update(report.entries, sources.source.position)
 
-        def take(lane: _Lane, polled: Polled) -> int:
+        def take(lane: _Lane, polled: Rendered) -> int:
             self._batch(lane, polled, batcher, report, flush)
             return len(polled)
 
@@ -224,7 +229,7 @@ class Shipper:
                 stop.wait(sources.idle_wait(time.monotonic(), batcher.due() if batcher.items else None))
 
     def _batch(
-        self, lane: _Lane, polled: Polled, batcher: Batcher, report: FileReport, flush: Callable[[], None]
+        self, lane: _Lane, polled: Rendered, batcher: Batcher, report: FileReport, flush: Callable[[], None]
     ) -> None:
         """The polled entries (the core left out those before the source's resume point) into `batcher`,
         `flush`ed whenever it is full: a file that kept its name as one run of bulk lines (cut where a
@@ -344,7 +349,9 @@ def _settle(lanes: dict[str, _Lane], made: list[bulk.Item], window: int, *, fina
         lane_made, oldest = lane.settle(window, drain=final or lane.source.caught_up)
         made.extend(lane_made)
         safe = lane.last_end if oldest is None else min(oldest, lane.last_end)
-        if safe > lane.marked or (final and lane.marked < 0):
+        # The final mark goes even at an offset already marked: an age flush may have marked the last
+        # entries before the source knew it was at its end, and only this mark says the file is complete.
+        if safe > lane.marked or (final and safe >= lane.marked):
             marks.append(lane.source.mark(safe))
             lane.marked = safe
         if lane.gone and oldest is None:
@@ -374,7 +381,7 @@ class _Sources(Protocol):
     def done(self) -> bool: ...
     def refresh(self, now: float) -> None: ...
     def active(self) -> list[Source]: ...
-    def retire(self, now: float) -> list[tuple[Source, Polled]]: ...
+    def retire(self, now: float) -> list[tuple[Source, Rendered]]: ...
     def idle_wait(self, now: float, due: float | None) -> float: ...
     def close(self) -> None: ...
 
@@ -395,7 +402,7 @@ class _Archive:
     def active(self) -> list[Source]:
         return [self.source]
 
-    def retire(self, now: float) -> list[tuple[Source, Polled]]:
+    def retire(self, now: float) -> list[tuple[Source, Rendered]]:
         return []
 
     def idle_wait(self, now: float, due: float | None) -> float:
@@ -423,8 +430,8 @@ class _Tail:
     def active(self) -> list[Source]:
         return list(self.followers)
 
-    def retire(self, now: float) -> list[tuple[Source, Polled]]:
-        out: list[tuple[Source, Polled]] = []
+    def retire(self, now: float) -> list[tuple[Source, Rendered]]:
+        out: list[tuple[Source, Rendered]] = []
         for h in self.followers.retire(now):
             out.append((h, h.finish()))  # Exim no longer writes it: a last line without newline goes too
             self.followers.status.closed(h.key)

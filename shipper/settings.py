@@ -103,8 +103,9 @@ class Settings(BaseSettings):
     """Verify TLS certificates; off only for a test cluster."""
     request_timeout: float = 30.0
     """Seconds to wait for one answer from the cluster."""
-    http_compress: bool = True
-    """gzip request bodies: a fleet ships across networks; off saves CPU when the cluster is on loopback."""
+    http_compress: bool | None = None
+    """gzip request bodies; unset: on, but off when every OpenSearch URL is a loopback host (no network to
+    save, and the host's CPU would pay for both the gzip and the node's gunzip)."""
     index_prefix: str = "exim"
     """Index and template name prefix: `<prefix>-events-YYYY.MM.DD`, `<prefix>-messages-YYYY.MM`."""
     retention: str = "30d"

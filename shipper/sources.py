@@ -14,7 +14,7 @@ from shipper.delivery import Mark
 from shipper.files.archive import damage_of, detect_compression, wrap_decompressor
 from shipper.files.follow import DETECT_BYTES, READ_CHUNK, Harvester, follow_key, matching
 from shipper.files.identity import HEAD_BYTES, FileId, confirms, head_hash
-from shipper.files.native import NativeEntries, NativeFor, Polled, last_end
+from shipper.files.native import NativeEntries, NativeFor, Rendered, last_end
 from shipper.files.reader import peek_head, same_second_start
 from shipper.files.syslog import SyslogForm
 from shipper.status import Status
@@ -40,8 +40,8 @@ class Source(Protocol):
     def followed(self) -> bool:
         """A tailed file: its reading shows in the status facts."""
 
-    def poll(self, now: float, linger: float) -> Polled: ...
-    def flush_pending(self) -> Polled: ...
+    def poll(self, now: float, linger: float) -> Rendered: ...
+    def flush_pending(self) -> Rendered: ...
     def mark(self, end: int) -> Mark: ...
 
 
@@ -96,7 +96,7 @@ class ArchiveSource:
         """How far into the file as stored reading got (a compressed file's own bytes)."""
         return self._raw.tell() if self.compressed else self.last_end
 
-    def poll(self, now: float, linger: float) -> Polled:
+    def poll(self, now: float, linger: float) -> Rendered:
         chunk = self._stream.read(READ_CHUNK)
         if chunk:
             out = self.entries.feed(chunk)
@@ -118,7 +118,7 @@ class ArchiveSource:
         """Other programs' syslog lines read and not shipped."""
         return 0 if self.wrapped is None else self.entries.skipped
 
-    def flush_pending(self) -> Polled:
+    def flush_pending(self) -> Rendered:
         return self.entries.nothing()
 
     def mark(self, end: int) -> Mark:

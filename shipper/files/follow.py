@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shipper.files.identity import HEAD_BYTES, head_hash, prefix_mark
-from shipper.files.native import NativeEntries, Polled, joined
+from shipper.files.native import NativeEntries, Rendered, joined
 from shipper.files.syslog import SyslogForm
 
 READ_CHUNK = 1 << 20
@@ -78,9 +78,9 @@ class Harvester:
         """Bytes consumed from the file (the end of the last complete line)."""
         return self.entries.consumed
 
-    def poll(self, now: float, linger: float) -> Polled:
+    def poll(self, now: float, linger: float) -> Rendered:
         """Read what was appended; returns the entries known to be complete."""
-        out: list[Polled] = []
+        out: list[Rendered] = []
         size = os.fstat(self.fh.fileno()).st_size
         rewritten = bool(self.head) and head_hash(self.path_fd_head()) != self.head
         if size < self.entries.fed or rewritten:
@@ -121,11 +121,11 @@ class Harvester:
         """What confirms this file's identity in a checkpoint at `end` (see identity.confirms)."""
         return self.head or prefix_mark(self.fh.fileno(), end)
 
-    def flush_pending(self) -> Polled:
+    def flush_pending(self) -> Rendered:
         """The held-back last entry, at shutdown."""
         return self.entries.release()
 
-    def finish(self) -> Polled:
+    def finish(self) -> Rendered:
         """Everything left, a last line without its newline too: for a rotated file Exim no longer
         writes (closed as inactive), so nothing will complete it."""
         return self.entries.finish()

@@ -274,10 +274,6 @@ def _cuts(batch: Rendered) -> tuple[list[int], Sequence[int]]:
     return [0, *accumulate(_words(records, "I", 4))], _words(records, "I", 5)
 
 
-Polled = Rendered
-"""What a source's poll gives."""
-
-
 class NativeFor(Protocol):
     """The native reader of a file at `(path, start, resume)`, `wrapped` how a syslog or journal file is
     unwrapped (None: Exim's own format)."""
@@ -287,7 +283,7 @@ class NativeFor(Protocol):
     ) -> NativeEntries: ...
 
 
-def last_end(polled: Polled) -> int | None:
+def last_end(polled: Rendered) -> int | None:
     """Offset just past the last entry polled (None: nothing polled)."""
     return polled.end if len(polled) else None
 

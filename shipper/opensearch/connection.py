@@ -4,9 +4,11 @@ exceptions translated into shipper.errors. The only module that imports opensear
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from opensearchpy import OpenSearch, Urllib3HttpConnection
@@ -25,10 +27,10 @@ from shipper.errors import (
 from shipper.opensearch.retry import RETRYABLE_STATUS
 from shipper.settings import Settings
 
-# The versions of what was stored: a summary written again later goes under them without a read.
+# The versions of what was stored: a summary written again later goes under them without a read. No
+# `_id`: answers are read by position, and each id is a string per document made by the node and parsed.
 _BULK_FILTER = (
-    "errors,items.*.status,items.*._id,items.*._seq_no,items.*._primary_term,"
-    "items.*.error.type,items.*.error.reason"
+    "errors,items.*.status,items.*._seq_no,items.*._primary_term,items.*.error.type,items.*.error.reason"
 )
 
 
@@ -101,7 +103,7 @@ def connect(settings: Settings) -> OpenSearchCluster:
         # multiply the tries (8 of ours times its own) and hide an outage from the sidecar's status.
         "max_retries": 0,
         "retry_on_timeout": False,
-        "http_compress": settings.http_compress,
+        "http_compress": compressed(settings),
         "connection_class": FastGzipConnection,
     }
     if settings.username is not None:
@@ -117,6 +119,28 @@ def connect(settings: Settings) -> OpenSearchCluster:
         if not settings.verify_certs:
             kwargs["ssl_show_warn"] = False
     return OpenSearchCluster(OpenSearch(**kwargs))
+
+
+def compressed(settings: Settings) -> bool:
+    """Whether request bodies go gzipped: as `http_compress` says, and when it is unset unless every URL
+    names a loopback host. Across a network a body a fifth of its size is worth the CPU; on loopback
+    nothing is saved, and the gzip here and the gunzip in the node both take CPU of the one host, which
+    the node's indexing is short of."""
+    if settings.http_compress is not None:
+        return settings.http_compress
+    return not all(_loopback(url) for url in settings.opensearch_url)
+
+
+def _loopback(url: str) -> bool:
+    """A URL whose host is `localhost` (RFC 6761: never resolved elsewhere) or a loopback address;
+    other names are not resolved here, so they count as remote."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def translate(exc: Exception) -> ClusterError:

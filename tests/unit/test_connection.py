@@ -13,7 +13,8 @@ from shipper.errors import (
     OpenSearchUnavailable,
     RequestTooLarge,
 )
-from shipper.opensearch.connection import OpenSearchCluster, translate
+from shipper.opensearch.connection import OpenSearchCluster, compressed, connect, translate
+from shipper.settings import Settings
 
 PAGE = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502</h1></center>\r\n</html>"
 
@@ -102,3 +103,24 @@ def test_no_library_exception_passes_the_seam(call: str) -> None:
     cluster = OpenSearchCluster(_Failing(os_exc.ConnectionError("N/A", "refused", None)))  # type: ignore[arg-type]
     with pytest.raises(OpenSearchUnavailable, match="cannot connect to OpenSearch"):
         cluster.bulk(b"") if call == "bulk" else cluster.request("GET", "/")
+
+
+@pytest.mark.parametrize(
+    ("urls", "setting", "gzip"),
+    [
+        (["http://127.0.0.1:9200"], None, False),
+        (["http://localhost:9200", "http://[::1]:9201", "http://127.0.0.2:9202"], None, False),
+        (["https://node.localhost:9200"], None, False),
+        (["http://127.0.0.1:9200", "https://os.example.net:9200"], None, True),  # one across a network
+        (["https://10.0.0.5:9200"], None, True),
+        (["http://localhost.example.net:9200"], None, True),  # a name not resolved: taken as remote
+        (["http://127.0.0.1:9200"], True, True),  # said so: as said
+        (["https://os.example.net:9200"], False, False),
+    ],
+)
+def test_bodies_are_gzipped_unless_the_cluster_is_on_loopback(
+    urls: list[str], setting: bool | None, gzip: bool
+) -> None:
+    settings = Settings(opensearch_url=urls, http_compress=setting)
+    assert compressed(settings) is gzip
+    assert connect(settings).client.transport.get_connection().http_compress is gzip

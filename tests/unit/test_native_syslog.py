@@ -576,3 +576,12 @@ def test_random_journal_exports_never_raise_and_do_not_depend_on_the_chunking(
 ) -> None:
     data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
     _same(data, "journal", "", (chunk,))
+
+
+def test_a_journal_s_checkpoint_says_complete_when_an_age_flush_marked_its_last_entry(tmp_path: Path) -> None:
+    """Journal records are whole at `feed`: with every batch due at once the last entries are marked
+    before the source reads its end, and the final mark, at the same offset, must still say complete."""
+    log = tmp_path / "mail.log.1"
+    log.write_bytes(_as_journal((ROOT / "tests" / "fixtures" / "fleet_a.log").read_bytes()))
+    _, _, [(offset, complete)] = _backfill(log, tmp_path / "s", "", batch_max_age=0.0)
+    assert complete and offset == log.stat().st_size
