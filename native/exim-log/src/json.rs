@@ -392,45 +392,41 @@ const ESCAPES: [([u8; 6], u8); 0x60] = {
 /// A JSON string as orjson writes it: `\"`, `\\`, `\b \t \n \f \r`, other controls as `\u00xx`.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    // Log text rarely needs escaping: the string and its quotes after one capacity check
-    // (about 60 strings a line; the pushes and extends each checked their own).
-    out.reserve(b.len() + 2);
-    let Some(first) = next_escape(b, 0) else {
-        // SAFETY: `b.len() + 2` bytes are reserved past `len`; all of them are written before `set_len`.
-        unsafe {
-            let len = out.len();
-            let p = out.as_mut_ptr().add(len);
-            *p = b'"';
-            std::ptr::copy_nonoverlapping(b.as_ptr(), p.add(1), b.len());
-            *p.add(1 + b.len()) = b'"';
-            out.set_len(len + b.len() + 2);
-        }
-        return;
-    };
-    write_escaped(out, b, first);
+    write_quoted::<false>(out, s.as_bytes());
 }
 
 /// A map's member name and its colon: [`write_str`] with the `:` in the same capacity check.
 #[inline]
 fn write_key(out: &mut Vec<u8>, k: &str) {
-    let b = k.as_bytes();
-    out.reserve(b.len() + 3);
+    write_quoted::<true>(out, k.as_bytes());
+}
+
+/// `b` quoted and escaped, then a `:` when `COLON`. Log text rarely needs escaping: the string, its
+/// quotes and the colon after one capacity check (about 60 strings a line; the pushes and extends each
+/// checked their own).
+#[inline(always)]
+fn write_quoted<const COLON: bool>(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len() + 2 + usize::from(COLON);
+    out.reserve(n);
     let Some(first) = next_escape(b, 0) else {
-        // SAFETY: `b.len() + 3` bytes are reserved past `len`; all of them are written before `set_len`.
+        // SAFETY: `n` bytes are reserved past `len`; all of them are written before `set_len`.
         unsafe {
             let len = out.len();
             let p = out.as_mut_ptr().add(len);
             *p = b'"';
             std::ptr::copy_nonoverlapping(b.as_ptr(), p.add(1), b.len());
             *p.add(1 + b.len()) = b'"';
-            *p.add(2 + b.len()) = b':';
-            out.set_len(len + b.len() + 3);
+            if COLON {
+                *p.add(2 + b.len()) = b':';
+            }
+            out.set_len(len + n);
         }
         return;
     };
     write_escaped(out, b, first);
-    out.push(b':');
+    if COLON {
+        out.push(b':');
+    }
 }
 
 /// [`write_str`] from its first escape at `i` on (out of line: rare).
