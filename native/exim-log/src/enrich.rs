@@ -296,6 +296,23 @@ enum Hand {
     Unsure,
 }
 
+impl Hand {
+    /// An optional group's reading: where it ends when taken (`Some(None)` when it cannot be), `None`
+    /// when unsure.
+    fn taken(self) -> Option<Option<usize>> {
+        match self {
+            Hand::End(e) => Some(Some(e)),
+            Hand::No => Some(None),
+            Hand::Unsure => None,
+        }
+    }
+}
+
+/// An optional group's candidate ends in the pattern's order: taken first, then left out.
+fn candidates(taken: Option<usize>, left_out: usize) -> impl Iterator<Item = usize> {
+    taken.into_iter().chain(std::iter::once(left_out))
+}
+
 /// `\d{n}` at `i`: its end, no match, or unsure (a byte beyond ASCII among them).
 fn ascii_digits(b: &[u8], i: usize, n: usize) -> Hand {
     for k in i..i + n {
@@ -345,39 +362,38 @@ fn prefix_by_hand(b: &[u8]) -> Hand {
             p += 1;
         }
     }
-    let mut fracs = Vec::with_capacity(2);
-    if b.get(p) == Some(&b'.') {
-        match ascii_digit_run(b, p + 1) {
-            Hand::End(e) => fracs.push(e),
-            Hand::Unsure => return Hand::Unsure,
-            Hand::No => {}
-        }
-    }
-    fracs.push(p);
-    for f in fracs {
-        let mut zones = Vec::with_capacity(2);
-        if b.get(f) == Some(&b' ') && matches!(b.get(f + 1), Some(b'+' | b'-')) {
-            match ascii_digits(b, f + 2, 4) {
-                Hand::End(e) => zones.push(e),
-                Hand::Unsure => return Hand::Unsure,
-                Hand::No => {}
-            }
-        }
-        zones.push(f);
-        for t in zones {
-            let mut pids = Vec::with_capacity(2);
-            if b.get(t) == Some(&b' ') && b.get(t + 1) == Some(&b'[') {
+    let frac = if b.get(p) == Some(&b'.') {
+        ascii_digit_run(b, p + 1)
+    } else {
+        Hand::No
+    };
+    let Some(frac) = frac.taken() else {
+        return Hand::Unsure;
+    };
+    for f in candidates(frac, p) {
+        let zone = if b.get(f) == Some(&b' ') && matches!(b.get(f + 1), Some(b'+' | b'-')) {
+            ascii_digits(b, f + 2, 4)
+        } else {
+            Hand::No
+        };
+        let Some(zone) = zone.taken() else {
+            return Hand::Unsure;
+        };
+        for t in candidates(zone, f) {
+            let pid = if b.get(t) == Some(&b' ') && b.get(t + 1) == Some(&b'[') {
                 match ascii_digit_run(b, t + 2) {
-                    Hand::End(e) if b.get(e) == Some(&b']') => pids.push(e + 1),
-                    Hand::Unsure => return Hand::Unsure,
-                    _ => {}
+                    Hand::End(e) if b.get(e) == Some(&b']') => Hand::End(e + 1),
+                    Hand::End(_) => Hand::No,
+                    h => h,
                 }
-            }
-            pids.push(t);
-            for q in pids {
-                if b.get(q) == Some(&b' ') {
-                    return Hand::End(q + 1);
-                }
+            } else {
+                Hand::No
+            };
+            let Some(pid) = pid.taken() else {
+                return Hand::Unsure;
+            };
+            if let Some(q) = candidates(pid, t).find(|&q| b.get(q) == Some(&b' ')) {
+                return Hand::End(q + 1);
             }
         }
     }
