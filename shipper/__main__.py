@@ -6,13 +6,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shipper import heap, quick_start
+from shipper import quick_start
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`trace` over files on shipper.quick_start when it can run there, any other command line in
     shipper.cli (which imports pydantic-settings to build the Settings)."""
-    heap.tune()
     args = sys.argv[1:] if argv is None else list(argv)
     rc = quick_start.run(args, os.environ)
     if rc is None:

@@ -103,11 +103,12 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     """Ship archived logs, oldest first, each read once; a closing table per file. Templates are
     only checked (read-only): installing them is `setup`'s job, run centrally."""
-    from shipper import preflight, progress
+    from shipper import heap, preflight, progress
     from shipper.opensearch.connection import connect
     from shipper.pipeline import FileReport, Shipper, expand
     from shipper.summary_table import print_summary
 
+    heap.tune()
     paths = expand(args.files)
     cluster = connect(settings)
     shipper = Shipper(settings, cluster, RetryPolicy.from_settings(settings))
@@ -149,11 +150,12 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The sidecar: follow the logs until SIGTERM/SIGINT, then drain, checkpoint and exit 0."""
-    from shipper import metrics, preflight
+    from shipper import heap, metrics, preflight
     from shipper.opensearch.connection import connect
     from shipper.pipeline import Shipper
     from shipper.status import Monitor, Status
 
+    heap.tune()
     paths = settings.paths
     client = connect(settings)
     stop = threading.Event()

@@ -18,7 +18,7 @@ from shipper.commands import EXIT_ERROR, EXIT_OK
 from shipper.errors import ConfigError, InputError
 from shipper.files import native
 from shipper.files.archive import damage_of, dataset_for, open_input
-from shipper.files.native import NativeFor, Rendered, Run, native_for
+from shipper.files.native import NativeFor, Output, Rendered, native_for
 from shipper.files.reader import CHUNK_SIZE, peek_head
 from shipper.files.syslog import InputFormat, form_for
 from shipper.trace_files import print_trace
@@ -51,10 +51,17 @@ _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.Z
 
 
 def _batches(
-    name: str, stream: BinaryIO, settings: FileSettings, counts: Counter[str], *, correlate: bool = False
+    name: str,
+    stream: BinaryIO,
+    settings: FileSettings,
+    counts: Counter[str],
+    *,
+    output: Output,
+    correlate: bool = False,
 ) -> Iterator[Rendered]:
-    """The native core's batches of one file (`correlate`: its reader keeps the partials for
-    `_Summaries`); the syslog lines it skipped (other programs', unreadable) into `counts`."""
+    """The native core's batches of one file (`output`: what they hold; `correlate`: its reader keeps
+    the partials for `_Summaries`); the syslog lines it skipped (other programs', unreadable) into
+    `counts`."""
     try:
         wrapped = form_for(
             settings.input_format,
@@ -65,7 +72,7 @@ def _batches(
             host_from_syslog=not settings.server_name,
         )
         path = "-" if name == "-" else str(Path(name).resolve())
-        reading = _native_for(name, settings, correlate=correlate)(path, 0, 0, wrapped)
+        reading = _native_for(name, settings, correlate=correlate, output=output)(path, 0, 0, wrapped)
         while chunk := stream.read(CHUNK_SIZE):
             yield reading.feed(chunk)
         yield reading.finish()
@@ -79,12 +86,14 @@ def _batches(
         raise InputError(f"{name}: cannot read to the end, {damage}; the entries before it were read")
 
 
-def _native_for(name: str, settings: FileSettings, *, correlate: bool) -> NativeFor:
+def _native_for(name: str, settings: FileSettings, *, correlate: bool, output: Output) -> NativeFor:
     """The native reader's maker for one file of `parse` (its dataset from its name)."""
     dataset = dataset_for(name)
     zone = settings.effective_timezone()
     server = settings.effective_server_name()
-    return native_for(server, zone, settings.index_prefix, lambda _path: dataset, correlate=correlate)
+    return native_for(
+        server, zone, settings.index_prefix, lambda _path: dataset, correlate=correlate, output=output
+    )
 
 
 def _each_file(
@@ -108,12 +117,14 @@ def _each_file(
                 stream.close()
 
 
-def _runs(names: list[str], settings: FileSettings, errors: list[str], counts: Counter[str]) -> Iterator[Run]:
-    """What `parse` writes without --messages: the core's documents of every file, a run at a time."""
+def _documents(
+    names: list[str], settings: FileSettings, errors: list[str], counts: Counter[str]
+) -> Iterator[Rendered]:
+    """What `parse` writes without --messages: every file's batches of documents alone, each ending in
+    its newline, back to back in `bulk`."""
 
-    def read(name: str, stream: BinaryIO) -> Iterator[Run]:
-        for batch in _batches(name, stream, settings, counts):
-            yield from batch.runs()
+    def read(name: str, stream: BinaryIO) -> Iterator[Rendered]:
+        return _batches(name, stream, settings, counts, output="documents")
 
     return _each_file(names, errors, read)
 
@@ -133,7 +144,7 @@ class _Summaries:
         its entries' action codes (a byte each)."""
 
         def read(name: str, stream: BinaryIO) -> Iterator[bytes]:
-            for batch in _batches(name, stream, settings, counts, correlate=True):
+            for batch in _batches(name, stream, settings, counts, output="nothing", correlate=True):
                 if len(batch):
                     batch.reader.reader.summarize(self.core, batch.end)
                     self._write(self.core.take())
@@ -191,9 +202,9 @@ def parse(files: list[str], settings: FileSettings, *, messages: bool, max_open:
                 _count(codes, actions)
             summaries.finish()
         else:
-            for run in _runs(names, settings, errors, skipped):
-                writer.write_lines(run.lines)
-                _count(run.codes, actions)
+            for batch in _documents(names, settings, errors, skipped):
+                writer.write_lines(batch.bulk)
+                _count(batch.records[native.RECORD_SIZE - 1 :: native.RECORD_SIZE], actions)
     finally:
         writer.flush()
     failed = len(errors)

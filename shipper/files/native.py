@@ -75,10 +75,16 @@ class Context:
     index_prefix: str
 
 
+Output = Literal["bulk", "documents", "nothing"]
+"""What a reader's batches hold of each entry in `bulk`: its action and document lines (the ship loop),
+its document line alone (`parse`: no content id is computed) or nothing (`parse --messages`, which
+writes the summaries: the records and the partials alone)."""
+
+
 class Rendered:
     """What one feed, release or finish gave: per entry, in order, a `RECORD_FORMAT` record in
-    `records` and its action and document lines in `bulk` (see `Entry`). A correlating reader keeps
-    the entries' message facts itself, for its correlator."""
+    `records` and, as its reader's `Output` says, its action and document lines in `bulk` (see
+    `Entry`). A correlating reader keeps the entries' message facts itself, for its correlator."""
 
     __slots__ = ("bulk", "reader", "records")
 
@@ -93,10 +99,6 @@ class Rendered:
     def __iter__(self) -> Iterator[Entry]:
         """The entries, in order."""
         return self.reader.entries(self)
-
-    def runs(self) -> Iterator[Run]:
-        """The documents, in order, as runs (see `NativeEntries.runs`)."""
-        return self.reader.runs(self)
 
     @property
     def path(self) -> str:
@@ -114,19 +116,6 @@ Entry = tuple[int, int, int, int, bytes, bytes, bytes]
 """`(code, offset, end, occurrence, action, body, local_id)`: the core's action code (0: `unrecognized`),
 where the entry sits in the file, its action and document lines, and the prefix's message id,
 NUL-padded (all NUL: none)."""
-
-
-RUN_MAX = 1024
-"""Documents in one `Run` at most."""
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """Consecutive entries' document lines back to back, each ending in its newline, and their action
-    codes, a byte per entry."""
-
-    lines: bytes
-    codes: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +141,11 @@ class NativeEntries:
         wrapped: SyslogForm | None = None,
         *,
         correlate: bool = False,
+        output: Output = "bulk",
     ) -> None:
         """`wrapped`: how a syslog or journal file is unwrapped (None: Exim's own format); `correlate`:
-        the reader keeps its entries' partials for a native correlator."""
+        the reader keeps its entries' partials for a native correlator; `output`: what its batches'
+        `bulk` holds (`entries` and `stretch` read the ship loop's, "bulk")."""
         native = core()
         self.ctx = ctx
         self.correlate = correlate
@@ -176,6 +167,7 @@ class NativeEntries:
             start=start,
             resume=resume,
             correlate=correlate,
+            output=output,
             **form,
         )
         self._record = struct.Struct(RECORD_FORMAT)
@@ -239,18 +231,6 @@ class NativeEntries:
             yield code, offset, end, occ, action, body, local_id
             pos = nxt
 
-    def runs(self, batch: Rendered) -> Iterator[Run]:
-        """The batch's documents in order, without a Python step per entry: runs of up to RUN_MAX
-        documents cut from `bulk` by the records' lengths."""
-        bulk = memoryview(batch.bulk)
-        codes = batch.records[RECORD_SIZE - 1 :: RECORD_SIZE]  # the record's last byte
-        cuts, actions = _cuts(batch)
-        for i in range(0, len(codes), RUN_MAX):  # a bounded copy at a time: peak RSS
-            cut = min(i + RUN_MAX, len(codes))
-            spans = zip(cuts[i:cut], actions[i:cut], cuts[i + 1 : cut + 1], strict=True)
-            docs = [bulk[s + a + 1 : e] for s, a, e in spans]  # views: one copy, the join's
-            yield Run(b"".join(docs), codes[i:cut])
-
     def stretch(self, batch: Rendered) -> Stretch:
         """The batch for the ship loop, without a Python step per entry: its bulk lines as they are."""
         cuts, _ = _cuts(batch)
@@ -301,10 +281,17 @@ def joined(parts: list[Rendered], reader: NativeEntries) -> Rendered:
 
 
 def native_for(
-    server: str, zone: str, index_prefix: str, dataset: Callable[[str], str], *, correlate: bool = False
+    server: str,
+    zone: str,
+    index_prefix: str,
+    dataset: Callable[[str], str],
+    *,
+    correlate: bool = False,
+    output: Output = "bulk",
 ) -> NativeFor:
     """A NativeFor of these settings (`correlate`: its readers keep their partials for a native
-    correlator); NativeMissing when the core is not built, ConfigError when it does not know the zone."""
+    correlator; `output`: what their batches hold, see `Output`); NativeMissing when the core is not
+    built, ConfigError when it does not know the zone."""
     try:
         core().Reader(server=server, zone=zone, dataset="", path="", index_prefix=index_prefix)
     except ValueError as exc:
@@ -312,6 +299,6 @@ def native_for(
 
     def make(path: str, start: int, resume: int, wrapped: SyslogForm | None = None) -> NativeEntries:
         ctx = Context(server, zone, dataset(path), path, index_prefix)
-        return NativeEntries(ctx, start, resume, wrapped, correlate=correlate)
+        return NativeEntries(ctx, start, resume, wrapped, correlate=correlate, output=output)
 
     return make

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use correlation::{Correlator, Held, Summaries};
 use exim_log::messages::Partial;
-use exim_log::stream::{self, Batch, Context, Stream};
+use exim_log::stream::{self, Batch, Context, Output, Stream};
 use exim_log::syslog::{Form, SyslogAssembler};
 use exim_log::timestamps::TimestampConverter;
 use pyo3::exceptions::PyValueError;
@@ -111,9 +111,14 @@ impl Reader {
     /// `shipper/files/syslog.py`): then `anchor` (year, month, day) dates BSD's year-less lines,
     /// `programs` are the syslog tags of Exim (other programs' lines are skipped and counted) and
     /// `host_from_syslog` makes the record's host the entries' `host.name`.
+    ///
+    /// `output`: what `bulk` holds of each entry: `bulk` (its action and document lines), `documents`
+    /// (its document line alone, `parse`: no content ids, records' `action_len` and `occurrence` 0)
+    /// or `nothing` (`parse --messages`: the records and partials alone, `bulk_len` 0 too).
     #[new]
     #[pyo3(signature = (*, server, zone, dataset, path, index_prefix, start=0, resume=0, panic_on=false,
-        form="exim", anchor=(1970, 1, 1), programs=vec![], host_from_syslog=true, correlate=false))]
+        form="exim", anchor=(1970, 1, 1), programs=vec![], host_from_syslog=true, correlate=false,
+        output="bulk"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         server: String,
@@ -129,6 +134,7 @@ impl Reader {
         programs: Vec<String>,
         host_from_syslog: bool,
         correlate: bool,
+        output: &str,
     ) -> PyResult<Self> {
         let times = TimestampConverter::from_name(zone)
             .ok_or_else(|| PyValueError::new_err(format!("unknown time zone: {zone}")))?;
@@ -160,6 +166,12 @@ impl Reader {
         };
         stream.resume = resume;
         stream.typed_facts = correlate;
+        stream.output = match output {
+            "bulk" => Output::Bulk,
+            "documents" => Output::Documents,
+            "nothing" => Output::Nothing,
+            other => return Err(PyValueError::new_err(format!("unknown output: {other}"))),
+        };
         if panic_on {
             stream.classify = panic_on_marker;
         }

@@ -1,6 +1,7 @@
-//! Times `Stream::feed` (the core alone, bytes out) over a log file: `cargo run --release --example feed -- FILE [RUNS [OUT]]`
-//! (OUT: the last run's bulk bytes, to compare two builds' output).
-use exim_log::stream::{Batch, Context, Stream};
+//! Times `Stream::feed` (the core alone, bytes out) over a log file: `cargo run --release --example feed -- FILE [RUNS [OUT [OUTPUT]]]`
+//! (OUT: the last run's bulk bytes, to compare two builds' output, `-` for none; OUTPUT: `bulk`,
+//! `documents` or `nothing`, the stream's `Output`).
+use exim_log::stream::{Batch, Context, Output, Stream};
 use exim_log::timestamps::TimestampConverter;
 use std::time::Instant;
 
@@ -13,7 +14,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("a log file");
     let runs: usize = args.next().map_or(3, |r| r.parse().expect("runs"));
-    let out = args.next();
+    let out = args.next().filter(|o| o != "-");
+    let output = match args.next().as_deref() {
+        None | Some("bulk") => Output::Bulk,
+        Some("documents") => Output::Documents,
+        Some("nothing") => Output::Nothing,
+        Some(other) => panic!("unknown output: {other}"),
+    };
     let mut kept = Vec::new();
     let data = std::fs::read(&path).expect("readable");
     let lines = memchr::memchr_iter(b'\n', &data).count();
@@ -31,6 +38,7 @@ fn main() {
             TimestampConverter::from_name("Europe/London").unwrap(),
             0,
         );
+        s.output = output;
         let t = Instant::now();
         bytes = 0;
         let mut batch = Batch::default();

@@ -60,12 +60,26 @@ pub mod flags {
 pub const ACTIONS: &[&str] = &ACTION_NAMES;
 include!(concat!(env!("OUT_DIR"), "/actions.rs"));
 
+/// What a stream writes of each entry into the batch's `bulk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    /// Its action line (index and content id) and its document line: `_bulk`'s lines.
+    #[default]
+    Bulk,
+    /// Its document line alone (`parse`): no content id, occurrence or index is computed, and the
+    /// records' `action_len` and `occurrence` are 0.
+    Documents,
+    /// Nothing (`parse --messages`, which writes summaries): the records and the facts alone;
+    /// `bulk_len`, `action_len` and `occurrence` are 0.
+    Nothing,
+}
+
 /// One entry's record: `struct.Struct(RECORD_FORMAT)` reads it in Python.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryOut {
     pub offset: u64,
     pub end: u64,
-    /// Bytes of this entry in the bulk buffer: `action \n document \n`.
+    /// Bytes of this entry in the bulk buffer: `action \n document \n` ([`Output::Bulk`]).
     pub bulk_len: u32,
     /// Bytes of the action line, without its newline.
     pub action_len: u32,
@@ -150,6 +164,8 @@ pub struct Stream {
     index: (String, String),
     /// The entries' message facts into the batch's `parts` (for a correlator; none are read without).
     pub typed_facts: bool,
+    /// What is written of each entry.
+    pub output: Output,
     /// The current entry's typed partials.
     parts: Option<Vec<crate::messages::Partial>>,
     /// A syslog or journal stream's envelope reader: the assembler then hands it physical lines.
@@ -178,6 +194,7 @@ impl Stream {
             raw: Vec::new(),
             index: (String::new(), String::new()),
             typed_facts: false,
+            output: Output::Bulk,
             parts: None,
             wrapped: None,
             origins: Vec::new(),
@@ -239,7 +256,9 @@ impl Stream {
         let mut raw = std::mem::take(&mut self.raw);
         // Bulk lines are five to six times their entry's size (the bench log: 1.09 KB a 188-byte line:
         // the original, the action line, the fields): reserved once, not regrown (and copied) twice.
-        batch.bulk.reserve(chunk.len() * 6 + 4096);
+        if self.output != Output::Nothing {
+            batch.bulk.reserve(chunk.len() * 6 + 4096);
+        }
         self.assembler.feed(chunk, &mut raw);
         if self.wrapped.is_some() {
             self.assembler.release_into(&mut raw);
@@ -268,10 +287,16 @@ impl Stream {
     }
 
     fn emit(&mut self, raw: &mut Vec<RawEntry>, batch: &mut Batch) {
+        // Occurrences only tell twins' content ids apart.
+        let counted = self.output == Output::Bulk;
         for (i, entry) in raw.drain(..).enumerate() {
-            let occ = self.occurrences.count(&entry.data);
+            let occ = if counted {
+                self.occurrences.count(&entry.data)
+            } else {
+                0
+            };
             if entry.end <= self.resume {
-                if occ == 0 {
+                if counted && occ == 0 {
                     self.occurrences.keep(entry.data);
                 }
                 continue;
@@ -300,8 +325,14 @@ impl Stream {
                     self.fallback(&entry, occ, &mut batch.bulk, &why)
                 }
             };
+            let mut out = out;
+            if self.output == Output::Nothing {
+                // The claimed documents are not written at all; the rare others are dropped here.
+                batch.bulk.truncate(start);
+                out.bulk_len = 0;
+            }
             batch.entries.push(out);
-            if occ == 0 {
+            if counted && occ == 0 {
                 self.occurrences.keep(entry.data);
             }
             if let Some(parts) = self.parts.take() {
@@ -406,45 +437,48 @@ impl Stream {
                 if bad {
                     out.flags |= flags::BAD_UTF8;
                 }
-                // The document's fixed sections are written straight; the map holds what the body made.
-                let mut w = JsonWriter::new(bulk);
-                w.begin_object();
-                if let Some(ts) = ts {
-                    w.field("@timestamp", ts);
-                }
-                body::write_event_section(
-                    &mut w,
-                    doc.meta,
-                    doc.action,
-                    &text,
-                    &self.ctx.dataset,
-                    doc.failed,
-                );
                 let host = host_name(self.origin.as_ref(), &self.ctx.server);
-                if !host.is_empty() {
-                    w.key("host")
+                // `parse --messages` writes summaries: the document is read for its facts alone.
+                if self.output != Output::Nothing {
+                    // The fixed sections are written straight; the map holds what the body made.
+                    let mut w = JsonWriter::new(bulk);
+                    w.begin_object();
+                    if let Some(ts) = ts {
+                        w.field("@timestamp", ts);
+                    }
+                    body::write_event_section(
+                        &mut w,
+                        doc.meta,
+                        doc.action,
+                        &text,
+                        &self.ctx.dataset,
+                        doc.failed,
+                    );
+                    if !host.is_empty() {
+                        w.key("host")
+                            .begin_object()
+                            .field("name", host)
+                            .end_object();
+                    }
+                    for (k, v) in &doc.doc {
+                        w.member(k, v);
+                    }
+                    w.key("log").begin_object();
+                    if let Some(o) = &self.origin {
+                        // Before `file`: the pipeline rewrites a renamed file's `log` by merging then.
+                        w.member("syslog", &o.log_syslog());
+                    }
+                    w.key("file")
                         .begin_object()
-                        .field("name", host)
+                        .field("path", &self.ctx.path)
+                        .end_object()
+                        .key("offset")
+                        .uint(entry.offset)
                         .end_object();
+                    w.end_object();
+                    bulk.push(b'\n');
+                    out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
                 }
-                for (k, v) in &doc.doc {
-                    w.member(k, v);
-                }
-                w.key("log").begin_object();
-                if let Some(o) = &self.origin {
-                    // Before `file`: the pipeline rewrites a renamed file's `log` by merging then.
-                    w.member("syslog", &o.log_syslog());
-                }
-                w.key("file")
-                    .begin_object()
-                    .field("path", &self.ctx.path)
-                    .end_object()
-                    .key("offset")
-                    .uint(entry.offset)
-                    .end_object();
-                w.end_object();
-                bulk.push(b'\n');
-                out.bulk_len = u32::try_from(bulk.len() - doc_start).unwrap_or(u32::MAX);
                 // An impossible time's facts are read at the stamp its document inherits (none: none).
                 let facts = Facts {
                     typed: self.typed_facts,
@@ -639,6 +673,9 @@ impl Stream {
         out: &mut EntryOut,
     ) -> usize {
         let start = bulk.len();
+        if self.output != Output::Bulk {
+            return start;
+        }
         let mut id = [0u8; 20];
         let id = event_id_into(
             &self.ctx.server,

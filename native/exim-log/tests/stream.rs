@@ -1,7 +1,7 @@
 //! The stream's bulk lines against the Python pipeline's (`Shipper._item`) for entries the Python
 //! parser leaves `unrecognized`, and its panic isolation, resume point and records.
 
-use exim_log::stream::{flags, Batch, Context, EntryOut, Stream, RECORD_SIZE};
+use exim_log::stream::{flags, Batch, Context, EntryOut, Output, Stream, RECORD_SIZE};
 use exim_log::timestamps::TimestampConverter;
 
 /// The log `tests/data/python_prefix.ndjson` was made from (by Python, zone Europe/Berlin, server mx1).
@@ -196,4 +196,60 @@ fn an_impossible_time_and_an_unrecognized_line_get_what_python_writes() {
     assert_eq!(dump["exim"]["envelope_from"], "a@b.example");
     assert_eq!(dump["exim"]["header_names"], serde_json::json!(["Subject"]));
     assert_eq!(dump["email"]["subject"], "hi");
+}
+
+/// The bundled sample (read, not embedded: the install stamp follows what the module embeds), then
+/// [`LOG`]: message lines with facts, unrecognized lines, bad UTF-8, no prefix, a repeated hour.
+fn sample_and_log() -> Vec<u8> {
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shipper/samples/exim_mainlog"
+    );
+    let mut log = std::fs::read(sample).expect("the bundled sample");
+    log.extend_from_slice(LOG);
+    log
+}
+
+fn read_as(output: Output, data: &[u8], chunk: usize) -> Batch {
+    let mut s = stream(0);
+    s.output = output;
+    s.typed_facts = true;
+    run(&mut s, data, chunk)
+}
+
+#[test]
+fn documents_alone_are_the_bulk_lines_documents_and_nothing_is_nothing_with_the_same_facts() {
+    let log = sample_and_log();
+    for chunk in [1 << 20, 97] {
+        let bulk = read_as(Output::Bulk, &log, chunk);
+        let docs = read_as(Output::Documents, &log, chunk);
+        let nothing = read_as(Output::Nothing, &log, chunk);
+        assert!(bulk.entries.len() > 25, "{}", bulk.entries.len());
+        let mut want = Vec::new();
+        let mut pos = 0;
+        for e in &bulk.entries {
+            let end = pos + e.bulk_len as usize;
+            want.extend_from_slice(&bulk.bulk[pos + e.action_len as usize + 1..end]);
+            pos = end;
+        }
+        assert_eq!(docs.bulk, want);
+        assert!(nothing.bulk.is_empty());
+        // The same records but for what each leaves out.
+        for ((b, d), n) in bulk.entries.iter().zip(&docs.entries).zip(&nothing.entries) {
+            let doc_len = b.bulk_len - b.action_len - 1;
+            let lighter = |bulk_len| EntryOut {
+                bulk_len,
+                action_len: 0,
+                occurrence: 0,
+                ..b.clone()
+            };
+            assert_eq!(*d, lighter(doc_len));
+            assert_eq!(*n, lighter(0));
+        }
+        assert_eq!(bulk.entries.len(), docs.entries.len());
+        assert_eq!(bulk.entries.len(), nothing.entries.len());
+        assert!(!bulk.parts.is_empty());
+        assert_eq!(docs.parts, bulk.parts);
+        assert_eq!(nothing.parts, bulk.parts);
+    }
 }

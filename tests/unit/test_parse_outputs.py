@@ -1,6 +1,7 @@
-"""`parse` (events) writes the native core's documents a run at a time: its stdout and stderr are byte for
-byte what a document at a time wrote, on the fixtures, the bundled sample and crafted lines (unrecognized
-ones, bad UTF-8, a \r, no prefix, through a repeated hour), whatever the chunking."""
+"""`parse` reads with the core's lighter outputs (`documents`: no action lines or ids; `--messages`:
+`nothing`, the partials alone): its stdout and stderr are byte for byte what it wrote from the ship
+loop's bulk lines, on the fixtures, the bundled sample and crafted lines (unrecognized ones, bad UTF-8,
+a \r, no prefix, through a repeated hour), whatever the chunking."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import orjson
 import pytest
 
 from shipper.commands import files
 from shipper.files import native
-from shipper.files.native import NativeEntries, Rendered, Run
+from shipper.files.native import Rendered
 from shipper.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,22 +40,31 @@ CRAFTED = (
 )
 
 
-def one_by_one(self: NativeEntries, batch: Rendered) -> Iterator[Run]:
-    """A run per entry: each document of the core's on its own, cut from `entries`."""
-    for code, *_, body, _id in self.entries(batch):
-        yield Run(body + b"\n", bytes([code]))
+_BATCHES = files._batches
 
 
-def _parse(paths: list[str], *, per_entry: bool, chunk: int | None) -> tuple[bytes, bytes]:
+def from_bulk(name: str, stream: BinaryIO, *args: Any, **kwargs: Any) -> Iterator[Rendered]:
+    """`files._batches` read as the ship loop reads (`bulk`: action lines and ids), each batch's
+    documents cut from its entries when `parse` asked for them alone."""
+    wanted = kwargs["output"]
+    kwargs["output"] = "bulk"
+    for batch in _BATCHES(name, stream, *args, **kwargs):
+        docs = b"".join(body + b"\n" for *_, body, _id in batch) if wanted == "documents" else b""
+        yield Rendered(docs, batch.records, batch.reader)
+
+
+def _parse(
+    paths: list[str], *, from_bulk: bool, chunk: int | None, messages: bool = False
+) -> tuple[bytes, bytes]:
     setup = "import sys; from shipper.cli import main; import shipper.commands.files as f; "
-    if per_entry:
-        setup += "import shipper.files.native as n, tests.unit.test_parse_runs as t; "
-        setup += "n.NativeEntries.runs = t.one_by_one; "
+    if from_bulk:
+        setup += "import tests.unit.test_parse_outputs as t; f._batches = t.from_bulk; "
     if chunk is not None:
         setup += f"f.CHUNK_SIZE = {chunk}; "
     code = setup + "sys.exit(main(sys.argv[1:]))"
+    more = ["--messages"] if messages else []
     proc = subprocess.run(
-        [sys.executable, "-c", code, *ARGS, *paths], capture_output=True, check=False, cwd=ROOT
+        [sys.executable, "-c", code, *ARGS, *more, *paths], capture_output=True, check=False, cwd=ROOT
     )
     return proc.stdout, proc.stderr + f"exit {proc.returncode}".encode()
 
@@ -70,21 +81,33 @@ def _logs(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("chunk", [None, 97, 4096])
-def test_parse_writes_what_the_per_entry_path_wrote(tmp_path: Path, chunk: int | None) -> None:
+def test_parse_writes_what_the_bulk_lines_held(tmp_path: Path, chunk: int | None) -> None:
     paths = _logs(tmp_path)  # one run over them all: a process per file would take minutes here
-    fast = _parse(paths, per_entry=False, chunk=chunk)
-    assert fast == _parse(paths, per_entry=True, chunk=chunk)
-    assert fast == _parse(paths, per_entry=False, chunk=None), "the chunking changes nothing"
+    fast = _parse(paths, from_bulk=False, chunk=chunk)
+    assert fast == _parse(paths, from_bulk=True, chunk=chunk)
+    assert fast == _parse(paths, from_bulk=False, chunk=None), "the chunking changes nothing"
     assert fast[1].endswith(b"exit 0")
     assert fast[0].count(b"\n") > 400
 
 
+@pytest.mark.parametrize("chunk", [None, 97])
+def test_parse_messages_writes_what_it_wrote_reading_the_bulk_lines(
+    tmp_path: Path, chunk: int | None
+) -> None:
+    """`nothing`: no document is written, and the summaries are the same."""
+    paths = _logs(tmp_path)
+    fast = _parse(paths, from_bulk=False, chunk=chunk, messages=True)
+    assert fast == _parse(paths, from_bulk=True, chunk=chunk, messages=True)
+    assert fast[1].endswith(b"exit 0")
+    assert fast[0].count(b"\n") > 50
+
+
 @pytest.mark.parametrize("chunk", [None, 211])
-def test_the_runs_are_the_entries_documents_and_the_actions_their_codes(
+def test_the_documents_are_the_entries_and_the_actions_their_codes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int | None
 ) -> None:
-    """The runs against the reader's entries: the same documents in order, the same counts of actions
-    (read from the codes, and from the documents), at most RUN_MAX documents a run."""
+    """The documents-only batches against a bulk reader's entries: the same documents in order, the
+    same counts of actions (read from the codes, and from the documents)."""
     if chunk is not None:
         monkeypatch.setattr(files, "CHUNK_SIZE", chunk)
     log = tmp_path / "exim_mainlog"
@@ -95,16 +118,18 @@ def test_the_runs_are_the_entries_documents_and_the_actions_their_codes(
     expected = b"".join(body + b"\n" for *_, body, _id in entries)
     got = b""
     actions: Counter[str] = Counter()
-    runs = 0
-    for run in files._runs([str(log)], settings, [], Counter()):
-        runs += 1
-        assert 0 < len(run.codes) <= native.RUN_MAX
-        got += run.lines
-        actions.update(native.actions()[c] for c in run.codes)
+    batches = 0
+    for batch in files._documents([str(log)], settings, [], Counter()):
+        batches += 1
+        assert b'{"create"' not in batch.bulk
+        got += batch.bulk
+        actions.update(
+            native.actions()[c] for c in batch.records[native.RECORD_SIZE - 1 :: native.RECORD_SIZE]
+        )
     assert got == expected
     from_docs = Counter(orjson.loads(line)["event"]["action"] for line in got.splitlines())
     assert actions == from_docs
     assert actions["unrecognized"] >= 6
     assert actions["message_completed"] >= 3
     if chunk is None:  # one feed and the finish
-        assert runs <= 2
+        assert batches <= 2
