@@ -2,6 +2,7 @@
 //! partials, never a panic; what parses merges commutatively and idempotently, and goes through the
 //! correlator, the first-seen order and the summary documents without a panic.
 
+use exim_log::messages::binary;
 use exim_log::messages::{
     merge, parse_parts, write_summary, Correlator, FirstSeen, Partial, Pending,
 };
@@ -238,5 +239,23 @@ proptest! {
         let mut twice = pa.clone();
         merge(&mut twice, pa.clone());
         prop_assert_eq!(state(&twice), state(&pa));
+    }
+
+    #[test]
+    fn the_binary_form_gives_the_partial_back(a in partial(), b in partial()) {
+        let Some(mut pa) = parsed(&a) else { return Ok(()) };
+        let mut p = pa.remove(0);
+        // A merged one too, of more keys and sets.
+        if let Some(mut pb) = parsed(&b) {
+            let mut pb = pb.remove(0);
+            pb.server.clone_from(&p.server);
+            pb.id.clone_from(&p.id);
+            merge(&mut p, pb);
+        }
+        let mut bytes = Vec::new();
+        binary::encode(&p, &mut bytes);
+        let back = binary::decode(&bytes).unwrap();
+        prop_assert_eq!(state(&back), state(&p));
+        prop_assert_eq!(back, p);
     }
 }

@@ -5,6 +5,7 @@
 //! The facts come typed from `crate::facts` (nothing here loads a document); partials in `to_state`'s
 //! form (sets as arrays) are read with serde into [`Partial`] (`parse_parts`, the tests').
 
+pub mod binary;
 pub mod correlator;
 pub mod merge;
 pub mod pack;

@@ -1,53 +1,104 @@
-//! A finished message's state packed while it waits in `parse --messages`' first-seen order: its JSON
-//! compressed (LZ4's block format, `lz4_flex`) against one dictionary made of the first states given
-//! (keys, the server, the day and the domains repeat from one message to the next).
+//! A finished message's state packed while it waits in `parse --messages`' first-seen order: its binary
+//! form (`binary`) compressed (LZ4's block format, `lz4_flex`) against one dictionary made of the first
+//! states given (the server, the day and the domains repeat from one message to the next).
 
-use lz4_flex::block::{compress_prepend_size_with_dict, decompress_size_prepended_with_dict};
+use lz4_flex::block::{
+    compress_into_with_dict, decompress_into_with_dict, get_maximum_output_size,
+};
 
 /// How many bytes of the first states become the dictionary; the states before it is made are kept
-/// whole. On the 1M bench log a waiting message packed to 420 bytes with the first state alone, 379
-/// with 4 KiB, 352 with 16 KiB; but `lz4_flex` hashes the dictionary anew for every state (it has no
-/// prepared dictionary), and 16 KiB of it were 12% of `parse --messages`' instructions (cachegrind:
-/// 56.7k a line, 51.0k with 4 KiB, for 2.5 MB more at the peak).
-const DICT_BYTES: usize = 4 << 10;
+/// whole. `lz4_flex` hashes the dictionary anew for every state (it has no prepared dictionary), so
+/// it is kept small. On the 200k bench log, in the binary form, a waiting message packed to 346 bytes
+/// with 1 KiB, 339 with 2 KiB, 309 with 4 KiB, and 429 without a dictionary (its JSON with 4 KiB:
+/// 372); the examples/memory run's instructions a line were 62.5k, 62.8k, 64.1k and 61.1k.
+const DICT_BYTES: usize = 1 << 10;
 
 /// The first byte of a packed state: kept as it is (before the dictionary), or compressed.
 const WHOLE: u8 = 0;
 const PACKED: u8 = 1;
 
-/// The dictionary every state is packed against, once `DICT_BYTES` of states were given.
+/// A state unpacks to at most this many bytes: more is not a state `pack` made.
+const MAX_STATE: u64 = 1 << 30;
+
+/// The dictionary every state is packed against, once `DICT_BYTES` of states were given, and the
+/// buffers a state is written, compressed and decompressed in (reused from one state to the next).
 #[derive(Debug, Default)]
 pub struct Packer {
     dict: Vec<u8>,
     ready: bool,
+    raw: Vec<u8>,
+    out: Vec<u8>,
 }
 
 impl Packer {
-    /// `data` packed.
-    pub fn pack(&mut self, data: &[u8]) -> Vec<u8> {
+    /// What `write` appends to an empty buffer, packed.
+    pub fn pack_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Box<[u8]> {
+        self.raw.clear();
+        write(&mut self.raw);
+        let data = &self.raw[..];
         if !self.ready {
             self.dict.extend_from_slice(data);
             self.ready = self.dict.len() >= DICT_BYTES;
             let mut whole = Vec::with_capacity(data.len() + 1);
             whole.push(WHOLE);
             whole.extend_from_slice(data);
-            return whole;
+            return whole.into_boxed_slice();
         }
-        let mut out = vec![PACKED];
-        out.extend_from_slice(&compress_prepend_size_with_dict(data, &self.dict));
-        out
+        let out = &mut self.out;
+        out.clear();
+        out.push(PACKED);
+        let mut n = data.len() as u64;
+        while n >= 0x80 {
+            out.push(n as u8 | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        let head = out.len();
+        out.resize(head + get_maximum_output_size(data.len()), 0);
+        let written = compress_into_with_dict(data, &mut out[head..], &self.dict)
+            .expect("the output has the maximum size");
+        Box::from(&out[..head + written])
+    }
+
+    /// `data` packed.
+    pub fn pack(&mut self, data: &[u8]) -> Box<[u8]> {
+        self.pack_with(|out| out.extend_from_slice(data))
     }
 
     /// What `pack` was given; an error for bytes `pack` did not make.
-    pub fn unpack(&self, packed: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn unpack<'a>(&'a mut self, packed: &'a [u8]) -> Result<&'a [u8], String> {
         match packed.split_first() {
-            Some((&WHOLE, data)) => Ok(data.to_vec()),
+            Some((&WHOLE, data)) => Ok(data),
             Some((&PACKED, data)) if self.ready => {
-                decompress_size_prepended_with_dict(data, &self.dict).map_err(|e| e.to_string())
+                let (n, data) = varint(data).ok_or("no length")?;
+                if n > MAX_STATE {
+                    return Err("a length no state has".into());
+                }
+                let n = n as usize;
+                self.raw.clear();
+                self.raw.resize(n, 0);
+                let got = decompress_into_with_dict(data, &mut self.raw, &self.dict)
+                    .map_err(|e| e.to_string())?;
+                if got != n {
+                    return Err(format!("{got} bytes where {n} were packed"));
+                }
+                Ok(&self.raw)
             }
             _ => Err("not a state this packer packed".into()),
         }
     }
+}
+
+/// A LEB128 varint at the start of `data`, and what follows it.
+fn varint(data: &[u8]) -> Option<(u64, &[u8])> {
+    let mut n = 0u64;
+    for (i, &b) in data.iter().enumerate().take(10) {
+        n |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some((n, &data[i + 1..]));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

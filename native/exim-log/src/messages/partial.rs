@@ -74,6 +74,14 @@ impl<V> Fields<V> {
     pub fn into_vec(self) -> Vec<(String, V)> {
         self.0
     }
+
+    /// `pairs` as they are, if their keys are strictly increasing (what every `Fields` holds).
+    pub(super) fn from_sorted(pairs: Vec<(String, V)>) -> Option<Self> {
+        pairs
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0)
+            .then_some(Self(pairs))
+    }
 }
 
 impl<V> std::ops::Index<&str> for Fields<V> {
@@ -138,6 +146,11 @@ impl Set {
 
     pub fn iter(&self) -> impl Iterator<Item = &String> {
         self.0.iter()
+    }
+
+    /// `items` as they are, if strictly increasing (what every `Set` holds).
+    pub(super) fn from_sorted(items: Vec<String>) -> Option<Self> {
+        items.windows(2).all(|w| w[0] < w[1]).then_some(Set(items))
     }
 
     /// `self | other`.
