@@ -116,11 +116,8 @@ pub fn encode(p: &Partial, out: &mut Vec<u8>) {
         p.last_error.is_some(),
         p.bounce_of.is_some(),
         p.bounced_by.is_some(),
-    ]
-    .iter()
-    .enumerate()
-    .fold(0u64, |m, (i, &on)| m | (u64::from(on) << i));
-    w.varint(mask);
+    ];
+    w.varint(bits(&mask));
     w.opt_str(&p.first_seen);
     w.opt_str(&p.last_seen);
     w.opt_record(&p.arrival);
@@ -312,11 +309,9 @@ impl Writer<'_> {
             r.first_error.is_some(),
             r.last_error.is_some(),
             r.via.is_some(),
-        ]
-        .iter()
-        .enumerate()
-        .fold(0u8, |m, (i, &on)| m | (u8::from(on) << i));
-        self.0.push(mask);
+        ];
+        // Eight keys: the mask fits its byte.
+        self.0.push(bits(&mask) as u8);
         self.opt_set(&r.originals);
         self.opt_str(&r.delivered);
         self.opt_str(&r.failed);
@@ -524,6 +519,13 @@ impl Reader<'_> {
             _ => return Err(Error("a value of no known type")),
         })
     }
+}
+
+/// Which of the keys are present, key `i` as bit `i`.
+fn bits(on: &[bool]) -> u64 {
+    on.iter()
+        .enumerate()
+        .fold(0, |m, (i, &on)| m | (u64::from(on) << i))
 }
 
 #[cfg(test)]
