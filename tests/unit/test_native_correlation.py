@@ -29,7 +29,7 @@ from tests.fakes.cluster import FakeCluster
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = ROOT.parent / "shared" / "corpus" / "exim-testsuite"
-BENCH_LOG = Path("/work/main/bench/out/mainlog-100000-s1.log")
+BENCH_LOG = ROOT / "bench" / "out" / "mainlog-100000-s1.log"
 sys.path.insert(0, str(ROOT / "tools"))
 
 import golden  # noqa: E402 - tools/ is a folder of scripts
