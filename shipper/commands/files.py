@@ -148,7 +148,7 @@ class _Summaries:
                 if len(batch):
                     batch.reader.reader.summarize(self.core, batch.end)
                     self._write(self.core.take())
-                yield batch.records[native.RECORD_SIZE - 1 :: native.RECORD_SIZE]
+                yield batch.codes
 
         return _each_file(names, errors, read)
 
@@ -204,7 +204,7 @@ def parse(files: list[str], settings: FileSettings, *, messages: bool, max_open:
         else:
             for batch in _documents(names, settings, errors, skipped):
                 writer.write_lines(batch.bulk)
-                _count(batch.records[native.RECORD_SIZE - 1 :: native.RECORD_SIZE], actions)
+                _count(batch.codes, actions)
     finally:
         writer.flush()
     failed = len(errors)

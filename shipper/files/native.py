@@ -106,6 +106,11 @@ class Rendered:
         return self.reader.ctx.path
 
     @property
+    def codes(self) -> bytes:
+        """The entries' action codes, a byte each (a record's last byte)."""
+        return self.records[RECORD_SIZE - 1 :: RECORD_SIZE]
+
+    @property
     def end(self) -> int:
         """Offset just past the last entry (a record's second little-endian u64 word)."""
         ends: int = struct.unpack_from("<Q", self.records, len(self.records) - RECORD_SIZE + 8)[0]

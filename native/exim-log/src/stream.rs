@@ -312,7 +312,7 @@ impl Stream {
             let done = catch_unwind(AssertUnwindSafe(|| {
                 self.entry(&entry, occ, &mut batch.bulk)
             }));
-            let out = match done {
+            let mut out = match done {
                 Ok(out) => out,
                 Err(panic) => {
                     batch.bulk.truncate(start);
@@ -325,7 +325,6 @@ impl Stream {
                     self.fallback(&entry, occ, &mut batch.bulk, &why)
                 }
             };
-            let mut out = out;
             if self.output == Output::Nothing {
                 // The claimed documents are not written at all; the rare others are dropped here.
                 batch.bulk.truncate(start);

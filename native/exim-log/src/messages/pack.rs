@@ -60,7 +60,8 @@ impl Packer {
         Box::from(&out[..head + written])
     }
 
-    /// `data` packed.
+    /// `data` packed (the tests' bytes; states go through `pack_with`).
+    #[cfg(test)]
     pub fn pack(&mut self, data: &[u8]) -> Box<[u8]> {
         self.pack_with(|out| out.extend_from_slice(data))
     }
