@@ -177,6 +177,14 @@ pub struct Stream {
 }
 
 /// An entry's `host.name`: its syslog record's host where that one stands, else the server's.
+/// The document names a message (`email.local_id`, what `facts::partials` reads first), a
+/// string or anything else.
+fn names_message(doc: &body::Obj) -> bool {
+    doc.get("email")
+        .and_then(crate::doc::Value::as_object)
+        .is_some_and(|e| e.contains_key("local_id"))
+}
+
 fn host_name<'a>(origin: Option<&'a Origin>, server: &'a str) -> &'a str {
     origin.and_then(Origin::host_name).unwrap_or(server)
 }
@@ -627,10 +635,15 @@ impl Stream {
         let body::Event { mut doc, mut exim } = ev;
         let meta = body::action_meta(parsed.action)?;
         let failed = exim.contains_key("error");
-        if let Some(raw) = raw {
+        // Without output the document is read for its facts alone, and only one that names its
+        // message has facts: the enrichment and the original bytes add nothing to the others'.
+        let read = self.output != Output::Nothing || names_message(&doc);
+        if let (Some(raw), true) = (raw, read) {
             exim.insert("original_base64".into(), text::b64(raw).into());
         }
-        let exim = crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text));
+        if read {
+            exim = crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text));
+        }
         if !exim.is_empty() {
             doc.insert("exim".into(), exim.into());
         }
