@@ -3,8 +3,6 @@
 //! that changed it would index everything already shipped a second time.
 
 use base64::Engine;
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -31,7 +29,7 @@ pub fn event_id_into<'a>(
     second_pass: bool,
     out: &'a mut [u8; 20],
 ) -> &'a str {
-    let mut h = Blake2bVar::new(15).expect("15 is a valid BLAKE2b size");
+    let mut h = blake2b_simd::Params::new().hash_length(15).to_state();
     h.update(server.as_bytes());
     h.update(b"\0");
     h.update(data);
@@ -57,11 +55,9 @@ pub fn event_id_into<'a>(
     if second_pass {
         h.update(b"\0dst-second-pass");
     }
-    let mut digest = [0u8; 15];
-    h.finalize_variable(&mut digest)
-        .expect("the buffer is the digest's size");
+    let digest = h.finalize();
     let n = base64::engine::general_purpose::URL_SAFE
-        .encode_slice(digest, out)
+        .encode_slice(digest.as_bytes(), out)
         .expect("15 bytes are 20 base64 characters");
     std::str::from_utf8(&out[..n]).expect("base64 is ASCII")
 }

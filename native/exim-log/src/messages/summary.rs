@@ -3,8 +3,6 @@
 //! (`message_index`, `message_id`) and the `create` item (`summaries.py` `create_item`).
 
 use base64::Engine;
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 use chrono::DateTime;
 use serde_json::Value;
 
@@ -36,14 +34,11 @@ pub fn message_index(prefix: &str, local_id: &str) -> String {
 
 /// BLAKE2b-120 of `server \0 local_id`, URL-safe base64.
 pub fn message_id(server: &str, local_id: &str) -> String {
-    let mut h = Blake2bVar::new(15).expect("15 is a valid BLAKE2b size");
+    let mut h = blake2b_simd::Params::new().hash_length(15).to_state();
     h.update(server.as_bytes());
     h.update(b"\0");
     h.update(local_id.as_bytes());
-    let mut digest = [0u8; 15];
-    h.finalize_variable(&mut digest)
-        .expect("the buffer is the digest's size");
-    base64::engine::general_purpose::URL_SAFE.encode(digest)
+    base64::engine::general_purpose::URL_SAFE.encode(h.finalize().as_bytes())
 }
 
 fn outcome(r: &Rcpt) -> &'static str {
