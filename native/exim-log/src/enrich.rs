@@ -9,19 +9,6 @@ use crate::text::{py_eq_lower, py_lower};
 use regex::Regex;
 use std::sync::OnceLock;
 
-pub(crate) fn get<'a>(o: &'a Obj, path: &[&str]) -> Option<&'a Value> {
-    let (last, head) = path.split_last()?;
-    let mut cur = o;
-    for k in head {
-        cur = cur.get(k)?.as_object()?;
-    }
-    cur.get(last)
-}
-
-pub(crate) fn get_str<'a>(o: &'a Obj, path: &[&str]) -> Option<&'a str> {
-    get(o, path).and_then(Value::as_str)
-}
-
 /// Appends `v` unless the list holds it: a list of values from the start, so a short one is held
 /// inline and the list becomes the array without a copy.
 pub(crate) fn push_unique(list: &mut Vec<Value>, v: &str) {
@@ -30,66 +17,71 @@ pub(crate) fn push_unique(list: &mut Vec<Value>, v: &str) {
     }
 }
 
+/// A section's member as text.
+fn field<'a>(o: Option<&'a Obj>, k: &str) -> Option<&'a str> {
+    o?.get(k)?.as_str()
+}
+
 /// `enrich.enrich` on a claimed document (`exim` not yet in `doc`); returns the `exim` to store.
+/// Each section is looked up once and all of `doc` read before it is written (the registered domains,
+/// `related`), so what is read stays borrowed: a path walk per field and a `String` per host before.
 pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str) -> Obj {
     let mut remote = Obj::new();
-    let mut hosts: Vec<String> = Vec::new();
-    let mut related_ip: Vec<String> = Vec::new();
-    if doc.contains_key("source") {
-        side_facts(doc, "source", &mut remote);
-        let name = get_str(doc, &["source", "domain"])
-            .filter(|d| !d.is_empty())
-            .map(str::to_string);
-        exim.insert("reverse_verified".into(), name.is_some().into());
-        if let Some(helo) = exim.get("helo").and_then(Value::as_str).map(str::to_string) {
-            let is_ip = if helo.starts_with('[') && helo.ends_with(']') && helo.len() >= 2 {
-                let inner = &helo[1..helo.len() - 1];
-                let inner = if inner.len() >= 5
-                    && inner.is_char_boundary(5)
-                    && inner[..5].eq_ignore_ascii_case("ipv6:")
-                {
-                    &inner[5..]
-                } else {
-                    inner
-                };
-                ip_kind(inner).is_some()
-            } else {
-                ip_kind(&helo).is_some()
-            };
+    // Lowered and without repeats as they come: the order `hosts` was gathered in, then lowered.
+    let mut hosts: Vec<Value> = Vec::new();
+    let mut related_ip: Vec<Value> = Vec::new();
+    let source = doc.get("source");
+    let destination = doc.get("destination");
+    let (src, dst) = (
+        source.and_then(Value::as_object),
+        destination.and_then(Value::as_object),
+    );
+    let src_domain = field(src, "domain").filter(|d| !d.is_empty());
+    let dst_domain = field(dst, "domain").filter(|d| !d.is_empty());
+    let mut src_registered = None;
+    if source.is_some() {
+        src_registered = side_facts(src, src_domain, &mut remote);
+        exim.insert("reverse_verified".into(), src_domain.is_some().into());
+        if let Some(helo) = exim.get("helo").and_then(Value::as_str) {
+            let is_ip = helo_is_ip(helo);
+            let mismatch = src_domain.map(|name| !py_eq_lower(helo, name));
+            push_unique(&mut hosts, &py_lower(helo));
             exim.insert("helo_is_ip".into(), is_ip.into());
-            if let Some(name) = &name {
-                exim.insert("helo_mismatch".into(), (!py_eq_lower(&helo, name)).into());
+            if let Some(m) = mismatch {
+                exim.insert("helo_mismatch".into(), m.into());
             }
-            hosts.push(helo);
         }
     }
-    if doc.contains_key("destination") {
-        side_facts(doc, "destination", &mut remote);
-    }
-    for side in ["source", "destination"] {
-        if let Some(ip) = get_str(doc, &[side, "ip"]) {
-            related_ip.push(ip.to_string());
+    let dst_registered = destination
+        .is_some()
+        .then(|| side_facts(dst, dst_domain, &mut remote))
+        .flatten();
+    for (side, domain) in [(src, src_domain), (dst, dst_domain)] {
+        if let Some(ip) = field(side, "ip") {
+            related_ip.push(ip.into());
         }
-        if let Some(d) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
-            hosts.push(d.to_string());
+        if let Some(d) = domain {
+            push_unique(&mut hosts, &py_lower(d));
         }
     }
     let mut sender_domain = None;
     let mut rcpt_domains: Vec<Value> = Vec::new();
-    if doc.contains_key("email") {
-        if let Some(sender) = get_str(doc, &["email", "from", "address"]) {
+    if let Some(email) = doc.get("email") {
+        let email = email.as_object();
+        let address = |k: &str| email?.get(k)?.as_object()?.get("address");
+        if let Some(sender) = address("from").and_then(Value::as_str) {
             if let Some((local, domain)) = address_parts(sender) {
                 exim.insert("sender_local_part".into(), local.into());
-                exim.insert("sender_domain".into(), domain.clone().into());
-                hosts.push(domain.clone());
+                exim.insert("sender_domain".into(), (&*domain).into());
+                push_unique(&mut hosts, &py_lower(&domain));
                 sender_domain = Some(domain);
             }
         }
         let mut locals: Vec<Value> = Vec::new();
-        if let Some(Value::Array(to)) = get(doc, &["email", "to", "address"]) {
+        if let Some(Value::Array(to)) = address("to") {
             for r in to {
                 if let Some((l, d)) = address_parts(r.as_str().unwrap_or("")) {
-                    push_unique(&mut locals, &l);
+                    push_unique(&mut locals, l);
                     push_unique(&mut rcpt_domains, &d);
                 }
             }
@@ -97,52 +89,40 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         if !locals.is_empty() {
             exim.insert("recipient_local_parts".into(), Value::Array(locals));
         }
-        if !rcpt_domains.is_empty() {
-            exim.insert(
-                "recipient_domains".into(),
-                Value::Array(rcpt_domains.clone()),
-            );
-            hosts.extend(
-                rcpt_domains
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string),
-            );
+        for d in &rcpt_domains {
+            push_unique(&mut hosts, &py_lower(d.as_str().unwrap_or("")));
         }
     }
     let delivery = flag.is_some_and(|f| tables::actions().flags.get(f).is_some_and(|m| !m.arrival));
-    let outbound = doc.contains_key("destination") || delivery;
-    let mut candidates: Vec<&str> = Vec::new();
-    for side in ["destination", "source"] {
-        if let Some(d) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
-            candidates.push(d);
-        }
+    let outbound = destination.is_some() || delivery;
+    let rcpt_first = rcpt_domains
+        .first()
+        .and_then(Value::as_str)
+        .filter(|_| outbound);
+    let sender_candidate = sender_domain
+        .as_deref()
+        .filter(|_| flag == Some("<=") && source.is_some());
+    if let Some(family) = [dst_domain, src_domain, rcpt_first, sender_candidate]
+        .into_iter()
+        .flatten()
+        .find_map(provider)
+    {
+        remote.insert("provider".into(), family.into());
     }
-    if outbound {
-        if let Some(d) = rcpt_domains.first().and_then(Value::as_str) {
-            candidates.push(d);
-        }
-    }
-    if flag == Some("<=") && doc.contains_key("source") {
-        if let Some(d) = &sender_domain {
-            candidates.push(d);
-        }
-    }
-    for c in candidates {
-        if let Some(family) = provider(c) {
-            remote.insert("provider".into(), family.into());
-            break;
-        }
+    if !rcpt_domains.is_empty() {
+        exim.insert("recipient_domains".into(), Value::Array(rcpt_domains));
     }
     if !remote.is_empty() {
         exim.insert("remote".into(), remote.into());
     }
     let mut users: Vec<Value> = Vec::new();
+    let user = doc.get("user").and_then(Value::as_object);
+    let auth = exim.get("auth").and_then(Value::as_object);
     for v in [
-        get_str(doc, &["user", "name"]),
+        field(user, "name"),
         exim.get("ident").and_then(Value::as_str),
         exim.get("cpanel_user").and_then(Value::as_str),
-        get_str(&exim, &["auth", "id"]),
+        field(auth, "id"),
     ]
     .into_iter()
     .flatten()
@@ -153,17 +133,18 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     }
     let mut related = Obj::new();
     if !related_ip.is_empty() {
-        related.insert("ip".into(), related_ip.into());
+        related.insert("ip".into(), Value::Array(related_ip));
     }
     if !users.is_empty() {
         related.insert("user".into(), Value::Array(users));
     }
     if !hosts.is_empty() {
-        let mut seen: Vec<Value> = Vec::new();
-        for h in hosts {
-            push_unique(&mut seen, &py_lower(&h));
+        related.insert("hosts".into(), Value::Array(hosts));
+    }
+    for (side, reg) in [("source", src_registered), ("destination", dst_registered)] {
+        if let Some(reg) = reg {
+            sub(doc, side).insert("registered_domain".into(), reg);
         }
-        related.insert("hosts".into(), Value::Array(seen));
     }
     if !related.is_empty() {
         doc.insert("related".into(), related.into());
@@ -174,28 +155,49 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     exim
 }
 
-pub(crate) fn side_facts(doc: &mut Obj, side: &str, remote: &mut Obj) {
-    let address = get_str(doc, &[side, "ip"]).or_else(|| get_str(doc, &[side, "address"]));
+/// A HELO name that is an address, bracketed (`[ipv6:…]` too) or bare.
+fn helo_is_ip(helo: &str) -> bool {
+    if helo.starts_with('[') && helo.ends_with(']') && helo.len() >= 2 {
+        let inner = &helo[1..helo.len() - 1];
+        let inner = if inner.len() >= 5
+            && inner.is_char_boundary(5)
+            && inner[..5].eq_ignore_ascii_case("ipv6:")
+        {
+            &inner[5..]
+        } else {
+            inner
+        };
+        ip_kind(inner).is_some()
+    } else {
+        ip_kind(helo).is_some()
+    }
+}
+
+/// A side's address facts into `remote`; returns its registered domain, for the side (written once
+/// `doc` is no longer read).
+fn side_facts(side: Option<&Obj>, domain: Option<&str>, remote: &mut Obj) -> Option<Value> {
+    let address = field(side, "ip").or_else(|| field(side, "address"));
     if let Some(a) = address.filter(|a| !a.is_empty()) {
         if let Some((version, kind)) = ip_kind(a) {
             remote.insert("ip_version".into(), version.into());
             remote.insert("ip_kind".into(), kind.into());
         }
     }
-    if let Some(name) = get_str(doc, &[side, "domain"]).filter(|d| !d.is_empty()) {
-        if let Some(reg) = registered_domain(name) {
-            sub(doc, side).insert("registered_domain".into(), reg.into());
-        }
-    }
+    domain.and_then(registered_domain)
 }
 
 /// `hosts.registered_domain`.
-pub(crate) fn registered_domain(name: &str) -> Option<String> {
+pub(crate) fn registered_domain(name: &str) -> Option<Value> {
     let name = py_lower(name.trim_matches('.'));
     if name.is_empty() || !name.contains('.') || name.starts_with('[') || ip_kind(&name).is_some() {
         return None;
     }
-    crate::suffixes::private_suffix(&name)
+    // `privatesuffix` lowers the name again: a no-op on lowered ASCII, so that text skips it.
+    if name.is_ascii() {
+        crate::suffixes::lowered_private_suffix(&name).map(Value::from)
+    } else {
+        crate::suffixes::private_suffix(&name).map(Value::from)
+    }
 }
 
 /// The words and flags that make eximstats read a line, searched with memchr's SIMD finders built
