@@ -38,9 +38,10 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     );
     let src_domain = field(src, "domain").filter(|d| !d.is_empty());
     let dst_domain = field(dst, "domain").filter(|d| !d.is_empty());
+    let (src_ip, dst_ip) = (field(src, "ip"), field(dst, "ip"));
     let mut src_registered = None;
     if source.is_some() {
-        src_registered = side_facts(src, src_domain, &mut remote);
+        src_registered = side_facts(src, src_ip, src_domain, &mut remote);
         exim.insert("reverse_verified".into(), src_domain.is_some().into());
         if let Some(helo) = exim.get("helo").and_then(Value::as_str) {
             let is_ip = helo_is_ip(helo);
@@ -54,10 +55,10 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     }
     let dst_registered = destination
         .is_some()
-        .then(|| side_facts(dst, dst_domain, &mut remote))
+        .then(|| side_facts(dst, dst_ip, dst_domain, &mut remote))
         .flatten();
-    for (side, domain) in [(src, src_domain), (dst, dst_domain)] {
-        if let Some(ip) = field(side, "ip") {
+    for (ip, domain) in [(src_ip, src_domain), (dst_ip, dst_domain)] {
+        if let Some(ip) = ip {
             related_ip.push(ip.into());
         }
         if let Some(d) = domain {
@@ -175,8 +176,13 @@ fn helo_is_ip(helo: &str) -> bool {
 
 /// A side's address facts into `remote`; returns its registered domain, for the side (written once
 /// `doc` is no longer read).
-fn side_facts(side: Option<&Obj>, domain: Option<&str>, remote: &mut Obj) -> Option<Value> {
-    let address = field(side, "ip").or_else(|| field(side, "address"));
+fn side_facts(
+    side: Option<&Obj>,
+    ip: Option<&str>,
+    domain: Option<&str>,
+    remote: &mut Obj,
+) -> Option<Value> {
+    let address = ip.or_else(|| field(side, "address"));
     if let Some(a) = address.filter(|a| !a.is_empty()) {
         if let Some((version, kind)) = ip_kind(a) {
             remote.insert("ip_version".into(), version.into());
@@ -863,7 +869,8 @@ fn find_pair(hay: &str, needle: [u8; 2]) -> Option<usize> {
 fn word_end(s: &str, i: usize) -> usize {
     let b = s.as_bytes();
     let mut j = i;
-    while j < b.len() && b[j].is_ascii() && !py_space(char::from(b[j])) {
+    // Python's `\s` in ASCII: `str.isspace()` and `\x1c`-`\x1f`.
+    while j < b.len() && b[j].is_ascii() && !matches!(b[j], b' ' | b'\t'..=b'\r' | 0x1c..=0x1f) {
         j += 1;
     }
     if b.get(j).is_some_and(|c| !c.is_ascii()) {
@@ -1062,7 +1069,8 @@ mod tests {
         fn the_pair_and_word_readers_agree_with_str_find_and_non_space_end(
             parts in proptest::collection::vec(
                 proptest::sample::select(vec![
-                    "T=", "H=", "U=", " <", " ", "<", "T", "=", "a", "\n", "\t", "\u{1c}", "é", "\u{85}",
+                    "T=", "H=", "U=", " <", " ", "<", "T", "=", "a", "\n", "\t", "\u{1c}", "é", "\u{85}", "\u{b}",
+                    "\u{8}", "\u{e}", "\u{1b}", "\u{20}", "\u{7f}", "\u{a0}",
                     "\u{3000}", "x=",
                 ]),
                 0..16,
