@@ -4,7 +4,7 @@
 use crate::body::{sub, Obj};
 use crate::doc::Value;
 use crate::fields::{address_parts, ip_kind, is_word, non_space_end, provider, py_space};
-use crate::tables;
+use crate::tables::{self, FastMap};
 use crate::text::{py_eq_lower, py_lower};
 use regex::Regex;
 use std::sync::OnceLock;
@@ -106,9 +106,9 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     if let Some(family) = [dst_domain, src_domain, rcpt_first, sender_candidate]
         .into_iter()
         .flatten()
-        .find_map(provider)
+        .find_map(|c| remembered(|n| &mut n.provider, c, |c| provider(c).map(Value::from)))
     {
-        remote.insert("provider".into(), family.into());
+        remote.insert("provider".into(), family);
     }
     if !rcpt_domains.is_empty() {
         exim.insert("recipient_domains".into(), Value::Array(rcpt_domains));
@@ -189,7 +189,43 @@ fn side_facts(
             remote.insert("ip_kind".into(), kind.into());
         }
     }
-    domain.and_then(registered_domain)
+    domain.and_then(|d| remembered(|n| &mut n.registered, d, registered_domain))
+}
+
+/// Names' `provider` and `registered_domain` readings, kept per thread: a log names the same hosts
+/// and domains over and over, and each reading (~900 instructions) is a function of the name alone.
+#[derive(Default)]
+struct Names {
+    provider: FastMap<Box<str>, Option<Value>>,
+    registered: FastMap<Box<str>, Option<Value>>,
+}
+
+/// The most names kept for each reading: the table is emptied when it holds as many.
+const NAMES_KEPT: usize = 4096;
+
+thread_local! {
+    static NAMES: std::cell::RefCell<Names> = std::cell::RefCell::new(Names::default());
+}
+
+/// `read(name)`, from the thread's table when it has read the name before.
+fn remembered(
+    table: fn(&mut Names) -> &mut FastMap<Box<str>, Option<Value>>,
+    name: &str,
+    read: impl FnOnce(&str) -> Option<Value>,
+) -> Option<Value> {
+    NAMES.with(|n| {
+        let mut n = n.borrow_mut();
+        let map = table(&mut n);
+        if let Some(v) = map.get(name) {
+            return v.clone();
+        }
+        let v = read(name);
+        if map.len() >= NAMES_KEPT {
+            map.clear();
+        }
+        map.insert(name.into(), v.clone());
+        v
+    })
 }
 
 /// `hosts.registered_domain`.
@@ -939,6 +975,23 @@ pub(crate) fn user_word(rest: &str) -> Option<&str> {
 #[cfg(test)]
 mod reject_tests {
     use super::*;
+
+    #[test]
+    fn remembered_readings_are_the_readings_when_the_table_fills() {
+        for round in 0..2 {
+            for i in 0..NAMES_KEPT + 10 {
+                let name = format!("mx{i}.mail.example.co.uk");
+                let got = remembered(|n| &mut n.registered, &name, registered_domain);
+                assert_eq!(got, registered_domain(&name), "{name} in round {round}");
+            }
+        }
+        let got = remembered(
+            |n| &mut n.provider,
+            "gmail-smtp-in.l.google.com",
+            |c| provider(c).map(Value::from),
+        );
+        assert_eq!(got, provider("gmail-smtp-in.l.google.com").map(Value::from));
+    }
 
     #[test]
     fn eximstats_reject_readings() {
