@@ -65,12 +65,13 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
         source.and_then(Value::as_object),
         destination.and_then(Value::as_object),
     );
-    let src_domain = field(src, "domain").filter(|d| !d.is_empty());
-    let dst_domain = field(dst, "domain").filter(|d| !d.is_empty());
-    let (src_ip, dst_ip) = (field(src, "ip"), field(dst, "ip"));
+    let (src, dst) = (side_fields(src), side_fields(dst));
+    let src_domain = src.domain.filter(|d| !d.is_empty());
+    let dst_domain = dst.domain.filter(|d| !d.is_empty());
+    let (src_ip, dst_ip) = (src.ip, dst.ip);
     let mut src_registered = None;
     if source.is_some() {
-        src_registered = side_facts(src, src_ip, src_domain, &mut remote);
+        src_registered = side_facts(&src, src_domain, &mut remote);
         let helo = helo.map(|helo| {
             push_unique(&mut hosts, &py_lower(helo));
             (
@@ -88,7 +89,7 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     }
     let dst_registered = destination
         .is_some()
-        .then(|| side_facts(dst, dst_ip, dst_domain, &mut remote))
+        .then(|| side_facts(&dst, dst_domain, &mut remote))
         .flatten();
     for (ip, domain) in [(src_ip, src_domain), (dst_ip, dst_domain)] {
         if let Some(ip) = ip {
@@ -191,15 +192,32 @@ fn helo_is_ip(helo: &str) -> bool {
     }
 }
 
+/// The fields read of a side, `source` or `destination`.
+#[derive(Default)]
+struct Side<'a> {
+    address: Option<&'a str>,
+    domain: Option<&'a str>,
+    ip: Option<&'a str>,
+}
+
+/// A side's fields in one pass over its members (a search each was ~100 instructions).
+fn side_fields(side: Option<&Obj>) -> Side<'_> {
+    let mut s = Side::default();
+    for (k, v) in side.into_iter().flat_map(Obj::iter) {
+        match k {
+            "address" => s.address = v.as_str(),
+            "domain" => s.domain = v.as_str(),
+            "ip" => s.ip = v.as_str(),
+            _ => {}
+        }
+    }
+    s
+}
+
 /// A side's address facts into `remote`; returns its registered domain, for the side (written once
 /// `doc` is no longer read).
-fn side_facts(
-    side: Option<&Obj>,
-    ip: Option<&str>,
-    domain: Option<&str>,
-    remote: &mut Obj,
-) -> Option<Value> {
-    let address = ip.or_else(|| field(side, "address"));
+fn side_facts(side: &Side<'_>, domain: Option<&str>, remote: &mut Obj) -> Option<Value> {
+    let address = side.ip.or(side.address);
     if let Some(a) = address.filter(|a| !a.is_empty()) {
         if let Some((version, kind)) = ip_kind(a) {
             remote.insert("ip_version".into(), version.into());
