@@ -150,15 +150,16 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     if !remote.is_empty() {
         exim.insert("remote".into(), remote.into());
     }
+    // In key order: each insert a push.
     let mut related = Obj::new();
+    if !hosts.is_empty() {
+        related.insert("hosts".into(), Value::Array(hosts));
+    }
     if !related_ip.is_empty() {
         related.insert("ip".into(), Value::Array(related_ip));
     }
     if !users.is_empty() {
         related.insert("user".into(), Value::Array(users));
-    }
-    if !hosts.is_empty() {
-        related.insert("hosts".into(), Value::Array(hosts));
     }
     for (side, reg) in [("source", src_registered), ("destination", dst_registered)] {
         if let Some(reg) = reg {
@@ -220,8 +221,9 @@ fn side_facts(side: &Side<'_>, domain: Option<&str>, remote: &mut Obj) -> Option
     let address = side.ip.or(side.address);
     if let Some(a) = address.filter(|a| !a.is_empty()) {
         if let Some((version, kind)) = ip_kind(a) {
-            remote.insert("ip_version".into(), version.into());
+            // In key order: each insert a push.
             remote.insert("ip_kind".into(), kind.into());
+            remote.insert("ip_version".into(), version.into());
         }
     }
     domain.and_then(|d| remembered(|n| &mut n.registered, d, registered_domain))
