@@ -524,13 +524,13 @@ pub(crate) fn provider(name: &str) -> Option<String> {
 }
 
 /// `fields.address_parts`.
-pub(crate) fn address_parts(address: &str) -> Option<(String, String)> {
+pub(crate) fn address_parts(address: &str) -> Option<(&str, std::borrow::Cow<'_, str>)> {
     let at = address.rfind('@')?;
     if at == 0 || at == address.len() - 1 {
         return None;
     }
     let domain = &address[at + 1..];
-    Some((address[..at].to_string(), py_lower(domain).into_owned()))
+    Some((&address[..at], py_lower(domain)))
 }
 
 pub(crate) fn is_word(c: char) -> bool {

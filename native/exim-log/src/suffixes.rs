@@ -5,25 +5,31 @@
 use crate::tables::FastMap;
 use std::sync::OnceLock;
 
-/// The rules as three sets, so a lookup is one hash of a slice of the name: `!x` and `*.x` rules are
-/// also kept without their marks (the package's `"!" + s in rules` and `"*." + s in rules`), and
-/// `plain` holds every rule as written, marks included, as the package's `s in rules` does.
+/// A rule's kinds, for one hash of a slice of the name where three sets took up to three: `!x` and
+/// `*.x` rules are also kept without their marks (the package's `"!" + s in rules` and `"*." + s in
+/// rules`), and every rule as written, marks included, as the package's `s in rules` does.
+const EXCEPTION: u8 = 1;
+const WILDCARD: u8 = 2;
+const PLAIN: u8 = 4;
+
+/// The most labels of a name's tail that are read: the longest rule's and two more (a wildcard's
+/// label and the registered domain's). The list's longest rule has 7.
+const TAILS: usize = 16;
+
 struct List {
-    plain: FastMap<String, ()>,
-    exceptions: FastMap<String, ()>,
-    wildcards: FastMap<String, ()>,
+    rules: FastMap<String, u8>,
     maxlabel: usize,
 }
 
 impl List {
     fn add(&mut self, s: &str) {
         if let Some(x) = s.strip_prefix('!') {
-            self.exceptions.insert(x.to_string(), ());
+            *self.rules.entry(x.to_string()).or_default() |= EXCEPTION;
         }
         if let Some(x) = s.strip_prefix("*.") {
-            self.wildcards.insert(x.to_string(), ());
+            *self.rules.entry(x.to_string()).or_default() |= WILDCARD;
         }
-        self.plain.insert(s.to_string(), ());
+        *self.rules.entry(s.to_string()).or_default() |= PLAIN;
     }
 }
 
@@ -31,9 +37,7 @@ fn list() -> &'static List {
     static L: OnceLock<List> = OnceLock::new();
     L.get_or_init(|| {
         let mut l = List {
-            plain: FastMap::default(),
-            exceptions: FastMap::default(),
-            wildcards: FastMap::default(),
+            rules: FastMap::default(),
             maxlabel: 0,
         };
         for line in include_str!("../data/public_suffix_list.dat").lines() {
@@ -52,29 +56,28 @@ fn list() -> &'static List {
                 l.add(&format!("{mark}{}", labels.join(".")));
             }
         }
+        assert!(l.maxlabel + 3 <= TAILS, "a rule of {} labels", l.maxlabel);
         l
     })
 }
 
-/// `PublicSuffixList._countpublic` with `accept_unknown=True`; `starts[i]` is where label `i` starts
-/// in `name`, so `".".join(labels[i:])` is `name[starts[i]..]`.
-fn count_public(name: &str, starts: &[usize]) -> usize {
-    let l = list();
-    let ll = starts.len();
+/// `PublicSuffixList._countpublic` with `accept_unknown=True`, for a name of `ll` labels whose last
+/// `d` labels start at `tails[d - 1]` (`".".join(labels[i:])` is the tail of `ll - i` labels).
+fn count_public(l: &List, name: &str, tails: &[usize; TAILS], ll: usize) -> usize {
     if ll == 1 {
         return 1;
     }
     let start = ll.saturating_sub(l.maxlabel + 1);
     for i in start..ll {
         let depth = ll - i;
-        let s = &name[starts[i]..];
-        if l.exceptions.contains_key(s) {
+        let kinds = l.rules.get(&name[tails[depth - 1]..]).copied().unwrap_or(0);
+        if kinds & EXCEPTION != 0 {
             return depth - 1;
         }
-        if l.wildcards.contains_key(s) {
+        if kinds & WILDCARD != 0 {
             return if i > 0 { depth + 1 } else { depth };
         }
-        if l.plain.contains_key(s) {
+        if kinds & PLAIN != 0 {
             return depth;
         }
     }
@@ -85,19 +88,39 @@ fn count_public(name: &str, starts: &[usize]) -> usize {
 /// for non-ASCII ones, in their punycode (`xn--`) forms, as the package does.
 pub fn private_suffix(name: &str) -> Option<String> {
     let name = crate::text::py_lower(name.strip_suffix('.').unwrap_or(name));
-    let mut starts: Vec<usize> = Vec::with_capacity(8);
-    starts.push(0);
-    starts.extend(memchr::memchr_iter(b'.', name.as_bytes()).map(|k| k + 1));
-    // An empty label: a leading, doubled or (after the one stripped) trailing dot.
-    let ends = starts[1..].iter().map(|&k| k - 1).chain([name.len()]);
-    if starts.iter().zip(ends).any(|(&a, b)| a == b) {
+    lowered_private_suffix(&name).map(str::to_string)
+}
+
+/// [`private_suffix`] of a name already lowered, its one trailing dot already stripped: a slice of it.
+pub(crate) fn lowered_private_suffix(name: &str) -> Option<&str> {
+    let l = list();
+    // Where the last labels start, found from the end (a `Vec` of every label's start before).
+    let mut tails = [0; TAILS];
+    let mut ll = 1;
+    let mut after = name.len();
+    for dot in memchr::memrchr_iter(b'.', name.as_bytes()) {
+        // An empty label: a doubled or (after the one stripped) trailing dot.
+        if dot + 1 == after {
+            return None;
+        }
+        if ll <= TAILS {
+            tails[ll - 1] = dot + 1;
+        }
+        ll += 1;
+        after = dot;
+    }
+    // An empty first label: a leading dot, or no name.
+    if after == 0 {
         return None;
     }
-    let n = count_public(&name, &starts);
-    if n == 0 || starts.len() < n + 1 {
+    if ll <= TAILS {
+        tails[ll - 1] = 0;
+    }
+    let n = count_public(l, name, &tails, ll);
+    if n == 0 || ll < n + 1 {
         return None;
     }
-    Some(name[starts[starts.len() - n - 1]..].to_string())
+    Some(&name[tails[n]..])
 }
 
 #[cfg(test)]

@@ -59,15 +59,38 @@ pub fn b64(raw: &[u8]) -> String {
 /// Python's `str.lower()` (full case mapping, final sigma in context, as Rust's `to_lowercase`);
 /// ASCII text keeps the byte-wise path.
 pub fn py_lower(s: &str) -> Cow<'_, str> {
-    if s.is_ascii() {
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(s)
-        }
+    if lowered_ascii(s.as_bytes()) {
+        Cow::Borrowed(s)
+    } else if s.is_ascii() {
+        Cow::Owned(s.to_ascii_lowercase())
     } else {
         Cow::Owned(s.to_lowercase())
     }
+}
+
+/// ASCII without upper case, the common text (hosts, domains): eight bytes a step (a byte-wise
+/// `is_ascii` and then a search for upper case before, ~190 instructions a host).
+fn lowered_ascii(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+        if x & HIGH != 0 {
+            return false;
+        }
+        // Each byte below 0x80, so the sums carry into no neighbour: bit 7 of a byte of `from_a` is
+        // set from `A` on, of `past_z` from the byte after `Z` on.
+        let from_a = x + ONES * (0x80 - u64::from(b'A'));
+        let past_z = x + ONES * (0x80 - u64::from(b'Z') - 1);
+        if from_a & !past_z & HIGH != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|c| c.is_ascii() && !c.is_ascii_uppercase())
 }
 
 /// Python's `str.upper()` (full case mapping: `ß` is `SS`).
@@ -319,5 +342,18 @@ mod tests {
         assert_eq!(idna_label("bücher"), "xn--bcher-kva");
         assert_eq!(idna_label("рф"), "xn--p1ai");
         assert_eq!(idna_label("plain"), "plain");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lowered_ascii_is_ascii_without_upper_case_on_any_bytes(
+            b in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b'z', b'A', b'Z', b'@', b'[', b'`', b'{', b'.', 0, 0x7f, 0x80, 0xc3, 0xff]),
+                0..40,
+            )
+        ) {
+            let want = b.iter().all(|c| c.is_ascii() && !c.is_ascii_uppercase());
+            proptest::prop_assert_eq!(lowered_ascii(&b), want, "{:?}", b);
+        }
     }
 }
