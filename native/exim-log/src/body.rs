@@ -10,6 +10,7 @@ use crate::doc::Value;
 use crate::fields::*;
 use crate::json::JsonWriter;
 use crate::tables;
+use std::borrow::Cow;
 
 pub type Obj = crate::doc::Obj;
 
@@ -23,11 +24,31 @@ pub struct Event {
     pub exim: Obj,
 }
 
-/// The section `name` of `map`, made empty when absent (its key is owned only when `name` is not static).
+/// The sections the code names: a new section's key is one of these when it can be, not a `String`.
+const SECTIONS: &[&str] = &[
+    "source",
+    "destination",
+    "email",
+    "from",
+    "to",
+    "tls",
+    "client",
+    "server",
+    "user",
+    "error",
+    "fields",
+    "process",
+];
+
+/// The section `name` of `map`, made empty when absent (its key is owned only when `name` is not one of
+/// [`SECTIONS`]).
 pub(crate) fn sub<'a>(map: &'a mut Obj, name: &str) -> &'a mut Obj {
     let v = map.entry_or_insert_with(
         name,
-        || name.to_string().into(),
+        || match SECTIONS.iter().find(|&&k| k == name) {
+            Some(&k) => k.into(),
+            None => name.to_string().into(),
+        },
         || Value::Object(Obj::new()),
     );
     match v {
@@ -44,15 +65,16 @@ impl Event {
     pub(crate) fn host(&mut self, side: &str, g: &HostGroup<'_>) {
         let facts = ip_facts(g.address);
         let s = self.sec(side);
+        // In key order: each member is then a push onto the section.
         s.insert("address".into(), g.address.into());
+        if let Some(name) = g.name {
+            s.insert("domain".into(), name.into());
+        }
         if let Some((ip, _)) = facts {
-            s.insert("ip".into(), ip.into());
+            s.insert("ip".into(), ip.as_ref().into());
         }
         if let Some(port) = g.port.and_then(decimal_port) {
             s.insert("port".into(), port);
-        }
-        if let Some(name) = g.name {
-            s.insert("domain".into(), name.into());
         }
         if let Some(helo) = g.helo {
             self.exim.insert("helo".into(), helo.into());
@@ -99,10 +121,10 @@ impl Event {
             _ => val,
         };
         let t = tables::tags();
-        if t.durations.contains_key(tag) {
+        if let Some(name) = t.durations.get(tag) {
             match duration(val) {
                 Some(d) => {
-                    self.exim.insert(t.durations[tag].as_str().into(), d.into());
+                    self.exim.insert(name.as_str().into(), d.into());
                 }
                 None => self.unknown(tag, val),
             }
@@ -335,14 +357,14 @@ impl Event {
             self.remote_host(side, name, ip);
         }
         let (text, code, enhanced) = match facts.text {
-            Some(t) => (t, facts.smtp_code, facts.enhanced),
+            Some(t) => (Cow::Owned(t), facts.smtp_code, facts.enhanced),
             None => {
                 let (code, enh) = c::response_codes(message);
-                (message.to_string(), code, enh)
+                (Cow::Borrowed(message), code, enh)
             }
         };
         if !text.is_empty() {
-            err.insert("text".into(), text.as_str().into());
+            err.insert("text".into(), text.as_ref().into());
         }
         if let Some(code) = code {
             err.insert("smtp_code".into(), code.into());

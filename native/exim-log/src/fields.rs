@@ -5,6 +5,7 @@ use crate::body::Obj;
 use crate::doc::Value;
 use crate::tables;
 use crate::text::{py_decimal, py_lower, py_word};
+use std::borrow::Cow;
 
 /// Python's `str.isspace` (what `\s` means in a `str` pattern).
 pub fn py_space(c: char) -> bool {
@@ -37,33 +38,32 @@ pub(crate) fn quoted_end(s: &str, pos: usize) -> Option<usize> {
 
 /// `ADDRESS_RE.match(s, pos)`: `{ADDRESS}(?!\S)|\S+`; the end of the match.
 pub(crate) fn address_end(s: &str, pos: usize) -> Option<usize> {
-    let n = s.len();
+    let b = s.as_bytes();
     let mut i = pos;
-    let mut units = 0;
-    while i < n {
-        let c = char_at(s, i)?;
-        if c == '"' {
+    // Byte by byte below 0x80 (a `char` decoded per step was most of this function's cost).
+    while let Some(&c) = b.get(i) {
+        if c == b'"' {
             match quoted_end(s, i) {
                 Some(e) => i = e,
                 None => break,
             }
-        } else if py_space(c) {
-            break;
+        } else if c < 0x80 {
+            if ascii_space(c) {
+                break;
+            }
+            i += 1;
         } else {
+            let c = char_at(s, i)?;
+            if py_space(c) {
+                break;
+            }
             i += c.len_utf8();
         }
-        units += 1;
     }
-    if units > 0 && (i == n || char_at(s, i).is_some_and(py_space)) {
+    if i > pos && (i == b.len() || char_at(s, i).is_some_and(py_space)) {
         return Some(i);
     }
-    let mut j = pos;
-    while let Some(c) = char_at(s, j) {
-        if py_space(c) {
-            break;
-        }
-        j += c.len_utf8();
-    }
+    let j = non_space_end(s, pos);
     (j > pos).then_some(j)
 }
 
@@ -96,14 +96,36 @@ pub(crate) fn angle_end(s: &str, pos: usize) -> Option<usize> {
     None
 }
 
-pub(crate) fn non_space_end(s: &str, mut i: usize) -> usize {
-    while let Some(c) = char_at(s, i) {
-        if py_space(c) {
-            break;
+/// Python's `str.isspace` of an ASCII byte (`py_space` of its `char`).
+#[inline]
+pub(crate) fn ascii_space(c: u8) -> bool {
+    matches!(c, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
+}
+
+/// `\S*` from `i`, stopped early by an ASCII byte `stop` takes: byte by byte below 0x80, a `char`
+/// decoded only beyond (one per step was most of the lexers' cost).
+#[inline]
+fn run_end(s: &str, mut i: usize, stop: impl Fn(u8) -> bool) -> usize {
+    let b = s.as_bytes();
+    while let Some(&c) = b.get(i) {
+        if c < 0x80 {
+            if ascii_space(c) || stop(c) {
+                break;
+            }
+            i += 1;
+        } else {
+            match char_at(s, i) {
+                Some(c) if !py_space(c) => i += c.len_utf8(),
+                _ => break,
+            }
         }
-        i += c.len_utf8();
     }
     i
+}
+
+/// `\S*` from `i`: where it ends.
+pub(crate) fn non_space_end(s: &str, i: usize) -> usize {
+    run_end(s, i, |_| false)
 }
 
 /// `FIELD_RE.match(s, pos)`: (tag, value, end).
@@ -447,21 +469,22 @@ pub(crate) fn ipv6_kind(n: u128) -> &'static str {
 }
 
 /// `fields.ip_facts`: the canonical form and version of an address.
-pub(crate) fn ip_facts(text: &str) -> Option<(String, u8)> {
+pub(crate) fn ip_facts(text: &str) -> Option<(Cow<'_, str>, u8)> {
     if !text.is_ascii() {
         // `ipv4_octets` reads digits of any script (`١92.0.2.98`); the document's `ip` fields get the
         // address in ASCII, the only form an OpenSearch `ip` field takes (the Python path wrote the text
         // as it was, and the node refused the whole document).
-        return unicode_ipv4_octets(text).map(|[a, b, c, d]| (format!("{a}.{b}.{c}.{d}"), 4));
+        return unicode_ipv4_octets(text)
+            .map(|[a, b, c, d]| (format!("{a}.{b}.{c}.{d}").into(), 4));
     }
     if ipv4_octets(text).is_some() {
-        return Some((text.to_string(), 4));
+        return Some((text.into(), 4));
     }
     // `str()` of a scoped address keeps its scope after the canonical form.
     let scope = split_scope(text).and_then(|(_, s)| s);
     ipv6(text).map(|n| match scope {
-        Some(s) => (format!("{}%{s}", ipv6_text(n)), 6),
-        None => (ipv6_text(n), 6),
+        Some(s) => (format!("{}%{s}", ipv6_text(n)).into(), 6),
+        None => (ipv6_text(n).into(), 6),
     })
 }
 
@@ -539,11 +562,19 @@ pub(crate) fn is_word(c: char) -> bool {
 
 /// `\w+` at `i` (Python's `\w`: `str.isalnum()` or `_`).
 pub(crate) fn word_end(s: &str, mut i: usize) -> usize {
-    while let Some(c) = char_at(s, i) {
-        if !py_word(c) {
-            break;
+    let b = s.as_bytes();
+    while let Some(&c) = b.get(i) {
+        if c < 0x80 {
+            if !(c.is_ascii_alphanumeric() || c == b'_') {
+                break;
+            }
+            i += 1;
+        } else {
+            match char_at(s, i) {
+                Some(c) if py_word(c) => i += c.len_utf8(),
+                _ => break,
+            }
         }
-        i += c.len_utf8();
     }
     i
 }
@@ -607,13 +638,7 @@ fn host_at<'a>(
         if b.get(r) != Some(&b'[') {
             continue;
         }
-        let mut e = r + 1;
-        while let Some(c) = char_at(s, e) {
-            if c == ']' || py_space(c) {
-                break;
-            }
-            e += c.len_utf8();
-        }
+        let e = run_end(s, r + 1, |c| c == b']');
         if b.get(e) != Some(&b']') {
             continue;
         }
@@ -659,13 +684,7 @@ pub(crate) fn host_group(s: &str, pos: usize) -> Option<(HostGroup<'_>, usize)> 
     let mut last = p;
     if let Some(c) = char_at(s, p) {
         if !py_space(c) && c != '(' && c != '[' {
-            last = p + c.len_utf8();
-            while let Some(c) = char_at(s, last) {
-                if py_space(c) || c == '[' {
-                    break;
-                }
-                last += c.len_utf8();
-            }
+            last = run_end(s, p + c.len_utf8(), |c| c == b'[');
         }
     }
     let ends = s[p..last]
@@ -843,6 +862,106 @@ pub(crate) fn remote_id(s: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The lexers as they were first written, a `char` decoded per step: the byte readers' oracles.
+    fn non_space_end_by_chars(s: &str, mut i: usize) -> usize {
+        while let Some(c) = char_at(s, i) {
+            if py_space(c) {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        i
+    }
+
+    /// `host_at`'s and `host_group`'s runs as they were: to a space or `stop`.
+    fn run_end_by_chars(s: &str, mut i: usize, stop: char) -> usize {
+        while let Some(c) = char_at(s, i) {
+            if c == stop || py_space(c) {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        i
+    }
+
+    fn word_end_by_chars(s: &str, mut i: usize) -> usize {
+        while let Some(c) = char_at(s, i) {
+            if !py_word(c) {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        i
+    }
+
+    fn address_end_by_chars(s: &str, pos: usize) -> Option<usize> {
+        let n = s.len();
+        let mut i = pos;
+        let mut units = 0;
+        while i < n {
+            let c = char_at(s, i)?;
+            if c == '"' {
+                match quoted_end(s, i) {
+                    Some(e) => i = e,
+                    None => break,
+                }
+            } else if py_space(c) {
+                break;
+            } else {
+                i += c.len_utf8();
+            }
+            units += 1;
+        }
+        if units > 0 && (i == n || char_at(s, i).is_some_and(py_space)) {
+            return Some(i);
+        }
+        let j = non_space_end_by_chars(s, pos);
+        (j > pos).then_some(j)
+    }
+
+    /// Text of the characters the lexers tell apart: spaces of both kinds, quotes, brackets, letters.
+    fn lexer_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                "a", "Z", "0", "_", "-", "@", " ", "\t", "\n", "\x0b", "\x1c", "\x1f", "\u{85}",
+                "\u{a0}", "\u{2003}", "é", "٣", "\"", "\\", "[", "]", "(", ")", "<", ">", ":", ".",
+                "=", "H=", "DS ",
+            ]),
+            0..24,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    #[test]
+    fn ascii_space_is_py_space() {
+        for c in 0u8..0x80 {
+            assert_eq!(ascii_space(c), py_space(char::from(c)), "{c:#x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn byte_lexers_read_as_the_char_lexers(s in lexer_text(), at in 0usize..30) {
+            let at = at.min(s.len());
+            prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
+            prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
+            prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
+            prop_assert_eq!(run_end(&s, at, |c| c == b'['), run_end_by_chars(&s, at, '['));
+            prop_assert_eq!(run_end(&s, at, |c| c == b']'), run_end_by_chars(&s, at, ']'));
+        }
+
+        #[test]
+        fn byte_lexers_on_arbitrary_text(s in "\\PC{0,40}", at in 0usize..50) {
+            let at = at.min(s.len());
+            prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
+            prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
+            prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
+            prop_assert_eq!(run_end(&s, at, |c| c == b'['), run_end_by_chars(&s, at, '['));
+            prop_assert_eq!(run_end(&s, at, |c| c == b']'), run_end_by_chars(&s, at, ']'));
+        }
+    }
 
     /// `ipv4_octets` as it was written first (split, then each part's checks and `parse`).
     fn ipv4_by_parts(text: &str) -> Option<[u8; 4]> {
@@ -989,10 +1108,16 @@ mod tests {
         assert_eq!(ip_kind("::1%x"), Some((6, "loopback")));
         assert_eq!(ip_kind("fe80::1%"), None);
         assert_eq!(ip_kind("fe80::1%a%b"), None);
-        assert_eq!(ip_facts("FE80::1%eth0"), Some(("fe80::1%eth0".into(), 6)));
+        assert_eq!(
+            ip_facts("FE80::1%eth0"),
+            Some((Cow::from("fe80::1%eth0"), 6))
+        );
         assert_eq!(ip_facts("1.2.3.4%x"), None);
         // Digits of another script are read, and written in the ASCII an `ip` field takes.
-        assert_eq!(ip_facts("\u{661}92.0.2.98"), Some(("192.0.2.98".into(), 4)));
+        assert_eq!(
+            ip_facts("\u{661}92.0.2.98"),
+            Some((Cow::from("192.0.2.98"), 4))
+        );
         assert_eq!(ip_kind("ip6:ip6"), None);
         let n = |t: &str| u128::from(t.parse::<std::net::Ipv6Addr>().unwrap());
         assert_eq!(ipv6_text(n("2001:DB8:0:0:1:0:0:1")), "2001:db8::1:0:0:1");
