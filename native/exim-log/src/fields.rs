@@ -6,6 +6,7 @@ use crate::doc::Value;
 use crate::tables;
 use crate::text::{py_decimal, py_lower, py_word};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Python's `str.isspace` (what `\s` means in a `str` pattern).
 pub fn py_space(c: char) -> bool {
@@ -102,14 +103,32 @@ pub(crate) fn ascii_space(c: u8) -> bool {
     matches!(c, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
 }
 
-/// `\S*` from `i`, stopped early by an ASCII byte `stop` takes: byte by byte below 0x80, a `char`
-/// decoded only beyond (one per step was most of the lexers' cost).
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = ONES * 0x80;
+
+/// `\S*` from `i`, stopped early by the byte `stop`: eight bytes at a time while none is a space, the
+/// stop or beyond ASCII, then byte by byte below 0x80, a `char` decoded only beyond (one per step was
+/// most of the lexers' cost).
 #[inline]
-fn run_end(s: &str, mut i: usize, stop: impl Fn(u8) -> bool) -> usize {
+fn run_end(s: &str, mut i: usize, stop: Option<u8>) -> usize {
     let b = s.as_bytes();
+    while let Some(w) = b.get(i..i + 8) {
+        let v = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        // Any byte below 0x21 (every ASCII space is) or from 0x80 up; any byte equal to the stop. Exact
+        // as a whole (which byte it is, is left to the byte loop).
+        let mut hit = (v.wrapping_sub(ONES * 0x21) & !v) | v;
+        if let Some(stop) = stop {
+            let x = v ^ (ONES * u64::from(stop));
+            hit |= x.wrapping_sub(ONES) & !x;
+        }
+        if hit & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
     while let Some(&c) = b.get(i) {
         if c < 0x80 {
-            if ascii_space(c) || stop(c) {
+            if ascii_space(c) || Some(c) == stop {
                 break;
             }
             i += 1;
@@ -125,7 +144,7 @@ fn run_end(s: &str, mut i: usize, stop: impl Fn(u8) -> bool) -> usize {
 
 /// `\S*` from `i`: where it ends.
 pub(crate) fn non_space_end(s: &str, i: usize) -> usize {
-    run_end(s, i, |_| false)
+    run_end(s, i, None)
 }
 
 /// `FIELD_RE.match(s, pos)`: (tag, value, end).
@@ -180,21 +199,19 @@ pub fn duration(value: &str) -> Option<f64> {
         j
     };
     let mut total = 0.0f64;
-    for (unit, secs) in &tables::fields().duration_units {
-        let unit = unit.as_bytes()[0];
-        let e = digits(i);
+    let mut e = digits(i);
+    for &(unit, secs) in duration_units() {
         if e > i && b.get(e) == Some(&unit) {
             // Python multiplies exactly, then rounds to a float once: exact in u128 up to 19 digits,
             // the float of the digits beyond (Python may differ there in the last bit).
-            let secs = secs.as_u64().unwrap_or(0);
             total += match value[i..e].parse::<u64>() {
                 Ok(n) => (u128::from(n) * u128::from(secs)) as f64,
                 Err(_) => value[i..e].parse::<f64>().unwrap_or(f64::INFINITY) * secs as f64,
             };
             i = e + 1;
+            e = digits(i);
         }
     }
-    let e = digits(i);
     if e > i {
         let mut f = e;
         if b.get(e) == Some(&b'.') {
@@ -204,7 +221,7 @@ pub fn duration(value: &str) -> Option<f64> {
             }
         }
         if b.get(f) == Some(&b's') {
-            total += value[i..f].parse::<f64>().unwrap_or(f64::INFINITY);
+            total += decimal_f64(&value[i..f]);
             i = f + 1;
         }
     }
@@ -214,6 +231,38 @@ pub fn duration(value: &str) -> Option<f64> {
         return None;
     }
     Some(if neg { -total } else { total })
+}
+
+/// `duration_units` as (unit byte, seconds), in the table's order: read from the JSON map once.
+fn duration_units() -> &'static [(u8, u64)] {
+    static UNITS: OnceLock<Vec<(u8, u64)>> = OnceLock::new();
+    UNITS.get_or_init(|| {
+        tables::fields()
+            .duration_units
+            .iter()
+            .map(|(unit, secs)| (unit.as_bytes()[0], secs.as_u64().unwrap_or(0)))
+            .collect()
+    })
+}
+
+/// `float()` of ASCII `\d+(?:\.\d+)?`. Up to 15 digits the digits are an exact integer below 2^53 and
+/// the power of ten an exact float, so their one correctly rounded quotient is the correctly rounded
+/// decimal `parse` gives (Clinger's fast path), without `parse`'s general machinery.
+fn decimal_f64(t: &str) -> f64 {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = t.as_bytes();
+    let dot = b.iter().position(|&c| c == b'.');
+    if b.len() - usize::from(dot.is_some()) <= 15 {
+        let m = b
+            .iter()
+            .filter(|&&c| c != b'.')
+            .fold(0u64, |m, &c| m * 10 + u64::from(c - b'0'));
+        let scale = dot.map_or(0, |d| b.len() - d - 1);
+        return m as f64 / POW10[scale];
+    }
+    t.parse::<f64>().unwrap_or(f64::INFINITY)
 }
 
 /// `fields.integer`.
@@ -579,13 +628,6 @@ pub(crate) fn word_end(s: &str, mut i: usize) -> usize {
     i
 }
 
-pub(crate) fn port_value(port: &str) -> Value {
-    match port.parse::<u64>() {
-        Ok(n) if port.bytes().all(|c| c.is_ascii_digit()) => Value::from(n),
-        _ => Value::from(port),
-    }
-}
-
 pub(crate) struct HostGroup<'a> {
     pub(crate) address: &'a str,
     pub(crate) name: Option<&'a str>,
@@ -638,7 +680,7 @@ fn host_at<'a>(
         if b.get(r) != Some(&b'[') {
             continue;
         }
-        let e = run_end(s, r + 1, |c| c == b']');
+        let e = run_end(s, r + 1, Some(b']'));
         if b.get(e) != Some(&b']') {
             continue;
         }
@@ -684,7 +726,7 @@ pub(crate) fn host_group(s: &str, pos: usize) -> Option<(HostGroup<'_>, usize)> 
     let mut last = p;
     if let Some(c) = char_at(s, p) {
         if !py_space(c) && c != '(' && c != '[' {
-            last = run_end(s, p + c.len_utf8(), |c| c == b'[');
+            last = run_end(s, p + c.len_utf8(), Some(b'['));
         }
     }
     let ends = s[p..last]
@@ -745,8 +787,16 @@ fn host_loose(s: &str, p: usize) -> Option<(HostGroup<'_>, usize)> {
 
 /// A port as `int(port) if port.isdecimal()` reads it (digits of any script), else `None`.
 pub(crate) fn decimal_port(port: &str) -> Option<Value> {
-    if port.bytes().all(|c| c.is_ascii_digit()) {
-        return Some(port_value(port));
+    let b = port.as_bytes();
+    if b.iter().all(u8::is_ascii_digit) {
+        // `port_value` in one pass: the number unless empty or beyond u64, then the text.
+        let n = b.iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        });
+        return Some(match n {
+            Some(n) if !b.is_empty() => Value::from(n),
+            _ => Value::from(port),
+        });
     }
     if port.is_ascii() || !port.chars().all(|c| py_decimal(c).is_some()) {
         return None;
@@ -760,7 +810,7 @@ pub(crate) fn interface(value: &str) -> Value {
     let mut out = Obj::new();
     let b = value.as_bytes();
     if b.first() == Some(&b'[') {
-        if let Some(k) = value.find(']') {
+        if let Some(k) = b.iter().position(|&c| c == b']') {
             let rest = &value[k + 1..];
             let port = if rest.is_empty() {
                 Some(None)
@@ -886,6 +936,14 @@ mod tests {
         i
     }
 
+    /// `decimal_port`'s reading of ASCII digits as it was first written: its oracle.
+    fn port_value(port: &str) -> Value {
+        match port.parse::<u64>() {
+            Ok(n) if port.bytes().all(|c| c.is_ascii_digit()) => Value::from(n),
+            _ => Value::from(port),
+        }
+    }
+
     fn word_end_by_chars(s: &str, mut i: usize) -> usize {
         while let Some(c) = char_at(s, i) {
             if !py_word(c) {
@@ -935,6 +993,25 @@ mod tests {
     }
 
     #[test]
+    fn decimal_f64_reads_as_parse() {
+        for t in [
+            "0",
+            "0.098",
+            "3.106",
+            "1.359",
+            "999999999999999",
+            "0.000000000000001",
+            "12.5",
+        ] {
+            assert_eq!(
+                decimal_f64(t).to_bits(),
+                t.parse::<f64>().unwrap().to_bits(),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
     fn ascii_space_is_py_space() {
         for c in 0u8..0x80 {
             assert_eq!(ascii_space(c), py_space(char::from(c)), "{c:#x}");
@@ -948,8 +1025,18 @@ mod tests {
             prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
             prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
             prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
-            prop_assert_eq!(run_end(&s, at, |c| c == b'['), run_end_by_chars(&s, at, '['));
-            prop_assert_eq!(run_end(&s, at, |c| c == b']'), run_end_by_chars(&s, at, ']'));
+            prop_assert_eq!(run_end(&s, at, Some(b'[')), run_end_by_chars(&s, at, '['));
+            prop_assert_eq!(run_end(&s, at, Some(b']')), run_end_by_chars(&s, at, ']'));
+        }
+
+        #[test]
+        fn decimal_f64_as_parse(t in "[0-9]{1,20}(\\.[0-9]{1,20})?") {
+            prop_assert_eq!(decimal_f64(&t).to_bits(), t.parse::<f64>().unwrap().to_bits());
+        }
+
+        #[test]
+        fn ports_as_port_value(p in "[0-9]{0,22}") {
+            prop_assert_eq!(decimal_port(&p), Some(port_value(&p)));
         }
 
         #[test]
@@ -958,8 +1045,8 @@ mod tests {
             prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
             prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
             prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
-            prop_assert_eq!(run_end(&s, at, |c| c == b'['), run_end_by_chars(&s, at, '['));
-            prop_assert_eq!(run_end(&s, at, |c| c == b']'), run_end_by_chars(&s, at, ']'));
+            prop_assert_eq!(run_end(&s, at, Some(b'[')), run_end_by_chars(&s, at, '['));
+            prop_assert_eq!(run_end(&s, at, Some(b']')), run_end_by_chars(&s, at, ']'));
         }
     }
 
