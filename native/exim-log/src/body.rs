@@ -137,7 +137,7 @@ impl Event {
         match tag {
             "T" if arrival => {
                 self.sec("email")
-                    .insert("subject".into(), unquote(val).into());
+                    .insert("subject".into(), unquoted(val).into());
             }
             "T" => {
                 self.exim.insert("transport".into(), val.into());
@@ -161,31 +161,19 @@ impl Event {
             },
             "C" => {
                 if val.starts_with('"') {
-                    let conf = unescape(&unquote(val));
-                    let rid = remote_id(&conf).map(str::to_string);
-                    self.exim.insert("smtp_confirmation".into(), conf.into());
-                    if let Some(rid) = rid {
+                    let quoted = unquoted(val);
+                    let conf = unescaped(&quoted);
+                    if let Some(rid) = remote_id(&conf) {
                         self.exim.insert("remote_id".into(), rid.into());
                     }
+                    self.exim.insert("smtp_confirmation".into(), conf.into());
                 } else {
                     let cmds: Vec<Value> = val.split(',').map(Value::from).collect();
                     self.exim.insert("smtp_commands".into(), cmds.into());
                 }
             }
             "X" => {
-                let tls = tls_cipher(val);
-                let mut extra = Obj::new();
-                let t = self.sec("tls");
-                for (k, v) in tls {
-                    if matches!(k.as_ref(), "version" | "version_protocol" | "cipher") {
-                        t.insert(k, v);
-                    } else {
-                        extra.insert(k, v);
-                    }
-                }
-                if !extra.is_empty() {
-                    sub(&mut self.exim, "tls").extend(extra);
-                }
+                tls_cipher_into(val, sub(&mut self.doc, "tls"), &mut self.exim);
             }
             "A" => {
                 let mut parts = val.splitn(3, ':');
@@ -215,7 +203,7 @@ impl Event {
             "F" => self.sender(val),
             "id" | "id*" => {
                 self.sec("email")
-                    .insert("message_id".into(), unescape(val).into());
+                    .insert("message_id".into(), unescaped(val).into());
                 if tag == "id*" {
                     self.exim.insert("message_id_generated".into(), true.into());
                 }
@@ -225,11 +213,11 @@ impl Event {
             }
             "DN" => {
                 let peer = if side == "source" { "client" } else { "server" };
-                let v = unquote(val);
+                let v = unquoted(val);
                 sub(self.sec("tls"), peer).insert("subject".into(), v.into());
             }
             "SNI" => {
-                let v = unquote(val);
+                let v = unquoted(val);
                 sub(self.sec("tls"), "client").insert("server_name".into(), v.into());
             }
             "DKIM" => {
@@ -241,7 +229,7 @@ impl Event {
                 self.exim.insert("dkim".into(), v.into());
             }
             "input" => {
-                self.exim.insert("smtp_input".into(), unquote(val).into());
+                self.exim.insert("smtp_input".into(), unquoted(val).into());
             }
             "DMARC" => {
                 self.exim.insert("dmarc".into(), val.into());

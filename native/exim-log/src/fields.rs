@@ -280,8 +280,13 @@ pub fn integer(value: &str) -> Option<u64> {
 /// `fields.unescape`: octal escapes are bytes, so the result is decoded as UTF-8 again, with the bytes
 /// that are not UTF-8 read as Latin-1 (`_latin1_fallback`).
 pub fn unescape(text: &str) -> String {
-    if !text.contains('\\') {
-        return text.to_string();
+    unescaped(text).into_owned()
+}
+
+/// [`unescape`], borrowing text without a backslash (most of it) instead of copying it.
+pub(crate) fn unescaped(text: &str) -> Cow<'_, str> {
+    if !text.as_bytes().contains(&b'\\') {
+        return Cow::Borrowed(text);
     }
     let escapes = &tables::fields().escapes;
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
@@ -319,7 +324,8 @@ pub fn unescape(text: &str) -> String {
     if !octal {
         // Text, the table's replacements and bytes below 0x80: UTF-8 whatever the input.
         return String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            .into();
     }
     let mut text = String::with_capacity(out.len());
     let mut bytes = &out[..];
@@ -327,7 +333,7 @@ pub fn unescape(text: &str) -> String {
         match std::str::from_utf8(bytes) {
             Ok(s) => {
                 text.push_str(s);
-                return text;
+                return text.into();
             }
             Err(e) => {
                 let good = e.valid_up_to();
@@ -342,10 +348,15 @@ pub fn unescape(text: &str) -> String {
 
 /// `fields.unquote`.
 pub fn unquote(value: &str) -> String {
+    unquoted(value).into_owned()
+}
+
+/// [`unquote`], borrowing what needs no unescaping.
+pub(crate) fn unquoted(value: &str) -> Cow<'_, str> {
     if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
-        return unescape(&value[1..value.len() - 1]);
+        return unescaped(&value[1..value.len() - 1]);
     }
-    unescape(value.trim_start_matches('"'))
+    unescaped(value.trim_start_matches('"'))
 }
 
 /// `fields.strip_angle`.
@@ -359,22 +370,31 @@ pub fn strip_angle(value: &str) -> &str {
 /// `fields.ipv4_octets`.
 pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
     // One pass over the bytes (`split('.')` and `parse` per part cost 1% of the instructions): four
-    // parts of 1-3 ASCII digits, no leading zero, each at most 255, split by single dots.
+    // parts of 1-3 ASCII digits, no leading zero, each at most 255, split by single dots. A part read
+    // to its third digit, or to its first when that is `0`, must then be at a dot (or the end): a
+    // fourth digit or a digit after a leading zero refuses the text there.
     let b = text.as_bytes();
     let mut out = [0u8; 4];
     let mut i = 0;
     for (n, octet) in out.iter_mut().enumerate() {
-        let start = i;
-        let mut v: u32 = 0;
-        while i < b.len() && i - start < 4 && b[i].is_ascii_digit() {
-            v = v * 10 + u32::from(b[i] - b'0');
-            i += 1;
-        }
-        let len = i - start;
-        if len == 0 || len > 3 || (b[start] == b'0' && len > 1) || v > 255 {
+        let d = *b.get(i)?;
+        if !d.is_ascii_digit() {
             return None;
         }
-        *octet = v as u8;
+        let mut v = u32::from(d - b'0');
+        i += 1;
+        if d != b'0' {
+            for _ in 0..2 {
+                match b.get(i) {
+                    Some(&c) if c.is_ascii_digit() => {
+                        v = v * 10 + u32::from(c - b'0');
+                        i += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
         if n < 3 {
             if b.get(i) != Some(&b'.') {
                 return None;
@@ -837,45 +857,55 @@ pub(crate) fn interface(value: &str) -> Value {
     Value::Object(out)
 }
 
-pub(crate) fn tls_cipher(value: &str) -> Obj {
-    let mut out = Obj::new();
+/// `fields.tls_cipher` of an `X=` value, written straight into its two homes: the version, its
+/// protocol and the cipher into `tls` (the document's), the rest into `exim`'s `tls`, made only
+/// when it gets a member (an `Obj` returned and then split, as before, cost an object and two copies).
+pub(crate) fn tls_cipher_into(value: &str, tls: &mut Obj, exim: &mut Obj) {
     let mut value = value;
     if let Some(v) = value.strip_suffix('*') {
-        out.insert("resumed".into(), true.into());
+        crate::body::sub(exim, "tls").insert("resumed".into(), true.into());
         value = v;
     }
-    let parts: Vec<&str> = value.split(':').collect();
-    let proto = parts[0];
-    // Python's `upper()` (Unicode, maybe longer: `ß` is `SS`); `proto[3:]` counts characters.
-    let upper = crate::text::py_upper(proto);
-    if upper.starts_with("TLS") || upper.starts_with("SSL") {
-        out.insert(
-            "version_protocol".into(),
-            upper[..3].to_ascii_lowercase().into(),
-        );
+    let mut parts = value.split(':');
+    let proto = parts.next().unwrap_or("");
+    // Python's `upper()` (Unicode, maybe longer: `ß` is `SS`); `proto[3:]` counts characters. Of ASCII
+    // text the first three bytes decide, without an upper-cased copy.
+    let family = if proto.is_ascii() {
+        let head = proto.as_bytes().get(..3).unwrap_or(b"");
+        [("tls", b"TLS"), ("ssl", b"SSL")]
+            .into_iter()
+            .find(|(_, f)| head.eq_ignore_ascii_case(*f))
+            .map(|(name, _)| name)
+    } else {
+        let upper = crate::text::py_upper(proto);
+        ["tls", "ssl"]
+            .into_iter()
+            .find(|name| upper.starts_with(&name.to_ascii_uppercase()))
+    };
+    if let Some(family) = family {
+        tls.insert("version_protocol".into(), family.into());
         let rest = proto.char_indices().nth(3).map_or("", |(i, _)| &proto[i..]);
-        let mut version = rest.trim_start_matches(['v', 'V']).to_string();
-        if !version.is_empty() && !version.contains('.') {
-            version.push_str(".0");
-        }
+        let version = rest.trim_start_matches(['v', 'V']);
         if !version.is_empty() {
-            out.insert("version".into(), version.into());
+            let v: Value = if version.contains('.') {
+                version.into()
+            } else {
+                format!("{version}.0").into()
+            };
+            tls.insert("version".into(), v);
         }
     } else {
-        out.insert("version_protocol".into(), proto.into());
+        tls.insert("version_protocol".into(), proto.into());
     }
-    if parts.len() > 1 && !parts[1].is_empty() {
-        out.insert("cipher".into(), parts[1].into());
+    if let Some(cipher) = parts.next().filter(|c| !c.is_empty()) {
+        tls.insert("cipher".into(), cipher.into());
     }
-    if parts.len() > 2 {
-        if let Some(bits) = integer(parts[2]) {
-            out.insert("bits".into(), bits.into());
-        }
+    if let Some(bits) = parts.next().and_then(integer) {
+        crate::body::sub(exim, "tls").insert("bits".into(), bits.into());
     }
-    if parts.len() > 3 && !parts[3].is_empty() {
-        out.insert("kex_group".into(), parts[3].into());
+    if let Some(kex) = parts.next().filter(|k| !k.is_empty()) {
+        crate::body::sub(exim, "tls").insert("kex_group".into(), kex.into());
     }
-    out
 }
 
 /// `REMOTE_ID_RE.search`: `\bid=(MSGID)(?![0-9A-Za-z-])`.
@@ -942,6 +972,48 @@ mod tests {
             Ok(n) if port.bytes().all(|c| c.is_ascii_digit()) => Value::from(n),
             _ => Value::from(port),
         }
+    }
+
+    /// `tls_cipher` as it was first written (one `Obj`, split by the caller): `tls_cipher_into`'s oracle.
+    fn tls_cipher_split(value: &str) -> Obj {
+        let mut out = Obj::new();
+        let mut value = value;
+        if let Some(v) = value.strip_suffix('*') {
+            out.insert("resumed".into(), true.into());
+            value = v;
+        }
+        let parts: Vec<&str> = value.split(':').collect();
+        let proto = parts[0];
+        // Python's `upper()` (Unicode, maybe longer: `ß` is `SS`); `proto[3:]` counts characters.
+        let upper = crate::text::py_upper(proto);
+        if upper.starts_with("TLS") || upper.starts_with("SSL") {
+            out.insert(
+                "version_protocol".into(),
+                upper[..3].to_ascii_lowercase().into(),
+            );
+            let rest = proto.char_indices().nth(3).map_or("", |(i, _)| &proto[i..]);
+            let mut version = rest.trim_start_matches(['v', 'V']).to_string();
+            if !version.is_empty() && !version.contains('.') {
+                version.push_str(".0");
+            }
+            if !version.is_empty() {
+                out.insert("version".into(), version.into());
+            }
+        } else {
+            out.insert("version_protocol".into(), proto.into());
+        }
+        if parts.len() > 1 && !parts[1].is_empty() {
+            out.insert("cipher".into(), parts[1].into());
+        }
+        if parts.len() > 2 {
+            if let Some(bits) = integer(parts[2]) {
+                out.insert("bits".into(), bits.into());
+            }
+        }
+        if parts.len() > 3 && !parts[3].is_empty() {
+            out.insert("kex_group".into(), parts[3].into());
+        }
+        out
     }
 
     fn word_end_by_chars(s: &str, mut i: usize) -> usize {
@@ -1037,6 +1109,33 @@ mod tests {
         #[test]
         fn ports_as_port_value(p in "[0-9]{0,22}") {
             prop_assert_eq!(decimal_port(&p), Some(port_value(&p)));
+        }
+
+        #[test]
+        fn ipv4_octets_as_the_split_reading(
+            t in proptest::collection::vec("0|[0-9]{1,4}|0[0-9]{1,2}|2[5-9][0-9]|[0-9a٣ ]{0,2}", 3..6)
+                .prop_map(|v| v.join("."))
+        ) {
+            prop_assert_eq!(ipv4_octets(&t), ipv4_by_parts(&t));
+        }
+
+        #[test]
+        fn tls_cipher_into_as_the_split_reading(
+            t in "(TLS|tls|SSL|ssLv|ß[lL]|TL|x|)[0-9v.]{0,4}(:[A-Z0-9_-]{0,6}){0,4}\\*?"
+        ) {
+            let (mut tls, mut exim) = (Obj::new(), Obj::new());
+            tls_cipher_into(&t, &mut tls, &mut exim);
+            let (mut want_tls, mut want_exim) = (Obj::new(), Obj::new());
+            for (k, v) in tls_cipher_split(&t) {
+                if matches!(k.as_ref(), "version" | "version_protocol" | "cipher") {
+                    want_tls.insert(k, v);
+                } else {
+                    want_exim.insert(k, v);
+                }
+            }
+            prop_assert_eq!(tls, want_tls);
+            let exim_tls = exim.get("tls").and_then(Value::as_object).cloned().unwrap_or_default();
+            prop_assert_eq!(exim_tls, want_exim);
         }
 
         #[test]
@@ -1173,7 +1272,9 @@ mod tests {
         assert_eq!(duration("99999999999999999999w"), Some(6.048e25));
         assert_eq!(integer("\u{661}\u{660}\u{660}"), Some(100));
         assert_eq!(integer("1234567890123456789"), None);
-        let tls = tls_cipher("ßl1.2:x");
+        let (mut tls, mut exim) = (Obj::new(), Obj::new());
+        tls_cipher_into("ßl1.2:x", &mut tls, &mut exim);
+        assert!(exim.is_empty());
         assert_eq!(
             serde_json::to_value(&tls).unwrap(),
             serde_json::json!({"version_protocol": "ssl", "version": ".2", "cipher": "x"})
