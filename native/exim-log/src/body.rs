@@ -332,10 +332,6 @@ impl Event {
             default,
         } = *how;
         let message = message.trim_matches(py_space);
-        let mut err = Obj::new();
-        if !message.is_empty() {
-            err.insert("message".into(), message.into());
-        }
         let facts = if message.contains("SMTP") || message.contains("after") {
             c::smtp_error(message)
         } else {
@@ -351,19 +347,7 @@ impl Event {
                 (Cow::Borrowed(message), code, enh)
             }
         };
-        if !text.is_empty() {
-            err.insert("text".into(), text.as_ref().into());
-        }
-        if let Some(code) = code {
-            err.insert("smtp_code".into(), code.into());
-        }
-        if let Some(e) = enhanced.as_deref().filter(|e| !e.is_empty()) {
-            err.insert("enhanced_code".into(), e.into());
-        }
-        if let Some(stage) = facts.stage.or(stage) {
-            err.insert("stage".into(), stage.into());
-        }
-        if let Some(errno) = errno {
+        let errno_value = errno.map(|errno| {
             // Python's int(): surrounding whitespace, a sign, ASCII digits here; digits of other
             // scripts and `_` between digits through `py_int`.
             let t = errno.trim_matches(crate::text::int_space);
@@ -377,14 +361,10 @@ impl Event {
                 t.parse::<i64>().ok().filter(|_| numeral)
             };
             match n {
-                Some(n) => {
-                    err.insert("errno".into(), n.into());
-                }
-                None => {
-                    err.insert("errno_raw".into(), errno.into());
-                }
+                Some(n) => ("errno", Value::from(n)),
+                None => ("errno_raw", Value::from(errno)),
             }
-        }
+        });
         let basis = if text.is_empty() { message } else { &text };
         let (name, temp) = c::classify(
             basis,
@@ -395,19 +375,42 @@ impl Event {
             context,
             default,
         );
-        if !err.contains_key("stage") {
+        let stage = facts.stage.or(stage).or_else(|| {
             if c::is_connect_class(&name) {
-                err.insert("stage".into(), "connect".into());
+                Some("connect")
             } else if side == "destination" && !self.doc.contains_key("destination") {
-                err.insert("stage".into(), "local".into());
+                Some("local")
+            } else {
+                None
             }
-        }
+        });
         let local = side == "destination"
             && c::routed_locally(self.exim.get("router").and_then(Value::as_str));
+        let hint = c::hint_for(&name, local);
+        // Straight into `exim.error`, in key order (each a push when the section is new): a separate
+        // object extended into it cost a copy of every member.
+        let err = sub(&mut self.exim, "error");
         err.insert("class".into(), name.as_str().into());
+        if let Some(e) = enhanced.as_deref().filter(|e| !e.is_empty()) {
+            err.insert("enhanced_code".into(), e.into());
+        }
+        if let Some((key, v)) = errno_value {
+            err.insert(key.into(), v);
+        }
+        err.insert("hint".into(), hint.into());
+        if !message.is_empty() {
+            err.insert("message".into(), message.into());
+        }
+        if let Some(code) = code {
+            err.insert("smtp_code".into(), code.into());
+        }
+        if let Some(stage) = stage {
+            err.insert("stage".into(), stage.into());
+        }
         err.insert("temporary".into(), temp.into());
-        err.insert("hint".into(), c::hint_for(&name, local).into());
-        sub(&mut self.exim, "error").extend(err);
+        if !text.is_empty() {
+            err.insert("text".into(), text.as_ref().into());
+        }
     }
 
     /// `parse._failure`.
