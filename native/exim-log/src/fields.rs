@@ -97,10 +97,20 @@ pub(crate) fn angle_end(s: &str, pos: usize) -> Option<usize> {
     None
 }
 
-/// Python's `str.isspace` of an ASCII byte (`py_space` of its `char`).
+/// Python's `str.isspace` of an ASCII byte (`py_space` of its `char`): one load, not three ranges
+/// tested (the lexers' hottest test).
 #[inline]
 pub(crate) fn ascii_space(c: u8) -> bool {
-    matches!(c, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
+    const SPACES: [bool; 128] = {
+        let mut t = [false; 128];
+        let mut c = 0;
+        while c < 128 {
+            t[c] = matches!(c as u8, b'\t'..=b'\r' | 0x1c..=0x1f | b' ');
+            c += 1;
+        }
+        t
+    };
+    SPACES[usize::from(c & 0x7f)] && c < 0x80
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
