@@ -10,6 +10,7 @@ use crate::doc::Value;
 use crate::fields::*;
 use crate::json::JsonWriter;
 use crate::tables;
+use std::borrow::Cow;
 
 pub type Obj = crate::doc::Obj;
 
@@ -23,11 +24,31 @@ pub struct Event {
     pub exim: Obj,
 }
 
-/// The section `name` of `map`, made empty when absent (its key is owned only when `name` is not static).
+/// The sections the code names: a new section's key is one of these when it can be, not a `String`.
+const SECTIONS: &[&str] = &[
+    "source",
+    "destination",
+    "email",
+    "from",
+    "to",
+    "tls",
+    "client",
+    "server",
+    "user",
+    "error",
+    "fields",
+    "process",
+];
+
+/// The section `name` of `map`, made empty when absent (its key is owned only when `name` is not one of
+/// [`SECTIONS`]).
 pub(crate) fn sub<'a>(map: &'a mut Obj, name: &str) -> &'a mut Obj {
     let v = map.entry_or_insert_with(
         name,
-        || name.to_string().into(),
+        || match SECTIONS.iter().find(|&&k| k == name) {
+            Some(&k) => k.into(),
+            None => name.to_string().into(),
+        },
         || Value::Object(Obj::new()),
     );
     match v {
@@ -44,15 +65,16 @@ impl Event {
     pub(crate) fn host(&mut self, side: &str, g: &HostGroup<'_>) {
         let facts = ip_facts(g.address);
         let s = self.sec(side);
+        // In key order: each member is then a push onto the section.
         s.insert("address".into(), g.address.into());
+        if let Some(name) = g.name {
+            s.insert("domain".into(), name.into());
+        }
         if let Some((ip, _)) = facts {
-            s.insert("ip".into(), ip.into());
+            s.insert("ip".into(), ip.as_ref().into());
         }
         if let Some(port) = g.port.and_then(decimal_port) {
             s.insert("port".into(), port);
-        }
-        if let Some(name) = g.name {
-            s.insert("domain".into(), name.into());
         }
         if let Some(helo) = g.helo {
             self.exim.insert("helo".into(), helo.into());
@@ -99,10 +121,10 @@ impl Event {
             _ => val,
         };
         let t = tables::tags();
-        if t.durations.contains_key(tag) {
+        if let Some(name) = t.durations.get(tag) {
             match duration(val) {
                 Some(d) => {
-                    self.exim.insert(t.durations[tag].as_str().into(), d.into());
+                    self.exim.insert(name.as_str().into(), d.into());
                 }
                 None => self.unknown(tag, val),
             }
@@ -115,7 +137,7 @@ impl Event {
         match tag {
             "T" if arrival => {
                 self.sec("email")
-                    .insert("subject".into(), unquote(val).into());
+                    .insert("subject".into(), unquoted(val).into());
             }
             "T" => {
                 self.exim.insert("transport".into(), val.into());
@@ -139,31 +161,19 @@ impl Event {
             },
             "C" => {
                 if val.starts_with('"') {
-                    let conf = unescape(&unquote(val));
-                    let rid = remote_id(&conf).map(str::to_string);
-                    self.exim.insert("smtp_confirmation".into(), conf.into());
-                    if let Some(rid) = rid {
+                    let quoted = unquoted(val);
+                    let conf = unescaped(&quoted);
+                    if let Some(rid) = remote_id(&conf) {
                         self.exim.insert("remote_id".into(), rid.into());
                     }
+                    self.exim.insert("smtp_confirmation".into(), conf.into());
                 } else {
                     let cmds: Vec<Value> = val.split(',').map(Value::from).collect();
                     self.exim.insert("smtp_commands".into(), cmds.into());
                 }
             }
             "X" => {
-                let tls = tls_cipher(val);
-                let mut extra = Obj::new();
-                let t = self.sec("tls");
-                for (k, v) in tls {
-                    if matches!(k.as_ref(), "version" | "version_protocol" | "cipher") {
-                        t.insert(k, v);
-                    } else {
-                        extra.insert(k, v);
-                    }
-                }
-                if !extra.is_empty() {
-                    sub(&mut self.exim, "tls").extend(extra);
-                }
+                tls_cipher_into(val, sub(&mut self.doc, "tls"), &mut self.exim);
             }
             "A" => {
                 let mut parts = val.splitn(3, ':');
@@ -193,7 +203,7 @@ impl Event {
             "F" => self.sender(val),
             "id" | "id*" => {
                 self.sec("email")
-                    .insert("message_id".into(), unescape(val).into());
+                    .insert("message_id".into(), unescaped(val).into());
                 if tag == "id*" {
                     self.exim.insert("message_id_generated".into(), true.into());
                 }
@@ -203,11 +213,11 @@ impl Event {
             }
             "DN" => {
                 let peer = if side == "source" { "client" } else { "server" };
-                let v = unquote(val);
+                let v = unquoted(val);
                 sub(self.sec("tls"), peer).insert("subject".into(), v.into());
             }
             "SNI" => {
-                let v = unquote(val);
+                let v = unquoted(val);
                 sub(self.sec("tls"), "client").insert("server_name".into(), v.into());
             }
             "DKIM" => {
@@ -219,7 +229,7 @@ impl Event {
                 self.exim.insert("dkim".into(), v.into());
             }
             "input" => {
-                self.exim.insert("smtp_input".into(), unquote(val).into());
+                self.exim.insert("smtp_input".into(), unquoted(val).into());
             }
             "DMARC" => {
                 self.exim.insert("dmarc".into(), val.into());
@@ -322,10 +332,6 @@ impl Event {
             default,
         } = *how;
         let message = message.trim_matches(py_space);
-        let mut err = Obj::new();
-        if !message.is_empty() {
-            err.insert("message".into(), message.into());
-        }
         let facts = if message.contains("SMTP") || message.contains("after") {
             c::smtp_error(message)
         } else {
@@ -335,25 +341,13 @@ impl Event {
             self.remote_host(side, name, ip);
         }
         let (text, code, enhanced) = match facts.text {
-            Some(t) => (t, facts.smtp_code, facts.enhanced),
+            Some(t) => (Cow::Owned(t), facts.smtp_code, facts.enhanced),
             None => {
                 let (code, enh) = c::response_codes(message);
-                (message.to_string(), code, enh)
+                (Cow::Borrowed(message), code, enh)
             }
         };
-        if !text.is_empty() {
-            err.insert("text".into(), text.as_str().into());
-        }
-        if let Some(code) = code {
-            err.insert("smtp_code".into(), code.into());
-        }
-        if let Some(e) = enhanced.as_deref().filter(|e| !e.is_empty()) {
-            err.insert("enhanced_code".into(), e.into());
-        }
-        if let Some(stage) = facts.stage.or(stage) {
-            err.insert("stage".into(), stage.into());
-        }
-        if let Some(errno) = errno {
+        let errno_value = errno.map(|errno| {
             // Python's int(): surrounding whitespace, a sign, ASCII digits here; digits of other
             // scripts and `_` between digits through `py_int`.
             let t = errno.trim_matches(crate::text::int_space);
@@ -367,14 +361,10 @@ impl Event {
                 t.parse::<i64>().ok().filter(|_| numeral)
             };
             match n {
-                Some(n) => {
-                    err.insert("errno".into(), n.into());
-                }
-                None => {
-                    err.insert("errno_raw".into(), errno.into());
-                }
+                Some(n) => ("errno", Value::from(n)),
+                None => ("errno_raw", Value::from(errno)),
             }
-        }
+        });
         let basis = if text.is_empty() { message } else { &text };
         let (name, temp) = c::classify(
             basis,
@@ -385,19 +375,42 @@ impl Event {
             context,
             default,
         );
-        if !err.contains_key("stage") {
+        let stage = facts.stage.or(stage).or_else(|| {
             if c::is_connect_class(&name) {
-                err.insert("stage".into(), "connect".into());
+                Some("connect")
             } else if side == "destination" && !self.doc.contains_key("destination") {
-                err.insert("stage".into(), "local".into());
+                Some("local")
+            } else {
+                None
             }
-        }
+        });
         let local = side == "destination"
             && c::routed_locally(self.exim.get("router").and_then(Value::as_str));
+        let hint = c::hint_for(&name, local);
+        // Straight into `exim.error`, in key order (each a push when the section is new): a separate
+        // object extended into it cost a copy of every member.
+        let err = sub(&mut self.exim, "error");
         err.insert("class".into(), name.as_str().into());
+        if let Some(e) = enhanced.as_deref().filter(|e| !e.is_empty()) {
+            err.insert("enhanced_code".into(), e.into());
+        }
+        if let Some((key, v)) = errno_value {
+            err.insert(key.into(), v);
+        }
+        err.insert("hint".into(), hint.into());
+        if !message.is_empty() {
+            err.insert("message".into(), message.into());
+        }
+        if let Some(code) = code {
+            err.insert("smtp_code".into(), code.into());
+        }
+        if let Some(stage) = stage {
+            err.insert("stage".into(), stage.into());
+        }
         err.insert("temporary".into(), temp.into());
-        err.insert("hint".into(), c::hint_for(&name, local).into());
-        sub(&mut self.exim, "error").extend(err);
+        if !text.is_empty() {
+            err.insert("text".into(), text.as_ref().into());
+        }
     }
 
     /// `parse._failure`.

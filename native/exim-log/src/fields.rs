@@ -5,6 +5,8 @@ use crate::body::Obj;
 use crate::doc::Value;
 use crate::tables;
 use crate::text::{py_decimal, py_lower, py_word};
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Python's `str.isspace` (what `\s` means in a `str` pattern).
 pub fn py_space(c: char) -> bool {
@@ -37,33 +39,32 @@ pub(crate) fn quoted_end(s: &str, pos: usize) -> Option<usize> {
 
 /// `ADDRESS_RE.match(s, pos)`: `{ADDRESS}(?!\S)|\S+`; the end of the match.
 pub(crate) fn address_end(s: &str, pos: usize) -> Option<usize> {
-    let n = s.len();
+    let b = s.as_bytes();
     let mut i = pos;
-    let mut units = 0;
-    while i < n {
-        let c = char_at(s, i)?;
-        if c == '"' {
+    // Byte by byte below 0x80 (a `char` decoded per step was most of this function's cost).
+    while let Some(&c) = b.get(i) {
+        if c == b'"' {
             match quoted_end(s, i) {
                 Some(e) => i = e,
                 None => break,
             }
-        } else if py_space(c) {
-            break;
+        } else if c < 0x80 {
+            if ascii_space(c) {
+                break;
+            }
+            i += 1;
         } else {
+            let c = char_at(s, i)?;
+            if py_space(c) {
+                break;
+            }
             i += c.len_utf8();
         }
-        units += 1;
     }
-    if units > 0 && (i == n || char_at(s, i).is_some_and(py_space)) {
+    if i > pos && (i == b.len() || char_at(s, i).is_some_and(py_space)) {
         return Some(i);
     }
-    let mut j = pos;
-    while let Some(c) = char_at(s, j) {
-        if py_space(c) {
-            break;
-        }
-        j += c.len_utf8();
-    }
+    let j = non_space_end(s, pos);
     (j > pos).then_some(j)
 }
 
@@ -96,14 +97,64 @@ pub(crate) fn angle_end(s: &str, pos: usize) -> Option<usize> {
     None
 }
 
-pub(crate) fn non_space_end(s: &str, mut i: usize) -> usize {
-    while let Some(c) = char_at(s, i) {
-        if py_space(c) {
+/// Python's `str.isspace` of an ASCII byte (`py_space` of its `char`): one load, not three ranges
+/// tested (the lexers' hottest test).
+#[inline]
+pub(crate) fn ascii_space(c: u8) -> bool {
+    const SPACES: [bool; 128] = {
+        let mut t = [false; 128];
+        let mut c = 0;
+        while c < 128 {
+            t[c] = matches!(c as u8, b'\t'..=b'\r' | 0x1c..=0x1f | b' ');
+            c += 1;
+        }
+        t
+    };
+    SPACES[usize::from(c & 0x7f)] && c < 0x80
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = ONES * 0x80;
+
+/// `\S*` from `i`, stopped early by the byte `stop`: eight bytes at a time while none is a space, the
+/// stop or beyond ASCII, then byte by byte below 0x80, a `char` decoded only beyond (one per step was
+/// most of the lexers' cost).
+#[inline]
+fn run_end(s: &str, mut i: usize, stop: Option<u8>) -> usize {
+    let b = s.as_bytes();
+    while let Some(w) = b.get(i..i + 8) {
+        let v = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        // Any byte below 0x21 (every ASCII space is) or from 0x80 up; any byte equal to the stop. Exact
+        // as a whole (which byte it is, is left to the byte loop).
+        let mut hit = (v.wrapping_sub(ONES * 0x21) & !v) | v;
+        if let Some(stop) = stop {
+            let x = v ^ (ONES * u64::from(stop));
+            hit |= x.wrapping_sub(ONES) & !x;
+        }
+        if hit & HIGHS != 0 {
             break;
         }
-        i += c.len_utf8();
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c < 0x80 {
+            if ascii_space(c) || Some(c) == stop {
+                break;
+            }
+            i += 1;
+        } else {
+            match char_at(s, i) {
+                Some(c) if !py_space(c) => i += c.len_utf8(),
+                _ => break,
+            }
+        }
     }
     i
+}
+
+/// `\S*` from `i`: where it ends.
+pub(crate) fn non_space_end(s: &str, i: usize) -> usize {
+    run_end(s, i, None)
 }
 
 /// `FIELD_RE.match(s, pos)`: (tag, value, end).
@@ -158,21 +209,19 @@ pub fn duration(value: &str) -> Option<f64> {
         j
     };
     let mut total = 0.0f64;
-    for (unit, secs) in &tables::fields().duration_units {
-        let unit = unit.as_bytes()[0];
-        let e = digits(i);
+    let mut e = digits(i);
+    for &(unit, secs) in duration_units() {
         if e > i && b.get(e) == Some(&unit) {
             // Python multiplies exactly, then rounds to a float once: exact in u128 up to 19 digits,
             // the float of the digits beyond (Python may differ there in the last bit).
-            let secs = secs.as_u64().unwrap_or(0);
             total += match value[i..e].parse::<u64>() {
                 Ok(n) => (u128::from(n) * u128::from(secs)) as f64,
                 Err(_) => value[i..e].parse::<f64>().unwrap_or(f64::INFINITY) * secs as f64,
             };
             i = e + 1;
+            e = digits(i);
         }
     }
-    let e = digits(i);
     if e > i {
         let mut f = e;
         if b.get(e) == Some(&b'.') {
@@ -182,7 +231,7 @@ pub fn duration(value: &str) -> Option<f64> {
             }
         }
         if b.get(f) == Some(&b's') {
-            total += value[i..f].parse::<f64>().unwrap_or(f64::INFINITY);
+            total += decimal_f64(&value[i..f]);
             i = f + 1;
         }
     }
@@ -192,6 +241,38 @@ pub fn duration(value: &str) -> Option<f64> {
         return None;
     }
     Some(if neg { -total } else { total })
+}
+
+/// `duration_units` as (unit byte, seconds), in the table's order: read from the JSON map once.
+fn duration_units() -> &'static [(u8, u64)] {
+    static UNITS: OnceLock<Vec<(u8, u64)>> = OnceLock::new();
+    UNITS.get_or_init(|| {
+        tables::fields()
+            .duration_units
+            .iter()
+            .map(|(unit, secs)| (unit.as_bytes()[0], secs.as_u64().unwrap_or(0)))
+            .collect()
+    })
+}
+
+/// `float()` of ASCII `\d+(?:\.\d+)?`. Up to 15 digits the digits are an exact integer below 2^53 and
+/// the power of ten an exact float, so their one correctly rounded quotient is the correctly rounded
+/// decimal `parse` gives (Clinger's fast path), without `parse`'s general machinery.
+fn decimal_f64(t: &str) -> f64 {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = t.as_bytes();
+    let dot = b.iter().position(|&c| c == b'.');
+    if b.len() - usize::from(dot.is_some()) <= 15 {
+        let m = b
+            .iter()
+            .filter(|&&c| c != b'.')
+            .fold(0u64, |m, &c| m * 10 + u64::from(c - b'0'));
+        let scale = dot.map_or(0, |d| b.len() - d - 1);
+        return m as f64 / POW10[scale];
+    }
+    t.parse::<f64>().unwrap_or(f64::INFINITY)
 }
 
 /// `fields.integer`.
@@ -209,8 +290,13 @@ pub fn integer(value: &str) -> Option<u64> {
 /// `fields.unescape`: octal escapes are bytes, so the result is decoded as UTF-8 again, with the bytes
 /// that are not UTF-8 read as Latin-1 (`_latin1_fallback`).
 pub fn unescape(text: &str) -> String {
-    if !text.contains('\\') {
-        return text.to_string();
+    unescaped(text).into_owned()
+}
+
+/// [`unescape`], borrowing text without a backslash (most of it) instead of copying it.
+pub(crate) fn unescaped(text: &str) -> Cow<'_, str> {
+    if !text.as_bytes().contains(&b'\\') {
+        return Cow::Borrowed(text);
     }
     let escapes = &tables::fields().escapes;
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
@@ -248,7 +334,8 @@ pub fn unescape(text: &str) -> String {
     if !octal {
         // Text, the table's replacements and bytes below 0x80: UTF-8 whatever the input.
         return String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            .into();
     }
     let mut text = String::with_capacity(out.len());
     let mut bytes = &out[..];
@@ -256,7 +343,7 @@ pub fn unescape(text: &str) -> String {
         match std::str::from_utf8(bytes) {
             Ok(s) => {
                 text.push_str(s);
-                return text;
+                return text.into();
             }
             Err(e) => {
                 let good = e.valid_up_to();
@@ -271,10 +358,15 @@ pub fn unescape(text: &str) -> String {
 
 /// `fields.unquote`.
 pub fn unquote(value: &str) -> String {
+    unquoted(value).into_owned()
+}
+
+/// [`unquote`], borrowing what needs no unescaping.
+pub(crate) fn unquoted(value: &str) -> Cow<'_, str> {
     if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
-        return unescape(&value[1..value.len() - 1]);
+        return unescaped(&value[1..value.len() - 1]);
     }
-    unescape(value.trim_start_matches('"'))
+    unescaped(value.trim_start_matches('"'))
 }
 
 /// `fields.strip_angle`.
@@ -288,22 +380,31 @@ pub fn strip_angle(value: &str) -> &str {
 /// `fields.ipv4_octets`.
 pub fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
     // One pass over the bytes (`split('.')` and `parse` per part cost 1% of the instructions): four
-    // parts of 1-3 ASCII digits, no leading zero, each at most 255, split by single dots.
+    // parts of 1-3 ASCII digits, no leading zero, each at most 255, split by single dots. A part read
+    // to its third digit, or to its first when that is `0`, must then be at a dot (or the end): a
+    // fourth digit or a digit after a leading zero refuses the text there.
     let b = text.as_bytes();
     let mut out = [0u8; 4];
     let mut i = 0;
     for (n, octet) in out.iter_mut().enumerate() {
-        let start = i;
-        let mut v: u32 = 0;
-        while i < b.len() && i - start < 4 && b[i].is_ascii_digit() {
-            v = v * 10 + u32::from(b[i] - b'0');
-            i += 1;
-        }
-        let len = i - start;
-        if len == 0 || len > 3 || (b[start] == b'0' && len > 1) || v > 255 {
+        let d = *b.get(i)?;
+        if !d.is_ascii_digit() {
             return None;
         }
-        *octet = v as u8;
+        let mut v = u32::from(d - b'0');
+        i += 1;
+        if d != b'0' {
+            for _ in 0..2 {
+                match b.get(i) {
+                    Some(&c) if c.is_ascii_digit() => {
+                        v = v * 10 + u32::from(c - b'0');
+                        i += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
         if n < 3 {
             if b.get(i) != Some(&b'.') {
                 return None;
@@ -447,21 +548,22 @@ pub(crate) fn ipv6_kind(n: u128) -> &'static str {
 }
 
 /// `fields.ip_facts`: the canonical form and version of an address.
-pub(crate) fn ip_facts(text: &str) -> Option<(String, u8)> {
+pub(crate) fn ip_facts(text: &str) -> Option<(Cow<'_, str>, u8)> {
     if !text.is_ascii() {
         // `ipv4_octets` reads digits of any script (`١92.0.2.98`); the document's `ip` fields get the
         // address in ASCII, the only form an OpenSearch `ip` field takes (the Python path wrote the text
         // as it was, and the node refused the whole document).
-        return unicode_ipv4_octets(text).map(|[a, b, c, d]| (format!("{a}.{b}.{c}.{d}"), 4));
+        return unicode_ipv4_octets(text)
+            .map(|[a, b, c, d]| (format!("{a}.{b}.{c}.{d}").into(), 4));
     }
     if ipv4_octets(text).is_some() {
-        return Some((text.to_string(), 4));
+        return Some((text.into(), 4));
     }
     // `str()` of a scoped address keeps its scope after the canonical form.
     let scope = split_scope(text).and_then(|(_, s)| s);
     ipv6(text).map(|n| match scope {
-        Some(s) => (format!("{}%{s}", ipv6_text(n)), 6),
-        None => (ipv6_text(n), 6),
+        Some(s) => (format!("{}%{s}", ipv6_text(n)).into(), 6),
+        None => (ipv6_text(n).into(), 6),
     })
 }
 
@@ -539,20 +641,21 @@ pub(crate) fn is_word(c: char) -> bool {
 
 /// `\w+` at `i` (Python's `\w`: `str.isalnum()` or `_`).
 pub(crate) fn word_end(s: &str, mut i: usize) -> usize {
-    while let Some(c) = char_at(s, i) {
-        if !py_word(c) {
-            break;
+    let b = s.as_bytes();
+    while let Some(&c) = b.get(i) {
+        if c < 0x80 {
+            if !(c.is_ascii_alphanumeric() || c == b'_') {
+                break;
+            }
+            i += 1;
+        } else {
+            match char_at(s, i) {
+                Some(c) if py_word(c) => i += c.len_utf8(),
+                _ => break,
+            }
         }
-        i += c.len_utf8();
     }
     i
-}
-
-pub(crate) fn port_value(port: &str) -> Value {
-    match port.parse::<u64>() {
-        Ok(n) if port.bytes().all(|c| c.is_ascii_digit()) => Value::from(n),
-        _ => Value::from(port),
-    }
 }
 
 pub(crate) struct HostGroup<'a> {
@@ -607,13 +710,7 @@ fn host_at<'a>(
         if b.get(r) != Some(&b'[') {
             continue;
         }
-        let mut e = r + 1;
-        while let Some(c) = char_at(s, e) {
-            if c == ']' || py_space(c) {
-                break;
-            }
-            e += c.len_utf8();
-        }
+        let e = run_end(s, r + 1, Some(b']'));
         if b.get(e) != Some(&b']') {
             continue;
         }
@@ -659,13 +756,7 @@ pub(crate) fn host_group(s: &str, pos: usize) -> Option<(HostGroup<'_>, usize)> 
     let mut last = p;
     if let Some(c) = char_at(s, p) {
         if !py_space(c) && c != '(' && c != '[' {
-            last = p + c.len_utf8();
-            while let Some(c) = char_at(s, last) {
-                if py_space(c) || c == '[' {
-                    break;
-                }
-                last += c.len_utf8();
-            }
+            last = run_end(s, p + c.len_utf8(), Some(b'['));
         }
     }
     let ends = s[p..last]
@@ -726,8 +817,16 @@ fn host_loose(s: &str, p: usize) -> Option<(HostGroup<'_>, usize)> {
 
 /// A port as `int(port) if port.isdecimal()` reads it (digits of any script), else `None`.
 pub(crate) fn decimal_port(port: &str) -> Option<Value> {
-    if port.bytes().all(|c| c.is_ascii_digit()) {
-        return Some(port_value(port));
+    let b = port.as_bytes();
+    if b.iter().all(u8::is_ascii_digit) {
+        // `port_value` in one pass: the number unless empty or beyond u64, then the text.
+        let n = b.iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        });
+        return Some(match n {
+            Some(n) if !b.is_empty() => Value::from(n),
+            _ => Value::from(port),
+        });
     }
     if port.is_ascii() || !port.chars().all(|c| py_decimal(c).is_some()) {
         return None;
@@ -741,7 +840,7 @@ pub(crate) fn interface(value: &str) -> Value {
     let mut out = Obj::new();
     let b = value.as_bytes();
     if b.first() == Some(&b'[') {
-        if let Some(k) = value.find(']') {
+        if let Some(k) = b.iter().position(|&c| c == b']') {
             let rest = &value[k + 1..];
             let port = if rest.is_empty() {
                 Some(None)
@@ -768,45 +867,55 @@ pub(crate) fn interface(value: &str) -> Value {
     Value::Object(out)
 }
 
-pub(crate) fn tls_cipher(value: &str) -> Obj {
-    let mut out = Obj::new();
+/// `fields.tls_cipher` of an `X=` value, written straight into its two homes: the version, its
+/// protocol and the cipher into `tls` (the document's), the rest into `exim`'s `tls`, made only
+/// when it gets a member (an `Obj` returned and then split, as before, cost an object and two copies).
+pub(crate) fn tls_cipher_into(value: &str, tls: &mut Obj, exim: &mut Obj) {
     let mut value = value;
     if let Some(v) = value.strip_suffix('*') {
-        out.insert("resumed".into(), true.into());
+        crate::body::sub(exim, "tls").insert("resumed".into(), true.into());
         value = v;
     }
-    let parts: Vec<&str> = value.split(':').collect();
-    let proto = parts[0];
-    // Python's `upper()` (Unicode, maybe longer: `ß` is `SS`); `proto[3:]` counts characters.
-    let upper = crate::text::py_upper(proto);
-    if upper.starts_with("TLS") || upper.starts_with("SSL") {
-        out.insert(
-            "version_protocol".into(),
-            upper[..3].to_ascii_lowercase().into(),
-        );
+    let mut parts = value.split(':');
+    let proto = parts.next().unwrap_or("");
+    // Python's `upper()` (Unicode, maybe longer: `ß` is `SS`); `proto[3:]` counts characters. Of ASCII
+    // text the first three bytes decide, without an upper-cased copy.
+    let family = if proto.is_ascii() {
+        let head = proto.as_bytes().get(..3).unwrap_or(b"");
+        [("tls", b"TLS"), ("ssl", b"SSL")]
+            .into_iter()
+            .find(|(_, f)| head.eq_ignore_ascii_case(*f))
+            .map(|(name, _)| name)
+    } else {
+        let upper = crate::text::py_upper(proto);
+        ["tls", "ssl"]
+            .into_iter()
+            .find(|name| upper.starts_with(&name.to_ascii_uppercase()))
+    };
+    if let Some(family) = family {
+        tls.insert("version_protocol".into(), family.into());
         let rest = proto.char_indices().nth(3).map_or("", |(i, _)| &proto[i..]);
-        let mut version = rest.trim_start_matches(['v', 'V']).to_string();
-        if !version.is_empty() && !version.contains('.') {
-            version.push_str(".0");
-        }
+        let version = rest.trim_start_matches(['v', 'V']);
         if !version.is_empty() {
-            out.insert("version".into(), version.into());
+            let v: Value = if version.contains('.') {
+                version.into()
+            } else {
+                format!("{version}.0").into()
+            };
+            tls.insert("version".into(), v);
         }
     } else {
-        out.insert("version_protocol".into(), proto.into());
+        tls.insert("version_protocol".into(), proto.into());
     }
-    if parts.len() > 1 && !parts[1].is_empty() {
-        out.insert("cipher".into(), parts[1].into());
+    if let Some(cipher) = parts.next().filter(|c| !c.is_empty()) {
+        tls.insert("cipher".into(), cipher.into());
     }
-    if parts.len() > 2 {
-        if let Some(bits) = integer(parts[2]) {
-            out.insert("bits".into(), bits.into());
-        }
+    if let Some(bits) = parts.next().and_then(integer) {
+        crate::body::sub(exim, "tls").insert("bits".into(), bits.into());
     }
-    if parts.len() > 3 && !parts[3].is_empty() {
-        out.insert("kex_group".into(), parts[3].into());
+    if let Some(kex) = parts.next().filter(|k| !k.is_empty()) {
+        crate::body::sub(exim, "tls").insert("kex_group".into(), kex.into());
     }
-    out
 }
 
 /// `REMOTE_ID_RE.search`: `\bid=(MSGID)(?![0-9A-Za-z-])`.
@@ -843,6 +952,212 @@ pub(crate) fn remote_id(s: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The lexers as they were first written, a `char` decoded per step: the byte readers' oracles.
+    fn non_space_end_by_chars(s: &str, mut i: usize) -> usize {
+        while let Some(c) = char_at(s, i) {
+            if py_space(c) {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        i
+    }
+
+    /// `host_at`'s and `host_group`'s runs as they were: to a space or `stop`.
+    fn run_end_by_chars(s: &str, mut i: usize, stop: char) -> usize {
+        while let Some(c) = char_at(s, i) {
+            if c == stop || py_space(c) {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        i
+    }
+
+    /// `decimal_port`'s reading of ASCII digits as it was first written: its oracle.
+    fn port_value(port: &str) -> Value {
+        match port.parse::<u64>() {
+            Ok(n) if port.bytes().all(|c| c.is_ascii_digit()) => Value::from(n),
+            _ => Value::from(port),
+        }
+    }
+
+    /// `tls_cipher` as it was first written (one `Obj`, split by the caller): `tls_cipher_into`'s oracle.
+    fn tls_cipher_split(value: &str) -> Obj {
+        let mut out = Obj::new();
+        let mut value = value;
+        if let Some(v) = value.strip_suffix('*') {
+            out.insert("resumed".into(), true.into());
+            value = v;
+        }
+        let parts: Vec<&str> = value.split(':').collect();
+        let proto = parts[0];
+        // Python's `upper()` (Unicode, maybe longer: `ß` is `SS`); `proto[3:]` counts characters.
+        let upper = crate::text::py_upper(proto);
+        if upper.starts_with("TLS") || upper.starts_with("SSL") {
+            out.insert(
+                "version_protocol".into(),
+                upper[..3].to_ascii_lowercase().into(),
+            );
+            let rest = proto.char_indices().nth(3).map_or("", |(i, _)| &proto[i..]);
+            let mut version = rest.trim_start_matches(['v', 'V']).to_string();
+            if !version.is_empty() && !version.contains('.') {
+                version.push_str(".0");
+            }
+            if !version.is_empty() {
+                out.insert("version".into(), version.into());
+            }
+        } else {
+            out.insert("version_protocol".into(), proto.into());
+        }
+        if parts.len() > 1 && !parts[1].is_empty() {
+            out.insert("cipher".into(), parts[1].into());
+        }
+        if parts.len() > 2 {
+            if let Some(bits) = integer(parts[2]) {
+                out.insert("bits".into(), bits.into());
+            }
+        }
+        if parts.len() > 3 && !parts[3].is_empty() {
+            out.insert("kex_group".into(), parts[3].into());
+        }
+        out
+    }
+
+    fn word_end_by_chars(s: &str, mut i: usize) -> usize {
+        while let Some(c) = char_at(s, i) {
+            if !py_word(c) {
+                break;
+            }
+            i += c.len_utf8();
+        }
+        i
+    }
+
+    fn address_end_by_chars(s: &str, pos: usize) -> Option<usize> {
+        let n = s.len();
+        let mut i = pos;
+        let mut units = 0;
+        while i < n {
+            let c = char_at(s, i)?;
+            if c == '"' {
+                match quoted_end(s, i) {
+                    Some(e) => i = e,
+                    None => break,
+                }
+            } else if py_space(c) {
+                break;
+            } else {
+                i += c.len_utf8();
+            }
+            units += 1;
+        }
+        if units > 0 && (i == n || char_at(s, i).is_some_and(py_space)) {
+            return Some(i);
+        }
+        let j = non_space_end_by_chars(s, pos);
+        (j > pos).then_some(j)
+    }
+
+    /// Text of the characters the lexers tell apart: spaces of both kinds, quotes, brackets, letters.
+    fn lexer_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                "a", "Z", "0", "_", "-", "@", " ", "\t", "\n", "\x0b", "\x1c", "\x1f", "\u{85}",
+                "\u{a0}", "\u{2003}", "é", "٣", "\"", "\\", "[", "]", "(", ")", "<", ">", ":", ".",
+                "=", "H=", "DS ",
+            ]),
+            0..24,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    #[test]
+    fn decimal_f64_reads_as_parse() {
+        for t in [
+            "0",
+            "0.098",
+            "3.106",
+            "1.359",
+            "999999999999999",
+            "0.000000000000001",
+            "12.5",
+        ] {
+            assert_eq!(
+                decimal_f64(t).to_bits(),
+                t.parse::<f64>().unwrap().to_bits(),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_space_is_py_space() {
+        for c in 0u8..0x80 {
+            assert_eq!(ascii_space(c), py_space(char::from(c)), "{c:#x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn byte_lexers_read_as_the_char_lexers(s in lexer_text(), at in 0usize..30) {
+            let at = at.min(s.len());
+            prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
+            prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
+            prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
+            prop_assert_eq!(run_end(&s, at, Some(b'[')), run_end_by_chars(&s, at, '['));
+            prop_assert_eq!(run_end(&s, at, Some(b']')), run_end_by_chars(&s, at, ']'));
+        }
+
+        #[test]
+        fn decimal_f64_as_parse(t in "[0-9]{1,20}(\\.[0-9]{1,20})?") {
+            prop_assert_eq!(decimal_f64(&t).to_bits(), t.parse::<f64>().unwrap().to_bits());
+        }
+
+        #[test]
+        fn ports_as_port_value(p in "[0-9]{0,22}") {
+            prop_assert_eq!(decimal_port(&p), Some(port_value(&p)));
+        }
+
+        #[test]
+        fn ipv4_octets_as_the_split_reading(
+            t in proptest::collection::vec("0|[0-9]{1,4}|0[0-9]{1,2}|2[5-9][0-9]|[0-9a٣ ]{0,2}", 3..6)
+                .prop_map(|v| v.join("."))
+        ) {
+            prop_assert_eq!(ipv4_octets(&t), ipv4_by_parts(&t));
+        }
+
+        #[test]
+        fn tls_cipher_into_as_the_split_reading(
+            t in "(TLS|tls|SSL|ssLv|ß[lL]|TL|x|)[0-9v.]{0,4}(:[A-Z0-9_-]{0,6}){0,4}\\*?"
+        ) {
+            let (mut tls, mut exim) = (Obj::new(), Obj::new());
+            tls_cipher_into(&t, &mut tls, &mut exim);
+            let (mut want_tls, mut want_exim) = (Obj::new(), Obj::new());
+            for (k, v) in tls_cipher_split(&t) {
+                if matches!(k.as_ref(), "version" | "version_protocol" | "cipher") {
+                    want_tls.insert(k, v);
+                } else {
+                    want_exim.insert(k, v);
+                }
+            }
+            prop_assert_eq!(tls, want_tls);
+            let exim_tls = exim.get("tls").and_then(Value::as_object).cloned().unwrap_or_default();
+            prop_assert_eq!(exim_tls, want_exim);
+        }
+
+        #[test]
+        fn byte_lexers_on_arbitrary_text(s in "\\PC{0,40}", at in 0usize..50) {
+            let at = at.min(s.len());
+            prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
+            prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
+            prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
+            prop_assert_eq!(run_end(&s, at, Some(b'[')), run_end_by_chars(&s, at, '['));
+            prop_assert_eq!(run_end(&s, at, Some(b']')), run_end_by_chars(&s, at, ']'));
+        }
+    }
 
     /// `ipv4_octets` as it was written first (split, then each part's checks and `parse`).
     fn ipv4_by_parts(text: &str) -> Option<[u8; 4]> {
@@ -967,7 +1282,9 @@ mod tests {
         assert_eq!(duration("99999999999999999999w"), Some(6.048e25));
         assert_eq!(integer("\u{661}\u{660}\u{660}"), Some(100));
         assert_eq!(integer("1234567890123456789"), None);
-        let tls = tls_cipher("ßl1.2:x");
+        let (mut tls, mut exim) = (Obj::new(), Obj::new());
+        tls_cipher_into("ßl1.2:x", &mut tls, &mut exim);
+        assert!(exim.is_empty());
         assert_eq!(
             serde_json::to_value(&tls).unwrap(),
             serde_json::json!({"version_protocol": "ssl", "version": ".2", "cipher": "x"})
@@ -989,10 +1306,16 @@ mod tests {
         assert_eq!(ip_kind("::1%x"), Some((6, "loopback")));
         assert_eq!(ip_kind("fe80::1%"), None);
         assert_eq!(ip_kind("fe80::1%a%b"), None);
-        assert_eq!(ip_facts("FE80::1%eth0"), Some(("fe80::1%eth0".into(), 6)));
+        assert_eq!(
+            ip_facts("FE80::1%eth0"),
+            Some((Cow::from("fe80::1%eth0"), 6))
+        );
         assert_eq!(ip_facts("1.2.3.4%x"), None);
         // Digits of another script are read, and written in the ASCII an `ip` field takes.
-        assert_eq!(ip_facts("\u{661}92.0.2.98"), Some(("192.0.2.98".into(), 4)));
+        assert_eq!(
+            ip_facts("\u{661}92.0.2.98"),
+            Some((Cow::from("192.0.2.98"), 4))
+        );
         assert_eq!(ip_kind("ip6:ip6"), None);
         let n = |t: &str| u128::from(t.parse::<std::net::Ipv6Addr>().unwrap());
         assert_eq!(ipv6_text(n("2001:DB8:0:0:1:0:0:1")), "2001:db8::1:0:0:1");
