@@ -451,6 +451,12 @@ fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> &'s
         if !finders.is_empty() && !finders.iter().any(|f| f.find(body.as_bytes()).is_some()) {
             continue;
         }
+        if let (true, Some(read)) = (ascii, rule.read) {
+            match read(ev, body) {
+                Some(action) => return action,
+                None => continue,
+            }
+        }
         let re = match wide {
             Some(u) => &u.rules[i],
             None => re,
