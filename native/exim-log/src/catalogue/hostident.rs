@@ -44,19 +44,19 @@ pub(crate) fn full_host(ev: &mut Event, text: &str, side: &str) {
         if scratch.scan(probe, end, true, side) < probe.len() {
             return false;
         }
-        let sections = scratch
-            .doc
-            .iter()
-            .all(|(_, v)| matches!(v, Value::Object(_)));
-        if ev.doc.is_empty() && ev.exim.is_empty() && sections {
-            // Merged into nothing, the scan's sections and fields are the event's as they are.
-            (ev.doc, ev.exim) = (scratch.doc, scratch.exim);
-            return true;
-        }
+        // A section or the fields the event has none of yet are moved in whole, not member by member.
         for (name, section) in scratch.doc {
             if let Value::Object(o) = section {
-                ev.sec(&name).extend(o);
+                if ev.doc.contains_key(&name) {
+                    ev.sec(&name).extend(o);
+                } else {
+                    ev.doc.insert(name, o.into());
+                }
             }
+        }
+        if ev.exim.is_empty() {
+            ev.exim = scratch.exim;
+            return true;
         }
         ev.exim.extend(scratch.exim);
         true
