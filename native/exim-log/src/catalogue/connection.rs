@@ -382,6 +382,25 @@ fn h_no_ip_for_host(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     None
 }
 
+/// The reverse look-up failures' pattern (its groups: `_generic`'s `ip` alone).
+const NO_HOST_NAME: &str = r"(?s)no host name found for IP address (?P<ip>\S+)";
+
+/// [`NO_HOST_NAME`]'s `ip` by hand on an ASCII body (`\S` as the rules compile it there): the whole
+/// run after the text, which must not be empty.
+fn no_host_name_ip(body: &str) -> Option<&str> {
+    let rest = body.strip_prefix("no host name found for IP address ")?;
+    let end = rest
+        .bytes()
+        .position(|c| space(c) || (0x1c..=0x1f).contains(&c))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+fn read_no_host_name(ev: &mut Event, body: &str) -> Option<&'static str> {
+    super::bare_host(ev, "source", no_host_name_ip(body)?);
+    Some("host_lookup_failed")
+}
+
 /// `CONNECTION_RULES`, in Python's order.
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -531,11 +550,10 @@ pub fn rules() -> Vec<Rule> {
             ),
             Some(h_refused),
         ),
-        rule(
-            "host_lookup_failed",
-            r"(?s)no host name found for IP address (?P<ip>\S+)",
-            None,
-        ),
+        Rule {
+            read: Some(read_no_host_name),
+            ..rule("host_lookup_failed", NO_HOST_NAME, None)
+        },
         rule(
             "host_lookup_failed",
             concat!(
@@ -546,6 +564,50 @@ pub fn rules() -> Vec<Rule> {
             Some(h_no_ip_for_host),
         ),
     ]
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use proptest::prelude::*;
+
+    /// `no_host_name_ip` against [`super::NO_HOST_NAME`] as the rules compile it for ASCII bodies.
+    fn as_the_pattern(body: &str) {
+        let re = regex::Regex::new(&format!(
+            r"\A(?:{})",
+            super::super::ascii_classes(super::NO_HOST_NAME)
+        ))
+        .unwrap();
+        let want = re.captures(body).map(|m| m.name("ip").unwrap().as_str());
+        assert_eq!(super::no_host_name_ip(body), want, "{body:?}");
+    }
+
+    #[test]
+    fn the_reverse_lookup_failures_are_read_by_hand_as_the_pattern_reads_them() {
+        for body in [
+            "no host name found for IP address 192.0.2.6",
+            "no host name found for IP address 2001:db8::1 more",
+            "no host name found for IP address ",
+            "no host name found for IP address \x1c1",
+            "no host name found for IP address 1\x1f2",
+            "no host name found for IP address\t1",
+            "no host name found for ip address 1",
+        ] {
+            as_the_pattern(body);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_reverse_lookup_reader_agrees_with_the_pattern_on_any_ascii_text(
+            head in proptest::sample::select(vec![
+                "no host name found for IP address ", "no host name found for IP address",
+                "no host name found", "",
+            ]),
+            tail in "[ -~\t\n\x0b\x0c\r\x1c-\x1f]{0,12}",
+        ) {
+            as_the_pattern(&format!("{head}{tail}"));
+        }
+    }
 }
 
 #[cfg(test)]
