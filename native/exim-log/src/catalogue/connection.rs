@@ -210,14 +210,55 @@ fn sub<'a>(ev: &'a mut Event, name: &str) -> &'a mut Obj {
 }
 
 fn h_outbound(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
-    if let Some(epoch) = int(took_part(m, "epoch").unwrap_or("")) {
+    let group = |name| took_part(m, name).unwrap_or("");
+    outbound(ev, group("epoch"), group("domain"), group("rcpt"));
+    None
+}
+
+fn outbound(ev: &mut Event, epoch: &str, domain: &str, rcpt: &str) {
+    if let Some(epoch) = int(epoch) {
         ev.exim.insert("outbound_epoch".into(), epoch.into());
     }
     // cPanel's tracking line: one per recipient, with the sending domain before the recipient.
-    let domain = took_part(m, "domain").unwrap_or("");
     ev.exim.insert("outbound_domain".into(), domain.into());
-    ev.recipients(&[took_part(m, "rcpt").unwrap_or("")]);
-    None
+    ev.recipients(&[rcpt]);
+}
+
+/// cPanel's tracking lines' pattern.
+const OUTBOUND: &str =
+    r"(?s)SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<rcpt>\S+)";
+
+/// [`OUTBOUND`]'s (epoch, domain, rcpt) by hand on an ASCII body (`\d`, `\S` as the rules compile
+/// it there): each run is a whole one, as a shorter one would end before no space.
+fn outbound_groups(body: &str) -> Option<(&str, &str, &str)> {
+    let rest = body.strip_prefix("SMTP connection outbound ")?;
+    let b = rest.as_bytes();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || b.get(digits) != Some(&b' ') {
+        return None;
+    }
+    let mut runs = [(0, 0); 3];
+    let mut at = digits + 1;
+    for (k, run) in runs.iter_mut().enumerate() {
+        let end = at
+            + b[at..]
+                .iter()
+                .position(|&c| rule_space(c))
+                .unwrap_or(b.len() - at);
+        if end == at || (k < 2 && b.get(end) != Some(&b' ')) {
+            return None;
+        }
+        *run = (at, end);
+        at = end + 1;
+    }
+    let [_, domain, rcpt] = runs.map(|(a, e)| &rest[a..e]);
+    Some((&rest[..digits], domain, rcpt))
+}
+
+fn read_outbound(ev: &mut Event, body: &str) -> Option<&'static str> {
+    let (epoch, domain, rcpt) = outbound_groups(body)?;
+    outbound(ev, epoch, domain, rcpt);
+    Some("smtp_connection_outbound")
 }
 
 /// `h_reason_host`: the host, reason, interface, duration, command and sender a line names.
@@ -382,6 +423,11 @@ fn h_no_ip_for_host(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     None
 }
 
+/// `\s` as the rules compile it for ASCII bodies (`\x1c`-`\x1f` too, as Python's).
+fn rule_space(c: u8) -> bool {
+    space(c) || (0x1c..=0x1f).contains(&c)
+}
+
 /// The reverse look-up failures' pattern (its groups: `_generic`'s `ip` alone).
 const NO_HOST_NAME: &str = r"(?s)no host name found for IP address (?P<ip>\S+)";
 
@@ -389,10 +435,7 @@ const NO_HOST_NAME: &str = r"(?s)no host name found for IP address (?P<ip>\S+)";
 /// run after the text, which must not be empty.
 fn no_host_name_ip(body: &str) -> Option<&str> {
     let rest = body.strip_prefix("no host name found for IP address ")?;
-    let end = rest
-        .bytes()
-        .position(|c| space(c) || (0x1c..=0x1f).contains(&c))
-        .unwrap_or(rest.len());
+    let end = rest.bytes().position(rule_space).unwrap_or(rest.len());
     (end > 0).then(|| &rest[..end])
 }
 
@@ -438,11 +481,10 @@ pub fn rules() -> Vec<Rule> {
             ),
             Some(h_conn_end),
         ),
-        rule(
-            "smtp_connection_outbound",
-            r"(?s)SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<rcpt>\S+)",
-            Some(h_outbound),
-        ),
+        Rule {
+            read: Some(read_outbound),
+            ..rule("smtp_connection_outbound", OUTBOUND, Some(h_outbound))
+        },
         rule(
             "smtp_connection_lost",
             r"(?s)SMTP connection lost after final dot(?P<rest>.*)",
@@ -581,6 +623,36 @@ mod reader_tests {
         assert_eq!(super::no_host_name_ip(body), want, "{body:?}");
     }
 
+    /// `outbound_groups` against [`super::OUTBOUND`] as the rules compile it for ASCII bodies.
+    fn outbound_as_the_pattern(body: &str) {
+        let re = regex::Regex::new(&format!(
+            r"\A(?:{})",
+            super::super::ascii_classes(super::OUTBOUND)
+        ))
+        .unwrap();
+        let want = re.captures(body).map(|m| {
+            let g = |name| m.name(name).unwrap().as_str();
+            (g("epoch"), g("domain"), g("rcpt"))
+        });
+        assert_eq!(super::outbound_groups(body), want, "{body:?}");
+    }
+
+    #[test]
+    fn the_tracking_lines_are_read_by_hand_as_the_pattern_reads_them() {
+        for body in [
+            "SMTP connection outbound 1700000000 1tXaaa-00000001abc-0ABC example.com rcpt@x.example",
+            "SMTP connection outbound 1700000000 id example.com rcpt@x.example trailing words",
+            "SMTP connection outbound 17 id d r\x1cs",
+            "SMTP connection outbound 17 id d ",
+            "SMTP connection outbound 17 id  d r",
+            "SMTP connection outbound 17x id d r",
+            "SMTP connection outbound  17 id d r",
+            "SMTP connection outbound 17 id\td r",
+        ] {
+            outbound_as_the_pattern(body);
+        }
+    }
+
     #[test]
     fn the_reverse_lookup_failures_are_read_by_hand_as_the_pattern_reads_them() {
         for body in [
@@ -606,6 +678,18 @@ mod reader_tests {
             tail in "[ -~\t\n\x0b\x0c\r\x1c-\x1f]{0,12}",
         ) {
             as_the_pattern(&format!("{head}{tail}"));
+        }
+
+        #[test]
+        fn the_tracking_reader_agrees_with_the_pattern_on_any_ascii_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "1700000000", "7", "x", "a@b.example", " ", "  ", "\t", "\x1c", "\n", "-",
+                ]),
+                0..9,
+            )
+        ) {
+            outbound_as_the_pattern(&format!("SMTP connection outbound {}", parts.concat()));
         }
     }
 }
