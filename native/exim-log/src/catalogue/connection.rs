@@ -194,6 +194,12 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<&'static str> {
         m.count = Some(&body[at..at + digits]);
         return Some(conn_open(ev, &m).unwrap_or("smtp_connection_opened"));
     }
+    if !body.contains(CLOSED) {
+        // Neither rule before it can match: the lost form's is the first that can.
+        m.iface = None;
+        lost(body, host_end, &mut m)?;
+        return Some(conn_end(ev, &m).unwrap_or("smtp_connection_lost"));
+    }
     if let Some(end) = tag_run(b, at, b" D=") {
         m.d = Some(&body[at + 3..end]);
         at = end;
@@ -203,6 +209,44 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<&'static str> {
     }
     m.reason = Some(&body[at + CLOSED.len()..]);
     Some(conn_end(ev, &m).unwrap_or("smtp_connection_closed"))
+}
+
+/// The third rule's tail after the host, `( TFO\*?)? lost(reason)( \(error: err\))?( D=d)?\s*\z`,
+/// each optional part taken when there as the regex first tries it; None where that first try
+/// fails (no later one succeeds, but the rules decide) or the body holds `\x1c`-`\x1f`, which
+/// [`tag_run`]'s runs would take and the rules' `\S` does not.
+fn lost<'h>(body: &'h str, mut at: usize, m: &mut Conn<'h>) -> Option<()> {
+    const READING: &str = " while reading message data";
+    const ERROR: &str = " (error: ";
+    let b = body.as_bytes();
+    if b.iter().any(|c| (0x1c..=0x1f).contains(c)) {
+        return None;
+    }
+    let lead = [" TFO* lost", " TFO lost", " lost"]
+        .into_iter()
+        .find(|lead| body[at..].starts_with(lead))?;
+    at += lead.len();
+    let reason = at;
+    if body[at..].starts_with(READING) {
+        at += READING.len();
+        if body[at..].starts_with(" (") {
+            if let Some(close) = memchr::memchr(b')', &b[at..]) {
+                at += close + 1;
+            }
+        }
+    }
+    m.reason = Some(&body[reason..at]);
+    if body[at..].starts_with(ERROR) {
+        if let Some(close) = memchr::memchr(b')', &b[at + ERROR.len()..]) {
+            m.err = Some(&body[at + ERROR.len()..at + ERROR.len() + close]);
+            at += ERROR.len() + close + 1;
+        }
+    }
+    if let Some(end) = tag_run(b, at, b" D=") {
+        m.d = Some(&body[at + 3..end]);
+        at = end;
+    }
+    b[at..].iter().all(|&c| space(c)).then_some(())
 }
 
 fn sub<'a>(ev: &'a mut Event, name: &str) -> &'a mut Obj {
@@ -707,6 +751,8 @@ mod tests {
         let read = [
             "SMTP connection from [40.107.20.168]:28759 I=[198.51.100.23]:25 (TCP/IP connection count = 1)",
             "SMTP connection from [2001:db8::1]:28759 (TCP/IP connection count = 12)",
+            "SMTP connection from [192.0.2.1]:25 lost D=1s",
+            "SMTP connection from (User) [192.0.2.1]:25 I=[198.51.100.23]:25 lost while reading message data (error: Connection reset by peer) D=4.5s",
             "SMTP connection from [192.0.2.1] (TCP/IP connection count = 3) trailing",
             "SMTP connection from (helo) [192.0.2.1]:25 I=[198.51.100.23]:25 D=1.5s closed by QUIT",
             "SMTP connection from (WIN-X) [192.0.2.1]:25 I=[198.51.100.23]:25 D=12s closed by EOF",
@@ -729,7 +775,6 @@ mod tests {
             "SMTP connection from 192.0.2.1 closed by QUIT",
             "SMTP connection from [192.0.2.1]:25 (TCP/IP connection count = x)",
             "SMTP connection from [192.0.2.1]:25 (TCP/IP connection count = 1",
-            "SMTP connection from [192.0.2.1]:25 lost D=1s",
             "SMTP connection from [192.0.2.1]:25 D=1s closed by QUIT (TCP/IP connection count = 1)",
             "SMTP connection from local process closed by QUIT",
             "SMTP connection Ci=3 from [192.0.2.1] closed by QUIT",
@@ -760,6 +805,19 @@ mod tests {
             " closed",
             " D= closed x",
             " Ci=2 (TCP/IP connection count = 7)",
+            " lost D=1s",
+            " lost",
+            " lost ",
+            " TFO* lost D=2.5s",
+            " TFO lost while reading message data (error: Connection reset by peer) D=1s",
+            " lost while reading message data (x) (error: y) D=1s\n",
+            " lost while reading message data (x D=1s",
+            " lost (error: y D=1s",
+            " lost (error: y) D=",
+            " lost D=1s x",
+            " lostD=1s",
+            " TFO*lost",
+            " lost while reading message data (error: a) junk",
         ];
         let mut n = 0;
         for name in names {
