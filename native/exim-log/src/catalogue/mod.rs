@@ -5,8 +5,9 @@
 //! body's start (Python's `Pattern.match`). Per line only the rules that can start the body run: like
 //! lines.py, a rule whose literal prefix is 3 characters or longer is tried only on bodies starting
 //! with those 3 (indexed by the first byte here; where no top-level `|` makes the prefix one
-//! alternative's, only on bodies starting with the whole prefix), and a rule's needles must occur first. A `RegexSet`
-//! would run every pattern over every body; most bodies are rejected by their first bytes already.
+//! alternative's, only on bodies starting with the whole prefix), and a rule's needles must occur
+//! first. A `RegexSet` would run every pattern over every body; most bodies are rejected by their
+//! first bytes already. A few common rules read ASCII bodies by hand ([`rule::Reader`]).
 //!
 //! The `regex` crate and Python's `re` agree on ASCII text once `\s` holds `\x1c`-`\x1f` as Python's
 //! does (the rules are compiled so); beyond ASCII a second set takes Python's `\w`, and only `\b` and
