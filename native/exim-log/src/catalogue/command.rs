@@ -155,35 +155,80 @@ fn h_vrfy(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     None
 }
 
-fn set_id() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    // The id is the client's own text and may hold `)`: it runs to the line's last `)`.
-    R.get_or_init(|| {
-        Regex::new(&super::python_spaces(r"(?s)\(set_id=(?P<id>.*)\)\s*\z")).expect("set_id")
-    })
+/// `(?s)\(set_id=(?P<id>.*)\)\s*\z` (Python's `\s`) by hand: the id is the client's own text and may
+/// hold `)`: it runs from the first `(set_id=` to a `)` with only spaces after it, the last one (the
+/// greedy `.*`); a later `(set_id=` has no such `)` the first lacks.
+fn set_id(resp: &str) -> Option<&str> {
+    const LEAD: &str = "(set_id=";
+    let from = resp.find(LEAD)? + LEAD.len();
+    let kept = resp.trim_end_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
+    let close = kept.strip_suffix(')')?.len();
+    (close >= from).then(|| &resp[from..close])
+}
+
+/// `auth_failed`'s pattern for the authenticator's own lines (dovecot's "authenticator failed for",
+/// the commonest catalogue line of a busy log).
+const AUTH_FAILED: &str =
+    r"(?s)(?P<auth>\S+) authenticator failed for (?P<who>.*?): (?P<resp>\d{3}\b.*)";
+
+/// [`AUTH_FAILED`] by hand on an ASCII body, as the rules compile it there (`\s`, `\d`, `\b` ASCII):
+/// (auth, who, resp). `\S+` must be the body's whole first run (a shorter one ends before no space),
+/// and the lazy `who` ends at the first `: ` that three digits and a word's end follow.
+fn auth_failed_groups(body: &str) -> Option<(&str, &str, &str)> {
+    const LEAD: &[u8] = b" authenticator failed for ";
+    let b = body.as_bytes();
+    let space = |c: u8| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x1c..=0x1f);
+    let auth = b.iter().position(|&c| space(c)).unwrap_or(b.len());
+    if auth == 0 || !b[auth..].starts_with(LEAD) {
+        return None;
+    }
+    let who = auth + LEAD.len();
+    let mut from = who;
+    while let Some(k) = memchr::memchr(b':', &b[from..]) {
+        let colon = from + k;
+        from = colon + 1;
+        let resp = colon + 2;
+        let code = b.get(colon + 1) == Some(&b' ')
+            && b.get(resp..resp + 3)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && !b
+                .get(resp + 3)
+                .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+        if code {
+            return Some((&body[..auth], &body[who..colon], &body[resp..]));
+        }
+    }
+    None
+}
+
+fn read_auth_failed(ev: &mut Event, body: &str) -> Option<&'static str> {
+    let (auth, who, resp) = auth_failed_groups(body)?;
+    auth_failed(ev, auth, who, resp);
+    Some("auth_failed")
 }
 
 fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
+    let group = |name| took_part(m, name).unwrap_or("");
+    auth_failed(ev, group("auth"), group("who"), group("resp"));
+    None
+}
+
+fn auth_failed(ev: &mut Event, authenticator: &str, who: &str, resp: &str) {
     let mut auth = Obj::new();
-    auth.insert(
-        "authenticator".into(),
-        took_part(m, "auth").unwrap_or("").into(),
-    );
+    auth.insert("authenticator".into(), authenticator.into());
     ev.exim.insert("auth".into(), auth.into());
-    let who = took_part(m, "who").unwrap_or("");
     if who.starts_with("H=") || who.starts_with("U=") {
         scan_host_ident(ev, who, "source");
     } else {
         scan_host_ident(ev, &format!("H={who}"), "source");
     }
-    let resp = took_part(m, "resp").unwrap_or("");
-    if let Some(id) = set_id().captures(resp).and_then(|c| c.name("id")) {
+    if let Some(id) = set_id(resp) {
         // A tag `A=` scanned above may have replaced exim.auth: Python adds the id to whatever is there.
         // `A=` always makes an object.
         if let Some(Value::Object(a)) = ev.exim.get_mut("auth") {
-            a.insert("id".into(), id.as_str().into());
+            a.insert("id".into(), id.into());
         }
-        ev.sec("user").insert("name".into(), id.as_str().into());
+        ev.sec("user").insert("name".into(), id.into());
     }
     let temp = resp.starts_with('4');
     error(
@@ -195,7 +240,6 @@ fn h_auth_failed(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
         "source",
         None,
     );
-    None
 }
 
 fn trailing_reason() -> &'static Regex {
@@ -375,14 +419,13 @@ pub fn rules() -> Vec<Rule> {
                 None,
             ),
         ),
-        with_needles(
-            &["authenticator failed for "],
-            rule(
-                "auth_failed",
-                r"(?s)(?P<auth>\S+) authenticator failed for (?P<who>.*?): (?P<resp>\d{3}\b.*)",
-                Some(h_auth_failed),
-            ),
-        ),
+        Rule {
+            read: Some(read_auth_failed),
+            ..with_needles(
+                &["authenticator failed for "],
+                rule("auth_failed", AUTH_FAILED, Some(h_auth_failed)),
+            )
+        },
         with_needles(
             &[" H="],
             rule(
@@ -407,4 +450,104 @@ pub fn rules() -> Vec<Rule> {
             Some(h_reason_host),
         ),
     ]
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    /// `auth_failed_groups` against [`super::AUTH_FAILED`] as the rules compile it for ASCII bodies.
+    fn auth_failed_as_the_pattern(body: &str) {
+        let re = Regex::new(&format!(
+            r"\A(?:{})",
+            super::super::ascii_classes(super::AUTH_FAILED)
+        ))
+        .unwrap();
+        let want = re.captures(body).map(|m| {
+            let g = |name| m.name(name).unwrap().as_str();
+            (g("auth"), g("who"), g("resp"))
+        });
+        assert_eq!(super::auth_failed_groups(body), want, "{body:?}");
+    }
+
+    /// `set_id` against the pattern it reads.
+    fn set_id_as_the_pattern(resp: &str) {
+        let re = Regex::new(&super::super::python_spaces(
+            r"(?s)\(set_id=(?P<id>.*)\)\s*\z",
+        ))
+        .unwrap();
+        let want = re.captures(resp).map(|m| m.name("id").unwrap().as_str());
+        assert_eq!(super::set_id(resp), want, "{resp:?}");
+    }
+
+    #[test]
+    fn the_authenticator_lines_are_read_by_hand_as_the_pattern_reads_them() {
+        for body in [
+            "dovecot_login authenticator failed for (x) [192.0.2.6]:587 I=[10.0.0.1]:587: 535 Incorrect authentication data (set_id=bob@x.example)",
+            "dovecot_plain authenticator failed for ([192.0.2.6]) [192.0.2.6]:49152: 535 Incorrect authentication data",
+            "dovecot_plain authenticator failed for H=(x) [192.0.2.6]: 435 Unable to authenticate at present",
+            "a authenticator failed for x: 5350: 535 y",
+            "a authenticator failed for x: 53: 535_: 535",
+            "a authenticator failed for : 535",
+            "a authenticator failed for x:535",
+            " authenticator failed for x: 535",
+            "a\tauthenticator failed for x: 535",
+            "a\x1cb authenticator failed for x: 535",
+            "a authenticator failed for x\n: 535\nmore",
+        ] {
+            auth_failed_as_the_pattern(body);
+        }
+        for resp in [
+            "535 Incorrect authentication data (set_id=a(b)c)",
+            "535 x (set_id=a) ",
+            "535 x (set_id=a)\x1c\u{a0}",
+            "535 x (set_id=)",
+            "535 x (set_id=) y",
+            "535 x (set_id=(set_id=a))",
+            "(set_id=)",
+            "(set_id=",
+            "(set_id)",
+            "535 no id",
+        ] {
+            set_id_as_the_pattern(resp);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_authenticator_reader_agrees_with_the_pattern_on_any_ascii_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "dovecot_login", " authenticator failed for ", "authenticator", " ", ":", ": ",
+                    "5", "35", "535", "a", "_", "(x)", "[192.0.2.6]", "\t", "\n", "\x1c", "H=",
+                ]),
+                0..12,
+            )
+        ) {
+            auth_failed_as_the_pattern(&parts.concat());
+        }
+
+        #[test]
+        fn authenticator_lines_of_any_shape_agree_with_the_pattern(
+            auth in "[a-z_\\x1c]{0,6}",
+            who in "[a-z()\\[\\]:0-9 .]{0,12}",
+            code in "[0-9a]{0,4}",
+            tail in "[ a-z:0-9_]{0,6}",
+        ) {
+            auth_failed_as_the_pattern(&format!("{auth} authenticator failed for {who}: {code}{tail}"));
+        }
+
+        #[test]
+        fn the_set_id_reader_agrees_with_the_pattern_on_any_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "(set_id=", "(", ")", " ", "\t", "\x1c", "\u{a0}", "\n", "a", "é", "set_id=",
+                ]),
+                0..10,
+            )
+        ) {
+            set_id_as_the_pattern(&parts.concat());
+        }
+    }
 }

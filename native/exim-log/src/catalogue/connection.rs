@@ -194,6 +194,12 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<&'static str> {
         m.count = Some(&body[at..at + digits]);
         return Some(conn_open(ev, &m).unwrap_or("smtp_connection_opened"));
     }
+    if !body.contains(CLOSED) {
+        // Neither rule before it can match: the lost form's is the first that can.
+        m.iface = None;
+        lost(body, host_end, &mut m)?;
+        return Some(conn_end(ev, &m).unwrap_or("smtp_connection_lost"));
+    }
     if let Some(end) = tag_run(b, at, b" D=") {
         m.d = Some(&body[at + 3..end]);
         at = end;
@@ -205,19 +211,98 @@ pub(crate) fn fast(ev: &mut Event, body: &str) -> Option<&'static str> {
     Some(conn_end(ev, &m).unwrap_or("smtp_connection_closed"))
 }
 
+/// The third rule's tail after the host, `( TFO\*?)? lost(reason)( \(error: err\))?( D=d)?\s*\z`,
+/// each optional part taken when there as the regex first tries it; None where that first try
+/// fails (no later one succeeds, but the rules decide) or the body holds `\x1c`-`\x1f`, which
+/// [`tag_run`]'s runs would take and the rules' `\S` does not.
+fn lost<'h>(body: &'h str, mut at: usize, m: &mut Conn<'h>) -> Option<()> {
+    const READING: &str = " while reading message data";
+    const ERROR: &str = " (error: ";
+    let b = body.as_bytes();
+    if b.iter().any(|c| (0x1c..=0x1f).contains(c)) {
+        return None;
+    }
+    let lead = [" TFO* lost", " TFO lost", " lost"]
+        .into_iter()
+        .find(|lead| body[at..].starts_with(lead))?;
+    at += lead.len();
+    let reason = at;
+    if body[at..].starts_with(READING) {
+        at += READING.len();
+        if body[at..].starts_with(" (") {
+            if let Some(close) = memchr::memchr(b')', &b[at..]) {
+                at += close + 1;
+            }
+        }
+    }
+    m.reason = Some(&body[reason..at]);
+    if body[at..].starts_with(ERROR) {
+        if let Some(close) = memchr::memchr(b')', &b[at + ERROR.len()..]) {
+            m.err = Some(&body[at + ERROR.len()..at + ERROR.len() + close]);
+            at += ERROR.len() + close + 1;
+        }
+    }
+    if let Some(end) = tag_run(b, at, b" D=") {
+        m.d = Some(&body[at + 3..end]);
+        at = end;
+    }
+    b[at..].iter().all(|&c| space(c)).then_some(())
+}
+
 fn sub<'a>(ev: &'a mut Event, name: &str) -> &'a mut Obj {
     crate::body::sub(&mut ev.exim, name)
 }
 
 fn h_outbound(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
-    if let Some(epoch) = int(took_part(m, "epoch").unwrap_or("")) {
+    let group = |name| took_part(m, name).unwrap_or("");
+    outbound(ev, group("epoch"), group("domain"), group("rcpt"));
+    None
+}
+
+fn outbound(ev: &mut Event, epoch: &str, domain: &str, rcpt: &str) {
+    if let Some(epoch) = int(epoch) {
         ev.exim.insert("outbound_epoch".into(), epoch.into());
     }
     // cPanel's tracking line: one per recipient, with the sending domain before the recipient.
-    let domain = took_part(m, "domain").unwrap_or("");
     ev.exim.insert("outbound_domain".into(), domain.into());
-    ev.recipients(&[took_part(m, "rcpt").unwrap_or("")]);
-    None
+    ev.recipients(&[rcpt]);
+}
+
+/// cPanel's tracking lines' pattern.
+const OUTBOUND: &str =
+    r"(?s)SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<rcpt>\S+)";
+
+/// [`OUTBOUND`]'s (epoch, domain, rcpt) by hand on an ASCII body (`\d`, `\S` as the rules compile
+/// it there): each run is a whole one, as a shorter one would end before no space.
+fn outbound_groups(body: &str) -> Option<(&str, &str, &str)> {
+    let rest = body.strip_prefix("SMTP connection outbound ")?;
+    let b = rest.as_bytes();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || b.get(digits) != Some(&b' ') {
+        return None;
+    }
+    let mut runs = [(0, 0); 3];
+    let mut at = digits + 1;
+    for (k, run) in runs.iter_mut().enumerate() {
+        let end = at
+            + b[at..]
+                .iter()
+                .position(|&c| rule_space(c))
+                .unwrap_or(b.len() - at);
+        if end == at || (k < 2 && b.get(end) != Some(&b' ')) {
+            return None;
+        }
+        *run = (at, end);
+        at = end + 1;
+    }
+    let [_, domain, rcpt] = runs.map(|(a, e)| &rest[a..e]);
+    Some((&rest[..digits], domain, rcpt))
+}
+
+fn read_outbound(ev: &mut Event, body: &str) -> Option<&'static str> {
+    let (epoch, domain, rcpt) = outbound_groups(body)?;
+    outbound(ev, epoch, domain, rcpt);
+    Some("smtp_connection_outbound")
 }
 
 /// `h_reason_host`: the host, reason, interface, duration, command and sender a line names.
@@ -382,6 +467,27 @@ fn h_no_ip_for_host(ev: &mut Event, m: &Captures<'_>) -> Option<&'static str> {
     None
 }
 
+/// `\s` as the rules compile it for ASCII bodies (`\x1c`-`\x1f` too, as Python's).
+fn rule_space(c: u8) -> bool {
+    space(c) || (0x1c..=0x1f).contains(&c)
+}
+
+/// The reverse look-up failures' pattern (its groups: `_generic`'s `ip` alone).
+const NO_HOST_NAME: &str = r"(?s)no host name found for IP address (?P<ip>\S+)";
+
+/// [`NO_HOST_NAME`]'s `ip` by hand on an ASCII body (`\S` as the rules compile it there): the whole
+/// run after the text, which must not be empty.
+fn no_host_name_ip(body: &str) -> Option<&str> {
+    let rest = body.strip_prefix("no host name found for IP address ")?;
+    let end = rest.bytes().position(rule_space).unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+fn read_no_host_name(ev: &mut Event, body: &str) -> Option<&'static str> {
+    super::bare_host(ev, "source", no_host_name_ip(body)?);
+    Some("host_lookup_failed")
+}
+
 /// `CONNECTION_RULES`, in Python's order.
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -419,11 +525,10 @@ pub fn rules() -> Vec<Rule> {
             ),
             Some(h_conn_end),
         ),
-        rule(
-            "smtp_connection_outbound",
-            r"(?s)SMTP connection outbound (?P<epoch>\d+) (?P<id>\S+) (?P<domain>\S+) (?P<rcpt>\S+)",
-            Some(h_outbound),
-        ),
+        Rule {
+            read: Some(read_outbound),
+            ..rule("smtp_connection_outbound", OUTBOUND, Some(h_outbound))
+        },
         rule(
             "smtp_connection_lost",
             r"(?s)SMTP connection lost after final dot(?P<rest>.*)",
@@ -531,11 +636,10 @@ pub fn rules() -> Vec<Rule> {
             ),
             Some(h_refused),
         ),
-        rule(
-            "host_lookup_failed",
-            r"(?s)no host name found for IP address (?P<ip>\S+)",
-            None,
-        ),
+        Rule {
+            read: Some(read_no_host_name),
+            ..rule("host_lookup_failed", NO_HOST_NAME, None)
+        },
         rule(
             "host_lookup_failed",
             concat!(
@@ -546,6 +650,92 @@ pub fn rules() -> Vec<Rule> {
             Some(h_no_ip_for_host),
         ),
     ]
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use proptest::prelude::*;
+
+    /// `no_host_name_ip` against [`super::NO_HOST_NAME`] as the rules compile it for ASCII bodies.
+    fn as_the_pattern(body: &str) {
+        let re = regex::Regex::new(&format!(
+            r"\A(?:{})",
+            super::super::ascii_classes(super::NO_HOST_NAME)
+        ))
+        .unwrap();
+        let want = re.captures(body).map(|m| m.name("ip").unwrap().as_str());
+        assert_eq!(super::no_host_name_ip(body), want, "{body:?}");
+    }
+
+    /// `outbound_groups` against [`super::OUTBOUND`] as the rules compile it for ASCII bodies.
+    fn outbound_as_the_pattern(body: &str) {
+        let re = regex::Regex::new(&format!(
+            r"\A(?:{})",
+            super::super::ascii_classes(super::OUTBOUND)
+        ))
+        .unwrap();
+        let want = re.captures(body).map(|m| {
+            let g = |name| m.name(name).unwrap().as_str();
+            (g("epoch"), g("domain"), g("rcpt"))
+        });
+        assert_eq!(super::outbound_groups(body), want, "{body:?}");
+    }
+
+    #[test]
+    fn the_tracking_lines_are_read_by_hand_as_the_pattern_reads_them() {
+        for body in [
+            "SMTP connection outbound 1700000000 1tXaaa-00000001abc-0ABC example.com rcpt@x.example",
+            "SMTP connection outbound 1700000000 id example.com rcpt@x.example trailing words",
+            "SMTP connection outbound 17 id d r\x1cs",
+            "SMTP connection outbound 17 id d ",
+            "SMTP connection outbound 17 id  d r",
+            "SMTP connection outbound 17x id d r",
+            "SMTP connection outbound  17 id d r",
+            "SMTP connection outbound 17 id\td r",
+        ] {
+            outbound_as_the_pattern(body);
+        }
+    }
+
+    #[test]
+    fn the_reverse_lookup_failures_are_read_by_hand_as_the_pattern_reads_them() {
+        for body in [
+            "no host name found for IP address 192.0.2.6",
+            "no host name found for IP address 2001:db8::1 more",
+            "no host name found for IP address ",
+            "no host name found for IP address \x1c1",
+            "no host name found for IP address 1\x1f2",
+            "no host name found for IP address\t1",
+            "no host name found for ip address 1",
+        ] {
+            as_the_pattern(body);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_reverse_lookup_reader_agrees_with_the_pattern_on_any_ascii_text(
+            head in proptest::sample::select(vec![
+                "no host name found for IP address ", "no host name found for IP address",
+                "no host name found", "",
+            ]),
+            tail in "[ -~\t\n\x0b\x0c\r\x1c-\x1f]{0,12}",
+        ) {
+            as_the_pattern(&format!("{head}{tail}"));
+        }
+
+        #[test]
+        fn the_tracking_reader_agrees_with_the_pattern_on_any_ascii_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "1700000000", "7", "x", "a@b.example", " ", "  ", "\t", "\x1c", "\n", "-",
+                ]),
+                0..9,
+            )
+        ) {
+            outbound_as_the_pattern(&format!("SMTP connection outbound {}", parts.concat()));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -561,6 +751,8 @@ mod tests {
         let read = [
             "SMTP connection from [40.107.20.168]:28759 I=[198.51.100.23]:25 (TCP/IP connection count = 1)",
             "SMTP connection from [2001:db8::1]:28759 (TCP/IP connection count = 12)",
+            "SMTP connection from [192.0.2.1]:25 lost D=1s",
+            "SMTP connection from (User) [192.0.2.1]:25 I=[198.51.100.23]:25 lost while reading message data (error: Connection reset by peer) D=4.5s",
             "SMTP connection from [192.0.2.1] (TCP/IP connection count = 3) trailing",
             "SMTP connection from (helo) [192.0.2.1]:25 I=[198.51.100.23]:25 D=1.5s closed by QUIT",
             "SMTP connection from (WIN-X) [192.0.2.1]:25 I=[198.51.100.23]:25 D=12s closed by EOF",
@@ -583,7 +775,6 @@ mod tests {
             "SMTP connection from 192.0.2.1 closed by QUIT",
             "SMTP connection from [192.0.2.1]:25 (TCP/IP connection count = x)",
             "SMTP connection from [192.0.2.1]:25 (TCP/IP connection count = 1",
-            "SMTP connection from [192.0.2.1]:25 lost D=1s",
             "SMTP connection from [192.0.2.1]:25 D=1s closed by QUIT (TCP/IP connection count = 1)",
             "SMTP connection from local process closed by QUIT",
             "SMTP connection Ci=3 from [192.0.2.1] closed by QUIT",
@@ -614,6 +805,19 @@ mod tests {
             " closed",
             " D= closed x",
             " Ci=2 (TCP/IP connection count = 7)",
+            " lost D=1s",
+            " lost",
+            " lost ",
+            " TFO* lost D=2.5s",
+            " TFO lost while reading message data (error: Connection reset by peer) D=1s",
+            " lost while reading message data (x) (error: y) D=1s\n",
+            " lost while reading message data (x D=1s",
+            " lost (error: y D=1s",
+            " lost (error: y) D=",
+            " lost D=1s x",
+            " lostD=1s",
+            " TFO*lost",
+            " lost while reading message data (error: a) junk",
         ];
         let mut n = 0;
         for name in names {

@@ -498,6 +498,7 @@ pub fn rules() -> Vec<Rule> {
             handler: Some(h_old_host_error),
             needs_id: Some(true),
             needles: &[],
+            read: None,
         },
     ]
 }

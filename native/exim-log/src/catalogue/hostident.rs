@@ -17,29 +17,54 @@ pub(crate) fn full_host(ev: &mut Event, text: &str, side: &str) {
     if text.is_empty() {
         return;
     }
-    let probe = if text.starts_with("H=") || text.starts_with("U=") {
-        text.to_string()
-    } else {
-        format!("H={text}")
-    };
-    // Only a group that runs to the end counts: a partial parse must leave no host behind.
-    if probe.starts_with("H=") && host_group(&probe, 0).is_some() {
+    thread_local! {
+        // The `H=`-led copy the scan reads, its buffer kept: a connection line's host came with an
+        // allocation of its own.
+        static PROBE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let hosted = PROBE.with_borrow_mut(|probe| {
+        probe.clear();
+        if !(text.starts_with("H=") || text.starts_with("U=")) {
+            probe.push_str("H=");
+        }
+        probe.push_str(text);
+        // Only a group that runs to the end counts: a partial parse must leave no host behind.
+        if !probe.starts_with("H=") {
+            return false;
+        }
+        let Some((g, end)) = host_group(probe, 0) else {
+            return false;
+        };
         let mut scratch = Event {
             doc: Obj::new(),
             exim: Obj::new(),
         };
-        if scan_host_ident(&mut scratch, &probe, side) >= probe.len() {
-            for (name, section) in scratch.doc {
-                if let Value::Object(o) = section {
+        // The scan's own first step on a fresh event (its group read once, not twice).
+        scratch.host(side, &g);
+        if scratch.scan(probe, end, true, side) < probe.len() {
+            return false;
+        }
+        // A section or the fields the event has none of yet are moved in whole, not member by member.
+        for (name, section) in scratch.doc {
+            if let Value::Object(o) = section {
+                if ev.doc.contains_key(&name) {
                     ev.sec(&name).extend(o);
+                } else {
+                    ev.doc.insert(name, o.into());
                 }
             }
-            ev.exim.extend(scratch.exim);
-            return;
         }
+        if ev.exim.is_empty() {
+            ev.exim = scratch.exim;
+            return true;
+        }
+        ev.exim.extend(scratch.exim);
+        true
+    });
+    if !hosted {
+        let ident = text.strip_prefix("U=").unwrap_or(text);
+        ev.exim.insert("ident".into(), ident.into());
     }
-    let ident = text.strip_prefix("U=").unwrap_or(text);
-    ev.exim.insert("ident".into(), ident.into());
 }
 
 fn tail_re() -> &'static Regex {

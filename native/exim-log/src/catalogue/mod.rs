@@ -4,8 +4,10 @@
 //! Each rule's pattern is compiled once ([`OnceLock`]), one `regex::Regex` per rule anchored at the
 //! body's start (Python's `Pattern.match`). Per line only the rules that can start the body run: like
 //! lines.py, a rule whose literal prefix is 3 characters or longer is tried only on bodies starting
-//! with those 3 (indexed by the first byte here), and a rule's needles must occur first. A `RegexSet`
-//! would run every pattern over every body; most bodies are rejected by their first bytes already.
+//! with those 3 (indexed by the first byte here; where no top-level `|` makes the prefix one
+//! alternative's, only on bodies starting with the whole prefix), and a rule's needles must occur
+//! first. A `RegexSet` would run every pattern over every body; most bodies are rejected by their
+//! first bytes already. A few common rules read ASCII bodies by hand ([`rule::Reader`]).
 //!
 //! The `regex` crate and Python's `re` agree on ASCII text once `\s` holds `\x1c`-`\x1f` as Python's
 //! does (the rules are compiled so); beyond ASCII a second set takes Python's `\w`, and only `\b` and
@@ -50,7 +52,7 @@ use std::sync::OnceLock;
 const KEY_LEN: usize = 3;
 
 struct Compiled {
-    /// Each rule, its compiled pattern and its key (up to [`KEY_LEN`] leading literal characters).
+    /// Each rule, its compiled pattern and its lead: the text a body must start with to be tried.
     rules: Vec<(Rule, Regex, String)>,
     /// Per first byte of a body, the indices of the rules that may match it, in table order.
     by_first: Vec<Vec<usize>>,
@@ -213,6 +215,50 @@ fn swap_classes(pattern: &str, swap: impl Fn(bool, char) -> &'static str) -> Str
     out
 }
 
+/// Whether `pattern` holds a `|` outside any group or class: its literal prefix is then only its
+/// first alternative's.
+fn top_level_alternation(pattern: &str) -> bool {
+    let (mut parens, mut in_class, mut class_start) = (0usize, false, false);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        let at_start = std::mem::replace(&mut class_start, false);
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if !in_class => {
+                in_class = true;
+                class_start = true;
+            }
+            '^' if at_start => class_start = true,
+            ']' if in_class && !at_start => in_class = false,
+            _ if in_class => {}
+            '(' => parens += 1,
+            ')' => parens = parens.saturating_sub(1),
+            '|' if parens == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// What a body must start with for `pattern`'s rule to be tried: Python's key (the first
+/// [`KEY_LEN`] characters of the literal prefix, when that long), or the whole literal prefix where
+/// every match starts with it (no top-level `|`): a body without it cannot match, and the shorter key
+/// let a body that shares only its first 3 characters (`SMTP command …` for `SMTP connection …`)
+/// run the pattern.
+fn lead(pattern: &str) -> String {
+    let prefix = literal_prefix(pattern);
+    if !top_level_alternation(pattern) {
+        return prefix;
+    }
+    let key: String = prefix.chars().take(KEY_LEN).collect();
+    if key.chars().count() < KEY_LEN {
+        return String::new();
+    }
+    key
+}
+
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
@@ -229,7 +275,8 @@ fn compiled() -> &'static Compiled {
                 }
             }
             needles.push(r.needles.iter().map(memchr::memmem::Finder::new).collect());
-            rules.push((r, re, key));
+            let lead = lead(r.pattern);
+            rules.push((r, re, lead));
         }
         Compiled {
             rules,
@@ -391,24 +438,25 @@ fn by_rules(ev: &mut Event, body: &str, msgid: Option<&str>, ascii: bool) -> &'s
     let Some(&first) = body.as_bytes().first() else {
         return unrecognized;
     };
-    let mut cut = body.len().min(KEY_LEN);
-    while !body.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let head: &str = &body[..cut];
     for &i in &c.by_first[usize::from(first)] {
-        let (rule, re, key) = &c.rules[i];
+        let (rule, re, lead) = &c.rules[i];
         if let Some(need) = rule.needs_id {
             if need != msgid.is_some() {
                 continue;
             }
         }
+        if !body.starts_with(lead.as_str()) {
+            continue;
+        }
         let finders = &c.needles[i];
         if !finders.is_empty() && !finders.iter().any(|f| f.find(body.as_bytes()).is_some()) {
             continue;
         }
-        if key.len() >= KEY_LEN && !head.starts_with(key.as_str()) {
-            continue;
+        if let (true, Some(read)) = (ascii, rule.read) {
+            match read(ev, body) {
+                Some(action) => return action,
+                None => continue,
+            }
         }
         let re = match wide {
             Some(u) => &u.rules[i],
@@ -460,6 +508,30 @@ mod tests {
         );
         assert_eq!(ascii_classes(r"[\S\]]\D"), r"[\S\]][^0-9]");
         assert!(!compiled().rules.is_empty());
+    }
+
+    #[test]
+    fn a_rule_is_tried_on_the_bodies_starting_with_its_literal_prefix() {
+        assert_eq!(
+            lead(r"(?s)SMTP connection from (?P<h>\S+)"),
+            "SMTP connection from "
+        );
+        assert_eq!(lead(r"(?s)no MAIL in (?:TFO\*? )?SMTP"), "no MAIL in ");
+        assert_eq!(lead(r"(?s)(?P<auth>\S+) authenticator"), "");
+        assert_eq!(lead(r"abcd?e"), "abc");
+        // A top-level alternative of its own: Python's key alone, as Python tries it.
+        assert_eq!(lead(r"abcdef|xyz"), "abc");
+        assert_eq!(lead(r"ab|xyz"), "");
+        assert!(!top_level_alternation(r"a(?:b|c)[|]\|[^]|]"));
+        assert!(top_level_alternation(r"a[]](b)|c"));
+        // Every rule's lead is a prefix of any body its pattern matches at the start.
+        for (rule, _, lead) in &compiled().rules {
+            assert!(
+                literal_prefix(rule.pattern).starts_with(lead.as_str()),
+                "{}",
+                rule.pattern
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,10 @@ use regex::Captures;
 
 /// What a handler returns: Some(action) overrides the rule's action (Python's handler returning a str).
 pub type Handler = fn(&mut Event, &regex::Captures<'_>) -> Option<&'static str>;
+/// A rule's pattern read by hand on an ASCII body, in the regex's place there: None where the pattern
+/// does not match, else the line's final action with its fields filled (a proptest holds each to its
+/// pattern).
+pub type Reader = fn(&mut Event, &str) -> Option<&'static str>;
 pub struct Rule {
     pub action: &'static str,
     /// Python's pattern text, translated for the `regex` crate (`(?s)` for re.S, `\z` for `\Z`, no
@@ -16,6 +20,7 @@ pub struct Rule {
     pub handler: Option<Handler>,
     pub needs_id: Option<bool>,
     pub needles: &'static [&'static str],
+    pub read: Option<Reader>,
 }
 
 /// A rule on lines with or without a message id, tried only when one of `needles` is in the body.
@@ -31,6 +36,7 @@ pub(crate) const fn with_needles(
         handler,
         needs_id: None,
         needles,
+        read: None,
     }
 }
 
