@@ -128,20 +128,13 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
             push_unique(&mut hosts, &py_lower(d.as_str().unwrap_or("")));
         }
     }
-    let delivery = flag.is_some_and(|f| tables::actions().flags.get(f).is_some_and(|m| !m.arrival));
-    let outbound = destination.is_some() || delivery;
-    let rcpt_first = rcpt_domains
-        .first()
-        .and_then(Value::as_str)
-        .filter(|_| outbound);
-    let sender_candidate = sender_domain
-        .as_deref()
-        .filter(|_| flag == Some("<=") && source.is_some());
-    if let Some(family) = [dst_domain, src_domain, rcpt_first, sender_candidate]
-        .into_iter()
-        .flatten()
-        .find_map(|c| remembered(|n| &mut n.provider, c, |c| provider(c).map(Value::from)))
-    {
+    let candidates = Candidates {
+        destination: destination.is_some().then_some(dst_domain),
+        source: source.is_some().then_some(src_domain),
+        rcpt: rcpt_domains.first().and_then(Value::as_str),
+        sender: sender_domain.as_deref(),
+    };
+    if let Some(family) = candidates.provider(flag) {
         remote.insert("provider".into(), family);
     }
     if !rcpt_domains.is_empty() {
@@ -171,6 +164,78 @@ pub fn enrich(doc: &mut Obj, mut exim: Obj, flag: Option<&str>, first_line: &str
     }
     if let Some(view) = eximstats_view(first_line) {
         exim.insert("eximstats".into(), view.into());
+    }
+    exim
+}
+
+/// The names a remote's provider is read from: each side's domain (`Some` when the side is there), the
+/// first recipient's domain and the sender's.
+struct Candidates<'a> {
+    destination: Option<Option<&'a str>>,
+    source: Option<Option<&'a str>>,
+    rcpt: Option<&'a str>,
+    sender: Option<&'a str>,
+}
+
+impl Candidates<'_> {
+    /// The provider family of the first candidate that has one: the destination's domain, the
+    /// source's, the first recipient's on the way out, the sender's on arrival from a source.
+    fn provider(&self, flag: Option<&str>) -> Option<Value> {
+        let delivery =
+            flag.is_some_and(|f| tables::actions().flags.get(f).is_some_and(|m| !m.arrival));
+        let outbound = self.destination.is_some() || delivery;
+        let rcpt = self.rcpt.filter(|_| outbound);
+        let sender = self
+            .sender
+            .filter(|_| flag == Some("<=") && self.source.is_some());
+        [
+            self.destination.flatten(),
+            self.source.flatten(),
+            rcpt,
+            sender,
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|c| remembered(|n| &mut n.provider, c, |c| provider(c).map(Value::from)))
+    }
+}
+
+/// What the message facts read of [`enrich`], `exim.remote.provider` alone, for a document read
+/// only for its facts (`parse --messages`); returns the `exim` to store.
+pub fn enrich_for_facts(doc: &Obj, mut exim: Obj, flag: Option<&str>) -> Obj {
+    let (mut source, mut destination, mut email) = (None, None, None);
+    for (k, v) in doc.iter() {
+        match k {
+            "destination" => destination = Some(v),
+            "email" => email = v.as_object(),
+            "source" => source = Some(v),
+            _ => {}
+        }
+    }
+    fn domain(side: Option<&Value>) -> Option<Option<&str>> {
+        side.map(|s| side_fields(s.as_object()).domain.filter(|d| !d.is_empty()))
+    }
+    let address = |k: &str| email?.get(k)?.as_object()?.get("address");
+    let sender = address("from")
+        .and_then(Value::as_str)
+        .and_then(address_parts)
+        .map(|(_, d)| d);
+    let rcpt = match address("to") {
+        Some(Value::Array(to)) => to
+            .iter()
+            .find_map(|r| address_parts(r.as_str().unwrap_or("")).map(|(_, d)| d)),
+        _ => None,
+    };
+    let candidates = Candidates {
+        destination: domain(destination),
+        source: domain(source),
+        rcpt: rcpt.as_deref(),
+        sender: sender.as_deref(),
+    };
+    if let Some(family) = candidates.provider(flag) {
+        let mut remote = Obj::new();
+        remote.insert("provider".into(), family);
+        exim.insert("remote".into(), remote.into());
     }
     exim
 }

@@ -636,12 +636,15 @@ impl Stream {
         let meta = body::action_meta(parsed.action)?;
         let failed = exim.contains_key("error");
         // Without output the document is read for its facts alone, and only one that names its
-        // message has facts: the enrichment and the original bytes add nothing to the others'.
-        let read = self.output != Output::Nothing || names_message(&doc);
-        if let (Some(raw), true) = (raw, read) {
-            exim.insert("original_base64".into(), text::b64(raw).into());
-        }
-        if read {
+        // message has facts: of the enrichment they read the provider, and nothing of the rest.
+        if self.output == Output::Nothing {
+            if names_message(&doc) {
+                exim = crate::enrich::enrich_for_facts(&doc, exim, parsed.flag);
+            }
+        } else {
+            if let Some(raw) = raw {
+                exim.insert("original_base64".into(), text::b64(raw).into());
+            }
             exim = crate::enrich::enrich(&mut doc, exim, parsed.flag, text::first_line(text));
         }
         if !exim.is_empty() {

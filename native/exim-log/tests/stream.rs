@@ -249,6 +249,9 @@ fn documents_alone_are_the_bulk_lines_documents_and_nothing_is_nothing_with_the_
         assert_eq!(bulk.entries.len(), docs.entries.len());
         assert_eq!(bulk.entries.len(), nothing.entries.len());
         assert!(!bulk.parts.is_empty());
+        // `parse --messages` enriches a document for its facts alone: the provider among them.
+        let providers = format!("{:?}", bulk.parts).matches("\"provider\"").count();
+        assert!(providers > 0, "the log has a message to a known provider");
         assert_eq!(docs.parts, bulk.parts);
         assert_eq!(nothing.parts, bulk.parts);
     }
