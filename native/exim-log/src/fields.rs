@@ -1100,15 +1100,21 @@ mod tests {
         }
     }
 
+    /// The byte lexers against the char lexers they replaced, at `at` (clamped to the text).
+    fn lexers_agree(s: &str, at: usize) -> Result<(), proptest::test_runner::TestCaseError> {
+        let at = at.min(s.len());
+        prop_assert_eq!(non_space_end(s, at), non_space_end_by_chars(s, at));
+        prop_assert_eq!(word_end(s, at), word_end_by_chars(s, at));
+        prop_assert_eq!(address_end(s, at), address_end_by_chars(s, at));
+        prop_assert_eq!(run_end(s, at, Some(b'[')), run_end_by_chars(s, at, '['));
+        prop_assert_eq!(run_end(s, at, Some(b']')), run_end_by_chars(s, at, ']'));
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn byte_lexers_read_as_the_char_lexers(s in lexer_text(), at in 0usize..30) {
-            let at = at.min(s.len());
-            prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
-            prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
-            prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
-            prop_assert_eq!(run_end(&s, at, Some(b'[')), run_end_by_chars(&s, at, '['));
-            prop_assert_eq!(run_end(&s, at, Some(b']')), run_end_by_chars(&s, at, ']'));
+            lexers_agree(&s, at)?;
         }
 
         #[test]
@@ -1150,12 +1156,7 @@ mod tests {
 
         #[test]
         fn byte_lexers_on_arbitrary_text(s in "\\PC{0,40}", at in 0usize..50) {
-            let at = at.min(s.len());
-            prop_assert_eq!(non_space_end(&s, at), non_space_end_by_chars(&s, at));
-            prop_assert_eq!(word_end(&s, at), word_end_by_chars(&s, at));
-            prop_assert_eq!(address_end(&s, at), address_end_by_chars(&s, at));
-            prop_assert_eq!(run_end(&s, at, Some(b'[')), run_end_by_chars(&s, at, '['));
-            prop_assert_eq!(run_end(&s, at, Some(b']')), run_end_by_chars(&s, at, ']'));
+            lexers_agree(&s, at)?;
         }
     }
 

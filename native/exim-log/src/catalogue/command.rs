@@ -459,11 +459,7 @@ mod reader_tests {
 
     /// `auth_failed_groups` against [`super::AUTH_FAILED`] as the rules compile it for ASCII bodies.
     fn auth_failed_as_the_pattern(body: &str) {
-        let re = Regex::new(&format!(
-            r"\A(?:{})",
-            super::super::ascii_classes(super::AUTH_FAILED)
-        ))
-        .unwrap();
+        let re = super::super::rule_regex(super::AUTH_FAILED).unwrap();
         let want = re.captures(body).map(|m| {
             let g = |name| m.name(name).unwrap().as_str();
             (g("auth"), g("who"), g("resp"))

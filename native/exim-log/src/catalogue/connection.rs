@@ -658,22 +658,14 @@ mod reader_tests {
 
     /// `no_host_name_ip` against [`super::NO_HOST_NAME`] as the rules compile it for ASCII bodies.
     fn as_the_pattern(body: &str) {
-        let re = regex::Regex::new(&format!(
-            r"\A(?:{})",
-            super::super::ascii_classes(super::NO_HOST_NAME)
-        ))
-        .unwrap();
+        let re = super::super::rule_regex(super::NO_HOST_NAME).unwrap();
         let want = re.captures(body).map(|m| m.name("ip").unwrap().as_str());
         assert_eq!(super::no_host_name_ip(body), want, "{body:?}");
     }
 
     /// `outbound_groups` against [`super::OUTBOUND`] as the rules compile it for ASCII bodies.
     fn outbound_as_the_pattern(body: &str) {
-        let re = regex::Regex::new(&format!(
-            r"\A(?:{})",
-            super::super::ascii_classes(super::OUTBOUND)
-        ))
-        .unwrap();
+        let re = super::super::rule_regex(super::OUTBOUND).unwrap();
         let want = re.captures(body).map(|m| {
             let g = |name| m.name(name).unwrap().as_str();
             (g("epoch"), g("domain"), g("rcpt"))

@@ -259,6 +259,12 @@ fn lead(pattern: &str) -> String {
     key
 }
 
+/// A rule's pattern as [`parse_other`] runs it: anchored at the body's start, ASCII classes (the hand
+/// readers' tests hold them to this too).
+fn rule_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!(r"\A(?:{})", ascii_classes(pattern)))
+}
+
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
@@ -266,7 +272,7 @@ fn compiled() -> &'static Compiled {
         let mut by_first: Vec<Vec<usize>> = vec![Vec::new(); 256];
         let mut needles = Vec::new();
         for (i, r) in all_rules().into_iter().enumerate() {
-            let re = Regex::new(&format!(r"\A(?:{})", ascii_classes(r.pattern)))
+            let re = rule_regex(r.pattern)
                 .unwrap_or_else(|e| panic!("catalogue rule {}: {e}", r.action));
             let key: String = literal_prefix(r.pattern).chars().take(KEY_LEN).collect();
             for (b, list) in by_first.iter_mut().enumerate() {

@@ -314,8 +314,7 @@ impl Queue {
 
     /// The message at `seq` is finished (or took a line again): `state` waits as it is, for now.
     fn young(&mut self, seq: u64, state: Partial) {
-        let slot = self.slot(seq);
-        if matches!(slot, Slot::Open) {
+        if matches!(self.slot(seq), Slot::Open) {
             self.open.remove(&seq);
         }
         *self.slot(seq) = Slot::Young(Box::new(state));
@@ -445,7 +444,7 @@ impl FirstSeen {
         let mut to_correlator = Vec::with_capacity(parts.len());
         for part in parts {
             match self.order.place(&part.server, &part.id) {
-                Some(seq) => self.finished_again(seq, part, &mut to_correlator),
+                Some(seq) => to_correlator.extend(self.finished_again(seq, part)),
                 None => {
                     self.order.push(&part.server, &part.id);
                     to_correlator.push(part);
@@ -461,11 +460,11 @@ impl FirstSeen {
         self.flush_head(self.max_open, usize::MAX);
     }
 
-    /// A line for the queued message at `seq`: into its state when it is finished, else to the
-    /// correlator (`open`).
-    fn finished_again(&mut self, seq: u64, part: Partial, open: &mut Vec<Partial>) {
+    /// A line for the queued message at `seq`: into its state when it is finished; given back when
+    /// the message is still open.
+    fn finished_again(&mut self, seq: u64, part: Partial) -> Option<Partial> {
         match self.order.slot(seq) {
-            Slot::Open => open.push(part),
+            Slot::Open => return Some(part),
             Slot::Young(held) => merge(held, part),
             Slot::Packed(held) => {
                 let mut merged = held.unpack(&mut self.packer);
@@ -473,6 +472,7 @@ impl FirstSeen {
                 self.order.young(seq, merged);
             }
         }
+        None
     }
 
     fn write(&mut self, p: &Partial) {
@@ -487,9 +487,7 @@ impl FirstSeen {
             self.write(&part);
             return;
         };
-        let mut open = Vec::new();
-        self.finished_again(seq, part, &mut open);
-        if let Some(part) = open.pop() {
+        if let Some(part) = self.finished_again(seq, part) {
             self.order.young(seq, part);
         }
     }
