@@ -1,6 +1,7 @@
 //! Times `Stream::feed` (the core alone, bytes out) over a log file: `cargo run --release --example feed -- FILE [RUNS [OUT [OUTPUT]]]`
 //! (OUT: the last run's bulk bytes, to compare two builds' output, `-` for none; OUTPUT: `bulk`,
-//! `documents` or `nothing`, the stream's `Output`).
+//! `documents` or `nothing`, the stream's `Output`; `facts`: nothing written, the typed message facts
+//! read as `parse --messages` reads them).
 use exim_log::stream::{Batch, Context, Output, Stream};
 use exim_log::timestamps::TimestampConverter;
 use std::time::Instant;
@@ -15,12 +16,14 @@ fn main() {
     let path = args.next().expect("a log file");
     let runs: usize = args.next().map_or(3, |r| r.parse().expect("runs"));
     let out = args.next().filter(|o| o != "-");
-    let output = match args.next().as_deref() {
+    let mode = args.next();
+    let output = match mode.as_deref() {
         None | Some("bulk") => Output::Bulk,
         Some("documents") => Output::Documents,
-        Some("nothing") => Output::Nothing,
+        Some("nothing" | "facts") => Output::Nothing,
         Some(other) => panic!("unknown output: {other}"),
     };
+    let typed = mode.as_deref() == Some("facts");
     let mut kept = Vec::new();
     let data = std::fs::read(&path).expect("readable");
     let lines = memchr::memchr_iter(b'\n', &data).count();
@@ -39,6 +42,7 @@ fn main() {
             0,
         );
         s.output = output;
+        s.typed_facts = typed;
         let t = Instant::now();
         bytes = 0;
         let mut batch = Batch::default();
@@ -50,6 +54,7 @@ fn main() {
             }
             batch.bulk.clear();
             batch.entries.clear();
+            batch.parts.clear();
         }
         s.finish(&mut batch);
         bytes += batch.bulk.len();

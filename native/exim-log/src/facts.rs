@@ -124,24 +124,38 @@ fn string(v: &Value) -> R<String> {
     }
 }
 
-fn rec(pairs: &[(&str, serde_json::Value)]) -> Record {
-    let mut r = Record::new();
-    for (k, v) in pairs {
-        r.insert((*k).to_string(), v.clone());
-    }
-    r
-}
-
 fn text(s: &str) -> serde_json::Value {
     serde_json::Value::String(s.to_string())
 }
 
-/// `_known` into a record.
-fn known_into(r: &mut Record, pairs: &[(&str, Option<&Value>)]) {
-    for (k, v) in pairs {
-        if let Some(v) = v {
-            r.insert((*k).to_string(), json(v));
+/// A record's members gathered as they come and sorted once at the end: `Fields::insert` searched and
+/// shifted the record for every member. Every record here names each key once.
+struct Rec(Vec<(String, serde_json::Value)>);
+
+impl Rec {
+    /// `{"time": ts}`, with room for `more` members.
+    fn at(ts: &str, more: usize) -> Self {
+        let mut v = Vec::with_capacity(1 + more);
+        v.push(("time".to_string(), text(ts)));
+        Self(v)
+    }
+
+    fn put(&mut self, k: &str, v: serde_json::Value) {
+        self.0.push((k.to_string(), v));
+    }
+
+    /// `_known`: the members present.
+    fn known(&mut self, pairs: &[(&str, Option<&Value>)]) {
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                self.put(k, json(v));
+            }
         }
+    }
+
+    fn done(mut self) -> Record {
+        self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Fields::from_sorted(self.0).expect("a record names each key once")
     }
 }
 
@@ -207,30 +221,27 @@ fn arrival<'a>(
     let source = obj(doc, "source")?;
     let remote = obj(exim, "remote")?;
     let user = obj(doc, "user")?;
-    let mut a = rec(&[("time", text(ts))]);
+    let mut a = Rec::at(ts, 13);
     let sender = match from.and_then(|f| f.get("address")) {
         Some(v) => json(v),
         None => text("<>"),
     };
-    a.insert("sender".to_string(), sender);
-    known_into(
-        &mut a,
-        &[
-            ("size", get(exim, "size")),
-            ("subject", get(email, "subject")),
-            ("message_id", get(email, "message_id")),
-            ("protocol", get(exim, "protocol")),
-            ("user", get(user, "name")),
-            ("ident", get(exim, "ident")),
-            ("tls_version", get(tls, "version")),
-            ("tls_cipher", get(tls, "cipher")),
-            ("source_ip", get(source, "ip")),
-            ("source_domain", get(source, "domain")),
-            ("helo", get(exim, "helo")),
-            ("provider", get(remote, "provider")),
-        ],
-    );
-    p.arrival = Some(a);
+    a.put("sender", sender);
+    a.known(&[
+        ("size", get(exim, "size")),
+        ("subject", get(email, "subject")),
+        ("message_id", get(email, "message_id")),
+        ("protocol", get(exim, "protocol")),
+        ("user", get(user, "name")),
+        ("ident", get(exim, "ident")),
+        ("tls_version", get(tls, "version")),
+        ("tls_cipher", get(tls, "cipher")),
+        ("source_ip", get(source, "ip")),
+        ("source_domain", get(source, "domain")),
+        ("helo", get(exim, "helo")),
+        ("provider", get(remote, "provider")),
+    ]);
+    p.arrival = Some(a.done());
     if let Some(rcpts) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
         p.rcpt = Some(recipients(rcpts)?);
     }
@@ -246,12 +257,12 @@ fn arrival<'a>(
 /// `_error_record`.
 fn error_record(exim: Option<&Obj>, ts: &str) -> R<Record> {
     let err = obj(exim, "error")?;
-    let mut r = rec(&[("time", text(ts))]);
+    let mut r = Rec::at(ts, 3);
     let class = match err.and_then(|e| e.get("class")) {
         Some(v) => json(v),
         None => text("unknown"),
     };
-    r.insert("class".to_string(), class);
+    r.put("class", class);
     let message = match err.and_then(|e| e.get("text")).filter(|v| truthy(v)) {
         Some(v) => json(v),
         None => match err.and_then(|e| e.get("message")) {
@@ -259,11 +270,11 @@ fn error_record(exim: Option<&Obj>, ts: &str) -> R<Record> {
             None => text(""),
         },
     };
-    r.insert("text".to_string(), message);
+    r.put("text", message);
     if let Some(code) = err.and_then(|e| e.get("smtp_code")) {
-        r.insert("smtp_code".to_string(), json(code));
+        r.put("smtp_code", json(code));
     }
-    Ok(r)
+    Ok(r.done())
 }
 
 fn delivery(
@@ -332,19 +343,16 @@ fn delivery(
 fn via(doc: Option<&Obj>, exim: Option<&Obj>, ts: &str) -> R<Record> {
     let dest = obj(doc, "destination")?;
     let remote = obj(exim, "remote")?;
-    let mut r = rec(&[("time", text(ts))]);
-    known_into(
-        &mut r,
-        &[
-            ("flag", get(exim, "flag")),
-            ("router", get(exim, "router")),
-            ("transport", get(exim, "transport")),
-            ("host", get(dest, "domain")),
-            ("ip", get(dest, "ip")),
-            ("provider", get(remote, "provider")),
-        ],
-    );
-    Ok(r)
+    let mut r = Rec::at(ts, 6);
+    r.known(&[
+        ("flag", get(exim, "flag")),
+        ("router", get(exim, "router")),
+        ("transport", get(exim, "transport")),
+        ("host", get(dest, "domain")),
+        ("ip", get(dest, "ip")),
+        ("provider", get(remote, "provider")),
+    ]);
+    Ok(r.done())
 }
 
 fn status(
@@ -366,7 +374,9 @@ fn status(
             Some(v) => json(v),
             None => text(""),
         };
-        let r = rec(&[("time", text(ts)), ("by", by)]);
+        let mut r = Rec::at(ts, 1);
+        r.put("by", by);
+        let r = r.done();
         if *key == "removed" {
             p.removed = Some(r);
         } else {
@@ -376,13 +386,13 @@ fn status(
         p.rejected = Some(error_record(exim, ts)?);
     } else if action == "spam_verdict" {
         let spam = obj(exim, "spam")?;
-        let mut r = rec(&[("time", text(ts))]);
+        let mut r = Rec::at(ts, 2);
         for (k, v) in spam.into_iter().flatten() {
             if k == "verdict" || k == "score" {
-                r.insert(k.to_string(), json(v));
+                r.put(k, json(v));
             }
         }
-        p.spam = Some(r);
+        p.spam = Some(r.done());
     } else if action == "smtp_connection_outbound" {
         if let Some(to) = get(obj(email, "to")?, "address").filter(|v| truthy(v)) {
             p.rcpt = Some(recipients(to)?);

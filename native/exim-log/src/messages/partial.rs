@@ -76,7 +76,7 @@ impl<V> Fields<V> {
     }
 
     /// `pairs` as they are, if their keys are strictly increasing (what every `Fields` holds).
-    pub(super) fn from_sorted(pairs: Vec<(String, V)>) -> Option<Self> {
+    pub(crate) fn from_sorted(pairs: Vec<(String, V)>) -> Option<Self> {
         pairs
             .windows(2)
             .all(|w| w[0].0 < w[1].0)
